@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The numeric modules are always compiled optimised, even in debug builds:
+// Swift's unoptimised loops are many times slower, and the tests train real
+// models on every run.
+let alwaysOptimised: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
+let package = Package(
+    name: "dptrain",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "dptrain", targets: ["dptrain"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries: private plumbing, imported only by the Swift module that wraps each.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+
+        // The math: parameters, forward/backward, losses, optimizers. No I/O.
+        .target(name: "MLP", dependencies: ["CBLAS"], swiftSettings: alwaysOptimised),
+        // IDX files, MNIST, shards and batches.
+        .target(name: "Dataset", dependencies: ["CZlib"], swiftSettings: alwaysOptimised),
+        // Training loops, metrics, model files, progress.
+        .target(name: "Training", dependencies: [
+            "MLP", "Dataset", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // A thin Swift wrapper of libzmq: the only module that imports CZMQ.
+        .target(name: "ZMQ", dependencies: ["CZMQ"]),
+        // The wire protocol: message types, header, encode and validating decode. No sockets.
+        .target(name: "Wire", swiftSettings: alwaysOptimised),
+        // The command-line interface of every dptrain command, as a library so tests can parse it.
+        .target(name: "Commands", dependencies: [
+            "MLP", "Dataset", "Training",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "dptrain", dependencies: ["Commands", "Training"]),
+
+        .testTarget(name: "MLPTests", dependencies: ["MLP"]),
+        .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "MLP", "Dataset"]),
+        .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "CommandsTests", dependencies: [
+            "Commands", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,124 @@
+import ArgumentParser
+import Dataset
+import Foundation
+import MLP
+import Training
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the training loop's samples/s against the sgemm ceiling of this core.",
+        discussion: """
+            For each model and batch size: samples/s of the training step (gather, forward, backward,
+            momentum update), the GFLOP/s that makes, the single-thread sgemm GFLOP/s measured on the
+            same core in the same run at the first layer's shape, and the efficiency between them.
+            Pin it for steady figures: taskset -c 0 dptrain bench
+            """)
+
+    @Option(help: ArgumentHelp("Models as layer widths, comma-separated lists of dash-joined sizes.", valueName: "list"))
+    var models = "784-128-10,784-512-256-10"
+
+    @Option(help: ArgumentHelp("Batch sizes, comma-separated.", valueName: "list"))
+    var batches = "32,128,512"
+
+    @Option(help: "Seconds to measure each figure.")
+    var seconds = 2.0
+
+    @OptionGroup var dataOptions: DataOptions
+
+    func validate() throws {
+        guard parsedModels != nil else { throw ValidationError("--models '\(models)' must be like 784-128-10,784-512-256-10") }
+        guard parsedBatches != nil else { throw ValidationError("--batches '\(batches)' must be positive integers like 32,128,512") }
+        guard seconds > 0 && seconds <= 600 else { throw ValidationError("--seconds must be between 0 and 600") }
+    }
+
+    var parsedModels: [[Int]]? {
+        let models = self.models.split(separator: ",").map { $0.split(separator: "-").compactMap { Int($0) } }
+        return models.allSatisfy({ $0.count >= 2 && $0.allSatisfy { $0 > 0 } }) && !models.isEmpty ? models : nil
+    }
+
+    var parsedBatches: [Int]? {
+        let batches = self.batches.split(separator: ",").compactMap { Int($0) }
+        return batches.count == self.batches.split(separator: ",").count && batches.allSatisfy({ $0 > 0 }) && !batches.isEmpty ? batches : nil
+    }
+
+    func run() throws {
+        let data = try dataOptions.load()
+        BLAS.useOneThread()
+        print(BLASKernels.summary)
+        print("model              batch   samples/s   train GFLOP/s   sgemm GFLOP/s   efficiency")
+        for sizes in parsedModels! {
+            guard sizes.first == data.train.featureCount else {
+                throw ValidationError("model \(sizes.map(String.init).joined(separator: "-")) must start with the data's \(data.train.featureCount) inputs")
+            }
+            let spec = ModelSpec(layerSizes: sizes)
+            for batch in parsedBatches! {
+                let rate = trainingRate(spec: spec, batch: batch, data: data.train)
+                let trainingGflops = rate * Double(spec.trainingFlopsPerSample) / 1e9
+                let ceiling = sgemmGflops(m: batch, k: sizes[0], n: sizes[1])
+                print(String(format: "%-18@ %5d  %10@  %14.1f  %14.1f  %10.0f%%",
+                             sizes.map(String.init).joined(separator: "-"), batch, ProgressDisplay.grouped(rate),
+                             trainingGflops, ceiling, 100 * trainingGflops / ceiling))
+            }
+        }
+    }
+
+    /// Samples per second of full training steps on real data, after a warm-up.
+    func trainingRate(spec: ModelSpec, batch: Int, data: LabeledImages) -> Double {
+        let workspace = Workspace(spec: spec, capacity: batch)
+        var parameters = spec.initialParameters(.he, seed: 1)
+        var gradient = [Float](repeating: 0, count: parameters.count)
+        var labels = [UInt8](repeating: 0, count: batch)
+        let optimizer = makeOptimizer(OptimizerConfig(kind: .momentum, learningRate: 0.01), parameterCount: parameters.count)
+        var order = EpochOrder(sampleCount: data.count, seed: 1)
+        order.shuffle()
+        var cursor = 0
+        func step() {
+            if cursor + batch > data.count { cursor = 0 }
+            labels.withUnsafeMutableBufferPointer {
+                data.gather(order.indices[cursor..<(cursor + batch)], inputs: workspace.input, labels: $0.baseAddress!)
+            }
+            cursor += batch
+            _ = workspace.gradient(parameters: parameters, labels: labels, rows: batch, into: &gradient)
+            parameters.withUnsafeMutableBufferPointer { p in
+                gradient.withUnsafeBufferPointer { g in optimizer.step(parameters: p, gradientSum: g, sampleCount: batch, learningRate: 0.01) }
+            }
+        }
+        let steps = measure(step)
+        return Double(steps.count * batch) / steps.seconds
+    }
+
+    /// GFLOP/s of one-thread sgemm at (m, k) x (k, n).
+    func sgemmGflops(m: Int, k: Int, n: Int) -> Double {
+        let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: k * n)
+        var c = [Float](repeating: 0, count: m * n)
+        let calls = measure { BLAS.multiply(a, b, into: &c, m: m, k: k, n: n) }
+        return Double(calls.count) * 2 * Double(m * k * n) / calls.seconds / 1e9
+    }
+
+    /// Runs `body` for a quarter of the time as warm-up, then counts calls over `seconds`.
+    func measure(_ body: () -> Void) -> (count: Int, seconds: Double) {
+        let warmUp = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 0.25e9)
+        while DispatchTime.now().uptimeNanoseconds < warmUp { body() }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let end = start + UInt64(seconds * 1e9)
+        var count = 0
+        var now = start
+        while now < end {
+            body()
+            count += 1
+            now = DispatchTime.now().uptimeNanoseconds
+        }
+        return (count, Double(now - start) / 1e9)
+    }
+}
+
+extension ModelSpec {
+    /// Floating-point operations of one training sample through the matrix products:
+    /// forward A W, weight gradient A^T dZ, and dZ W^T for every layer but the first.
+    var trainingFlopsPerSample: Int {
+        ParameterLayout(self).layers.enumerated().reduce(0) { total, entry in
+            total + 2 * entry.element.weightCount * (entry.offset == 0 ? 2 : 3)
+        }
+    }
+}

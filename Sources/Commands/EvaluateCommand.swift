@@ -1,0 +1,27 @@
+import ArgumentParser
+import Training
+
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Test a saved model: accuracy and confusion matrix on the test set.")
+
+    @Option(help: ArgumentHelp("A model saved by `dptrain train --save`.", valueName: "file"))
+    var model: String
+
+    @OptionGroup var dataOptions: DataOptions
+
+    func run() throws {
+        let (spec, parameters) = try ModelFile.load(from: model)
+        let data = try dataOptions.load()
+        guard spec.inputSize == data.test.featureCount, spec.classCount >= data.test.classCount else {
+            throw ValidationError("the model takes \(spec.inputSize) inputs and has \(spec.classCount) outputs, but the data has \(data.test.featureCount) pixels and \(data.test.classCount) classes")
+        }
+        let evaluation = Evaluation(parameters: parameters, data: data.test, spec: spec)
+        print("model: \(spec.summary)")
+        print(String(format: "test accuracy %.4f (%d of %d), mean loss %.4f",
+                     evaluation.accuracy, evaluation.score.correct, evaluation.score.samples, evaluation.score.meanLoss))
+        print("confusion matrix (rows: true class, columns: predicted):")
+        print(evaluation.confusionTable)
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Dataset
+import Foundation
+import MLP
+import Training
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train in this one process, with no sockets.")
+
+    @OptionGroup var training: TrainingOptions
+    @OptionGroup var dataOptions: DataOptions
+
+    @Option(help: ArgumentHelp("Write JSON lines: one per epoch and one at the end.", valueName: "file"))
+    var metrics: String?
+
+    @Option(help: ArgumentHelp("Save the trained model as safetensors.", valueName: "file"))
+    var save: String?
+
+    func run() throws {
+        let data = try dataOptions.load()
+        let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
+        let metricsLog = try metrics.map(MetricsLog.init(path:))
+        BLAS.useOneThread()
+
+        print("dptrain: \(config.model.summary), \(config.optimizer.kind.rawValue) lr \(config.optimizer.learningRate) \(config.optimizer.schedule.rawValue), batch \(config.batchSize), \(config.epochs) epochs, seed \(config.seed)")
+        print("data: \(ProgressDisplay.grouped(Double(data.train.count))) training and \(ProgressDisplay.grouped(Double(data.test.count))) test samples of \(data.rows)x\(data.columns), \(data.train.classCount) classes")
+        print(BLASKernels.summary)
+
+        let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test)
+        let observers: [TrainingObserver] = [ProgressDisplay()] + (metricsLog.map { [$0] } ?? [])
+        let report = try trainer.run(observer: ObserverList(observers))
+        print(String(format: "done: test accuracy %.4f after %d epochs (%d steps), %@ samples/s, %.1fs",
+                     report.testAccuracy, report.epoch, report.step,
+                     ProgressDisplay.grouped(report.samplesPerSecond), report.elapsedSeconds))
+
+        if training.preset == .seed {
+            printSample(parameters: trainer.parameters, spec: config.model, data: data.test)
+        }
+        if let save {
+            try ModelFile.save(spec: config.model, parameters: trainer.parameters, to: save)
+            print("saved the model to \(save)")
+        }
+    }
+
+    /// As the original design did: one test sample's one-hot target beside the network's output.
+    private func printSample(parameters: [Float], spec: ModelSpec, data: LabeledImages) {
+        let workspace = Workspace(spec: spec, capacity: 1)
+        var label: UInt8 = 0
+        data.gather([0], inputs: workspace.input, labels: &label)
+        workspace.forward(parameters: parameters, rows: 1)
+        let target = (0..<spec.classCount).map { $0 == Int(label) ? "1" : "0" }
+        let prediction = (0..<spec.classCount).map { String(format: "%.2f", workspace.output[$0]) }
+        print("test sample 0, a \(label):")
+        print("target:     [\(target.joined(separator: "    "))]")
+        print("prediction: [\(prediction.joined(separator: " "))]")
+    }
+}

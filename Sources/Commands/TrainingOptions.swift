@@ -1,0 +1,104 @@
+import ArgumentParser
+import MLP
+import Training
+
+/// The flags that shape a training run, shared by every command that trains.
+/// Each is optional so that a preset supplies what the user leaves out.
+public struct TrainingOptions: ParsableArguments {
+    @Option(help: "Start from a preset: 'seed' is dptrain's original 784-10-10 sigmoid design. Other flags override it.")
+    public var preset: Preset?
+
+    @Option(help: "Passes over the training set (default 3).")
+    public var epochs: Int?
+
+    @Option(help: "Samples per step (default 128; 32 with --preset seed).")
+    public var batch: Int?
+
+    @Option(help: ArgumentHelp("Hidden layer widths, comma-separated: 128 or 512,256 (default 128).", valueName: "list"))
+    public var hidden: String?
+
+    @Option(help: "Hidden activation: relu, sigmoid or tanh (default relu).")
+    public var activation: Activation?
+
+    @Option(help: "cross-entropy (softmax output) or mse (sigmoid output, E = Y - O) (default cross-entropy).")
+    public var loss: Loss?
+
+    @Option(help: "sgd, momentum or adam (default momentum).")
+    public var optimizer: OptimizerConfig.Kind?
+
+    @Option(help: "Base learning rate (default 0.1 for momentum and sgd, 0.001 for adam; 0.5 with --preset seed).")
+    public var lr: Float?
+
+    @Option(help: "Learning-rate schedule: constant, or cosine decay to zero over the run (default cosine; constant with --preset seed).")
+    public var schedule: LearningRateSchedule?
+
+    @Option(help: "Momentum for --optimizer momentum, beta1 for adam (default 0.9).")
+    public var momentum: Float?
+
+    @Option(name: .customLong("weight-decay"), help: "Decoupled weight decay per step (default 0).")
+    public var weightDecay: Float?
+
+    @Option(name: .customLong("init"), help: "Weight initialisation: uniform, he or xavier (default he for relu, xavier otherwise).")
+    public var initialization: Initialization?
+
+    @Flag(name: .customLong("no-bias"), help: "Leave out the biases.")
+    public var noBias = false
+
+    @Option(help: "Seed for initialisation and shuffling: the same seed gives the same weights, to the bit (default 1).")
+    public var seed: UInt64?
+
+    public init() {}
+
+    public enum Preset: String, ExpressibleByArgument, CaseIterable {
+        case seed
+    }
+
+    /// The run these flags describe, for data with `inputSize` features and `classCount` classes.
+    public func config(inputSize: Int, classCount: Int) -> TrainingConfig {
+        var config = preset == .seed
+            ? TrainingConfig.seedPreset(inputSize: inputSize, classCount: classCount)
+            : TrainingConfig.standard(inputSize: inputSize, classCount: classCount)
+        if let epochs { config.epochs = epochs }
+        if let batch { config.batchSize = batch }
+        if let widths = hiddenWidths { config.model.layerSizes = [inputSize] + widths + [classCount] }
+        if let activation {
+            config.model.hiddenActivation = activation
+            if initialization == nil && preset == nil { config.initialization = activation == .relu ? .he : .xavier }
+        }
+        if let loss { config.model.loss = loss }
+        if noBias { config.model.useBias = false }
+        if let initialization { config.initialization = initialization }
+        if let optimizer {
+            config.optimizer.kind = optimizer
+            config.optimizer.learningRate = TrainingConfig.defaultLearningRate(optimizer)
+        }
+        if let lr { config.optimizer.learningRate = lr }
+        if let schedule { config.optimizer.schedule = schedule }
+        if let momentum { config.optimizer.momentum = momentum }
+        if let weightDecay { config.optimizer.weightDecay = weightDecay }
+        if let seed { config.seed = seed }
+        return config
+    }
+
+    var hiddenWidths: [Int]? {
+        hidden.map { $0.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) ?? -1 } }
+    }
+
+    public mutating func validate() throws {
+        if let hidden, let widths = hiddenWidths, widths.contains(where: { $0 < 1 }) {
+            throw ValidationError("--hidden '\(hidden)' must be comma-separated layer widths of at least 1, such as 128 or 512,256")
+        }
+        // Check everything else against a stand-in for the data's shape; the data cannot change these verdicts.
+        if let problem = config(inputSize: 784, classCount: 10).problems.first {
+            throw ValidationError(problem)
+        }
+    }
+}
+
+extension Activation: ExpressibleByArgument {}
+extension LearningRateSchedule: ExpressibleByArgument {}
+extension Loss: ExpressibleByArgument {}
+extension OptimizerConfig.Kind: ExpressibleByArgument {}
+extension Initialization: ExpressibleByArgument {}
+
+import Foundation

@@ -1,0 +1,59 @@
+import Foundation
+
+/// What one batch scored: summed, not averaged, so that sums from several
+/// workers add up to the sums of the union of their batches.
+public struct BatchScore: Equatable, Sendable {
+    public var lossSum: Double
+    public var correct: Int
+    public var samples: Int
+
+    public init(lossSum: Double = 0, correct: Int = 0, samples: Int = 0) {
+        self.lossSum = lossSum
+        self.correct = correct
+        self.samples = samples
+    }
+
+    public static func += (lhs: inout BatchScore, rhs: BatchScore) {
+        lhs.lossSum += rhs.lossSum
+        lhs.correct += rhs.correct
+        lhs.samples += rhs.samples
+    }
+
+    public var meanLoss: Double { samples > 0 ? lossSum / Double(samples) : 0 }
+    public var accuracy: Double { samples > 0 ? Double(correct) / Double(samples) : 0 }
+}
+
+/// Scores the output O (rows, classes) against the labels and, when `outputGradient`
+/// is given, writes dLoss/dZ of the output layer (rows, classes) there, for the summed loss.
+func scoreOutput(_ loss: Loss, output: UnsafePointer<Float>, labels: UnsafePointer<UInt8>,
+                 rows: Int, classes: Int, outputGradient: UnsafeMutablePointer<Float>?) -> BatchScore {
+    var score = BatchScore(samples: rows)
+    for r in 0..<rows {
+        let o = output + r * classes
+        let label = Int(labels[r])
+        var best = 0
+        for c in 1..<max(classes, 1) where o[c] > o[best] { best = c }
+        if best == label { score.correct += 1 }
+
+        switch loss {
+        case .crossEntropy:
+            // Softmax then cross-entropy: dZ = P - onehot(label).
+            score.lossSum -= Double(logf(max(o[label], .leastNormalMagnitude)))
+            if let g = outputGradient.map({ $0 + r * classes }) {
+                for c in 0..<classes { g[c] = o[c] }
+                g[label] -= 1
+            }
+        case .mse:
+            // Sigmoid then E = Y - O, loss 0.5 * E^2: dZ = (O - Y) * O * (1 - O).
+            var sum: Float = 0
+            for c in 0..<classes {
+                let target: Float = c == label ? 1 : 0
+                let error = target - o[c]
+                sum += error * error
+                outputGradient?[r * classes + c] = -error * o[c] * (1 - o[c])
+            }
+            score.lossSum += Double(0.5 * sum)
+        }
+    }
+    return score
+}

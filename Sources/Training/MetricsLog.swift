@@ -1,0 +1,57 @@
+import Foundation
+
+/// Writes the run's events as JSON lines, one object per line, flushed as
+/// they happen so that a crash loses nothing already written:
+///   {"event":"epoch","epoch":E,"step":S,"train_loss":L,"test_accuracy":A,
+///    "samples_per_second":R,"elapsed_seconds":T,"workers":N}
+/// and one {"event":"done",...} line with the same keys for the whole run.
+public final class MetricsLog: TrainingObserver {
+    private let handle: FileHandle
+    public let path: String
+
+    /// Creates or truncates `path`. Throws a one-line error if it cannot.
+    public init(path: String) throws {
+        self.path = path
+        guard FileManager.default.createFile(atPath: path, contents: nil),
+              let handle = FileHandle(forWritingAtPath: path) else {
+            throw MetricsLogError(path: path)
+        }
+        self.handle = handle
+    }
+
+    deinit { try? handle.close() }
+
+    public func epochFinished(_ report: TrainingReport) { write(event: "epoch", report) }
+    public func trainingFinished(_ report: TrainingReport) { write(event: "done", report) }
+
+    /// Writes one line; `extra` fields follow the standard ones, in order.
+    public func write(event: String, _ report: TrainingReport, extra: [(String, JSONNumber)] = []) {
+        var fields: [(String, JSONNumber)] = [
+            ("epoch", .int(report.epoch)), ("step", .int(report.step)),
+            ("train_loss", .double(report.trainLoss)), ("test_accuracy", .double(report.testAccuracy)),
+            ("samples_per_second", .double(report.samplesPerSecond)),
+            ("elapsed_seconds", .double(report.elapsedSeconds)), ("workers", .int(report.workers)),
+        ]
+        fields += extra
+        let body = fields.map { "\"\($0.0)\":\($0.1.json)" }.joined(separator: ",")
+        handle.write(Data("{\"event\":\"\(event)\",\(body)}\n".utf8))
+    }
+}
+
+public struct MetricsLogError: Error, CustomStringConvertible {
+    public let path: String
+    public var description: String { "\(path): cannot write the metrics file; check that its folder exists and is writable" }
+}
+
+/// A number as JSON writes it; non-finite values become null, which JSON can hold.
+public enum JSONNumber {
+    case int(Int)
+    case double(Double)
+
+    var json: String {
+        switch self {
+        case .int(let value): return String(value)
+        case .double(let value): return value.isFinite ? String(format: "%.6g", value) : "null"
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import MLP
+
+/// Everything that decides a training run's result: with the same config and
+/// the same data, a run is reproducible to the bit.
+public struct TrainingConfig: Codable, Equatable, Sendable {
+    public var model: ModelSpec
+    public var initialization: Initialization
+    public var optimizer: OptimizerConfig
+    public var epochs: Int
+    /// Samples per step (per worker, in a distributed run).
+    public var batchSize: Int
+    public var seed: UInt64
+
+    public init(model: ModelSpec, initialization: Initialization, optimizer: OptimizerConfig,
+                epochs: Int, batchSize: Int, seed: UInt64) {
+        self.model = model
+        self.initialization = initialization
+        self.optimizer = optimizer
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.seed = seed
+    }
+
+    /// What a user would get with no flags: 784-128-10 ReLU, softmax cross-entropy,
+    /// SGD with momentum 0.9 at 0.1 decaying along a cosine, batch 128, 3 epochs.
+    public static func standard(inputSize: Int = 784, classCount: Int = 10) -> TrainingConfig {
+        TrainingConfig(model: ModelSpec(layerSizes: [inputSize, 128, classCount]),
+                       initialization: .he,
+                       optimizer: OptimizerConfig(kind: .momentum, learningRate: defaultLearningRate(.momentum),
+                                                  schedule: .cosine),
+                       epochs: 3, batchSize: 128, seed: 1)
+    }
+
+    /// dptrain's original design exactly: 784-10-10, sigmoid on both layers, no biases,
+    /// squared error, plain gradient descent at 0.5 on batches of 32, uniform(-0.5, 0.5).
+    public static func seedPreset(inputSize: Int = 784, classCount: Int = 10) -> TrainingConfig {
+        TrainingConfig(model: ModelSpec(layerSizes: [inputSize, 10, classCount], hiddenActivation: .sigmoid,
+                                        loss: .mse, useBias: false),
+                       initialization: .uniform,
+                       optimizer: OptimizerConfig(kind: .sgd, learningRate: 0.5),
+                       epochs: 3, batchSize: 32, seed: 1)
+    }
+
+    public static func defaultLearningRate(_ kind: OptimizerConfig.Kind) -> Float {
+        switch kind {
+        case .sgd: return 0.1
+        case .momentum: return 0.1
+        case .adam: return 0.001
+        }
+    }
+
+    /// Problems a user can fix, each a sentence; empty when the config is usable.
+    public var problems: [String] {
+        var found = model.problems
+        if epochs < 1 { found.append("--epochs must be at least 1 (got \(epochs))") }
+        if batchSize < 1 { found.append("--batch must be at least 1 (got \(batchSize))") }
+        if !(optimizer.learningRate > 0) || !optimizer.learningRate.isFinite {
+            found.append("--lr must be a positive number (got \(optimizer.learningRate))")
+        }
+        if !(0..<1).contains(optimizer.momentum) { found.append("--momentum must be in [0, 1) (got \(optimizer.momentum))") }
+        if !(optimizer.weightDecay >= 0) || !optimizer.weightDecay.isFinite {
+            found.append("--weight-decay must be zero or positive (got \(optimizer.weightDecay))")
+        }
+        return found
+    }
+}

@@ -1,0 +1,14 @@
+/// Why training stopped early, in words a user can act on.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    case lossNotFinite(epoch: Int, step: Int, learningRate: Float)
+    case dataDoesNotFitModel(String)
+
+    public var description: String {
+        switch self {
+        case let .lossNotFinite(epoch, step, learningRate):
+            return "the loss became NaN or infinite at epoch \(epoch), step \(step): training diverged; try a lower learning rate than --lr \(learningRate)"
+        case let .dataDoesNotFitModel(detail):
+            return detail
+        }
+    }
+}

@@ -1,0 +1,67 @@
+/// Where a run stands, at the end of an epoch or of the run: what the progress
+/// display shows and what the metrics file records.
+public struct TrainingReport: Equatable, Sendable {
+    public var epoch: Int
+    /// Optimizer steps taken since the run began.
+    public var step: Int
+    /// Mean training loss over the epoch (over the whole run in the final report).
+    public var trainLoss: Double
+    public var testAccuracy: Double
+    /// Training samples over training time, evaluation excluded.
+    public var samplesPerSecond: Double
+    /// Wall-clock seconds since training began, evaluation included.
+    public var elapsedSeconds: Double
+    public var workers: Int
+
+    public init(epoch: Int, step: Int, trainLoss: Double, testAccuracy: Double,
+                samplesPerSecond: Double, elapsedSeconds: Double, workers: Int) {
+        self.epoch = epoch
+        self.step = step
+        self.trainLoss = trainLoss
+        self.testAccuracy = testAccuracy
+        self.samplesPerSecond = samplesPerSecond
+        self.elapsedSeconds = elapsedSeconds
+        self.workers = workers
+    }
+}
+
+/// Progress within an epoch, reported after every step.
+public struct StepProgress: Sendable {
+    public var epoch: Int
+    public var epochs: Int
+    public var stepInEpoch: Int
+    public var stepsPerEpoch: Int
+    /// Mean loss of the samples trained so far this epoch.
+    public var loss: Double
+    public var samplesPerSecond: Double
+    public var elapsedSeconds: Double
+
+    /// Seconds left at the current rate, evaluation not counted.
+    public var secondsLeft: Double {
+        let done = Double((epoch - 1) * stepsPerEpoch + stepInEpoch)
+        let total = Double(epochs * stepsPerEpoch)
+        return done > 0 ? elapsedSeconds * (total - done) / done : 0
+    }
+}
+
+/// Watches a run: the progress display and the metrics file are observers.
+public protocol TrainingObserver: AnyObject {
+    func stepFinished(_ progress: StepProgress)
+    func epochFinished(_ report: TrainingReport)
+    func trainingFinished(_ report: TrainingReport)
+}
+
+extension TrainingObserver {
+    public func stepFinished(_ progress: StepProgress) {}
+    public func epochFinished(_ report: TrainingReport) {}
+    public func trainingFinished(_ report: TrainingReport) {}
+}
+
+/// Passes each event to several observers, in order.
+public final class ObserverList: TrainingObserver {
+    private let observers: [TrainingObserver]
+    public init(_ observers: [TrainingObserver]) { self.observers = observers }
+    public func stepFinished(_ progress: StepProgress) { observers.forEach { $0.stepFinished(progress) } }
+    public func epochFinished(_ report: TrainingReport) { observers.forEach { $0.epochFinished(report) } }
+    public func trainingFinished(_ report: TrainingReport) { observers.forEach { $0.trainingFinished(report) } }
+}

@@ -1,0 +1,68 @@
+import XCTest
+@testable import MLP
+
+/// The analytic gradient of every activation and loss against central finite differences.
+final class GradientTests: XCTestCase {
+    func testGradientsMatchFiniteDifferences() {
+        for activation in Activation.allCases {
+            for loss in Loss.allCases {
+                for useBias in [true, false] {
+                    let spec = ModelSpec(layerSizes: [6, 5, 4, 3], hiddenActivation: activation, loss: loss, useBias: useBias)
+                    checkGradient(spec, label: "\(activation) \(loss) bias=\(useBias)")
+                }
+            }
+        }
+    }
+
+    private func checkGradient(_ spec: ModelSpec, label: String) {
+        let rows = 4
+        var generator = SeededGenerator(seed: 7)
+        var parameters = spec.initialParameters(.xavier, seed: 3)
+        // Non-zero biases, so that their gradient is exercised away from zero.
+        for i in parameters.indices { parameters[i] += 0.1 * (generator.nextUnitFloat() - 0.5) }
+        let inputs = (0..<(rows * spec.inputSize)).map { _ in generator.nextUnitFloat() }
+        let labels: [UInt8] = [0, 2, 1, 2]
+        let workspace = Workspace(spec: spec, capacity: rows)
+        workspace.input.update(from: inputs, count: inputs.count)
+
+        var analytic = [Float](repeating: .nan, count: parameters.count)
+        _ = workspace.gradient(parameters: parameters, labels: labels, rows: rows, into: &analytic)
+
+        func loss(_ p: [Float]) -> Double {
+            workspace.forward(parameters: p, rows: rows)
+            return workspace.score(labels: labels, rows: rows).lossSum
+        }
+        let step: Float = 1e-2
+        for i in parameters.indices {
+            var plus = parameters, minus = parameters
+            plus[i] += step
+            minus[i] -= step
+            let numeric = (loss(plus) - loss(minus)) / Double(2 * step)
+            let difference = abs(Double(analytic[i]) - numeric)
+            XCTAssertLessThan(difference, 2e-3 * max(1, abs(numeric)),
+                              "\(label): parameter \(i) analytic \(analytic[i]) numeric \(numeric)")
+        }
+    }
+
+    /// The gradient sum of a batch is the sum of the gradient sums of its halves:
+    /// what lets workers' sums add up to the single-process gradient.
+    func testGradientSumsAddAcrossSplitBatches() {
+        let spec = ModelSpec(layerSizes: [8, 6, 3])
+        let parameters = spec.initialParameters(.he, seed: 1)
+        var generator = SeededGenerator(seed: 2)
+        let inputs = (0..<(6 * 8)).map { _ in generator.nextUnitFloat() }
+        let labels: [UInt8] = [0, 1, 2, 2, 1, 0]
+
+        func gradient(rows: Range<Int>) -> [Float] {
+            let workspace = Workspace(spec: spec, capacity: rows.count)
+            workspace.input.update(from: Array(inputs[(rows.lowerBound * 8)..<(rows.upperBound * 8)]), count: rows.count * 8)
+            var g = [Float](repeating: 0, count: parameters.count)
+            _ = workspace.gradient(parameters: parameters, labels: Array(labels[rows]), rows: rows.count, into: &g)
+            return g
+        }
+        let whole = gradient(rows: 0..<6), first = gradient(rows: 0..<2), second = gradient(rows: 2..<6)
+        for i in whole.indices {
+            XCTAssertEqual(whole[i], first[i] + second[i], accuracy: 1e-5 * max(1, abs(whole[i])))
+        }
+    }
+}
