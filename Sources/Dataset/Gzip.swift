@@ -12,7 +12,8 @@ func gunzip(_ compressed: [UInt8], path: String) throws -> [UInt8] {
     if compressed.count >= 18 {
         let n = compressed.count
         let isize = Int(compressed[n - 4]) | Int(compressed[n - 3]) << 8 | Int(compressed[n - 2]) << 16 | Int(compressed[n - 1]) << 24
-        capacity = max(capacity, isize)
+        // Deflate cannot expand more than about 1032:1, so a larger ISIZE is a damaged trailer.
+        capacity = max(capacity, min(isize, compressed.count * 1032))
     }
     var output = [UInt8](repeating: 0, count: capacity)
     var stream = z_stream()

@@ -38,7 +38,9 @@ func scoreOutput(_ loss: Loss, output: UnsafePointer<Float>, labels: UnsafePoint
         switch loss {
         case .crossEntropy:
             // Softmax then cross-entropy: dZ = P - onehot(label).
-            score.lossSum -= Double(logf(max(o[label], .leastNormalMagnitude)))
+            // Clamped away from log(0), but a NaN output must stay NaN so that divergence shows.
+            let p = o[label]
+            score.lossSum -= Double(logf(p.isNaN ? p : max(p, .leastNormalMagnitude)))
             if let g = outputGradient.map({ $0 + r * classes }) {
                 for c in 0..<classes { g[c] = o[c] }
                 g[label] -= 1

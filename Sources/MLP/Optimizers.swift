@@ -53,7 +53,11 @@ public func makeOptimizer(_ config: OptimizerConfig, parameterCount: Int) -> Opt
 /// p -= lr * g
 public final class SGD: Optimizer {
     public let config: OptimizerConfig
-    public var state = OptimizerState(step: 0, moments: [])
+    private var steps = 0
+    public var state: OptimizerState {
+        get { OptimizerState(step: steps, moments: []) }
+        set { steps = newValue.step }
+    }
 
     public init(_ config: OptimizerConfig) { self.config = config }
 
@@ -65,18 +69,27 @@ public final class SGD: Optimizer {
         for i in 0..<parameters.count {
             parameters[i] = parameters[i] * keep - scale * gradientSum[i]
         }
-        state.step += 1
+        steps += 1
     }
 }
 
 /// v = mu * v + g;  p -= lr * v   (heavy ball, as PyTorch's SGD with momentum)
 public final class Momentum: Optimizer {
     public let config: OptimizerConfig
-    public var state: OptimizerState
+    private var steps = 0
+    private var velocity: [Float]   // (P)
+    public var state: OptimizerState {
+        get { OptimizerState(step: steps, moments: [velocity]) }
+        set {
+            precondition(newValue.moments.count == 1 && newValue.moments[0].count == velocity.count)
+            steps = newValue.step
+            velocity = newValue.moments[0]
+        }
+    }
 
     public init(_ config: OptimizerConfig, parameterCount: Int) {
         self.config = config
-        state = OptimizerState(step: 0, moments: [[Float](repeating: 0, count: parameterCount)])
+        velocity = [Float](repeating: 0, count: parameterCount)
     }
 
     public func step(parameters: UnsafeMutableBufferPointer<Float>, gradientSum: UnsafeBufferPointer<Float>,
@@ -85,39 +98,50 @@ public final class Momentum: Optimizer {
         let inverseCount = 1 / Float(sampleCount)
         let mu = config.momentum, lr = learningRate
         let keep = 1 - lr * config.weightDecay
-        state.moments[0].withUnsafeMutableBufferPointer { velocity in
+        velocity.withUnsafeMutableBufferPointer { velocity in
             precondition(velocity.count == parameters.count)
             for i in 0..<parameters.count {
                 velocity[i] = mu * velocity[i] + gradientSum[i] * inverseCount
                 parameters[i] = parameters[i] * keep - lr * velocity[i]
             }
         }
-        state.step += 1
+        steps += 1
     }
 }
 
 /// m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  p -= lr * m^ / (sqrt(v^) + eps)
 public final class Adam: Optimizer {
     public let config: OptimizerConfig
-    public var state: OptimizerState
+    private var steps = 0
+    private var firstMoment: [Float]    // m (P)
+    private var secondMoment: [Float]   // v (P)
+    public var state: OptimizerState {
+        get { OptimizerState(step: steps, moments: [firstMoment, secondMoment]) }
+        set {
+            precondition(newValue.moments.count == 2 && newValue.moments.allSatisfy { $0.count == firstMoment.count })
+            steps = newValue.step
+            firstMoment = newValue.moments[0]
+            secondMoment = newValue.moments[1]
+        }
+    }
 
     public init(_ config: OptimizerConfig, parameterCount: Int) {
         self.config = config
-        let zeros = [Float](repeating: 0, count: parameterCount)
-        state = OptimizerState(step: 0, moments: [zeros, zeros])
+        firstMoment = [Float](repeating: 0, count: parameterCount)
+        secondMoment = firstMoment
     }
 
     public func step(parameters: UnsafeMutableBufferPointer<Float>, gradientSum: UnsafeBufferPointer<Float>,
                      sampleCount: Int, learningRate: Float) {
         precondition(parameters.count == gradientSum.count && sampleCount > 0)
-        state.step += 1
+        steps += 1
         let inverseCount = 1 / Float(sampleCount)
         let b1 = config.momentum, b2 = config.beta2, eps = config.epsilon, lr = learningRate
-        let t = Float(state.step)
+        let t = Float(steps)
         let correction1 = 1 / (1 - powf(b1, t)), correction2 = 1 / (1 - powf(b2, t))
         let keep = 1 - lr * config.weightDecay
-        state.moments[0].withUnsafeMutableBufferPointer { m in
-            state.moments[1].withUnsafeMutableBufferPointer { v in
+        firstMoment.withUnsafeMutableBufferPointer { m in
+            secondMoment.withUnsafeMutableBufferPointer { v in
                 for i in 0..<parameters.count {
                     let g = gradientSum[i] * inverseCount
                     m[i] = b1 * m[i] + (1 - b1) * g

@@ -15,7 +15,7 @@ public final class Workspace {
     /// X, (capacity, I): the caller writes a batch here before `forward`.
     public let input: UnsafeMutablePointer<Float>
     /// A_l for l = 1...L, each (capacity, layerSizes[l]); the last is the output.
-    private let activations: [UnsafeMutablePointer<Float>]
+    let activations: [UnsafeMutablePointer<Float>]
     /// dZ of the layer being differentiated and of the one below it, each (capacity, widest).
     private var delta: UnsafeMutablePointer<Float>
     private var deltaBelow: UnsafeMutablePointer<Float>

@@ -9,7 +9,7 @@ final class OptimizerTests: XCTestCase {
         let rows = 16
         let inputs = (0..<(rows * 10)).map { _ in generator.nextUnitFloat() }
         let labels = (0..<rows).map { UInt8($0 % 4) }
-        let rates: [OptimizerConfig.Kind: Float] = [.sgd: 0.5, .momentum: 0.1, .adam: 0.01]
+        let rates: [OptimizerConfig.Kind: Float] = [.sgd: 0.5, .momentum: 0.1, .adam: 0.05]
 
         for kind in OptimizerConfig.Kind.allCases {
             for weightDecay: Float in [0, 1e-4] {
