@@ -1,0 +1,167 @@
+/// What a receiver expects of the messages it decodes.
+public struct DecodeContext: Sendable {
+    /// Which end is receiving: messages that do not travel towards it are rejected.
+    public var receiver: Role
+    /// The run this receiver belongs to; 0 accepts any (a worker before its welcome).
+    /// A hello with run id 0 (a new worker) is accepted by any coordinator.
+    public var runID: UInt64
+    /// Floats in every step's parameters and every gradient (from the welcome, for a worker).
+    public var parameterCount: Int
+    /// Samples in the receiving worker's shard: every step index must be below it.
+    public var shardCount: Int
+
+    public init(receiver: Role, runID: UInt64 = 0, parameterCount: Int = 0, shardCount: Int = 0) {
+        self.receiver = receiver
+        self.runID = runID
+        self.parameterCount = parameterCount
+        self.shardCount = shardCount
+    }
+}
+
+/// Decodes and validates one received message (its three frames, without a
+/// ROUTER's routing-id frame), in the order Protocol.swift lists; throws the
+/// `WireError` of the first check that fails. Shard, step and gradient views
+/// point into `frames`, which must outlive them.
+///
+/// A socket layer that caps the frames it keeps must reject a message it
+/// truncated itself: `frames` cannot show what was dropped.
+public func decode<Frames: Collection>(
+    frames: Frames, context: DecodeContext
+) throws -> Envelope where Frames.Element == UnsafeRawBufferPointer {
+    guard frames.count == framesPerMessage else { throw WireError.frameCount(frames.count) }
+    var iterator = frames.makeIterator()
+    let headerFrame = iterator.next()!, meta = iterator.next()!, bulk = iterator.next()!
+
+    let header = try Header(parsing: headerFrame)
+    let type = header.type
+    guard type.mayTravel(to: context.receiver) else {
+        throw WireError.wrongDirection(type, receiver: context.receiver)
+    }
+    let anyRun = context.runID == 0 || (type == .hello && header.runID == 0)
+    guard anyRun || header.runID == context.runID else {
+        throw WireError.runMismatch(got: header.runID, expected: context.runID)
+    }
+    // Both counts are sizes of frames in memory, so their sum cannot overflow.
+    guard header.payloadLength == UInt64(meta.count + bulk.count) else {
+        throw WireError.payloadLength(header: header.payloadLength, actual: meta.count + bulk.count)
+    }
+
+    var reader = ByteReader(meta, of: type)
+    let body: Body
+    switch type {
+    case .hello:
+        body = .hello(try decodeHello(&reader))
+    case .welcome:
+        body = .welcome(try decodeWelcome(&reader))
+    case .refuse:
+        body = .refuse(try decodeRefusal(&reader))
+    case .shard:
+        return Envelope(header: header, body: .shard(try decodeShard(&reader, pixels: bulk)))
+    case .step:
+        return Envelope(header: header, body: .step(try decodeStep(&reader, bulk: bulk, context: context)))
+    case .gradient:
+        return Envelope(header: header, body: .gradient(try decodeGradient(&reader, bulk: bulk, context: context)))
+    case .heartbeat:
+        body = .heartbeat
+    case .goodbye:
+        body = .goodbye
+    case .shutdown:
+        body = .shutdown
+    }
+    // The remaining types carry no bulk and end where their last field does.
+    try reader.finish()
+    guard bulk.isEmpty else { throw WireError.unexpectedBulk(type, bytes: bulk.count) }
+    return Envelope(header: header, body: body)
+}
+
+private func decodeHello(_ reader: inout ByteReader) throws -> Hello {
+    let previous = try reader.integer("the previous worker id", as: UInt32.self)
+    return Hello(previousWorkerID: previous, host: try reader.string("host", limit: Limits.hostBytes))
+}
+
+private func decodeWelcome(_ reader: inout ByteReader) throws -> Welcome {
+    let workerID = try reader.integer("the worker id", as: UInt32.self)
+    let length = try reader.integer("the configuration length", as: UInt32.self)
+    guard length <= Limits.configurationBytes else {
+        throw WireError.overLimit(field: "welcome configuration length", value: UInt64(length),
+                                  limit: Limits.configurationBytes)
+    }
+    let configuration = Array(try reader.bytes(UInt64(length), "the configuration"))
+    let parameters = try reader.integer("the parameter count", as: UInt32.self)
+    guard parameters <= Limits.parameterCount else {
+        throw WireError.overLimit(field: "welcome parameter count", value: UInt64(parameters),
+                                  limit: Limits.parameterCount)
+    }
+    guard parameters > 0 else { throw WireError.zeroParameterCount }
+    return Welcome(workerID: workerID, configuration: configuration, parameterCount: Int(parameters))
+}
+
+private func decodeRefusal(_ reader: inout ByteReader) throws -> Refusal {
+    let code = try reader.integer("the reason", as: UInt16.self)
+    guard let reason = RefuseReason(rawValue: code) else { throw WireError.unknownRefuseReason(code) }
+    return Refusal(reason: reason, text: try reader.string("text", limit: Limits.refuseTextBytes))
+}
+
+private func decodeShard(_ reader: inout ByteReader, pixels: UnsafeRawBufferPointer) throws -> ShardView {
+    let count = try reader.integer("the sample count", as: UInt32.self)
+    let features = try reader.integer("the feature count", as: UInt32.self)
+    let classes = try reader.integer("the class count", as: UInt32.self)
+    guard features >= 1, classes >= 1, classes <= Limits.classCount else {
+        throw WireError.shardShape(features: features, classes: classes)
+    }
+    // Two UInt32 factors: the product and the sum fit a UInt64 without overflow.
+    let pixelBytes = UInt64(count) * UInt64(features)
+    guard pixelBytes + UInt64(count) <= Limits.shardBytes else {
+        throw WireError.shardTooLarge(count: count, features: features, bytes: pixelBytes + UInt64(count))
+    }
+    let labels = try reader.bytes(UInt64(count), "the labels")
+    try reader.finish()
+    guard UInt64(pixels.count) == pixelBytes else {
+        throw WireError.shardPixels(expected: pixelBytes, actual: pixels.count)
+    }
+    for (position, label) in labels.enumerated() where UInt32(label) >= classes {
+        throw WireError.labelOutOfRange(position: position, label: label, classCount: Int(classes))
+    }
+    return ShardView(count: Int(count), features: Int(features), classCount: Int(classes),
+                     pixels: pixels, labels: labels)
+}
+
+private func decodeStep(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer,
+                        context: DecodeContext) throws -> StepView {
+    let epoch = try reader.integer("the epoch", as: UInt32.self)
+    let count = try reader.integer("the index count", as: UInt32.self)
+    let indices = WireArray<UInt32>(try reader.bytes(UInt64(count) * 4, "the sample indices"))
+    try reader.finish()
+    let parameters = try floats(bulk, of: .step, expected: context.parameterCount)
+    for (position, index) in indices.enumerated() where Int(index) >= context.shardCount {
+        throw WireError.indexOutOfRange(position: position, index: index, shardCount: context.shardCount)
+    }
+    if let bad = parameters.firstNonFinite() {
+        throw WireError.nonFinite(.step, index: bad, value: parameters[bad])
+    }
+    return StepView(epoch: epoch, indices: indices, parameters: parameters)
+}
+
+private func decodeGradient(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer,
+                            context: DecodeContext) throws -> GradientView {
+    let samples = try reader.integer("the sample count", as: UInt32.self)
+    let loss = try reader.double("the loss sum")
+    let nanoseconds = try reader.integer("the compute time", as: UInt64.self)
+    try reader.finish()
+    guard loss.isFinite else { throw WireError.lossNotFinite(loss) }
+    let gradient = try floats(bulk, of: .gradient, expected: context.parameterCount)
+    if let bad = gradient.firstNonFinite() {
+        throw WireError.nonFinite(.gradient, index: bad, value: gradient[bad])
+    }
+    return GradientView(sampleCount: samples, lossSum: loss, computeNanoseconds: nanoseconds, gradient: gradient)
+}
+
+/// The bulk frame as `expected` Float32 values, checking its size only.
+private func floats(_ bulk: UnsafeRawBufferPointer, of type: MessageType,
+                    expected: Int) throws -> WireArray<Float> {
+    guard bulk.count % 4 == 0 else { throw WireError.floatBytes(type, bytes: bulk.count) }
+    guard bulk.count / 4 == expected else {
+        throw WireError.parameterCount(type, got: bulk.count / 4, expected: expected)
+    }
+    return WireArray(bulk)
+}

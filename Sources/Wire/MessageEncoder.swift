@@ -1,0 +1,140 @@
+/// Builds the header and meta frames of one message at a time, in buffers
+/// reused from message to message; the bulk frame is the caller's own memory:
+///
+///     try encoder.step(runID: run, step: s, epoch: e, indices: batch, parameterCount: p.count)
+///     try parameters.withUnsafeBytes { bulk in
+///         try encoder.withFrames(bulk: bulk) { try socket.send($0) }
+///     }
+///
+/// It checks the same limits the receiver does, so that what it builds is accepted.
+public struct MessageEncoder {
+    public private(set) var header = [UInt8](repeating: 0, count: Limits.headerBytes)
+    public private(set) var meta: [UInt8] = []
+    /// The bulk frame's size, in bytes, that the last message announced.
+    public private(set) var bulkBytes = 0
+    /// The type of the message last built.
+    public private(set) var type: MessageType?
+
+    public init() {}
+
+    public mutating func hello(_ hello: Hello, runID: UInt64 = 0) throws {
+        let host = Array(hello.host.utf8)
+        try checkLimit("hello host length", host.count, Limits.hostBytes)
+        begin()
+        meta.appendLittleEndian(hello.previousWorkerID)
+        meta.appendPrefixed(host)
+        finish(.hello, runID: runID, step: 0, bulkBytes: 0)
+    }
+
+    public mutating func welcome(_ welcome: Welcome, runID: UInt64) throws {
+        try checkLimit("welcome configuration length", welcome.configuration.count, Limits.configurationBytes)
+        try checkLimit("welcome parameter count", welcome.parameterCount, Limits.parameterCount)
+        guard welcome.parameterCount > 0 else { throw WireError.zeroParameterCount }
+        begin()
+        meta.appendLittleEndian(welcome.workerID)
+        meta.appendPrefixed(welcome.configuration)
+        meta.appendLittleEndian(UInt32(welcome.parameterCount))
+        finish(.welcome, runID: runID, step: 0, bulkBytes: 0)
+    }
+
+    public mutating func refuse(_ refusal: Refusal, runID: UInt64) throws {
+        let text = Array(refusal.text.utf8)
+        try checkLimit("refuse text length", text.count, Limits.refuseTextBytes)
+        begin()
+        meta.appendLittleEndian(refusal.reason.rawValue)
+        meta.appendPrefixed(text)
+        finish(.refuse, runID: runID, step: 0, bulkBytes: 0)
+    }
+
+    /// A shard of `labels.count` samples; the bulk is their `count * features` pixel bytes.
+    public mutating func shard<Labels: Collection<UInt8>>(
+        runID: UInt64, features: Int, classCount: Int, labels: Labels
+    ) throws {
+        guard features >= 1, features <= UInt32.max, classCount >= 1, classCount <= Limits.classCount else {
+            throw WireError.shardShape(features: UInt32(clamping: features), classes: UInt32(clamping: classCount))
+        }
+        let (pixelBytes, overflow) = labels.count.multipliedReportingOverflow(by: features)
+        guard !overflow, pixelBytes + labels.count <= Limits.shardBytes else {
+            throw WireError.shardTooLarge(count: UInt32(clamping: labels.count), features: UInt32(features),
+                                          bytes: UInt64(clamping: pixelBytes))
+        }
+        for (position, label) in labels.enumerated() where Int(label) >= classCount {
+            throw WireError.labelOutOfRange(position: position, label: label, classCount: classCount)
+        }
+        begin()
+        meta.appendLittleEndian(UInt32(labels.count))
+        meta.appendLittleEndian(UInt32(features))
+        meta.appendLittleEndian(UInt32(classCount))
+        meta.append(contentsOf: labels)
+        finish(.shard, runID: runID, step: 0, bulkBytes: pixelBytes)
+    }
+
+    /// A step; the bulk is the `parameterCount` Float32 parameters.
+    public mutating func step<Indices: Collection<UInt32>>(
+        runID: UInt64, step: UInt64, epoch: UInt32, indices: Indices, parameterCount: Int
+    ) throws {
+        try checkLimit("step parameter count", parameterCount, Limits.parameterCount)
+        try checkLimit("step index count", indices.count, Int(UInt32.max))
+        begin()
+        meta.appendLittleEndian(epoch)
+        meta.appendLittleEndian(UInt32(indices.count))
+        for index in indices { meta.appendLittleEndian(index) }
+        finish(.step, runID: runID, step: step, bulkBytes: parameterCount * 4)
+    }
+
+    /// A gradient; the bulk is the `parameterCount` Float32 gradient sums.
+    public mutating func gradient(
+        runID: UInt64, step: UInt64, sampleCount: UInt32, lossSum: Double, computeNanoseconds: UInt64,
+        parameterCount: Int
+    ) throws {
+        try checkLimit("gradient parameter count", parameterCount, Limits.parameterCount)
+        guard lossSum.isFinite else { throw WireError.lossNotFinite(lossSum) }
+        begin()
+        meta.appendLittleEndian(sampleCount)
+        meta.appendLittleEndian(lossSum)
+        meta.appendLittleEndian(computeNanoseconds)
+        finish(.gradient, runID: runID, step: step, bulkBytes: parameterCount * 4)
+    }
+
+    /// heartbeat, goodbye or shutdown: a header and two empty frames.
+    public mutating func signal(_ type: MessageType, runID: UInt64, step: UInt64 = 0) {
+        switch type {
+        case .heartbeat, .goodbye, .shutdown: break
+        default: preconditionFailure("\(type) has contents: use its own method")
+        }
+        begin()
+        finish(type, runID: runID, step: step, bulkBytes: 0)
+    }
+
+    /// Calls `body` with the three frames (header, meta, bulk) to send, the
+    /// bulk being the caller's memory. It must be as long as the message announced.
+    public func withFrames<R>(
+        bulk: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+        _ body: ([UnsafeRawBufferPointer]) throws -> R
+    ) rethrows -> R {
+        precondition(bulk.count == bulkBytes, "the \(type.map(String.init(describing:)) ?? "unbuilt") message announced \(bulkBytes) bulk bytes, got \(bulk.count)")
+        return try header.withUnsafeBytes { header in
+            try meta.withUnsafeBytes { meta in try body([header, meta, bulk]) }
+        }
+    }
+
+    private func checkLimit(_ field: String, _ value: Int, _ limit: Int) throws {
+        // A negative count is as wrong as a huge one, and would wrap in the header's UInt64.
+        if value < 0 || value > limit {
+            throw WireError.overLimit(field: field, value: UInt64(truncatingIfNeeded: value), limit: limit)
+        }
+    }
+
+    private mutating func begin() {
+        meta.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func finish(_ type: MessageType, runID: UInt64, step: UInt64, bulkBytes: Int) {
+        self.bulkBytes = bulkBytes
+        self.type = type
+        let length = UInt64(meta.count) + UInt64(bulkBytes)
+        header.withUnsafeMutableBytes {
+            Header(type: type, runID: runID, step: step, payloadLength: length).write(to: $0)
+        }
+    }
+}

@@ -1,0 +1,92 @@
+/// The decoded messages. The small ones are values; shard, step and gradient
+/// are views into the received frames (see `WireArray`), valid while those are.
+
+/// A worker asks to join (or rejoin) the run.
+public struct Hello: Equatable, Sendable {
+    /// The id the worker had before, when it rejoins; 0 for a new worker.
+    public var previousWorkerID: UInt32
+    /// Where the worker runs, for the logs, e.g. "node3 pid 4242"; at most `Limits.hostBytes` UTF-8 bytes.
+    public var host: String
+
+    public init(previousWorkerID: UInt32 = 0, host: String) {
+        self.previousWorkerID = previousWorkerID
+        self.host = host
+    }
+}
+
+/// The coordinator admits a worker.
+public struct Welcome: Equatable, Sendable {
+    public var workerID: UInt32
+    /// The run's configuration, opaque here (the Training layer puts JSON in it).
+    public var configuration: [UInt8]
+    /// The number of Float32 values in every step's parameters and every gradient.
+    public var parameterCount: Int
+
+    public init(workerID: UInt32, configuration: [UInt8], parameterCount: Int) {
+        self.workerID = workerID
+        self.configuration = configuration
+        self.parameterCount = parameterCount
+    }
+}
+
+/// The coordinator turns a worker away.
+public struct Refusal: Equatable, Sendable {
+    public var reason: RefuseReason
+    public var text: String
+
+    public init(reason: RefuseReason, text: String) {
+        self.reason = reason
+        self.text = text
+    }
+}
+
+/// A worker's training samples, in place in the received frames.
+public struct ShardView {
+    public let count: Int
+    public let features: Int
+    public let classCount: Int
+    /// `count * features` bytes, sample after sample.
+    public let pixels: UnsafeRawBufferPointer
+    /// `count` bytes, each < `classCount`.
+    public let labels: UnsafeRawBufferPointer
+}
+
+/// The coordinator's order for one step: which samples, and the weights.
+public struct StepView {
+    public let epoch: UInt32
+    /// Indices into the worker's shard, each checked < its sample count.
+    public let indices: WireArray<UInt32>
+    /// The full parameter vector, checked to be the run's size and finite.
+    public let parameters: WireArray<Float>
+}
+
+/// A worker's answer to a step: sums, not means, so the coordinator can divide by the true total.
+public struct GradientView {
+    public let sampleCount: UInt32
+    public let lossSum: Double
+    public let computeNanoseconds: UInt64
+    /// The gradient sum, checked to be the run's size and finite.
+    public let gradient: WireArray<Float>
+}
+
+/// A decoded message's contents, one case per `MessageType`.
+public enum Body {
+    case hello(Hello)
+    case welcome(Welcome)
+    case refuse(Refusal)
+    case shard(ShardView)
+    case step(StepView)
+    case gradient(GradientView)
+    case heartbeat
+    case goodbye
+    case shutdown
+}
+
+/// A decoded message: its header (run id, step) and its contents.
+public struct Envelope {
+    public let header: Header
+    public let body: Body
+
+    public var type: MessageType { header.type }
+    public var step: UInt64 { header.step }
+}

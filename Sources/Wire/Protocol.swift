@@ -1,0 +1,149 @@
+// The dptrain wire protocol, all of it in one place.
+//
+// Roles: one coordinator (ROUTER socket) and any number of workers (DEALER
+// sockets). Every message is EXACTLY THREE FRAMES:
+//
+//   frame 0  header  32 bytes, fixed, little-endian (below)
+//   frame 1  meta    the message's small fields, laid out per type (below)
+//   frame 2  bulk    the message's one large array, or empty
+//
+// Why three and not "header + payload": the parameters (step) and the
+// gradient (gradient) are ~400 KB of Float32 that live in the sender's own
+// [Float]. Giving them their own frame lets the socket send them straight
+// from that storage (one copy, into libzmq) and the receiver read them in
+// place from libzmq's buffer (one copy, out of it). A single payload frame
+// would need the small fields and the floats contiguous, i.e. another copy.
+// The ROUTER's routing-id frame in front is the socket layer's business and
+// is not part of a wire message.
+//
+// Header (offsets in bytes, all integers little-endian):
+//
+//   0   magic           UInt32  0x52545044, the bytes "DPTR"
+//   4   version         UInt16  `protocolVersion`
+//   6   type            UInt16  `MessageType.rawValue`
+//   8   run id          UInt64  chosen by the coordinator at start; 0 in a new worker's hello
+//   16  step            UInt64  the optimizer step the message belongs to (0 where none)
+//   24  payload length  UInt64  meta frame bytes + bulk frame bytes
+//
+// Meta and bulk per message type (u32 = UInt32 LE, f64 = Float64 LE, etc.;
+// "str" = u32 byte count then that many UTF-8 bytes):
+//
+//   type       dir   meta                                                   bulk
+//   hello      w->c  u32 previous worker id (0 = new), str host (<= 256 B)  empty
+//   welcome    c->w  u32 worker id, u32 n + n bytes configuration           empty
+//                    (opaque, JSON by the Training layer, <= 64 KiB),
+//                    u32 parameter count
+//   refuse     c->w  u16 `RefuseReason`, str text (<= 1 KiB)                empty
+//   shard      c->w  u32 sample count n, u32 features f, u32 classes k,     n*f pixel bytes (u8),
+//                    n label bytes (each < k)                               sample after sample
+//   step       c->w  u32 epoch, u32 index count m, m x u32 sample indices   parameters, Float32 LE
+//                    into the worker's shard (each < shard count)           (count = run's parameter count)
+//   gradient   w->c  u32 sample count, f64 loss sum, u64 compute ns         gradient sum, Float32 LE
+//                                                                           (count = run's parameter count,
+//                                                                           every value finite)
+//   heartbeat  both  empty                                                  empty
+//   goodbye    w->c  empty (the worker leaves cleanly)                      empty
+//   shutdown   c->w  empty (training is done)                               empty
+//
+// The shard's labels ride in meta (at most a few tens of KB) so that its
+// pixels can go out straight from the data set's storage.
+//
+// A receiver checks, in this order and before reading a single float: the
+// frame count, the header's size, magic, version and type, that the type may
+// travel towards it, the run id, that the payload length equals the bytes
+// present, then every inner length against the frames, the limits below and
+// the receiver's `DecodeContext` (parameter count, shard size), with checked
+// arithmetic; then the contents (labels, indices, finite floats). A failure
+// throws a `WireError` that says what was wrong; the receiver drops the
+// message. Whether a step is stale or from the future is the coordinator's
+// state machine's call, not the decoder's: it only reports the step.
+
+/// The version every header carries; a peer with another one is refused.
+public let protocolVersion: UInt16 = 1
+
+/// The first four bytes of every header: "DPTR" read as a little-endian UInt32.
+public let protocolMagic: UInt32 = 0x5254_5044
+
+/// Every message is exactly this many frames: header, meta, bulk.
+public let framesPerMessage = 3
+
+/// Every message type, with its number on the wire.
+public enum MessageType: UInt16, CaseIterable, Sendable, CustomStringConvertible {
+    case hello = 1
+    case welcome = 2
+    case refuse = 3
+    case shard = 4
+    case step = 5
+    case gradient = 6
+    case heartbeat = 7
+    case goodbye = 8
+    case shutdown = 9
+
+    public var description: String {
+        switch self {
+        case .hello: "hello"
+        case .welcome: "welcome"
+        case .refuse: "refuse"
+        case .shard: "shard"
+        case .step: "step"
+        case .gradient: "gradient"
+        case .heartbeat: "heartbeat"
+        case .goodbye: "goodbye"
+        case .shutdown: "shutdown"
+        }
+    }
+
+    /// Which end may receive a message of this type.
+    public func mayTravel(to receiver: Role) -> Bool {
+        switch self {
+        case .hello, .gradient, .goodbye: receiver == .coordinator
+        case .welcome, .refuse, .shard, .step, .shutdown: receiver == .worker
+        case .heartbeat: true
+        }
+    }
+}
+
+/// The two ends of a connection.
+public enum Role: Sendable, CustomStringConvertible {
+    case coordinator
+    case worker
+
+    public var description: String { self == .coordinator ? "coordinator" : "worker" }
+}
+
+/// Why the coordinator turned a worker away.
+public enum RefuseReason: UInt16, CaseIterable, Sendable, CustomStringConvertible {
+    case wrongVersion = 1
+    case runFull = 2
+    case notAuthorised = 3
+    case duplicateID = 4
+
+    public var description: String {
+        switch self {
+        case .wrongVersion: "wrong protocol version"
+        case .runFull: "run full"
+        case .notAuthorised: "not authorised"
+        case .duplicateID: "duplicate worker id"
+        }
+    }
+}
+
+/// Upper bounds a receiver enforces before it allocates or reads anything.
+public enum Limits {
+    /// The header frame's size in bytes.
+    public static let headerBytes = 32
+    /// A hello's host description, in UTF-8 bytes.
+    public static let hostBytes = 256
+    /// A refusal's text, in UTF-8 bytes.
+    public static let refuseTextBytes = 1024
+    /// A welcome's configuration bytes.
+    public static let configurationBytes = 64 * 1024
+    /// Parameters in a model: 2^28 floats, 1 GiB.
+    public static let parameterCount = 1 << 28
+    /// A shard's pixel and label bytes together: 1 GiB.
+    public static let shardBytes = 1 << 30
+    /// Classes a label can name: labels are one byte.
+    public static let classCount = 256
+    /// The largest message, all frames together, for a socket's maxmsgsize.
+    public static let messageBytes = shardBytes + 64 * 1024
+}

@@ -1,0 +1,62 @@
+/// A 4-byte value as the wire holds it: little-endian bits.
+public protocol WireScalar {
+    static func fromWire(_ bits: UInt32) -> Self
+}
+
+extension Float: WireScalar {
+    public static func fromWire(_ bits: UInt32) -> Float { Float(bitPattern: UInt32(littleEndian: bits)) }
+}
+
+extension UInt32: WireScalar {
+    public static func fromWire(_ bits: UInt32) -> UInt32 { UInt32(littleEndian: bits) }
+}
+
+/// An array of little-endian Float32 or UInt32 read in place from a received
+/// frame: no copy and no allocation. Valid only while the frame's buffer is
+/// (the received message it came from must stay alive and unreused).
+public struct WireArray<Element: WireScalar>: RandomAccessCollection {
+    /// The frame's bytes, `count * 4` of them, at any alignment.
+    public let bytes: UnsafeRawBufferPointer
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count % 4 == 0, "a wire array is whole 4-byte values")
+        self.bytes = bytes
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { bytes.count / 4 }
+
+    public subscript(index: Int) -> Element {
+        precondition(index >= 0 && index < endIndex, "index \(index) of \(endIndex)")
+        return Element.fromWire(bytes.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self))
+    }
+
+    /// Copies the values into `destination`, which must hold exactly `count`:
+    /// the one copy out of the receive buffer (a memcpy on little-endian hosts).
+    public func copy(into destination: UnsafeMutableBufferPointer<Element>) {
+        precondition(destination.count == count, "copying \(count) values into room for \(destination.count)")
+        #if _endian(little)
+        UnsafeMutableRawBufferPointer(destination).copyMemory(from: bytes)
+        #else
+        for index in indices { destination[index] = self[index] }
+        #endif
+    }
+}
+
+extension WireArray where Element == Float {
+    /// Adds the values into `accumulator` element by element, in index order,
+    /// so that summing the workers in a fixed order gives bit-identical results.
+    public func add(into accumulator: UnsafeMutableBufferPointer<Float>) {
+        precondition(accumulator.count == count, "adding \(count) values into \(accumulator.count)")
+        for index in indices { accumulator[index] += self[index] }
+    }
+
+    /// The index of the first NaN or infinity, reading only the exponent bits.
+    func firstNonFinite() -> Int? {
+        for index in indices {
+            let bits = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self))
+            if bits & 0x7F80_0000 == 0x7F80_0000 { return index }
+        }
+        return nil
+    }
+}

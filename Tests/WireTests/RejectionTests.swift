@@ -1,0 +1,279 @@
+import XCTest
+@testable import Wire
+
+/// Every hostile or malformed message is rejected with the WireError that names its fault.
+final class RejectionTests: XCTestCase {
+    let run: UInt64 = 77
+    let parameterCount = 1017 * 4
+    lazy var toCoordinator = DecodeContext(receiver: .coordinator, runID: run, parameterCount: parameterCount)
+    lazy var toWorker = DecodeContext(receiver: .worker, runID: run, parameterCount: parameterCount, shardCount: 10)
+
+    var heartbeat: Frames { encode { $0.signal(.heartbeat, runID: run) } }
+
+    func gradient(_ values: [Float]) throws -> Frames {
+        try encode(bulk: bytes(of: values)) {
+            try $0.gradient(runID: run, step: 1, sampleCount: 8, lossSum: 2, computeNanoseconds: 3,
+                            parameterCount: values.count)
+        }
+    }
+
+    // MARK: Frames and header
+
+    func testRandomBytesNeverDecode() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let frames = (0..<Int.random(in: 0...4, using: &generator)).map { _ in
+                (0..<Int.random(in: 0...64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            }
+            XCTAssertThrowsError(try decoding(frames, toCoordinator) { _ in })
+        }
+    }
+
+    func testEmptyFrames() {
+        assertRejects([], toCoordinator) { if case .frameCount(0) = $0 { true } else { false } }
+        assertRejects([[], [], []], toCoordinator) { if case .headerSize(0) = $0 { true } else { false } }
+    }
+
+    func testTooManyOrTooFewFrames() {
+        assertRejects(heartbeat + [[]], toCoordinator) { if case .frameCount(4) = $0 { true } else { false } }
+        assertRejects(Array(heartbeat.prefix(2)), toCoordinator) { if case .frameCount(2) = $0 { true } else { false } }
+    }
+
+    func testShortHeader() {
+        var frames = heartbeat
+        frames[0].removeLast()
+        assertRejects(frames, toCoordinator) { if case .headerSize(31) = $0 { true } else { false } }
+    }
+
+    func testWrongMagic() {
+        var frames = heartbeat
+        frames[0].replaceSubrange(0..<4, with: Array("HTTP".utf8))
+        let error = assertRejects(frames, toCoordinator) { if case .badMagic = $0 { true } else { false } }
+        XCTAssertEqual(error?.description, "magic 0x50545448 is not 0x52545044 (\"DPTR\"): not a dptrain message")
+    }
+
+    func testWrongVersion() {
+        var frames = heartbeat
+        frames[0].put(UInt16(2), at: 4)
+        let error = assertRejects(frames, toCoordinator) { if case .unsupportedVersion(2) = $0 { true } else { false } }
+        XCTAssertEqual(error?.description, "protocol version 2, this build speaks version 1")
+    }
+
+    func testUnknownType() {
+        var frames = heartbeat
+        frames[0].put(UInt16(0), at: 6)
+        assertRejects(frames, toCoordinator) { if case .unknownType(0) = $0 { true } else { false } }
+        frames[0].put(UInt16(4242), at: 6)
+        assertRejects(frames, toCoordinator) { if case .unknownType(4242) = $0 { true } else { false } }
+    }
+
+    func testMessageTravellingTheWrongWay() throws {
+        assertRejects(try gradient([1]), toWorker) {
+            if case .wrongDirection(.gradient, receiver: .worker) = $0 { true } else { false }
+        }
+        let step = try encode(bulk: []) { try $0.step(runID: run, step: 1, epoch: 0, indices: [UInt32](), parameterCount: 0) }
+        assertRejects(step, toCoordinator) {
+            if case .wrongDirection(.step, receiver: .coordinator) = $0 { true } else { false }
+        }
+    }
+
+    func testAnotherRunsMessage() {
+        let frames = encode { $0.signal(.heartbeat, runID: run + 1) }
+        assertRejects(frames, toCoordinator) { if case .runMismatch(got: 78, expected: 77) = $0 { true } else { false } }
+    }
+
+    func testHeaderLengthDisagreeingWithPayload() throws {
+        var frames = try encode { try $0.hello(Hello(host: "node")) }
+        frames[1].append(0)
+        assertRejects(frames, toCoordinator) { if case .payloadLength(header: 12, actual: 13) = $0 { true } else { false } }
+    }
+
+    func testAbsurdPayloadLength() {
+        var frames = heartbeat
+        frames[0].put(UInt64(1) << 62, at: 24)
+        assertRejects(frames, toCoordinator) {
+            if case .payloadLength(header: 1 << 62, actual: 0) = $0 { true } else { false }
+        }
+    }
+
+    // MARK: Meta
+
+    func testOversizeHelloText() throws {
+        let host = String(repeating: "x", count: 300)
+        XCTAssertThrowsError(try encode { try $0.hello(Hello(host: host)) }) { error in
+            guard case .overLimit(_, 300, 256) = error as? WireError else { return XCTFail("\(error)") }
+        }
+        // The same message forged by hand: the length is checked before the bytes are read.
+        var frames = try encode { try $0.hello(Hello(host: String(repeating: "x", count: 256))) }
+        frames[1].put(UInt32(300), at: 4)
+        frames[1] += Array(repeating: UInt8(ascii: "x"), count: 44)
+        frames[0].put(UInt64(frames[1].count), at: 24)
+        let error = assertRejects(frames, toCoordinator) { if case .overLimit(_, 300, 256) = $0 { true } else { false } }
+        XCTAssertEqual(error?.description, "hello host length is 300, over the limit of 256")
+    }
+
+    func testHelloLengthPastTheEndOfTheFrame() throws {
+        var frames = try encode { try $0.hello(Hello(host: "node")) }
+        frames[1].put(UInt32(200), at: 4)
+        assertRejects(frames, toCoordinator) { if case .truncated(.hello, _) = $0 { true } else { false } }
+    }
+
+    func testInvalidUTF8() throws {
+        var frames = try encode { try $0.hello(Hello(host: "node")) }
+        frames[1][8] = 0xFF
+        assertRejects(frames, toCoordinator) { if case .invalidUTF8 = $0 { true } else { false } }
+    }
+
+    func testTrailingMetaBytes() {
+        var frames = heartbeat
+        frames[1] = [0]
+        frames[0].put(UInt64(1), at: 24)
+        assertRejects(frames, toCoordinator) { if case .trailingBytes(.heartbeat, count: 1) = $0 { true } else { false } }
+    }
+
+    func testBulkOnAMessageWithoutOne() {
+        var frames = heartbeat
+        frames[2] = [1, 2, 3]
+        frames[0].put(UInt64(3), at: 24)
+        assertRejects(frames, toCoordinator) { if case .unexpectedBulk(.heartbeat, bytes: 3) = $0 { true } else { false } }
+    }
+
+    func testAbsurdConfigurationLength() throws {
+        var frames = try encode { try $0.welcome(Welcome(workerID: 1, configuration: [], parameterCount: 10), runID: run) }
+        frames[1].put(UInt32.max, at: 4)
+        assertRejects(frames, toWorker) { if case .overLimit(_, 4_294_967_295, 65536) = $0 { true } else { false } }
+    }
+
+    func testUnknownRefusalReason() throws {
+        var frames = try encode { try $0.refuse(Refusal(reason: .runFull, text: ""), runID: run) }
+        frames[1].put(UInt16(99), at: 0)
+        assertRejects(frames, toWorker) { if case .unknownRefuseReason(99) = $0 { true } else { false } }
+    }
+
+    // MARK: Shard
+
+    func shard(labels: [UInt8], features: Int = 2) throws -> Frames {
+        try encode(bulk: Array(repeating: 7, count: labels.count * features)) {
+            try $0.shard(runID: run, features: features, classCount: 10, labels: labels)
+        }
+    }
+
+    func testLabelAtOrOverTheClassCount() throws {
+        var frames = try shard(labels: [1, 2, 3])
+        frames[1][12 + 2] = 10
+        let error = assertRejects(frames, toWorker) {
+            if case .labelOutOfRange(position: 2, label: 10, classCount: 10) = $0 { true } else { false }
+        }
+        XCTAssertEqual(error?.description, "shard label 2 is 10, the data has 10 classes")
+        XCTAssertThrowsError(try shard(labels: [1, 10]))
+    }
+
+    func testShardPixelsOfTheWrongSize() throws {
+        var frames = try shard(labels: [1, 2, 3])
+        frames[2].removeLast()
+        frames[0].put(UInt64(frames[1].count + frames[2].count), at: 24)
+        assertRejects(frames, toWorker) { if case .shardPixels(expected: 6, actual: 5) = $0 { true } else { false } }
+    }
+
+    func testAbsurdShardIsRejectedBeforeAnyAllocation() throws {
+        var frames = try shard(labels: [1])
+        frames[1].put(UInt32.max, at: 0)
+        frames[1].put(UInt32.max, at: 4)
+        assertRejects(frames, toWorker) { if case .shardTooLarge = $0 { true } else { false } }
+    }
+
+    func testShardWithNoFeaturesOrTooManyClasses() throws {
+        var frames = try shard(labels: [1])
+        frames[1].put(UInt32(0), at: 4)
+        assertRejects(frames, toWorker) { if case .shardShape(features: 0, classes: 10) = $0 { true } else { false } }
+        frames[1].put(UInt32(2), at: 4)
+        frames[1].put(UInt32(257), at: 8)
+        assertRejects(frames, toWorker) { if case .shardShape(features: 2, classes: 257) = $0 { true } else { false } }
+    }
+
+    // MARK: Step
+
+    func step(indices: [UInt32], parameters: [Float]) throws -> Frames {
+        try encode(bulk: bytes(of: parameters)) {
+            try $0.step(runID: run, step: 5, epoch: 1, indices: indices, parameterCount: parameters.count)
+        }
+    }
+
+    func testSampleIndexOutOfRange() throws {
+        let frames = try step(indices: [0, 9, 10], parameters: Array(repeating: 0, count: parameterCount))
+        let error = assertRejects(frames, toWorker) {
+            if case .indexOutOfRange(position: 2, index: 10, shardCount: 10) = $0 { true } else { false }
+        }
+        XCTAssertEqual(error?.description, "step sample index 2 is 10, the shard has 10 samples")
+    }
+
+    func testAbsurdIndexCount() throws {
+        var frames = try step(indices: [1], parameters: Array(repeating: 0, count: parameterCount))
+        frames[1].put(UInt32.max, at: 4)
+        assertRejects(frames, toWorker) { if case .truncated(.step, _) = $0 { true } else { false } }
+    }
+
+    func testStepParametersOfTheWrongSize() throws {
+        let frames = try step(indices: [1], parameters: [1, 2, 3])
+        assertRejects(frames, toWorker) {
+            if case .parameterCount(.step, got: 3, expected: 4068) = $0 { true } else { false }
+        }
+    }
+
+    func testInfinityInStepParameters() throws {
+        var parameters = [Float](repeating: 1, count: parameterCount)
+        parameters[4000] = -.infinity
+        assertRejects(try step(indices: [1], parameters: parameters), toWorker) {
+            if case .nonFinite(.step, index: 4000, _) = $0 { true } else { false }
+        }
+    }
+
+    // MARK: Gradient
+
+    func testGradientOfTheWrongSize() throws {
+        let context = DecodeContext(receiver: .coordinator, runID: run, parameterCount: 101_770)
+        let error = assertRejects(try gradient(Array(repeating: 0, count: 1017)), context) {
+            if case .parameterCount(.gradient, got: 1017, expected: 101_770) = $0 { true } else { false }
+        }
+        XCTAssertEqual(error?.description, "gradient has 1017 floats, the run's model has 101770")
+    }
+
+    func testGradientNotWholeFloats() throws {
+        var frames = try gradient(Array(repeating: 0, count: parameterCount))
+        frames[2].removeLast()
+        frames[0].put(UInt64(frames[1].count + frames[2].count), at: 24)
+        assertRejects(frames, toCoordinator) { if case .floatBytes(.gradient, bytes: 16271) = $0 { true } else { false } }
+    }
+
+    func testNaNInAGradient() throws {
+        var values = [Float](repeating: 0.25, count: parameterCount)
+        values[17] = .nan
+        let error = assertRejects(try gradient(values), toCoordinator) {
+            if case .nonFinite(.gradient, index: 17, let value) = $0 { value.isNaN } else { false }
+        }
+        XCTAssertEqual(error?.description, "gradient float 17 is nan")
+    }
+
+    func testInfinityInAGradient() throws {
+        for bad in [Float.infinity, -.infinity] {
+            var values = [Float](repeating: -3, count: parameterCount)
+            values[parameterCount - 1] = bad
+            assertRejects(try gradient(values), toCoordinator) {
+                if case .nonFinite(.gradient, index: 4067, bad) = $0 { true } else { false }
+            }
+        }
+    }
+
+    func testNaNLossSum() throws {
+        var frames = try gradient(Array(repeating: 0, count: parameterCount))
+        frames[1].put(Double.nan.bitPattern, at: 4)
+        assertRejects(frames, toCoordinator) { if case .lossNotFinite = $0 { true } else { false } }
+    }
+
+    func testGradientMetaCutShort() throws {
+        var frames = try gradient(Array(repeating: 0, count: parameterCount))
+        frames[1].removeLast(4)
+        frames[0].put(UInt64(frames[1].count + frames[2].count), at: 24)
+        assertRejects(frames, toCoordinator) { if case .truncated(.gradient, _) = $0 { true } else { false } }
+    }
+}

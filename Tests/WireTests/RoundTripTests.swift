@@ -1,0 +1,122 @@
+import XCTest
+@testable import Wire
+
+final class RoundTripTests: XCTestCase {
+    let run: UInt64 = 0xDEAD_BEEF_0042
+    lazy var toCoordinator = DecodeContext(receiver: .coordinator, runID: run, parameterCount: 5)
+    lazy var toWorker = DecodeContext(receiver: .worker, runID: run, parameterCount: 5, shardCount: 4)
+
+    func testHeaderLayoutIsFixedLittleEndian() throws {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        bytes.withUnsafeMutableBytes {
+            Header(type: .gradient, runID: 0x0102_0304_0506_0708, step: 9, payloadLength: 10).write(to: $0)
+        }
+        XCTAssertEqual(Array(bytes[0..<4]), Array("DPTR".utf8))
+        XCTAssertEqual(Array(bytes[4..<8]), [1, 0, 6, 0])
+        XCTAssertEqual(Array(bytes[8..<16]), [8, 7, 6, 5, 4, 3, 2, 1])
+        XCTAssertEqual(bytes[16], 9)
+        XCTAssertEqual(bytes[24], 10)
+        let header = try bytes.withUnsafeBytes { try Header(parsing: $0) }
+        XCTAssertEqual(header, Header(type: .gradient, runID: 0x0102_0304_0506_0708, step: 9, payloadLength: 10))
+    }
+
+    func testHello() throws {
+        let frames = try encode { try $0.hello(Hello(previousWorkerID: 3, host: "node-ü pid 42")) }
+        try decoding(frames, toCoordinator) { envelope in
+            guard case .hello(let hello) = envelope.body else { return XCTFail("\(envelope.body)") }
+            XCTAssertEqual(hello, Hello(previousWorkerID: 3, host: "node-ü pid 42"))
+            XCTAssertEqual(envelope.header.runID, 0) // a new worker does not know the run yet
+        }
+    }
+
+    func testWelcome() throws {
+        let config = Array(#"{"hidden":[128],"lr":0.1}"#.utf8)
+        let frames = try encode {
+            try $0.welcome(Welcome(workerID: 7, configuration: config, parameterCount: 101_770), runID: run)
+        }
+        // A worker accepts any run until it is welcomed into one.
+        try decoding(frames, DecodeContext(receiver: .worker)) { envelope in
+            guard case .welcome(let welcome) = envelope.body else { return XCTFail("\(envelope.body)") }
+            XCTAssertEqual(welcome, Welcome(workerID: 7, configuration: config, parameterCount: 101_770))
+            XCTAssertEqual(envelope.header.runID, run)
+        }
+    }
+
+    func testRefuse() throws {
+        for reason in RefuseReason.allCases {
+            let frames = try encode { try $0.refuse(Refusal(reason: reason, text: "sorry: \(reason)"), runID: run) }
+            try decoding(frames, toWorker) { envelope in
+                guard case .refuse(let refusal) = envelope.body else { return XCTFail("\(envelope.body)") }
+                XCTAssertEqual(refusal, Refusal(reason: reason, text: "sorry: \(reason)"))
+            }
+        }
+    }
+
+    func testShard() throws {
+        let pixels: [UInt8] = Array(0..<12)
+        let frames = try encode(bulk: pixels) {
+            try $0.shard(runID: run, features: 4, classCount: 10, labels: [9, 0, 5] as [UInt8])
+        }
+        try decoding(frames, toWorker) { envelope in
+            guard case .shard(let shard) = envelope.body else { return XCTFail("\(envelope.body)") }
+            XCTAssertEqual([shard.count, shard.features, shard.classCount], [3, 4, 10])
+            XCTAssertEqual(Array(shard.pixels), pixels)
+            XCTAssertEqual(Array(shard.labels), [9, 0, 5])
+        }
+    }
+
+    func testStepCopiesParametersIntoTheCallersBuffer() throws {
+        let parameters: [Float] = [0.5, -1, 3e-8, 0, 65504]
+        let frames = try encode(bulk: bytes(of: parameters)) {
+            try $0.step(runID: run, step: 12, epoch: 2, indices: [3, 0, 1] as [UInt32], parameterCount: 5)
+        }
+        var received = [Float](repeating: .nan, count: 5)
+        try decoding(frames, toWorker) { envelope in
+            guard case .step(let step) = envelope.body else { return XCTFail("\(envelope.body)") }
+            XCTAssertEqual(envelope.step, 12)
+            XCTAssertEqual(step.epoch, 2)
+            XCTAssertEqual(Array(step.indices), [3, 0, 1])
+            XCTAssertEqual(Array(step.parameters), parameters)
+            received.withUnsafeMutableBufferPointer { step.parameters.copy(into: $0) }
+        }
+        XCTAssertEqual(received, parameters)
+    }
+
+    func testGradientAddsIntoAnAccumulator() throws {
+        let gradient: [Float] = [1, 2, 3, 4, -5]
+        let frames = try encode(bulk: bytes(of: gradient)) {
+            try $0.gradient(runID: run, step: 12, sampleCount: 32, lossSum: 73.25,
+                            computeNanoseconds: 1_234_567, parameterCount: 5)
+        }
+        var sum: [Float] = [10, 10, 10, 10, 10]
+        try decoding(frames, toCoordinator) { envelope in
+            guard case .gradient(let reply) = envelope.body else { return XCTFail("\(envelope.body)") }
+            XCTAssertEqual(envelope.step, 12)
+            XCTAssertEqual(reply.sampleCount, 32)
+            XCTAssertEqual(reply.lossSum, 73.25)
+            XCTAssertEqual(reply.computeNanoseconds, 1_234_567)
+            sum.withUnsafeMutableBufferPointer { reply.gradient.add(into: $0) }
+        }
+        XCTAssertEqual(sum, [11, 12, 13, 14, 5])
+    }
+
+    func testSignals() throws {
+        let cases: [(MessageType, DecodeContext)] = [
+            (.heartbeat, toCoordinator), (.heartbeat, toWorker), (.goodbye, toCoordinator), (.shutdown, toWorker),
+        ]
+        for (type, context) in cases {
+            let frames = encode { $0.signal(type, runID: run, step: 99) }
+            XCTAssertEqual(frames.map(\.count), [32, 0, 0])
+            try decoding(frames, context) { envelope in
+                XCTAssertEqual(envelope.type, type)
+                XCTAssertEqual(envelope.step, 99)
+            }
+        }
+    }
+
+    func testEveryMessageTypeHasADirection() {
+        for type in MessageType.allCases {
+            XCTAssertTrue(type.mayTravel(to: .coordinator) || type.mayTravel(to: .worker), "\(type)")
+        }
+    }
+}
