@@ -24,8 +24,10 @@ let package = Package(
 
         // The math: parameters, forward/backward, losses, optimizers. No I/O.
         .target(name: "MLP", dependencies: ["CBLAS"], swiftSettings: alwaysOptimised),
+        // Elementwise C loops that clang vectorises and Swift does not.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // IDX files, MNIST, shards and batches.
-        .target(name: "Dataset", dependencies: ["CZlib"], swiftSettings: alwaysOptimised),
+        .target(name: "Dataset", dependencies: ["CZlib", "CKernels"], swiftSettings: alwaysOptimised),
         // Training loops, metrics, model files, progress.
         .target(name: "Training", dependencies: [
             "MLP", "Dataset", .product(name: "Logging", package: "swift-log"),

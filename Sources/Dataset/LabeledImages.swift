@@ -1,3 +1,5 @@
+import CKernels
+
 /// Images and their labels, kept as bytes until a batch is formed.
 public struct LabeledImages: Equatable, Sendable {
     /// (count, features): one row of pixel bytes per sample.
@@ -18,21 +20,29 @@ public struct LabeledImages: Equatable, Sendable {
     }
 
     /// Writes the samples at `indices` into `inputs` (n, features) as floats in [0, 1]
-    /// and their labels into `labelsOut` (n).
-    public func gather<Indices: Collection>(_ indices: Indices, inputs: UnsafeMutablePointer<Float>,
-                                            labels labelsOut: UnsafeMutablePointer<UInt8>) where Indices.Element: BinaryInteger {
-        let scale: Float = 1 / 255
-        pixels.withUnsafeBufferPointer { source in
-            var row = 0
-            for index in indices {
-                let sample = Int(index)
-                let from = source.baseAddress! + sample * featureCount
-                let to = inputs + row * featureCount
-                for f in 0..<featureCount { to[f] = Float(from[f]) * scale }
-                labelsOut[row] = labels[sample]
-                row += 1
+    /// and their labels into `labelsOut` (n). The step loop's only pass over pixels.
+    public func gather(_ indices: UnsafeBufferPointer<Int32>, inputs: UnsafeMutablePointer<Float>,
+                       labels labelsOut: UnsafeMutablePointer<UInt8>) {
+        labels.withUnsafeBufferPointer { labels in
+            for (row, index) in indices.enumerated() {
+                precondition(index >= 0 && Int(index) < labels.count, "sample \(index) is outside the set")
+                labelsOut[row] = labels[Int(index)]
             }
         }
+        guard let first = indices.baseAddress else { return }
+        pixels.withUnsafeBufferPointer { source in
+            dptrain_gather_rows(source.baseAddress!, featureCount, first, indices.count, inputs, 1 / 255)
+        }
+    }
+
+    public func gather(_ indices: ArraySlice<Int32>, inputs: UnsafeMutablePointer<Float>,
+                       labels labelsOut: UnsafeMutablePointer<UInt8>) {
+        indices.withUnsafeBufferPointer { gather($0, inputs: inputs, labels: labelsOut) }
+    }
+
+    /// The consecutive samples `range`, for evaluation.
+    public func gather(_ range: Range<Int>, inputs: UnsafeMutablePointer<Float>, labels labelsOut: UnsafeMutablePointer<UInt8>) {
+        gather(ArraySlice(range.map { Int32($0) }), inputs: inputs, labels: labelsOut)
     }
 
     /// The samples at `indices`, as a new set (for shards).

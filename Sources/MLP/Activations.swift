@@ -8,7 +8,14 @@ import Foundation
 func activationForward(_ activation: Activation, _ values: UnsafeMutablePointer<Float>, count: Int) {
     switch activation {
     case .relu:
-        for i in 0..<count { values[i] = max(values[i], 0) }
+        var i = 0
+        while i + 8 <= count {
+            var v = load8(values + i)
+            v.replace(with: 0, where: v .< 0)
+            store8(v, values + i)
+            i += 8
+        }
+        while i < count { values[i] = max(values[i], 0); i += 1 }
     case .sigmoid:
         sigmoidForward(values, count: count)
     case .tanh:
@@ -21,7 +28,14 @@ func activationBackward(_ activation: Activation, output: UnsafePointer<Float>,
                         gradient: UnsafeMutablePointer<Float>, count: Int) {
     switch activation {
     case .relu:
-        for i in 0..<count where output[i] <= 0 { gradient[i] = 0 }
+        var i = 0
+        while i + 8 <= count {
+            var g = load8(gradient + i)
+            g.replace(with: 0, where: load8(output + i) .<= 0)
+            store8(g, gradient + i)
+            i += 8
+        }
+        while i < count { if output[i] <= 0 { gradient[i] = 0 }; i += 1 }
     case .sigmoid:
         for i in 0..<count { gradient[i] *= output[i] * (1 - output[i]) }
     case .tanh:

@@ -100,9 +100,19 @@ public final class Momentum: Optimizer {
         let keep = 1 - lr * config.weightDecay
         velocity.withUnsafeMutableBufferPointer { velocity in
             precondition(velocity.count == parameters.count)
-            for i in 0..<parameters.count {
-                velocity[i] = mu * velocity[i] + gradientSum[i] * inverseCount
-                parameters[i] = parameters[i] * keep - lr * velocity[i]
+            let v = velocity.baseAddress!, p = parameters.baseAddress!, g = gradientSum.baseAddress!
+            let count = parameters.count
+            var i = 0
+            while i + 8 <= count {
+                let newVelocity = mu * load8(v + i) + inverseCount * load8(g + i)
+                store8(newVelocity, v + i)
+                store8(keep * load8(p + i) - lr * newVelocity, p + i)
+                i += 8
+            }
+            while i < count {
+                v[i] = mu * v[i] + g[i] * inverseCount
+                p[i] = p[i] * keep - lr * v[i]
+                i += 1
             }
         }
         steps += 1
