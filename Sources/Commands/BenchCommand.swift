@@ -46,7 +46,7 @@ struct BenchCommand: ParsableCommand {
         let data = try dataOptions.load()
         BLAS.useOneThread()
         print(BLASKernels.summary)
-        print("model              batch   samples/s   train GFLOP/s   sgemm GFLOP/s   efficiency")
+        print("model            batch   samples/s  train GFLOP/s  sgemm GFLOP/s  efficiency")
         for sizes in parsedModels! {
             guard sizes.first == data.train.featureCount else {
                 throw ValidationError("model \(sizes.map(String.init).joined(separator: "-")) must start with the data's \(data.train.featureCount) inputs")
@@ -56,9 +56,12 @@ struct BenchCommand: ParsableCommand {
                 let rate = trainingRate(spec: spec, batch: batch, data: data.train)
                 let trainingGflops = rate * Double(spec.trainingFlopsPerSample) / 1e9
                 let ceiling = sgemmGflops(m: batch, k: sizes[0], n: sizes[1])
-                print(String(format: "%-18@ %5d  %10@  %14.1f  %14.1f  %10.0f%%",
-                             sizes.map(String.init).joined(separator: "-"), batch, ProgressDisplay.grouped(rate),
-                             trainingGflops, ceiling, 100 * trainingGflops / ceiling))
+                let name = sizes.map(String.init).joined(separator: "-")
+                let rateText = ProgressDisplay.grouped(rate)
+                print(name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                      + String(format: " %5d ", batch)
+                      + String(repeating: " ", count: max(0, 11 - rateText.count)) + rateText
+                      + String(format: "  %13.1f  %13.1f  %9.0f%%", trainingGflops, ceiling, 100 * trainingGflops / ceiling))
             }
         }
     }
