@@ -11,6 +11,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "dptrain", targets: ["dptrain"]),
+        .executable(name: "coordinator", targets: ["coordinator"]),
+        .executable(name: "worker", targets: ["worker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,7 +32,7 @@ let package = Package(
         .target(name: "Dataset", dependencies: ["CZlib", "CKernels"], swiftSettings: alwaysOptimised),
         // Training loops, metrics, model files, progress.
         .target(name: "Training", dependencies: [
-            "MLP", "Dataset", .product(name: "Logging", package: "swift-log"),
+            "MLP", "Dataset", "Wire", "ZMQ", .product(name: "Logging", package: "swift-log"),
         ]),
         // A thin Swift wrapper of libzmq: the only module that imports CZMQ.
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
@@ -38,11 +40,13 @@ let package = Package(
         .target(name: "Wire", swiftSettings: alwaysOptimised),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
-            "MLP", "Dataset", "Training",
+            "MLP", "Dataset", "Training", "ZMQ",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "dptrain", dependencies: ["Commands", "Training"]),
+        .executableTarget(name: "coordinator", dependencies: ["Commands", "Training"]),
+        .executableTarget(name: "worker", dependencies: ["Commands", "Training"]),
 
         .testTarget(name: "MLPTests", dependencies: ["MLP"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),

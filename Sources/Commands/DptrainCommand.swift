@@ -8,7 +8,7 @@ public struct DptrainCommand: ParsableCommand {
             dptrain trains on the MNIST files it ships with; no download, no flag needed.
             Start with `dptrain train`, then `dptrain evaluate --model FILE`.
             """,
-        subcommands: [TrainCommand.self, EvaluateCommand.self, BenchCommand.self],
+        subcommands: [TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, EvaluateCommand.self, BenchCommand.self],
         defaultSubcommand: TrainCommand.self)
 
     public init() {}

@@ -32,7 +32,7 @@ public final class MetricsLog: TrainingObserver {
             ("samples_per_second", .double(report.samplesPerSecond)),
             ("elapsed_seconds", .double(report.elapsedSeconds)), ("workers", .int(report.workers)),
         ]
-        fields += extra
+        fields += (report.timings?.metricsFields ?? []) + extra
         let body = fields.map { "\"\($0.0)\":\($0.1.json)" }.joined(separator: ",")
         handle.write(Data("{\"event\":\"\(event)\",\(body)}\n".utf8))
     }

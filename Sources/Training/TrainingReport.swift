@@ -12,9 +12,11 @@ public struct TrainingReport: Equatable, Sendable {
     /// Wall-clock seconds since training began, evaluation included.
     public var elapsedSeconds: Double
     public var workers: Int
+    /// Where the steps' time went, in a distributed run.
+    public var timings: StepTimings?
 
     public init(epoch: Int, step: Int, trainLoss: Double, testAccuracy: Double,
-                samplesPerSecond: Double, elapsedSeconds: Double, workers: Int) {
+                samplesPerSecond: Double, elapsedSeconds: Double, workers: Int, timings: StepTimings? = nil) {
         self.epoch = epoch
         self.step = step
         self.trainLoss = trainLoss
@@ -22,6 +24,7 @@ public struct TrainingReport: Equatable, Sendable {
         self.samplesPerSecond = samplesPerSecond
         self.elapsedSeconds = elapsedSeconds
         self.workers = workers
+        self.timings = timings
     }
 }
 

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Logging
+import MLP
+import Training
+import ZMQ
+
+public struct CoordinatorCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Hold the weights, shard the data across workers, and train with them.",
+        discussion: """
+            Start one coordinator, then workers anywhere that can reach it: `worker --connect ENDPOINT`.
+            Only the coordinator needs the data: each worker gets its shard over the network.
+            --batch is each worker's batch; a step trains on --batch times the number of workers.
+            """)
+
+    @Option(help: ArgumentHelp("Where workers connect: tcp://HOST:PORT (tcp://*:5555 for every interface) or ipc:///PATH.", valueName: "endpoint"))
+    var bind: String
+
+    @Option(help: "Workers to wait for before the first step.")
+    var workers: Int
+
+    @OptionGroup var training: TrainingOptions
+    @OptionGroup var dataOptions: DataOptions
+
+    @Option(help: ArgumentHelp("Write JSON lines: one per epoch (with the step-time breakdown) and one at the end.", valueName: "file"))
+    var metrics: String?
+
+    @Option(help: ArgumentHelp("Save the trained model as safetensors.", valueName: "file"))
+    var save: String?
+
+    @Flag(help: "Log every detail.")
+    var verbose = false
+
+    public init() {}
+
+    public func validate() throws {
+        guard (1...1024).contains(workers) else { throw ValidationError("--workers must be between 1 and 1024 (got \(workers))") }
+    }
+
+    public func run() throws {
+        PlainLogHandler.bootstrap(verbose: verbose)
+        let logger = Logger(label: "coordinator")
+        let data = try dataOptions.load()
+        let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
+        let metricsLog = try metrics.map(MetricsLog.init(path:))
+        BLAS.useOneThread()
+        logger.info("\(config.model.summary), \(config.optimizer.kind.rawValue) lr \(config.optimizer.learningRate) \(config.optimizer.schedule.rawValue), batch \(config.batchSize) per worker, \(config.epochs) epochs, seed \(config.seed)")
+        logger.info("\(BLASKernels.summary)")
+
+        let context = try Context()
+        let coordinator = try Coordinator(config: config, train: data.train, test: data.test, workers: workers,
+                                          endpoint: bind, context: context, logger: logger)
+        let observers: [TrainingObserver] = [ProgressDisplay()] + (metricsLog.map { [$0] } ?? [])
+        let report = try coordinator.run(observer: ObserverList(observers))
+        print(String(format: "done: test accuracy %.4f after %d epochs (%d steps) with %d workers, %@ samples/s, %.1fs",
+                     report.testAccuracy, report.epoch, report.step, report.workers,
+                     ProgressDisplay.grouped(report.samplesPerSecond), report.elapsedSeconds))
+        if let save {
+            try ModelFile.save(spec: config.model, parameters: coordinator.parameters, to: save)
+            print("saved the model to \(save)")
+        }
+    }
+}

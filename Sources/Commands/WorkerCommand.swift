@@ -1,0 +1,35 @@
+import ArgumentParser
+import Logging
+import MLP
+import Training
+import ZMQ
+
+public struct WorkerCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Compute gradients for a coordinator; everything else comes from it.",
+        discussion: "Start it before or after the coordinator: it waits, retrying with backoff, and exits 0 when training is done.")
+
+    @Option(help: ArgumentHelp("The coordinator's endpoint: tcp://HOST:PORT or ipc:///PATH.", valueName: "endpoint"))
+    var connect: String
+
+    @Option(name: .customLong("give-up-after"), help: ArgumentHelp("Seconds of silence from the coordinator before exiting.", valueName: "seconds"))
+    var giveUpAfter: Double = 300
+
+    @Flag(help: "Log every detail.")
+    var verbose = false
+
+    public init() {}
+
+    public func validate() throws {
+        guard giveUpAfter > 0 && giveUpAfter.isFinite else { throw ValidationError("--give-up-after must be a positive number of seconds") }
+    }
+
+    public func run() throws {
+        PlainLogHandler.bootstrap(verbose: verbose)
+        BLAS.useOneThread()
+        let context = try Context()
+        let worker = try Worker(endpoint: connect, context: context, logger: Logger(label: "worker"), giveUpAfterSeconds: giveUpAfter)
+        try worker.run()
+    }
+}

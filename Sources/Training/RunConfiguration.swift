@@ -1,0 +1,48 @@
+import Foundation
+import MLP
+
+/// What the coordinator tells a worker in its welcome: the run's training
+/// config and the shape of the data, as JSON.
+public struct RunConfiguration: Codable, Equatable, Sendable {
+    public var training: TrainingConfig
+    public var featureCount: Int
+    public var classCount: Int
+
+    public init(training: TrainingConfig, featureCount: Int, classCount: Int) {
+        self.training = training
+        self.featureCount = featureCount
+        self.classCount = classCount
+    }
+
+    public func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return Array(try! encoder.encode(self))   // a plain Codable struct: encoding cannot fail
+    }
+
+    /// Decodes and checks a configuration from the network: the model must be
+    /// usable, match the data's shape and the welcome's parameter count, and be
+    /// small enough to allocate.
+    public static func decode(_ bytes: [UInt8], parameterCount: Int) throws -> RunConfiguration {
+        guard let configuration = try? JSONDecoder().decode(RunConfiguration.self, from: Data(bytes)) else {
+            throw RunConfigurationError("the coordinator's configuration is not valid JSON for this version of dptrain")
+        }
+        let model = configuration.training.model
+        if let problem = model.problems.first ?? configuration.training.problems.first {
+            throw RunConfigurationError("the coordinator's configuration is unusable: \(problem)")
+        }
+        guard model.layerSizes.allSatisfy({ $0 <= 1 << 16 }), configuration.training.batchSize <= 1 << 16 else {
+            throw RunConfigurationError("the coordinator's model or batch is too large: \(model.summary), batch \(configuration.training.batchSize)")
+        }
+        guard model.inputSize == configuration.featureCount, model.classCount >= configuration.classCount,
+              model.parameterCount == parameterCount else {
+            throw RunConfigurationError("the coordinator's model \(model.summary) does not fit its data or its parameter count \(parameterCount)")
+        }
+        return configuration
+    }
+}
+
+public struct RunConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,44 @@
+/// Where the time of the distributed steps went, summed over an epoch (or a
+/// run) and reported per step.
+public struct StepTimings: Equatable, Sendable {
+    public var steps = 0
+    /// Coordinator: sending every worker its step.
+    public var broadcastNanoseconds: UInt64 = 0
+    /// Coordinator: from the last send to the last gradient in.
+    public var waitNanoseconds: UInt64 = 0
+    /// Coordinator: adding the workers' gradients in id order.
+    public var reduceNanoseconds: UInt64 = 0
+    /// Coordinator: the optimizer's step.
+    public var updateNanoseconds: UInt64 = 0
+    /// Workers: the slowest and the fastest worker's compute in each step, summed.
+    public var slowestComputeNanoseconds: UInt64 = 0
+    public var fastestComputeNanoseconds: UInt64 = 0
+    /// Bytes sent and received by the coordinator, headers included.
+    public var bytes: UInt64 = 0
+
+    public init() {}
+
+    public static func += (lhs: inout StepTimings, rhs: StepTimings) {
+        lhs.steps += rhs.steps
+        lhs.broadcastNanoseconds += rhs.broadcastNanoseconds
+        lhs.waitNanoseconds += rhs.waitNanoseconds
+        lhs.reduceNanoseconds += rhs.reduceNanoseconds
+        lhs.updateNanoseconds += rhs.updateNanoseconds
+        lhs.slowestComputeNanoseconds += rhs.slowestComputeNanoseconds
+        lhs.fastestComputeNanoseconds += rhs.fastestComputeNanoseconds
+        lhs.bytes += rhs.bytes
+    }
+
+    /// The metrics file's fields: milliseconds and bytes per step.
+    public var metricsFields: [(String, JSONNumber)] {
+        let perStep = Double(max(steps, 1))
+        func ms(_ nanoseconds: UInt64) -> JSONNumber { .double(Double(nanoseconds) / 1e6 / perStep) }
+        return [
+            ("wait_ms", ms(waitNanoseconds)), ("reduce_ms", ms(reduceNanoseconds)),
+            ("update_ms", ms(updateNanoseconds)), ("broadcast_ms", ms(broadcastNanoseconds)),
+            ("worker_compute_max_ms", ms(slowestComputeNanoseconds)),
+            ("worker_compute_min_ms", ms(fastestComputeNanoseconds)),
+            ("bytes_per_step", .int(Int(Double(bytes) / perStep))),
+        ]
+    }
+}

@@ -1,0 +1,216 @@
+import Dataset
+import Foundation
+import Logging
+import MLP
+import Wire
+import ZMQ
+
+/// A worker's loop: says hello to the coordinator (retrying with backoff until
+/// one answers), takes its configuration and shard, then answers every step
+/// with the gradient sum of its batch, until told training is done.
+public final class Worker {
+    public let endpoint: String
+    /// Silence from the coordinator after which the worker gives up.
+    public let giveUpAfterSeconds: Double
+
+    private let socket: Socket
+    private let logger: Logger
+    private let host: String
+    private var encoder = MessageEncoder()
+    private let message = Message(maxFrames: framesPerMessage)
+
+    // Set by the welcome and the shard.
+    private var runID: UInt64 = 0
+    private var workerID: UInt32 = 0
+    private var configuration: RunConfiguration?
+    private var workspace: Workspace?
+    private var shard: LabeledImages?
+    private var gradient: [Float] = []
+    private var batchIndices: [Int32] = []
+    private var batchLabels: [UInt8] = []
+    /// Where the step's parameters are copied when libzmq's buffer is not aligned for floats.
+    private var alignedParameters: [Float] = []
+
+    public private(set) var stepsDone = 0
+
+    /// Connects (lazily: nothing needs to listen yet) to the coordinator at `endpoint`.
+    public init(endpoint: String, context: Context, logger: Logger, giveUpAfterSeconds: Double = 300,
+                host: String = Worker.defaultHost) throws {
+        self.endpoint = endpoint
+        self.logger = logger
+        self.giveUpAfterSeconds = giveUpAfterSeconds
+        self.host = String(host.utf8.prefix(Limits.hostBytes)) ?? "worker"
+        socket = try Socket(context, .dealer)
+        // Queue nothing for a coordinator that is not connected: a hello that cannot leave now is retried later.
+        try socket.set(.immediate, 1)
+        try socket.set(.maxMessageSize, Limits.messageBytes)
+        do {
+            try socket.connect(endpoint)
+        } catch let error as ZMQError {
+            throw EndpointError(role: "worker", verb: "connect to", endpoint: endpoint, error: error)
+        }
+    }
+
+    public static var defaultHost: String {
+        "\(ProcessInfo.processInfo.hostName) pid \(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// Runs until the coordinator says training is done.
+    public func run() throws {
+        try join()
+        var lastHeard = DispatchTime.now().uptimeNanoseconds
+        while true {
+            guard try socket.receive(into: message, .dontWait) || waitForMessage(milliseconds: 1000) else {
+                let silent = Double(DispatchTime.now().uptimeNanoseconds - lastHeard) / 1e9
+                if silent > giveUpAfterSeconds { throw WorkerError.coordinatorSilent(endpoint: endpoint, seconds: giveUpAfterSeconds) }
+                continue
+            }
+            lastHeard = DispatchTime.now().uptimeNanoseconds
+            if try handle() == .done { return }
+        }
+    }
+
+    /// Says hello until a welcome arrives, backing off from 0.1 s to 2 s between tries.
+    private func join() throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var backoff = 0.1
+        var saidWaiting = false
+        while workerID == 0 {
+            try encoder.hello(Hello(host: host))
+            let sent = try encoder.withFrames { try socket.send($0, .dontWait) }
+            if sent, try waitForMessage(milliseconds: Int(backoff * 1000)) {
+                _ = try handle()
+                continue
+            }
+            if !sent { Thread.sleep(forTimeInterval: backoff) }
+            let waited = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            if !saidWaiting {
+                logger.info("waiting for a coordinator at \(endpoint); retrying with backoff")
+                saidWaiting = true
+            }
+            if waited > giveUpAfterSeconds { throw WorkerError.coordinatorSilent(endpoint: endpoint, seconds: giveUpAfterSeconds) }
+            backoff = min(backoff * 2, 2)
+        }
+    }
+
+    private func waitForMessage(milliseconds: Int) throws -> Bool {
+        var items = [PollItem(socket)]
+        guard try poll(&items, timeoutMilliseconds: milliseconds) > 0 else { return false }
+        return try socket.receive(into: message, .dontWait)
+    }
+
+    private enum Outcome { case carryOn, done }
+
+    /// Handles the message just received.
+    private func handle() throws -> Outcome {
+        guard !message.isTruncated else {
+            logger.warning("dropped a message of \(message.receivedFrames) frames from the coordinator")
+            return .carryOn
+        }
+        let envelope: Envelope
+        do {
+            envelope = try decode(frames: message, context: DecodeContext(
+                receiver: .worker, runID: runID, parameterCount: configuration?.training.model.parameterCount ?? 0,
+                shardCount: shard?.count ?? 0))
+        } catch {
+            logger.warning("dropped a message from the coordinator: \(error)")
+            return .carryOn
+        }
+        switch envelope.body {
+        case .welcome(let welcome):
+            guard workerID == 0 else { return .carryOn }
+            try accept(welcome, runID: envelope.header.runID)
+        case .refuse(let refusal):
+            throw WorkerError.refused(endpoint: endpoint, reason: refusal.text)
+        case .shard(let view):
+            guard let configuration, shard == nil else { return .carryOn }
+            guard view.features == configuration.featureCount, view.classCount <= configuration.training.model.classCount else {
+                logger.warning("dropped a shard of \(view.features) features and \(view.classCount) classes, which does not fit the model")
+                return .carryOn
+            }
+            shard = LabeledImages(pixels: Array(view.pixels), labels: Array(view.labels),
+                                  featureCount: view.features, classCount: view.classCount)
+            logger.info("worker \(workerID): holding a shard of \(view.count) samples")
+        case .step(let view):
+            guard shard != nil else {
+                logger.warning("dropped step \(envelope.step): no shard yet")
+                return .carryOn
+            }
+            try answer(view, step: envelope.step)
+        case .shutdown:
+            logger.info("worker \(workerID): training is done after \(stepsDone) steps")
+            return .done
+        default:
+            break
+        }
+        return .carryOn
+    }
+
+    private func accept(_ welcome: Welcome, runID: UInt64) throws {
+        let configuration = try RunConfiguration.decode(welcome.configuration, parameterCount: welcome.parameterCount)
+        let batch = configuration.training.batchSize
+        self.configuration = configuration
+        self.runID = runID
+        workerID = welcome.workerID
+        workspace = Workspace(spec: configuration.training.model, capacity: batch)
+        gradient = [Float](repeating: 0, count: welcome.parameterCount)
+        alignedParameters = [Float](repeating: 0, count: welcome.parameterCount)
+        batchIndices = [Int32](repeating: 0, count: batch)
+        batchLabels = [UInt8](repeating: 0, count: batch)
+        logger.info("joined as worker \(workerID): \(configuration.training.model.summary), batch \(batch)")
+    }
+
+    /// Forward and backward over the step's samples, and the gradient sum back.
+    private func answer(_ step: StepView, step number: UInt64) throws {
+        guard let workspace, let shard else { return }
+        let rows = step.indices.count
+        guard rows > 0, rows <= workspace.capacity else {
+            logger.warning("dropped step \(number): \(rows) samples for a batch of \(workspace.capacity)")
+            return
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        for (row, index) in step.indices.enumerated() { batchIndices[row] = Int32(index) }
+        batchIndices.withUnsafeBufferPointer { indices in
+            batchLabels.withUnsafeMutableBufferPointer { labels in
+                shard.gather(UnsafeBufferPointer(rebasing: indices[0..<rows]), inputs: workspace.input, labels: labels.baseAddress!)
+            }
+        }
+        let bytes = step.parameters.bytes
+        let score: BatchScore
+        if Int(bitPattern: bytes.baseAddress) % MemoryLayout<Float>.alignment == 0 {
+            // Read the weights where libzmq received them: no copy.
+            score = workspace.gradient(parameters: bytes.baseAddress!.assumingMemoryBound(to: Float.self),
+                                       labels: batchLabels, rows: rows, into: &gradient)
+        } else {
+            alignedParameters.withUnsafeMutableBufferPointer { step.parameters.copy(into: $0) }
+            score = workspace.gradient(parameters: alignedParameters, labels: batchLabels, rows: rows, into: &gradient)
+        }
+        let computeNanoseconds = DispatchTime.now().uptimeNanoseconds - start
+        guard score.lossSum.isFinite else {
+            throw WorkerError.lossNotFinite(step: number)
+        }
+        try encoder.gradient(runID: runID, step: number, sampleCount: UInt32(rows), lossSum: score.lossSum,
+                             computeNanoseconds: computeNanoseconds, parameterCount: gradient.count)
+        try gradient.withUnsafeBytes { bulk in
+            try encoder.withFrames(bulk: bulk) { _ = try socket.send($0) }
+        }
+        stepsDone += 1
+    }
+}
+
+public enum WorkerError: Error, CustomStringConvertible, Equatable {
+    case coordinatorSilent(endpoint: String, seconds: Double)
+    case refused(endpoint: String, reason: String)
+    case lossNotFinite(step: UInt64)
+
+    public var description: String {
+        switch self {
+        case let .coordinatorSilent(endpoint, seconds):
+            return "worker: heard nothing from a coordinator at \(endpoint) for \(Int(seconds)) s; giving up (is it running, and is the endpoint right?)"
+        case let .refused(endpoint, reason):
+            return "worker: the coordinator at \(endpoint) refused this worker: \(reason)"
+        case let .lossNotFinite(step):
+            return "worker: the loss became NaN or infinite at step \(step): training diverged; restart with a lower --lr"
+        }
+    }
+}
