@@ -50,7 +50,7 @@ let package = Package(
 
         .testTarget(name: "MLPTests", dependencies: ["MLP"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "MLP", "Dataset"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "MLP", "Dataset", "Wire", "ZMQ"]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CommandsTests", dependencies: [

@@ -1,0 +1,80 @@
+import Wire
+import XCTest
+@testable import Training
+
+/// The coordinator's decisions, fed message by message: no sockets, no clock.
+final class CoordinatorStateMachineTests: XCTestCase {
+    let alice: [UInt8] = [1], bob: [UInt8] = [2], mallory: [UInt8] = [9]
+
+    func started() -> CoordinatorStateMachine {
+        var machine = CoordinatorStateMachine(expectedWorkers: 2)
+        _ = machine.receiveHello(Hello(host: "a"), from: alice)
+        _ = machine.receiveHello(Hello(host: "b"), from: bob)
+        machine.startTraining()
+        machine.beginStep(1, expecting: [1, 2])
+        return machine
+    }
+
+    func testAdmitsUntilFullThenRefuses() {
+        var machine = CoordinatorStateMachine(expectedWorkers: 2)
+        guard case .admit(let first) = machine.receiveHello(Hello(host: "a"), from: alice) else { return XCTFail() }
+        XCTAssertEqual(first.id, 1)
+        XCTAssertFalse(machine.isReadyToStart)
+        guard case .admit(let second) = machine.receiveHello(Hello(host: "b"), from: bob) else { return XCTFail() }
+        XCTAssertEqual(second.id, 2)
+        XCTAssertTrue(machine.isReadyToStart)
+        guard case .refuse(let peer, .runFull, _) = machine.receiveHello(Hello(host: "m"), from: mallory) else { return XCTFail() }
+        XCTAssertEqual(peer, mallory)
+        XCTAssertEqual(machine.members.map(\.id), [1, 2])
+    }
+
+    func testHelloWithAnIdInUseIsRefused() {
+        var machine = CoordinatorStateMachine(expectedWorkers: 3)
+        _ = machine.receiveHello(Hello(host: "a"), from: alice)
+        guard case .refuse(_, .duplicateID, _) = machine.receiveHello(Hello(previousWorkerID: 1, host: "m"), from: mallory) else {
+            return XCTFail()
+        }
+        XCTAssertEqual(machine.members.count, 1)
+        XCTAssertEqual(machine.droppedCount, 1)
+    }
+
+    func testSecondHelloFromAMemberIsDropped() {
+        var machine = CoordinatorStateMachine(expectedWorkers: 2)
+        _ = machine.receiveHello(Hello(host: "a"), from: alice)
+        guard case .drop = machine.receiveHello(Hello(host: "a"), from: alice) else { return XCTFail() }
+        XCTAssertEqual(machine.members.count, 1)
+    }
+
+    func testStepCompletesWhenEveryExpectedGradientIsIn() {
+        var machine = started()
+        guard case .accept(let member) = machine.receiveGradient(step: 1, from: bob) else { return XCTFail() }
+        XCTAssertEqual(member.id, 2)
+        XCTAssertFalse(machine.isStepComplete)
+        guard case .accept = machine.receiveGradient(step: 1, from: alice) else { return XCTFail() }
+        XCTAssertTrue(machine.isStepComplete)
+    }
+
+    func testStaleFutureDuplicateAndStrangerGradientsAreDropped() {
+        var machine = started()
+        guard case .accept = machine.receiveGradient(step: 1, from: alice) else { return XCTFail() }
+        guard case .drop(let duplicate) = machine.receiveGradient(step: 1, from: alice) else { return XCTFail() }
+        XCTAssertTrue(duplicate.contains("second gradient"))
+        guard case .drop(let future) = machine.receiveGradient(step: 2, from: bob) else { return XCTFail() }
+        XCTAssertTrue(future.contains("future step 2"))
+        guard case .drop(let stranger) = machine.receiveGradient(step: 1, from: mallory) else { return XCTFail() }
+        XCTAssertTrue(stranger.contains("not a worker"))
+        XCTAssertFalse(machine.isStepComplete)
+        guard case .accept = machine.receiveGradient(step: 1, from: bob) else { return XCTFail() }
+        machine.beginStep(2, expecting: [1, 2])
+        guard case .drop(let stale) = machine.receiveGradient(step: 1, from: bob) else { return XCTFail() }
+        XCTAssertTrue(stale.contains("stale gradient for step 1"))
+        XCTAssertEqual(machine.droppedCount, 4)
+        XCTAssertEqual(machine.awaiting, [1, 2])
+    }
+
+    func testGradientBeforeTrainingIsDropped() {
+        var machine = CoordinatorStateMachine(expectedWorkers: 2)
+        _ = machine.receiveHello(Hello(host: "a"), from: alice)
+        guard case .drop = machine.receiveGradient(step: 0, from: alice) else { return XCTFail() }
+    }
+}

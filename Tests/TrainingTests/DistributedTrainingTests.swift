@@ -1,0 +1,180 @@
+import Dataset
+import Foundation
+import Logging
+import MLP
+import Wire
+import XCTest
+import ZMQ
+@testable import Training
+
+/// A coordinator and its workers in this process, on threads, over real sockets.
+final class DistributedTrainingTests: XCTestCase {
+    static let quiet = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+    var mnist: MNIST { TrainingTests.mnist }
+
+    /// Runs a coordinator on this thread and `workers` workers on their own; `whileTraining`
+    /// runs on another thread once the first step is done.
+    func distributed(_ config: TrainingConfig, workers: Int, train: LabeledImages, test: LabeledImages,
+                     endpoint: String = "tcp://127.0.0.1:*", whileTraining: ((String) -> Void)? = nil)
+        throws -> (coordinator: Coordinator, report: TrainingReport) {
+        let context = try Context()
+        let coordinator = try Coordinator(config: config, train: train, test: test, workers: workers,
+                                          endpoint: endpoint, context: context, logger: Self.quiet)
+        let done = DispatchGroup()
+        for _ in 0..<workers {
+            let worker = try Worker(endpoint: coordinator.endpoint, context: context, logger: Self.quiet, giveUpAfterSeconds: 60)
+            done.enter()
+            Thread { try? worker.run(); done.leave() }.start()
+        }
+        let observer = FirstStep { if let whileTraining { done.enter(); Thread { whileTraining(coordinator.endpoint); done.leave() }.start() } }
+        let report = try coordinator.run(observer: observer)
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
+        return (coordinator, report)
+    }
+
+    /// One step with two workers on batches of 32 makes the same update as one
+    /// process on the union of their batches: the averaged gradient is the
+    /// single-process gradient, to float rounding.
+    func testTwoWorkersStepEqualsOneProcessOnTheUnionBatch() throws {
+        var config = TrainingConfig.standard()
+        config.epochs = 1
+        config.batchSize = 32
+        let train = mnist.train.subset(0..<64), test = mnist.test.subset(0..<10)
+        let (coordinator, report) = try distributed(config, workers: 2, train: train, test: test)
+        XCTAssertEqual(report.step, 1)
+
+        config.batchSize = 64
+        let single = try SingleProcessTrainer(config: config, train: train, test: test)
+        try single.run()
+        let start = config.model.initialParameters(config.initialization, seed: config.seed)
+        var largest: Float = 0
+        for i in start.indices {
+            let moved = abs(single.parameters[i] - start[i])
+            largest = max(largest, moved)
+            XCTAssertEqual(coordinator.parameters[i], single.parameters[i], accuracy: 1e-6 + 1e-4 * moved, "parameter \(i)")
+        }
+        XCTAssertGreaterThan(largest, 1e-3, "the step must move the weights for the comparison to mean anything")
+    }
+
+    /// Same seed, same number of workers: the same weights, to the bit.
+    func testSameSeedAndWorkersGiveBitIdenticalWeights() throws {
+        var config = TrainingConfig.standard()
+        config.epochs = 2
+        config.batchSize = 50
+        let train = mnist.train.subset(0..<3000), test = mnist.test.subset(0..<200)
+        let first = try distributed(config, workers: 3, train: train, test: test).coordinator.parameters
+        let second = try distributed(config, workers: 3, train: train, test: test, endpoint: "inproc://again").coordinator.parameters
+        XCTAssertEqual(first, second)
+        config.seed = 7
+        let other = try distributed(config, workers: 3, train: train, test: test).coordinator.parameters
+        XCTAssertNotEqual(first, other)
+    }
+
+    /// A rogue peer on the coordinator's port sends every kind of bad message while
+    /// two workers train: each is dropped and counted, training reaches 97%, and the
+    /// weights are bit-identical to those of a run without the rogue.
+    func testRogueMessagesAreDroppedAndNeverTouchTheWeights() throws {
+        var config = TrainingConfig.standard()
+        config.batchSize = 64
+        let clean = try distributed(config, workers: 2, train: mnist.train, test: mnist.test)
+        var sent = 0
+        let attacked = try distributed(config, workers: 2, train: mnist.train, test: mnist.test) { endpoint in
+            sent = (try? RoguePeer(endpoint: endpoint).sendEverything()) ?? -1
+        }
+        XCTAssertGreaterThan(sent, 10)
+        XCTAssertGreaterThanOrEqual(attacked.report.testAccuracy, 0.97)
+        XCTAssertEqual(attacked.coordinator.parameters, clean.coordinator.parameters)
+        let machine = attacked.coordinator.machine
+        XCTAssertEqual(machine.members.count, 2)
+        // Every rogue message but the hellos is dropped; the hellos are refused, which counts them too.
+        XCTAssertEqual(machine.droppedCount, sent, "\(machine.dropped)")
+        XCTAssertEqual(clean.coordinator.machine.droppedCount, 0)
+    }
+}
+
+/// Calls `action` once, after the first step.
+final class FirstStep: TrainingObserver {
+    private var action: (() -> Void)?
+    init(_ action: @escaping () -> Void) { self.action = action }
+    func stepFinished(_ progress: StepProgress) {
+        action?()
+        action = nil
+    }
+}
+
+/// A peer that is not one of our workers, sending what a hostile or broken one might.
+struct RoguePeer {
+    let socket: Socket
+    let context: Context
+
+    init(endpoint: String) throws {
+        context = try Context()
+        socket = try Socket(context, .dealer)
+        try socket.set(.receiveTimeout, 2000)
+        try socket.connect(endpoint)
+    }
+
+    /// Sends the lot; returns how many messages it sent.
+    func sendEverything() throws -> Int {
+        var encoder = MessageEncoder()
+        var count = 0
+        func send(_ frames: [[UInt8]]) throws {
+            try socket.send(copying: frames)
+            count += 1
+        }
+        // Ask to join: the run is full, and the refusal's header tells us the run id.
+        try encoder.hello(Hello(host: "rogue"))
+        try send(encoder.frames())
+        let refusal = try XCTUnwrap(socket.receive())
+        let runID = refusal[0].loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        try encoder.hello(Hello(previousWorkerID: 1, host: "rogue with a stolen id"))
+        try send(encoder.frames())
+        _ = try socket.receive()
+
+        var generator = SystemRandomNumberGenerator()
+        try send([(0..<64).map { _ in UInt8.random(in: 0...255, using: &generator) }])
+        try send([[], [], []])
+        try send([[]])
+        try send(Array(repeating: [1, 2, 3], count: 12))
+
+        let parameterCount = ModelSpec(layerSizes: [784, 128, 10]).parameterCount
+        let floats = [Float](repeating: 0.5, count: parameterCount)
+        let bulk = floats.withUnsafeBytes { Array($0) }
+        try encoder.gradient(runID: runID, step: 1, sampleCount: 64, lossSum: 1, computeNanoseconds: 1, parameterCount: parameterCount)
+        let good = encoder.frames(bulk: bulk)
+        var wrongMagic = good; wrongMagic[0][0] ^= 0xFF
+        var wrongVersion = good; wrongVersion[0][4] = 99
+        var longer = good; longer[0][24] &+= 1
+        var absurd = good
+        absurd[0].replaceSubrange(24..<32, with: withUnsafeBytes(of: (UInt64(1) << 62).littleEndian, Array.init))
+        for frames in [wrongMagic, wrongVersion, longer, absurd] { try send(frames) }
+
+        // Well-formed gradients from a peer that is not a worker: stale, current and future steps.
+        for step: UInt64 in [0, 2, 1_000_000] {
+            try encoder.gradient(runID: runID, step: step, sampleCount: 64, lossSum: 1, computeNanoseconds: 1, parameterCount: parameterCount)
+            try send(encoder.frames(bulk: bulk))
+        }
+        try encoder.gradient(runID: runID, step: 3, sampleCount: 64, lossSum: 1, computeNanoseconds: 1, parameterCount: 10)
+        try send(encoder.frames(bulk: Array(bulk.prefix(40))))
+        for poison in [Float.nan, .infinity] {
+            var poisoned = floats
+            poisoned[parameterCount / 2] = poison
+            try encoder.gradient(runID: runID, step: 3, sampleCount: 64, lossSum: 1, computeNanoseconds: 1, parameterCount: parameterCount)
+            try send(encoder.frames(bulk: poisoned.withUnsafeBytes { Array($0) }))
+        }
+        try encoder.gradient(runID: runID ^ 1, step: 3, sampleCount: 64, lossSum: 1, computeNanoseconds: 1, parameterCount: parameterCount)
+        try send(encoder.frames(bulk: bulk))
+        encoder.signal(.heartbeat, runID: runID)
+        try send(encoder.frames())
+        // Let the coordinator read everything before this socket closes.
+        Thread.sleep(forTimeInterval: 0.5)
+        return count
+    }
+}
+
+extension MessageEncoder {
+    /// The message built last, as byte arrays, with `bulk` as its last frame.
+    func frames(bulk: [UInt8] = []) -> [[UInt8]] {
+        bulk.withUnsafeBytes { bulk in withFrames(bulk: bulk) { $0.map { Array($0) } } }
+    }
+}
