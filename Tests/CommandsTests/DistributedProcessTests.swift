@@ -1,0 +1,117 @@
+import Foundation
+import XCTest
+import ZMQ
+
+/// A coordinator and workers as separate processes over tcp loopback, as users run them.
+final class DistributedProcessTests: XCTestCase {
+    let folder = NSTemporaryDirectory() + "dptrain-distributed-\(UUID().uuidString)"
+
+    override func setUpWithError() throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: folder) }
+
+    /// A loopback port nothing listens on right now.
+    func freePort() throws -> Int {
+        let context = try Context()
+        let socket = try Socket(context, .router)
+        try socket.bind("tcp://127.0.0.1:*")
+        let endpoint = try socket.lastEndpoint()
+        return Int(endpoint.split(separator: ":").last!)!
+    }
+
+    /// Starts dptrain with `arguments`; its output goes to files in the test's folder.
+    func start(_ name: String, _ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ProcessTests.executable)
+        process.arguments = arguments
+        FileManager.default.createFile(atPath: "\(folder)/\(name).out", contents: nil)
+        FileManager.default.createFile(atPath: "\(folder)/\(name).err", contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: "\(folder)/\(name).out")
+        process.standardError = FileHandle(forWritingAtPath: "\(folder)/\(name).err")
+        try process.run()
+        return process
+    }
+
+    func output(_ name: String) -> String { (try? String(contentsOfFile: "\(folder)/\(name).out", encoding: .utf8)) ?? "" }
+    func errors(_ name: String) -> String { (try? String(contentsOfFile: "\(folder)/\(name).err", encoding: .utf8)) ?? "" }
+
+    func wait(_ process: Process, seconds: Double = 120) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { process.terminate(); XCTFail("\(process.arguments ?? []) did not finish in \(seconds) s") }
+        process.waitUntilExit()
+    }
+
+    func accuracy(_ text: String) -> Double? {
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("done:") }) else { return nil }
+        return Double(line.split(separator: " ")[3])
+    }
+
+    /// 2 workers with batch 64 each over tcp, 3 epochs: at least 97%, and within 0.005 of
+    /// one process with batch 128. The workers start first: start order does not matter.
+    func testTwoWorkerProcessesMatchOneProcess() throws {
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let workers = try (1...2).map { try start("worker\($0)", ["worker", "--connect", endpoint]) }
+        Thread.sleep(forTimeInterval: 0.5)
+        let coordinator = try start("coordinator", ["coordinator", "--bind", endpoint, "--workers", "2", "--batch", "64",
+                                                    "--metrics", "\(folder)/metrics.jsonl"])
+        wait(coordinator)
+        workers.forEach { wait($0, seconds: 10) }
+        XCTAssertEqual(coordinator.terminationStatus, 0, errors("coordinator"))
+        XCTAssertEqual(workers.map(\.terminationStatus), [0, 0], errors("worker1") + errors("worker2"))
+        XCTAssertTrue(errors("worker1").contains("waiting for a coordinator at \(endpoint)"), errors("worker1"))
+        let distributed = try XCTUnwrap(accuracy(output("coordinator")), output("coordinator"))
+        XCTAssertGreaterThanOrEqual(distributed, 0.97)
+
+        let single = try start("single", ["train", "--batch", "128"])
+        wait(single)
+        let alone = try XCTUnwrap(accuracy(output("single")), output("single"))
+        XCTAssertEqual(distributed, alone, accuracy: 0.005)
+
+        let lines = try String(contentsOfFile: "\(folder)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 4)
+        let epoch = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        XCTAssertEqual(epoch["workers"] as? Int, 2)
+        for key in ["wait_ms", "reduce_ms", "update_ms", "broadcast_ms", "worker_compute_max_ms", "worker_compute_min_ms"] {
+            XCTAssertNotNil(epoch[key] as? Double, key)
+        }
+        // Weights out and gradients in, for each worker, plus headers: about 4 x 407 KB.
+        let bytes = try XCTUnwrap(epoch["bytes_per_step"] as? Int)
+        XCTAssertGreaterThan(bytes, 4 * 407_080)
+        XCTAssertLessThan(bytes, 4 * 407_080 + 4096)
+    }
+
+    func testPortInUseIsOneLineNamingIt() throws {
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let context = try Context()
+        let holder = try Socket(context, .router)
+        try holder.bind(endpoint)
+        let coordinator = try start("coordinator", ["coordinator", "--bind", endpoint, "--workers", "1"])
+        wait(coordinator, seconds: 30)
+        XCTAssertNotEqual(coordinator.terminationStatus, 0)
+        let lines = errors("coordinator").split(separator: "\n").filter { $0.contains("Error") }
+        XCTAssertEqual(lines.count, 1, errors("coordinator"))
+        XCTAssertTrue(lines.first?.contains("cannot bind \(endpoint): Address already in use") ?? false, errors("coordinator"))
+    }
+
+    func testBadEndpointsAreOneLineNamingThem() throws {
+        let coordinator = try start("coordinator", ["coordinator", "--bind", "tcp//127.0.0.1:5555", "--workers", "1"])
+        let worker = try start("worker", ["worker", "--connect", "carrier-pigeon://coop"])
+        wait(coordinator, seconds: 30)
+        wait(worker, seconds: 30)
+        XCTAssertNotEqual(coordinator.terminationStatus, 0)
+        XCTAssertNotEqual(worker.terminationStatus, 0)
+        XCTAssertTrue(errors("coordinator").contains("cannot bind tcp//127.0.0.1:5555"), errors("coordinator"))
+        XCTAssertTrue(errors("worker").contains("cannot connect to carrier-pigeon://coop"), errors("worker"))
+    }
+
+    func testUnreachableCoordinatorMakesTheWorkerGiveUpSayingWhere() throws {
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let worker = try start("worker", ["worker", "--connect", endpoint, "--give-up-after", "1"])
+        wait(worker, seconds: 30)
+        XCTAssertNotEqual(worker.terminationStatus, 0)
+        XCTAssertTrue(errors("worker").contains("heard nothing from a coordinator at \(endpoint) for 1 s"), errors("worker"))
+    }
+}
