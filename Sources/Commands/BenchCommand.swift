@@ -7,12 +7,16 @@ import Training
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the training loop's samples/s against the sgemm ceiling of this core.",
+        abstract: "Measure the step loop on one core, or distributed training with N workers.",
         discussion: """
-            For each model and batch size: samples/s of the training step (gather, forward, backward,
-            momentum update), the GFLOP/s that makes, the single-thread sgemm GFLOP/s measured on the
-            same core in the same run at the first layer's shape, and the efficiency between them.
-            Pin it for steady figures: taskset -c 0 dptrain bench
+            Without --workers: for each model and batch size, samples/s of the training step (gather,
+            forward, backward, momentum update), the GFLOP/s that makes, the single-thread sgemm GFLOP/s
+            measured on the same core in the same run at the first layer's shape, and the efficiency
+            between them. Pin it for steady figures: taskset -c 0 dptrain bench
+
+            With --workers 1,2,4: for each count, a coordinator (in this process) and that many worker
+            processes train 784-128-10 over ipc for --epochs epochs with --batch samples per worker;
+            prints samples/s, the speed-up over the first count, and where each step's time went.
             """)
 
     @Option(help: ArgumentHelp("Models as layer widths, comma-separated lists of dash-joined sizes.", valueName: "list"))
@@ -24,12 +28,31 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Seconds to measure each figure.")
     var seconds = 2.0
 
+    @Option(help: ArgumentHelp("Worker counts for a distributed benchmark, comma-separated.", valueName: "list"))
+    var workers: String?
+
+    @Option(help: "Per-worker batch of the distributed benchmark.")
+    var batch = 512
+
+    @Option(help: "Epochs each distributed run trains.")
+    var epochs = 1
+
     @OptionGroup var dataOptions: DataOptions
 
     func validate() throws {
         guard parsedModels != nil else { throw ValidationError("--models '\(models)' must be like 784-128-10,784-512-256-10") }
         guard parsedBatches != nil else { throw ValidationError("--batches '\(batches)' must be positive integers like 32,128,512") }
         guard seconds > 0 && seconds <= 600 else { throw ValidationError("--seconds must be between 0 and 600") }
+        if workers != nil && parsedWorkerCounts == nil {
+            throw ValidationError("--workers '\(workers!)' must be worker counts from 1 to 256 like 1,2,4")
+        }
+        guard batch > 0, epochs > 0 else { throw ValidationError("--batch and --epochs must be at least 1") }
+    }
+
+    var parsedWorkerCounts: [Int]? {
+        guard let workers else { return nil }
+        let counts = workers.split(separator: ",").compactMap { Int($0) }
+        return counts.count == workers.split(separator: ",").count && !counts.isEmpty && counts.allSatisfy({ (1...256).contains($0) }) ? counts : nil
     }
 
     var parsedModels: [[Int]]? {
@@ -46,6 +69,9 @@ struct BenchCommand: ParsableCommand {
         let data = try dataOptions.load()
         BLAS.useOneThread()
         print(BLASKernels.summary)
+        if let counts = parsedWorkerCounts {
+            return try DistributedBench(workerCounts: counts, batch: batch, epochs: epochs).run(data: data)
+        }
         print("model            batch   samples/s  train GFLOP/s  sgemm GFLOP/s  efficiency")
         for sizes in parsedModels! {
             guard sizes.first == data.train.featureCount else {

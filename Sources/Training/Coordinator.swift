@@ -54,6 +54,7 @@ public final class Coordinator {
         try socket.set(.routerMandatory, 1)
         // Nothing legitimate is larger than a gradient; a peer announcing more is cut off by libzmq.
         try socket.set(.maxMessageSize, parameters.count * 4 + 64 * 1024)
+        try socket.useLargeKernelBuffers(messageBytes: parameters.count * 4)
         do {
             try socket.bind(endpoint)
         } catch let error as ZMQError {

@@ -40,17 +40,24 @@ public enum BLASKernels {
         let environment = ProcessInfo.processInfo.environment
         guard environment[reexecMarker] == nil else { return }
         let current = BLAS.coreName
-        let wanted: String
+        var wanted: String?
         if let forced = environment["DPTRAIN_BLAS_CORE"] {
-            guard forced.lowercased() != current.lowercased() else { return }
-            wanted = forced
+            wanted = forced.lowercased() == current.lowercased() ? nil : forced
         } else {
-            guard let better = betterCore(current: current, cpuFlags: cpuFlags()) else { return }
-            wanted = better
+            wanted = betterCore(current: current, cpuFlags: cpuFlags())
         }
-        let source = environment["OPENBLAS_CORETYPE"].map { "OPENBLAS_CORETYPE=\($0)" } ?? "auto-detected"
-        setenv("OPENBLAS_CORETYPE", wanted, 1)
-        setenv(reexecMarker, "\(current) (\(source))", 1)
+        // One process per core: a BLAS thread pool, started when the library loads,
+        // would only compete with the other processes for the cores.
+        let threadsNeeded = environment["OPENBLAS_NUM_THREADS"] != "1"
+        guard wanted != nil || threadsNeeded else { return }
+        setenv("OPENBLAS_NUM_THREADS", "1", 1)
+        if let wanted {
+            let source = environment["OPENBLAS_CORETYPE"].map { "OPENBLAS_CORETYPE=\($0)" } ?? "auto-detected"
+            setenv("OPENBLAS_CORETYPE", wanted, 1)
+            setenv(reexecMarker, "\(current) (\(source))", 1)
+        } else {
+            setenv(reexecMarker, "", 1)
+        }
         let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
         execv("/proc/self/exe", arguments)
         // execv returned: carry on with the kernels we have rather than fail.
@@ -60,7 +67,7 @@ public enum BLASKernels {
     public static var summary: String {
         let environment = ProcessInfo.processInfo.environment
         var text = "BLAS: \(BLAS.configuration.split(separator: " ").prefix(2).joined(separator: " ")), \(BLAS.coreName) kernels"
-        if let replaced = environment[reexecMarker] {
+        if let replaced = environment[reexecMarker], !replaced.isEmpty {
             text += " (dptrain replaced \(replaced), slower on this CPU; set DPTRAIN_BLAS_CORE to force one)"
         } else if let forced = environment["DPTRAIN_BLAS_CORE"] {
             text += " (from DPTRAIN_BLAS_CORE=\(forced))"

@@ -44,6 +44,8 @@ public final class Worker {
         // Queue nothing for a coordinator that is not connected: a hello that cannot leave now is retried later.
         try socket.set(.immediate, 1)
         try socket.set(.maxMessageSize, Limits.messageBytes)
+        // The parameter count comes with the welcome; size for a few megabytes of weights meanwhile.
+        try socket.useLargeKernelBuffers(messageBytes: 4 << 20)
         do {
             try socket.connect(endpoint)
         } catch let error as ZMQError {

@@ -31,6 +31,9 @@ public struct SocketOption: Sendable, CustomStringConvertible {
     public static let routerMandatory = SocketOption(ZMQ_ROUTER_MANDATORY, name: "router_mandatory")
     /// 1: queue messages only to completed connections, not to peers still connecting.
     public static let immediate = SocketOption(ZMQ_IMMEDIATE, name: "immediate")
+    /// The kernel's socket buffers in bytes (SO_SNDBUF, SO_RCVBUF; capped by net.core.wmem_max/rmem_max); 0 = the OS default.
+    public static let sendBufferSize = SocketOption(ZMQ_SNDBUF, name: "sndbuf")
+    public static let receiveBufferSize = SocketOption(ZMQ_RCVBUF, name: "rcvbuf")
     /// Largest inbound message in bytes, all frames together; a bigger one drops the connection. -1 = no limit.
     public static let maxMessageSize = SocketOption(ZMQ_MAXMSGSIZE, isInt64: true, name: "maxmsgsize")
     /// ZMTP heartbeats: milliseconds between PINGs, how long to wait for traffic, and the TTL asked of the peer.
