@@ -146,11 +146,18 @@ public final class Coordinator {
         stepBytes = 0
 
         let broadcastStart = DispatchTime.now().uptimeNanoseconds
+        // One copy of the weights into libzmq, shared by every worker's message.
+        let weights = try parameters.withUnsafeBytes { try SharedFrame(copying: $0) }
         for (slot, member) in members.enumerated() {
             let indices = plan.indices(slot: slot, stepInEpoch: stepInEpoch)
             guard !indices.isEmpty else { continue }
             try encoder.step(runID: runID, step: step, epoch: UInt32(epoch), indices: indices, parameterCount: parameters.count)
-            try send(to: member.peer, bulk: parameters)
+            try member.peer.withUnsafeBytes { address in
+                try encoder.withHeaderAndMeta { frames in
+                    stepBytes += UInt64(frames.reduce(weights.count) { $0 + $1.count })
+                    _ = try socket.send([address] + frames, then: weights)
+                }
+            }
         }
         let waitStart = DispatchTime.now().uptimeNanoseconds
         while !machine.isStepComplete { try pump(timeoutMilliseconds: 1000) }

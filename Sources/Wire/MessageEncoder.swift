@@ -118,6 +118,14 @@ public struct MessageEncoder {
         }
     }
 
+    /// Calls `body` with the header and meta frames alone, for a sender that
+    /// supplies the bulk frame (`bulkBytes` long) from a buffer of its own.
+    public func withHeaderAndMeta<R>(_ body: ([UnsafeRawBufferPointer]) throws -> R) rethrows -> R {
+        try header.withUnsafeBytes { header in
+            try meta.withUnsafeBytes { meta in try body([header, meta]) }
+        }
+    }
+
     private func checkLimit(_ field: String, _ value: Int, _ limit: Int) throws {
         // A negative count is as wrong as a huge one, and would wrap in the header's UInt64.
         if value < 0 || value > limit {

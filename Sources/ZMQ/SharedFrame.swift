@@ -1,0 +1,52 @@
+import CZMQ
+
+/// A frame filled once and sent to many peers without another copy: each send
+/// shares libzmq's buffer by reference count (zmq_msg_copy), which frees it
+/// when the last peer's copy has left. The coordinator's weight broadcast costs
+/// one copy of the weights per step, however many workers there are.
+public final class SharedFrame {
+    private var message = zmq_msg_t()
+
+    /// Copies `bytes` into a new libzmq buffer.
+    public init(copying bytes: UnsafeRawBufferPointer) throws {
+        _ = try check(zmq_msg_init_size(&message, bytes.count), "allocate a \(bytes.count)-byte frame")
+        if let source = bytes.baseAddress, bytes.count > 0 {
+            zmq_msg_data(&message).copyMemory(from: source, byteCount: bytes.count)
+        }
+    }
+
+    deinit { zmq_msg_close(&message) }
+
+    public var count: Int { zmq_msg_size(&message) }
+
+    /// A new reference to the buffer, for one send; libzmq owns it afterwards.
+    fileprivate func reference(into target: inout zmq_msg_t) throws {
+        _ = try check(zmq_msg_init(&target), "start a frame")
+        _ = try check(zmq_msg_copy(&target, &message), "share a frame")
+    }
+}
+
+extension Socket {
+    /// Sends `frames` copied as `send(_:_:)` does, then `shared` as the last frame, uncopied.
+    @discardableResult
+    public func send(_ frames: [UnsafeRawBufferPointer], then shared: SharedFrame, _ blocking: Blocking = .wait) throws -> Bool {
+        precondition(!frames.isEmpty, "a shared frame follows at least one copied frame")
+        for (index, frame) in frames.enumerated() {
+            while zmq_send(handle, frame.baseAddress, frame.count, blocking.flag | ZMQ_SNDMORE) == -1 {
+                let error = ZMQError.last("send frame \(index + 1) of \(frames.count + 1) (\(frame.count) bytes)")
+                if index == 0 && error.isWouldBlock { return false }
+                if index > 0 && error.isInterrupted { continue }
+                throw error
+            }
+        }
+        var last = zmq_msg_t()
+        try shared.reference(into: &last)
+        while zmq_msg_send(&last, handle, blocking.flag) == -1 {
+            let error = ZMQError.last("send frame \(frames.count + 1) of \(frames.count + 1) (\(shared.count) bytes)")
+            if error.isInterrupted { continue }
+            zmq_msg_close(&last)
+            throw error
+        }
+        return true
+    }
+}
