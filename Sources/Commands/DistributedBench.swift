@@ -17,7 +17,7 @@ struct DistributedBench {
         config.batchSize = batch
         config.epochs = epochs
         print("784-128-10, \(batch) samples per worker per step, \(epochs) epoch(s), workers over ipc on this machine")
-        print("workers  samples/s  speed-up  accuracy  wait ms  reduce ms  update ms  bcast ms  compute max/min ms  bytes/step")
+        print("workers  samples/s  speed-up  accuracy  wait ms  (first)  reduce ms  update ms  bcast ms  compute max/min ms  bytes/step")
         var baseline: Double?
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         for count in workerCounts {
@@ -48,11 +48,11 @@ struct DistributedBench {
             let row = [String(count), ProgressDisplay.grouped(rate),
                        String(format: "%.2fx", rate / (baseline! * Double(workerCounts.first!))),
                        String(format: "%.4f", report.testAccuracy),
-                       ms(timings.waitNanoseconds), ms(timings.reduceNanoseconds), ms(timings.updateNanoseconds),
+                       ms(timings.waitNanoseconds), ms(timings.firstGradientNanoseconds), ms(timings.reduceNanoseconds), ms(timings.updateNanoseconds),
                        ms(timings.broadcastNanoseconds),
                        "\(ms(timings.slowestComputeNanoseconds))/\(ms(timings.fastestComputeNanoseconds))",
                        ProgressDisplay.grouped(Double(timings.bytes) / steps)]
-            let widths = [7, 10, 9, 9, 8, 10, 10, 9, 19, 11]
+            let widths = [7, 10, 9, 9, 8, 8, 10, 10, 9, 19, 11]
             print(zip(row, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined(separator: " "))
         }
     }

@@ -29,6 +29,7 @@ public final class Coordinator {
     /// The current step's gradients, by slot (worker-id order), each in the message it arrived in.
     private var gradients: [(message: Message, view: GradientView)?] = []
     private var stepBytes: UInt64 = 0
+    private var firstGradientArrival: UInt64?
     /// Logged drops per kind, so that a flood of junk cannot flood the log.
     private var loggedDrops: [String: Int] = [:]
 
@@ -160,6 +161,7 @@ public final class Coordinator {
             }
         }
         let waitStart = DispatchTime.now().uptimeNanoseconds
+        firstGradientArrival = nil
         while !machine.isStepComplete { try pump(timeoutMilliseconds: 1000) }
 
         // Sum in slot order, which is worker-id order: the same order every run.
@@ -194,6 +196,7 @@ public final class Coordinator {
         timings.steps += 1
         timings.broadcastNanoseconds += waitStart - broadcastStart
         timings.waitNanoseconds += reduceStart - waitStart
+        timings.firstGradientNanoseconds += (firstGradientArrival ?? reduceStart) - waitStart
         timings.reduceNanoseconds += updateStart - reduceStart
         timings.updateNanoseconds += end - updateStart
         timings.slowestComputeNanoseconds += slowest
@@ -258,6 +261,7 @@ public final class Coordinator {
             let decision = machine.receiveGradient(step: envelope.step, from: peer)
             if case .accept(let member) = decision, let slot = machine.members.firstIndex(of: member) {
                 gradients[slot] = (message, view)
+                firstGradientArrival = firstGradientArrival ?? DispatchTime.now().uptimeNanoseconds
                 return true
             }
             report(decision, peer: peer)

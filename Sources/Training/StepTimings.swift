@@ -6,6 +6,8 @@ public struct StepTimings: Equatable, Sendable {
     public var broadcastNanoseconds: UInt64 = 0
     /// Coordinator: from the last send to the last gradient in.
     public var waitNanoseconds: UInt64 = 0
+    /// Coordinator: from the last send to the first gradient in; the rest of the wait is the workers' spread.
+    public var firstGradientNanoseconds: UInt64 = 0
     /// Coordinator: adding the workers' gradients in id order.
     public var reduceNanoseconds: UInt64 = 0
     /// Coordinator: the optimizer's step.
@@ -22,6 +24,7 @@ public struct StepTimings: Equatable, Sendable {
         lhs.steps += rhs.steps
         lhs.broadcastNanoseconds += rhs.broadcastNanoseconds
         lhs.waitNanoseconds += rhs.waitNanoseconds
+        lhs.firstGradientNanoseconds += rhs.firstGradientNanoseconds
         lhs.reduceNanoseconds += rhs.reduceNanoseconds
         lhs.updateNanoseconds += rhs.updateNanoseconds
         lhs.slowestComputeNanoseconds += rhs.slowestComputeNanoseconds
@@ -34,7 +37,7 @@ public struct StepTimings: Equatable, Sendable {
         let perStep = Double(max(steps, 1))
         func ms(_ nanoseconds: UInt64) -> JSONNumber { .double(Double(nanoseconds) / 1e6 / perStep) }
         return [
-            ("wait_ms", ms(waitNanoseconds)), ("reduce_ms", ms(reduceNanoseconds)),
+            ("wait_ms", ms(waitNanoseconds)), ("first_gradient_ms", ms(firstGradientNanoseconds)), ("reduce_ms", ms(reduceNanoseconds)),
             ("update_ms", ms(updateNanoseconds)), ("broadcast_ms", ms(broadcastNanoseconds)),
             ("worker_compute_max_ms", ms(slowestComputeNanoseconds)),
             ("worker_compute_min_ms", ms(fastestComputeNanoseconds)),
