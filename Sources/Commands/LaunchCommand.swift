@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+
+struct LaunchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "launch",
+        abstract: "Start a coordinator and N workers on this machine and train.",
+        discussion: """
+            Runs `dptrain coordinator` with every training flag given here, and N times `dptrain worker`, \
+            their output prefixed [coordinator] and [worker N]. If any of them fails, or on Ctrl-C, \
+            all are stopped. The exit status is the coordinator's.
+            """)
+
+    @Option(help: "Worker processes to start, 1 to 256.")
+    var workers: Int
+
+    @Option(help: ArgumentHelp("Where the workers connect (default: an ipc:// socket in /tmp for this launch alone, removed at the end).", valueName: "endpoint"))
+    var bind: String?
+
+    // The coordinator's flags, declared here too so that --help lists them and bad values stop
+    // the launch before any process starts. They reach the coordinator as the user wrote them.
+    @OptionGroup var training: TrainingOptions
+    @OptionGroup var dataOptions: DataOptions
+
+    @Option(help: ArgumentHelp("Write JSON lines: one per epoch (with the step-time breakdown) and one at the end.", valueName: "file"))
+    var metrics: String?
+
+    @Option(help: ArgumentHelp("Save the trained model as safetensors.", valueName: "file"))
+    var save: String?
+
+    /// Seconds the processes have to end after SIGTERM, before SIGKILL.
+    static let gracePeriod: TimeInterval = 5
+
+    func validate() throws {
+        guard (1...256).contains(workers) else { throw ValidationError("--workers must be between 1 and 256 (got \(workers))") }
+    }
+
+    func run() throws {
+        let endpoint = bind ?? "ipc:///tmp/dptrain-launch-\(getpid()).sock"
+        defer { if bind == nil { unlink(String(endpoint.dropFirst("ipc://".count))) } }
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let coordinatorArguments = ["coordinator", "--bind", endpoint, "--workers", String(workers)]
+            + Self.coordinatorFlags(fromLaunchArguments: Self.argumentsAfterLaunch(CommandLine.arguments))
+
+        let group = ProcessGroup(name: "launch", gracePeriod: Self.gracePeriod)
+        group.stopOnInterrupts()
+        ProcessGroup.writeToParent(.errors, "[launch] a coordinator and \(workers) worker\(workers == 1 ? "" : "s") on \(endpoint)\n")
+        do {
+            try group.start(name: "coordinator", executable: executable, arguments: coordinatorArguments, endsTheGroup: true)
+            for worker in 1...workers {
+                try group.start(name: "worker \(worker)", executable: executable, arguments: ["worker", "--connect", endpoint])
+            }
+        } catch {
+            group.stop(reason: "\(error): stopping the others")
+            _ = group.wait()
+            throw error
+        }
+
+        let ended = group.wait()
+        let status = Self.exitStatus(ended)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The coordinator's status; a worker that failed on its own makes a successful run a failure too.
+    /// (A worker the group stopped was killed by a signal, after the coordinator had ended.)
+    static func exitStatus(_ ended: [(name: String, termination: ProcessGroup.Termination)]) -> Int32 {
+        let coordinator = ended.first { $0.name == "coordinator" }?.termination ?? .exited(1)
+        let workerFailed = ended.contains { ended in
+            if case .exited(let code) = ended.termination { return code != 0 }
+            return false
+        }
+        return coordinator.succeeded && workerFailed ? 1 : coordinator.shellStatus
+    }
+
+    /// What followed `launch` on the command line, exactly as typed.
+    static func argumentsAfterLaunch(_ commandLine: [String]) -> [String] {
+        guard let launch = commandLine.dropFirst().firstIndex(of: "launch") else { return [] }
+        return Array(commandLine[(launch + 1)...])
+    }
+
+    /// The launch arguments without the launcher's own --workers and --bind: the rest is the
+    /// coordinator's, passed on as typed rather than re-serialised from parsed values.
+    static func coordinatorFlags(fromLaunchArguments arguments: [String]) -> [String] {
+        let launcherOptions = ["--workers", "--bind"]
+        var flags: [String] = []
+        var remaining = arguments[...]
+        while let argument = remaining.popFirst() {
+            if launcherOptions.contains(argument) {
+                _ = remaining.popFirst()
+            } else if !launcherOptions.contains(where: { argument.hasPrefix($0 + "=") }) {
+                flags.append(argument)
+            }
+        }
+        return flags
+    }
+}

@@ -1,0 +1,184 @@
+import ArgumentParser
+import Foundation
+import XCTest
+@testable import Commands
+
+/// Real children, made of /bin/sh scripts: what they print, how they end, and what is left running.
+final class ProcessGroupTests: XCTestCase {
+    /// Everything a group passes on, in order, one entry per sink call.
+    final class Captured {
+        private let lock = NSLock()
+        private var calls: [(ProcessGroup.Stream, String)] = []
+
+        func sink(_ stream: ProcessGroup.Stream, _ lines: String) {
+            lock.lock()
+            calls.append((stream, lines))
+            lock.unlock()
+        }
+
+        func lines(_ stream: ProcessGroup.Stream) -> [String] {
+            lock.lock()
+            defer { lock.unlock() }
+            return calls.filter { $0.0 == stream }.flatMap { $0.1.split(separator: "\n").map(String.init) }
+        }
+
+        var everyCallIsWholeLines: Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            return calls.allSatisfy { $0.1.hasSuffix("\n") }
+        }
+    }
+
+    let captured = Captured()
+
+    func makeGroup(gracePeriod: TimeInterval = 1) -> ProcessGroup {
+        ProcessGroup(name: "test", gracePeriod: gracePeriod, sink: captured.sink)
+    }
+
+    func start(_ group: ProcessGroup, _ name: String, _ script: String) throws {
+        try group.start(name: name, executable: "/bin/sh", arguments: ["-c", script])
+    }
+
+    func testOutputOfTwoChildrenArrivesPrefixedInWholeLines() throws {
+        let group = makeGroup()
+        // "a" writes half a line, waits while "b" writes whole ones, then finishes it; its last line has no newline.
+        try start(group, "a", "printf 'one\\ntw'; sleep 0.3; printf 'o\\nthree'")
+        try start(group, "b", "sleep 0.1; echo b1; echo b2 >&2")
+        let ended = group.wait()
+
+        XCTAssertEqual(ended.map(\.name), ["a", "b"])
+        XCTAssertEqual(ended.map(\.termination), [.exited(0), .exited(0)])
+        XCTAssertEqual(captured.lines(.output).filter { $0.hasPrefix("[a] ") }, ["[a] one", "[a] two", "[a] three"])
+        XCTAssertEqual(captured.lines(.output).filter { $0.hasPrefix("[b] ") }, ["[b] b1"])
+        XCTAssertEqual(captured.lines(.errors), ["[b] b2"])
+        XCTAssertTrue(captured.everyCallIsWholeLines)
+    }
+
+    func testFailingChildStopsALongRunningSibling() throws {
+        let group = makeGroup()
+        let began = Date()
+        try start(group, "sleeper", "sleep 60")
+        try start(group, "failer", "sleep 0.2; exit 3")
+        let ended = group.wait()
+
+        XCTAssertLessThan(Date().timeIntervalSince(began), 10, "the sleeper was left to run")
+        XCTAssertEqual(ended.map(\.name), ["sleeper", "failer"])
+        XCTAssertEqual(ended[0].termination, .signalled(SIGTERM))
+        XCTAssertEqual(ended[1].termination, .exited(3))
+        XCTAssertEqual(captured.lines(.errors), ["[test] failer exited with status 3: stopping the others"])
+    }
+
+    /// What the SIGINT and SIGTERM handlers do, without signalling the test process.
+    func testStopEndsEveryChild() throws {
+        let group = makeGroup()
+        try start(group, "one", "sleep 60")
+        try start(group, "two", "sleep 60")
+        group.stop(reason: "SIGTERM received: stopping every process")
+        let ended = group.wait()
+
+        XCTAssertEqual(ended.map(\.termination), [.signalled(SIGTERM), .signalled(SIGTERM)])
+        XCTAssertEqual(captured.lines(.errors), ["[test] SIGTERM received: stopping every process"])
+        XCTAssertThrowsError(try start(group, "late", "true"))
+    }
+
+    /// A coordinator that finished leaves its workers the grace period, then they are stopped.
+    func testChildThatEndsTheGroupStopsTheOthersAfterTheGracePeriod() throws {
+        let group = makeGroup(gracePeriod: 1)
+        try group.start(name: "leader", executable: "/bin/sh", arguments: ["-c", "exit 0"], endsTheGroup: true)
+        try start(group, "follower", "sleep 60")
+        try start(group, "prompt", "sleep 0.2")
+        let ended = group.wait()
+
+        XCTAssertEqual(ended.map(\.termination), [.exited(0), .signalled(SIGTERM), .exited(0)])
+        XCTAssertEqual(captured.lines(.errors), ["[test] leader finished but follower still running 1s later: stopping them"])
+    }
+
+    func testChildIgnoringSIGTERMIsKilledAfterTheGracePeriod() throws {
+        let group = makeGroup(gracePeriod: 1)
+        try start(group, "stubborn", "trap '' TERM; sleep 60")
+        Thread.sleep(forTimeInterval: 0.2)  // until the trap is set
+        let began = Date()
+        group.stop(reason: "stopping")
+        let ended = group.wait()
+
+        XCTAssertEqual(ended[0].termination, .signalled(SIGKILL))
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(began), 0.9)
+        XCTAssertEqual(captured.lines(.errors), ["[test] stopping", "[test] stubborn still running 1s after SIGTERM: killing"])
+    }
+
+    /// A child's own children (sh's background sleep) go with it: nothing is left as an orphan.
+    func testNothingAChildStartedOutlivesIt() throws {
+        let pidFile = NSTemporaryDirectory() + "dptrain-group-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
+        let group = makeGroup()
+        try start(group, "parent", "sleep 60 & echo $! > \(pidFile); exit 0")
+        XCTAssertEqual(group.wait().map(\.termination), [.exited(0)])
+
+        let grandchild = try XCTUnwrap(pid_t(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        XCTAssertFalse(isAlive(grandchild), "the background sleep survived")
+    }
+
+    /// Whether `pid` runs; a zombie waiting for init to reap it does not.
+    func isAlive(_ pid: pid_t) -> Bool {
+        for _ in 0..<20 {
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            guard let state = stat.split(separator: ")").last?.split(separator: " ").first, state != "Z" else { return false }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return true
+    }
+
+    func testMissingExecutableIsOneLine() {
+        let group = makeGroup()
+        XCTAssertThrowsError(try group.start(name: "ghost", executable: "/nowhere/dptrain", arguments: [])) { error in
+            XCTAssertEqual("\(error)", "cannot start ghost (/nowhere/dptrain): No such file or directory")
+        }
+        XCTAssertTrue(group.wait().isEmpty)
+    }
+}
+
+/// `dptrain launch`: what it passes to the coordinator, and the flags it refuses before starting anything.
+final class LaunchTests: XCTestCase {
+    func testCoordinatorGetsEveryFlagButTheLaunchersOwn() {
+        let typed = ["--workers", "4", "--epochs", "1", "--bind=ipc:///tmp/x.sock", "--hidden", "512,256",
+                     "--workers=2", "--lr=0.05", "--bind", "tcp://*:5555", "--no-bias", "--save", "model.safetensors"]
+        XCTAssertEqual(LaunchCommand.coordinatorFlags(fromLaunchArguments: typed),
+                       ["--epochs", "1", "--hidden", "512,256", "--lr=0.05", "--no-bias", "--save", "model.safetensors"])
+        XCTAssertEqual(LaunchCommand.argumentsAfterLaunch(["/usr/bin/dptrain", "launch", "--workers", "2", "--data", "launch"]),
+                       ["--workers", "2", "--data", "launch"])
+    }
+
+    func testBadFlagsAreRefusedBeforeAnyProcessStarts() {
+        func message(_ arguments: [String]) -> String {
+            do {
+                _ = try LaunchCommand.parse(arguments)
+                return "accepted"
+            } catch {
+                return LaunchCommand.message(for: error)
+            }
+        }
+        XCTAssertEqual(message(["--workers", "0"]), "--workers must be between 1 and 256 (got 0)")
+        XCTAssertEqual(message(["--workers", "257"]), "--workers must be between 1 and 256 (got 257)")
+        XCTAssertEqual(message(["--workers", "2", "--epochs", "0"]), "--epochs must be at least 1 (got 0)")
+        XCTAssertEqual(message(["--workers", "2", "--activation", "swish"]),
+                       "The value 'swish' is invalid for '--activation <activation>'. Please provide one of 'relu', 'sigmoid' or 'tanh'.")
+        XCTAssertEqual(message(["--epochs", "1"]), "Missing expected argument '--workers <workers>'")
+        XCTAssertEqual(message(["--workers", "2", "--preset", "seed", "--metrics", "m.jsonl", "--data", "d"]), "accepted")
+    }
+
+    func testHelpListsTheTrainingFlags() {
+        let help = LaunchCommand.helpMessage()
+        for flag in ["--workers", "--bind", "--epochs", "--hidden", "--optimizer", "--data", "--metrics", "--save", "--no-bias"] {
+            XCTAssertTrue(help.contains(flag), "\(flag) missing from\n\(help)")
+        }
+    }
+
+    func testExitStatusIsTheCoordinators() {
+        XCTAssertEqual(LaunchCommand.exitStatus([("coordinator", .exited(0)), ("worker 1", .exited(0))]), 0)
+        XCTAssertEqual(LaunchCommand.exitStatus([("coordinator", .exited(2)), ("worker 1", .exited(0))]), 2)
+        XCTAssertEqual(LaunchCommand.exitStatus([("coordinator", .signalled(SIGTERM)), ("worker 1", .exited(1))]), 143)
+        // Stopped after the coordinator had finished: the run still succeeded.
+        XCTAssertEqual(LaunchCommand.exitStatus([("coordinator", .exited(0)), ("worker 1", .signalled(SIGTERM))]), 0)
+        XCTAssertEqual(LaunchCommand.exitStatus([("coordinator", .exited(0)), ("worker 1", .exited(1))]), 1)
+    }
+}
