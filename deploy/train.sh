@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a trained model: installs what is missing,
-# builds dptrain in release mode, and trains on the bundled MNIST.
-# Flags are passed to `dptrain train`, e.g. deploy/train.sh --epochs 5 --save model.safetensors
+# builds dptrain in release mode, and trains on the bundled MNIST with a
+# coordinator and worker processes on this machine: two workers of 64 samples a
+# step each (the single-process default of 128 a step) unless --workers or --batch say otherwise.
+# Flags are passed to `dptrain launch`, e.g. deploy/train.sh --workers 4 --epochs 5 --save model.safetensors
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
-swift build -c release --product dptrain 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
+swift build -c release --product dptrain 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]|prohibited flag' || true
 [ -x .build/release/dptrain ] || { echo "the build failed: see the messages above" >&2; exit 1; }
-exec .build/release/dptrain train "$@"
+defaults=()
+case " $* " in *" --workers"*) ;; *) defaults+=(--workers 2) ;; esac
+case " $* " in *" --batch"*|*" --workers"*) ;; *) defaults+=(--batch 64) ;; esac
+exec .build/release/dptrain launch "${defaults[@]}" "$@"

@@ -23,11 +23,7 @@ public struct CoordinatorCommand: ParsableCommand {
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
 
-    @Option(help: ArgumentHelp("Write JSON lines: one per epoch (with the step-time breakdown) and one at the end.", valueName: "file"))
-    var metrics: String?
-
-    @Option(help: ArgumentHelp("Save the trained model as safetensors.", valueName: "file"))
-    var save: String?
+    @OptionGroup var output: OutputOptions
 
     @Flag(help: "Log every detail.")
     var verbose = false
@@ -43,7 +39,7 @@ public struct CoordinatorCommand: ParsableCommand {
         let logger = Logger(label: "coordinator")
         let data = try dataOptions.load()
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
-        let metricsLog = try metrics.map(MetricsLog.init(path:))
+        let metricsLog = try output.metrics.map(MetricsLog.init(path:))
         BLAS.useOneThread()
         logger.info("\(config.model.summary), \(config.optimizer.kind.rawValue) lr \(config.optimizer.learningRate) \(config.optimizer.schedule.rawValue), batch \(config.batchSize) per worker, \(config.epochs) epochs, seed \(config.seed)")
         logger.info("\(BLASKernels.summary)")
@@ -56,7 +52,7 @@ public struct CoordinatorCommand: ParsableCommand {
         print(String(format: "done: test accuracy %.4f after %d epochs (%d steps) with %d workers, %@ samples/s, %.1fs",
                      report.testAccuracy, report.epoch, report.step, report.workers,
                      ProgressDisplay.grouped(report.samplesPerSecond), report.elapsedSeconds))
-        if let save {
+        if let save = output.save {
             try ModelFile.save(spec: config.model, parameters: coordinator.parameters, to: save)
             print("saved the model to \(save)")
         }

@@ -6,9 +6,10 @@ public struct DptrainCommand: ParsableCommand {
         abstract: "Data-parallel training of multi-layer perceptrons on MNIST-style data.",
         discussion: """
             dptrain trains on the MNIST files it ships with; no download, no flag needed.
-            Start with `dptrain train`, then `dptrain evaluate --model FILE`.
+            Start with `dptrain launch --workers 2`, or `dptrain train` for one process,
+            then `dptrain evaluate --model FILE`.
             """,
-        subcommands: [TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, EvaluateCommand.self, BenchCommand.self],
+        subcommands: [LaunchCommand.self, TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, EvaluateCommand.self, BenchCommand.self],
         defaultSubcommand: TrainCommand.self)
 
     public init() {}

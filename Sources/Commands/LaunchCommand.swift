@@ -22,11 +22,7 @@ struct LaunchCommand: ParsableCommand {
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
 
-    @Option(help: ArgumentHelp("Write JSON lines: one per epoch (with the step-time breakdown) and one at the end.", valueName: "file"))
-    var metrics: String?
-
-    @Option(help: ArgumentHelp("Save the trained model as safetensors.", valueName: "file"))
-    var save: String?
+    @OptionGroup var output: OutputOptions
 
     /// Seconds the processes have to end after SIGTERM, before SIGKILL.
     static let gracePeriod: TimeInterval = 5

@@ -12,16 +12,12 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
 
-    @Option(help: ArgumentHelp("Write JSON lines: one per epoch and one at the end.", valueName: "file"))
-    var metrics: String?
-
-    @Option(help: ArgumentHelp("Save the trained model as safetensors.", valueName: "file"))
-    var save: String?
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let data = try dataOptions.load()
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
-        let metricsLog = try metrics.map(MetricsLog.init(path:))
+        let metricsLog = try output.metrics.map(MetricsLog.init(path:))
         BLAS.useOneThread()
 
         print("dptrain: \(config.model.summary), \(config.optimizer.kind.rawValue) lr \(config.optimizer.learningRate) \(config.optimizer.schedule.rawValue), batch \(config.batchSize), \(config.epochs) epochs, seed \(config.seed)")
@@ -38,7 +34,7 @@ struct TrainCommand: ParsableCommand {
         if training.preset == .seed {
             printSample(parameters: trainer.parameters, spec: config.model, data: data.test)
         }
-        if let save {
+        if let save = output.save {
             try ModelFile.save(spec: config.model, parameters: trainer.parameters, to: save)
             print("saved the model to \(save)")
         }

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// --metrics and --save: what a training run leaves behind.
+public struct OutputOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Write JSON lines: one per epoch (with the step-time breakdown in a distributed run) and one at the end.", valueName: "file"))
+    public var metrics: String?
+
+    @Option(help: ArgumentHelp("Save the trained model as safetensors.", valueName: "file"))
+    public var save: String?
+
+    public init() {}
+}
