@@ -44,7 +44,7 @@ public struct CoordinatorCommand: ParsableCommand {
         logger.info("\(config.model.summary), \(config.optimizer.kind.rawValue) lr \(config.optimizer.learningRate) \(config.optimizer.schedule.rawValue), batch \(config.batchSize) per worker, \(config.epochs) epochs, seed \(config.seed)")
         logger.info("\(BLASKernels.summary)")
 
-        let context = try Context()
+        let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
         let coordinator = try Coordinator(config: config, train: data.train, test: data.test, workers: workers,
                                           endpoint: bind, context: context, logger: logger)
         let observers: [TrainingObserver] = [ProgressDisplay()] + (metricsLog.map { [$0] } ?? [])

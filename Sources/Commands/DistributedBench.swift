@@ -22,7 +22,7 @@ struct DistributedBench {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         for count in workerCounts {
             let endpoint = "ipc://\(NSTemporaryDirectory())dptrain-bench-\(getpid())-\(count).sock"
-            let context = try Context()
+            let context = try Context(ioThreads: Coordinator.ioThreads(workers: count))
             let quiet = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
             let coordinator = try Coordinator(config: config, train: data.train, test: data.test, workers: count,
                                               endpoint: endpoint, context: context, logger: quiet)

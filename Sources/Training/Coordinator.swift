@@ -64,6 +64,13 @@ public final class Coordinator {
         self.endpoint = (try? socket.lastEndpoint()) ?? endpoint
     }
 
+    /// libzmq I/O threads for a coordinator of `workers`: every step moves two
+    /// weight-sized messages per worker through them, and one thread serves its
+    /// connections one after another.
+    public static func ioThreads(workers: Int) -> Int32 {
+        workers < 2 ? 1 : workers < 8 ? 2 : 4
+    }
+
     /// Trains to the end and tells the workers to exit.
     @discardableResult
     public func run(observer: TrainingObserver? = nil) throws -> TrainingReport {
