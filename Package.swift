@@ -28,11 +28,13 @@ let package = Package(
         .target(name: "MLP", dependencies: ["CBLAS"], swiftSettings: alwaysOptimised),
         // Elementwise C loops that clang vectorises and Swift does not.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // A stop-signal flag for workers that leave at the end of their step.
+        .target(name: "CSignals"),
         // IDX files, MNIST, shards and batches.
         .target(name: "Dataset", dependencies: ["CZlib", "CKernels"], swiftSettings: alwaysOptimised),
         // Training loops, metrics, model files, progress.
         .target(name: "Training", dependencies: [
-            "MLP", "Dataset", "Wire", "ZMQ", .product(name: "Logging", package: "swift-log"),
+            "MLP", "Dataset", "Wire", "ZMQ", "CSignals", "CZlib", .product(name: "Logging", package: "swift-log"),
         ]),
         // A thin Swift wrapper of libzmq: the only module that imports CZMQ.
         .target(name: "ZMQ", dependencies: ["CZMQ"]),

@@ -24,6 +24,7 @@ public struct CoordinatorCommand: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
 
     @OptionGroup var output: OutputOptions
+    @OptionGroup var membership: MembershipOptions
 
     @Flag(help: "Log every detail.")
     var verbose = false
@@ -32,6 +33,7 @@ public struct CoordinatorCommand: ParsableCommand {
 
     public func validate() throws {
         guard (1...1024).contains(workers) else { throw ValidationError("--workers must be between 1 and 1024 (got \(workers))") }
+        try membership.validate(workers: workers)
     }
 
     public func run() throws {
@@ -45,7 +47,7 @@ public struct CoordinatorCommand: ParsableCommand {
         logger.info("\(BLASKernels.summary)")
 
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
-        let coordinator = try Coordinator(config: config, train: data.train, test: data.test, workers: workers,
+        let coordinator = try Coordinator(config: config, train: data.train, test: data.test, options: membership.options(workers: workers),
                                           endpoint: bind, context: context, logger: logger)
         let observers: [TrainingObserver] = [ProgressDisplay()] + (metricsLog.map { [$0] } ?? [])
         let report = try coordinator.run(observer: ObserverList(observers))

@@ -24,7 +24,8 @@ struct DistributedBench {
             let endpoint = "ipc://\(NSTemporaryDirectory())dptrain-bench-\(getpid())-\(count).sock"
             let context = try Context(ioThreads: Coordinator.ioThreads(workers: count))
             let quiet = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
-            let coordinator = try Coordinator(config: config, train: data.train, test: data.test, workers: count,
+            let coordinator = try Coordinator(config: config, train: data.train, test: data.test,
+                                              options: CoordinatorOptions(workers: count),
                                               endpoint: endpoint, context: context, logger: quiet)
             let workers = try (0..<count).map { _ -> Process in
                 let process = Process()

@@ -23,12 +23,14 @@ struct LaunchCommand: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
 
     @OptionGroup var output: OutputOptions
+    @OptionGroup var membership: MembershipOptions
 
     /// Seconds the processes have to end after SIGTERM, before SIGKILL.
     static let gracePeriod: TimeInterval = 5
 
     func validate() throws {
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be between 1 and 256 (got \(workers))") }
+        try membership.validate(workers: workers)
     }
 
     func run() throws {

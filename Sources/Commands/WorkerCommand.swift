@@ -8,7 +8,11 @@ public struct WorkerCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Compute gradients for a coordinator; everything else comes from it.",
-        discussion: "Start it before or after the coordinator: it waits, retrying with backoff, and exits 0 when training is done.")
+        discussion: """
+            Start it before or after the coordinator: it waits, retrying with backoff, and exits 0 when training is done. \
+            On SIGTERM or Ctrl-C it finishes the step in hand, says goodbye and exits 0. If its coordinator goes \
+            quiet it rejoins whichever coordinator answers at the endpoint (a restarted one resumes with it).
+            """)
 
     @Option(help: ArgumentHelp("The coordinator's endpoint: tcp://HOST:PORT or ipc:///PATH.", valueName: "endpoint"))
     var connect: String
@@ -29,7 +33,12 @@ public struct WorkerCommand: ParsableCommand {
         PlainLogHandler.bootstrap(verbose: verbose)
         BLAS.useOneThread()
         let context = try Context()
-        let worker = try Worker(endpoint: connect, context: context, logger: Logger(label: "worker"), giveUpAfterSeconds: giveUpAfter)
-        try worker.run()
+        let worker = try Worker(endpoint: connect, context: context, logger: Logger(label: "worker"),
+                                giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true)
+        do {
+            try worker.run()
+        } catch WorkerError.stopped {
+            return   // asked to stop before it had joined: nothing to leave
+        }
     }
 }

@@ -3,9 +3,9 @@ import CKernels
 /// Images and their labels, kept as bytes until a batch is formed.
 public struct LabeledImages: Equatable, Sendable {
     /// (count, features): one row of pixel bytes per sample.
-    public let pixels: [UInt8]
+    public private(set) var pixels: [UInt8]
     /// (count): class indices, each below `classCount`.
-    public let labels: [UInt8]
+    public private(set) var labels: [UInt8]
     public let featureCount: Int
     public let classCount: Int
 
@@ -17,6 +17,13 @@ public struct LabeledImages: Equatable, Sendable {
         self.labels = labels
         self.featureCount = featureCount
         self.classCount = classCount
+    }
+
+    /// Adds samples at the end: a worker's storage grows as it is handed more.
+    public mutating func append(pixels morePixels: UnsafeRawBufferPointer, labels moreLabels: UnsafeRawBufferPointer) {
+        precondition(morePixels.count == moreLabels.count * featureCount)
+        pixels.append(contentsOf: morePixels)
+        labels.append(contentsOf: moreLabels)
     }
 
     /// Writes the samples at `indices` into `inputs` (n, features) as floats in [0, 1]

@@ -30,6 +30,11 @@ public struct OptimizerConfig: Codable, Equatable, Sendable {
 public struct OptimizerState: Codable, Equatable, Sendable {
     public var step: Int
     public var moments: [[Float]]
+
+    public init(step: Int, moments: [[Float]]) {
+        self.step = step
+        self.moments = moments
+    }
 }
 
 public protocol Optimizer: AnyObject {

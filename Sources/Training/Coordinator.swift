@@ -5,14 +5,46 @@ import MLP
 import Wire
 import ZMQ
 
+/// How a coordinator runs, beyond the training config.
+public struct CoordinatorOptions: Sendable {
+    /// Workers to wait for before the first step.
+    public var workers: Int
+    /// The most workers at once; more are refused.
+    public var maxWorkers: Int
+    /// Seconds a step waits for a worker's gradient (and a worker may stay silent) before it is declared lost.
+    public var stepDeadline: Double
+    /// Where checkpoints go; nil for none.
+    public var checkpointDirectory: String?
+    /// Steps between checkpoints; nil for one at the end of each epoch. There is always one at the end.
+    public var checkpointEvery: Int?
+    /// Go on from the newest good checkpoint in `checkpointDirectory`.
+    public var resume: Bool
+
+    public init(workers: Int, maxWorkers: Int = .max, stepDeadline: Double = 5, checkpointDirectory: String? = nil,
+                checkpointEvery: Int? = nil, resume: Bool = false) {
+        self.workers = workers
+        self.maxWorkers = maxWorkers
+        self.stepDeadline = stepDeadline
+        self.checkpointDirectory = checkpointDirectory
+        self.checkpointEvery = checkpointEvery
+        self.resume = resume
+    }
+
+    /// Seconds between the coordinator's heartbeats to its workers, and theirs to it.
+    public static let heartbeatInterval = 1.0
+}
+
 /// The coordinator's loop: binds, waits for its workers, ships each its
-/// configuration and shard, then runs synchronous steps (broadcast the
+/// configuration and samples, then runs synchronous steps (broadcast the
 /// weights, gather the gradient sums, add them in worker-id order, divide by
-/// the true sample count, step the optimizer) and evaluates after each epoch.
-/// The decisions are `CoordinatorStateMachine`'s; this class does the I/O and
-/// the arithmetic.
+/// the true sample count, step the optimizer), evaluates after each epoch,
+/// takes in workers that join, carries on without workers that are lost, and
+/// writes checkpoints. The membership decisions are
+/// `CoordinatorStateMachine`'s and the sample bookkeeping `SampleAssignment`'s;
+/// this class does the I/O, the clock and the arithmetic.
 public final class Coordinator {
     public let config: TrainingConfig
+    public let options: CoordinatorOptions
     public let endpoint: String
     public private(set) var parameters: [Float]
     public private(set) var machine: CoordinatorStateMachine
@@ -23,18 +55,33 @@ public final class Coordinator {
     private let logger: Logger
     private let runID: UInt64
     private let optimizer: Optimizer
+    private let store: CheckpointStore?
+    private var observer: TrainingObserver?
     private var encoder = MessageEncoder()
+    private var assignment: SampleAssignment?
+
+    // Where the run stands; all of it goes into a checkpoint.
+    private var epoch = 1
+    private var epochInProgress = false
+    private var samplesSeen = 0
+    private var trainingNanoseconds: UInt64 = 0
+    private var runScore = BatchScore()
+    private var epochScore = BatchScore()
+
     /// Received messages not in use, reused so that steps allocate nothing.
     private var spareMessages: [Message] = []
-    /// The current step's gradients, by slot (worker-id order), each in the message it arrived in.
-    private var gradients: [(message: Message, view: GradientView)?] = []
+    /// The current step's gradients by worker id, each in the message it arrived in.
+    private var gradients: [UInt32: (message: Message, view: GradientView)] = [:]
     private var stepBytes: UInt64 = 0
     private var firstGradientArrival: UInt64?
+    /// When each member was last heard from, in uptime nanoseconds.
+    private var lastHeard: [UInt32: UInt64] = [:]
+    private var lastHeartbeatSent: UInt64 = 0
     /// Logged drops per kind, so that a flood of junk cannot flood the log.
     private var loggedDrops: [String: Int] = [:]
 
     /// Binds `endpoint` (tcp://HOST:PORT or ipc://PATH) on `context`.
-    public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, workers: Int,
+    public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, options: CoordinatorOptions,
                 endpoint: String, context: Context, logger: Logger) throws {
         precondition(config.problems.isEmpty)
         guard config.model.inputSize == train.featureCount, config.model.classCount >= train.classCount else {
@@ -42,13 +89,15 @@ public final class Coordinator {
                 "the model \(config.model.summary) does not fit data of \(train.featureCount) pixels and \(train.classCount) classes")
         }
         self.config = config
+        self.options = options
         self.train = train
         self.test = test
         self.logger = logger
-        machine = CoordinatorStateMachine(expectedWorkers: workers)
+        machine = CoordinatorStateMachine(expectedWorkers: options.workers, maxWorkers: options.maxWorkers)
         parameters = config.model.initialParameters(config.initialization, seed: config.seed)
         optimizer = makeOptimizer(config.optimizer, parameterCount: parameters.count)
-        // A fresh id per run, so that a worker's message from an earlier run is told apart.
+        store = try options.checkpointDirectory.map(CheckpointStore.init(directory:))
+        // A fresh id per run, so that a message from an earlier run is told apart.
         runID = UInt64.random(in: 1...UInt64.max)
 
         socket = try Socket(context, .router)
@@ -74,111 +123,140 @@ public final class Coordinator {
     /// Trains to the end and tells the workers to exit.
     @discardableResult
     public func run(observer: TrainingObserver? = nil) throws -> TrainingReport {
+        self.observer = observer
+        if options.resume { try restoreNewestCheckpoint() }
         logger.info("waiting for \(machine.expectedWorkers) worker(s) on \(endpoint)")
         while !machine.isReadyToStart { try pump(timeoutMilliseconds: 200) }
         machine.startTraining()
+        try startAssignment()
 
-        let members = machine.members
-        var plan = ShardPlan(sampleCount: train.count, workerCount: members.count, batchSize: config.batchSize, seed: config.seed)
-        try sendShards(plan, to: members)
-        logger.info("training with \(members.count) worker(s): \(members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
-
-        gradients = Array(repeating: nil, count: members.count)
-        var gradientSum = [Float](repeating: 0, count: parameters.count)
         let evaluationWorkspace = Workspace(spec: config.model, capacity: 1000)
-        let totalSteps = config.epochs * plan.stepsPerEpoch
-        let start = DispatchTime.now().uptimeNanoseconds
-        var trainingNanoseconds: UInt64 = 0
-        var runScore = BatchScore()
-        var runTimings = StepTimings()
+        var gradientSum = [Float](repeating: 0, count: parameters.count)
+        var epochTimings = StepTimings(), runTimings = StepTimings()
+        var epochStart = DispatchTime.now().uptimeNanoseconds
         var report = TrainingReport(epoch: 0, step: 0, trainLoss: 0, testAccuracy: 0, samplesPerSecond: 0,
-                                    elapsedSeconds: 0, workers: members.count)
+                                    elapsedSeconds: 0, workers: machine.members.count)
+        let start = DispatchTime.now().uptimeNanoseconds
+        var saidWaiting = false
 
-        for epoch in 1...config.epochs {
-            plan.startEpoch()
-            let epochStart = DispatchTime.now().uptimeNanoseconds
-            var epochScore = BatchScore()
-            var timings = StepTimings()
-            for stepInEpoch in 0..<plan.stepsPerEpoch {
-                let step = UInt64((epoch - 1) * plan.stepsPerEpoch + stepInEpoch + 1)
-                let score = try runStep(step, epoch: epoch, stepInEpoch: stepInEpoch, plan: plan, members: members,
-                                        learningRate: config.optimizer.schedule.rate(base: config.optimizer.learningRate,
-                                                                                     step: Int(step) - 1, totalSteps: totalSteps),
-                                        gradientSum: &gradientSum, timings: &timings)
-                guard score.lossSum.isFinite else {
-                    throw TrainingError.lossNotFinite(epoch: epoch, step: Int(step), learningRate: config.optimizer.learningRate)
-                }
-                epochScore += score
-                if let observer {
-                    let seconds = Double(trainingNanoseconds + DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
-                    observer.stepFinished(StepProgress(
-                        epoch: epoch, epochs: config.epochs, stepInEpoch: stepInEpoch + 1, stepsPerEpoch: plan.stepsPerEpoch,
-                        loss: epochScore.meanLoss, samplesPerSecond: Double(runScore.samples + epochScore.samples) / seconds,
-                        elapsedSeconds: seconds))
-                }
+        while epoch <= config.epochs {
+            if !epochInProgress {
+                assignment!.startEpoch()
+                epochInProgress = true
+                epochScore = BatchScore()
             }
-            trainingNanoseconds += DispatchTime.now().uptimeNanoseconds - epochStart
-            runScore += epochScore
-            runTimings += timings
-
-            let evaluation = Evaluation(parameters: parameters, data: test, workspace: evaluationWorkspace)
-            report = TrainingReport(epoch: epoch, step: Int(machine.step), trainLoss: epochScore.meanLoss,
-                                    testAccuracy: evaluation.accuracy,
-                                    samplesPerSecond: Double(runScore.samples) / (Double(trainingNanoseconds) / 1e9),
-                                    elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
-                                    workers: members.count, timings: timings)
-            observer?.epochFinished(report)
+            if assignment!.epochFinished {
+                trainingNanoseconds += DispatchTime.now().uptimeNanoseconds - epochStart
+                runScore += epochScore
+                runTimings += epochTimings
+                let evaluation = Evaluation(parameters: parameters, data: test, workspace: evaluationWorkspace)
+                report = TrainingReport(epoch: epoch, step: Int(machine.step), trainLoss: epochScore.meanLoss,
+                                        testAccuracy: evaluation.accuracy,
+                                        samplesPerSecond: Double(runScore.samples) / (Double(trainingNanoseconds) / 1e9),
+                                        elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
+                                        workers: machine.members.count, timings: epochTimings, samples: epochScore.samples)
+                observer?.epochFinished(report)
+                epochInProgress = false
+                epoch += 1
+                epochTimings = StepTimings()
+                if options.checkpointEvery == nil || epoch > config.epochs { try writeCheckpoint() }
+                epochStart = DispatchTime.now().uptimeNanoseconds
+                continue
+            }
+            try changeMembershipAtStepBoundary()
+            if machine.members.isEmpty {
+                if !saidWaiting { logger.warning("no workers left: waiting for workers to join at \(endpoint)") }
+                saidWaiting = true
+                try pump(timeoutMilliseconds: 200)
+                continue
+            }
+            saidWaiting = false
+            let score = try runStep(gradientSum: &gradientSum, timings: &epochTimings)
+            guard score.lossSum.isFinite else {
+                throw TrainingError.lossNotFinite(epoch: epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
+            }
+            epochScore += score
+            if let observer {
+                let seconds = Double(trainingNanoseconds + DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
+                observer.stepFinished(StepProgress(
+                    epoch: epoch, epochs: config.epochs, stepInEpoch: epochScore.samples, stepsPerEpoch: train.count,
+                    loss: epochScore.meanLoss, samplesPerSecond: Double(runScore.samples + epochScore.samples) / seconds,
+                    elapsedSeconds: seconds))
+            }
+            if let every = options.checkpointEvery, machine.step % UInt64(every) == 0 {
+                trainingNanoseconds += DispatchTime.now().uptimeNanoseconds - epochStart
+                epochStart = DispatchTime.now().uptimeNanoseconds
+                try writeCheckpoint()
+            }
         }
         machine.finish()
-        for member in members {
+        for member in machine.allMembers {
             encoder.signal(.shutdown, runID: runID, step: machine.step)
-            try send(to: member.peer)
+            try? send(to: member.peer)
         }
         if machine.droppedCount > 0 {
             logger.info("dropped \(machine.droppedCount) bad message(s): \(machine.dropped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: "; "))")
         }
         report.trainLoss = runScore.meanLoss
         report.timings = runTimings
+        report.samples = runScore.samples
         observer?.trainingFinished(report)
         return report
     }
 
-    /// One synchronous step; returns the step's summed score.
-    private func runStep(_ step: UInt64, epoch: Int, stepInEpoch: Int, plan: ShardPlan, members: [CoordinatorStateMachine.Member],
-                         learningRate: Float, gradientSum: inout [Float], timings: inout StepTimings) throws -> BatchScore {
-        var expected: [UInt32] = []
-        for (slot, member) in members.enumerated() where !plan.indices(slot: slot, stepInEpoch: stepInEpoch).isEmpty {
-            expected.append(member.id)
+    // MARK: Steps
+
+    /// One synchronous step over every member with samples left; returns the step's summed score.
+    private func runStep(gradientSum: inout [Float], timings: inout StepTimings) throws -> BatchScore {
+        let step = machine.step + 1
+        var batches: [(member: CoordinatorStateMachine.Member, indices: [UInt32])] = []
+        for member in machine.members {
+            let indices = assignment!.takeBatch(for: member.id)
+            if !indices.isEmpty { batches.append((member, indices)) }
         }
-        machine.beginStep(step, expecting: expected)
+        machine.beginStep(step, expecting: batches.map(\.member.id))
+        let learningRate = config.optimizer.schedule.rate(
+            base: config.optimizer.learningRate, progress: Double(samplesSeen) / Double(config.epochs * train.count))
         stepBytes = 0
+        firstGradientArrival = nil
 
         let broadcastStart = DispatchTime.now().uptimeNanoseconds
         // One copy of the weights into libzmq, shared by every worker's message.
         let weights = try parameters.withUnsafeBytes { try SharedFrame(copying: $0) }
-        for (slot, member) in members.enumerated() {
-            let indices = plan.indices(slot: slot, stepInEpoch: stepInEpoch)
-            guard !indices.isEmpty else { continue }
+        for (member, indices) in batches {
             try encoder.step(runID: runID, step: step, epoch: UInt32(epoch), indices: indices, parameterCount: parameters.count)
-            try member.peer.withUnsafeBytes { address in
-                try encoder.withHeaderAndMeta { frames in
-                    stepBytes += UInt64(frames.reduce(weights.count) { $0 + $1.count })
-                    _ = try socket.send([address] + frames, then: weights)
+            do {
+                try member.peer.withUnsafeBytes { address in
+                    try encoder.withHeaderAndMeta { frames in
+                        stepBytes += UInt64(frames.reduce(weights.count) { $0 + $1.count })
+                        _ = try socket.send([address] + frames, then: weights)
+                    }
                 }
+            } catch let error as ZMQError where error.isHostUnreachable {
+                try lose(member.id, reason: "its connection is gone")
             }
         }
         let waitStart = DispatchTime.now().uptimeNanoseconds
-        firstGradientArrival = nil
-        while !machine.isStepComplete { try pump(timeoutMilliseconds: 1000) }
+        let deadline = waitStart + UInt64(options.stepDeadline * 1e9)
+        while !machine.isStepComplete {
+            let now = DispatchTime.now().uptimeNanoseconds
+            if now >= deadline {
+                for id in machine.awaiting.sorted() {
+                    try lose(id, reason: String(format: "no gradient for step %llu within the %.1f s deadline", step, options.stepDeadline))
+                }
+                break
+            }
+            try pump(timeoutMilliseconds: Int(min(deadline - now, 200_000_000) / 1_000_000) + 1)
+        }
 
-        // Sum in slot order, which is worker-id order: the same order every run.
+        // Sum in worker-id order: the same order every run.
         let reduceStart = DispatchTime.now().uptimeNanoseconds
         var score = BatchScore()
         var slowest: UInt64 = 0, fastest = UInt64.max
         var first = true
         gradientSum.withUnsafeMutableBufferPointer { sum in
-            for slot in gradients.indices {
-                guard let view = gradients[slot]?.view else { continue }
+            for id in gradients.keys.sorted() {
+                let view = gradients[id]!.view
                 if first { view.gradient.copy(into: sum) } else { view.gradient.add(into: sum) }
                 first = false
                 score += BatchScore(lossSum: view.lossSum, samples: Int(view.sampleCount))
@@ -186,10 +264,11 @@ public final class Coordinator {
                 fastest = min(fastest, view.computeNanoseconds)
             }
         }
-        for slot in gradients.indices {
-            if let received = gradients[slot] { spareMessages.append(received.message) }
-            gradients[slot] = nil
+        for (id, received) in gradients {
+            assignment!.commit(id)
+            spareMessages.append(received.message)
         }
+        gradients.removeAll(keepingCapacity: true)
         let updateStart = DispatchTime.now().uptimeNanoseconds
         if score.samples > 0 {
             parameters.withUnsafeMutableBufferPointer { p in
@@ -198,6 +277,7 @@ public final class Coordinator {
                 }
             }
         }
+        samplesSeen += score.samples
         let end = DispatchTime.now().uptimeNanoseconds
 
         timings.steps += 1
@@ -212,27 +292,150 @@ public final class Coordinator {
         return score
     }
 
-    private func sendShards(_ plan: ShardPlan, to members: [CoordinatorStateMachine.Member]) throws {
-        for (slot, member) in members.enumerated() {
-            let shard = train.subset(plan.shards[slot])
-            try encoder.shard(runID: runID, features: shard.featureCount, classCount: config.model.classCount, labels: shard.labels)
-            try send(to: member.peer, bulk: shard.pixels)
+    // MARK: Membership and samples
+
+    /// The run's first assignment of samples, or the resumed one fitted to the workers that came.
+    private func startAssignment() throws {
+        let ids = machine.members.map(\.id)
+        if var resumed = assignment {
+            for id in resumed.holderIDs where !ids.contains(id) { _ = resumed.remove(id) }
+            for id in ids where !resumed.holderIDs.contains(id) { _ = resumed.add(id) }
+            assignment = resumed
+        } else {
+            assignment = SampleAssignment(sampleCount: train.count, holderIDs: ids, batchSize: config.batchSize, seed: config.seed)
         }
+        for member in machine.members {
+            let holder = assignment!.holders.first { $0.id == member.id }!
+            try sendSamples(holder.stored, to: member)
+        }
+        logger.info("training with \(machine.members.count) worker(s): \(machine.members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
+    }
+
+    /// Between steps: workers that said goodbye leave, joining ones take their share.
+    private func changeMembershipAtStepBoundary() throws {
+        let (left, joined) = machine.stepBoundary()
+        for member in left {
+            try redistribute(assignment!.remove(member.id))
+            lastHeard[member.id] = nil
+            logger.info("worker \(member.id) (\(member.host)) left at step \(machine.step)")
+            observer?.event("worker_lost", [("worker", .int(Int(member.id))), ("step", .int(Int(machine.step))),
+                                            ("workers", .int(machine.members.count)), ("reason", .string("left cleanly"))])
+        }
+        for member in joined {
+            let transfers = assignment!.add(member.id)
+            try sendSamples(transfers.map(\.global), to: member)
+            logger.info("worker \(member.id) (\(member.host)) takes part from step \(machine.step + 1) with \(transfers.count) samples")
+            observer?.event("worker_joined", [("worker", .int(Int(member.id))), ("step", .int(Int(machine.step))),
+                                              ("workers", .int(machine.members.count))])
+        }
+    }
+
+    /// Declares a member lost: it stops counting at once, and its samples go to the others.
+    private func lose(_ id: UInt32, reason: String) throws {
+        guard let member = machine.lose(id) else { return }
+        lastHeard[id] = nil
+        if let received = gradients.removeValue(forKey: id) { spareMessages.append(received.message) }
+        logger.warning("worker \(id) (\(member.host)) lost at step \(machine.step): \(reason)")
+        if assignment != nil { try redistribute(assignment!.remove(id)) }
+        observer?.event("worker_lost", [("worker", .int(Int(id))), ("step", .int(Int(machine.step))),
+                                        ("workers", .int(machine.members.count)), ("reason", .string(reason))])
+    }
+
+    private func redistribute(_ moves: [(id: UInt32, samples: [SampleAssignment.Transfer])]) throws {
+        for (id, samples) in moves where !samples.isEmpty {
+            guard let member = machine.allMembers.first(where: { $0.id == id }) else { continue }
+            try sendSamples(samples.map(\.global), to: member)
+        }
+    }
+
+    /// Ships the samples at `globals` to `member`, which appends them to its storage.
+    private func sendSamples(_ globals: [Int32], to member: CoordinatorStateMachine.Member) throws {
+        guard !globals.isEmpty else { return }
+        let samples = train.subset(globals)
+        try encoder.shard(runID: runID, features: samples.featureCount, classCount: config.model.classCount, labels: samples.labels)
+        do {
+            try send(to: member.peer, bulk: samples.pixels)
+        } catch let error as ZMQError where error.isHostUnreachable {
+            try lose(member.id, reason: "its connection is gone")
+        }
+    }
+
+    // MARK: Checkpoints
+
+    private func writeCheckpoint() throws {
+        guard let store, let assignment else { return }
+        let optimizerState = optimizer.state
+        let state = CheckpointState(
+            training: config, step: machine.step, epoch: epoch, epochInProgress: epochInProgress, samplesSeen: samplesSeen,
+            assignment: assignment, memberIDs: machine.members.map(\.id), nextWorkerID: machine.nextID,
+            optimizerStep: optimizerState.step, trainingSeconds: Double(trainingNanoseconds) / 1e9,
+            runLossSum: runScore.lossSum + (epochInProgress ? epochScore.lossSum : 0),
+            runSamples: runScore.samples + (epochInProgress ? epochScore.samples : 0),
+            epochLossSum: epochInProgress ? epochScore.lossSum : 0, epochSamples: epochInProgress ? epochScore.samples : 0)
+        let path = try store.write(Checkpoint(state: state, parameters: parameters, moments: optimizerState.moments))
+        logger.info("checkpoint at step \(machine.step): \(path)")
+        observer?.event("checkpoint", [("step", .int(Int(machine.step))), ("epoch", .int(epoch)), ("path", .string(path))])
+    }
+
+    private func restoreNewestCheckpoint() throws {
+        guard let store else { return }
+        let (found, refused) = store.loadNewest()
+        for line in refused { logger.warning("\(line); trying the one before") }
+        guard let (checkpoint, path) = found else {
+            logger.warning("no usable checkpoint in \(store.directory): starting from the beginning")
+            return
+        }
+        let state = checkpoint.state
+        guard state.training == config, state.assignment.batchSize == config.batchSize else {
+            throw CheckpointError(path: path, reason: "it was written by a run with other training flags; resume with the same flags, or use another --checkpoint folder")
+        }
+        parameters = checkpoint.parameters
+        optimizer.state = OptimizerState(step: state.optimizerStep, moments: checkpoint.moments)
+        assignment = state.assignment
+        epoch = state.epoch
+        epochInProgress = state.epochInProgress
+        samplesSeen = state.samplesSeen
+        trainingNanoseconds = UInt64(state.trainingSeconds * 1e9)
+        runScore = BatchScore(lossSum: state.runLossSum - state.epochLossSum, samples: state.runSamples - state.epochSamples)
+        epochScore = BatchScore(lossSum: state.epochLossSum, samples: state.epochSamples)
+        machine = CoordinatorStateMachine(expectedWorkers: options.workers, maxWorkers: options.maxWorkers,
+                                          resumingAt: state.step, memberIDs: state.memberIDs, nextID: state.nextWorkerID)
+        logger.info("resumed from \(path): step \(state.step), epoch \(state.epoch)")
+        observer?.event("resumed", [("step", .int(Int(state.step))), ("epoch", .int(state.epoch)), ("path", .string(path))])
     }
 
     // MARK: Receiving
 
-    /// Waits up to `timeoutMilliseconds` for messages and handles all that are waiting.
+    /// Waits up to `timeoutMilliseconds` for messages, handles all that are waiting,
+    /// keeps the heartbeats going, and declares lost the members silent past the deadline.
     private func pump(timeoutMilliseconds: Int) throws {
         var items = [PollItem(socket)]
-        guard try poll(&items, timeoutMilliseconds: timeoutMilliseconds) > 0 else { return }
-        while true {
-            let message = spareMessages.popLast() ?? Message(maxFrames: 1 + framesPerMessage)
-            guard try socket.receive(into: message, .dontWait) else {
-                spareMessages.append(message)
-                return
+        if try poll(&items, timeoutMilliseconds: timeoutMilliseconds) > 0 {
+            while true {
+                let message = spareMessages.popLast() ?? Message(maxFrames: 1 + framesPerMessage)
+                guard try socket.receive(into: message, .dontWait) else {
+                    spareMessages.append(message)
+                    break
+                }
+                if !handle(message) { spareMessages.append(message) }
             }
-            if !handle(message) { spareMessages.append(message) }
+        }
+        let now = DispatchTime.now().uptimeNanoseconds
+        if Double(now - lastHeartbeatSent) / 1e9 >= CoordinatorOptions.heartbeatInterval {
+            lastHeartbeatSent = now
+            for member in machine.allMembers {
+                encoder.signal(.heartbeat, runID: runID, step: machine.step)
+                do { try send(to: member.peer) } catch let error as ZMQError where error.isHostUnreachable {
+                    try lose(member.id, reason: "its connection is gone")
+                }
+            }
+        }
+        // Members awaited by the step have the step's deadline; the rest must keep up their heartbeats.
+        for member in machine.allMembers where !machine.awaiting.contains(member.id) {
+            let heard = lastHeard[member.id] ?? now
+            if Double(now - heard) / 1e9 > options.stepDeadline {
+                try lose(member.id, reason: String(format: "silent for more than %.1f s", options.stepDeadline))
+            }
         }
     }
 
@@ -242,6 +445,7 @@ public final class Coordinator {
         let peer = Array(message[0])
         let frames = message.dropFirst()
         stepBytes += UInt64(message.byteCount)
+        if let member = machine.member(at: peer) { lastHeard[member.id] = DispatchTime.now().uptimeNanoseconds }
         guard !message.isTruncated, frames.count == framesPerMessage else {
             report(machine.receiveInvalid("a message of \(message.receivedFrames - 1) frames, the protocol has \(framesPerMessage)"), peer: peer)
             return false
@@ -266,8 +470,8 @@ public final class Coordinator {
             report(machine.receiveHello(hello, from: peer), peer: peer)
         case .gradient(let view):
             let decision = machine.receiveGradient(step: envelope.step, from: peer)
-            if case .accept(let member) = decision, let slot = machine.members.firstIndex(of: member) {
-                gradients[slot] = (message, view)
+            if case .accept(let member) = decision {
+                gradients[member.id] = (message, view)
                 firstGradientArrival = firstGradientArrival ?? DispatchTime.now().uptimeNanoseconds
                 return true
             }
@@ -275,7 +479,7 @@ public final class Coordinator {
         case .heartbeat:
             report(machine.receiveHeartbeat(from: peer), peer: peer)
         case .goodbye:
-            report(machine.receiveInvalid("a goodbye, which this coordinator does not handle yet"), peer: peer)
+            report(machine.receiveGoodbye(from: peer), peer: peer)
         default:
             // decode() has already refused every type that does not travel to a coordinator.
             break
@@ -287,6 +491,7 @@ public final class Coordinator {
     private func report(_ decision: CoordinatorStateMachine.Decision, peer: CoordinatorStateMachine.Peer) {
         switch decision {
         case .admit(let member):
+            lastHeard[member.id] = DispatchTime.now().uptimeNanoseconds
             logger.info("worker \(member.id) joined from \(member.host)")
             let configuration = RunConfiguration(training: config, featureCount: train.featureCount, classCount: train.classCount)
             do {
@@ -299,6 +504,8 @@ public final class Coordinator {
         case .refuse(let peer, let reason, let text):
             logger.info("refused a worker: \(text)")
             sendRefusal(to: peer, reason, text)
+        case .leave(let member):
+            logger.info("worker \(member.id) (\(member.host)) is leaving")
         case .drop(let reason):
             let kind = String(reason.prefix { !$0.isNumber })
             let logged = loggedDrops[kind, default: 0]

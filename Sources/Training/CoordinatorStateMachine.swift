@@ -1,9 +1,10 @@
+import Foundation
 import Wire
 
 /// The coordinator's bookkeeping, with no sockets and no clock: who is in the
-/// run, which step is under way, and whose gradients that step still waits
-/// for. The driver (`Coordinator`) feeds it what arrives and carries out what
-/// it decides; tests feed it messages directly.
+/// run, who is joining, which step is under way, and whose gradients that step
+/// still waits for. The driver (`Coordinator`) feeds it what arrives and what
+/// its clock says, and carries out what it decides; tests feed it directly.
 public struct CoordinatorStateMachine {
     /// A connection's address on the coordinator's socket (a ROUTER routing id).
     public typealias Peer = [UInt8]
@@ -30,6 +31,8 @@ public struct CoordinatorStateMachine {
         case refuse(Peer, RefuseReason, String)
         /// Keep this gradient: it is the one the current step waits for from this member.
         case accept(Member)
+        /// This member leaves at the end of the step.
+        case leave(Member)
         /// Nothing to do (a heartbeat, say).
         case ignore
         /// Drop the message, count it and log the reason.
@@ -37,43 +40,76 @@ public struct CoordinatorStateMachine {
     }
 
     public private(set) var phase = Phase.gathering
-    /// In id order: the order gradients are summed in.
+    /// Members taking part in steps, in id order: the order gradients are summed in.
     public private(set) var members: [Member] = []
+    /// Members welcomed since the last step boundary; they take part from the next.
+    public private(set) var joining: [Member] = []
+    /// Members that said goodbye; they leave at the next step boundary.
+    public private(set) var leaving: [Member] = []
+    /// Workers the run starts with.
     public let expectedWorkers: Int
+    /// The most workers at once.
+    public let maxWorkers: Int
     /// The step under way (1 for the first), 0 before training.
     public private(set) var step: UInt64 = 0
     /// Members whose gradient the current step still needs.
     public private(set) var awaiting: Set<UInt32> = []
-    /// Messages dropped so far, by reason.
+    /// Messages dropped so far, by kind.
     public private(set) var dropped: [String: Int] = [:]
-    private var nextID: UInt32 = 1
+    public private(set) var nextID: UInt32 = 1
+    /// Ids of a resumed run's workers, kept for them until they come back.
+    public private(set) var reservedIDs: [UInt32] = []
 
-    public init(expectedWorkers: Int) {
-        precondition(expectedWorkers > 0)
+    public init(expectedWorkers: Int, maxWorkers: Int = .max) {
+        precondition(expectedWorkers > 0 && maxWorkers >= expectedWorkers)
         self.expectedWorkers = expectedWorkers
+        self.maxWorkers = maxWorkers
     }
 
-    public var isReadyToStart: Bool { phase == .gathering && members.count >= expectedWorkers }
+    /// A resumed run: its step, and the ids its workers had.
+    public init(expectedWorkers: Int, maxWorkers: Int = .max, resumingAt step: UInt64, memberIDs: [UInt32], nextID: UInt32) {
+        self.init(expectedWorkers: expectedWorkers, maxWorkers: maxWorkers)
+        self.step = step
+        reservedIDs = memberIDs.sorted()
+        self.nextID = max(nextID, (memberIDs.max() ?? 0) + 1)
+    }
+
+    public var allMembers: [Member] { members + joining }
+    public var isReadyToStart: Bool { phase == .gathering && allMembers.count >= expectedWorkers }
     public var isStepComplete: Bool { phase == .training && awaiting.isEmpty }
     public var droppedCount: Int { dropped.values.reduce(0, +) }
 
-    public func member(at peer: Peer) -> Member? { members.first { $0.peer == peer } }
+    public func member(at peer: Peer) -> Member? { allMembers.first { $0.peer == peer } }
 
     public mutating func receiveHello(_ hello: Hello, from peer: Peer) -> Decision {
         if let existing = member(at: peer) {
             return drop("a second hello from worker \(existing.id) (\(existing.host))")
         }
-        if hello.previousWorkerID != 0, members.contains(where: { $0.id == hello.previousWorkerID }) {
+        if hello.previousWorkerID != 0, allMembers.contains(where: { $0.id == hello.previousWorkerID }) {
             count("hello with a worker id in use")
             return .refuse(peer, .duplicateID, "worker id \(hello.previousWorkerID) is in use by a live worker")
         }
-        guard phase == .gathering, members.count < expectedWorkers else {
+        guard allMembers.count < (phase == .gathering ? expectedWorkers : maxWorkers), phase != .finished else {
             count("hello after the run filled")
-            return .refuse(peer, .runFull, "this run has its \(expectedWorkers) workers and does not take more")
+            let limit = phase == .gathering ? expectedWorkers : maxWorkers
+            return .refuse(peer, .runFull, "this run has its \(limit) workers and does not take more")
         }
-        let member = Member(id: nextID, peer: peer, host: hello.host)
-        nextID += 1
-        members.append(member)
+        let id: UInt32
+        if let reserved = reservedIDs.firstIndex(of: hello.previousWorkerID) {
+            id = reservedIDs.remove(at: reserved)        // back in its own place
+        } else if phase == .gathering, !reservedIDs.isEmpty {
+            id = reservedIDs.removeFirst()              // a newcomer fills a place kept for a worker that has not come back
+        } else {
+            id = nextID
+            nextID += 1
+        }
+        let member = Member(id: id, peer: peer, host: hello.host)
+        if phase == .gathering {
+            members.append(member)
+            members.sort { $0.id < $1.id }
+        } else {
+            joining.append(member)
+        }
         return .admit(member)
     }
 
@@ -83,9 +119,19 @@ public struct CoordinatorStateMachine {
         if gradientStep < step { return drop("a stale gradient for step \(gradientStep) from worker \(member.id) at step \(step)") }
         if gradientStep > step { return drop("a gradient for future step \(gradientStep) from worker \(member.id) at step \(step)") }
         guard awaiting.remove(member.id) != nil else {
-            return drop("a second gradient for step \(step) from worker \(member.id)")
+            return drop("a gradient for step \(step) from worker \(member.id), which this step does not wait for")
         }
         return .accept(member)
+    }
+
+    public mutating func receiveGoodbye(from peer: Peer) -> Decision {
+        guard let member = member(at: peer) else { return drop("a goodbye from a peer that is not a worker of this run") }
+        if let index = joining.firstIndex(of: member) {
+            joining.remove(at: index)
+            return .leave(member)
+        }
+        if !leaving.contains(member) { leaving.append(member) }
+        return .leave(member)
     }
 
     public mutating func receiveHeartbeat(from peer: Peer) -> Decision {
@@ -98,13 +144,36 @@ public struct CoordinatorStateMachine {
     public mutating func startTraining() {
         precondition(isReadyToStart)
         phase = .training
+        reservedIDs = []
+    }
+
+    /// At a step boundary: the members that said goodbye go, the joining ones come in.
+    /// Returns both, so the driver can move their samples.
+    public mutating func stepBoundary() -> (left: [Member], joined: [Member]) {
+        let left = leaving
+        members.removeAll { left.contains($0) }
+        leaving = []
+        let joined = joining
+        members = (members + joined).sorted { $0.id < $1.id }
+        joining = []
+        return (left, joined)
     }
 
     /// Opens `step`, waiting for a gradient from each of `ids`.
     public mutating func beginStep(_ step: UInt64, expecting ids: [UInt32]) {
-        precondition(phase == .training && step > self.step && !ids.isEmpty)
+        precondition(phase == .training && step > self.step)
         self.step = step
         awaiting = Set(ids)
+    }
+
+    /// The member is gone (its deadline passed, or it could not be reached): it stops counting at once.
+    @discardableResult
+    public mutating func lose(_ id: UInt32) -> Member? {
+        awaiting.remove(id)
+        leaving.removeAll { $0.id == id }
+        if let index = joining.firstIndex(where: { $0.id == id }) { return joining.remove(at: index) }
+        guard let index = members.firstIndex(where: { $0.id == id }) else { return nil }
+        return members.remove(at: index)
     }
 
     public mutating func finish() { phase = .finished }
@@ -120,5 +189,3 @@ public struct CoordinatorStateMachine {
         dropped[kind, default: 0] += 1
     }
 }
-
-import Foundation

@@ -60,8 +60,8 @@ public final class SingleProcessTrainer {
                 guard score.lossSum.isFinite else {
                     throw TrainingError.lossNotFinite(epoch: epoch, step: step + 1, learningRate: config.optimizer.learningRate)
                 }
-                let learningRate = config.optimizer.schedule.rate(base: config.optimizer.learningRate, step: step,
-                                                                  totalSteps: config.epochs * stepsPerEpoch)
+                let progress = Double(runScore.samples + epochScore.samples) / Double(config.epochs * train.count)
+                let learningRate = config.optimizer.schedule.rate(base: config.optimizer.learningRate, progress: progress)
                 parameters.withUnsafeMutableBufferPointer { p in
                     gradient.withUnsafeBufferPointer { g in
                         optimizer.step(parameters: p, gradientSum: g, sampleCount: rows, learningRate: learningRate)

@@ -33,9 +33,9 @@ public struct StepTimings: Equatable, Sendable {
     }
 
     /// The metrics file's fields: milliseconds and bytes per step.
-    public var metricsFields: [(String, JSONNumber)] {
+    public var metricsFields: [(String, JSONValue)] {
         let perStep = Double(max(steps, 1))
-        func ms(_ nanoseconds: UInt64) -> JSONNumber { .double(Double(nanoseconds) / 1e6 / perStep) }
+        func ms(_ nanoseconds: UInt64) -> JSONValue { .double(Double(nanoseconds) / 1e6 / perStep) }
         return [
             ("wait_ms", ms(waitNanoseconds)), ("first_gradient_ms", ms(firstGradientNanoseconds)), ("reduce_ms", ms(reduceNanoseconds)),
             ("update_ms", ms(updateNanoseconds)), ("broadcast_ms", ms(broadcastNanoseconds)),

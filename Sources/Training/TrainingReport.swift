@@ -14,9 +14,12 @@ public struct TrainingReport: Equatable, Sendable {
     public var workers: Int
     /// Where the steps' time went, in a distributed run.
     public var timings: StepTimings?
+    /// Samples trained in the epoch (in the run, for the final report).
+    public var samples: Int?
 
     public init(epoch: Int, step: Int, trainLoss: Double, testAccuracy: Double,
-                samplesPerSecond: Double, elapsedSeconds: Double, workers: Int, timings: StepTimings? = nil) {
+                samplesPerSecond: Double, elapsedSeconds: Double, workers: Int, timings: StepTimings? = nil,
+                samples: Int? = nil) {
         self.epoch = epoch
         self.step = step
         self.trainLoss = trainLoss
@@ -25,6 +28,7 @@ public struct TrainingReport: Equatable, Sendable {
         self.elapsedSeconds = elapsedSeconds
         self.workers = workers
         self.timings = timings
+        self.samples = samples
     }
 }
 
@@ -52,12 +56,15 @@ public protocol TrainingObserver: AnyObject {
     func stepFinished(_ progress: StepProgress)
     func epochFinished(_ report: TrainingReport)
     func trainingFinished(_ report: TrainingReport)
+    /// Anything else worth a metrics line: a worker joined or was lost, a checkpoint written.
+    func event(_ name: String, _ fields: [(String, JSONValue)])
 }
 
 extension TrainingObserver {
     public func stepFinished(_ progress: StepProgress) {}
     public func epochFinished(_ report: TrainingReport) {}
     public func trainingFinished(_ report: TrainingReport) {}
+    public func event(_ name: String, _ fields: [(String, JSONValue)]) {}
 }
 
 /// Passes each event to several observers, in order.
@@ -67,4 +74,5 @@ public final class ObserverList: TrainingObserver {
     public func stepFinished(_ progress: StepProgress) { observers.forEach { $0.stepFinished(progress) } }
     public func epochFinished(_ report: TrainingReport) { observers.forEach { $0.epochFinished(report) } }
     public func trainingFinished(_ report: TrainingReport) { observers.forEach { $0.trainingFinished(report) } }
+    public func event(_ name: String, _ fields: [(String, JSONValue)]) { observers.forEach { $0.event(name, fields) } }
 }

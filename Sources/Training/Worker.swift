@@ -1,3 +1,4 @@
+import CSignals
 import Dataset
 import Foundation
 import Logging
@@ -6,22 +7,30 @@ import Wire
 import ZMQ
 
 /// A worker's loop: says hello to the coordinator (retrying with backoff until
-/// one answers), takes its configuration and shard, then answers every step
-/// with the gradient sum of its batch, until told training is done.
+/// one answers), takes its configuration and samples, then answers every step
+/// with the gradient sum of its batch, until told training is done. It sends a
+/// heartbeat when it has been quiet for a second; when its coordinator has been
+/// silent for `coordinatorTimeout` it says hello again, under the same id, to
+/// whichever coordinator answers there (a restarted one resumes with it).
 public final class Worker {
     public let endpoint: String
-    /// Silence from the coordinator after which the worker gives up.
+    /// Silence from any coordinator after which the worker gives up.
     public let giveUpAfterSeconds: Double
+    /// Seconds without a word from the coordinator (which sends heartbeats every second) before rejoining.
+    public static let coordinatorTimeout = 5.0
 
-    private let socket: Socket
+    private let context: Context
+    private var socket: Socket
     private let logger: Logger
     private let host: String
     private var encoder = MessageEncoder()
     private let message = Message(maxFrames: framesPerMessage)
 
-    // Set by the welcome and the shard.
+    // Set by the welcome and the shards.
     private var runID: UInt64 = 0
+    /// Kept across coordinators, so that a restarted one gives this worker its place back.
     private var workerID: UInt32 = 0
+    private var joined = false
     private var configuration: RunConfiguration?
     private var workspace: Workspace?
     private var shard: LabeledImages?
@@ -32,15 +41,25 @@ public final class Worker {
     private var alignedParameters: [Float] = []
 
     public private(set) var stepsDone = 0
+    /// Leave cleanly at the end of the step in hand on SIGTERM or SIGINT.
+    private let leavesOnStopSignal: Bool
+    private var lastSent: UInt64 = 0
+    private var lastHeard: UInt64 = DispatchTime.now().uptimeNanoseconds
 
     /// Connects (lazily: nothing needs to listen yet) to the coordinator at `endpoint`.
     public init(endpoint: String, context: Context, logger: Logger, giveUpAfterSeconds: Double = 300,
-                host: String = Worker.defaultHost) throws {
+                host: String = Worker.defaultHost, leavesOnStopSignal: Bool = false) throws {
         self.endpoint = endpoint
+        self.context = context
         self.logger = logger
         self.giveUpAfterSeconds = giveUpAfterSeconds
+        self.leavesOnStopSignal = leavesOnStopSignal
         self.host = String(host.utf8.prefix(Limits.hostBytes)) ?? "worker"
-        socket = try Socket(context, .dealer)
+        socket = try Worker.connectedSocket(context, endpoint)
+    }
+
+    private static func connectedSocket(_ context: Context, _ endpoint: String) throws -> Socket {
+        let socket = try Socket(context, .dealer)
         // Queue nothing for a coordinator that is not connected: a hello that cannot leave now is retried later.
         try socket.set(.immediate, 1)
         try socket.set(.maxMessageSize, Limits.messageBytes)
@@ -51,48 +70,77 @@ public final class Worker {
         } catch let error as ZMQError {
             throw EndpointError(role: "worker", verb: "connect to", endpoint: endpoint, error: error)
         }
+        return socket
     }
 
     public static var defaultHost: String {
         "\(ProcessInfo.processInfo.hostName) pid \(ProcessInfo.processInfo.processIdentifier)"
     }
 
-    /// Runs until the coordinator says training is done.
+    /// Runs until the coordinator says training is done, or a stop signal makes it leave.
     public func run() throws {
-        try join()
-        var lastHeard = DispatchTime.now().uptimeNanoseconds
+        if leavesOnStopSignal { dptrain_catch_stop_signals() }
+        lastHeard = DispatchTime.now().uptimeNanoseconds
         while true {
-            guard try socket.receive(into: message, .dontWait) || waitForMessage(milliseconds: 1000) else {
-                let silent = Double(DispatchTime.now().uptimeNanoseconds - lastHeard) / 1e9
-                if silent > giveUpAfterSeconds { throw WorkerError.coordinatorSilent(endpoint: endpoint, seconds: giveUpAfterSeconds) }
-                continue
-            }
-            lastHeard = DispatchTime.now().uptimeNanoseconds
-            if try handle() == .done { return }
+            try join()
+            if try serve() == .done { return }
+            // The coordinator went quiet: start over on a fresh connection, under the same id.
+            logger.warning("worker \(workerID): no word from the coordinator at \(endpoint) for \(Int(Worker.coordinatorTimeout)) s; rejoining")
+            socket = try Worker.connectedSocket(context, endpoint)
+            joined = false
+            runID = 0
         }
     }
 
-    /// Says hello until a welcome arrives, backing off from 0.1 s to 2 s between tries.
+    /// Answers the coordinator until training is done (.done) or it goes quiet (.carryOn).
+    private func serve() throws -> Outcome {
+        while true {
+            if leavesOnStopSignal, dptrain_stop_requested() != 0 {
+                encoder.signal(.goodbye, runID: runID)
+                _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
+                logger.info("worker \(workerID): leaving after \(stepsDone) steps, as asked by signal \(dptrain_stop_requested())")
+                return .done
+            }
+            let received = try socket.receive(into: message, .dontWait) || waitForMessage(milliseconds: 200)
+            let now = DispatchTime.now().uptimeNanoseconds
+            if received {
+                lastHeard = now
+                if try handle() == .done { return .done }
+                continue
+            }
+            if Double(now - lastSent) / 1e9 >= CoordinatorOptions.heartbeatInterval {
+                encoder.signal(.heartbeat, runID: runID)
+                _ = try encoder.withFrames { try socket.send($0, .dontWait) }
+                lastSent = now
+            }
+            if Double(now - lastHeard) / 1e9 > Worker.coordinatorTimeout { return .carryOn }
+        }
+    }
+
+    /// Says hello until a welcome arrives, backing off from 0.1 s to 2 s between tries;
+    /// gives up when no coordinator has been heard for `giveUpAfterSeconds`.
     private func join() throws {
-        let start = DispatchTime.now().uptimeNanoseconds
         var backoff = 0.1
         var saidWaiting = false
-        while workerID == 0 {
-            try encoder.hello(Hello(host: host))
+        while !joined {
+            if leavesOnStopSignal, dptrain_stop_requested() != 0 { throw WorkerError.stopped }
+            try encoder.hello(Hello(previousWorkerID: workerID, host: host))
             let sent = try encoder.withFrames { try socket.send($0, .dontWait) }
             if sent, try waitForMessage(milliseconds: Int(backoff * 1000)) {
                 _ = try handle()
                 continue
             }
             if !sent { Thread.sleep(forTimeInterval: backoff) }
-            let waited = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             if !saidWaiting {
                 logger.info("waiting for a coordinator at \(endpoint); retrying with backoff")
                 saidWaiting = true
             }
-            if waited > giveUpAfterSeconds { throw WorkerError.coordinatorSilent(endpoint: endpoint, seconds: giveUpAfterSeconds) }
+            if Double(DispatchTime.now().uptimeNanoseconds - lastHeard) / 1e9 > giveUpAfterSeconds {
+                throw WorkerError.coordinatorSilent(endpoint: endpoint, seconds: giveUpAfterSeconds)
+            }
             backoff = min(backoff * 2, 2)
         }
+        lastHeard = DispatchTime.now().uptimeNanoseconds
     }
 
     private func waitForMessage(milliseconds: Int) throws -> Bool {
@@ -120,19 +168,23 @@ public final class Worker {
         }
         switch envelope.body {
         case .welcome(let welcome):
-            guard workerID == 0 else { return .carryOn }
+            guard !joined else { return .carryOn }
             try accept(welcome, runID: envelope.header.runID)
         case .refuse(let refusal):
+            // The coordinator still counts this worker's old connection as live: it will declare it lost, then take us back.
+            if refusal.reason == .duplicateID { return .carryOn }
             throw WorkerError.refused(endpoint: endpoint, reason: refusal.text)
         case .shard(let view):
-            guard let configuration, shard == nil else { return .carryOn }
+            guard let configuration else { return .carryOn }
             guard view.features == configuration.featureCount, view.classCount <= configuration.training.model.classCount else {
                 logger.warning("dropped a shard of \(view.features) features and \(view.classCount) classes, which does not fit the model")
                 return .carryOn
             }
-            shard = LabeledImages(pixels: Array(view.pixels), labels: Array(view.labels),
-                                  featureCount: view.features, classCount: view.classCount)
-            logger.info("worker \(workerID): holding a shard of \(view.count) samples")
+            if shard == nil {
+                shard = LabeledImages(pixels: [], labels: [], featureCount: view.features, classCount: configuration.classCount)
+            }
+            shard!.append(pixels: view.pixels, labels: view.labels)
+            logger.info("worker \(workerID): holding \(shard!.count) samples (\(view.count) new)")
         case .step(let view):
             guard shard != nil else {
                 logger.warning("dropped step \(envelope.step): no shard yet")
@@ -154,6 +206,8 @@ public final class Worker {
         self.configuration = configuration
         self.runID = runID
         workerID = welcome.workerID
+        joined = true
+        shard = nil   // the coordinator sends this worker's samples anew after every welcome
         workspace = Workspace(spec: configuration.training.model, capacity: batch)
         gradient = [Float](repeating: 0, count: welcome.parameterCount)
         alignedParameters = [Float](repeating: 0, count: welcome.parameterCount)
@@ -196,6 +250,7 @@ public final class Worker {
         try gradient.withUnsafeBytes { bulk in
             try encoder.withFrames(bulk: bulk) { _ = try socket.send($0) }
         }
+        lastSent = DispatchTime.now().uptimeNanoseconds
         stepsDone += 1
     }
 }
@@ -204,6 +259,7 @@ public enum WorkerError: Error, CustomStringConvertible, Equatable {
     case coordinatorSilent(endpoint: String, seconds: Double)
     case refused(endpoint: String, reason: String)
     case lossNotFinite(step: UInt64)
+    case stopped
 
     public var description: String {
         switch self {
@@ -213,6 +269,8 @@ public enum WorkerError: Error, CustomStringConvertible, Equatable {
             return "worker: the coordinator at \(endpoint) refused this worker: \(reason)"
         case let .lossNotFinite(step):
             return "worker: the loss became NaN or infinite at step \(step): training diverged; restart with a lower --lr"
+        case .stopped:
+            return "worker: stopped by a signal before joining a run"
         }
     }
 }

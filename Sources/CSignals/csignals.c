@@ -1,0 +1,20 @@
+#include "csignals.h"
+
+#include <signal.h>
+#include <string.h>
+
+static volatile sig_atomic_t requested = 0;
+
+static void remember(int signal_number) { requested = signal_number; }
+
+void dptrain_catch_stop_signals(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = remember;
+    sigemptyset(&action.sa_mask);
+    // No SA_RESTART: a blocking poll returns at once, and the worker notices.
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGINT, &action, NULL);
+}
+
+int dptrain_stop_requested(void) { return requested; }

@@ -1,0 +1,13 @@
+#ifndef DPTRAIN_CSIGNALS_H
+#define DPTRAIN_CSIGNALS_H
+
+// A worker asked to stop (SIGTERM, SIGINT) finishes the step in hand and
+// leaves cleanly; the handler only sets a flag, which is all a handler may do.
+
+/// Installs the handler for SIGTERM and SIGINT.
+void dptrain_catch_stop_signals(void);
+
+/// The signal that asked this process to stop, or 0.
+int dptrain_stop_requested(void);
+
+#endif

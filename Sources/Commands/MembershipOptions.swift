@@ -1,0 +1,39 @@
+import ArgumentParser
+import Training
+
+/// The coordinator's flags for workers coming and going, and for checkpoints.
+public struct MembershipOptions: ParsableArguments {
+    @Option(name: .customLong("max-workers"), help: "The most workers at once; more may join mid-run up to this (default unlimited).")
+    public var maxWorkers: Int?
+
+    @Option(name: .customLong("step-deadline"), help: ArgumentHelp("Seconds to wait for a worker's gradient, or to hear from a silent worker, before training goes on without it.", valueName: "seconds"))
+    public var stepDeadline: Double = 5
+
+    @Option(help: ArgumentHelp("Write checkpoints into this folder.", valueName: "dir"))
+    public var checkpoint: String?
+
+    @Option(name: .customLong("checkpoint-every"), help: ArgumentHelp("Steps between checkpoints (default: at the end of each epoch; always at the end).", valueName: "steps"))
+    public var checkpointEvery: Int?
+
+    @Flag(help: "Go on from the newest good checkpoint in --checkpoint.")
+    public var resume = false
+
+    public init() {}
+
+    public func validate(workers: Int) throws {
+        if let maxWorkers, maxWorkers < workers {
+            throw ValidationError("--max-workers \(maxWorkers) is below --workers \(workers)")
+        }
+        guard stepDeadline >= 1 && stepDeadline <= 3600 else {
+            throw ValidationError("--step-deadline must be between 1 and 3600 seconds (got \(stepDeadline)); workers send heartbeats every second")
+        }
+        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1 step") }
+        if checkpointEvery != nil && checkpoint == nil { throw ValidationError("--checkpoint-every needs --checkpoint DIR") }
+        if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint DIR, the folder to resume from") }
+    }
+
+    public func options(workers: Int) -> CoordinatorOptions {
+        CoordinatorOptions(workers: workers, maxWorkers: maxWorkers ?? .max, stepDeadline: stepDeadline,
+                           checkpointDirectory: checkpoint, checkpointEvery: checkpointEvery, resume: resume)
+    }
+}

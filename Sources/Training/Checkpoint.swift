@@ -1,0 +1,184 @@
+import CZlib
+import Foundation
+import MLP
+
+/// Everything a coordinator needs to go on where it stopped, bit for bit.
+public struct CheckpointState: Codable, Equatable {
+    public var training: TrainingConfig
+    /// Optimizer steps taken.
+    public var step: UInt64
+    /// The epoch under way, or the next one when `epochInProgress` is false.
+    public var epoch: Int
+    public var epochInProgress: Bool
+    /// Training samples seen, which places the learning-rate schedule.
+    public var samplesSeen: Int
+    public var assignment: SampleAssignment
+    /// The workers of the run, by id; a restarted coordinator keeps their places for them.
+    public var memberIDs: [UInt32]
+    public var nextWorkerID: UInt32
+    public var optimizerStep: Int
+    /// For the report: training seconds, and the loss and samples of the run so far.
+    public var trainingSeconds: Double
+    public var runLossSum: Double
+    public var runSamples: Int
+    /// The part of those in the epoch under way.
+    public var epochLossSum: Double
+    public var epochSamples: Int
+}
+
+/// A checkpoint's contents: the state, the weights and the optimizer's moments.
+public struct Checkpoint: Equatable {
+    public var state: CheckpointState
+    public var parameters: [Float]
+    public var moments: [[Float]]
+}
+
+/// Checkpoints in a folder, one file each, written atomically and checked on load:
+///
+///     "DPCK"  u32 version  u64 n  n bytes of JSON (the state)
+///     Float32 parameters (P), then each optimizer moment (P each)
+///     u32 CRC-32 of everything before it
+///
+/// A crash mid-write leaves a temporary file that no load ever reads; the
+/// previous checkpoint stays usable. The three newest are kept.
+public struct CheckpointStore {
+    public static let magic: [UInt8] = Array("DPCK".utf8)
+    public static let version: UInt32 = 1
+    public static let kept = 3
+    public let directory: String
+
+    /// Creates the folder if needed; throws a one-line error if it cannot.
+    public init(directory: String) throws {
+        self.directory = directory
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw CheckpointError(path: directory, reason: "cannot create the checkpoint folder; check the path and its permissions")
+        }
+    }
+
+    public func path(step: UInt64) -> String {
+        (directory as NSString).appendingPathComponent(String(format: "checkpoint-%010llu.dpck", step))
+    }
+
+    /// Writes `checkpoint` for its step and returns the file's path.
+    @discardableResult
+    public func write(_ checkpoint: Checkpoint) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = try encoder.encode(checkpoint.state)
+        var bytes = Data()
+        bytes.reserveCapacity(16 + json.count + 4 * checkpoint.parameters.count * (1 + checkpoint.moments.count) + 4)
+        bytes.append(contentsOf: Self.magic)
+        appendLittleEndian(Self.version, to: &bytes)
+        appendLittleEndian(UInt64(json.count), to: &bytes)
+        bytes.append(json)
+        for buffer in [checkpoint.parameters] + checkpoint.moments {
+            buffer.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        }
+        appendLittleEndian(Self.crc(bytes), to: &bytes)
+
+        let final = path(step: checkpoint.state.step)
+        let temporary = final + ".partial"
+        guard FileManager.default.createFile(atPath: temporary, contents: nil),
+              let handle = FileHandle(forWritingAtPath: temporary) else {
+            throw CheckpointError(path: temporary, reason: "cannot write a checkpoint here; check the folder's permissions and free space")
+        }
+        do {
+            try handle.write(contentsOf: bytes)
+            try handle.synchronize()   // on disk before the rename makes it the newest
+            try handle.close()
+        } catch {
+            throw CheckpointError(path: temporary, reason: "writing the checkpoint failed (\(error)); check free space")
+        }
+        guard rename(temporary, final) == 0 else {
+            throw CheckpointError(path: final, reason: "cannot rename the finished checkpoint into place")
+        }
+        pruneOlder()
+        return final
+    }
+
+    /// The newest checkpoint that passes every check (nil if none does), and why each newer one was refused.
+    public func loadNewest() -> (found: (checkpoint: Checkpoint, path: String)?, refused: [String]) {
+        var refused: [String] = []
+        for path in checkpointPaths().reversed() {
+            do {
+                return ((try Self.load(path: path), path), refused)
+            } catch {
+                refused.append("\(error)")
+            }
+        }
+        return (nil, refused)
+    }
+
+    /// Reads and checks one checkpoint file.
+    public static func load(path: String) throws -> Checkpoint {
+        func refuse(_ reason: String) -> CheckpointError { CheckpointError(path: path, reason: reason) }
+        guard let data = FileManager.default.contents(atPath: path) else { throw refuse("cannot be read") }
+        guard data.count >= 20, Array(data.prefix(4)) == magic else { throw refuse("not a dptrain checkpoint (no DPCK header)") }
+        let version = readLittleEndian(UInt32.self, data, at: 4)
+        guard version == Self.version else { throw refuse("checkpoint format \(version), this dptrain reads \(Self.version)") }
+        let stored = readLittleEndian(UInt32.self, data, at: data.count - 4)
+        guard stored == crc(data.prefix(data.count - 4)) else {
+            throw refuse("its checksum does not match: the file is truncated or corrupt")
+        }
+        let jsonLength = readLittleEndian(UInt64.self, data, at: 8)
+        guard jsonLength <= UInt64(data.count - 20) else { throw refuse("its header runs past the end of the file") }
+        let jsonEnd = 16 + Int(jsonLength)
+        guard let state = try? JSONDecoder().decode(CheckpointState.self, from: data[16..<jsonEnd]) else {
+            throw refuse("its state cannot be read by this version of dptrain")
+        }
+        let parameterCount = state.training.model.parameterCount
+        let momentCount = makeOptimizer(state.training.optimizer, parameterCount: 0).state.moments.count
+        guard data.count - jsonEnd - 4 == 4 * parameterCount * (1 + momentCount) else {
+            throw refuse("it holds \(data.count - jsonEnd - 4) bytes of weights, the model needs \(4 * parameterCount * (1 + momentCount))")
+        }
+        var buffers: [[Float]] = []
+        var offset = jsonEnd
+        for _ in 0...momentCount {
+            var buffer = [Float](repeating: 0, count: parameterCount)
+            buffer.withUnsafeMutableBytes { data.copyBytes(to: $0, from: offset..<(offset + 4 * parameterCount)) }
+            buffers.append(buffer)
+            offset += 4 * parameterCount
+        }
+        return Checkpoint(state: state, parameters: buffers[0], moments: Array(buffers.dropFirst()))
+    }
+
+    /// Finished checkpoint files, oldest first.
+    func checkpointPaths() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasPrefix("checkpoint-") && $0.hasSuffix(".dpck") }.sorted()
+            .map { (directory as NSString).appendingPathComponent($0) }
+    }
+
+    private func pruneOlder() {
+        let paths = checkpointPaths()
+        for path in paths.dropLast(Self.kept) { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    static func crc<Bytes: DataProtocol>(_ bytes: Bytes) -> UInt32 {
+        var crc = crc32(0, nil, 0)
+        for region in bytes.regions {
+            region.withUnsafeBytes { raw in
+                crc = crc32(crc, raw.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(raw.count))
+            }
+        }
+        return UInt32(crc)
+    }
+}
+
+public struct CheckpointError: Error, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+    public var description: String { "checkpoint \(path): \(reason)" }
+}
+
+private func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to data: inout Data) {
+    withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) }
+}
+
+private func readLittleEndian<T: FixedWidthInteger>(_ type: T.Type, _ data: Data, at offset: Int) -> T {
+    var value = T.zero
+    withUnsafeMutableBytes(of: &value) { data.copyBytes(to: $0, from: (data.startIndex + offset)..<(data.startIndex + offset + MemoryLayout<T>.size)) }
+    return T(littleEndian: value)
+}

@@ -1,0 +1,164 @@
+import MLP
+
+/// Which training samples each worker stores, and which of them each still
+/// has to train this epoch, as workers join and leave.
+///
+/// A worker's samples live in its own storage, appended to as it is handed
+/// more; a local index is a position in that storage. Every epoch each
+/// worker's samples are shuffled anew from the run's generator and handed out
+/// a batch per step. When a worker leaves, the samples it had not trained this
+/// epoch (its step in flight included) go to the others, with the rest of its
+/// samples for later epochs; when one joins, it takes a fair share from the
+/// others, its untrained part first. So within an epoch every sample is trained
+/// exactly once, whoever comes and goes. With the same seed and the same
+/// workers throughout, every run makes the same steps.
+public struct SampleAssignment: Codable, Equatable, Sendable {
+    public struct Holder: Codable, Equatable, Sendable {
+        public let id: UInt32
+        /// Global indices of the samples in this worker's storage; local index = position.
+        public internal(set) var stored: [Int32]
+        /// Per local index: true once the sample has moved to another worker.
+        public internal(set) var released: [Bool]
+        /// This epoch's order of local indices; those from `next` on are still to train.
+        public internal(set) var order: [UInt32]
+        public internal(set) var next: Int
+        /// Local indices handed out for the step under way.
+        public internal(set) var inFlight: [UInt32]
+
+        var activeCount: Int { released.lazy.filter { !$0 }.count }
+        /// Local indices still to train this epoch.
+        public var pending: ArraySlice<UInt32> { order[next...] }
+    }
+
+    /// A sample to store, and whether it still needs training this epoch.
+    public struct Transfer: Codable, Equatable, Sendable {
+        public let global: Int32
+        public let untrained: Bool
+    }
+
+    public let batchSize: Int
+    /// In id order: the order steps are handed out and gradients summed.
+    public private(set) var holders: [Holder] = []
+    /// Samples nobody stores, because their worker left with no one to take them.
+    public private(set) var orphans: [Transfer] = []
+    public private(set) var generator: SeededGenerator
+
+    /// Splits `sampleCount` samples over `holderIDs` (ascending) by a permutation drawn from `seed`:
+    /// the k-th worker stores positions k, k + N, k + 2N, ... of it.
+    public init(sampleCount: Int, holderIDs: [UInt32], batchSize: Int, seed: UInt64) {
+        precondition(batchSize > 0 && holderIDs == holderIDs.sorted())
+        self.batchSize = batchSize
+        generator = SeededGenerator(seed: seed ^ 0x5EED_0F_0DE5)
+        var all = (0..<Int32(sampleCount)).map { $0 }
+        generator.shuffle(&all)
+        if holderIDs.isEmpty {
+            orphans = all.map { Transfer(global: $0, untrained: true) }
+            return
+        }
+        for (slot, id) in holderIDs.enumerated() {
+            let stored = stride(from: slot, to: sampleCount, by: holderIDs.count).map { all[$0] }
+            holders.append(Holder(id: id, stored: stored, released: Array(repeating: false, count: stored.count),
+                                  order: [], next: 0, inFlight: []))
+        }
+    }
+
+    public var holderIDs: [UInt32] { holders.map(\.id) }
+
+    /// Reshuffles every worker's samples for a new epoch.
+    public mutating func startEpoch() {
+        for h in holders.indices {
+            precondition(holders[h].inFlight.isEmpty, "an epoch starts between steps")
+            var order = holders[h].released.indices.filter { !holders[h].released[$0] }.map { UInt32($0) }
+            generator.shuffle(&order)
+            holders[h].order = order
+            holders[h].next = 0
+        }
+        orphans = orphans.map { Transfer(global: $0.global, untrained: true) }
+    }
+
+    /// True when every sample of the epoch has been trained.
+    public var epochFinished: Bool {
+        holders.allSatisfy { $0.pending.isEmpty && $0.inFlight.isEmpty } && !orphans.contains { $0.untrained }
+    }
+
+    /// Untrained samples that no worker stores: training must wait for a worker to take them.
+    public var waitsForWorkers: Bool { orphans.contains { $0.untrained } && holders.isEmpty }
+
+    /// Hands out the next batch of worker `id`'s samples as local indices; empty when it has none left.
+    public mutating func takeBatch(for id: UInt32) -> [UInt32] {
+        guard let h = index(of: id) else { return [] }
+        precondition(holders[h].inFlight.isEmpty, "the last batch was neither trained nor given back")
+        let batch = Array(holders[h].pending.prefix(batchSize))
+        holders[h].next += batch.count
+        holders[h].inFlight = batch
+        return batch
+    }
+
+    /// Worker `id`'s batch in flight was trained.
+    public mutating func commit(_ id: UInt32) {
+        if let h = index(of: id) { holders[h].inFlight = [] }
+    }
+
+    /// Worker `id` left. Returns, per remaining worker, the samples it must now store
+    /// (append to its storage); untrained ones join its work for this epoch.
+    public mutating func remove(_ id: UInt32) -> [(id: UInt32, samples: [Transfer])] {
+        guard let h = index(of: id) else { return [] }
+        let leaving = holders.remove(at: h)
+        let untrainedLocal = Set(leaving.inFlight + leaving.pending)
+        let transfers = leaving.stored.indices.filter { !leaving.released[$0] }.map {
+            Transfer(global: leaving.stored[$0], untrained: untrainedLocal.contains(UInt32($0)))
+        }
+        guard !holders.isEmpty else {
+            orphans += transfers
+            return []
+        }
+        // Round-robin over the others, in id order.
+        var shares = Array(repeating: [Transfer](), count: holders.count)
+        for (n, transfer) in transfers.enumerated() { shares[n % holders.count].append(transfer) }
+        for (slot, share) in shares.enumerated() { append(share, to: slot) }
+        return zip(holders, shares).map { ($0.id, $1) }
+    }
+
+    /// Worker `id` joins between steps. Returns the samples it must store: every orphan
+    /// and a fair share of each other worker's, taken from what they have not trained yet first.
+    public mutating func add(_ id: UInt32) -> [Transfer] {
+        precondition(index(of: id) == nil && holders.allSatisfy { $0.inFlight.isEmpty })
+        var taken = orphans
+        orphans = []
+        let share = holders.count + 1
+        for h in holders.indices {
+            var give = holders[h].activeCount / share
+            // Untrained samples first, from the end of this epoch's queue.
+            while give > 0, holders[h].order.count > holders[h].next, let local = holders[h].order.popLast() {
+                holders[h].released[Int(local)] = true
+                taken.append(Transfer(global: holders[h].stored[Int(local)], untrained: true))
+                give -= 1
+            }
+            // Then samples it has trained this epoch.
+            var local = holders[h].stored.count - 1
+            while give > 0 && local >= 0 {
+                if !holders[h].released[local] {
+                    holders[h].released[local] = true
+                    taken.append(Transfer(global: holders[h].stored[local], untrained: false))
+                    give -= 1
+                }
+                local -= 1
+            }
+        }
+        let slot = holders.firstIndex { $0.id > id } ?? holders.count
+        holders.insert(Holder(id: id, stored: [], released: [], order: [], next: 0, inFlight: []), at: slot)
+        append(taken, to: slot)
+        return taken
+    }
+
+    private mutating func append(_ transfers: [Transfer], to slot: Int) {
+        let first = holders[slot].stored.count
+        holders[slot].stored += transfers.map(\.global)
+        holders[slot].released += Array(repeating: false, count: transfers.count)
+        var untrained = transfers.indices.filter { transfers[$0].untrained }.map { UInt32(first + $0) }
+        generator.shuffle(&untrained)
+        holders[slot].order += untrained
+    }
+
+    private func index(of id: UInt32) -> Int? { holders.firstIndex { $0.id == id } }
+}
