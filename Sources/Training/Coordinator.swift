@@ -233,7 +233,7 @@ public final class Coordinator {
                     }
                 }
             } catch let error as ZMQError where error.isHostUnreachable {
-                try lose(member.id, reason: "its connection is gone")
+                try connectionGone(member)
             }
         }
         let waitStart = DispatchTime.now().uptimeNanoseconds
@@ -283,7 +283,8 @@ public final class Coordinator {
         timings.steps += 1
         timings.broadcastNanoseconds += waitStart - broadcastStart
         timings.waitNanoseconds += reduceStart - waitStart
-        timings.firstGradientNanoseconds += (firstGradientArrival ?? reduceStart) - waitStart
+        // A gradient can arrive while the broadcast is still going out (read while checking a closed connection).
+        timings.firstGradientNanoseconds += max(firstGradientArrival ?? reduceStart, waitStart) - waitStart
         timings.reduceNanoseconds += updateStart - reduceStart
         timings.updateNanoseconds += end - updateStart
         timings.slowestComputeNanoseconds += slowest
@@ -311,17 +312,9 @@ public final class Coordinator {
         logger.info("training with \(machine.members.count) worker(s): \(machine.members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
     }
 
-    /// Between steps: workers that said goodbye leave, joining ones take their share.
+    /// Between steps: joining workers take their share of the samples.
     private func changeMembershipAtStepBoundary() throws {
-        let (left, joined) = machine.stepBoundary()
-        for member in left {
-            try redistribute(assignment!.remove(member.id))
-            lastHeard[member.id] = nil
-            logger.info("worker \(member.id) (\(member.host)) left at step \(machine.step)")
-            observer?.event("worker_lost", [("worker", .int(Int(member.id))), ("step", .int(Int(machine.step))),
-                                            ("workers", .int(machine.members.count)), ("reason", .string("left cleanly"))])
-        }
-        for member in joined {
+        for member in machine.stepBoundary() {
             let transfers = assignment!.add(member.id)
             try sendSamples(transfers.map(\.global), to: member)
             logger.info("worker \(member.id) (\(member.host)) takes part from step \(machine.step + 1) with \(transfers.count) samples")
@@ -330,15 +323,27 @@ public final class Coordinator {
         }
     }
 
-    /// Declares a member lost: it stops counting at once, and its samples go to the others.
-    private func lose(_ id: UInt32, reason: String) throws {
+    /// Declares a member lost, or gone after its goodbye: it stops counting at once,
+    /// and its samples, the batch in hand included, go to the others.
+    private func lose(_ id: UInt32, reason: String, cleanly: Bool = false) throws {
         guard let member = machine.lose(id) else { return }
         lastHeard[id] = nil
         if let received = gradients.removeValue(forKey: id) { spareMessages.append(received.message) }
-        logger.warning("worker \(id) (\(member.host)) lost at step \(machine.step): \(reason)")
+        if cleanly {
+            logger.info("worker \(id) (\(member.host)) left at step \(machine.step)")
+        } else {
+            logger.warning("worker \(id) (\(member.host)) lost at step \(machine.step): \(reason)")
+        }
         if assignment != nil { try redistribute(assignment!.remove(id)) }
         observer?.event("worker_lost", [("worker", .int(Int(id))), ("step", .int(Int(machine.step))),
                                         ("workers", .int(machine.members.count)), ("reason", .string(reason))])
+    }
+
+    /// A send found the member's connection closed. A worker that left cleanly said goodbye
+    /// first: read what is waiting before calling it lost.
+    private func connectionGone(_ member: CoordinatorStateMachine.Member) throws {
+        try pump(timeoutMilliseconds: 0)
+        if machine.allMembers.contains(member) { try lose(member.id, reason: "its connection is gone") }
     }
 
     private func redistribute(_ moves: [(id: UInt32, samples: [SampleAssignment.Transfer])]) throws {
@@ -356,7 +361,7 @@ public final class Coordinator {
         do {
             try send(to: member.peer, bulk: samples.pixels)
         } catch let error as ZMQError where error.isHostUnreachable {
-            try lose(member.id, reason: "its connection is gone")
+            try connectionGone(member)
         }
     }
 
@@ -426,7 +431,7 @@ public final class Coordinator {
             for member in machine.allMembers {
                 encoder.signal(.heartbeat, runID: runID, step: machine.step)
                 do { try send(to: member.peer) } catch let error as ZMQError where error.isHostUnreachable {
-                    try lose(member.id, reason: "its connection is gone")
+                    try connectionGone(member)
                 }
             }
         }
@@ -479,7 +484,11 @@ public final class Coordinator {
         case .heartbeat:
             report(machine.receiveHeartbeat(from: peer), peer: peer)
         case .goodbye:
-            report(machine.receiveGoodbye(from: peer), peer: peer)
+            let decision = machine.receiveGoodbye(from: peer)
+            if case .leave(let member) = decision {
+                do { try lose(member.id, reason: "left cleanly", cleanly: true) } catch { logger.error("\(error)") }
+            }
+            report(decision, peer: peer)
         default:
             // decode() has already refused every type that does not travel to a coordinator.
             break
@@ -504,8 +513,8 @@ public final class Coordinator {
         case .refuse(let peer, let reason, let text):
             logger.info("refused a worker: \(text)")
             sendRefusal(to: peer, reason, text)
-        case .leave(let member):
-            logger.info("worker \(member.id) (\(member.host)) is leaving")
+        case .leave:
+            break
         case .drop(let reason):
             let kind = String(reason.prefix { !$0.isNumber })
             let logged = loggedDrops[kind, default: 0]

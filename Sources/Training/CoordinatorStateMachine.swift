@@ -31,7 +31,7 @@ public struct CoordinatorStateMachine {
         case refuse(Peer, RefuseReason, String)
         /// Keep this gradient: it is the one the current step waits for from this member.
         case accept(Member)
-        /// This member leaves at the end of the step.
+        /// This member said goodbye: it leaves now, and its samples go to the others.
         case leave(Member)
         /// Nothing to do (a heartbeat, say).
         case ignore
@@ -44,8 +44,6 @@ public struct CoordinatorStateMachine {
     public private(set) var members: [Member] = []
     /// Members welcomed since the last step boundary; they take part from the next.
     public private(set) var joining: [Member] = []
-    /// Members that said goodbye; they leave at the next step boundary.
-    public private(set) var leaving: [Member] = []
     /// Workers the run starts with.
     public let expectedWorkers: Int
     /// The most workers at once.
@@ -126,11 +124,6 @@ public struct CoordinatorStateMachine {
 
     public mutating func receiveGoodbye(from peer: Peer) -> Decision {
         guard let member = member(at: peer) else { return drop("a goodbye from a peer that is not a worker of this run") }
-        if let index = joining.firstIndex(of: member) {
-            joining.remove(at: index)
-            return .leave(member)
-        }
-        if !leaving.contains(member) { leaving.append(member) }
         return .leave(member)
     }
 
@@ -147,16 +140,12 @@ public struct CoordinatorStateMachine {
         reservedIDs = []
     }
 
-    /// At a step boundary: the members that said goodbye go, the joining ones come in.
-    /// Returns both, so the driver can move their samples.
-    public mutating func stepBoundary() -> (left: [Member], joined: [Member]) {
-        let left = leaving
-        members.removeAll { left.contains($0) }
-        leaving = []
+    /// At a step boundary the joining members come in; returns them, so the driver can give them samples.
+    public mutating func stepBoundary() -> [Member] {
         let joined = joining
         members = (members + joined).sorted { $0.id < $1.id }
         joining = []
-        return (left, joined)
+        return joined
     }
 
     /// Opens `step`, waiting for a gradient from each of `ids`.
@@ -170,7 +159,6 @@ public struct CoordinatorStateMachine {
     @discardableResult
     public mutating func lose(_ id: UInt32) -> Member? {
         awaiting.remove(id)
-        leaving.removeAll { $0.id == id }
         if let index = joining.firstIndex(where: { $0.id == id }) { return joining.remove(at: index) }
         guard let index = members.firstIndex(where: { $0.id == id }) else { return nil }
         return members.remove(at: index)

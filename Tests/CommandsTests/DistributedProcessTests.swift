@@ -2,15 +2,24 @@ import Foundation
 import XCTest
 import ZMQ
 
-/// A coordinator and workers as separate processes over tcp loopback, as users run them.
-final class DistributedProcessTests: XCTestCase {
-    let folder = NSTemporaryDirectory() + "dptrain-distributed-\(UUID().uuidString)"
+/// Runs dptrain processes with their output in files, for tests that start several at once.
+class ProcessTestCase: XCTestCase {
+    let folder = NSTemporaryDirectory() + "dptrain-processes-\(UUID().uuidString)"
+    private var started: [Process] = []
 
     override func setUpWithError() throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     }
 
-    override func tearDown() { try? FileManager.default.removeItem(atPath: folder) }
+    override func tearDown() {
+        // Nothing a test started outlives it, stopped or not.
+        for process in started where process.isRunning {
+            kill(process.processIdentifier, SIGCONT)
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: folder)
+    }
 
     /// A loopback port nothing listens on right now.
     func freePort() throws -> Int {
@@ -31,6 +40,7 @@ final class DistributedProcessTests: XCTestCase {
         process.standardOutput = FileHandle(forWritingAtPath: "\(folder)/\(name).out")
         process.standardError = FileHandle(forWritingAtPath: "\(folder)/\(name).err")
         try process.run()
+        started.append(process)
         return process
     }
 
@@ -44,11 +54,30 @@ final class DistributedProcessTests: XCTestCase {
         process.waitUntilExit()
     }
 
+    /// Waits until `condition` holds, checking every 10 ms, for at most `seconds`.
+    func waitUntil(seconds: Double = 60, _ what: String, _ condition: () -> Bool) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !condition() {
+            if Date() > deadline { return XCTFail("waited \(seconds) s for \(what)") }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+
     func accuracy(_ text: String) -> Double? {
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("done:") }) else { return nil }
         return Double(line.split(separator: " ")[3])
     }
 
+    /// The metrics file's lines as JSON objects.
+    func metrics(_ path: String) throws -> [[String: Any]] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+    }
+}
+
+/// A coordinator and workers as separate processes over tcp loopback, as users run them.
+final class DistributedProcessTests: ProcessTestCase {
     /// 2 workers with batch 64 each over tcp, 3 epochs: at least 97%, and within 0.005 of
     /// one process with batch 128. The workers start first: start order does not matter.
     func testTwoWorkerProcessesMatchOneProcess() throws {

@@ -78,3 +78,46 @@ final class CoordinatorStateMachineTests: XCTestCase {
         guard case .drop = machine.receiveGradient(step: 0, from: alice) else { return XCTFail() }
     }
 }
+
+/// Joining and leaving mid-run, and a resumed run keeping its workers' places.
+final class CoordinatorMembershipTests: XCTestCase {
+    func testWorkerJoiningMidRunTakesPartFromTheNextStepBoundary() {
+        var machine = CoordinatorStateMachine(expectedWorkers: 1, maxWorkers: 2)
+        _ = machine.receiveHello(Hello(host: "a"), from: [1])
+        machine.startTraining()
+        machine.beginStep(1, expecting: [1])
+        guard case .admit(let joiner) = machine.receiveHello(Hello(host: "b"), from: [2]) else { return XCTFail() }
+        XCTAssertEqual(machine.members.map(\.id), [1])
+        XCTAssertEqual(machine.joining, [joiner])
+        guard case .refuse(_, .runFull, _) = machine.receiveHello(Hello(host: "c"), from: [3]) else { return XCTFail() }
+        XCTAssertEqual(machine.stepBoundary(), [joiner])
+        XCTAssertEqual(machine.members.map(\.id), [1, 2])
+    }
+
+    func testLostMemberStopsCountingAtOnce() {
+        var machine = CoordinatorStateMachine(expectedWorkers: 2)
+        _ = machine.receiveHello(Hello(host: "a"), from: [1])
+        _ = machine.receiveHello(Hello(host: "b"), from: [2])
+        machine.startTraining()
+        machine.beginStep(1, expecting: [1, 2])
+        _ = machine.receiveGradient(step: 1, from: [1])
+        XCTAssertEqual(machine.lose(2)?.id, 2)
+        XCTAssertTrue(machine.isStepComplete)
+        guard case .drop = machine.receiveGradient(step: 1, from: [2]) else { return XCTFail() }
+        guard case .leave(let member) = machine.receiveGoodbye(from: [1]) else { return XCTFail() }
+        XCTAssertEqual(member.id, 1)
+    }
+
+    func testResumedRunGivesWorkersTheirIdsBack() {
+        var machine = CoordinatorStateMachine(expectedWorkers: 2, resumingAt: 150, memberIDs: [4, 7], nextID: 8)
+        guard case .admit(let seven) = machine.receiveHello(Hello(previousWorkerID: 7, host: "b"), from: [1]) else { return XCTFail() }
+        XCTAssertEqual(seven.id, 7)
+        // A worker that never had a place fills the one still kept.
+        guard case .admit(let newcomer) = machine.receiveHello(Hello(host: "new"), from: [2]) else { return XCTFail() }
+        XCTAssertEqual(newcomer.id, 4)
+        XCTAssertTrue(machine.isReadyToStart)
+        machine.startTraining()
+        machine.beginStep(151, expecting: [4, 7])
+        XCTAssertEqual(machine.step, 151)
+    }
+}

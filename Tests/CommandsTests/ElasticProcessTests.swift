@@ -1,0 +1,142 @@
+import Foundation
+import XCTest
+
+/// Workers that die, hang, leave and join, and a coordinator that dies and comes back:
+/// real processes over tcp loopback.
+final class ElasticProcessTests: ProcessTestCase {
+    let deadline = 2.0
+
+    /// Three workers with batch 64 train three epochs; `during` runs once the coordinator
+    /// has printed its first epoch. Returns the coordinator's accuracy and metrics.
+    func threeWorkerRun(_ name: String, during: (([Process], String) throws -> Void)? = nil)
+        throws -> (accuracy: Double, metrics: [[String: Any]], workers: [Process]) {
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let coordinator = try start(name, ["coordinator", "--bind", endpoint, "--workers", "3", "--batch", "64",
+                                           "--step-deadline", String(deadline), "--metrics", "\(folder)/\(name).jsonl"])
+        let workers = try (1...3).map { try start("\(name)-worker\($0)", ["worker", "--connect", endpoint]) }
+        if let during {
+            waitUntil("the first epoch of \(name)") { errors(name).contains("epoch 1 ") }
+            try during(workers, endpoint)
+        }
+        wait(coordinator)
+        XCTAssertEqual(coordinator.terminationStatus, 0, errors(name))
+        let accuracy = try XCTUnwrap(self.accuracy(output(name)), output(name) + errors(name))
+        return (accuracy, try metrics("\(folder)/\(name).jsonl"), workers)
+    }
+
+    func events(_ metrics: [[String: Any]], _ name: String) -> [[String: Any]] {
+        metrics.filter { $0["event"] as? String == name }
+    }
+
+    /// Every epoch trains every sample once, whoever came and went.
+    func assertEverySampleOncePerEpoch(_ metrics: [[String: Any]], file: StaticString = #filePath, line: UInt = #line) {
+        let epochs = events(metrics, "epoch")
+        XCTAssertEqual(epochs.count, 3, file: file, line: line)
+        XCTAssertEqual(epochs.map { $0["samples"] as? Int }, [60_000, 60_000, 60_000], file: file, line: line)
+    }
+
+    /// One of three workers is SIGKILLed in the middle of an epoch: the log names it, training
+    /// finishes at the accuracy of an uninterrupted run, and no sample of an epoch is lost.
+    func testKilledWorkerIsLostAndTrainingFinishes() throws {
+        let clean = try threeWorkerRun("clean")
+        let killed = try threeWorkerRun("killed") { workers, _ in
+            Thread.sleep(forTimeInterval: 0.1)
+            kill(workers[1].processIdentifier, SIGKILL)
+        }
+        XCTAssertEqual(killed.accuracy, clean.accuracy, accuracy: 0.005)
+        let lost = events(killed.metrics, "worker_lost")
+        XCTAssertEqual(lost.count, 1)
+        XCTAssertEqual(lost.first?["workers"] as? Int, 2)
+        let id = try XCTUnwrap(lost.first?["worker"] as? Int)
+        XCTAssertTrue(errors("killed").contains("worker \(id) (") && errors("killed").contains("lost at step"), errors("killed"))
+        assertEverySampleOncePerEpoch(killed.metrics)
+        // Losing a worker cost the run no more than the deadline.
+        let cleanSeconds = try XCTUnwrap(events(clean.metrics, "done").first?["elapsed_seconds"] as? Double)
+        let killedSeconds = try XCTUnwrap(events(killed.metrics, "done").first?["elapsed_seconds"] as? Double)
+        XCTAssertLessThan(killedSeconds, cleanSeconds + deadline + 1)
+    }
+
+    /// A worker that hangs (SIGSTOP) keeps its connection; the step deadline finds it out.
+    func testHungWorkerIsLostAtTheStepDeadline() throws {
+        var hung: Process?
+        let run = try threeWorkerRun("hung") { workers, _ in
+            hung = workers[2]
+            kill(workers[2].processIdentifier, SIGSTOP)
+        }
+        if let hung { kill(hung.processIdentifier, SIGKILL) }
+        let lost = events(run.metrics, "worker_lost")
+        XCTAssertEqual(lost.count, 1)
+        XCTAssertTrue((lost.first?["reason"] as? String)?.contains("within the 2.0 s deadline") ?? false, "\(lost)")
+        XCTAssertGreaterThanOrEqual(run.accuracy, 0.96)
+        assertEverySampleOncePerEpoch(run.metrics)
+    }
+
+    /// SIGTERM makes a worker finish its step, say goodbye and exit 0.
+    func testTerminatedWorkerLeavesCleanly() throws {
+        let run = try threeWorkerRun("terminated") { workers, _ in
+            workers[0].terminate()
+            self.wait(workers[0], seconds: 10)
+        }
+        XCTAssertEqual(run.workers[0].terminationStatus, 0, errors("terminated-worker1"))
+        XCTAssertTrue(errors("terminated-worker1").contains("leaving after"), errors("terminated-worker1"))
+        let lost = events(run.metrics, "worker_lost")
+        XCTAssertEqual(lost.first?["reason"] as? String, "left cleanly")
+        assertEverySampleOncePerEpoch(run.metrics)
+    }
+
+    /// A fourth worker started mid-run takes part: the metrics show it joining, and no
+    /// sample of that epoch is lost or doubled.
+    func testFourthWorkerJoinsMidRun() throws {
+        let run = try threeWorkerRun("joined") { _, endpoint in
+            _ = try self.start("joined-worker4", ["worker", "--connect", endpoint])
+            self.waitUntil("the fourth worker to join") { self.errors("joined").contains("takes part from step") }
+        }
+        let joined = events(run.metrics, "worker_joined")
+        XCTAssertEqual(joined.count, 1)
+        XCTAssertEqual(joined.first?["workers"] as? Int, 4)
+        XCTAssertEqual(events(run.metrics, "done").first?["workers"] as? Int, 4)
+        XCTAssertTrue(errors("joined-worker4").contains("holding"), errors("joined-worker4"))
+        assertEverySampleOncePerEpoch(run.metrics)
+        XCTAssertGreaterThanOrEqual(run.accuracy, 0.96)
+    }
+
+    /// The coordinator is SIGKILLed after its first checkpoint and restarted with --resume:
+    /// the same workers rejoin by themselves, and the final weights are bit-identical to
+    /// those of an uninterrupted run.
+    func testResumedCoordinatorEndsWithBitIdenticalWeights() throws {
+        func coordinatorArguments(_ endpoint: String, _ name: String) -> [String] {
+            ["coordinator", "--bind", endpoint, "--workers", "2", "--batch", "64", "--epochs", "2",
+             "--checkpoint", "\(folder)/\(name)-checkpoints", "--checkpoint-every", "150",
+             "--save", "\(folder)/\(name).safetensors", "--metrics", "\(folder)/\(name).jsonl"]
+        }
+        let reference = "tcp://127.0.0.1:\(try freePort())"
+        let uninterrupted = try start("uninterrupted", coordinatorArguments(reference, "uninterrupted"))
+        let referenceWorkers = try (1...2).map { try start("uninterrupted-worker\($0)", ["worker", "--connect", reference]) }
+        wait(uninterrupted)
+        referenceWorkers.forEach { wait($0, seconds: 10) }
+        XCTAssertEqual(uninterrupted.terminationStatus, 0, errors("uninterrupted"))
+
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let first = try start("first", coordinatorArguments(endpoint, "resumed"))
+        let workers = try (1...2).map { try start("resumed-worker\($0)", ["worker", "--connect", endpoint]) }
+        waitUntil("the first checkpoint") {
+            FileManager.default.fileExists(atPath: "\(folder)/resumed-checkpoints/checkpoint-0000000150.dpck")
+        }
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let second = try start("second", coordinatorArguments(endpoint, "resumed") + ["--resume"])
+        wait(second)
+        workers.forEach { wait($0, seconds: 10) }
+        XCTAssertEqual(second.terminationStatus, 0, errors("second"))
+        XCTAssertTrue(errors("second").contains("resumed from"), errors("second"))
+        XCTAssertEqual(workers.map(\.terminationStatus), [0, 0])
+        XCTAssertTrue(errors("resumed-worker1").contains("rejoining"), errors("resumed-worker1"))
+        let resumedEvents = events(try metrics("\(folder)/resumed.jsonl"), "resumed")
+        XCTAssertEqual(resumedEvents.count, 1)
+        XCTAssertGreaterThanOrEqual(resumedEvents.first?["step"] as? Int ?? 0, 150)
+
+        let expected = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/uninterrupted.safetensors"))
+        let resumed = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/resumed.safetensors"))
+        XCTAssertEqual(expected, resumed, "the resumed run's weights differ from the uninterrupted run's")
+    }
+}
