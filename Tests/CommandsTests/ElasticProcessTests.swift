@@ -139,4 +139,25 @@ final class ElasticProcessTests: ProcessTestCase {
         let resumed = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/resumed.safetensors"))
         XCTAssertEqual(expected, resumed, "the resumed run's weights differ from the uninterrupted run's")
     }
+
+    /// The only worker is lost: the coordinator says it waits, and a new worker finishes the run.
+    func testCoordinatorWaitsWhenEveryWorkerIsLost() throws {
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let coordinator = try start("alone", ["coordinator", "--bind", endpoint, "--workers", "1", "--batch", "128",
+                                              "--step-deadline", "2", "--metrics", "\(folder)/alone.jsonl"])
+        let first = try start("alone-worker1", ["worker", "--connect", endpoint])
+        waitUntil("the first epoch") { errors("alone").contains("epoch 1 ") }
+        kill(first.processIdentifier, SIGKILL)
+        waitUntil("the coordinator to say it waits") { errors("alone").contains("no workers left: waiting for workers to join") }
+        XCTAssertTrue(coordinator.isRunning)
+        let second = try start("alone-worker2", ["worker", "--connect", endpoint])
+        wait(coordinator)
+        wait(second, seconds: 10)
+        XCTAssertEqual(coordinator.terminationStatus, 0, errors("alone"))
+        XCTAssertEqual(second.terminationStatus, 0)
+        let metrics = try self.metrics("\(folder)/alone.jsonl")
+        assertEverySampleOncePerEpoch(metrics)
+        XCTAssertEqual(events(metrics, "worker_joined").count, 1)
+        XCTAssertGreaterThanOrEqual(accuracy(output("alone")) ?? 0, 0.96)
+    }
 }
