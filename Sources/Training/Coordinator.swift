@@ -46,39 +46,39 @@ public final class Coordinator {
     public let config: TrainingConfig
     public let options: CoordinatorOptions
     public let endpoint: String
-    public private(set) var parameters: [Float]
-    public private(set) var machine: CoordinatorStateMachine
+    public internal(set) var parameters: [Float]
+    public internal(set) var machine: CoordinatorStateMachine
 
-    private let train: LabeledImages
-    private let test: LabeledImages
-    private let socket: Socket
-    private let logger: Logger
-    private let runID: UInt64
-    private let optimizer: Optimizer
-    private let store: CheckpointStore?
-    private var observer: TrainingObserver?
-    private var encoder = MessageEncoder()
-    private var assignment: SampleAssignment?
+    let train: LabeledImages
+    let test: LabeledImages
+    let socket: Socket
+    let logger: Logger
+    let runID: UInt64
+    let optimizer: Optimizer
+    let store: CheckpointStore?
+    var observer: TrainingObserver?
+    var encoder = MessageEncoder()
+    var assignment: SampleAssignment?
 
     // Where the run stands; all of it goes into a checkpoint.
-    private var epoch = 1
-    private var epochInProgress = false
-    private var samplesSeen = 0
-    private var trainingNanoseconds: UInt64 = 0
-    private var runScore = BatchScore()
-    private var epochScore = BatchScore()
+    var epoch = 1
+    var epochInProgress = false
+    var samplesSeen = 0
+    var trainingNanoseconds: UInt64 = 0
+    var runScore = BatchScore()
+    var epochScore = BatchScore()
 
     /// Received messages not in use, reused so that steps allocate nothing.
-    private var spareMessages: [Message] = []
+    var spareMessages: [Message] = []
     /// The current step's gradients by worker id, each in the message it arrived in.
-    private var gradients: [UInt32: (message: Message, view: GradientView)] = [:]
-    private var stepBytes: UInt64 = 0
-    private var firstGradientArrival: UInt64?
+    var gradients: [UInt32: (message: Message, view: GradientView)] = [:]
+    var stepBytes: UInt64 = 0
+    var firstGradientArrival: UInt64?
     /// When each member was last heard from, in uptime nanoseconds.
-    private var lastHeard: [UInt32: UInt64] = [:]
-    private var lastHeartbeatSent: UInt64 = 0
+    var lastHeard: [UInt32: UInt64] = [:]
+    var lastHeartbeatSent: UInt64 = 0
     /// Logged drops per kind, so that a flood of junk cannot flood the log.
-    private var loggedDrops: [String: Int] = [:]
+    var loggedDrops: [String: Int] = [:]
 
     /// Binds `endpoint` (tcp://HOST:PORT or ipc://PATH) on `context`.
     public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, options: CoordinatorOptions,
@@ -207,7 +207,7 @@ public final class Coordinator {
     // MARK: Steps
 
     /// One synchronous step over every member with samples left; returns the step's summed score.
-    private func runStep(gradientSum: inout [Float], timings: inout StepTimings) throws -> BatchScore {
+    func runStep(gradientSum: inout [Float], timings: inout StepTimings) throws -> BatchScore {
         let step = machine.step + 1
         var batches: [(member: CoordinatorStateMachine.Member, indices: [UInt32])] = []
         for member in machine.members {
@@ -291,285 +291,5 @@ public final class Coordinator {
         timings.fastestComputeNanoseconds += fastest == .max ? 0 : fastest
         timings.bytes += stepBytes
         return score
-    }
-
-    // MARK: Membership and samples
-
-    /// The run's first assignment of samples, or the resumed one fitted to the workers that came.
-    private func startAssignment() throws {
-        let ids = machine.members.map(\.id)
-        if var resumed = assignment {
-            for id in resumed.holderIDs where !ids.contains(id) { _ = resumed.remove(id) }
-            for id in ids where !resumed.holderIDs.contains(id) { _ = resumed.add(id) }
-            assignment = resumed
-        } else {
-            assignment = SampleAssignment(sampleCount: train.count, holderIDs: ids, batchSize: config.batchSize, seed: config.seed)
-        }
-        for member in machine.members {
-            let holder = assignment!.holders.first { $0.id == member.id }!
-            try sendSamples(holder.stored, to: member)
-        }
-        logger.info("training with \(machine.members.count) worker(s): \(machine.members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
-    }
-
-    /// Between steps: joining workers take their share of the samples.
-    private func changeMembershipAtStepBoundary() throws {
-        for member in machine.stepBoundary() {
-            let transfers = assignment!.add(member.id)
-            try sendSamples(transfers.map(\.global), to: member)
-            logger.info("worker \(member.id) (\(member.host)) takes part from step \(machine.step + 1) with \(transfers.count) samples")
-            observer?.event("worker_joined", [("worker", .int(Int(member.id))), ("step", .int(Int(machine.step))),
-                                              ("workers", .int(machine.members.count))])
-        }
-    }
-
-    /// Declares a member lost, or gone after its goodbye: it stops counting at once,
-    /// and its samples, the batch in hand included, go to the others.
-    private func lose(_ id: UInt32, reason: String, cleanly: Bool = false) throws {
-        guard let member = machine.lose(id) else { return }
-        lastHeard[id] = nil
-        if let received = gradients.removeValue(forKey: id) { spareMessages.append(received.message) }
-        if cleanly {
-            logger.info("worker \(id) (\(member.host)) left at step \(machine.step)")
-        } else {
-            logger.warning("worker \(id) (\(member.host)) lost at step \(machine.step): \(reason)")
-        }
-        if assignment != nil { try redistribute(assignment!.remove(id)) }
-        observer?.event("worker_lost", [("worker", .int(Int(id))), ("step", .int(Int(machine.step))),
-                                        ("workers", .int(machine.members.count)), ("reason", .string(reason))])
-    }
-
-    /// A send found the member's connection closed. A worker that left cleanly said goodbye
-    /// first: read what is waiting before calling it lost.
-    private func connectionGone(_ member: CoordinatorStateMachine.Member) throws {
-        try pump(timeoutMilliseconds: 0)
-        if machine.allMembers.contains(member) { try lose(member.id, reason: "its connection is gone") }
-    }
-
-    private func redistribute(_ moves: [(id: UInt32, samples: [SampleAssignment.Transfer])]) throws {
-        for (id, samples) in moves where !samples.isEmpty {
-            guard let member = machine.allMembers.first(where: { $0.id == id }) else { continue }
-            try sendSamples(samples.map(\.global), to: member)
-        }
-    }
-
-    /// Ships the samples at `globals` to `member`, which appends them to its storage.
-    private func sendSamples(_ globals: [Int32], to member: CoordinatorStateMachine.Member) throws {
-        guard !globals.isEmpty else { return }
-        let samples = train.subset(globals)
-        try encoder.shard(runID: runID, features: samples.featureCount, classCount: config.model.classCount, labels: samples.labels)
-        do {
-            try send(to: member.peer, bulk: samples.pixels)
-        } catch let error as ZMQError where error.isHostUnreachable {
-            try connectionGone(member)
-        }
-    }
-
-    // MARK: Checkpoints
-
-    private func writeCheckpoint() throws {
-        guard let store, let assignment else { return }
-        let optimizerState = optimizer.state
-        let state = CheckpointState(
-            training: config, step: machine.step, epoch: epoch, epochInProgress: epochInProgress, samplesSeen: samplesSeen,
-            assignment: assignment, memberIDs: machine.members.map(\.id), nextWorkerID: machine.nextID,
-            optimizerStep: optimizerState.step, trainingSeconds: Double(trainingNanoseconds) / 1e9,
-            runLossSum: runScore.lossSum + (epochInProgress ? epochScore.lossSum : 0),
-            runSamples: runScore.samples + (epochInProgress ? epochScore.samples : 0),
-            epochLossSum: epochInProgress ? epochScore.lossSum : 0, epochSamples: epochInProgress ? epochScore.samples : 0)
-        let path = try store.write(Checkpoint(state: state, parameters: parameters, moments: optimizerState.moments))
-        logger.info("checkpoint at step \(machine.step): \(path)")
-        observer?.event("checkpoint", [("step", .int(Int(machine.step))), ("epoch", .int(epoch)), ("path", .string(path))])
-    }
-
-    private func restoreNewestCheckpoint() throws {
-        guard let store else { return }
-        let (found, refused) = store.loadNewest()
-        for line in refused { logger.warning("\(line); trying the one before") }
-        guard let (checkpoint, path) = found else {
-            logger.warning("no usable checkpoint in \(store.directory): starting from the beginning")
-            return
-        }
-        let state = checkpoint.state
-        guard state.training == config, state.assignment.batchSize == config.batchSize else {
-            throw CheckpointError(path: path, reason: "it was written by a run with other training flags; resume with the same flags, or use another --checkpoint folder")
-        }
-        parameters = checkpoint.parameters
-        optimizer.state = OptimizerState(step: state.optimizerStep, moments: checkpoint.moments)
-        assignment = state.assignment
-        epoch = state.epoch
-        epochInProgress = state.epochInProgress
-        samplesSeen = state.samplesSeen
-        trainingNanoseconds = UInt64(state.trainingSeconds * 1e9)
-        runScore = BatchScore(lossSum: state.runLossSum - state.epochLossSum, samples: state.runSamples - state.epochSamples)
-        epochScore = BatchScore(lossSum: state.epochLossSum, samples: state.epochSamples)
-        machine = CoordinatorStateMachine(expectedWorkers: options.workers, maxWorkers: options.maxWorkers,
-                                          resumingAt: state.step, memberIDs: state.memberIDs, nextID: state.nextWorkerID)
-        logger.info("resumed from \(path): step \(state.step), epoch \(state.epoch)")
-        observer?.event("resumed", [("step", .int(Int(state.step))), ("epoch", .int(state.epoch)), ("path", .string(path))])
-    }
-
-    // MARK: Receiving
-
-    /// Waits up to `timeoutMilliseconds` for messages, handles all that are waiting,
-    /// keeps the heartbeats going, and declares lost the members silent past the deadline.
-    private func pump(timeoutMilliseconds: Int) throws {
-        var items = [PollItem(socket)]
-        if try poll(&items, timeoutMilliseconds: timeoutMilliseconds) > 0 {
-            while true {
-                let message = spareMessages.popLast() ?? Message(maxFrames: 1 + framesPerMessage)
-                guard try socket.receive(into: message, .dontWait) else {
-                    spareMessages.append(message)
-                    break
-                }
-                if !handle(message) { spareMessages.append(message) }
-            }
-        }
-        let now = DispatchTime.now().uptimeNanoseconds
-        if Double(now - lastHeartbeatSent) / 1e9 >= CoordinatorOptions.heartbeatInterval {
-            lastHeartbeatSent = now
-            for member in machine.allMembers {
-                encoder.signal(.heartbeat, runID: runID, step: machine.step)
-                do { try send(to: member.peer) } catch let error as ZMQError where error.isHostUnreachable {
-                    try connectionGone(member)
-                }
-            }
-        }
-        // Members awaited by the step have the step's deadline; the rest must keep up their heartbeats.
-        for member in machine.allMembers where !machine.awaiting.contains(member.id) {
-            let heard = lastHeard[member.id] ?? now
-            if Double(now - heard) / 1e9 > options.stepDeadline {
-                try lose(member.id, reason: String(format: "silent for more than %.1f s", options.stepDeadline))
-            }
-        }
-    }
-
-    /// Handles one message from the socket; returns true when it keeps the message (an accepted gradient).
-    private func handle(_ message: Message) -> Bool {
-        guard message.count >= 1 else { return false }
-        let peer = Array(message[0])
-        let frames = message.dropFirst()
-        stepBytes += UInt64(message.byteCount)
-        if let member = machine.member(at: peer) { lastHeard[member.id] = DispatchTime.now().uptimeNanoseconds }
-        guard !message.isTruncated, frames.count == framesPerMessage else {
-            report(machine.receiveInvalid("a message of \(message.receivedFrames - 1) frames, the protocol has \(framesPerMessage)"), peer: peer)
-            return false
-        }
-        let envelope: Envelope
-        do {
-            envelope = try decode(frames: frames, context: DecodeContext(receiver: .coordinator, runID: runID,
-                                                                          parameterCount: parameters.count))
-        } catch let error as WireError {
-            if case .unsupportedVersion = error {
-                sendRefusal(to: peer, .wrongVersion, "this coordinator speaks dptrain protocol version \(protocolVersion)")
-            }
-            report(machine.receiveInvalid("\(error)"), peer: peer)
-            return false
-        } catch {
-            report(machine.receiveInvalid("\(error)"), peer: peer)
-            return false
-        }
-
-        switch envelope.body {
-        case .hello(let hello):
-            report(machine.receiveHello(hello, from: peer), peer: peer)
-        case .gradient(let view):
-            let decision = machine.receiveGradient(step: envelope.step, from: peer)
-            if case .accept(let member) = decision {
-                gradients[member.id] = (message, view)
-                firstGradientArrival = firstGradientArrival ?? DispatchTime.now().uptimeNanoseconds
-                return true
-            }
-            report(decision, peer: peer)
-        case .heartbeat:
-            report(machine.receiveHeartbeat(from: peer), peer: peer)
-        case .goodbye:
-            let decision = machine.receiveGoodbye(from: peer)
-            if case .leave(let member) = decision {
-                do { try lose(member.id, reason: "left cleanly", cleanly: true) } catch { logger.error("\(error)") }
-            }
-            report(decision, peer: peer)
-        default:
-            // decode() has already refused every type that does not travel to a coordinator.
-            break
-        }
-        return false
-    }
-
-    /// Carries out a decision that needs no gradient.
-    private func report(_ decision: CoordinatorStateMachine.Decision, peer: CoordinatorStateMachine.Peer) {
-        switch decision {
-        case .admit(let member):
-            lastHeard[member.id] = DispatchTime.now().uptimeNanoseconds
-            logger.info("worker \(member.id) joined from \(member.host)")
-            let configuration = RunConfiguration(training: config, featureCount: train.featureCount, classCount: train.classCount)
-            do {
-                try encoder.welcome(Welcome(workerID: member.id, configuration: configuration.encoded(),
-                                            parameterCount: parameters.count), runID: runID)
-                try send(to: member.peer)
-            } catch {
-                logger.error("could not welcome worker \(member.id): \(error)")
-            }
-        case .refuse(let peer, let reason, let text):
-            logger.info("refused a worker: \(text)")
-            sendRefusal(to: peer, reason, text)
-        case .leave:
-            break
-        case .drop(let reason):
-            let kind = String(reason.prefix { !$0.isNumber })
-            let logged = loggedDrops[kind, default: 0]
-            loggedDrops[kind] = logged + 1
-            if logged < 20 { logger.warning("dropped \(reason)") }
-            else if logged == 20 { logger.warning("dropping more messages like that without logging each") }
-        case .accept, .ignore:
-            break
-        }
-    }
-
-    private func sendRefusal(to peer: CoordinatorStateMachine.Peer, _ reason: RefuseReason, _ text: String) {
-        do {
-            try encoder.refuse(Refusal(reason: reason, text: text), runID: runID)
-            try send(to: peer)
-        } catch {
-            logger.debug("could not send a refusal: \(error)")
-        }
-    }
-
-    // MARK: Sending
-
-    private func send(to peer: CoordinatorStateMachine.Peer) throws {
-        try send(to: peer, bulk: [UInt8]())
-    }
-
-    /// Sends the message the encoder holds, with `bulk` as its last frame straight from its storage.
-    private func send<Bulk>(to peer: CoordinatorStateMachine.Peer, bulk: [Bulk]) throws {
-        try peer.withUnsafeBytes { address in
-            try bulk.withUnsafeBytes { bulk in
-                try encoder.withFrames(bulk: bulk) { frames in
-                    stepBytes += UInt64(frames.reduce(0) { $0 + $1.count })
-                    _ = try socket.send([address] + frames)
-                }
-            }
-        }
-    }
-}
-
-/// A bind or connect that failed, named for the user.
-public struct EndpointError: Error, CustomStringConvertible {
-    public let role: String
-    public let verb: String
-    public let endpoint: String
-    public let error: ZMQError
-
-    public var description: String {
-        var text = "\(role): cannot \(verb) \(endpoint): \(error.reason)"
-        if error.code == EINVAL || error.code == EPROTONOSUPPORT {
-            text += "; an endpoint looks like tcp://HOST:PORT or ipc:///PATH"
-        } else if error.code == EADDRINUSE {
-            text += "; another process holds it: stop it or choose another port"
-        } else if error.code == EADDRNOTAVAIL || error.code == ENODEV {
-            text += "; no interface of this machine has that address"
-        }
-        return text
     }
 }

@@ -1,0 +1,151 @@
+import Dataset
+import Foundation
+import Logging
+import MLP
+import Wire
+import ZMQ
+
+/// Receiving, deciding with the state machine, and sending.
+extension Coordinator {
+    /// Waits up to `timeoutMilliseconds` for messages, handles all that are waiting,
+    /// keeps the heartbeats going, and declares lost the members silent past the deadline.
+    func pump(timeoutMilliseconds: Int) throws {
+        var items = [PollItem(socket)]
+        if try poll(&items, timeoutMilliseconds: timeoutMilliseconds) > 0 {
+            while true {
+                let message = spareMessages.popLast() ?? Message(maxFrames: 1 + framesPerMessage)
+                guard try socket.receive(into: message, .dontWait) else {
+                    spareMessages.append(message)
+                    break
+                }
+                if !handle(message) { spareMessages.append(message) }
+            }
+        }
+        let now = DispatchTime.now().uptimeNanoseconds
+        if Double(now - lastHeartbeatSent) / 1e9 >= CoordinatorOptions.heartbeatInterval {
+            lastHeartbeatSent = now
+            for member in machine.allMembers {
+                encoder.signal(.heartbeat, runID: runID, step: machine.step)
+                do { try send(to: member.peer) } catch let error as ZMQError where error.isHostUnreachable {
+                    try connectionGone(member)
+                }
+            }
+        }
+        // Members awaited by the step have the step's deadline; the rest must keep up their heartbeats.
+        for member in machine.allMembers where !machine.awaiting.contains(member.id) {
+            let heard = lastHeard[member.id] ?? now
+            if Double(now - heard) / 1e9 > options.stepDeadline {
+                try lose(member.id, reason: String(format: "silent for more than %.1f s", options.stepDeadline))
+            }
+        }
+    }
+
+    /// Handles one message from the socket; returns true when it keeps the message (an accepted gradient).
+    func handle(_ message: Message) -> Bool {
+        guard message.count >= 1 else { return false }
+        let peer = Array(message[0])
+        let frames = message.dropFirst()
+        stepBytes += UInt64(message.byteCount)
+        if let member = machine.member(at: peer) { lastHeard[member.id] = DispatchTime.now().uptimeNanoseconds }
+        guard !message.isTruncated, frames.count == framesPerMessage else {
+            report(machine.receiveInvalid("a message of \(message.receivedFrames - 1) frames, the protocol has \(framesPerMessage)"), peer: peer)
+            return false
+        }
+        let envelope: Envelope
+        do {
+            envelope = try decode(frames: frames, context: DecodeContext(receiver: .coordinator, runID: runID,
+                                                                          parameterCount: parameters.count))
+        } catch let error as WireError {
+            if case .unsupportedVersion = error {
+                sendRefusal(to: peer, .wrongVersion, "this coordinator speaks dptrain protocol version \(protocolVersion)")
+            }
+            report(machine.receiveInvalid("\(error)"), peer: peer)
+            return false
+        } catch {
+            report(machine.receiveInvalid("\(error)"), peer: peer)
+            return false
+        }
+
+        switch envelope.body {
+        case .hello(let hello):
+            report(machine.receiveHello(hello, from: peer), peer: peer)
+        case .gradient(let view):
+            let decision = machine.receiveGradient(step: envelope.step, from: peer)
+            if case .accept(let member) = decision {
+                gradients[member.id] = (message, view)
+                firstGradientArrival = firstGradientArrival ?? DispatchTime.now().uptimeNanoseconds
+                return true
+            }
+            report(decision, peer: peer)
+        case .heartbeat:
+            report(machine.receiveHeartbeat(from: peer), peer: peer)
+        case .goodbye:
+            let decision = machine.receiveGoodbye(from: peer)
+            if case .leave(let member) = decision {
+                do { try lose(member.id, reason: "left cleanly", cleanly: true) } catch { logger.error("\(error)") }
+            }
+            report(decision, peer: peer)
+        default:
+            // decode() has already refused every type that does not travel to a coordinator.
+            break
+        }
+        return false
+    }
+
+    /// Carries out a decision that needs no gradient.
+    func report(_ decision: CoordinatorStateMachine.Decision, peer: CoordinatorStateMachine.Peer) {
+        switch decision {
+        case .admit(let member):
+            lastHeard[member.id] = DispatchTime.now().uptimeNanoseconds
+            logger.info("worker \(member.id) joined from \(member.host)")
+            let configuration = RunConfiguration(training: config, featureCount: train.featureCount, classCount: train.classCount)
+            do {
+                try encoder.welcome(Welcome(workerID: member.id, configuration: configuration.encoded(),
+                                            parameterCount: parameters.count), runID: runID)
+                try send(to: member.peer)
+            } catch {
+                logger.error("could not welcome worker \(member.id): \(error)")
+            }
+        case .refuse(let peer, let reason, let text):
+            logger.info("refused a worker: \(text)")
+            sendRefusal(to: peer, reason, text)
+        case .leave:
+            break
+        case .drop(let reason):
+            let kind = String(reason.prefix { !$0.isNumber })
+            let logged = loggedDrops[kind, default: 0]
+            loggedDrops[kind] = logged + 1
+            if logged < 20 { logger.warning("dropped \(reason)") }
+            else if logged == 20 { logger.warning("dropping more messages like that without logging each") }
+        case .accept, .ignore:
+            break
+        }
+    }
+
+    func sendRefusal(to peer: CoordinatorStateMachine.Peer, _ reason: RefuseReason, _ text: String) {
+        do {
+            try encoder.refuse(Refusal(reason: reason, text: text), runID: runID)
+            try send(to: peer)
+        } catch {
+            logger.debug("could not send a refusal: \(error)")
+        }
+    }
+
+    // MARK: Sending
+
+    func send(to peer: CoordinatorStateMachine.Peer) throws {
+        try send(to: peer, bulk: [UInt8]())
+    }
+
+    /// Sends the message the encoder holds, with `bulk` as its last frame straight from its storage.
+    func send<Bulk>(to peer: CoordinatorStateMachine.Peer, bulk: [Bulk]) throws {
+        try peer.withUnsafeBytes { address in
+            try bulk.withUnsafeBytes { bulk in
+                try encoder.withFrames(bulk: bulk) { frames in
+                    stepBytes += UInt64(frames.reduce(0) { $0 + $1.count })
+                    _ = try socket.send([address] + frames)
+                }
+            }
+        }
+    }
+}
