@@ -68,7 +68,7 @@ extension Coordinator {
 
         switch envelope.body {
         case .hello(let hello):
-            report(machine.receiveHello(hello, from: peer), peer: peer)
+            report(machine.receiveHello(hello, from: peer, address: message.property("Peer-Address", frame: 1)), peer: peer)
         case .gradient(let view):
             let decision = machine.receiveGradient(step: envelope.step, from: peer)
             if case .accept(let member) = decision {

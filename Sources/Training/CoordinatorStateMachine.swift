@@ -79,7 +79,8 @@ public struct CoordinatorStateMachine {
 
     public func member(at peer: Peer) -> Member? { allMembers.first { $0.peer == peer } }
 
-    public mutating func receiveHello(_ hello: Hello, from peer: Peer) -> Decision {
+    /// `address` is where the connection comes from, as the transport tells it (an IP address over tcp).
+    public mutating func receiveHello(_ hello: Hello, from peer: Peer, address: String? = nil) -> Decision {
         if let existing = member(at: peer) {
             return drop("a second hello from worker \(existing.id) (\(existing.host))")
         }
@@ -101,7 +102,8 @@ public struct CoordinatorStateMachine {
             id = nextID
             nextID += 1
         }
-        let member = Member(id: id, peer: peer, host: hello.host)
+        let host = address.map { "\(hello.host) at \($0)" } ?? hello.host
+        let member = Member(id: id, peer: peer, host: host)
         if phase == .gathering {
             members.append(member)
             members.sort { $0.id < $1.id }

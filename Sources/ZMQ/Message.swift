@@ -54,6 +54,14 @@ public final class Message: RandomAccessCollection {
     /// The bytes of every kept frame together.
     public var byteCount: Int { reduce(0) { $0 + $1.count } }
 
+    /// A property libzmq attached to the frame at `index` when it arrived, such as
+    /// "Peer-Address" (the sender's IP address, over tcp); nil where there is none.
+    public func property(_ name: String, frame index: Int) -> String? {
+        guard index >= 0 && index < count, let value = zmq_msg_gets(parts + index, name) else { return nil }
+        let text = String(cString: value)
+        return text.isEmpty ? nil : text
+    }
+
     /// Frees the frames' buffers now (a large shard need not wait for the next receive).
     public func release() {
         reset()
