@@ -41,6 +41,7 @@ extension Coordinator {
         epochInProgress = state.epochInProgress
         samplesSeen = state.samplesSeen
         trainingNanoseconds = UInt64(state.trainingSeconds * 1e9)
+        epochTrainingBase = trainingNanoseconds
         runScore = BatchScore(lossSum: state.runLossSum - state.epochLossSum, samples: state.runSamples - state.epochSamples)
         epochScore = BatchScore(lossSum: state.epochLossSum, samples: state.epochSamples)
         machine = CoordinatorStateMachine(expectedWorkers: options.workers, maxWorkers: options.maxWorkers,

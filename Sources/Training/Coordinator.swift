@@ -65,6 +65,8 @@ public final class Coordinator {
     var epochInProgress = false
     var samplesSeen = 0
     var trainingNanoseconds: UInt64 = 0
+    /// `trainingNanoseconds` when the epoch under way began.
+    var epochTrainingBase: UInt64 = 0
     var runScore = BatchScore()
     var epochScore = BatchScore()
 
@@ -144,6 +146,7 @@ public final class Coordinator {
                 assignment!.startEpoch()
                 epochInProgress = true
                 epochScore = BatchScore()
+                epochTrainingBase = trainingNanoseconds
             }
             if assignment!.epochFinished {
                 trainingNanoseconds += DispatchTime.now().uptimeNanoseconds - epochStart
@@ -155,6 +158,7 @@ public final class Coordinator {
                                         samplesPerSecond: Double(runScore.samples) / (Double(trainingNanoseconds) / 1e9),
                                         elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
                                         workers: machine.members.count, timings: epochTimings, samples: epochScore.samples)
+                report.epochSamplesPerSecond = Double(epochScore.samples) / (Double(trainingNanoseconds - epochTrainingBase) / 1e9)
                 observer?.epochFinished(report)
                 epochInProgress = false
                 epoch += 1
@@ -200,6 +204,7 @@ public final class Coordinator {
         report.trainLoss = runScore.meanLoss
         report.timings = runTimings
         report.samples = runScore.samples
+        report.epochSamplesPerSecond = nil
         observer?.trainingFinished(report)
         return report
     }

@@ -34,6 +34,7 @@ public final class MetricsLog: TrainingObserver {
             ("elapsed_seconds", .double(report.elapsedSeconds)), ("workers", .int(report.workers)),
         ]
         if let samples = report.samples { fields.append(("samples", .int(samples))) }
+        if let rate = report.epochSamplesPerSecond { fields.append(("epoch_samples_per_second", .double(rate))) }
         fields += (report.timings?.metricsFields ?? []) + extra
         write(event: event, fields)
     }

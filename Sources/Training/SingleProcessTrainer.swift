@@ -77,17 +77,21 @@ public final class SingleProcessTrainer {
                         elapsedSeconds: seconds))
                 }
             }
-            trainingNanoseconds += DispatchTime.now().uptimeNanoseconds - epochStart.uptimeNanoseconds
+            let epochNanoseconds = DispatchTime.now().uptimeNanoseconds - epochStart.uptimeNanoseconds
+            trainingNanoseconds += epochNanoseconds
             runScore += epochScore
 
             let evaluation = Evaluation(parameters: parameters, data: test, workspace: evaluationWorkspace)
             report = TrainingReport(epoch: epoch, step: step, trainLoss: epochScore.meanLoss,
                                     testAccuracy: evaluation.accuracy,
                                     samplesPerSecond: Double(runScore.samples) / (Double(trainingNanoseconds) / 1e9),
-                                    elapsedSeconds: Self.seconds(since: start), workers: 1)
+                                    elapsedSeconds: Self.seconds(since: start), workers: 1, samples: epochScore.samples)
+            report.epochSamplesPerSecond = Double(epochScore.samples) / (Double(epochNanoseconds) / 1e9)
             observer?.epochFinished(report)
         }
         report.trainLoss = runScore.meanLoss
+        report.samples = runScore.samples
+        report.epochSamplesPerSecond = nil
         observer?.trainingFinished(report)
         return report
     }

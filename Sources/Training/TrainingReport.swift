@@ -16,6 +16,8 @@ public struct TrainingReport: Equatable, Sendable {
     public var timings: StepTimings?
     /// Samples trained in the epoch (in the run, for the final report).
     public var samples: Int?
+    /// This epoch's own training samples over its training time (`samplesPerSecond` is the run's so far).
+    public var epochSamplesPerSecond: Double?
 
     public init(epoch: Int, step: Int, trainLoss: Double, testAccuracy: Double,
                 samplesPerSecond: Double, elapsedSeconds: Double, workers: Int, timings: StepTimings? = nil,
