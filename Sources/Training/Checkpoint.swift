@@ -5,6 +5,8 @@ import MLP
 /// Everything a coordinator needs to go on where it stopped, bit for bit.
 public struct CheckpointState: Codable, Equatable {
     public var training: TrainingConfig
+    /// Training samples in the data the run trains on; a resume must use the same data.
+    public var sampleCount: Int
     /// Optimizer steps taken.
     public var step: UInt64
     /// The epoch under way, or the next one when `epochInProgress` is false.
@@ -127,6 +129,14 @@ public struct CheckpointStore {
         let jsonEnd = 16 + Int(jsonLength)
         guard let state = try? JSONDecoder().decode(CheckpointState.self, from: data[16..<jsonEnd]) else {
             throw refuse("its state cannot be read by this version of dptrain")
+        }
+        let model = state.training.model
+        guard model.problems.isEmpty, model.layerSizes.allSatisfy({ $0 <= 1 << 16 }), model.parameterCount <= 1 << 28,
+              state.trainingSeconds >= 0, state.trainingSeconds.isFinite else {
+            throw refuse("its state describes no model this dptrain can train")
+        }
+        if let problem = state.assignment.problem(sampleCount: state.sampleCount) {
+            throw refuse("its sample assignment is inconsistent: \(problem)")
         }
         let parameterCount = state.training.model.parameterCount
         let momentCount = makeOptimizer(state.training.optimizer, parameterCount: 0).state.moments.count

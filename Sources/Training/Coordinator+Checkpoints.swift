@@ -11,7 +11,7 @@ extension Coordinator {
         guard let store, let assignment else { return }
         let optimizerState = optimizer.state
         let state = CheckpointState(
-            training: config, step: machine.step, epoch: epoch, epochInProgress: epochInProgress, samplesSeen: samplesSeen,
+            training: config, sampleCount: train.count, step: machine.step, epoch: epoch, epochInProgress: epochInProgress, samplesSeen: samplesSeen,
             assignment: assignment, memberIDs: machine.members.map(\.id), nextWorkerID: machine.nextID,
             optimizerStep: optimizerState.step, trainingSeconds: Double(trainingNanoseconds) / 1e9,
             runLossSum: runScore.lossSum + (epochInProgress ? epochScore.lossSum : 0),
@@ -31,6 +31,9 @@ extension Coordinator {
             return
         }
         let state = checkpoint.state
+        guard state.sampleCount == train.count else {
+            throw CheckpointError(path: path, reason: "it was written for \(state.sampleCount) training samples and this data has \(train.count); resume with the same --data")
+        }
         guard state.training == config, state.assignment.batchSize == config.batchSize else {
             throw CheckpointError(path: path, reason: "it was written by a run with other training flags; resume with the same flags, or use another --checkpoint folder")
         }

@@ -18,7 +18,7 @@ extension Coordinator {
             assignment = SampleAssignment(sampleCount: train.count, holderIDs: ids, batchSize: config.batchSize, seed: config.seed)
         }
         for member in machine.members {
-            let holder = assignment!.holders.first { $0.id == member.id }!
+            guard let holder = assignment!.holders.first(where: { $0.id == member.id }) else { continue }
             try sendSamples(holder.stored, to: member)
         }
         logger.info("training with \(machine.members.count) worker(s): \(machine.members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
@@ -46,16 +46,29 @@ extension Coordinator {
         } else {
             logger.warning("worker \(id) (\(member.host)) lost at step \(machine.step): \(reason)")
         }
-        if assignment != nil { try redistribute(assignment!.remove(id)) }
+        if assignment != nil {
+            let moves = assignment!.remove(id)
+            // Before training, nothing has been sent: the first shards will carry the samples.
+            if machine.phase == .training { try redistribute(moves) }
+        }
         observer?.event("worker_lost", [("worker", .int(Int(id))), ("step", .int(Int(machine.step))),
                                         ("workers", .int(machine.members.count)), ("reason", .string(reason))])
     }
 
-    /// A send found the member's connection closed. A worker that left cleanly said goodbye
-    /// first: read what is waiting before calling it lost.
-    func connectionGone(_ member: CoordinatorStateMachine.Member) throws {
-        try pump(timeoutMilliseconds: 0)
-        if machine.allMembers.contains(member) { try lose(member.id, reason: "its connection is gone") }
+    /// A send found the member's connection closed. It is declared lost by the next `pump`,
+    /// once the messages waiting have been read (a worker that left cleanly said goodbye
+    /// first), and never in the middle of moving samples, whose order must match the
+    /// order the workers receive them in.
+    func connectionGone(_ member: CoordinatorStateMachine.Member) {
+        closedConnections.insert(member.id)
+    }
+
+    /// Declares lost the members whose connection was found closed.
+    func settleClosedConnections() throws {
+        while let id = closedConnections.first {
+            closedConnections.remove(id)
+            try lose(id, reason: "its connection is gone")
+        }
     }
 
     func redistribute(_ moves: [(id: UInt32, samples: [SampleAssignment.Transfer])]) throws {
@@ -73,7 +86,7 @@ extension Coordinator {
         do {
             try send(to: member.peer, bulk: samples.pixels)
         } catch let error as ZMQError where error.isHostUnreachable {
-            try connectionGone(member)
+            connectionGone(member)
         }
     }
 }

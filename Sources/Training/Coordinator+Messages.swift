@@ -21,21 +21,28 @@ extension Coordinator {
                 if !handle(message) { spareMessages.append(message) }
             }
         }
-        let now = DispatchTime.now().uptimeNanoseconds
-        if Double(now - lastHeartbeatSent) / 1e9 >= CoordinatorOptions.heartbeatInterval {
-            lastHeartbeatSent = now
-            for member in machine.allMembers {
-                encoder.signal(.heartbeat, runID: runID, step: machine.step)
-                do { try send(to: member.peer) } catch let error as ZMQError where error.isHostUnreachable {
-                    try connectionGone(member)
-                }
-            }
+        try settleClosedConnections()
+        if let failure = workerFailure { throw failure }
+        if Double(DispatchTime.now().uptimeNanoseconds - lastHeartbeatSent) / 1e9 >= CoordinatorOptions.heartbeatInterval {
+            try sendHeartbeats()
         }
         // Members awaited by the step have the step's deadline; the rest must keep up their heartbeats.
         for member in machine.allMembers where !machine.awaiting.contains(member.id) {
-            let heard = lastHeard[member.id] ?? now
+            let now = DispatchTime.now().uptimeNanoseconds
+            let heard = min(lastHeard[member.id] ?? now, now)
             if Double(now - heard) / 1e9 > options.stepDeadline {
                 try lose(member.id, reason: String(format: "silent for more than %.1f s", options.stepDeadline))
+            }
+        }
+    }
+
+    /// A heartbeat to every member; also before and after the coordinator's long pauses (evaluation, checkpoints).
+    func sendHeartbeats() throws {
+        lastHeartbeatSent = DispatchTime.now().uptimeNanoseconds
+        for member in machine.allMembers {
+            encoder.signal(.heartbeat, runID: runID, step: machine.step)
+            do { try send(to: member.peer) } catch let error as ZMQError where error.isHostUnreachable {
+                connectionGone(member)
             }
         }
     }
@@ -46,7 +53,6 @@ extension Coordinator {
         let peer = Array(message[0])
         let frames = message.dropFirst()
         stepBytes += UInt64(message.byteCount)
-        if let member = machine.member(at: peer) { lastHeard[member.id] = DispatchTime.now().uptimeNanoseconds }
         guard !message.isTruncated, frames.count == framesPerMessage else {
             report(machine.receiveInvalid("a message of \(message.receivedFrames - 1) frames, the protocol has \(framesPerMessage)"), peer: peer)
             return false
@@ -66,11 +72,24 @@ extension Coordinator {
             return false
         }
 
+        // Only a well-formed message of this run counts as a sign of life.
+        if let member = machine.member(at: peer) { lastHeard[member.id] = DispatchTime.now().uptimeNanoseconds }
         switch envelope.body {
+        case .failure(let reason):
+            if let member = machine.member(at: peer) {
+                workerFailure = TrainingError.workerFailed(worker: member.id, host: member.host, reason: reason)
+            } else {
+                report(machine.receiveInvalid("a failure report from a peer that is not a worker of this run"), peer: peer)
+            }
         case .hello(let hello):
             report(machine.receiveHello(hello, from: peer, address: message.property("Peer-Address", frame: 1)), peer: peer)
         case .gradient(let view):
-            let decision = machine.receiveGradient(step: envelope.step, from: peer)
+            var decision = machine.receiveGradient(step: envelope.step, from: peer)
+            if case .accept(let member) = decision, let expected = expectedRows[member.id], Int(view.sampleCount) != expected {
+                // Its samples stay in flight: the member is treated as not having answered.
+                decision = machine.receiveInvalid("a gradient for \(view.sampleCount) samples from worker \(member.id), whose step had \(expected)")
+                machine.expectAgain(member.id)
+            }
             if case .accept(let member) = decision {
                 gradients[member.id] = (message, view)
                 firstGradientArrival = firstGradientArrival ?? DispatchTime.now().uptimeNanoseconds
@@ -98,7 +117,8 @@ extension Coordinator {
         case .admit(let member):
             lastHeard[member.id] = DispatchTime.now().uptimeNanoseconds
             logger.info("worker \(member.id) joined from \(member.host)")
-            let configuration = RunConfiguration(training: config, featureCount: train.featureCount, classCount: train.classCount)
+            let configuration = RunConfiguration(training: config, featureCount: train.featureCount, classCount: train.classCount,
+                                                 coordinatorSilenceSeconds: max(Worker.defaultSilenceTimeout, options.stepDeadline))
             do {
                 try encoder.welcome(Welcome(workerID: member.id, configuration: configuration.encoded(),
                                             parameterCount: parameters.count), runID: runID)
@@ -107,7 +127,9 @@ extension Coordinator {
                 logger.error("could not welcome worker \(member.id): \(error)")
             }
         case .refuse(let peer, let reason, let text):
-            logger.info("refused a worker: \(text)")
+            let logged = loggedDrops["refusal", default: 0]
+            loggedDrops["refusal"] = logged + 1
+            if logged < 20 { logger.info("refused a worker: \(text)") }
             sendRefusal(to: peer, reason, text)
         case .leave:
             break

@@ -76,6 +76,12 @@ public final class Coordinator {
     var gradients: [UInt32: (message: Message, view: GradientView)] = [:]
     var stepBytes: UInt64 = 0
     var firstGradientArrival: UInt64?
+    /// How many samples each member's batch in the current step has: its gradient must say the same.
+    var expectedRows: [UInt32: Int] = [:]
+    /// Members whose connection a send found closed, to be declared lost by the next `pump`.
+    var closedConnections: Set<UInt32> = []
+    /// A worker reported that it cannot go on; the run stops with its reason.
+    var workerFailure: TrainingError?
     /// When each member was last heard from, in uptime nanoseconds.
     var lastHeard: [UInt32: UInt64] = [:]
     var lastHeartbeatSent: UInt64 = 0
@@ -122,11 +128,32 @@ public final class Coordinator {
         workers < 2 ? 1 : workers < 8 ? 2 : 4
     }
 
-    /// Trains to the end and tells the workers to exit.
+    /// Trains to the end and tells the workers to exit; on an error too, so that none waits for a coordinator that is gone.
     @discardableResult
     public func run(observer: TrainingObserver? = nil) throws -> TrainingReport {
+        do {
+            return try train(observer: observer)
+        } catch {
+            shutDownWorkers()
+            throw error
+        }
+    }
+
+    private func shutDownWorkers() {
+        for member in machine.allMembers {
+            encoder.signal(.shutdown, runID: runID, step: machine.step)
+            try? send(to: member.peer)
+        }
+    }
+
+    private func train(observer: TrainingObserver?) throws -> TrainingReport {
         self.observer = observer
-        if options.resume { try restoreNewestCheckpoint() }
+        if options.resume {
+            try restoreNewestCheckpoint()
+        } else if let store, !store.checkpointPaths().isEmpty {
+            // Pruning keeps the newest steps: a fresh run here would lose its own checkpoints to an old run's.
+            throw CheckpointError(path: store.directory, reason: "already holds checkpoints of a run; pass --resume to go on from them, or choose an empty folder")
+        }
         logger.info("waiting for \(machine.expectedWorkers) worker(s) on \(endpoint)")
         while !machine.isReadyToStart { try pump(timeoutMilliseconds: 200) }
         machine.startTraining()
@@ -152,6 +179,7 @@ public final class Coordinator {
                 trainingNanoseconds += DispatchTime.now().uptimeNanoseconds - epochStart
                 runScore += epochScore
                 runTimings += epochTimings
+                try sendHeartbeats()   // the workers hear nothing else while the test set is scored
                 let evaluation = Evaluation(parameters: parameters, data: test, workspace: evaluationWorkspace)
                 report = TrainingReport(epoch: epoch, step: Int(machine.step), trainLoss: epochScore.meanLoss,
                                         testAccuracy: evaluation.accuracy,
@@ -194,10 +222,7 @@ public final class Coordinator {
             }
         }
         machine.finish()
-        for member in machine.allMembers {
-            encoder.signal(.shutdown, runID: runID, step: machine.step)
-            try? send(to: member.peer)
-        }
+        shutDownWorkers()
         if machine.droppedCount > 0 {
             logger.info("dropped \(machine.droppedCount) bad message(s): \(machine.dropped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: "; "))")
         }
@@ -220,6 +245,8 @@ public final class Coordinator {
             if !indices.isEmpty { batches.append((member, indices)) }
         }
         machine.beginStep(step, expecting: batches.map(\.member.id))
+        expectedRows.removeAll(keepingCapacity: true)
+        for (member, indices) in batches { expectedRows[member.id] = indices.count }
         let learningRate = config.optimizer.schedule.rate(
             base: config.optimizer.learningRate, progress: Double(samplesSeen) / Double(config.epochs * train.count))
         stepBytes = 0
@@ -238,7 +265,7 @@ public final class Coordinator {
                     }
                 }
             } catch let error as ZMQError where error.isHostUnreachable {
-                try connectionGone(member)
+                connectionGone(member)
             }
         }
         let waitStart = DispatchTime.now().uptimeNanoseconds
@@ -283,6 +310,10 @@ public final class Coordinator {
             }
         }
         samplesSeen += score.samples
+        // Finite gradients can still add up to infinity, or a step overflow the weights: stop here, not on the workers.
+        guard parameters.withUnsafeBufferPointer(allFinite) else {
+            throw TrainingError.lossNotFinite(epoch: epoch, step: Int(step), learningRate: config.optimizer.learningRate)
+        }
         let end = DispatchTime.now().uptimeNanoseconds
 
         timings.steps += 1

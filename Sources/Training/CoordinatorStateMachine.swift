@@ -69,11 +69,11 @@ public struct CoordinatorStateMachine {
         self.init(expectedWorkers: expectedWorkers, maxWorkers: maxWorkers)
         self.step = step
         reservedIDs = memberIDs.sorted()
-        self.nextID = max(nextID, (memberIDs.max() ?? 0) + 1)
+        self.nextID = max(nextID, (memberIDs.max() ?? 0) &+ 1, 1)
     }
 
     public var allMembers: [Member] { members + joining }
-    public var isReadyToStart: Bool { phase == .gathering && allMembers.count >= expectedWorkers }
+    public var isReadyToStart: Bool { phase == .gathering && members.count >= expectedWorkers }
     public var isStepComplete: Bool { phase == .training && awaiting.isEmpty }
     public var droppedCount: Int { dropped.values.reduce(0, +) }
 
@@ -88,10 +88,9 @@ public struct CoordinatorStateMachine {
             count("hello with a worker id in use")
             return .refuse(peer, .duplicateID, "worker id \(hello.previousWorkerID) is in use by a live worker")
         }
-        guard allMembers.count < (phase == .gathering ? expectedWorkers : maxWorkers), phase != .finished else {
+        guard allMembers.count < maxWorkers, phase != .finished else {
             count("hello after the run filled")
-            let limit = phase == .gathering ? expectedWorkers : maxWorkers
-            return .refuse(peer, .runFull, "this run has its \(limit) workers and does not take more")
+            return .refuse(peer, .runFull, "this run has its \(maxWorkers) workers and does not take more")
         }
         let id: UInt32
         if let reserved = reservedIDs.firstIndex(of: hello.previousWorkerID) {
@@ -104,7 +103,8 @@ public struct CoordinatorStateMachine {
         }
         let host = address.map { "\(hello.host) at \($0)" } ?? hello.host
         let member = Member(id: id, peer: peer, host: host)
-        if phase == .gathering {
+        // Beyond the workers the run starts with, a worker joins at the first step boundary.
+        if phase == .gathering && members.count < expectedWorkers {
             members.append(member)
             members.sort { $0.id < $1.id }
         } else {
@@ -131,6 +131,11 @@ public struct CoordinatorStateMachine {
 
     public mutating func receiveHeartbeat(from peer: Peer) -> Decision {
         member(at: peer) == nil ? drop("a heartbeat from a peer that is not a worker of this run") : .ignore
+    }
+
+    /// The current step waits for this member's gradient again (the one it sent was refused).
+    public mutating func expectAgain(_ id: UInt32) {
+        if members.contains(where: { $0.id == id }) { awaiting.insert(id) }
     }
 
     /// A message that failed to decode, or broke the protocol's shape.

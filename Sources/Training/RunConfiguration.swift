@@ -7,11 +7,14 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
     public var training: TrainingConfig
     public var featureCount: Int
     public var classCount: Int
+    /// How long a worker should wait, hearing nothing, before it takes the coordinator for gone.
+    public var coordinatorSilenceSeconds: Double?
 
-    public init(training: TrainingConfig, featureCount: Int, classCount: Int) {
+    public init(training: TrainingConfig, featureCount: Int, classCount: Int, coordinatorSilenceSeconds: Double? = nil) {
         self.training = training
         self.featureCount = featureCount
         self.classCount = classCount
+        self.coordinatorSilenceSeconds = coordinatorSilenceSeconds
     }
 
     public func encoded() -> [UInt8] {
@@ -37,6 +40,9 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
         guard model.inputSize == configuration.featureCount, model.classCount >= configuration.classCount,
               model.parameterCount == parameterCount else {
             throw RunConfigurationError("the coordinator's model \(model.summary) does not fit its data or its parameter count \(parameterCount)")
+        }
+        if let seconds = configuration.coordinatorSilenceSeconds, !(seconds > 0 && seconds <= 3600) {
+            throw RunConfigurationError("the coordinator's silence timeout \(seconds) s is not between 0 and an hour")
         }
         return configuration
     }

@@ -161,4 +161,29 @@ public struct SampleAssignment: Codable, Equatable, Sendable {
     }
 
     private func index(of id: UInt32) -> Int? { holders.firstIndex { $0.id == id } }
+
+    /// What is wrong with an assignment read from a file, if anything: every index in range,
+    /// every sample held once, nothing in flight between steps.
+    public func problem(sampleCount: Int) -> String? {
+        guard batchSize > 0, holders.map(\.id) == holders.map(\.id).sorted(), Set(holders.map(\.id)).count == holders.count,
+              !holders.contains(where: { $0.id == 0 || $0.id == .max }) else { return "its worker ids are not ascending and distinct" }
+        var held = [Bool](repeating: false, count: max(sampleCount, 0))
+        func take(_ global: Int32) -> Bool {
+            guard global >= 0, Int(global) < sampleCount, !held[Int(global)] else { return false }
+            held[Int(global)] = true
+            return true
+        }
+        for holder in holders {
+            guard holder.released.count == holder.stored.count, holder.inFlight.isEmpty,
+                  holder.next >= 0, holder.next <= holder.order.count,
+                  holder.order.allSatisfy({ Int($0) < holder.stored.count && !holder.released[Int($0)] }) else {
+                return "worker \(holder.id)'s order does not fit its samples"
+            }
+            for (local, global) in holder.stored.enumerated() where !holder.released[local] {
+                guard take(global) else { return "sample \(global) is out of range or held twice" }
+            }
+        }
+        for orphan in orphans { guard take(orphan.global) else { return "sample \(orphan.global) is out of range or held twice" } }
+        return held.allSatisfy { $0 } ? nil : "some samples are held by no one"
+    }
 }

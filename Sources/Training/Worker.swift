@@ -10,14 +10,18 @@ import ZMQ
 /// one answers), takes its configuration and samples, then answers every step
 /// with the gradient sum of its batch, until told training is done. It sends a
 /// heartbeat when it has been quiet for a second; when its coordinator has been
-/// silent for `coordinatorTimeout` it says hello again, under the same id, to
+/// silent for `silenceTimeout` it says hello again, under the same id, to
 /// whichever coordinator answers there (a restarted one resumes with it).
 public final class Worker {
     public let endpoint: String
     /// Silence from any coordinator after which the worker gives up.
     public let giveUpAfterSeconds: Double
-    /// Seconds without a word from the coordinator (which sends heartbeats every second) before rejoining.
-    public static let coordinatorTimeout = 5.0
+    /// Seconds without a word from the coordinator (which sends heartbeats every second) before
+    /// rejoining; the coordinator's welcome may ask for longer.
+    public static let defaultSilenceTimeout = 5.0
+    private var silenceTimeout = Worker.defaultSilenceTimeout
+    /// Set when a gradient could not be sent: the coordinator's connection is gone.
+    private var coordinatorGone = false
 
     private let context: Context
     private var socket: Socket
@@ -85,9 +89,10 @@ public final class Worker {
             try join()
             if try serve() == .done { return }
             // The coordinator went quiet: start over on a fresh connection, under the same id.
-            logger.warning("worker \(workerID): no word from the coordinator at \(endpoint) for \(Int(Worker.coordinatorTimeout)) s; rejoining")
+            logger.warning("worker \(workerID): lost the coordinator at \(endpoint); rejoining")
             socket = try Worker.connectedSocket(context, endpoint)
             joined = false
+            coordinatorGone = false
             runID = 0
         }
     }
@@ -106,6 +111,7 @@ public final class Worker {
             if received {
                 lastHeard = now
                 if try handle() == .done { return .done }
+                if coordinatorGone { return .carryOn }
                 continue
             }
             if Double(now - lastSent) / 1e9 >= CoordinatorOptions.heartbeatInterval {
@@ -113,7 +119,7 @@ public final class Worker {
                 _ = try encoder.withFrames { try socket.send($0, .dontWait) }
                 lastSent = now
             }
-            if Double(now - lastHeard) / 1e9 > Worker.coordinatorTimeout { return .carryOn }
+            if Double(now - lastHeard) / 1e9 > silenceTimeout { return .carryOn }
         }
     }
 
@@ -128,9 +134,12 @@ public final class Worker {
             let sent = try encoder.withFrames { try socket.send($0, .dontWait) }
             if sent, try waitForMessage(milliseconds: Int(backoff * 1000)) {
                 _ = try handle()
-                continue
+                if joined { continue }
+                // Refused for now (its old connection still counts as live): back off before asking again.
+                Thread.sleep(forTimeInterval: backoff)
+            } else if !sent {
+                Thread.sleep(forTimeInterval: backoff)
             }
-            if !sent { Thread.sleep(forTimeInterval: backoff) }
             if !saidWaiting {
                 logger.info("waiting for a coordinator at \(endpoint); retrying with backoff")
                 saidWaiting = true
@@ -207,6 +216,7 @@ public final class Worker {
         self.runID = runID
         workerID = welcome.workerID
         joined = true
+        silenceTimeout = max(Worker.defaultSilenceTimeout, configuration.coordinatorSilenceSeconds ?? 0)
         shard = nil   // the coordinator sends this worker's samples anew after every welcome
         workspace = Workspace(spec: configuration.training.model, capacity: batch)
         gradient = [Float](repeating: 0, count: welcome.parameterCount)
@@ -243,12 +253,17 @@ public final class Worker {
         }
         let computeNanoseconds = DispatchTime.now().uptimeNanoseconds - start
         guard score.lossSum.isFinite else {
+            // Tell the coordinator, which stops the run with the reason, rather than leave it waiting.
+            try? encoder.failure("the loss became NaN or infinite at step \(number): training diverged; restart with a lower --lr",
+                                 runID: runID, step: number)
+            _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
             throw WorkerError.lossNotFinite(step: number)
         }
         try encoder.gradient(runID: runID, step: number, sampleCount: UInt32(rows), lossSum: score.lossSum,
                              computeNanoseconds: computeNanoseconds, parameterCount: gradient.count)
         try gradient.withUnsafeBytes { bulk in
-            try encoder.withFrames(bulk: bulk) { _ = try socket.send($0) }
+            // Never block: with no coordinator connected a blocking send would wait for one forever.
+            coordinatorGone = try !encoder.withFrames(bulk: bulk) { try socket.send($0, .dontWait) }
         }
         lastSent = DispatchTime.now().uptimeNanoseconds
         stepsDone += 1

@@ -55,6 +55,8 @@ public func decode<Frames: Collection>(
         body = .welcome(try decodeWelcome(&reader))
     case .refuse:
         body = .refuse(try decodeRefusal(&reader))
+    case .failure:
+        body = .failure(try reader.string("reason", limit: Limits.refuseTextBytes))
     case .shard:
         return Envelope(header: header, body: .shard(try decodeShard(&reader, pixels: bulk)))
     case .step:

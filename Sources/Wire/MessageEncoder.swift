@@ -46,6 +46,14 @@ public struct MessageEncoder {
         finish(.refuse, runID: runID, step: 0, bulkBytes: 0)
     }
 
+    /// A worker's report that it cannot go on with the run.
+    public mutating func failure(_ reason: String, runID: UInt64, step: UInt64) throws {
+        let text = Array(reason.utf8.prefix(Limits.refuseTextBytes))
+        begin()
+        meta.appendPrefixed(text)
+        finish(.failure, runID: runID, step: step, bulkBytes: 0)
+    }
+
     /// A shard of `labels.count` samples; the bulk is their `count * features` pixel bytes.
     public mutating func shard<Labels: Collection<UInt8>>(
         runID: UInt64, features: Int, classCount: Int, labels: Labels

@@ -74,6 +74,8 @@ public enum Body {
     case hello(Hello)
     case welcome(Welcome)
     case refuse(Refusal)
+    /// A worker cannot go on with the run; the reason, for the coordinator to report.
+    case failure(String)
     case shard(ShardView)
     case step(StepView)
     case gradient(GradientView)

@@ -44,6 +44,8 @@
 //   heartbeat  both  empty                                                  empty
 //   goodbye    w->c  empty (the worker leaves cleanly)                      empty
 //   shutdown   c->w  empty (training is done)                               empty
+//   failure    w->c  str reason (<= 1 KiB): the worker cannot go on with    empty
+//                    the run (its loss became NaN, say); the run stops
 //
 // The shard's labels ride in meta (at most a few tens of KB) so that its
 // pixels can go out straight from the data set's storage.
@@ -78,6 +80,7 @@ public enum MessageType: UInt16, CaseIterable, Sendable, CustomStringConvertible
     case heartbeat = 7
     case goodbye = 8
     case shutdown = 9
+    case failure = 10
 
     public var description: String {
         switch self {
@@ -90,13 +93,14 @@ public enum MessageType: UInt16, CaseIterable, Sendable, CustomStringConvertible
         case .heartbeat: "heartbeat"
         case .goodbye: "goodbye"
         case .shutdown: "shutdown"
+        case .failure: "failure"
         }
     }
 
     /// Which end may receive a message of this type.
     public func mayTravel(to receiver: Role) -> Bool {
         switch self {
-        case .hello, .gradient, .goodbye: receiver == .coordinator
+        case .hello, .gradient, .goodbye, .failure: receiver == .coordinator
         case .welcome, .refuse, .shard, .step, .shutdown: receiver == .worker
         case .heartbeat: true
         }

@@ -144,3 +144,30 @@ final class DistributedProcessTests: ProcessTestCase {
         XCTAssertTrue(errors("worker").contains("heard nothing from a coordinator at \(endpoint) for 1 s"), errors("worker"))
     }
 }
+
+/// What a distributed run says when it cannot go on.
+final class DistributedFailureTests: ProcessTestCase {
+    /// A run that diverges stops with advice, and its worker exits too: nothing waits forever.
+    func testDivergingRunStopsEveryProcess() throws {
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let coordinator = try start("coordinator", ["coordinator", "--bind", endpoint, "--workers", "1", "--lr", "1e38", "--schedule", "constant"])
+        let worker = try start("worker", ["worker", "--connect", endpoint])
+        wait(coordinator, seconds: 60)
+        wait(worker, seconds: 20)
+        XCTAssertNotEqual(coordinator.terminationStatus, 0)
+        XCTAssertTrue(errors("coordinator").contains("NaN or infinite") && errors("coordinator").contains("lower"), errors("coordinator"))
+        XCTAssertNotEqual(worker.terminationStatus, 0)
+    }
+
+    /// A fresh run does not write into a folder of another run's checkpoints, which pruning would mix up.
+    func testFreshRunRefusesAFolderOfCheckpoints() throws {
+        let checkpoints = "\(folder)/checkpoints"
+        try FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: "\(checkpoints)/checkpoint-0000001407.dpck", contents: Data("old".utf8))
+        let coordinator = try start("coordinator", ["coordinator", "--bind", "tcp://127.0.0.1:\(try freePort())", "--workers", "1",
+                                                    "--checkpoint", checkpoints])
+        wait(coordinator, seconds: 30)
+        XCTAssertNotEqual(coordinator.terminationStatus, 0)
+        XCTAssertTrue(errors("coordinator").contains("already holds checkpoints of a run; pass --resume"), errors("coordinator"))
+    }
+}

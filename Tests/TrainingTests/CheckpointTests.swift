@@ -13,7 +13,7 @@ final class CheckpointTests: XCTestCase {
         let parameters = config.model.initialParameters(.he, seed: step)
         var assignment = SampleAssignment(sampleCount: 50, holderIDs: [1, 2], batchSize: 8, seed: 3)
         assignment.startEpoch()
-        let state = CheckpointState(training: config, step: step, epoch: 1, epochInProgress: true, samplesSeen: Int(step) * 16,
+        let state = CheckpointState(training: config, sampleCount: 50, step: step, epoch: 1, epochInProgress: true, samplesSeen: Int(step) * 16,
                                     assignment: assignment, memberIDs: [1, 2], nextWorkerID: 3, optimizerStep: Int(step),
                                     trainingSeconds: 1.5, runLossSum: 2, runSamples: 32, epochLossSum: 2, epochSamples: 32)
         return Checkpoint(state: state, parameters: parameters, moments: [parameters.map { $0 / 2 }])

@@ -16,7 +16,7 @@ final class CoordinatorStateMachineTests: XCTestCase {
     }
 
     func testAdmitsUntilFullThenRefuses() {
-        var machine = CoordinatorStateMachine(expectedWorkers: 2)
+        var machine = CoordinatorStateMachine(expectedWorkers: 2, maxWorkers: 2)
         guard case .admit(let first) = machine.receiveHello(Hello(host: "a"), from: alice) else { return XCTFail() }
         XCTAssertEqual(first.id, 1)
         XCTAssertFalse(machine.isReadyToStart)
@@ -26,6 +26,18 @@ final class CoordinatorStateMachineTests: XCTestCase {
         guard case .refuse(let peer, .runFull, _) = machine.receiveHello(Hello(host: "m"), from: mallory) else { return XCTFail() }
         XCTAssertEqual(peer, mallory)
         XCTAssertEqual(machine.members.map(\.id), [1, 2])
+    }
+
+    /// Beyond the workers a run starts with, an early worker waits to join at the first step.
+    func testExtraWorkerWhileGatheringJoinsAtTheFirstStep() {
+        var machine = CoordinatorStateMachine(expectedWorkers: 1, maxWorkers: 3)
+        _ = machine.receiveHello(Hello(host: "a"), from: alice)
+        guard case .admit(let extra) = machine.receiveHello(Hello(host: "b"), from: bob) else { return XCTFail() }
+        XCTAssertEqual(machine.members.map(\.id), [1])
+        XCTAssertEqual(machine.joining, [extra])
+        XCTAssertTrue(machine.isReadyToStart)
+        machine.startTraining()
+        XCTAssertEqual(machine.stepBoundary(), [extra])
     }
 
     func testHelloWithAnIdInUseIsRefused() {
