@@ -10,8 +10,7 @@ extension Coordinator {
     /// Waits up to `timeoutMilliseconds` for messages, handles all that are waiting,
     /// keeps the heartbeats going, and declares lost the members silent past the deadline.
     func pump(timeoutMilliseconds: Int) throws {
-        var items = [PollItem(socket)]
-        if try poll(&items, timeoutMilliseconds: timeoutMilliseconds) > 0 {
+        if try poll(&pollItems, timeoutMilliseconds: timeoutMilliseconds) > 0 {
             while true {
                 let message = spareMessages.popLast() ?? Message(maxFrames: 1 + framesPerMessage)
                 guard try socket.receive(into: message, .dontWait) else {
@@ -27,7 +26,7 @@ extension Coordinator {
             try sendHeartbeats()
         }
         // Members awaited by the step have the step's deadline; the rest must keep up their heartbeats.
-        for member in machine.allMembers where !machine.awaiting.contains(member.id) {
+        for member in machine.snapshot() where !machine.awaiting.contains(member.id) {
             let now = DispatchTime.now().uptimeNanoseconds
             let heard = min(lastHeard[member.id] ?? now, now)
             if Double(now - heard) / 1e9 > options.stepDeadline {
@@ -39,7 +38,7 @@ extension Coordinator {
     /// A heartbeat to every member; also before and after the coordinator's long pauses (evaluation, checkpoints).
     func sendHeartbeats() throws {
         lastHeartbeatSent = DispatchTime.now().uptimeNanoseconds
-        for member in machine.allMembers {
+        for member in machine.snapshot() {
             encoder.signal(.heartbeat, runID: runID, step: machine.step)
             do { try send(to: member.peer) } catch let error as ZMQError where error.isHostUnreachable {
                 connectionGone(member)
@@ -50,7 +49,9 @@ extension Coordinator {
     /// Handles one message from the socket; returns true when it keeps the message (an accepted gradient).
     func handle(_ message: Message) -> Bool {
         guard message.count >= 1 else { return false }
-        let peer = Array(message[0])
+        // A member's address is already stored; only a stranger's is copied out of the message.
+        let known = machine.member(at: message[0])
+        let peer = known?.peer ?? Array(message[0])
         let frames = message.dropFirst()
         stepBytes += UInt64(message.byteCount)
         guard !message.isTruncated, frames.count == framesPerMessage else {
@@ -73,10 +74,10 @@ extension Coordinator {
         }
 
         // Only a well-formed message of this run counts as a sign of life.
-        if let member = machine.member(at: peer) { lastHeard[member.id] = DispatchTime.now().uptimeNanoseconds }
+        if let member = known { lastHeard[member.id] = DispatchTime.now().uptimeNanoseconds }
         switch envelope.body {
         case .failure(let reason):
-            if let member = machine.member(at: peer) {
+            if let member = known {
                 workerFailure = TrainingError.workerFailed(worker: member.id, host: member.host, reason: reason)
             } else {
                 report(machine.receiveInvalid("a failure report from a peer that is not a worker of this run"), peer: peer)

@@ -76,6 +76,10 @@ public final class Coordinator {
     var gradients: [UInt32: (message: Message, view: GradientView)] = [:]
     var stepBytes: UInt64 = 0
     var firstGradientArrival: UInt64?
+    /// The current step's batches, reused from step to step.
+    var stepBatches: [(member: CoordinatorStateMachine.Member, indices: ArraySlice<UInt32>)] = []
+    /// The poll set of the coordinator's one socket.
+    lazy var pollItems = [PollItem(socket)]
     /// How many samples each member's batch in the current step has: its gradient must say the same.
     var expectedRows: [UInt32: Int] = [:]
     /// Members whose connection a send found closed, to be declared lost by the next `pump`.
@@ -239,14 +243,15 @@ public final class Coordinator {
     /// One synchronous step over every member with samples left; returns the step's summed score.
     func runStep(gradientSum: inout [Float], timings: inout StepTimings) throws -> BatchScore {
         let step = machine.step + 1
-        var batches: [(member: CoordinatorStateMachine.Member, indices: [UInt32])] = []
+        stepBatches.removeAll(keepingCapacity: true)
+        expectedRows.removeAll(keepingCapacity: true)
         for member in machine.members {
             let indices = assignment!.takeBatch(for: member.id)
-            if !indices.isEmpty { batches.append((member, indices)) }
+            guard !indices.isEmpty else { continue }
+            stepBatches.append((member, indices))
+            expectedRows[member.id] = indices.count
         }
-        machine.beginStep(step, expecting: batches.map(\.member.id))
-        expectedRows.removeAll(keepingCapacity: true)
-        for (member, indices) in batches { expectedRows[member.id] = indices.count }
+        machine.beginStep(step, expecting: stepBatches.lazy.map(\.member.id))
         let learningRate = config.optimizer.schedule.rate(
             base: config.optimizer.learningRate, progress: Double(samplesSeen) / Double(config.epochs * train.count))
         stepBytes = 0
@@ -255,13 +260,13 @@ public final class Coordinator {
         let broadcastStart = DispatchTime.now().uptimeNanoseconds
         // One copy of the weights into libzmq, shared by every worker's message.
         let weights = try parameters.withUnsafeBytes { try SharedFrame(copying: $0) }
-        for (member, indices) in batches {
+        for (member, indices) in stepBatches {
             try encoder.step(runID: runID, step: step, epoch: UInt32(epoch), indices: indices, parameterCount: parameters.count)
             do {
                 try member.peer.withUnsafeBytes { address in
-                    try encoder.withHeaderAndMeta { frames in
-                        stepBytes += UInt64(frames.reduce(weights.count) { $0 + $1.count })
-                        _ = try socket.send([address] + frames, then: weights)
+                    try encoder.withHeaderAndMeta { header, meta in
+                        stepBytes += UInt64(address.count + header.count + meta.count + weights.count)
+                        _ = try socket.send(address, header, meta, then: weights)
                     }
                 }
             } catch let error as ZMQError where error.isHostUnreachable {
@@ -287,8 +292,8 @@ public final class Coordinator {
         var slowest: UInt64 = 0, fastest = UInt64.max
         var first = true
         gradientSum.withUnsafeMutableBufferPointer { sum in
-            for id in gradients.keys.sorted() {
-                let view = gradients[id]!.view
+            for member in machine.members {   // in id order
+                guard let view = gradients[member.id]?.view else { continue }
                 if first { view.gradient.copy(into: sum) } else { view.gradient.add(into: sum) }
                 first = false
                 score += BatchScore(lossSum: view.lossSum, samples: Int(view.sampleCount))

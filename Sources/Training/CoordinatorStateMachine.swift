@@ -73,11 +73,26 @@ public struct CoordinatorStateMachine {
     }
 
     public var allMembers: [Member] { members + joining }
+
+    /// Every member, taking part or joining, as they are now: safe to iterate while
+    /// members are lost, and with no array to build (the step loop allocates nothing).
+    public func snapshot() -> MemberSnapshot {
+        MemberSnapshot(taking: members.makeIterator(), joining: joining.makeIterator())
+    }
+
+    public struct MemberSnapshot: Sequence, IteratorProtocol {
+        var taking: IndexingIterator<[Member]>
+        var joining: IndexingIterator<[Member]>
+        public mutating func next() -> Member? { taking.next() ?? joining.next() }
+    }
     public var isReadyToStart: Bool { phase == .gathering && members.count >= expectedWorkers }
     public var isStepComplete: Bool { phase == .training && awaiting.isEmpty }
     public var droppedCount: Int { dropped.values.reduce(0, +) }
 
-    public func member(at peer: Peer) -> Member? { allMembers.first { $0.peer == peer } }
+    /// The member at this connection, found without copying the address.
+    public func member<Bytes: Collection<UInt8>>(at peer: Bytes) -> Member? {
+        members.first { $0.peer.elementsEqual(peer) } ?? joining.first { $0.peer.elementsEqual(peer) }
+    }
 
     /// `address` is where the connection comes from, as the transport tells it (an IP address over tcp).
     public mutating func receiveHello(_ hello: Hello, from peer: Peer, address: String? = nil) -> Decision {
@@ -156,10 +171,11 @@ public struct CoordinatorStateMachine {
     }
 
     /// Opens `step`, waiting for a gradient from each of `ids`.
-    public mutating func beginStep(_ step: UInt64, expecting ids: [UInt32]) {
+    public mutating func beginStep<IDs: Sequence<UInt32>>(_ step: UInt64, expecting ids: IDs) {
         precondition(phase == .training && step > self.step)
         self.step = step
-        awaiting = Set(ids)
+        awaiting.removeAll(keepingCapacity: true)
+        awaiting.formUnion(ids)
     }
 
     /// The member is gone (its deadline passed, or it could not be reached): it stops counting at once.

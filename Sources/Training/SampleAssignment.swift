@@ -22,8 +22,8 @@ public struct SampleAssignment: Codable, Equatable, Sendable {
         /// This epoch's order of local indices; those from `next` on are still to train.
         public internal(set) var order: [UInt32]
         public internal(set) var next: Int
-        /// Local indices handed out for the step under way.
-        public internal(set) var inFlight: [UInt32]
+        /// Positions in `order` handed out for the step under way, just before `next`.
+        public internal(set) var inFlight: Range<Int>
 
         var activeCount: Int { released.lazy.filter { !$0 }.count }
         /// Local indices still to train this epoch.
@@ -58,7 +58,7 @@ public struct SampleAssignment: Codable, Equatable, Sendable {
         for (slot, id) in holderIDs.enumerated() {
             let stored = stride(from: slot, to: sampleCount, by: holderIDs.count).map { all[$0] }
             holders.append(Holder(id: id, stored: stored, released: Array(repeating: false, count: stored.count),
-                                  order: [], next: 0, inFlight: []))
+                                  order: [], next: 0, inFlight: 0..<0))
         }
     }
 
@@ -72,6 +72,7 @@ public struct SampleAssignment: Codable, Equatable, Sendable {
             generator.shuffle(&order)
             holders[h].order = order
             holders[h].next = 0
+            holders[h].inFlight = 0..<0
         }
         orphans = orphans.map { Transfer(global: $0.global, untrained: true) }
     }
@@ -84,19 +85,21 @@ public struct SampleAssignment: Codable, Equatable, Sendable {
     /// Untrained samples that no worker stores: training must wait for a worker to take them.
     public var waitsForWorkers: Bool { orphans.contains { $0.untrained } && holders.isEmpty }
 
-    /// Hands out the next batch of worker `id`'s samples as local indices; empty when it has none left.
-    public mutating func takeBatch(for id: UInt32) -> [UInt32] {
+    /// Hands out the next batch of worker `id`'s samples as local indices (a view of its
+    /// epoch order, no copy); empty when it has none left.
+    public mutating func takeBatch(for id: UInt32) -> ArraySlice<UInt32> {
         guard let h = index(of: id) else { return [] }
         precondition(holders[h].inFlight.isEmpty, "the last batch was neither trained nor given back")
-        let batch = Array(holders[h].pending.prefix(batchSize))
-        holders[h].next += batch.count
+        let start = holders[h].next
+        let batch = start..<min(start + batchSize, holders[h].order.count)
+        holders[h].next = batch.upperBound
         holders[h].inFlight = batch
-        return batch
+        return holders[h].order[batch]
     }
 
     /// Worker `id`'s batch in flight was trained.
     public mutating func commit(_ id: UInt32) {
-        if let h = index(of: id) { holders[h].inFlight = [] }
+        if let h = index(of: id) { holders[h].inFlight = holders[h].next..<holders[h].next }
     }
 
     /// Worker `id` left. Returns, per remaining worker, the samples it must now store
@@ -104,7 +107,9 @@ public struct SampleAssignment: Codable, Equatable, Sendable {
     public mutating func remove(_ id: UInt32) -> [(id: UInt32, samples: [Transfer])] {
         guard let h = index(of: id) else { return [] }
         let leaving = holders.remove(at: h)
-        let untrainedLocal = Set(leaving.inFlight + leaving.pending)
+        // The batch in flight sits just before the pending rest of the order: both are untrained.
+        let firstUntrained = leaving.inFlight.isEmpty ? leaving.next : leaving.inFlight.lowerBound
+        let untrainedLocal = Set(leaving.order[firstUntrained...])
         let transfers = leaving.stored.indices.filter { !leaving.released[$0] }.map {
             Transfer(global: leaving.stored[$0], untrained: untrainedLocal.contains(UInt32($0)))
         }
@@ -146,7 +151,7 @@ public struct SampleAssignment: Codable, Equatable, Sendable {
             }
         }
         let slot = holders.firstIndex { $0.id > id } ?? holders.count
-        holders.insert(Holder(id: id, stored: [], released: [], order: [], next: 0, inFlight: []), at: slot)
+        holders.insert(Holder(id: id, stored: [], released: [], order: [], next: 0, inFlight: 0..<0), at: slot)
         append(taken, to: slot)
         return taken
     }

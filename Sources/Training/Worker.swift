@@ -263,7 +263,9 @@ public final class Worker {
                              computeNanoseconds: computeNanoseconds, parameterCount: gradient.count)
         try gradient.withUnsafeBytes { bulk in
             // Never block: with no coordinator connected a blocking send would wait for one forever.
-            coordinatorGone = try !encoder.withFrames(bulk: bulk) { try socket.send($0, .dontWait) }
+            coordinatorGone = try !encoder.withFrames(bulk: bulk) { header, meta, bulk in
+                try socket.send(header, meta, bulk, .dontWait)
+            }
         }
         lastSent = DispatchTime.now().uptimeNanoseconds
         stepsDone += 1

@@ -128,10 +128,19 @@ public struct MessageEncoder {
 
     /// Calls `body` with the header and meta frames alone, for a sender that
     /// supplies the bulk frame (`bulkBytes` long) from a buffer of its own.
-    public func withHeaderAndMeta<R>(_ body: ([UnsafeRawBufferPointer]) throws -> R) rethrows -> R {
+    public func withHeaderAndMeta<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try header.withUnsafeBytes { header in
-            try meta.withUnsafeBytes { meta in try body([header, meta]) }
+            try meta.withUnsafeBytes { meta in try body(header, meta) }
         }
+    }
+
+    /// Calls `body` with the header, meta and bulk frames, as `withFrames` does but with no array.
+    public func withFrames<R>(
+        bulk: UnsafeRawBufferPointer,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R
+    ) rethrows -> R {
+        precondition(bulk.count == bulkBytes, "the \(type.map(String.init(describing:)) ?? "unbuilt") message announced \(bulkBytes) bulk bytes, got \(bulk.count)")
+        return try withHeaderAndMeta { header, meta in try body(header, meta, bulk) }
     }
 
     private func checkLimit(_ field: String, _ value: Int, _ limit: Int) throws {

@@ -27,22 +27,18 @@ public final class SharedFrame {
 }
 
 extension Socket {
-    /// Sends `frames` copied as `send(_:_:)` does, then `shared` as the last frame, uncopied.
+    /// Sends three copied frames (a routing id, a header, a meta frame, say), then `shared`
+    /// as the last frame, uncopied; nothing is allocated.
     @discardableResult
-    public func send(_ frames: [UnsafeRawBufferPointer], then shared: SharedFrame, _ blocking: Blocking = .wait) throws -> Bool {
-        precondition(!frames.isEmpty, "a shared frame follows at least one copied frame")
-        for (index, frame) in frames.enumerated() {
-            while zmq_send(handle, frame.baseAddress, frame.count, blocking.flag | ZMQ_SNDMORE) == -1 {
-                let error = ZMQError.last("send frame \(index + 1) of \(frames.count + 1) (\(frame.count) bytes)")
-                if index == 0 && error.isWouldBlock { return false }
-                if index > 0 && error.isInterrupted { continue }
-                throw error
-            }
-        }
+    public func send(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, _ third: UnsafeRawBufferPointer,
+                     then shared: SharedFrame, _ blocking: Blocking = .wait) throws -> Bool {
+        guard try sendFrame(first, index: 0, of: 4, blocking, moreAfter: true) else { return false }
+        _ = try sendFrame(second, index: 1, of: 4, blocking, moreAfter: true)
+        _ = try sendFrame(third, index: 2, of: 4, blocking, moreAfter: true)
         var last = zmq_msg_t()
         try shared.reference(into: &last)
         while zmq_msg_send(&last, handle, blocking.flag) == -1 {
-            let error = ZMQError.last("send frame \(frames.count + 1) of \(frames.count + 1) (\(shared.count) bytes)")
+            let error = ZMQError.last("send frame 4 of 4 (\(shared.count) bytes)")
             if error.isInterrupted { continue }
             zmq_msg_close(&last)
             throw error

@@ -96,16 +96,33 @@ public final class Socket {
     public func send(_ frames: [UnsafeRawBufferPointer], _ blocking: Blocking = .wait) throws -> Bool {
         precondition(!frames.isEmpty, "a message has at least one frame")
         for (index, frame) in frames.enumerated() {
-            let more = index < frames.count - 1 ? ZMQ_SNDMORE : 0
-            while zmq_send(handle, frame.baseAddress, frame.count, blocking.flag | more) == -1 {
-                let error = ZMQError.last("send frame \(index + 1) of \(frames.count) (\(frame.count) bytes)")
-                // Once the first frame is queued libzmq accepts the rest of the message
-                // (delivery is atomic), so only the first frame may report "would block";
-                // a signal after it must not leave half a message queued, so retry.
-                if index == 0 && error.isWouldBlock { return false }
-                if index > 0 && error.isInterrupted { continue }
-                throw error
-            }
+            guard try sendFrame(frame, index: index, of: frames.count, blocking) else { return false }
+        }
+        return true
+    }
+
+    /// Sends a message of three frames, as `send(_:_:)` does but with no array to build:
+    /// for the step loop, which allocates nothing.
+    @discardableResult
+    public func send(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, _ third: UnsafeRawBufferPointer,
+                     _ blocking: Blocking = .wait) throws -> Bool {
+        guard try sendFrame(first, index: 0, of: 3, blocking) else { return false }
+        _ = try sendFrame(second, index: 1, of: 3, blocking)
+        _ = try sendFrame(third, index: 2, of: 3, blocking)
+        return true
+    }
+
+    /// Sends frame `index` of `total`; false when the first frame would block.
+    func sendFrame(_ frame: UnsafeRawBufferPointer, index: Int, of total: Int, _ blocking: Blocking, moreAfter: Bool? = nil) throws -> Bool {
+        let more = (moreAfter ?? (index < total - 1)) ? ZMQ_SNDMORE : 0
+        while zmq_send(handle, frame.baseAddress, frame.count, blocking.flag | more) == -1 {
+            let error = ZMQError.last("send frame \(index + 1) of \(total) (\(frame.count) bytes)")
+            // Once the first frame is queued libzmq accepts the rest of the message
+            // (delivery is atomic), so only the first frame may report "would block";
+            // a signal after it must not leave half a message queued, so retry.
+            if index == 0 && error.isWouldBlock { return false }
+            if index > 0 && error.isInterrupted { continue }
+            throw error
         }
         return true
     }
