@@ -53,6 +53,7 @@ public struct LabeledImages: Equatable, Sendable {
     }
 
     /// The samples at `indices`, as a new set (for shards).
+    @inlinable
     public func subset<Indices: Collection>(_ indices: Indices) -> LabeledImages where Indices.Element: BinaryInteger {
         var pixels: [UInt8] = []
         pixels.reserveCapacity(indices.count * featureCount)

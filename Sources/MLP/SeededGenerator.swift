@@ -55,6 +55,8 @@ public struct SeededGenerator: RandomNumberGenerator, Codable, Equatable, Sendab
     }
 
     /// Fisher-Yates, written out so the permutation never depends on the standard library's algorithm.
+    /// Inlinable so that callers in other modules get it specialised: unspecialised, each swap allocates.
+    @inlinable
     public mutating func shuffle<T>(_ values: inout [T]) {
         guard values.count > 1 else { return }
         for i in stride(from: values.count - 1, to: 0, by: -1) {

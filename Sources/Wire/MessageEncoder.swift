@@ -55,9 +55,7 @@ public struct MessageEncoder {
     }
 
     /// A shard of `labels.count` samples; the bulk is their `count * features` pixel bytes.
-    public mutating func shard<Labels: Collection<UInt8>>(
-        runID: UInt64, features: Int, classCount: Int, labels: Labels
-    ) throws {
+    public mutating func shard(runID: UInt64, features: Int, classCount: Int, labels: [UInt8]) throws {
         guard features >= 1, features <= UInt32.max, classCount >= 1, classCount <= Limits.classCount else {
             throw WireError.shardShape(features: UInt32(clamping: features), classes: UInt32(clamping: classCount))
         }
@@ -78,8 +76,11 @@ public struct MessageEncoder {
     }
 
     /// A step; the bulk is the `parameterCount` Float32 parameters.
-    public mutating func step<Indices: Collection<UInt32>>(
-        runID: UInt64, step: UInt64, epoch: UInt32, indices: Indices, parameterCount: Int
+    ///
+    /// Concrete rather than generic over the index collection: a generic method called
+    /// from another module runs unspecialised, boxing every index in an allocation.
+    public mutating func step(
+        runID: UInt64, step: UInt64, epoch: UInt32, indices: ArraySlice<UInt32>, parameterCount: Int
     ) throws {
         try checkLimit("step parameter count", parameterCount, Limits.parameterCount)
         try checkLimit("step index count", indices.count, Int(UInt32.max))
@@ -88,6 +89,10 @@ public struct MessageEncoder {
         meta.appendLittleEndian(UInt32(indices.count))
         for index in indices { meta.appendLittleEndian(index) }
         finish(.step, runID: runID, step: step, bulkBytes: parameterCount * 4)
+    }
+
+    public mutating func step(runID: UInt64, step: UInt64, epoch: UInt32, indices: [UInt32], parameterCount: Int) throws {
+        try self.step(runID: runID, step: step, epoch: epoch, indices: indices[...], parameterCount: parameterCount)
     }
 
     /// A gradient; the bulk is the `parameterCount` Float32 gradient sums.
