@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Allocations per distributed step: runs a coordinator and one worker for 1 and
+# then 2 epochs (batch 512) with a malloc counter preloaded, and prints the
+# difference per step for each process. The step loop should allocate next to
+# nothing; what remains is mostly libzmq's message buffers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release --product dptrain >/dev/null 2>&1
+dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
+gcc -shared -fPIC -O2 -o "$dir/count.so" benchmarks/tools/malloc-count.c -ldl
+bin=$PWD/.build/release/dptrain
+for epochs in 1 2; do
+  endpoint=ipc://$dir/$epochs.sock
+  LD_PRELOAD=$dir/count.so "$bin" worker --connect "$endpoint" 2>"$dir/worker$epochs" &
+  LD_PRELOAD=$dir/count.so "$bin" coordinator --bind "$endpoint" --workers 1 --batch 512 --epochs "$epochs" 2>"$dir/coordinator$epochs" >/dev/null
+  wait
+done
+count() { grep -o 'mallocs [0-9]*' "$1" | cut -d' ' -f2; }
+steps=118   # 60,000 samples / 512 per step, one epoch
+for role in coordinator worker; do
+  awk -v a="$(count "$dir/${role}1")" -v b="$(count "$dir/${role}2")" -v s=$steps -v r=$role \
+    'BEGIN {printf "%s: %d mallocs for one more epoch of %d steps, %.1f a step\n", r, b - a, s, (b - a) / s}'
+done
