@@ -35,6 +35,16 @@ extension Coordinator {
         }
     }
 
+    /// A heartbeat to each member the step still waits for; a closed connection shows in the send.
+    func probeAwaitedMembers() throws {
+        for member in machine.members where machine.awaiting.contains(member.id) {
+            encoder.signal(.heartbeat, runID: runID, step: machine.step)
+            do { try send(to: member.peer) } catch let error as ZMQError where error.isHostUnreachable {
+                connectionGone(member)
+            }
+        }
+    }
+
     /// A heartbeat to every member; also before and after the coordinator's long pauses (evaluation, checkpoints).
     func sendHeartbeats() throws {
         lastHeartbeatSent = DispatchTime.now().uptimeNanoseconds

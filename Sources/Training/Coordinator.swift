@@ -125,6 +125,9 @@ public final class Coordinator {
         self.endpoint = (try? socket.lastEndpoint()) ?? endpoint
     }
 
+    /// Nanoseconds a step waits before it probes the workers it still waits for.
+    static let probeInterval: UInt64 = 25_000_000
+
     /// libzmq I/O threads for a coordinator of `workers`: every step moves two
     /// weight-sized messages per worker through them, and one thread serves its
     /// connections one after another.
@@ -275,15 +278,22 @@ public final class Coordinator {
         }
         let waitStart = DispatchTime.now().uptimeNanoseconds
         let deadline = waitStart + UInt64(options.stepDeadline * 1e9)
+        var lastProbe = waitStart
         while !machine.isStepComplete {
             let now = DispatchTime.now().uptimeNanoseconds
+            if now - lastProbe > Coordinator.probeInterval {
+                // A slow step: a heartbeat to each worker still awaited finds a closed connection
+                // at once, rather than at the next second's heartbeat or the deadline.
+                lastProbe = now
+                try probeAwaitedMembers()
+            }
             if now >= deadline {
                 for id in machine.awaiting.sorted() {
                     try lose(id, reason: String(format: "no gradient for step %llu within the %.1f s deadline", step, options.stepDeadline))
                 }
                 break
             }
-            try pump(timeoutMilliseconds: Int(min(deadline - now, 200_000_000) / 1_000_000) + 1)
+            try pump(timeoutMilliseconds: Int(min(deadline - now, Coordinator.probeInterval) / 1_000_000) + 1)
         }
 
         // Sum in worker-id order: the same order every run.
