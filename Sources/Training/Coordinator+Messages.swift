@@ -76,6 +76,16 @@ extension Coordinator {
             if case .unsupportedVersion = error {
                 sendRefusal(to: peer, .wrongVersion, "this coordinator speaks dptrain protocol version \(protocolVersion)")
             }
+            if case .runMismatch(let otherRun, _) = error, known == nil {
+                // Most likely a worker of the coordinator that ran here before this one: tell it
+                // at once (once a second at most), so that it rejoins without waiting out its timeout.
+                let now = DispatchTime.now().uptimeNanoseconds
+                if now - (lastOtherRunNotice[peer] ?? 0) > 1_000_000_000 {
+                    lastOtherRunNotice[peer] = now
+                    // Under the worker's own run id, which is the only one its decoder takes.
+                    sendRefusal(to: peer, .otherRun, "this coordinator runs run \(runID); say hello to join it", runID: otherRun)
+                }
+            }
             report(machine.receiveInvalid("\(error)"), peer: peer)
             return false
         } catch {
@@ -155,9 +165,9 @@ extension Coordinator {
         }
     }
 
-    func sendRefusal(to peer: CoordinatorStateMachine.Peer, _ reason: RefuseReason, _ text: String) {
+    func sendRefusal(to peer: CoordinatorStateMachine.Peer, _ reason: RefuseReason, _ text: String, runID: UInt64? = nil) {
         do {
-            try encoder.refuse(Refusal(reason: reason, text: text), runID: runID)
+            try encoder.refuse(Refusal(reason: reason, text: text), runID: runID ?? self.runID)
             try send(to: peer)
         } catch {
             logger.debug("could not send a refusal: \(error)")

@@ -86,6 +86,8 @@ public final class Coordinator {
     var closedConnections: Set<UInt32> = []
     /// A worker reported that it cannot go on; the run stops with its reason.
     var workerFailure: TrainingError?
+    /// When each stranger was last told that its messages are for another run.
+    var lastOtherRunNotice: [CoordinatorStateMachine.Peer: UInt64] = [:]
     /// When each member was last heard from, in uptime nanoseconds.
     var lastHeard: [UInt32: UInt64] = [:]
     var lastHeartbeatSent: UInt64 = 0

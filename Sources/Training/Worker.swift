@@ -182,6 +182,11 @@ public final class Worker {
         case .refuse(let refusal):
             // The coordinator still counts this worker's old connection as live: it will declare it lost, then take us back.
             if refusal.reason == .duplicateID { return .carryOn }
+            // A new coordinator answers at the endpoint: rejoin it now rather than after the silence timeout.
+            if refusal.reason == .otherRun {
+                if joined { coordinatorGone = true }
+                return .carryOn
+            }
             throw WorkerError.refused(endpoint: endpoint, reason: refusal.text)
         case .shard(let view):
             guard let configuration else { return .carryOn }

@@ -121,9 +121,13 @@ public enum RefuseReason: UInt16, CaseIterable, Sendable, CustomStringConvertibl
     case runFull = 2
     case notAuthorised = 3
     case duplicateID = 4
+    /// A message for another run (a worker of the coordinator that was here before):
+    /// the worker should say hello to join this one.
+    case otherRun = 5
 
     public var description: String {
         switch self {
+        case .otherRun: "a message for another run"
         case .wrongVersion: "wrong protocol version"
         case .runFull: "run full"
         case .notAuthorised: "not authorised"

@@ -29,6 +29,17 @@ final class RoundTripTests: XCTestCase {
         }
     }
 
+    func testFailure() throws {
+        let frames = try encode { try $0.failure("the loss became NaN at step 12", runID: run, step: 12) }
+        try decoding(frames, toCoordinator) { envelope in
+            guard case .failure(let reason) = envelope.body else { return XCTFail("\(envelope.body)") }
+            XCTAssertEqual(reason, "the loss became NaN at step 12")
+            XCTAssertEqual(envelope.step, 12)
+        }
+        // It only travels to a coordinator.
+        assertRejects(frames, toWorker) { if case .wrongDirection(.failure, .worker) = $0 { return true } else { return false } }
+    }
+
     func testWelcome() throws {
         let config = Array(#"{"hidden":[128],"lr":0.1}"#.utf8)
         let frames = try encode {
