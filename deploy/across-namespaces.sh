@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# A coordinator and two workers as three hosts: each in a network namespace of
+# its own, joined by a bridge, talking tcp across separate network stacks. Half
+# way through, one worker's cable is cut (its link goes down: no FIN, no RST),
+# and the coordinator must notice within --step-deadline and finish with the
+# other. Needs root and iproute2; removes everything it made.
+# usage: deploy/across-namespaces.sh [deadline-seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || { echo "deploy/across-namespaces.sh needs root, for ip netns" >&2; exit 1; }
+command -v ip >/dev/null || { echo "deploy/across-namespaces.sh needs iproute2 (apt-get install iproute2)" >&2; exit 1; }
+deadline=${1:-3}
+swift build -c release --product dptrain >/dev/null 2>&1
+bin=$PWD/.build/release/dptrain
+tag=dp$$
+dir=$(mktemp -d)
+cleanup() {
+  pkill -f "$bin (coordinator|worker) .*10\.77\." 2>/dev/null || true
+  for ns in br c w1 w2; do ip netns del "$tag-$ns" 2>/dev/null || true; done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+ip netns add "$tag-br"
+ip -n "$tag-br" link add br0 type bridge
+ip -n "$tag-br" link set br0 up
+address=1
+for host in c w1 w2; do
+  ip netns add "$tag-$host"
+  ip link add "${tag}a" type veth peer name "${tag}b"
+  ip link set "${tag}a" netns "$tag-$host"
+  ip link set "${tag}b" netns "$tag-br"
+  ip -n "$tag-$host" link set "${tag}a" name eth0
+  ip -n "$tag-br" link set "${tag}b" name "port$address" master br0
+  ip -n "$tag-br" link set "port$address" up
+  ip -n "$tag-$host" addr add "10.77.0.$address/24" dev eth0
+  ip -n "$tag-$host" link set eth0 up
+  ip -n "$tag-$host" link set lo up
+  address=$((address + 1))
+done
+
+endpoint=tcp://10.77.0.1:5555
+ip netns exec "$tag-w1" "$bin" worker --connect "$endpoint" 2>"$dir/w1.err" &
+ip netns exec "$tag-w2" "$bin" worker --connect "$endpoint" --give-up-after 5 2>"$dir/w2.err" &
+ip netns exec "$tag-c" "$bin" coordinator --bind "tcp://10.77.0.1:5555" --workers 2 --batch 64 --epochs 3 \
+  --step-deadline "$deadline" --metrics "$dir/metrics.jsonl" >"$dir/c.out" 2>"$dir/c.err" &
+coordinator=$!
+until grep -q "epoch 1 " "$dir/c.err" 2>/dev/null; do sleep 0.01; done
+cut=$(date +%s.%N)
+ip -n "$tag-w2" link set eth0 down
+until grep -q "lost at step" "$dir/c.err" 2>/dev/null; do sleep 0.005; done
+noticed=$(date +%s.%N)
+wait "$coordinator"
+grep -E "joined from|lost at step" "$dir/c.err"
+cat "$dir/c.out"
+awk -v a="$cut" -v b="$noticed" -v d="$deadline" 'BEGIN {printf "cable cut: declared lost after %.3f s (deadline %s s)\n", b - a, d}'
+grep -o '"event":"epoch".*"samples":[0-9]*' "$dir/metrics.jsonl" | grep -o '"epoch":[0-9]*\|"workers":[0-9]*\|"samples":[0-9]*' | paste - - -
