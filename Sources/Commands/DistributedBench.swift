@@ -18,7 +18,7 @@ struct DistributedBench {
         config.epochs = epochs
         print("784-128-10, \(batch) samples per worker per step, \(epochs) epoch(s), workers over ipc on this machine")
         print("workers  samples/s  speed-up  accuracy  wait ms  (first)  reduce ms  update ms  bcast ms  compute max/min ms  bytes/step")
-        var baseline: Double?
+        var firstRate: Double?
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         for count in workerCounts {
             let endpoint = "ipc://\(NSTemporaryDirectory())dptrain-bench-\(getpid())-\(count).sock"
@@ -42,12 +42,12 @@ struct DistributedBench {
             }
             let report = try coordinator.run()
             let rate = report.samplesPerSecond
-            baseline = baseline ?? rate / Double(count)
+            firstRate = firstRate ?? rate
             let timings = report.timings ?? StepTimings()
             let steps = Double(max(timings.steps, 1))
             func ms(_ nanoseconds: UInt64) -> String { String(format: "%.3f", Double(nanoseconds) / 1e6 / steps) }
             let row = [String(count), ProgressDisplay.grouped(rate),
-                       String(format: "%.2fx", rate / (baseline! * Double(workerCounts.first!))),
+                       String(format: "%.2fx", rate / firstRate!),
                        String(format: "%.4f", report.testAccuracy),
                        ms(timings.waitNanoseconds), ms(timings.firstGradientNanoseconds), ms(timings.reduceNanoseconds), ms(timings.updateNanoseconds),
                        ms(timings.broadcastNanoseconds),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MLP
 import Training
 
@@ -100,5 +101,3 @@ extension LearningRateSchedule: ExpressibleByArgument {}
 extension Loss: ExpressibleByArgument {}
 extension OptimizerConfig.Kind: ExpressibleByArgument {}
 extension Initialization: ExpressibleByArgument {}
-
-import Foundation

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How parameters move given a gradient. Sorted in order of increasing
 /// complexity; each optimizer implements only its own step.
 public struct OptimizerConfig: Codable, Equatable, Sendable {
@@ -168,5 +170,3 @@ public final class Adam: Optimizer {
         }
     }
 }
-
-import Foundation

@@ -153,9 +153,9 @@ extension Coordinator {
             if logged < 20 { logger.info("refused a worker: \(text)") }
             sendRefusal(to: peer, reason, text)
         case .leave:
-            break
+            break   // handled where the goodbye arrives: losing the member moves its samples
         case .drop(let reason):
-            let kind = String(reason.prefix { !$0.isNumber })
+            let kind = CoordinatorStateMachine.kind(of: reason)
             let logged = loggedDrops[kind, default: 0]
             loggedDrops[kind] = logged + 1
             if logged < 20 { logger.warning("dropped \(reason)") }

@@ -220,7 +220,7 @@ public final class Coordinator {
             if let observer {
                 let seconds = Double(trainingNanoseconds + DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
                 observer.stepFinished(StepProgress(
-                    epoch: epoch, epochs: config.epochs, stepInEpoch: epochScore.samples, stepsPerEpoch: train.count,
+                    epoch: epoch, epochs: config.epochs, samplesInEpoch: epochScore.samples, samplesPerEpoch: train.count,
                     loss: epochScore.meanLoss, samplesPerSecond: Double(runScore.samples + epochScore.samples) / seconds,
                     elapsedSeconds: seconds))
             }

@@ -195,8 +195,11 @@ public struct CoordinatorStateMachine {
     }
 
     private mutating func count(_ reason: String) {
-        // Counted by kind: the reason up to its first digit, so "step 12" and "step 13" are one kind.
-        let kind = String(reason.prefix { !$0.isNumber }).trimmingCharacters(in: .whitespaces)
-        dropped[kind, default: 0] += 1
+        dropped[Self.kind(of: reason), default: 0] += 1
+    }
+
+    /// A drop's kind: its reason up to the first digit, so that "step 12" and "step 13" are one kind.
+    public static func kind(of reason: String) -> String {
+        String(reason.prefix { !$0.isNumber }).trimmingCharacters(in: .whitespaces)
     }
 }

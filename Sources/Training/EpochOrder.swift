@@ -8,9 +8,12 @@ public struct EpochOrder: Sendable {
 
     public init(sampleCount: Int, seed: UInt64) {
         indices = (0..<Int32(sampleCount)).map { $0 }
-        // A stream of its own, so that the order does not shift when initialisation draws more numbers.
-        generator = SeededGenerator(seed: seed ^ 0x5EED_0F_0DE5)
+        generator = EpochOrder.orderGenerator(seed: seed)
     }
+
+    /// The generator of every sample order of a run: a stream of its own, so that the
+    /// order does not shift when initialisation draws more numbers.
+    static func orderGenerator(seed: UInt64) -> SeededGenerator { SeededGenerator(seed: seed ^ 0x5EED_0F_0DE5) }
 
     /// Shuffles for the next epoch.
     public mutating func shuffle() { generator.shuffle(&indices) }

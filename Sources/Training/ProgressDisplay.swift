@@ -21,13 +21,14 @@ public final class ProgressDisplay: TrainingObserver {
         guard interactive else { return }
         // Ten frames a second is smooth enough and costs nothing next to a step.
         let now = DispatchTime.now().uptimeNanoseconds
-        guard now - lastDraw > 100_000_000 || progress.stepInEpoch == progress.stepsPerEpoch else { return }
+        guard now - lastDraw > 100_000_000 || progress.samplesInEpoch == progress.samplesPerEpoch else { return }
         lastDraw = now
         let width = 24
-        let filled = width * progress.stepInEpoch / max(progress.stepsPerEpoch, 1)
+        let filled = width * progress.samplesInEpoch / max(progress.samplesPerEpoch, 1)
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        write(String(format: "\r\u{1B}[Kepoch %d/%d %@ %d/%d  loss %.4f  %@ samples/s  %@ left",
-                     progress.epoch, progress.epochs, bar, progress.stepInEpoch, progress.stepsPerEpoch,
+        write(String(format: "\r\u{1B}[Kepoch %d/%d %@ %@/%@ samples  loss %.4f  %@ samples/s  %@ left",
+                     progress.epoch, progress.epochs, bar, ProgressDisplay.grouped(Double(progress.samplesInEpoch)),
+                     ProgressDisplay.grouped(Double(progress.samplesPerEpoch)),
                      progress.loss, Self.grouped(progress.samplesPerSecond), Self.duration(progress.secondsLeft)))
     }
 

@@ -48,7 +48,7 @@ public struct SampleAssignment: Codable, Equatable, Sendable {
     public init(sampleCount: Int, holderIDs: [UInt32], batchSize: Int, seed: UInt64) {
         precondition(batchSize > 0 && holderIDs == holderIDs.sorted())
         self.batchSize = batchSize
-        generator = SeededGenerator(seed: seed ^ 0x5EED_0F_0DE5)
+        generator = EpochOrder.orderGenerator(seed: seed)
         var all = (0..<Int32(sampleCount)).map { $0 }
         generator.shuffle(&all)
         if holderIDs.isEmpty {

@@ -72,7 +72,7 @@ public final class SingleProcessTrainer {
                 if let observer {
                     let seconds = Self.seconds(since: epochStart) + Double(trainingNanoseconds) / 1e9
                     observer.stepFinished(StepProgress(
-                        epoch: epoch, epochs: config.epochs, stepInEpoch: stepInEpoch, stepsPerEpoch: stepsPerEpoch,
+                        epoch: epoch, epochs: config.epochs, samplesInEpoch: epochScore.samples, samplesPerEpoch: train.count,
                         loss: epochScore.meanLoss, samplesPerSecond: Double(runScore.samples + epochScore.samples) / seconds,
                         elapsedSeconds: seconds))
                 }

@@ -38,8 +38,10 @@ public struct TrainingReport: Equatable, Sendable {
 public struct StepProgress: Sendable {
     public var epoch: Int
     public var epochs: Int
-    public var stepInEpoch: Int
-    public var stepsPerEpoch: Int
+    /// Samples trained so far this epoch, and in a whole epoch: samples rather than steps,
+    /// because a distributed epoch's step count changes as workers come and go.
+    public var samplesInEpoch: Int
+    public var samplesPerEpoch: Int
     /// Mean loss of the samples trained so far this epoch.
     public var loss: Double
     public var samplesPerSecond: Double
@@ -47,8 +49,8 @@ public struct StepProgress: Sendable {
 
     /// Seconds left at the current rate, evaluation not counted.
     public var secondsLeft: Double {
-        let done = Double((epoch - 1) * stepsPerEpoch + stepInEpoch)
-        let total = Double(epochs * stepsPerEpoch)
+        let done = Double((epoch - 1) * samplesPerEpoch + samplesInEpoch)
+        let total = Double(epochs * samplesPerEpoch)
         return done > 0 ? elapsedSeconds * (total - done) / done : 0
     }
 }
