@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A stop-signal flag for workers that leave at the end of their step.
         .target(name: "CSignals"),
+        // The commit a release was built from, passed in by deploy/release.sh as a C macro.
+        .target(name: "CBuildInfo"),
         // IDX files, MNIST, shards and batches.
         .target(name: "Dataset", dependencies: ["CZlib", "CKernels"], swiftSettings: alwaysOptimised),
         // Training loops, metrics, model files, progress.
@@ -40,9 +42,12 @@ let package = Package(
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
         // The wire protocol: message types, header, encode and validating decode. No sockets.
         .target(name: "Wire", swiftSettings: alwaysOptimised),
+        // Child processes that live and die together, restarted when they fail: dptrain launch's
+        // supervisor. Knows nothing of training.
+        .target(name: "Supervision"),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
-            "MLP", "Dataset", "Training", "ZMQ",
+            "MLP", "Dataset", "Training", "ZMQ", "CBuildInfo", "Supervision",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -55,8 +60,9 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "MLP", "Dataset", "Wire", "ZMQ"]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "SupervisionTests", dependencies: ["Supervision"]),
         .testTarget(name: "CommandsTests", dependencies: [
-            "Commands", "Training", "ZMQ", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands", "Supervision", "Training", "ZMQ", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
     ],
     swiftLanguageModes: [.v5]
