@@ -13,7 +13,12 @@ repo=$(cd "$here/../.." && pwd)
 fail() { echo "test-kubernetes.sh: FAILED: $*" >&2; exit 1; }
 venv=$repo/.build/kubernetes-validate
 if [ ! -x "$venv/bin/kubernetes-validate" ]; then
-  python3 -m venv "$venv" || fail "python3 -m venv failed (apt-get install python3-venv)"
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    [ "$(id -u)" -eq 0 ] || fail "python3 cannot make a virtual environment: apt-get install python3-venv"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  fi
+  rm -rf "$venv"
+  python3 -m venv "$venv" || fail "python3 -m venv failed"
   "$venv/bin/pip" install --quiet kubernetes-validate
 fi
 version_flag=()
