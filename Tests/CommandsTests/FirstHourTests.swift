@@ -1,0 +1,81 @@
+import Foundation
+import XCTest
+
+/// The mistakes a newcomer makes in a first hour with dptrain, each run through the
+/// real executable: the exact line it prints, its exit status, and what it costs.
+final class FirstHourTests: XCTestCase {
+    let folder = NSTemporaryDirectory() + "dptrain-first-hour-\(UUID().uuidString)"
+    static let bundledData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("data/mnist").path
+
+    override func setUpWithError() throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: folder) }
+
+    /// A data folder like the bundled one, with links to its files; `truncate` cuts one file to that many bytes.
+    func dataFolder(truncating stem: String? = nil, to length: Int = 0) throws -> String {
+        let data = folder + "/data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        for file in try FileManager.default.contentsOfDirectory(atPath: Self.bundledData) {
+            let source = Self.bundledData + "/" + file, target = data + "/" + file
+            if let stem, file.hasPrefix(stem) {
+                try FileManager.default.contents(atPath: source)!.prefix(length).write(to: URL(fileURLWithPath: target))
+            } else {
+                try FileManager.default.createSymbolicLink(atPath: target, withDestinationPath: source)
+            }
+        }
+        return data
+    }
+
+    func testTruncatedGzipIsRefusedInLittleMemory() throws {
+        let data = try dataFolder(truncating: "train-images-idx3-ubyte", to: 3_000_000)
+        let result = try Run.dptrain(["train", "--data", data], measuringMemory: true)
+        XCTAssertEqual(result.status, 1, result.errors)
+        XCTAssertEqual(result.errors, "Error: \(data)/train-images-idx3-ubyte.gz: it inflates to 14532036 of the 47040016 bytes its header promises: the file is truncated; download or copy it again\n")
+        // The whole process, BLAS and all, in well under 100 MB (a good file's images alone are 47 MB).
+        XCTAssertLessThan(try XCTUnwrap(result.peakKilobytes), 100_000)
+    }
+}
+
+/// One finished run of the dptrain executable.
+struct Run {
+    var status: Int32
+    var output: String
+    var errors: String
+    /// The process's peak resident memory in KB, when asked for.
+    var peakKilobytes: Int?
+
+    /// The built dptrain, beside this test bundle.
+    static let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        .appendingPathComponent("dptrain").path
+
+    /// Runs dptrain with `arguments`, and `environment` added to this process's; its output goes to files,
+    /// so that nothing blocks on a full pipe. With `measuringMemory`, GNU time measures its peak RSS: the
+    /// test process's own rusage would count this large process's memory in the child it spawns.
+    static func dptrain(_ arguments: [String], environment: [String: String] = [:], measuringMemory: Bool = false) throws -> Run {
+        let folder = NSTemporaryDirectory() + "dptrain-run-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let process = Process()
+        if measuringMemory {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/time")
+            process.arguments = ["-f", "%M", "-o", folder + "/memory", executable] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+        }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        for name in ["out", "err"] { FileManager.default.createFile(atPath: folder + "/" + name, contents: nil) }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle(forWritingAtPath: folder + "/out")
+        process.standardError = FileHandle(forWritingAtPath: folder + "/err")
+        try process.run()
+        process.waitUntilExit()
+        func read(_ name: String) -> String { (try? String(contentsOfFile: folder + "/" + name, encoding: .utf8)) ?? "" }
+        // GNU time writes "Command exited with non-zero status N" before the figure.
+        let memory = read("memory").split(separator: "\n").last.flatMap { Int($0) }
+        return Run(status: process.terminationStatus, output: read("out"), errors: read("err"), peakKilobytes: memory)
+    }
+}
