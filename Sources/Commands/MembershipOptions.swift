@@ -30,6 +30,7 @@ public struct MembershipOptions: ParsableArguments {
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1 step") }
         if checkpointEvery != nil && checkpoint == nil { throw ValidationError("--checkpoint-every needs --checkpoint DIR") }
         if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint DIR, the folder to resume from") }
+        if let checkpoint { try OutputPath.checkFolder(checkpoint, flag: "--checkpoint") }
     }
 
     public func options(workers: Int) -> CoordinatorOptions {

@@ -1,5 +1,7 @@
+import ArgumentParser
 import Foundation
 import XCTest
+@testable import Commands
 
 /// The mistakes a newcomer makes in a first hour with dptrain, each run through the
 /// real executable: the exact line it prints, its exit status, and what it costs.
@@ -36,6 +38,41 @@ final class FirstHourTests: XCTestCase {
         XCTAssertEqual(result.errors, "Error: \(data)/train-images-idx3-ubyte.gz: it inflates to 14532036 of the 47040016 bytes its header promises: the file is truncated; download or copy it again\n")
         // The whole process, BLAS and all, in well under 100 MB (a good file's images alone are 47 MB).
         XCTAssertLessThan(try XCTUnwrap(result.peakKilobytes), 100_000)
+    }
+
+    /// What a flag error reads as, or nil when the command line parses and validates.
+    func message(_ arguments: [String]) -> String? {
+        do {
+            _ = try DptrainCommand.parseAsRoot(arguments)
+            return nil
+        } catch {
+            return DptrainCommand.message(for: error)
+        }
+    }
+
+    func testSavePathIsCheckedBeforeTraining() throws {
+        let result = try Run.dptrain(["train", "--save", "/nonexistent/dir/m.safetensors"])
+        XCTAssertEqual(result.status, 64)
+        XCTAssertEqual(result.output, "")
+        XCTAssertEqual(result.errors.split(separator: "\n").first,
+                       "Error: --save /nonexistent/dir/m.safetensors: the folder /nonexistent/dir does not exist; create it or choose another path")
+    }
+
+    func testEveryOutputPathIsChecked() throws {
+        let file = folder + "/file"
+        FileManager.default.createFile(atPath: file, contents: nil)
+        XCTAssertEqual(message(["train", "--metrics", "/nonexistent/m.jsonl"]),
+                       "--metrics /nonexistent/m.jsonl: the folder /nonexistent does not exist; create it or choose another path")
+        XCTAssertEqual(message(["train", "--save", folder]), "--save \(folder): that is a folder; give a file name inside it")
+        XCTAssertEqual(message(["coordinator", "--bind", "ipc:///tmp/x", "--workers", "1", "--checkpoint", file]),
+                       "--checkpoint \(file): that is a file, not a folder")
+        XCTAssertEqual(message(["launch", "--workers", "1", "--checkpoint", file + "/sub"]),
+                       "--checkpoint \(file)/sub: cannot create it, because \(file) is a file")
+        XCTAssertEqual(message(["launch", "--workers", "1", "--save", "/nonexistent/m.safetensors"]),
+                       "--save /nonexistent/m.safetensors: the folder /nonexistent does not exist; create it or choose another path")
+        // Good paths pass: a new file in an existing folder, a folder yet to be made.
+        XCTAssertNil(message(["train", "--save", folder + "/m.safetensors", "--metrics", "m.jsonl"]))
+        XCTAssertNil(message(["coordinator", "--bind", "ipc:///tmp/x", "--workers", "1", "--checkpoint", folder + "/a/b"]))
     }
 }
 
