@@ -43,6 +43,7 @@ public final class SingleProcessTrainer {
         var trainingNanoseconds: UInt64 = 0
         var step = 0
         var runScore = BatchScore()
+        var divergence = DivergenceCheck()
         var report = TrainingReport(epoch: 0, step: 0, trainLoss: 0, testAccuracy: 0,
                                     samplesPerSecond: 0, elapsedSeconds: 0, workers: 1)
 
@@ -57,8 +58,8 @@ public final class SingleProcessTrainer {
                     train.gather(order.indices[first..<(first + rows)], inputs: workspace.input, labels: labelBuffer.baseAddress!)
                 }
                 let score = workspace.gradient(parameters: parameters, labels: labels, rows: rows, into: &gradient)
-                guard score.lossSum.isFinite else {
-                    throw TrainingError.lossNotFinite(epoch: epoch, step: step + 1, learningRate: config.optimizer.learningRate)
+                if let verdict = divergence.stepFinished(lossSum: score.lossSum, samples: rows) {
+                    throw TrainingError.divergence(verdict, epoch: epoch, step: step + 1, learningRate: config.optimizer.learningRate)
                 }
                 let progress = Double(runScore.samples + epochScore.samples) / Double(config.epochs * train.count)
                 let learningRate = config.optimizer.schedule.rate(base: config.optimizer.learningRate, progress: progress)
@@ -82,6 +83,9 @@ public final class SingleProcessTrainer {
             runScore += epochScore
 
             let evaluation = Evaluation(parameters: parameters, data: test, workspace: evaluationWorkspace)
+            if let verdict = divergence.epochFinished(testAccuracy: evaluation.accuracy, testSamples: test.count, classCount: train.classCount) {
+                throw TrainingError.divergence(verdict, epoch: epoch, step: step, learningRate: config.optimizer.learningRate)
+            }
             report = TrainingReport(epoch: epoch, step: step, trainLoss: epochScore.meanLoss,
                                     testAccuracy: evaluation.accuracy,
                                     samplesPerSecond: Double(runScore.samples) / (Double(trainingNanoseconds) / 1e9),

@@ -40,6 +40,15 @@ final class FirstHourTests: XCTestCase {
         XCTAssertLessThan(try XCTUnwrap(result.peakKilobytes), 100_000)
     }
 
+    func testDivergedRunFailsWithAdvice() throws {
+        let result = try Run.dptrain(["train", "--lr", "100", "--epochs", "1"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertFalse(result.output.contains("done:"), result.output)
+        // The figure after "to" is the diverging loss, whatever it comes to.
+        XCTAssertTrue(result.errors.hasPrefix("Error: training diverged at epoch 1, step 20: the loss rose from 2.35 at the start to "), result.errors)
+        XCTAssertTrue(result.errors.hasSuffix(" over the last 20 steps; try a lower learning rate than --lr 100.0\n"), result.errors)
+    }
+
     /// What a flag error reads as, or nil when the command line parses and validates.
     func message(_ arguments: [String]) -> String? {
         do {
