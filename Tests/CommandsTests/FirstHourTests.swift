@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import XCTest
 @testable import Commands
+import MLP
+import Training
 
 /// The mistakes a newcomer makes in a first hour with dptrain, each run through the
 /// real executable: the exact line it prints, its exit status, and what it costs.
@@ -47,6 +49,45 @@ final class FirstHourTests: XCTestCase {
         // The figure after "to" is the diverging loss, whatever it comes to.
         XCTAssertTrue(result.errors.hasPrefix("Error: training diverged at epoch 1, step 20: the loss rose from 2.35 at the start to "), result.errors)
         XCTAssertTrue(result.errors.hasSuffix(" over the last 20 steps; try a lower learning rate than --lr 100.0\n"), result.errors)
+    }
+
+    /// A dptrain model loaded and saved again by Python's safetensors, which orders the tensors by
+    /// name and lays out the header its own way, evaluates as the original does.
+    func testModelResavedByPythonSafetensorsEvaluates() throws {
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = ["python3", "-c", "import safetensors, numpy"]
+        try python.run()
+        python.waitUntilExit()
+        if python.terminationStatus != 0 {
+            // deploy/install-test-deps.sh installs them; only a machine set up by hand may lack them.
+            if ProcessInfo.processInfo.environment["CI"] == "true" { return XCTFail("python3 with safetensors and numpy is missing") }
+            throw XCTSkip("needs python3 with safetensors and numpy: run deploy/install-test-deps.sh")
+        }
+        let spec = ModelSpec(layerSizes: [784, 16, 10])
+        let original = folder + "/original.safetensors", resaved = folder + "/resaved.safetensors"
+        try ModelFile.save(spec: spec, parameters: spec.initialParameters(.he, seed: 7), to: original)
+        let script = """
+            import sys
+            from safetensors import safe_open
+            from safetensors.numpy import load_file, save_file
+            with safe_open(sys.argv[1], "np") as f:
+                metadata = f.metadata()
+            save_file(load_file(sys.argv[1]), sys.argv[2], metadata=metadata)
+            """
+        let resave = Process()
+        resave.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        resave.arguments = ["python3", "-c", script, original, resaved]
+        try resave.run()
+        resave.waitUntilExit()
+        XCTAssertEqual(resave.terminationStatus, 0)
+        XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: original)), try Data(contentsOf: URL(fileURLWithPath: resaved)))
+
+        let first = try Run.dptrain(["evaluate", "--model", original])
+        let second = try Run.dptrain(["evaluate", "--model", resaved])
+        XCTAssertEqual(second.status, 0, second.errors)
+        XCTAssertEqual(second.output, first.output)
+        XCTAssertTrue(second.output.hasPrefix("model: 784-16-10"), second.output)
     }
 
     /// What a flag error reads as, or nil when the command line parses and validates.
