@@ -64,9 +64,7 @@ final class FirstHourTests: XCTestCase {
             if ProcessInfo.processInfo.environment["CI"] == "true" { return XCTFail("python3 with safetensors and numpy is missing") }
             throw XCTSkip("needs python3 with safetensors and numpy: run deploy/install-test-deps.sh")
         }
-        let spec = ModelSpec(layerSizes: [784, 16, 10])
-        let original = folder + "/original.safetensors", resaved = folder + "/resaved.safetensors"
-        try ModelFile.save(spec: spec, parameters: spec.initialParameters(.he, seed: 7), to: original)
+        let original = try savedModel(), resaved = folder + "/resaved.safetensors"
         let script = """
             import sys
             from safetensors import safe_open
@@ -88,6 +86,35 @@ final class FirstHourTests: XCTestCase {
         XCTAssertEqual(second.status, 0, second.errors)
         XCTAssertEqual(second.output, first.output)
         XCTAssertTrue(second.output.hasPrefix("model: 784-16-10"), second.output)
+    }
+
+    /// A small model of MNIST's shape, saved in `folder`.
+    func savedModel() throws -> String {
+        let model = folder + "/model.safetensors"
+        let spec = ModelSpec(layerSizes: [784, 16, 10])
+        try ModelFile.save(spec: spec, parameters: spec.initialParameters(.he, seed: 7), to: model)
+        return model
+    }
+
+    func testEvaluateNeedsOnlyTheTestFiles() throws {
+        let data = folder + "/test-only"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        for file in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+            try FileManager.default.createSymbolicLink(atPath: data + "/" + file, withDestinationPath: Self.bundledData + "/" + file)
+        }
+        let result = try Run.dptrain(["evaluate", "--model", try savedModel(), "--data", data])
+        XCTAssertEqual(result.status, 0, result.errors)
+        XCTAssertTrue(result.output.hasPrefix("model: 784-16-10"), result.output)
+        XCTAssertTrue(result.output.contains(" of 10000), mean loss "), result.output)
+    }
+
+    func testDataThatIsAFileSaysSo() throws {
+        let file = Self.bundledData + "/t10k-labels-idx1-ubyte.gz"
+        for arguments in [["train"], ["evaluate", "--model", try savedModel()]] {
+            let result = try Run.dptrain(arguments + ["--data", file])
+            XCTAssertEqual(result.status, 1)
+            XCTAssertEqual(result.errors, "Error: \(file): that is a file, not a folder; pass --data with the folder that holds the four MNIST IDX files\n")
+        }
     }
 
     /// What a flag error reads as, or nil when the command line parses and validates.
