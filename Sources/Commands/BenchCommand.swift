@@ -25,16 +25,16 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Batch sizes, comma-separated.", valueName: "list"))
     var batches = "32,128,512"
 
-    @Option(help: "Seconds to measure each figure.")
+    @Option(parsing: .unconditional, help: "Seconds to measure each figure.")
     var seconds = 2.0
 
     @Option(help: ArgumentHelp("Worker counts for a distributed benchmark, comma-separated.", valueName: "list"))
     var workers: String?
 
-    @Option(help: "Per-worker batch of the distributed benchmark.")
+    @Option(parsing: .unconditional, help: "Per-worker batch of the distributed benchmark.")
     var batch = 512
 
-    @Option(help: "Epochs each distributed run trains.")
+    @Option(parsing: .unconditional, help: "Epochs each distributed run trains.")
     var epochs = 1
 
     @OptionGroup var dataOptions: DataOptions

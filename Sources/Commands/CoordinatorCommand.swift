@@ -17,7 +17,7 @@ public struct CoordinatorCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where workers connect: tcp://HOST:PORT (tcp://*:5555 for every interface) or ipc:///PATH.", valueName: "endpoint"))
     var bind: String
 
-    @Option(help: "Workers to wait for before the first step.")
+    @Option(parsing: .unconditional, help: "Workers to wait for before the first step.")
     var workers: Int
 
     @OptionGroup var training: TrainingOptions

@@ -11,7 +11,7 @@ struct LaunchCommand: ParsableCommand {
             all are stopped. The exit status is the coordinator's.
             """)
 
-    @Option(help: "Worker processes to start, 1 to 256.")
+    @Option(parsing: .unconditional, help: "Worker processes to start, 1 to 256.")
     var workers: Int
 
     @Option(help: ArgumentHelp("Where the workers connect (default: an ipc:// socket in /tmp for this launch alone, removed at the end).", valueName: "endpoint"))

@@ -117,22 +117,26 @@ final class FirstHourTests: XCTestCase {
         }
     }
 
-    /// What a flag error reads as, or nil when the command line parses and validates.
-    func message(_ arguments: [String]) -> String? {
-        do {
-            _ = try DptrainCommand.parseAsRoot(arguments)
-            return nil
-        } catch {
-            return DptrainCommand.message(for: error)
-        }
-    }
-
     func testSavePathIsCheckedBeforeTraining() throws {
         let result = try Run.dptrain(["train", "--save", "/nonexistent/dir/m.safetensors"])
         XCTAssertEqual(result.status, 64)
         XCTAssertEqual(result.output, "")
         XCTAssertEqual(result.errors.split(separator: "\n").first,
                        "Error: --save /nonexistent/dir/m.safetensors: the folder /nonexistent/dir does not exist; create it or choose another path")
+    }
+
+    func testNegativeNumbersReachValidation() throws {
+        XCTAssertEqual(message(["train", "--lr", "-1"]), "--lr must be a positive number (got -1.0)")
+        XCTAssertEqual(message(["train", "--epochs", "-3"]), "--epochs must be at least 1 (got -3)")
+        XCTAssertEqual(message(["train", "--weight-decay", "-0.5"]), "--weight-decay must be zero or positive (got -0.5)")
+        XCTAssertEqual(message(["launch", "--workers", "-2"]), "--workers must be between 1 and 256 (got -2)")
+        XCTAssertEqual(message(["coordinator", "--bind", "ipc:///tmp/x", "--workers", "1", "--step-deadline", "-5"]),
+                       "--step-deadline must be between 1 and 3600 seconds (got -5.0); workers send heartbeats every second")
+        XCTAssertEqual(message(["worker", "--connect", "ipc:///tmp/x", "--give-up-after", "-1"]),
+                       "--give-up-after must be a positive number of seconds")
+        let result = try Run.dptrain(["train", "--lr", "-1"])
+        XCTAssertEqual(result.status, 64)
+        XCTAssertTrue(result.errors.hasPrefix("Error: --lr must be a positive number (got -1.0)\n"), result.errors)
     }
 
     func testEveryOutputPathIsChecked() throws {
