@@ -139,6 +139,18 @@ final class FirstHourTests: XCTestCase {
         XCTAssertTrue(result.errors.hasPrefix("Error: --lr must be a positive number (got -1.0)\n"), result.errors)
     }
 
+    func testBLASLineSaysWhatHappened() throws {
+        let unknown = try Run.dptrain(["train"], environment: ["DPTRAIN_BLAS_CORE": "Foo"])
+        XCTAssertEqual(unknown.status, 64)
+        XCTAssertEqual(unknown.errors, "Error: DPTRAIN_BLAS_CORE=Foo is not an OpenBLAS core name; use one of Katmai, Coppermine, Northwood, Prescott, Banias, Atom, Core2, Penryn, Dunnington, Nehalem, Athlon, Opteron, Opteron_SSE3, Barcelona, Nano, Sandybridge, Bobcat, Bulldozer, Piledriver, Haswell, Steamroller, Excavator, Zen, SkylakeX, Cooperlake, SapphireRapids, or unset it\n")
+        let forced = try Run.dptrain(["bench", "--models", "784-10", "--batches", "8", "--seconds", "0.01"],
+                                     environment: ["DPTRAIN_BLAS_CORE": "prescott"])
+        XCTAssertEqual(forced.status, 0, forced.errors)
+        let line = try XCTUnwrap(forced.output.split(separator: "\n").first)
+        XCTAssertTrue(line.hasPrefix("BLAS: OpenBLAS "), forced.output)
+        XCTAssertTrue(line.hasSuffix(", Prescott kernels (forced by DPTRAIN_BLAS_CORE=Prescott)"), forced.output)
+    }
+
     func testEveryOutputPathIsChecked() throws {
         let file = folder + "/file"
         FileManager.default.createFile(atPath: file, contents: nil)
