@@ -9,13 +9,13 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure the step loop on one core, or distributed training with N workers.",
         discussion: """
-            Without --workers: for each model and batch size, samples/s of the training step (gather,
-            forward, backward, momentum update), the GFLOP/s that makes, the single-thread sgemm GFLOP/s
-            measured on the same core in the same run at the first layer's shape, and the efficiency
+            Without --workers: for each model and batch size, samples/s of the training step (gather, \
+            forward, backward, momentum update), the GFLOP/s that makes, the single-thread sgemm GFLOP/s \
+            measured on the same core in the same run at the first layer's shape, and the efficiency \
             between them. Pin it for steady figures: taskset -c 0 dptrain bench
 
-            With --workers 1,2,4: for each count, a coordinator (in this process) and that many worker
-            processes train 784-128-10 over ipc for --epochs epochs with --batch samples per worker;
+            With --workers 1,2,4: for each count, a coordinator (in this process) and that many worker \
+            processes train 784-128-10 over ipc for --epochs epochs with --batch samples per worker; \
             prints samples/s, the speed-up over the first count, and where each step's time went.
             """)
 

@@ -9,8 +9,8 @@ public struct CoordinatorCommand: ParsableCommand {
         commandName: "coordinator",
         abstract: "Hold the weights, shard the data across workers, and train with them.",
         discussion: """
-            Start one coordinator, then workers anywhere that can reach it: `worker --connect ENDPOINT`.
-            Only the coordinator needs the data: each worker gets its shard over the network.
+            Start one coordinator, then workers anywhere that can reach it: `worker --connect ENDPOINT`. \
+            Only the coordinator needs the data: each worker gets its shard over the network. \
             --batch is each worker's batch; a step trains on --batch times the number of workers.
             """)
 
@@ -43,7 +43,7 @@ public struct CoordinatorCommand: ParsableCommand {
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
         let metricsLog = try output.metrics.map(MetricsLog.init(path:))
         BLAS.useOneThread()
-        logger.info("\(config.model.summary), \(config.optimizer.kind.rawValue) lr \(config.optimizer.learningRate) \(config.optimizer.schedule.rawValue), batch \(config.batchSize) per worker, \(config.epochs) epochs, seed \(config.seed)")
+        logger.info("\(RunLines.configuration(config, batchPerWorker: true))")
         logger.info("\(BLASKernels.summary)")
 
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
@@ -51,9 +51,7 @@ public struct CoordinatorCommand: ParsableCommand {
                                           endpoint: bind, context: context, logger: logger)
         let observers: [TrainingObserver] = [ProgressDisplay()] + (metricsLog.map { [$0] } ?? [])
         let report = try coordinator.run(observer: ObserverList(observers))
-        print(String(format: "done: test accuracy %.4f after %d epochs (%d steps) with %d workers, %@ samples/s, %.1fs",
-                     report.testAccuracy, report.epoch, report.step, report.workers,
-                     ProgressDisplay.grouped(report.samplesPerSecond), report.elapsedSeconds))
+        print(RunLines.done(report, workers: report.workers))
         if let save = output.save {
             try ModelFile.save(spec: config.model, parameters: coordinator.parameters, to: save)
             print("saved the model to \(save)")

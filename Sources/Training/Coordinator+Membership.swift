@@ -21,7 +21,7 @@ extension Coordinator {
             guard let holder = assignment!.holders.first(where: { $0.id == member.id }) else { continue }
             try sendSamples(holder.stored, to: member)
         }
-        logger.info("training with \(machine.members.count) worker(s): \(machine.members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
+        logger.info("training with \(counted(machine.members.count, "worker")): \(machine.members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
     }
 
     /// Between steps: joining workers take their share of the samples.

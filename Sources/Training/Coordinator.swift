@@ -233,7 +233,7 @@ public final class Coordinator {
         machine.finish()
         shutDownWorkers()
         if machine.droppedCount > 0 {
-            logger.info("dropped \(machine.droppedCount) bad message(s): \(machine.dropped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: "; "))")
+            logger.info("dropped \(counted(machine.droppedCount, "bad message")): \(machine.dropped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: "; "))")
         }
         report.trainLoss = runScore.meanLoss
         report.timings = runTimings

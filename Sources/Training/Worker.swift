@@ -103,7 +103,7 @@ public final class Worker {
             if leavesOnStopSignal, dptrain_stop_requested() != 0 {
                 encoder.signal(.goodbye, runID: runID)
                 _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
-                logger.info("worker \(workerID): leaving after \(stepsDone) steps, as asked by signal \(dptrain_stop_requested())")
+                logger.info("worker \(workerID): leaving after \(counted(stepsDone, "step")), as asked by signal \(dptrain_stop_requested())")
                 return .done
             }
             let received = try socket.receive(into: message, .dontWait) || waitForMessage(milliseconds: 200)
@@ -206,7 +206,7 @@ public final class Worker {
             }
             try answer(view, step: envelope.step)
         case .shutdown:
-            logger.info("worker \(workerID): training is done after \(stepsDone) steps")
+            logger.info("worker \(workerID): training is done after \(counted(stepsDone, "step"))")
             return .done
         default:
             break

@@ -45,6 +45,8 @@ final class FirstHourTests: XCTestCase {
     func testDivergedRunFailsWithAdvice() throws {
         let result = try Run.dptrain(["train", "--lr", "100", "--epochs", "1"])
         XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.output.hasPrefix("dptrain: 784-128-10 relu, cross-entropy, biases, momentum lr 100.0 cosine, batch 128, 1 epoch, seed 1\n"
+                                              + "data: 60,000 training and 10,000 test samples of 28x28, 10 classes\n"), result.output)
         XCTAssertFalse(result.output.contains("done:"), result.output)
         // The figure after "to" is the diverging loss, whatever it comes to.
         XCTAssertTrue(result.errors.hasPrefix("Error: training diverged at epoch 1, step 20: the loss rose from 2.35 at the start to "), result.errors)
@@ -149,6 +151,35 @@ final class FirstHourTests: XCTestCase {
         let line = try XCTUnwrap(forced.output.split(separator: "\n").first)
         XCTAssertTrue(line.hasPrefix("BLAS: OpenBLAS "), forced.output)
         XCTAssertTrue(line.hasSuffix(", Prescott kernels (forced by DPTRAIN_BLAS_CORE=Prescott)"), forced.output)
+    }
+
+    func testCountsAreInGoodGrammar() {
+        var config = TrainingConfig.standard()
+        config.epochs = 1
+        XCTAssertEqual(RunLines.configuration(config, batchPerWorker: true),
+                       "784-128-10 relu, cross-entropy, biases, momentum lr 0.1 cosine, batch 128 per worker, 1 epoch, seed 1")
+        let report = TrainingReport(epoch: 1, step: 1, trainLoss: 2, testAccuracy: 0.5, samplesPerSecond: 1234.5,
+                                    elapsedSeconds: 0.25, workers: 1)
+        XCTAssertEqual(RunLines.done(report, workers: 1), "done: test accuracy 0.5000 after 1 epoch (1 step) with 1 worker, 1,235 samples/s, 0.2s")
+        XCTAssertEqual(RunLines.done(TrainingReport(epoch: 3, step: 1407, trainLoss: 2, testAccuracy: 0.97, samplesPerSecond: 1e5,
+                                                    elapsedSeconds: 2, workers: 2)),
+                       "done: test accuracy 0.9700 after 3 epochs (1,407 steps), 100,000 samples/s, 2.0s")
+        XCTAssertEqual(counted(1, "class", plural: "classes"), "1 class")
+        XCTAssertEqual(counted(10, "class", plural: "classes"), "10 classes")
+    }
+
+    /// Help text wraps where the terminal needs it to, never mid-phrase where the source had a line break.
+    func testHelpWrapsOnlyAtTheEdge() {
+        let commands: [ParsableCommand.Type] = [DptrainCommand.self, LaunchCommand.self, TrainCommand.self, CoordinatorCommand.self,
+                                                WorkerCommand.self, EvaluateCommand.self, BenchCommand.self]
+        for command in commands {
+            let help = DptrainCommand.helpMessage(for: command, columns: 80)
+            let prose = help.components(separatedBy: "\nUSAGE:")[0].split(separator: "\n", omittingEmptySubsequences: false)
+            for (line, next) in zip(prose, prose.dropFirst()) where !line.isEmpty && !next.isEmpty {
+                let nextWord = next.split(separator: " ").first ?? ""
+                XCTAssertGreaterThanOrEqual(line.count + 1 + nextWord.count, 80, "\(command) breaks its help early:\n\(line)\n\(next)")
+            }
+        }
     }
 
     func testEveryOutputPathIsChecked() throws {
