@@ -26,7 +26,7 @@ public struct CoordinatorCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
 
-    @Flag(help: "Log every detail.")
+    @Flag(help: "Log every detail: each worker's samples, each slow step, each dropped message.")
     var verbose = false
 
     public init() {}

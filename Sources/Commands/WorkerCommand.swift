@@ -20,7 +20,7 @@ public struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("give-up-after"), parsing: .unconditional, help: ArgumentHelp("Seconds of silence from the coordinator before exiting.", valueName: "seconds"))
     var giveUpAfter: Double = 300
 
-    @Flag(help: "Log every detail.")
+    @Flag(help: "Log every detail, debug lines included.")
     var verbose = false
 
     public init() {}

@@ -20,6 +20,7 @@ extension Coordinator {
         for member in machine.members {
             guard let holder = assignment!.holders.first(where: { $0.id == member.id }) else { continue }
             try sendSamples(holder.stored, to: member)
+            logger.debug("worker \(member.id) (\(member.host)) starts with \(counted(holder.stored.count, "sample"))")
         }
         logger.info("training with \(counted(machine.members.count, "worker")): \(machine.members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
     }

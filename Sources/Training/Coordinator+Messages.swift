@@ -65,7 +65,7 @@ extension Coordinator {
         let frames = message.dropFirst()
         stepBytes += UInt64(message.byteCount)
         guard !message.isTruncated, frames.count == framesPerMessage else {
-            report(machine.receiveInvalid("a message of \(message.receivedFrames - 1) frames, the protocol has \(framesPerMessage)"), peer: peer)
+            report(machine.receiveInvalid("a message of \(counted(message.receivedFrames - 1, "frame")), the protocol has \(framesPerMessage)"), peer: peer)
             return false
         }
         let envelope: Envelope
@@ -150,7 +150,7 @@ extension Coordinator {
         case .refuse(let peer, let reason, let text):
             let logged = loggedDrops["refusal", default: 0]
             loggedDrops["refusal"] = logged + 1
-            if logged < 20 { logger.info("refused a worker: \(text)") }
+            if logged < 20 { logger.info("refused a worker: \(text)") } else { logger.debug("refused a worker: \(text)") }
             sendRefusal(to: peer, reason, text)
         case .leave:
             break   // handled where the goodbye arrives: losing the member moves its samples
@@ -159,7 +159,8 @@ extension Coordinator {
             let logged = loggedDrops[kind, default: 0]
             loggedDrops[kind] = logged + 1
             if logged < 20 { logger.warning("dropped \(reason)") }
-            else if logged == 20 { logger.warning("dropping more messages like that without logging each") }
+            else if logged == 20 { logger.warning("dropping more messages like that without logging each (--verbose logs each)") }
+            if logged >= 20 { logger.debug("dropped \(reason)") }
         case .accept, .ignore:
             break
         }

@@ -343,6 +343,7 @@ public final class Coordinator {
         timings.slowestComputeNanoseconds += slowest
         timings.fastestComputeNanoseconds += fastest == .max ? 0 : fastest
         timings.bytes += stepBytes
+        logIfSlow(step: step, wait: reduceStart - waitStart, slowestCompute: slowest, epochTimings: timings)
         return score
     }
 }
