@@ -1,6 +1,8 @@
 import ArgumentParser
 import Logging
 import MLP
+import Distributed
+import Roles
 import Training
 import ZMQ
 

@@ -66,7 +66,8 @@ final class ElasticProcessTests: ProcessTestCase {
         if let hung { kill(hung.processIdentifier, SIGKILL) }
         let lost = events(run.metrics, "worker_lost")
         XCTAssertEqual(lost.count, 1)
-        XCTAssertTrue((lost.first?["reason"] as? String)?.contains("within the 2.0 s deadline") ?? false, "\(lost)")
+        XCTAssertEqual(lost.first?["reason"] as? String, "deadline", "\(lost)")
+        XCTAssertTrue((lost.first?["detail"] as? String)?.contains("within the 2.0 s deadline") ?? false, "\(lost)")
         XCTAssertGreaterThanOrEqual(run.accuracy, 0.96)
         assertEverySampleOncePerEpoch(run.metrics)
     }
@@ -80,7 +81,7 @@ final class ElasticProcessTests: ProcessTestCase {
         XCTAssertEqual(run.workers[0].terminationStatus, 0, errors("terminated-worker1"))
         XCTAssertTrue(errors("terminated-worker1").contains("leaving after"), errors("terminated-worker1"))
         let lost = events(run.metrics, "worker_lost")
-        XCTAssertEqual(lost.first?["reason"] as? String, "left cleanly")
+        XCTAssertEqual(lost.first?["reason"] as? String, "left")
         assertEverySampleOncePerEpoch(run.metrics)
     }
 

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Training
+@testable import Roles
 
 /// Within an epoch every sample is trained exactly once, whoever joins or leaves.
 final class SampleAssignmentTests: XCTestCase {
