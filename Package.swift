@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "Wire", swiftSettings: alwaysOptimised),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
-            "MLP", "Dataset", "Roles", "Training", "Distributed", "ZMQ",
+            "MLP", "Dataset", "Roles", "Training", "Distributed", "Wire", "ZMQ",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CommandsTests", dependencies: [
-            "Commands", "Training", "Roles", "Distributed", "ZMQ", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands", "Training", "Roles", "Distributed", "Wire", "ZMQ", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
     ],
     swiftLanguageModes: [.v5]

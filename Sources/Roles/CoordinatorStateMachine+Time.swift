@@ -26,7 +26,7 @@ extension CoordinatorStateMachine {
                 if now &- stepStarted >= settings.stepDeadline {
                     let seconds = Liveness.seconds(settings.stepDeadline)
                     for id in awaiting.keys.sorted() { losses.append((id, .missedDeadline(step: step, seconds: seconds))) }
-                } else if now &- lastProbe >= Liveness.probeInterval {
+                } else if now &- lastProbe >= Liveness.probeInterval, now &- stepStarted < Liveness.probeWindow {
                     // A slow step: a heartbeat to each worker still awaited finds a closed connection
                     // at once, rather than at the next second's heartbeat or the deadline.
                     lastProbe = now
@@ -69,7 +69,10 @@ extension CoordinatorStateMachine {
     /// Nanoseconds until the machine next has something to do on its own, for the driver's poll.
     public func nanosecondsUntilDue(now: UInt64) -> UInt64 {
         var due = lastHeartbeat &+ Liveness.heartbeatInterval
-        if !awaiting.isEmpty { due = min(due, lastProbe &+ Liveness.probeInterval, stepStarted &+ settings.stepDeadline) }
+        if !awaiting.isEmpty {
+            due = min(due, stepStarted &+ settings.stepDeadline)
+            if now &- stepStarted < Liveness.probeWindow { due = min(due, lastProbe &+ Liveness.probeInterval) }
+        }
         if phase == .finishing { due = min(shutdownSent &+ Liveness.shutdownResendInterval, finishStarted &+ Liveness.shutdownLinger) }
         return due > now ? due - now : 0
     }

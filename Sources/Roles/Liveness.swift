@@ -10,6 +10,10 @@ public enum Liveness {
     /// While a step waits, how often the workers it still waits for are probed: a probe to a
     /// closed connection fails at once, so a dead worker is found in tens of milliseconds.
     public static let probeInterval: UInt64 = 25_000_000
+    /// Probes go out only in the first second of a step's wait; after that the heartbeats do.
+    /// A live worker busy with a long step does not read its socket, and probes every 25 ms
+    /// to it would fill its queue (1,000 messages) and have it taken for dead before its deadline.
+    public static let probeWindow: UInt64 = 1_000_000_000
     /// How long a step waits for a worker's gradient, and a member may stay silent, unless
     /// `--step-deadline` says otherwise.
     public static let defaultStepDeadlineSeconds = 5.0

@@ -50,10 +50,9 @@ final class ElasticProcessTests: ProcessTestCase {
         let id = try XCTUnwrap(lost.first?["worker"] as? Int)
         XCTAssertTrue(errors("killed").contains("worker \(id) (") && errors("killed").contains("lost at step"), errors("killed"))
         assertEverySampleOncePerEpoch(killed.metrics)
-        // Losing a worker cost the run no more than the deadline.
-        let cleanSeconds = try XCTUnwrap(events(clean.metrics, "done").first?["elapsed_seconds"] as? Double)
-        let killedSeconds = try XCTUnwrap(events(killed.metrics, "done").first?["elapsed_seconds"] as? Double)
-        XCTAssertLessThan(killedSeconds, cleanSeconds + deadline + 1)
+        // Found by its closed connection, not by waiting out the deadline (the time it takes is
+        // measured by benchmarks/fault-tolerance.sh, not asserted here).
+        XCTAssertEqual(lost.first?["reason"] as? String, "connection_gone", "\(lost)")
     }
 
     /// A worker that hangs (SIGSTOP) keeps its connection; the step deadline finds it out.

@@ -55,7 +55,7 @@ final class CoordinatorLivenessTests: XCTestCase {
         XCTAssertNil(m.assignment!.problem(sampleCount: 60))
     }
 
-    func testAWaitingStepProbesItsAwaitedMembersEvery25Milliseconds() {
+    func testAWaitingStepProbesItsAwaitedMembersEvery25MillisecondsForASecond() {
         var m = training()
         _ = m.tick(now: 0)
         m.planStep(now: 0)
@@ -65,6 +65,11 @@ final class CoordinatorLivenessTests: XCTestCase {
         XCTAssertEqual(m.tick(now: 40 * ms), [])
         XCTAssertEqual(m.tick(now: 50 * ms), [.heartbeat(m.members[1])])
         XCTAssertEqual(m.nanosecondsUntilDue(now: 60 * ms), 15 * ms)
+        // After the first second only the heartbeats go out: a busy worker's queue does not fill.
+        XCTAssertEqual(m.tick(now: 990 * ms), [.heartbeat(m.members[1])])
+        XCTAssertEqual(m.tick(now: 1000 * ms), m.members.map { .heartbeat($0) })
+        XCTAssertEqual(m.tick(now: 1030 * ms), [])
+        XCTAssertEqual(m.nanosecondsUntilDue(now: 1030 * ms), 970 * ms)
     }
 
     /// A send that finds a full queue or a closed connection loses the member at the next tick,
