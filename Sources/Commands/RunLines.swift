@@ -1,4 +1,5 @@
 import Foundation
+import Roles
 import Training
 
 /// The lines that open and close a run, alike for `train` and `coordinator`.

@@ -3,6 +3,7 @@ import Foundation
 import XCTest
 @testable import Commands
 import MLP
+import Roles
 import Training
 
 /// The mistakes a newcomer makes in a first hour with dptrain, each run through the
