@@ -159,12 +159,14 @@ public enum BLASKernels {
 
 /// Where the MNIST files that ship with dptrain are.
 public enum BundledData {
-    /// The first folder holding MNIST among: $DPTRAIN_DATA, data/mnist above the
-    /// executable (a build in the repository), share/dptrain/mnist beside it (an
-    /// installed copy), and data/mnist in the current directory.
+    /// $DPTRAIN_DATA when it is set, whatever it holds: the user asked for it, and a
+    /// mistake in it must be reported, not passed over. Otherwise the first folder
+    /// holding MNIST among data/mnist above the executable (a build in the repository),
+    /// share/dptrain/mnist beside it (an installed copy), and data/mnist in the current
+    /// directory.
     public static func mnistDirectory() -> String? {
+        if let fromEnvironment = ProcessInfo.processInfo.environment["DPTRAIN_DATA"] { return fromEnvironment }
         var candidates: [String] = []
-        if let fromEnvironment = ProcessInfo.processInfo.environment["DPTRAIN_DATA"] { candidates.append(fromEnvironment) }
         var folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<6 {
             candidates.append(folder.appendingPathComponent("data/mnist").path)

@@ -118,6 +118,10 @@ final class FirstHourTests: XCTestCase {
             XCTAssertEqual(result.status, 1)
             XCTAssertEqual(result.errors, "Error: \(file): that is a file, not a folder; pass --data with the folder that holds the four MNIST IDX files\n")
         }
+        // DPTRAIN_DATA is used as given, not passed over for the bundled set when it is wrong.
+        let fromEnvironment = try Run.dptrain(["evaluate", "--model", try savedModel()], environment: ["DPTRAIN_DATA": file])
+        XCTAssertEqual(fromEnvironment.status, 1)
+        XCTAssertTrue(fromEnvironment.errors.hasPrefix("Error: \(file): that is a file, not a folder;"), fromEnvironment.errors)
     }
 
     func testSavePathIsCheckedBeforeTraining() throws {
