@@ -24,13 +24,13 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Models as layer widths, comma-separated lists of dash-joined sizes.", valueName: "list"))
     var models = "784-128-10,784-512-256-10"
 
-    @Option(help: ArgumentHelp("Batch sizes, comma-separated.", valueName: "list"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Batch sizes, comma-separated.", valueName: "list"))
     var batches = "32,128,512"
 
     @Option(parsing: .unconditional, help: "Seconds to measure each figure.")
     var seconds = 2.0
 
-    @Option(help: ArgumentHelp("Worker counts for a distributed benchmark, comma-separated.", valueName: "list"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Worker counts for a distributed benchmark, comma-separated.", valueName: "list"))
     var workers: String?
 
     @Option(parsing: .unconditional, help: "Per-worker batch of the distributed benchmark.")

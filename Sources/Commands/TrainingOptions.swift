@@ -17,7 +17,7 @@ public struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Samples per step (default 128; 32 with --preset seed).")
     public var batch: Int?
 
-    @Option(help: ArgumentHelp("Hidden layer widths, comma-separated: 128 or 512,256 (default 128).", valueName: "list"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Hidden layer widths, comma-separated: 128 or 512,256 (default 128).", valueName: "list"))
     public var hidden: String?
 
     @Option(help: "Hidden activation: relu, sigmoid or tanh (default relu).")

@@ -137,6 +137,8 @@ final class FirstHourTests: XCTestCase {
         XCTAssertEqual(message(["train", "--epochs", "-3"]), "--epochs must be at least 1 (got -3)")
         XCTAssertEqual(message(["train", "--weight-decay", "-0.5"]), "--weight-decay must be zero or positive (got -0.5)")
         XCTAssertEqual(message(["launch", "--workers", "-2"]), "--workers must be between 1 and 256 (got -2)")
+        XCTAssertEqual(message(["train", "--hidden", "-5"]),
+                       "--hidden '-5' must be comma-separated layer widths of at least 1, such as 128 or 512,256")
         XCTAssertEqual(message(["coordinator", "--bind", "ipc:///tmp/x", "--workers", "1", "--step-deadline", "-5"]),
                        "--step-deadline must be between 1 and 3600 seconds (got -5.0); workers send heartbeats every second")
         XCTAssertEqual(message(["worker", "--connect", "ipc:///tmp/x", "--give-up-after", "-1"]),
