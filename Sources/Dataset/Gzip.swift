@@ -29,10 +29,9 @@ func gunzip(_ compressed: [UInt8], path: String, prefixLength: Int, size: ([UInt
         stream.avail_in = uInt(input.count)
 
         var prefix = [UInt8](repeating: 0, count: prefixLength)
-        let prefixEnd = try prefix.withUnsafeMutableBufferPointer { out in
+        let (prefixEnd, prefixProduced) = try prefix.withUnsafeMutableBufferPointer { out in
             try inflate(&stream, into: out, path: path)
         }
-        let prefixProduced = prefixLength - Int(stream.avail_out)
         if prefixEnd != .full { return Array(prefix[..<prefixProduced]) }
 
         let total = try size(prefix)
@@ -40,24 +39,33 @@ func gunzip(_ compressed: [UInt8], path: String, prefixLength: Int, size: ([UInt
             throw DatasetError(.truncated, path: path,
                                "its header promises \(total) bytes, more than \(compressed.count) compressed bytes can hold: the file is truncated; download or copy it again")
         }
-        // One byte of room past the promised size tells a stream that goes on from one that ends.
-        // The capacity is not touched until inflate writes it, so a short stream costs only what it holds.
-        return try [UInt8](unsafeUninitializedCapacity: total + 1) { out, initialized in
-            out.baseAddress!.update(from: prefix, count: prefixLength)
-            initialized = prefixLength
-            let rest = UnsafeMutableBufferPointer(rebasing: out[prefixLength...])
-            let end = try inflate(&stream, into: rest, path: path)
-            initialized = total + 1 - Int(stream.avail_out)
-            switch end {
-            case .streamEnded where initialized == total:
-                return
-            case .streamEnded, .inputEnded:
-                throw DatasetError(.truncated, path: path,
-                                   "it inflates to \(initialized) of the \(total) bytes its header promises: the file is truncated; download or copy it again")
-            case .full:
-                throw DatasetError(.sizeMismatch, path: path,
-                                   "it inflates to more than the \(total) bytes its header promises; download or copy it again")
+        // The output grows as the stream produces, never past the promised size and one byte
+        // (which tells a stream that goes on from one that ends), so a header that promises
+        // more than the data holds costs nothing. The first guess fits MNIST's files at once;
+        // capacity is not touched until inflate writes it.
+        let limit = total + 1
+        var capacity = min(limit, max(compressed.count * 8, 1 << 20))
+        var output = prefix
+        var end = InflateEnd.full
+        while end == .full && output.count < limit {
+            let held = output
+            output = try [UInt8](unsafeUninitializedCapacity: capacity) { out, initialized in
+                out.baseAddress!.update(from: held, count: held.count)
+                let (reason, produced) = try inflate(&stream, into: UnsafeMutableBufferPointer(rebasing: out[held.count...]), path: path)
+                initialized = held.count + produced
+                end = reason
             }
+            capacity = min(limit, capacity * 2)
+        }
+        switch end {
+        case .streamEnded where output.count == total:
+            return output
+        case .streamEnded, .inputEnded:
+            throw DatasetError(.truncated, path: path,
+                               "it inflates to \(output.count) of the \(total) bytes its header promises: the file is truncated; download or copy it again")
+        case .full:
+            throw DatasetError(.sizeMismatch, path: path,
+                               "it inflates to more than the \(total) bytes its header promises; download or copy it again")
         }
     }
 }
@@ -65,23 +73,27 @@ func gunzip(_ compressed: [UInt8], path: String, prefixLength: Int, size: ([UInt
 private enum InflateEnd { case streamEnded, full, inputEnded }
 
 /// Inflates into `out` until the gzip stream ends, `out` is full, or the input runs out
-/// mid-stream (a truncated file).
-private func inflate(_ stream: inout z_stream, into out: UnsafeMutableBufferPointer<UInt8>, path: String) throws -> InflateEnd {
-    stream.next_out = out.baseAddress
-    stream.avail_out = uInt(out.count)
-    while stream.avail_out > 0 {
+/// mid-stream (a truncated file); returns which, and the bytes written.
+private func inflate(_ stream: inout z_stream, into out: UnsafeMutableBufferPointer<UInt8>, path: String) throws -> (InflateEnd, Int) {
+    var produced = 0
+    while produced < out.count {
+        // zlib counts in 32 bits: at most 1 GiB a call.
+        let piece = min(out.count - produced, 1 << 30)
+        stream.next_out = out.baseAddress! + produced
+        stream.avail_out = uInt(piece)
         let status = CZlib.inflate(&stream, Z_NO_FLUSH)
+        produced += piece - Int(stream.avail_out)
         switch status {
         case Z_STREAM_END:
-            return .streamEnded
+            return (.streamEnded, produced)
         case Z_OK:
             continue
         case Z_BUF_ERROR where stream.avail_in == 0:
-            return .inputEnded
+            return (.inputEnded, produced)
         default:
             let reason = stream.msg.map { String(cString: $0) } ?? "error \(status)"
             throw DatasetError(.corruptGzip, path: path, "not a valid gzip file (\(reason)); download or copy it again")
         }
     }
-    return .full
+    return (.full, produced)
 }
