@@ -17,7 +17,7 @@ fi
 
 if ! python3 -c "import safetensors, numpy" 2>/dev/null; then
   echo "installing Python's safetensors and numpy"
-  command -v pip3 >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 || {
+  python3 -m pip --version >/dev/null 2>&1 || {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip >/dev/null
   }
