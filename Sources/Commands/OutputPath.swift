@@ -6,7 +6,7 @@ import Foundation
 enum OutputPath {
     /// `path`, given with `flag`, is a file the run will create or replace.
     static func checkFile(_ path: String, flag: String) throws {
-        if isDirectory(path) {
+        if isDirectory(path) || path.hasSuffix("/") {
             throw ValidationError("\(flag) \(path): that is a folder; give a file name inside it")
         }
         let folder = (path as NSString).deletingLastPathComponent

@@ -195,6 +195,7 @@ final class FirstHourTests: XCTestCase {
         XCTAssertEqual(message(["train", "--metrics", "/nonexistent/m.jsonl"]),
                        "--metrics /nonexistent/m.jsonl: the folder /nonexistent does not exist; create it or choose another path")
         XCTAssertEqual(message(["train", "--save", folder]), "--save \(folder): that is a folder; give a file name inside it")
+        XCTAssertEqual(message(["train", "--save", "models/"]), "--save models/: that is a folder; give a file name inside it")
         XCTAssertEqual(message(["coordinator", "--bind", "ipc:///tmp/x", "--workers", "1", "--checkpoint", file]),
                        "--checkpoint \(file): that is a file, not a folder")
         XCTAssertEqual(message(["launch", "--workers", "1", "--checkpoint", file + "/sub"]),
