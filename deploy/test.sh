@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
+deploy/install-test-deps.sh
 exec swift test --disable-swift-testing "$@"

@@ -158,7 +158,7 @@ public final class Coordinator {
             return report
         }
         perform(machine.startTraining(now: Self.now()))
-        logger.info("training with \(machine.members.count) worker(s): \(machine.members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
+        logger.info("training with \(counted(machine.members.count, "worker")): \(machine.members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
 
         var saidWaiting = false
         while !account.isFinished {
@@ -188,7 +188,7 @@ public final class Coordinator {
             if let every = options.checkpointEvery, machine.step % UInt64(every) == 0 { try writeCheckpoint() }
         }
         if machine.droppedCount > 0 {
-            logger.info("dropped \(machine.droppedCount) bad message(s): \(machine.dropped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: "; "))")
+            logger.info("dropped \(counted(machine.droppedCount, "bad message")): \(machine.dropped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: "; "))")
         }
         report = account.finalReport(report)
         observer?.trainingFinished(report)
