@@ -34,9 +34,16 @@ let package = Package(
         .target(name: "CBuildInfo"),
         // IDX files, MNIST, shards and batches.
         .target(name: "Dataset", dependencies: ["CZlib", "CKernels"], swiftSettings: alwaysOptimised),
-        // Training loops, metrics, model files, progress.
-        .target(name: "Training", dependencies: [
-            "MLP", "Dataset", "Wire", "ZMQ", "CSignals", "CZlib", .product(name: "Logging", package: "swift-log"),
+        // The roles' decisions as state machines: membership, samples, liveness, the run's
+        // configuration. Time comes in, actions go out. No sockets, no clock, no logging.
+        .target(name: "Roles", dependencies: ["MLP", "Wire"]),
+        // The single-process trainer, the run's accounting, evaluation, metrics, model files,
+        // checkpoints, progress. No sockets.
+        .target(name: "Training", dependencies: ["MLP", "Dataset", "Roles"]),
+        // The coordinator's and the worker's drivers: poll, decode, feed the machine, perform
+        // its actions, compute. The only training code that touches sockets.
+        .target(name: "Distributed", dependencies: [
+            "MLP", "Dataset", "Wire", "ZMQ", "Roles", "Training", "CSignals", .product(name: "Logging", package: "swift-log"),
         ]),
         // A thin Swift wrapper of libzmq: the only module that imports CZMQ.
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
@@ -47,7 +54,7 @@ let package = Package(
         .target(name: "Supervision"),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
-            "MLP", "Dataset", "Training", "ZMQ", "CBuildInfo", "Supervision",
+            "MLP", "Dataset", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CBuildInfo", "Supervision",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -57,12 +64,15 @@ let package = Package(
 
         .testTarget(name: "MLPTests", dependencies: ["MLP"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "MLP", "Dataset", "Wire", "ZMQ"]),
+        .testTarget(name: "RolesTests", dependencies: ["Roles", "Wire"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Roles", "MLP", "Dataset"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "Roles", "MLP", "Dataset", "Wire", "ZMQ",
+                                                             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision"]),
         .testTarget(name: "CommandsTests", dependencies: [
-            "Commands", "Supervision", "Training", "ZMQ", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands", "Supervision", "Training", "Roles", "Distributed", "Wire", "ZMQ", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
     ],
     swiftLanguageModes: [.v5]

@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
+deploy/install-test-deps.sh
 swift test --disable-swift-testing "$@"
 [ $# -eq 0 ] || exit 0
 

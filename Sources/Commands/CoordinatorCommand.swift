@@ -1,6 +1,8 @@
 import ArgumentParser
 import Logging
 import MLP
+import Distributed
+import Roles
 import Training
 import ZMQ
 
@@ -9,8 +11,8 @@ public struct CoordinatorCommand: ParsableCommand {
         commandName: "coordinator",
         abstract: "Hold the weights, shard the data across workers, and train with them.",
         discussion: """
-            Start one coordinator, then workers anywhere that can reach it: `worker --connect ENDPOINT`.
-            Only the coordinator needs the data: each worker gets its shard over the network.
+            Start one coordinator, then workers anywhere that can reach it: `worker --connect ENDPOINT`. \
+            Only the coordinator needs the data: each worker gets its shard over the network. \
             --batch is each worker's batch; a step trains on --batch times the number of workers.
             """,
         version: BuildInfo.line(program: "coordinator"))
@@ -18,7 +20,7 @@ public struct CoordinatorCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where workers connect: tcp://HOST:PORT (tcp://*:5555 for every interface) or ipc:///PATH.", valueName: "endpoint"))
     var bind: String
 
-    @Option(help: "Workers to wait for before the first step.")
+    @Option(parsing: .unconditional, help: "Workers to wait for before the first step.")
     var workers: Int
 
     @OptionGroup var training: TrainingOptions
@@ -27,7 +29,7 @@ public struct CoordinatorCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
 
-    @Flag(help: "Log every detail.")
+    @Flag(help: "Log every detail: each worker's samples, each slow step, each dropped message.")
     var verbose = false
 
     public init() {}
@@ -42,9 +44,10 @@ public struct CoordinatorCommand: ParsableCommand {
         let logger = Logger(label: "coordinator")
         let data = try dataOptions.load()
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
-        let metricsLog = try output.metrics.map(MetricsLog.init(path:))
+        // A resumed run goes on writing the same history.
+        let metricsLog = try output.metrics.map { try MetricsLog(path: $0, append: membership.resume) }
         BLAS.useOneThread()
-        logger.info("\(config.model.summary), \(config.optimizer.kind.rawValue) lr \(config.optimizer.learningRate) \(config.optimizer.schedule.rawValue), batch \(config.batchSize) per worker, \(config.epochs) epochs, seed \(config.seed)")
+        logger.info("\(RunLines.configuration(config, batchPerWorker: true))")
         logger.info("\(BLASKernels.summary)")
 
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
@@ -52,9 +55,18 @@ public struct CoordinatorCommand: ParsableCommand {
                                           endpoint: bind, context: context, logger: logger)
         let observers: [TrainingObserver] = [ProgressDisplay()] + (metricsLog.map { [$0] } ?? [])
         let report = try coordinator.run(observer: ObserverList(observers))
-        print(String(format: "done: test accuracy %.4f after %d epochs (%d steps) with %d workers, %@ samples/s, %.1fs",
-                     report.testAccuracy, report.epoch, report.step, report.workers,
-                     ProgressDisplay.grouped(report.samplesPerSecond), report.elapsedSeconds))
+        if coordinator.stoppedBySignal != 0 {
+            // A scheduler's preemption: keep what was trained, and exit 0 so it is not taken for a failure.
+            var wrote = coordinator.lastCheckpoint.map { ["checkpoint \($0)"] } ?? []
+            if let save = output.save {
+                try ModelFile.save(spec: config.model, parameters: coordinator.parameters, to: save)
+                wrote.append("model \(save)")
+            }
+            print("stopped by signal \(coordinator.stoppedBySignal) at step \(coordinator.machine.step): "
+                  + (wrote.isEmpty ? "nothing written (no --checkpoint or --save)" : "wrote " + wrote.joined(separator: " and ")))
+            return
+        }
+        print(RunLines.done(report, workers: report.workers))
         if let save = output.save {
             try ModelFile.save(spec: config.model, parameters: coordinator.parameters, to: save)
             print("saved the model to \(save)")

@@ -14,7 +14,7 @@ struct LaunchCommand: ParsableCommand {
             The exit status is the coordinator's, or 128 plus the signal that stopped the launch (130 for Ctrl-C).
             """)
 
-    @Option(help: "Worker processes to start, 1 to 256.")
+    @Option(parsing: .unconditional, help: "Worker processes to start, 1 to 256.")
     var workers: Int
 
     @Option(name: .customLong("max-restarts"), help: ArgumentHelp("Failed processes started again, in all, before a failure stops the run.", valueName: "n"))
@@ -30,6 +30,9 @@ struct LaunchCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
+
+    @Flag(help: "Log every detail, in the coordinator and the workers: each worker's samples, each slow step, each dropped message.")
+    var verbose = false
 
     /// Seconds the processes have to end after SIGTERM, before SIGKILL.
     static let gracePeriod: TimeInterval = 5
@@ -51,7 +54,7 @@ struct LaunchCommand: ParsableCommand {
         // died before writing one); without a checkpoint folder it would start over, so it is not restarted.
         let coordinatorRestart = membership.checkpoint == nil ? nil
             : coordinatorArguments + (membership.resume ? [] : ["--resume"])
-        let workerArguments = ["worker", "--connect", endpoint]
+        let workerArguments = ["worker", "--connect", endpoint] + (verbose ? ["--verbose"] : [])
 
         let group = ProcessGroup(name: "launch", gracePeriod: Self.gracePeriod, maxRestarts: maxRestarts)
         group.stopOnInterrupts()

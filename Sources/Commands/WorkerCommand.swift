@@ -2,7 +2,10 @@ import ArgumentParser
 import Foundation
 import Logging
 import MLP
+import Distributed
+import Roles
 import Training
+import Wire
 import ZMQ
 
 public struct WorkerCommand: ParsableCommand {
@@ -23,13 +26,21 @@ public struct WorkerCommand: ParsableCommand {
     /// command line serves every host.
     static let endpointVariable = "DPTRAIN_COORDINATOR"
 
-    @Option(name: .customLong("give-up-after"), help: ArgumentHelp("Seconds of silence from the coordinator before exiting.", valueName: "seconds"))
+    @Option(name: .customLong("give-up-after"), parsing: .unconditional, help: ArgumentHelp("Seconds of silence from the coordinator before exiting.", valueName: "seconds"))
     var giveUpAfter: Double = 300
 
-    @Flag(help: "Log every detail.")
+    @Flag(help: "Log every detail, debug lines included.")
     var verbose = false
 
     public init() {}
+
+    /// A fault for tests of the end of a run over a lossy link: DPTRAIN_TEST_DROP_SHUTDOWN=P
+    /// drops each shutdown message this worker receives with probability P.
+    static func testFault() -> ((MessageType) -> Bool)? {
+        guard let text = ProcessInfo.processInfo.environment["DPTRAIN_TEST_DROP_SHUTDOWN"], let probability = Double(text) else { return nil }
+        var generator = SeededGenerator(seed: UInt64(ProcessInfo.processInfo.processIdentifier))
+        return { type in type == .shutdown && Double(generator.nextUnitFloat()) < probability }
+    }
 
     public func validate() throws {
         _ = try endpoint(environment: ProcessInfo.processInfo.environment)
@@ -50,7 +61,7 @@ public struct WorkerCommand: ParsableCommand {
         BLAS.useOneThread()
         let context = try Context()
         let worker = try Worker(endpoint: endpoint(environment: ProcessInfo.processInfo.environment), context: context, logger: Logger(label: "worker"),
-                                giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true)
+                                giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true, dropIncoming: Self.testFault())
         do {
             try worker.run()
         } catch WorkerError.stopped {

@@ -2,7 +2,15 @@
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case lossNotFinite(epoch: Int, step: Int, learningRate: Float)
     case dataDoesNotFitModel(String)
-    case workerFailed(worker: UInt32, host: String, reason: String)
+    /// Test accuracy fell to chance after having been well above it.
+    case accuracyCollapsed(epoch: Int, accuracy: Double, best: Double)
+    case diverged(DivergenceCheck.Verdict, epoch: Int, step: Int, learningRate: Float)
+
+    /// The error for `verdict`, found at `epoch` and `step` of a run at base rate `learningRate`.
+    public static func divergence(_ verdict: DivergenceCheck.Verdict, epoch: Int, step: Int, learningRate: Float) -> TrainingError {
+        verdict == .lossNotFinite ? .lossNotFinite(epoch: epoch, step: step, learningRate: learningRate)
+                                  : .diverged(verdict, epoch: epoch, step: step, learningRate: learningRate)
+    }
 
     public var description: String {
         switch self {
@@ -10,8 +18,21 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "the loss became NaN or infinite at epoch \(epoch), step \(step): training diverged; try a lower learning rate than --lr \(learningRate)"
         case let .dataDoesNotFitModel(detail):
             return detail
-        case let .workerFailed(worker, host, reason):
-            return "worker \(worker) (\(host)) cannot go on: \(reason)"
+        case let .accuracyCollapsed(epoch, accuracy, best):
+            return String(format: "test accuracy fell to %.4f (chance) at epoch %d after reaching %.4f: the weights are wrecked "
+                          + "(diverged, or corrupted by a bad gradient); no model is saved. Restart, with a lower --lr if it diverged", accuracy, epoch, best)
+        case let .diverged(verdict, epoch, step, learningRate):
+            let advice = "try a lower learning rate than --lr \(learningRate)"
+            switch verdict {
+            case .lossNotFinite:
+                return TrainingError.lossNotFinite(epoch: epoch, step: step, learningRate: learningRate).description
+            case let .lossRose(start, recent):
+                return String(format: "training diverged at epoch %d, step %d: the loss rose from %.2f at the start to %.2f over the last %d steps; ",
+                              epoch, step, start, recent, DivergenceCheck.window) + advice
+            case let .accuracyAtChance(accuracy, classCount):
+                return String(format: "training diverged: test accuracy %.4f after epoch %d is no better than chance among %d classes; ",
+                              accuracy, epoch, classCount) + advice
+            }
         }
     }
 }
