@@ -51,8 +51,9 @@ final class LaunchSupervisionTests: ProcessTestCase {
     /// --resume, the workers rejoin it, and the run finishes with status 0.
     func testKilledCoordinatorIsRestartedWithResume() throws {
         let checkpoints = "\(folder)/checkpoints"
+        let metricsPath = "\(folder)/resume.jsonl"
         let launch = try start("resume", ["launch", "--workers", "2", "--batch", "64", "--epochs", "2",
-                                          "--checkpoint", checkpoints, "--checkpoint-every", "150"])
+                                          "--checkpoint", checkpoints, "--checkpoint-every", "150", "--metrics", metricsPath])
         waitUntil("the first checkpoint") {
             FileManager.default.fileExists(atPath: "\(checkpoints)/checkpoint-0000000150.dpck")
         }
@@ -64,6 +65,11 @@ final class LaunchSupervisionTests: ProcessTestCase {
         XCTAssertTrue(errors("resume").contains("[launch] coordinator was killed by SIGKILL: restarted it as pid"), errors("resume"))
         XCTAssertTrue(errors("resume").contains("[coordinator] coordinator: resumed from"), errors("resume"))
         XCTAssertTrue(output("resume").contains("[coordinator] done: test accuracy"), output("resume"))
+        // The restarted coordinator appends to the first one's metrics: its resume is an event there.
+        let metrics = try self.metrics(metricsPath)
+        XCTAssertEqual(events(metrics, "resumed").count, 1, "\(metrics)")
+        XCTAssertGreaterThanOrEqual(events(metrics, "resumed").first?["step"] as? Int ?? 0, 150)
+        XCTAssertEqual(events(metrics, "done").count, 1)
     }
 
     /// Ctrl-C (SIGINT to the launch) stops every process; the launch exits 130 within seconds.
