@@ -146,6 +146,7 @@ done
 out=$jobdir/dptrain-$job.out
 [ "$state" = COMPLETED ] || { keep=1; fail "job $job ended $state after $restarts restart(s): $(tail -15 "$out")"; }
 grep -q "restart 1)" "$out" || fail "the job's output shows no second run: $(head -5 "$out")"
+say "$(grep -m1 '^dptrain.sbatch: job' "$out")"
 grep -q "resumed from $checkpoints/checkpoint-" "$out" || fail "the requeued job did not resume from its checkpoint: $(grep -m3 -E 'resum|checkpoint' "$out")"
 say "the requeued job $(grep -m1 -o "resumed from [^ ]*: step [0-9]*, epoch [0-9]*" "$out")"
 grep -q "^done: test accuracy" "$out" || fail "no done line: $(tail -5 "$out")"
