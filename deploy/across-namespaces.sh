@@ -76,10 +76,12 @@ ip netns exec "$tag-c" "$bin" coordinator --bind "tcp://10.77.0.1:5555" --worker
   --step-deadline "$deadline" --metrics "$dir/metrics.jsonl" "${coordinator_keys[@]}" >"$dir/c.out" 2>"$dir/c.err" &
 coordinator=$!
 started+=($coordinator)
-until grep -q "epoch 1 " "$dir/c.err" 2>/dev/null; do sleep 0.01; done
+# A coordinator that fails ends the script with its reason, rather than leaving it waiting.
+running() { kill -0 "$coordinator" 2>/dev/null || { echo "the coordinator ended: $(tail -3 "$dir/c.err")" >&2; exit 1; }; }
+until grep -q "epoch 1 " "$dir/c.err" 2>/dev/null; do running; sleep 0.01; done
 cut=$(date +%s.%N)
 ip -n "$tag-w2" link set eth0 down
-until grep -q "lost at step" "$dir/c.err" 2>/dev/null; do sleep 0.005; done
+until grep -q "lost at step" "$dir/c.err" 2>/dev/null; do running; sleep 0.005; done
 noticed=$(date +%s.%N)
 wait "$coordinator"
 grep -E "joined from|lost at step" "$dir/c.err"

@@ -8,7 +8,8 @@ import Supervision
 final class LaunchTests: XCTestCase {
     func testCoordinatorGetsEveryFlagButTheLaunchersOwn() {
         let typed = ["--workers", "4", "--epochs", "1", "--bind=ipc:///tmp/x.sock", "--hidden", "512,256",
-                     "--workers=2", "--lr=0.05", "--bind", "tcp://*:5555", "--no-bias", "--save", "model.safetensors"]
+                     "--workers=2", "--lr=0.05", "--bind", "tcp://*:5555", "--no-bias", "--max-restarts", "5",
+                     "--save", "model.safetensors", "--max-restarts=0"]
         XCTAssertEqual(LaunchCommand.coordinatorFlags(fromLaunchArguments: typed),
                        ["--epochs", "1", "--hidden", "512,256", "--lr=0.05", "--no-bias", "--save", "model.safetensors"])
         XCTAssertEqual(LaunchCommand.argumentsAfterLaunch(["/usr/bin/dptrain", "launch", "--workers", "2", "--data", "launch"]),
@@ -26,6 +27,7 @@ final class LaunchTests: XCTestCase {
         }
         XCTAssertEqual(message(["--workers", "0"]), "--workers must be between 1 and 256 (got 0)")
         XCTAssertEqual(message(["--workers", "257"]), "--workers must be between 1 and 256 (got 257)")
+        XCTAssertEqual(message(["--workers", "2", "--max-restarts=-1"]), "--max-restarts must be 0 or more (got -1)")
         XCTAssertEqual(message(["--workers", "2", "--epochs", "0"]), "--epochs must be at least 1 (got 0)")
         XCTAssertEqual(message(["--workers", "2", "--activation", "swish"]),
                        "The value 'swish' is invalid for '--activation <activation>'. Please provide one of 'relu', 'sigmoid' or 'tanh'.")
