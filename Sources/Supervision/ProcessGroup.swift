@@ -13,35 +13,6 @@ import Foundation
 /// so that nothing is left behind as an orphan. When a child ends, whatever
 /// is left in its group is killed before the child is reaped.
 public final class ProcessGroup {
-    /// How a child ended.
-    public enum Termination: Equatable, Sendable, CustomStringConvertible {
-        case exited(Int32)
-        case signalled(Int32)
-
-        public var succeeded: Bool { self == .exited(0) }
-
-        /// As a shell reports it: the exit code, or 128 plus the signal.
-        public var shellStatus: Int32 {
-            switch self {
-            case .exited(let code): return code
-            case .signalled(let signal): return 128 + signal
-            }
-        }
-
-        public var description: String {
-            switch self {
-            case .exited(let code): return "exited with status \(code)"
-            case .signalled(let signal): return "was killed by \(ProcessGroup.signalName(signal))"
-            }
-        }
-
-        /// Decodes a wait status without the C macros, which Swift cannot import.
-        init(waitStatus status: Int32) {
-            let signal = status & 0x7f
-            self = signal == 0 ? .exited((status >> 8) & 0xff) : .signalled(signal)
-        }
-    }
-
     public enum Stream: Sendable { case output, errors }
 
     /// Receives one or more whole lines, each ending in a newline, on one serial queue:
@@ -239,13 +210,6 @@ public final class ProcessGroup {
         }
     }
 
-    static func signalName(_ signal: Int32) -> String {
-        let names = [SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGTRAP: "SIGTRAP",
-                     SIGABRT: "SIGABRT", SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGSEGV: "SIGSEGV",
-                     SIGPIPE: "SIGPIPE", SIGTERM: "SIGTERM"]
-        return names[signal] ?? "signal \(signal)"
-    }
-
     // MARK: - Supervision
 
     private var formattedGrace: String { String(format: "%gs", gracePeriod) }
@@ -286,7 +250,6 @@ public final class ProcessGroup {
 
         lock.lock()
         child.termination = termination
-        let othersRunning = children.contains { !$0.hasExited }
         if termination.succeeded && child.endsTheGroup { isWindingDown = true }
         let restarted = termination.succeeded ? false : restartIfAllowed(child)
         let restartsUsedUp = child.restartArguments != nil && maxRestarts > 0 && restartsDone.count >= maxRestarts
@@ -296,7 +259,9 @@ public final class ProcessGroup {
         } else if !termination.succeeded {
             let why = restartsUsedUp ? ", and all \(maxRestarts) restarts are used" : ""
             stop(reason: "\(child.name) \(termination)\(why): stopping the others")
-        } else if child.endsTheGroup && othersRunning {
+        } else if child.endsTheGroup {
+            // Checked after the grace period rather than now: a sibling started just after this
+            // child ended would otherwise be left running.
             DispatchQueue.global().asyncAfter(deadline: .now() + gracePeriod) { [self] in
                 lock.lock()
                 let stillRunning = children.filter { !$0.hasExited }.map(\.name)

@@ -92,10 +92,23 @@ final class ProcessGroupTests: XCTestCase {
         XCTAssertEqual(captured.lines(.errors), ["[test] leader finished but follower still running 1s later: stopping them"])
     }
 
+    /// A sibling started after the ending child has already finished is stopped after the grace period too.
+    func testSiblingStartedAfterTheEndOfTheGroupIsStopped() throws {
+        let group = makeGroup(gracePeriod: 1)
+        try group.start(name: "leader", executable: "/bin/sh", arguments: ["-c", "exit 0"], endsTheGroup: true)
+        Thread.sleep(forTimeInterval: 0.5)  // the leader has ended
+        try start(group, "latecomer", "sleep 60")
+        let began = Date()
+        XCTAssertEqual(group.wait().map(\.termination), [.exited(0), .signalled(SIGTERM)])
+        XCTAssertLessThan(Date().timeIntervalSince(began), 10, "the latecomer was left to run")
+    }
+
     func testChildIgnoringSIGTERMIsKilledAfterTheGracePeriod() throws {
         let group = makeGroup(gracePeriod: 1)
-        try start(group, "stubborn", "trap '' TERM; sleep 60")
-        Thread.sleep(forTimeInterval: 0.2)  // until the trap is set
+        try start(group, "stubborn", "trap '' TERM; echo trapped; sleep 60")
+        // Until the trap is set: a fixed pause was too short on a loaded machine.
+        let deadline = Date().addingTimeInterval(30)
+        while !captured.lines(.output).contains("[stubborn] trapped") && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         let began = Date()
         group.stop(reason: "stopping")
         let ended = group.wait()
