@@ -25,6 +25,7 @@ public struct CoordinatorCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
+    @OptionGroup(title: "Security") var security: CoordinatorSecurityOptions
 
     @Flag(help: "Log every detail.")
     var verbose = false
@@ -34,6 +35,7 @@ public struct CoordinatorCommand: ParsableCommand {
     public func validate() throws {
         guard (1...1024).contains(workers) else { throw ValidationError("--workers must be between 1 and 1024 (got \(workers))") }
         try membership.validate(workers: workers)
+        try security.validate(bind: bind)
     }
 
     public func run() throws {
@@ -48,7 +50,8 @@ public struct CoordinatorCommand: ParsableCommand {
 
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
         let coordinator = try Coordinator(config: config, train: data.train, test: data.test, options: membership.options(workers: workers),
-                                          endpoint: bind, context: context, logger: logger)
+                                          endpoint: bind, context: context, logger: logger,
+                                          security: try security.security(context: context, logger: logger))
         let observers: [TrainingObserver] = [ProgressDisplay()] + (metricsLog.map { [$0] } ?? [])
         let report = try coordinator.run(observer: ObserverList(observers))
         print(String(format: "done: test accuracy %.4f after %d epochs (%d steps) with %d workers, %@ samples/s, %.1fs",

@@ -20,6 +20,8 @@ public struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("give-up-after"), help: ArgumentHelp("Seconds of silence from the coordinator before exiting.", valueName: "seconds"))
     var giveUpAfter: Double = 300
 
+    @OptionGroup(title: "Security") var security: WorkerSecurityOptions
+
     @Flag(help: "Log every detail.")
     var verbose = false
 
@@ -34,7 +36,7 @@ public struct WorkerCommand: ParsableCommand {
         BLAS.useOneThread()
         let context = try Context()
         let worker = try Worker(endpoint: connect, context: context, logger: Logger(label: "worker"),
-                                giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true)
+                                giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true, security: try security.security())
         do {
             try worker.run()
         } catch WorkerError.stopped {

@@ -103,7 +103,8 @@ extension Coordinator {
                 report(machine.receiveInvalid("a failure report from a peer that is not a worker of this run"), peer: peer)
             }
         case .hello(let hello):
-            report(machine.receiveHello(hello, from: peer, address: message.property("Peer-Address", frame: 1)), peer: peer)
+            report(machine.receiveHello(hello, from: peer, address: message.property("Peer-Address", frame: 1),
+                                        key: message.property("User-Id", frame: 1)), peer: peer)
         case .gradient(let view):
             var decision = machine.receiveGradient(step: envelope.step, from: peer)
             if case .accept(let member) = decision, let expected = expectedRows[member.id], Int(view.sampleCount) != expected {

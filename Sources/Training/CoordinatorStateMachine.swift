@@ -14,6 +14,8 @@ public struct CoordinatorStateMachine {
         public let peer: Peer
         /// Where the worker says it runs, for the logs.
         public let host: String
+        /// The CURVE public key (Z85) it connected with; nil in a run without keys.
+        public var key: String? = nil
     }
 
     public enum Phase: Equatable, Sendable {
@@ -57,6 +59,8 @@ public struct CoordinatorStateMachine {
     public private(set) var nextID: UInt32 = 1
     /// Ids of a resumed run's workers, kept for them until they come back.
     public private(set) var reservedIDs: [UInt32] = []
+    /// The key each id was first given to, for the whole run: no other key may take that id.
+    public private(set) var keysByID: [UInt32: String] = [:]
 
     public init(expectedWorkers: Int, maxWorkers: Int = .max) {
         precondition(expectedWorkers > 0 && maxWorkers >= expectedWorkers)
@@ -94,10 +98,16 @@ public struct CoordinatorStateMachine {
         members.first { $0.peer.elementsEqual(peer) } ?? joining.first { $0.peer.elementsEqual(peer) }
     }
 
-    /// `address` is where the connection comes from, as the transport tells it (an IP address over tcp).
-    public mutating func receiveHello(_ hello: Hello, from peer: Peer, address: String? = nil) -> Decision {
+    /// `address` is where the connection comes from, as the transport tells it (an IP address over tcp);
+    /// `key` the CURVE public key the connection authenticated with, nil without keys.
+    public mutating func receiveHello(_ hello: Hello, from peer: Peer, address: String? = nil, key: String? = nil) -> Decision {
         if let existing = member(at: peer) {
             return drop("a second hello from worker \(existing.id) (\(existing.host))")
+        }
+        if hello.previousWorkerID != 0, let owner = keysByID[hello.previousWorkerID], owner != key {
+            // One admitted worker must not take another's place (and its samples) by naming its id.
+            count("hello under a worker id bound to another key")
+            return .refuse(peer, .notAuthorised, "worker id \(hello.previousWorkerID) belongs to another key; a worker keeps its id only with the key it joined with")
         }
         if hello.previousWorkerID != 0, allMembers.contains(where: { $0.id == hello.previousWorkerID }) {
             count("hello with a worker id in use")
@@ -117,7 +127,8 @@ public struct CoordinatorStateMachine {
             nextID += 1
         }
         let host = address.map { "\(hello.host) at \($0)" } ?? hello.host
-        let member = Member(id: id, peer: peer, host: host)
+        let member = Member(id: id, peer: peer, host: host, key: key)
+        if let key { keysByID[id] = key }
         // Beyond the workers the run starts with, a worker joins at the first step boundary.
         if phase == .gathering && members.count < expectedWorkers {
             members.append(member)

@@ -25,6 +25,9 @@ public final class Worker {
 
     private let context: Context
     private var socket: Socket
+    private let security: SocketSecurity
+    /// Reports a failed handshake (a refused key, a wrong coordinator key) that libzmq would retry in silence.
+    private var handshake: HandshakeMonitor
     private let logger: Logger
     private let host: String
     private var encoder = MessageEncoder()
@@ -52,18 +55,22 @@ public final class Worker {
 
     /// Connects (lazily: nothing needs to listen yet) to the coordinator at `endpoint`.
     public init(endpoint: String, context: Context, logger: Logger, giveUpAfterSeconds: Double = 300,
-                host: String = Worker.defaultHost, leavesOnStopSignal: Bool = false) throws {
+                host: String = Worker.defaultHost, leavesOnStopSignal: Bool = false, security: SocketSecurity = .none) throws {
         self.endpoint = endpoint
         self.context = context
         self.logger = logger
         self.giveUpAfterSeconds = giveUpAfterSeconds
         self.leavesOnStopSignal = leavesOnStopSignal
         self.host = String(host.utf8.prefix(Limits.hostBytes)) ?? "worker"
-        socket = try Worker.connectedSocket(context, endpoint)
+        self.security = security
+        (socket, handshake) = try Worker.connectedSocket(context, endpoint, security)
     }
 
-    private static func connectedSocket(_ context: Context, _ endpoint: String) throws -> Socket {
+    private static func connectedSocket(_ context: Context, _ endpoint: String,
+                                        _ security: SocketSecurity) throws -> (Socket, HandshakeMonitor) {
         let socket = try Socket(context, .dealer)
+        try socket.apply(security)
+        let handshake = try HandshakeMonitor(socket)
         // Queue nothing for a coordinator that is not connected: a hello that cannot leave now is retried later.
         try socket.set(.immediate, 1)
         try socket.set(.maxMessageSize, Limits.messageBytes)
@@ -74,7 +81,7 @@ public final class Worker {
         } catch let error as ZMQError {
             throw EndpointError(role: "worker", verb: "connect to", endpoint: endpoint, error: error)
         }
-        return socket
+        return (socket, handshake)
     }
 
     public static var defaultHost: String {
@@ -90,7 +97,7 @@ public final class Worker {
             if try serve() == .done { return }
             // The coordinator went quiet: start over on a fresh connection, under the same id.
             logger.warning("worker \(workerID): lost the coordinator at \(endpoint); rejoining")
-            socket = try Worker.connectedSocket(context, endpoint)
+            (socket, handshake) = try Worker.connectedSocket(context, endpoint, security)
             joined = false
             coordinatorGone = false
             runID = 0
@@ -139,6 +146,9 @@ public final class Worker {
                 Thread.sleep(forTimeInterval: backoff)
             } else if !sent {
                 Thread.sleep(forTimeInterval: backoff)
+            }
+            if let failure = try handshake.failure() {
+                throw HandshakeError(endpoint: endpoint, publicKey: security.publicKey, failure: failure)
             }
             if !saidWaiting {
                 logger.info("waiting for a coordinator at \(endpoint); retrying with backoff")

@@ -21,6 +21,10 @@ public struct Certificate: Equatable, Sendable {
     public struct Metadata: Equatable, Sendable {
         public let name: String
         public let value: String
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
     }
 
     public init(keyPair: CurveKeyPair, metadata: [Metadata] = []) {

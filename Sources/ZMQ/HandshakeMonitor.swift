@@ -21,6 +21,10 @@ public final class HandshakeMonitor {
     private let monitored: Socket
     private let pair: Socket
     private let event = Message(maxFrames: 2)
+    /// Handshakes closed without a word since the last success: one may be a server that
+    /// stopped mid-handshake, several in a row are a server that cannot read this client.
+    private var closedInARow = 0
+    public static let closedHandshakesMeaningFailure = 3
 
     public init(_ socket: Socket) throws {
         let address = "inproc://dptrain-handshake-monitor-\(UUID().uuidString)"
@@ -37,7 +41,8 @@ public final class HandshakeMonitor {
     }
 
     /// The first failure among the events reported since the last call, without waiting;
-    /// nil when every handshake so far succeeded or none has ended yet.
+    /// nil when every handshake so far succeeded or none has ended yet. A handshake closed
+    /// without a word counts only as the `closedHandshakesMeaningFailure`th in a row.
     public func failure() throws -> Failure? {
         var found: Failure?
         while try pair.receive(into: event, .dontWait) {
@@ -47,12 +52,15 @@ public final class HandshakeMonitor {
             let kind = UInt16(bytes[0]) | UInt16(bytes[1]) << 8
             let value = (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[2 + $1]) << (8 * UInt32($1)) }
             switch Int32(kind) {
+            case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+                closedInARow = 0
             case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
                 found = found ?? .refused(status: value)
             case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
                 found = found ?? (value == UInt32(ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) ? .mechanismMismatch : .protocolError(value))
             case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-                found = found ?? .closedDuringHandshake
+                closedInARow += 1
+                if closedInARow >= HandshakeMonitor.closedHandshakesMeaningFailure { found = found ?? .closedDuringHandshake }
             default:
                 break
             }
