@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CommandsTests", dependencies: [
-            "Commands", "Training", "ZMQ", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands", "Training", "ZMQ", "MLP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
     ],
     swiftLanguageModes: [.v5]
