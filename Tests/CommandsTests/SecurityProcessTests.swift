@@ -63,6 +63,40 @@ final class SecurityProcessTests: ProcessTestCase {
         XCTAssertTrue(errors("keygen-again").contains("\(keys)/alice.key already exists"), errors("keygen-again"))
     }
 
+    /// pyzmq's zmq.auth (another ZeroMQ tool) reads keygen's certificates, and dptrain reads pyzmq's.
+    func testPyzmqAndDptrainReadEachOthersCertificates() throws {
+        let python = "/usr/bin/python3"
+        let hasPyzmq = Process()
+        hasPyzmq.executableURL = URL(fileURLWithPath: python)
+        hasPyzmq.arguments = ["-c", "import zmq.auth"]
+        hasPyzmq.standardError = FileHandle.nullDevice
+        if FileManager.default.isExecutableFile(atPath: python) { try hasPyzmq.run(); hasPyzmq.waitUntilExit() }
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: python) && hasPyzmq.terminationStatus == 0,
+                          "Debian's python3-zmq is not installed (deploy/test.sh installs it)")
+        let publicKey = try keygen("alice")
+        let secret = try Certificate.loadSecret(path: "\(keys)/alice.key_secret")
+        let script = """
+            import sys, zmq.auth
+            public, secret = zmq.auth.load_certificate(sys.argv[1] + '/alice.key_secret')
+            only_public, none = zmq.auth.load_certificate(sys.argv[1] + '/alice.key')
+            print(public.decode(), secret.decode(), only_public.decode(), none)
+            zmq.auth.create_certificates(sys.argv[1], 'from-pyzmq')
+            """
+        let pyzmq = Process()
+        pyzmq.executableURL = URL(fileURLWithPath: python)
+        pyzmq.arguments = ["-c", script, keys]
+        let output = Pipe()
+        pyzmq.standardOutput = output
+        try pyzmq.run()
+        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        pyzmq.waitUntilExit()
+        XCTAssertEqual(said, "\(publicKey) \(secret.secretKey!) \(publicKey) None\n")
+        // pyzmq leaves its secret file as the umask makes it; dptrain wants it private.
+        chmod("\(keys)/from-pyzmq.key_secret", 0o600)
+        let theirs = try Certificate.loadSecret(path: "\(keys)/from-pyzmq.key_secret")
+        XCTAssertEqual(try Certificate.load(path: "\(keys)/from-pyzmq.key").publicKey, theirs.keyPair?.publicKey)
+    }
+
     func testASecretOthersCanReadIsRefusedSayingHowToFixIt() throws {
         try keygen("coordinator")
         try keygen("alice", authorize: true)
