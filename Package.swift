@@ -32,9 +32,16 @@ let package = Package(
         .target(name: "CSignals"),
         // IDX files, MNIST, shards and batches.
         .target(name: "Dataset", dependencies: ["CZlib", "CKernels"], swiftSettings: alwaysOptimised),
-        // Training loops, metrics, model files, progress.
-        .target(name: "Training", dependencies: [
-            "MLP", "Dataset", "Wire", "ZMQ", "CSignals", "CZlib", .product(name: "Logging", package: "swift-log"),
+        // The roles' decisions as state machines: membership, samples, liveness, the run's
+        // configuration. Time comes in, actions go out. No sockets, no clock, no logging.
+        .target(name: "Roles", dependencies: ["MLP", "Wire"]),
+        // The single-process trainer, the run's accounting, evaluation, metrics, model files,
+        // checkpoints, progress. No sockets.
+        .target(name: "Training", dependencies: ["MLP", "Dataset", "Roles"]),
+        // The coordinator's and the worker's drivers: poll, decode, feed the machine, perform
+        // its actions, compute. The only training code that touches sockets.
+        .target(name: "Distributed", dependencies: [
+            "MLP", "Dataset", "Wire", "ZMQ", "Roles", "Training", "CSignals", .product(name: "Logging", package: "swift-log"),
         ]),
         // A thin Swift wrapper of libzmq: the only module that imports CZMQ.
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
@@ -42,7 +49,7 @@ let package = Package(
         .target(name: "Wire", swiftSettings: alwaysOptimised),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
-            "MLP", "Dataset", "Training", "ZMQ", "CSignals",
+            "MLP", "Dataset", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CSignals",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -52,11 +59,14 @@ let package = Package(
 
         .testTarget(name: "MLPTests", dependencies: ["MLP"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "MLP", "Dataset", "Wire", "ZMQ"]),
+        .testTarget(name: "RolesTests", dependencies: ["Roles", "Wire"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Roles", "MLP", "Dataset"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "Roles", "MLP", "Dataset", "Wire", "ZMQ",
+                                                             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CommandsTests", dependencies: [
-            "Commands", "Training", "ZMQ", "MLP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands", "Training", "Roles", "Distributed", "Wire", "ZMQ", "MLP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
     ],
     swiftLanguageModes: [.v5]

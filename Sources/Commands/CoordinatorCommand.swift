@@ -1,6 +1,8 @@
 import ArgumentParser
 import Logging
 import MLP
+import Distributed
+import Roles
 import Training
 import ZMQ
 
@@ -43,7 +45,8 @@ public struct CoordinatorCommand: ParsableCommand {
         let logger = Logger(label: "coordinator")
         let data = try dataOptions.load()
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
-        let metricsLog = try output.metrics.map(MetricsLog.init(path:))
+        // A resumed run goes on writing the same history.
+        let metricsLog = try output.metrics.map { try MetricsLog(path: $0, append: membership.resume) }
         BLAS.useOneThread()
         logger.info("\(config.model.summary), \(config.optimizer.kind.rawValue) lr \(config.optimizer.learningRate) \(config.optimizer.schedule.rawValue), batch \(config.batchSize) per worker, \(config.epochs) epochs, seed \(config.seed)")
         logger.info("\(BLASKernels.summary)")
@@ -54,6 +57,17 @@ public struct CoordinatorCommand: ParsableCommand {
                                           security: try security.security(context: context, logger: logger))
         let observers: [TrainingObserver] = [ProgressDisplay()] + (metricsLog.map { [$0] } ?? [])
         let report = try coordinator.run(observer: ObserverList(observers))
+        if coordinator.stoppedBySignal != 0 {
+            // A scheduler's preemption: keep what was trained, and exit 0 so it is not taken for a failure.
+            var wrote = coordinator.lastCheckpoint.map { ["checkpoint \($0)"] } ?? []
+            if let save = output.save {
+                try ModelFile.save(spec: config.model, parameters: coordinator.parameters, to: save)
+                wrote.append("model \(save)")
+            }
+            print("stopped by signal \(coordinator.stoppedBySignal) at step \(coordinator.machine.step): "
+                  + (wrote.isEmpty ? "nothing written (no --checkpoint or --save)" : "wrote " + wrote.joined(separator: " and ")))
+            return
+        }
         print(String(format: "done: test accuracy %.4f after %d epochs (%d steps) with %d workers, %@ samples/s, %.1fs",
                      report.testAccuracy, report.epoch, report.step, report.workers,
                      ProgressDisplay.grouped(report.samplesPerSecond), report.elapsedSeconds))

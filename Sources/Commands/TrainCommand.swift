@@ -2,6 +2,8 @@ import ArgumentParser
 import Dataset
 import Foundation
 import MLP
+import Distributed
+import Roles
 import Training
 
 struct TrainCommand: ParsableCommand {
@@ -17,7 +19,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let data = try dataOptions.load()
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
-        let metricsLog = try output.metrics.map(MetricsLog.init(path:))
+        let metricsLog = try output.metrics.map { try MetricsLog(path: $0) }
         BLAS.useOneThread()
 
         print("dptrain: \(config.model.summary), \(config.optimizer.kind.rawValue) lr \(config.optimizer.learningRate) \(config.optimizer.schedule.rawValue), batch \(config.batchSize), \(config.epochs) epochs, seed \(config.seed)")

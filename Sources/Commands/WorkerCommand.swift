@@ -1,7 +1,11 @@
 import ArgumentParser
+import Foundation
 import Logging
 import MLP
+import Distributed
+import Roles
 import Training
+import Wire
 import ZMQ
 
 public struct WorkerCommand: ParsableCommand {
@@ -27,6 +31,14 @@ public struct WorkerCommand: ParsableCommand {
 
     public init() {}
 
+    /// A fault for tests of the end of a run over a lossy link: DPTRAIN_TEST_DROP_SHUTDOWN=P
+    /// drops each shutdown message this worker receives with probability P.
+    static func testFault() -> ((MessageType) -> Bool)? {
+        guard let text = ProcessInfo.processInfo.environment["DPTRAIN_TEST_DROP_SHUTDOWN"], let probability = Double(text) else { return nil }
+        var generator = SeededGenerator(seed: UInt64(ProcessInfo.processInfo.processIdentifier))
+        return { type in type == .shutdown && Double(generator.nextUnitFloat()) < probability }
+    }
+
     public func validate() throws {
         guard giveUpAfter > 0 && giveUpAfter.isFinite else { throw ValidationError("--give-up-after must be a positive number of seconds") }
     }
@@ -36,7 +48,8 @@ public struct WorkerCommand: ParsableCommand {
         BLAS.useOneThread()
         let context = try Context()
         let worker = try Worker(endpoint: connect, context: context, logger: Logger(label: "worker"),
-                                giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true, security: try security.security())
+                                giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true, dropIncoming: Self.testFault(),
+                                security: try security.security())
         do {
             try worker.run()
         } catch WorkerError.stopped {

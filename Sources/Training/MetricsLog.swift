@@ -9,13 +9,16 @@ public final class MetricsLog: TrainingObserver {
     private let handle: FileHandle
     public let path: String
 
-    /// Creates or truncates `path`. Throws a one-line error if it cannot.
-    public init(path: String) throws {
+    /// Creates or truncates `path`, or with `append` (a resumed run) adds to what it holds.
+    /// Throws a one-line error if it cannot.
+    public init(path: String, append: Bool = false) throws {
         self.path = path
-        guard FileManager.default.createFile(atPath: path, contents: nil),
+        let exists = append && FileManager.default.fileExists(atPath: path)
+        guard exists || FileManager.default.createFile(atPath: path, contents: nil),
               let handle = FileHandle(forWritingAtPath: path) else {
             throw MetricsLogError(path: path)
         }
+        if exists { handle.seekToEndOfFile() }
         self.handle = handle
     }
 

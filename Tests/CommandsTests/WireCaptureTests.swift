@@ -1,5 +1,6 @@
 import Foundation
 import MLP
+import Roles
 import Training
 import XCTest
 import ZMQ

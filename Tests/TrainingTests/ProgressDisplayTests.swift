@@ -1,4 +1,5 @@
 import XCTest
+import Roles
 @testable import Training
 
 /// What a person sees: the bar on a terminal, one line per epoch elsewhere.
