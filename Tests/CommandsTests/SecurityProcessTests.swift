@@ -160,6 +160,38 @@ final class SecurityProcessTests: ProcessTestCase {
         XCTAssertEqual(withIntruder, try Data(contentsOf: URL(fileURLWithPath: "\(folder)/alone.model")))
     }
 
+    /// A worker given another coordinator's key, or none, for a coordinator with keys: told at once, exit 1.
+    func testAWorkerWithTheWrongCoordinatorKeyOrNoneSaysSo() throws {
+        try keygen("coordinator")
+        try keygen("impostor")
+        try keygen("alice", authorize: true)
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let coordinator = try secureCoordinator("coordinator", endpoint, [])
+        waitUntil(seconds: 30, "the coordinator to listen") { errors("coordinator").contains("waiting for 1 worker(s)") }
+        let misled = try start("misled", ["worker", "--connect", endpoint, "--key", "\(keys)/alice.key_secret",
+                                          "--coordinator-key", "\(keys)/impostor.key"])
+        let keyless = try start("keyless", ["worker", "--connect", endpoint])
+        wait(misled, seconds: 10)
+        wait(keyless, seconds: 10)
+        XCTAssertEqual(misled.terminationStatus, 1)
+        XCTAssertTrue(errors("misled").contains("the coordinator at \(endpoint) closed every secure handshake: its key is not the one --coordinator-key names"), errors("misled"))
+        XCTAssertEqual(keyless.terminationStatus, 1)
+        XCTAssertTrue(errors("keyless").contains("requires CURVE keys"), errors("keyless"))
+        XCTAssertTrue(coordinator.isRunning)
+    }
+
+    /// `dptrain launch --secure`: keys made for the run, used, and removed.
+    func testLaunchSecureTrainsWithThrowawayKeys() throws {
+        let launch = try start("launch", ["launch", "--workers", "2", "--secure", "--epochs", "1", "--batch", "256"])
+        wait(launch)
+        XCTAssertEqual(launch.terminationStatus, 0, errors("launch"))
+        let said = errors("launch")
+        XCTAssertTrue(said.contains("2 authorized worker key(s)"), said)
+        let folder = try XCTUnwrap(said.split(separator: "\n").first { $0.contains("CURVE keys in ") }?.components(separatedBy: "CURVE keys in ").last)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder), "\(folder) was left behind")
+        XCTAssertNotNil(accuracy(output("launch").split(separator: "\n").map { $0.replacingOccurrences(of: "[coordinator] ", with: "") }.joined(separator: "\n")))
+    }
+
     func testSIGHUPAdmitsAWorkerRefusedBefore() throws {
         try keygen("coordinator")
         try keygen("bob")
