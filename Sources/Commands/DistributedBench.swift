@@ -71,7 +71,7 @@ struct DistributedBench {
             ? "ipc://\(NSTemporaryDirectory())dptrain-bench-\(getpid())-\(count).sock" : "tcp://127.0.0.1:*"
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: count))
         let quiet = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
-        let keys = transport == .curveTCP ? try LaunchKeys(workers: count) : nil
+        let keys = transport == .curveTCP ? try ThrowawayKeys(workers: count) : nil
         defer { keys?.remove() }
         var security = SocketSecurity.none
         if let keys {

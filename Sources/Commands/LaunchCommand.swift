@@ -50,7 +50,7 @@ struct LaunchCommand: ParsableCommand {
         var coordinatorArguments = ["coordinator", "--bind", endpoint, "--workers", String(workers)]
             + Self.coordinatorFlags(fromLaunchArguments: Self.argumentsAfterLaunch(CommandLine.arguments))
         var workerArguments = (1...workers).map { _ in ["worker", "--connect", endpoint] }
-        let keys = secure ? try LaunchKeys(workers: workers) : nil
+        let keys = secure ? try ThrowawayKeys(workers: workers) : nil
         defer { keys?.remove() }
         if let keys {
             coordinatorArguments += keys.coordinatorArguments

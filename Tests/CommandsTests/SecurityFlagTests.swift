@@ -39,6 +39,16 @@ final class SecurityFlagTests: XCTestCase {
                        "--key and --coordinator-key go together (or DPTRAIN_KEY and DPTRAIN_COORDINATOR_KEY): this worker's secret certificate, and the coordinator's public one")
     }
 
+    /// A scheduler's template sets the worker's keys once, in the environment.
+    func testTheEnvironmentStandsInForTheWorkersKeyFlags() {
+        setenv("DPTRAIN_KEY", "/keys/w.key_secret", 1)
+        defer { unsetenv("DPTRAIN_KEY"); unsetenv("DPTRAIN_COORDINATOR_KEY") }
+        XCTAssertNil(message(["worker", "--connect", "tcp://host-a:5555", "--coordinator-key", "/keys/c.key"]))
+        XCTAssertNotNil(message(["worker", "--connect", "tcp://host-a:5555"]))
+        setenv("DPTRAIN_COORDINATOR_KEY", "/keys/c.key", 1)
+        XCTAssertNil(message(["worker", "--connect", "tcp://host-a:5555"]))
+    }
+
     func testLaunchOnAReachableAddressWantsSecureOrInsecure() throws {
         XCTAssertEqual(message(["launch", "--workers", "2", "--bind", "tcp://*:5555"]),
                        "--bind tcp://*:5555 can be reached from the network, and without keys any process that reaches it can join the run, read the weights and the data, and poison the model: add --secure for keys made for this run, or add --insecure for a plaintext run on a network you trust")
