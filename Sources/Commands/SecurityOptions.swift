@@ -58,6 +58,9 @@ public struct CoordinatorSecurityOptions: ParsableArguments {
             context: context, authorizedKeys: Set(authorized.keys.keys),
             onRefusal: { refusal in
                 logger.warning("refused a worker at \(refusal.address) with key \(refusal.publicKey): it is not in --authorized-keys \(folder); to admit it, put its public certificate there and send this coordinator SIGHUP (kill -HUP \(getpid()))")
+                if refusal.isLastReported {
+                    logger.warning("refused \(Authenticator.refusalsReported) different keys or addresses: refusing more without logging each, until the next SIGHUP")
+                }
             },
             reload: {
                 let hangups = dptrain_hangups()

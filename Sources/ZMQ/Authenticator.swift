@@ -20,6 +20,8 @@ public final class Authenticator: @unchecked Sendable {
     public struct Refusal: Sendable, Equatable {
         public let publicKey: String
         public let address: String
+        /// The last refusal reported before the keys are next replaced: the rest are only refused.
+        public var isLastReported = false
     }
 
     public let context: Context
@@ -120,7 +122,8 @@ public final class Authenticator: @unchecked Sendable {
             // The user id is what the socket's messages carry as "User-Id": the client's key.
             if state.authorized.contains(key) { return (reply("200", "OK", userID: key), nil) }
             let firstTime = state.refusalsSeen.count < refusalsReported && state.refusalsSeen.insert("\(key) \(address)").inserted
-            return (reply("400", "key not authorized"), firstTime ? Refusal(publicKey: key, address: address) : nil)
+            let refusal = Refusal(publicKey: key, address: address, isLastReported: state.refusalsSeen.count == refusalsReported)
+            return (reply("400", "key not authorized"), firstTime ? refusal : nil)
         }
     }
 }

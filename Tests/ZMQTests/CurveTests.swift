@@ -84,6 +84,19 @@ final class CurveTests: XCTestCase {
         XCTAssertEqual(log.refusals.first?.address, "127.0.0.1")
     }
 
+    /// However many keys try, the refusals reported stop at `refusalsReported`, the last one marked.
+    func testRefusalsReportedAreCapped() throws {
+        let (router, serverKeys, _, log) = try server(admitting: [])
+        var clients: [(Socket, HandshakeMonitor)] = []
+        for _ in 0..<(Authenticator.refusalsReported + 5) {
+            clients.append(try client(try CurveKeyPair.generate(), serverKey: serverKeys.publicKey, to: router))
+        }
+        for (_, monitor) in clients { XCTAssertEqual(try failure(of: monitor), .refused(status: 400)) }
+        XCTAssertEqual(log.refusals.count, Authenticator.refusalsReported)
+        XCTAssertEqual(log.refusals.filter(\.isLastReported).count, 1)
+        XCTAssertTrue(log.refusals.last?.isLastReported ?? false)
+    }
+
     func testReplacedKeysAdmitAClientRefusedBefore() throws {
         let (router, serverKeys, authenticator, _) = try server(admitting: [])
         let late = try CurveKeyPair.generate()
