@@ -30,7 +30,7 @@ struct DistributedBench {
         config.batchSize = batch
         config.epochs = epochs
         let transports: [Transport] = secure ? [.plainTCP, .curveTCP] : [.ipc]
-        print("784-128-10, \(batch) samples per worker per step, \(epochs) epoch(s), workers over \(transports.map(\.rawValue).joined(separator: " and ")) on this machine")
+        print("784-128-10, \(batch) samples per worker per step, \(counted(epochs, "epoch")), workers over \(transports.map(\.rawValue).joined(separator: " and ")) on this machine")
         print("workers  transport   samples/s  speed-up  accuracy  wait ms  (first)  reduce ms  update ms  bcast ms  compute max/min ms  bytes/step")
         var firstRate: Double?
         for count in workerCounts {

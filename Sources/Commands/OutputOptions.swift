@@ -9,4 +9,10 @@ public struct OutputOptions: ParsableArguments {
     public var save: String?
 
     public init() {}
+
+    /// Both paths are checked before any data is read, so that a typo costs seconds, not a run.
+    public func validate() throws {
+        if let metrics { try OutputPath.checkFile(metrics, flag: "--metrics") }
+        if let save { try OutputPath.checkFile(save, flag: "--save") }
+    }
 }

@@ -5,6 +5,10 @@ import Foundation
 public final class ProgressDisplay: TrainingObserver {
     private let interactive: Bool
     private var lastDraw: UInt64 = 0
+    /// Where the first step seen left the run. That step's time is mostly warm-up (the workers'
+    /// first batches, page faults), so the time left goes by the rate measured after it: from
+    /// the first step alone, a 3-second run would be promised in 48.
+    private var firstStep: (samples: Int, seconds: Double)?
     private let write: (String) -> Void
 
     /// Draws on standard error, as a bar when it is a terminal.
@@ -19,6 +23,8 @@ public final class ProgressDisplay: TrainingObserver {
 
     public func stepFinished(_ progress: StepProgress) {
         guard interactive else { return }
+        let firstStep = self.firstStep ?? (progress.samplesDone, progress.elapsedSeconds)
+        self.firstStep = firstStep
         // Ten frames a second is smooth enough and costs nothing next to a step.
         let now = DispatchTime.now().uptimeNanoseconds
         guard now - lastDraw > 100_000_000 || progress.samplesInEpoch == progress.samplesPerEpoch else { return }
@@ -26,10 +32,11 @@ public final class ProgressDisplay: TrainingObserver {
         let width = 24
         let filled = width * progress.samplesInEpoch / max(progress.samplesPerEpoch, 1)
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        write(String(format: "\r\u{1B}[Kepoch %d/%d %@ %@/%@ samples  loss %.4f  %@ samples/s  %@ left",
+        let left = progress.secondsLeft(since: firstStep).map { "  \(Self.duration($0)) left" } ?? ""
+        write(String(format: "\r\u{1B}[Kepoch %d/%d %@ %@/%@ samples  loss %.4f  %@ samples/s%@",
                      progress.epoch, progress.epochs, bar, ProgressDisplay.grouped(Double(progress.samplesInEpoch)),
                      ProgressDisplay.grouped(Double(progress.samplesPerEpoch)),
-                     progress.loss, Self.grouped(progress.samplesPerSecond), Self.duration(progress.secondsLeft)))
+                     progress.loss, Self.grouped(progress.samplesPerSecond), left))
     }
 
     public func epochFinished(_ report: TrainingReport) {

@@ -4,15 +4,6 @@ import XCTest
 
 /// The security flags' rules, and the sentences that say when they are broken.
 final class SecurityFlagTests: XCTestCase {
-    func message(_ arguments: [String]) -> String? {
-        do {
-            _ = try DptrainCommand.parseAsRoot(arguments)
-            return nil
-        } catch {
-            return DptrainCommand.message(for: error)
-        }
-    }
-
     func testOnlyLoopbackAndIPCCountAsUnreachable() {
         for endpoint in ["ipc:///tmp/run.sock", "inproc://x", "tcp://127.0.0.1:5555", "tcp://127.1.2.3:5555", "tcp://localhost:5555", "tcp://[::1]:5555"] {
             XCTAssertFalse(CoordinatorSecurityOptions.isReachableFromNetwork(endpoint), endpoint)

@@ -7,11 +7,17 @@ final class ProgressDisplayTests: XCTestCase {
     func testBarCountsSamplesAndTimeLeft() {
         var written = ""
         let display = ProgressDisplay(interactive: true) { written += $0 }
-        // Half of the first of two epochs in 10 s: 30 s left.
-        display.stepFinished(StepProgress(epoch: 1, epochs: 2, samplesInEpoch: 30_000, samplesPerEpoch: 60_000,
-                                          loss: 0.25, samplesPerSecond: 3_000, elapsedSeconds: 10))
-        XCTAssertTrue(written.contains("epoch 1/2 ████████████············ 30,000/60,000 samples"), written)
-        XCTAssertTrue(written.contains("loss 0.2500  3,000 samples/s  30s left"), written)
+        // A first step of 128 samples slowed by warm-up: no rate to go by yet.
+        display.stepFinished(StepProgress(epoch: 1, epochs: 3, samplesInEpoch: 128, samplesPerEpoch: 60_000,
+                                          loss: 2.3, samplesPerSecond: 64, elapsedSeconds: 2))
+        XCTAssertTrue(written.hasSuffix("loss 2.3000  64 samples/s"), written)
+        // Then 29,872 samples in 0.5 s: 150,000 samples left take 2.5 s, not the 12.5 s that
+        // the whole 2.5 s since the start would promise.
+        Thread.sleep(forTimeInterval: 0.11)   // the bar redraws ten times a second
+        display.stepFinished(StepProgress(epoch: 1, epochs: 3, samplesInEpoch: 30_000, samplesPerEpoch: 60_000,
+                                          loss: 0.25, samplesPerSecond: 12_000, elapsedSeconds: 2.5))
+        XCTAssertTrue(written.contains("epoch 1/3 ████████████············ 30,000/60,000 samples"), written)
+        XCTAssertTrue(written.hasSuffix("loss 0.2500  12,000 samples/s  3s left"), written)
     }
 
     func testPlainOutputIsOneLinePerEpoch() {

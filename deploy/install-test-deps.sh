@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# What the tests need beyond the build: GNU time, which measures a process's peak
+# memory, Python's safetensors and NumPy, which re-save a model as other tools do,
+# tcpdump, which watches a secured run's traffic, and pyzmq, another ZeroMQ tool
+# that must read dptrain's key files.
+set -euo pipefail
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+
+missing=()
+[ -x /usr/bin/time ] || missing+=(time)
+# tcpdump reads a secured run's packets (WireCaptureTests); Debian's pyzmq reads dptrain's certificates (SecurityProcessTests).
+command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
+/usr/bin/python3 -c "import zmq.auth" 2>/dev/null || missing+=(python3-zmq)
+command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c "import safetensors, numpy" 2>/dev/null; then
+  echo "installing Python's safetensors and numpy"
+  python3 -m pip --version >/dev/null 2>&1 || {
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip >/dev/null
+  }
+  # Debian's own Python refuses pip installs outside a virtual environment unless told.
+  python3 -m pip install --quiet safetensors numpy 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages safetensors numpy
+fi
