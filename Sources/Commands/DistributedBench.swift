@@ -54,8 +54,9 @@ struct DistributedBench {
                 print(zip(row, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined(separator: " "))
             }
             if let plain = rates[.plainTCP].map(median), let curve = rates[.curveTCP].map(median) {
-                print(String(format: "%d worker(s): CURVE runs at %.1f%% of plaintext's samples/s (medians of %d runs each: %@ vs %@)",
-                             count, 100 * curve / plain, rounds, ProgressDisplay.grouped(curve), ProgressDisplay.grouped(plain)))
+                print(String(format: "%@: CURVE runs at %.1f%% of plaintext's samples/s (medians of %@ each: %@ vs %@)",
+                             counted(count, "worker"), 100 * curve / plain, counted(rounds, "run"),
+                             ProgressDisplay.grouped(curve), ProgressDisplay.grouped(plain)))
             }
         }
     }

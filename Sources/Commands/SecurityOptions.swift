@@ -68,14 +68,14 @@ public struct CoordinatorSecurityOptions: ParsableArguments {
                 do {
                     let fresh = try AuthorizedKeys.load(directory: folder)
                     fresh.problems.forEach { logger.warning("\($0)") }
-                    logger.info("SIGHUP: read \(folder) again: \(fresh.keys.count) authorized key(s)")
+                    logger.info("SIGHUP: read \(folder) again: \(counted(fresh.keys.count, "authorized key"))")
                     return Set(fresh.keys.keys)
                 } catch {
                     logger.error("SIGHUP: \(error); keeping the keys admitted so far")
                     return nil
                 }
             })
-        logger.info("CURVE: encrypted and authenticated, coordinator key \(pair.publicKey), \(authorized.keys.count) authorized worker key(s) from \(authorizedKeys)")
+        logger.info("CURVE: encrypted and authenticated, coordinator key \(pair.publicKey), \(counted(authorized.keys.count, "authorized worker key")) from \(authorizedKeys)")
         return .curveServer(pair, authenticator)
     }
 }

@@ -122,7 +122,7 @@ final class SecurityProcessTests: ProcessTestCase {
         XCTAssertTrue(errors("refused").contains("add --insecure"), errors("refused"))
 
         let insecure = try start("insecure", ["coordinator", "--bind", "tcp://*:\(port)", "--workers", "1", "--insecure"])
-        waitUntil(seconds: 30, "the --insecure coordinator to wait for workers") { errors("insecure").contains("waiting for 1 worker(s)") }
+        waitUntil(seconds: 30, "the --insecure coordinator to wait for workers") { errors("insecure").contains("waiting for 1 worker on") }
         XCTAssertTrue(insecure.isRunning)
     }
 
@@ -137,7 +137,7 @@ final class SecurityProcessTests: ProcessTestCase {
         let endpoint = "tcp://127.0.0.1:\(try freePort())"
         let coordinator = try secureCoordinator("coordinator", endpoint, flags + ["--save", "\(folder)/with-intruder.model"])
         let alice = try secureWorker("alice", key: "alice", endpoint)
-        waitUntil(seconds: 60, "training to start") { errors("coordinator").contains("training with 1 worker(s)") }
+        waitUntil(seconds: 60, "training to start") { errors("coordinator").contains("training with 1 worker:") }
         let intruder = try secureWorker("mallory", key: "mallory", endpoint)
         wait(intruder, seconds: 10)
         XCTAssertEqual(intruder.terminationStatus, 1)
@@ -167,7 +167,7 @@ final class SecurityProcessTests: ProcessTestCase {
         try keygen("alice", authorize: true)
         let endpoint = "tcp://127.0.0.1:\(try freePort())"
         let coordinator = try secureCoordinator("coordinator", endpoint, [])
-        waitUntil(seconds: 30, "the coordinator to listen") { errors("coordinator").contains("waiting for 1 worker(s)") }
+        waitUntil(seconds: 30, "the coordinator to listen") { errors("coordinator").contains("waiting for 1 worker on") }
         let misled = try start("misled", ["worker", "--connect", endpoint, "--key", "\(keys)/alice.key_secret",
                                           "--coordinator-key", "\(keys)/impostor.key"])
         let keyless = try start("keyless", ["worker", "--connect", endpoint])
@@ -186,7 +186,7 @@ final class SecurityProcessTests: ProcessTestCase {
         wait(launch)
         XCTAssertEqual(launch.terminationStatus, 0, errors("launch"))
         let said = errors("launch")
-        XCTAssertTrue(said.contains("2 authorized worker key(s)"), said)
+        XCTAssertTrue(said.contains("2 authorized worker keys"), said)
         let folder = try XCTUnwrap(said.split(separator: "\n").first { $0.contains("CURVE keys in ") }?.components(separatedBy: "CURVE keys in ").last)
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder), "\(folder) was left behind")
         XCTAssertNotNil(accuracy(output("launch").split(separator: "\n").map { $0.replacingOccurrences(of: "[coordinator] ", with: "") }.joined(separator: "\n")))
@@ -197,14 +197,14 @@ final class SecurityProcessTests: ProcessTestCase {
         try keygen("bob")
         let endpoint = "tcp://127.0.0.1:\(try freePort())"
         let coordinator = try secureCoordinator("coordinator", endpoint, ["--epochs", "1"])
-        waitUntil(seconds: 30, "the coordinator to listen") { errors("coordinator").contains("waiting for 1 worker(s)") }
+        waitUntil(seconds: 30, "the coordinator to listen") { errors("coordinator").contains("waiting for 1 worker on") }
         let refused = try secureWorker("refused", key: "bob", endpoint)
         wait(refused, seconds: 10)
         XCTAssertEqual(refused.terminationStatus, 1, errors("refused"))
 
         try FileManager.default.copyItem(atPath: "\(keys)/bob.key", toPath: "\(authorized)/bob.key")
         kill(coordinator.processIdentifier, SIGHUP)
-        waitUntil(seconds: 10, "the coordinator to read its keys again") { errors("coordinator").contains("1 authorized key(s)") && errors("coordinator").contains("SIGHUP") }
+        waitUntil(seconds: 10, "the coordinator to read its keys again") { errors("coordinator").contains("1 authorized key") && errors("coordinator").contains("SIGHUP") }
         let admitted = try secureWorker("admitted", key: "bob", endpoint)
         wait(coordinator)
         wait(admitted, seconds: 10)
