@@ -19,8 +19,9 @@ struct BenchCommand: ParsableCommand {
             With --workers 1,2,4: for each count, a coordinator (in this process) and that many worker \
             processes train 784-128-10 over ipc for --epochs epochs with --batch samples per worker; \
             prints samples/s, the speed-up over the first count, and where each step's time went.
-            With --secure, each count runs over tcp loopback twice, in plaintext and with CURVE keys
-            made for the run, alternating --rounds times, and a line gives the median CURVE samples/s as a share of
+
+            With --secure, each count runs over tcp loopback in plaintext and with CURVE keys made for \
+            the run, alternating --rounds times, and a line gives the median CURVE samples/s as a share of \
             plaintext's.
             """)
 
