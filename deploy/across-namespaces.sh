@@ -3,11 +3,13 @@
 # its own, joined by a bridge, talking tcp across separate network stacks. Half
 # way through, one worker's cable is cut (its link goes down: no FIN, no RST),
 # and the coordinator must notice within --step-deadline and finish with the
-# other. Needs root and iproute2; removes everything it made.
+# other. Every host has its own CURVE key (dptrain keygen), as across real
+# machines: the coordinator admits the two workers' public keys and nothing
+# else. Needs root and iproute2; removes everything it made.
 # With a release archive (deploy/release.sh), the three hosts run its executables rather than this
-# checkout's build. Workers find the coordinator the way cluster recipes make them: one through
-# --connect, the other through DPTRAIN_COORDINATOR. With a dptrain that has `keygen`, the run
-# uses CURVE keys made for it (the coordinator's, and one pair per worker).
+# checkout's build. Workers find the coordinator and their keys the way cluster recipes give them:
+# one through --connect and --key flags, the other through DPTRAIN_COORDINATOR, DPTRAIN_KEY and
+# DPTRAIN_COORDINATOR_KEY.
 # usage: deploy/across-namespaces.sh [deadline-seconds] [ARCHIVE.tar.gz]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,19 +28,9 @@ else
   bin=$PWD/.build/release/dptrain
 fi
 echo "$("$bin" --version) at $bin"
-coordinator_keys=()
-if "$bin" --help | grep -Eq '^ +keygen( |$)'; then
-  for name in coordinator w1 w2; do "$bin" keygen "$name" --dir "$dir/keys" >/dev/null; done
-  mkdir "$dir/keys/authorized" && cp "$dir/keys/w1.key" "$dir/keys/w2.key" "$dir/keys/authorized/"
-  coordinator_keys=(--key "$dir/keys/coordinator.key_secret" --authorized-keys "$dir/keys/authorized")
-  echo "keys: made for the coordinator and both workers"
-else
-  echo "keys: none (this dptrain has no keygen)"
-fi
-# A worker's keys, as environment variables (empty without keys).
-worker_keys() {
-  [ ${#coordinator_keys[@]} -eq 0 ] || echo "DPTRAIN_KEY=$dir/keys/$1.key_secret DPTRAIN_COORDINATOR_KEY=$dir/keys/coordinator.key"
-}
+# One key pair per host; the workers' public certificates go to the coordinator's authorized folder.
+for host in c w1 w2; do "$bin" keygen "$host" --dir "$dir/keys" >/dev/null; done
+mkdir "$dir/authorized" && cp "$dir/keys/w1.key" "$dir/keys/w2.key" "$dir/authorized/"
 cleanup() {
   # ip netns exec and env exec what they run, so these pids are dptrain's own.
   for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -66,14 +58,15 @@ for host in c w1 w2; do
 done
 
 endpoint=tcp://10.77.0.1:5555
-# shellcheck disable=SC2046 # worker_keys gives whole NAME=VALUE words
-ip netns exec "$tag-w1" env DPTRAIN_COORDINATOR="$endpoint" $(worker_keys w1) "$bin" worker 2>"$dir/w1.err" &
+ip netns exec "$tag-w1" env DPTRAIN_COORDINATOR="$endpoint" DPTRAIN_KEY="$dir/keys/w1.key_secret" \
+  DPTRAIN_COORDINATOR_KEY="$dir/keys/c.key" "$bin" worker 2>"$dir/w1.err" &
 started+=($!)
-# shellcheck disable=SC2046
-ip netns exec "$tag-w2" env $(worker_keys w2) "$bin" worker --connect "$endpoint" --give-up-after 5 2>"$dir/w2.err" &
+ip netns exec "$tag-w2" "$bin" worker --connect "$endpoint" --key "$dir/keys/w2.key_secret" --coordinator-key "$dir/keys/c.key" \
+  --give-up-after 5 2>"$dir/w2.err" &
 started+=($!)
 ip netns exec "$tag-c" "$bin" coordinator --bind "tcp://10.77.0.1:5555" --workers 2 --batch 64 --epochs 3 \
-  --step-deadline "$deadline" --metrics "$dir/metrics.jsonl" "${coordinator_keys[@]}" >"$dir/c.out" 2>"$dir/c.err" &
+  --key "$dir/keys/c.key_secret" --authorized-keys "$dir/authorized" \
+  --step-deadline "$deadline" --metrics "$dir/metrics.jsonl" >"$dir/c.out" 2>"$dir/c.err" &
 coordinator=$!
 started+=($coordinator)
 # A coordinator that fails ends the script with its reason, rather than leaving it waiting.
@@ -84,7 +77,7 @@ ip -n "$tag-w2" link set eth0 down
 until grep -q "lost at step" "$dir/c.err" 2>/dev/null; do running; sleep 0.005; done
 noticed=$(date +%s.%N)
 wait "$coordinator"
-grep -E "joined from|lost at step" "$dir/c.err"
+grep -E "CURVE|joined from|lost at step" "$dir/c.err"
 cat "$dir/c.out"
 awk -v a="$cut" -v b="$noticed" -v d="$deadline" 'BEGIN {printf "cable cut: declared lost after %.3f s (deadline %s s)\n", b - a, d}'
 grep -o '"event":"epoch".*"samples":[0-9]*' "$dir/metrics.jsonl" | grep -o '"epoch":[0-9]*\|"workers":[0-9]*\|"samples":[0-9]*' | paste - - -

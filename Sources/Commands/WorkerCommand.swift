@@ -29,6 +29,8 @@ public struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("give-up-after"), parsing: .unconditional, help: ArgumentHelp("Seconds of silence from the coordinator before exiting.", valueName: "seconds"))
     var giveUpAfter: Double = 300
 
+    @OptionGroup(title: "Security") var security: WorkerSecurityOptions
+
     @Flag(help: "Log every detail, debug lines included.")
     var verbose = false
 
@@ -61,7 +63,8 @@ public struct WorkerCommand: ParsableCommand {
         BLAS.useOneThread()
         let context = try Context()
         let worker = try Worker(endpoint: endpoint(environment: ProcessInfo.processInfo.environment), context: context, logger: Logger(label: "worker"),
-                                giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true, dropIncoming: Self.testFault())
+                                giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true, dropIncoming: Self.testFault(),
+                                security: try security.security())
         do {
             try worker.run()
         } catch WorkerError.stopped {

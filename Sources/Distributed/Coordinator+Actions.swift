@@ -15,7 +15,11 @@ extension Coordinator {
         for action in actions {
             switch action {
             case .welcome(let member):
-                logger.info("worker \(member.id) joined from \(member.host)")
+                if machine.phase == .gathering, machine.members.contains(member) {
+                    logger.info("\(machine.members.count) of \(counted(machine.settings.expectedWorkers, "worker")) joined (worker \(member.id) from \(member.host))")
+                } else {
+                    logger.info("worker \(member.id) joined from \(member.host)")
+                }
                 let configuration = RunConfiguration(training: config, featureCount: train.featureCount, classCount: train.classCount,
                                                      coordinatorSilenceSeconds: max(Liveness.seconds(Liveness.defaultCoordinatorSilence), options.stepDeadline))
                 do {
