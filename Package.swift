@@ -34,8 +34,10 @@ let package = Package(
         .target(name: "Dataset", dependencies: ["CZlib", "CKernels"], swiftSettings: alwaysOptimised),
         // Training loops, metrics, model files, progress.
         .target(name: "Training", dependencies: [
-            "MLP", "Dataset", "Wire", "ZMQ", "CSignals", "CZlib", .product(name: "Logging", package: "swift-log"),
+            "MLP", "Dataset", "Wire", "ZMQ", "CSignals", "CZlib", "TensorBoard", .product(name: "Logging", package: "swift-log"),
         ]),
+        // TensorBoard's event files: TFRecord framing around hand-encoded Event protocol buffers.
+        .target(name: "TensorBoard"),
         // A thin Swift wrapper of libzmq: the only module that imports CZMQ.
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
         // The wire protocol: message types, header, encode and validating decode. No sockets.
@@ -54,6 +56,7 @@ let package = Package(
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "MLP", "Dataset", "Wire", "ZMQ"]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
+        .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CommandsTests", dependencies: [
             "Commands", "Training", "ZMQ", .product(name: "ArgumentParser", package: "swift-argument-parser"),

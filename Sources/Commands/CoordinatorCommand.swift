@@ -41,7 +41,8 @@ public struct CoordinatorCommand: ParsableCommand {
         let logger = Logger(label: "coordinator")
         let data = try dataOptions.load()
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
-        let metricsLog = try output.metrics.map(MetricsLog.init(path:))
+        let stepsPerEpoch = (data.train.count + config.batchSize * workers - 1) / (config.batchSize * workers)
+        let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch, resuming: membership.resume)
         BLAS.useOneThread()
         logger.info("\(config.model.summary), \(config.optimizer.kind.rawValue) lr \(config.optimizer.learningRate) \(config.optimizer.schedule.rawValue), batch \(config.batchSize) per worker, \(config.epochs) epochs, seed \(config.seed)")
         logger.info("\(BLASKernels.summary)")
@@ -49,7 +50,11 @@ public struct CoordinatorCommand: ParsableCommand {
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
         let coordinator = try Coordinator(config: config, train: data.train, test: data.test, options: membership.options(workers: workers),
                                           endpoint: bind, context: context, logger: logger)
-        let observers: [TrainingObserver] = [ProgressDisplay()] + (metricsLog.map { [$0] } ?? [])
+        RunLine(runID: coordinator.runID, trainer: "coordinator", resumed: membership.resume, config: config,
+                trainSamples: data.train.count, testSamples: data.test.count,
+                logEvery: output.logInterval(estimatedSteps: config.epochs * stepsPerEpoch),
+                coordinator: membership.runLineFields(workers: workers, endpoint: coordinator.endpoint)).write(to: logs)
+        let observers: [TrainingObserver] = [ProgressDisplay()] + logs
         let report = try coordinator.run(observer: ObserverList(observers))
         print(String(format: "done: test accuracy %.4f after %d epochs (%d steps) with %d workers, %@ samples/s, %.1fs",
                      report.testAccuracy, report.epoch, report.step, report.workers,

@@ -9,6 +9,7 @@ public struct DptrainCommand: ParsableCommand {
             Start with `dptrain launch --workers 2`, or `dptrain train` for one process,
             then `dptrain evaluate --model FILE`.
             """,
+        version: dptrainVersion,
         subcommands: [LaunchCommand.self, TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, EvaluateCommand.self, BenchCommand.self],
         defaultSubcommand: TrainCommand.self)
 

@@ -22,6 +22,8 @@ extension Coordinator {
             try sendSamples(holder.stored, to: member)
         }
         logger.info("training with \(machine.members.count) worker(s): \(machine.members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
+        observer?.event("training_started", [("step", .int(Int(machine.step))), ("epoch", .int(epoch)), ("workers", .int(machine.members.count)),
+                                             ("hosts", .object(machine.members.map { (String($0.id), .string($0.host)) }))])
     }
 
     /// Between steps: joining workers take their share of the samples.
@@ -31,7 +33,7 @@ extension Coordinator {
             try sendSamples(transfers.map(\.global), to: member)
             logger.info("worker \(member.id) (\(member.host)) takes part from step \(machine.step + 1) with \(transfers.count) samples")
             observer?.event("worker_joined", [("worker", .int(Int(member.id))), ("step", .int(Int(machine.step))),
-                                              ("workers", .int(machine.members.count))])
+                                              ("workers", .int(machine.members.count)), ("host", .string(member.host))])
         }
     }
 
@@ -52,7 +54,8 @@ extension Coordinator {
             if machine.phase == .training { try redistribute(moves) }
         }
         observer?.event("worker_lost", [("worker", .int(Int(id))), ("step", .int(Int(machine.step))),
-                                        ("workers", .int(machine.members.count)), ("reason", .string(reason))])
+                                        ("workers", .int(machine.members.count)), ("reason", .string(reason)),
+                                        ("host", .string(member.host)), ("cleanly", .bool(cleanly))])
     }
 
     /// A send found the member's connection closed. It is declared lost by the next `pump`,

@@ -53,7 +53,8 @@ public final class Coordinator {
     let test: LabeledImages
     let socket: Socket
     let logger: Logger
-    let runID: UInt64
+    /// A fresh id per run, in every message: the metrics' run line names it too.
+    public let runID: UInt64
     let optimizer: Optimizer
     let store: CheckpointStore?
     var observer: TrainingObserver?
@@ -196,6 +197,7 @@ public final class Coordinator {
                                         elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
                                         workers: machine.members.count, timings: epochTimings, samples: epochScore.samples)
                 report.epochSamplesPerSecond = Double(epochScore.samples) / (Double(trainingNanoseconds - epochTrainingBase) / 1e9)
+                report.record(evaluation, trainingScore: epochScore)
                 observer?.epochFinished(report)
                 epochInProgress = false
                 epoch += 1
@@ -219,10 +221,16 @@ public final class Coordinator {
             epochScore += score
             if let observer {
                 let seconds = Double(trainingNanoseconds + DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
-                observer.stepFinished(StepProgress(
-                    epoch: epoch, epochs: config.epochs, samplesInEpoch: epochScore.samples, samplesPerEpoch: train.count,
-                    loss: epochScore.meanLoss, samplesPerSecond: Double(runScore.samples + epochScore.samples) / seconds,
-                    elapsedSeconds: seconds))
+                let learningRate = config.optimizer.schedule.rate(
+                    base: config.optimizer.learningRate, progress: Double(samplesSeen - score.samples) / Double(config.epochs * train.count))
+                gradientSum.withUnsafeBufferPointer { gradientSum in
+                    observer.stepFinished(StepProgress(
+                        epoch: epoch, epochs: config.epochs, samplesInEpoch: epochScore.samples, samplesPerEpoch: train.count,
+                        loss: epochScore.meanLoss, samplesPerSecond: Double(runScore.samples + epochScore.samples) / seconds,
+                        elapsedSeconds: seconds, step: Int(machine.step), learningRate: Double(learningRate),
+                        workers: machine.members.count, epochTimings: epochTimings,
+                        gradientSum: gradientSum, stepSamples: score.samples, stepLoss: score.meanLoss))
+                }
             }
             if let every = options.checkpointEvery, machine.step % UInt64(every) == 0 {
                 trainingNanoseconds += DispatchTime.now().uptimeNanoseconds - epochStart

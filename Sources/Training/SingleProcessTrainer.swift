@@ -71,10 +71,13 @@ public final class SingleProcessTrainer {
                 epochScore += score
                 if let observer {
                     let seconds = Self.seconds(since: epochStart) + Double(trainingNanoseconds) / 1e9
-                    observer.stepFinished(StepProgress(
-                        epoch: epoch, epochs: config.epochs, samplesInEpoch: epochScore.samples, samplesPerEpoch: train.count,
-                        loss: epochScore.meanLoss, samplesPerSecond: Double(runScore.samples + epochScore.samples) / seconds,
-                        elapsedSeconds: seconds))
+                    gradient.withUnsafeBufferPointer { gradientSum in
+                        observer.stepFinished(StepProgress(
+                            epoch: epoch, epochs: config.epochs, samplesInEpoch: epochScore.samples, samplesPerEpoch: train.count,
+                            loss: epochScore.meanLoss, samplesPerSecond: Double(runScore.samples + epochScore.samples) / seconds,
+                            elapsedSeconds: seconds, step: step, learningRate: Double(learningRate),
+                            gradientSum: gradientSum, stepSamples: rows, stepLoss: score.meanLoss))
+                    }
                 }
             }
             let epochNanoseconds = DispatchTime.now().uptimeNanoseconds - epochStart.uptimeNanoseconds
@@ -87,6 +90,7 @@ public final class SingleProcessTrainer {
                                     samplesPerSecond: Double(runScore.samples) / (Double(trainingNanoseconds) / 1e9),
                                     elapsedSeconds: Self.seconds(since: start), workers: 1, samples: epochScore.samples)
             report.epochSamplesPerSecond = Double(epochScore.samples) / (Double(epochNanoseconds) / 1e9)
+            report.record(evaluation, trainingScore: epochScore)
             observer?.epochFinished(report)
         }
         report.trainLoss = runScore.meanLoss
