@@ -36,6 +36,8 @@ let package = Package(
         .target(name: "Training", dependencies: [
             "MLP", "Dataset", "Wire", "ZMQ", "CSignals", "CZlib", "TensorBoard", .product(name: "Logging", package: "swift-log"),
         ]),
+        // dptrain report: metrics files to one HTML page of inline SVG charts.
+        .target(name: "Report"),
         // TensorBoard's event files: TFRecord framing around hand-encoded Event protocol buffers.
         .target(name: "TensorBoard"),
         // A thin Swift wrapper of libzmq: the only module that imports CZMQ.
@@ -44,7 +46,7 @@ let package = Package(
         .target(name: "Wire", swiftSettings: alwaysOptimised),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
-            "MLP", "Dataset", "Training", "ZMQ",
+            "MLP", "Dataset", "Training", "ZMQ", "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -10,7 +10,7 @@ public struct DptrainCommand: ParsableCommand {
             then `dptrain evaluate --model FILE`.
             """,
         version: dptrainVersion,
-        subcommands: [LaunchCommand.self, TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, EvaluateCommand.self, BenchCommand.self],
+        subcommands: [LaunchCommand.self, TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, EvaluateCommand.self, ReportCommand.self, BenchCommand.self],
         defaultSubcommand: TrainCommand.self)
 
     public init() {}
