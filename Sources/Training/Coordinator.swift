@@ -70,6 +70,8 @@ public final class Coordinator {
     var epochTrainingBase: UInt64 = 0
     var runScore = BatchScore()
     var epochScore = BatchScore()
+    /// Each worker's share of the epoch under way, for the metrics.
+    var epochWorkers = WorkerFigures()
 
     /// Received messages not in use, reused so that steps allocate nothing.
     var spareMessages: [Message] = []
@@ -198,6 +200,8 @@ public final class Coordinator {
                                         workers: machine.members.count, timings: epochTimings, samples: epochScore.samples)
                 report.epochSamplesPerSecond = Double(epochScore.samples) / (Double(trainingNanoseconds - epochTrainingBase) / 1e9)
                 report.record(evaluation, trainingScore: epochScore)
+                report.workerFigures = epochWorkers
+                epochWorkers = WorkerFigures()
                 observer?.epochFinished(report)
                 epochInProgress = false
                 epoch += 1
@@ -318,6 +322,7 @@ public final class Coordinator {
                 first = false
                 score += BatchScore(lossSum: view.lossSum, samples: Int(view.sampleCount))
                 slowest = max(slowest, view.computeNanoseconds)
+                epochWorkers.record(member.id, host: member.host, computeNanoseconds: view.computeNanoseconds, samples: Int(view.sampleCount))
                 fastest = min(fastest, view.computeNanoseconds)
             }
         }

@@ -49,6 +49,23 @@ public final class MetricsLog: TrainingObserver {
     public func epochFinished(_ report: TrainingReport) {
         lastEpoch = report
         write(event: "epoch", report)
+        if let figures = report.workerFigures { writeWorkers(figures, report) }
+    }
+
+    /// Each worker's epoch, and the straggler if one held the steps back.
+    func writeWorkers(_ figures: WorkerFigures, _ report: TrainingReport) {
+        let workers = figures.sorted.map { worker -> JSONValue in
+            .object([("worker", .int(Int(worker.id))), ("host", .string(worker.host)), ("steps", .int(worker.steps)),
+                     ("samples", .int(worker.samples)), ("mean_compute_ms", .double(worker.meanComputeMilliseconds))])
+        }
+        write(event: "worker_figures", [("epoch", .int(report.epoch)), ("step", .int(report.step)), ("workers", .array(workers))])
+        if let (slowest, median) = figures.straggler {
+            write(event: "straggler", [
+                ("epoch", .int(report.epoch)), ("step", .int(report.step)), ("slowest_worker", .int(Int(slowest.id))),
+                ("host", .string(slowest.host)), ("mean_compute_ms", .double(slowest.meanComputeMilliseconds)),
+                ("median_compute_ms", .double(median)), ("ratio", .double(slowest.meanComputeMilliseconds / median)),
+            ])
+        }
     }
 
     public func trainingFinished(_ report: TrainingReport) {

@@ -9,7 +9,7 @@ import TensorBoard
 ///     step_time_ms/broadcast, step_time_ms/wait, step_time_ms/reduce, step_time_ms/update,
 ///     step_time_ms/worker_compute_max                     (distributed runs)
 ///     epoch/train_loss, epoch/train_accuracy, epoch/test_loss, epoch/test_accuracy,
-///     epoch/samples_per_second
+///     epoch/samples_per_second, worker_compute_ms/worker_N   (each worker's mean compute per step)
 public final class TensorBoardLog: TrainingObserver {
     public let writer: EventFileWriter
     private var sampler: StepSampler
@@ -29,6 +29,9 @@ public final class TensorBoardLog: TrainingObserver {
         if let accuracy = report.trainAccuracy { values.append(("epoch/train_accuracy", accuracy)) }
         if let loss = report.testLoss { values.append(("epoch/test_loss", loss)) }
         if let rate = report.epochSamplesPerSecond { values.append(("epoch/samples_per_second", rate)) }
+        for worker in report.workerFigures?.sorted ?? [] {
+            values.append(("worker_compute_ms/worker_\(worker.id)", worker.meanComputeMilliseconds))
+        }
         writer.write(values, step: report.step)
     }
 

@@ -27,6 +27,8 @@ public struct TrainingReport: Equatable, Sendable {
     public var trainAccuracy: Double?
     /// The test set's confusion matrix, confusion[truth][predicted].
     public var confusion: [[Int]]?
+    /// Each worker's steps, samples and compute time in the epoch, in a distributed run.
+    public var workerFigures: WorkerFigures?
 
     public init(epoch: Int, step: Int, trainLoss: Double, testAccuracy: Double,
                 samplesPerSecond: Double, elapsedSeconds: Double, workers: Int, timings: StepTimings? = nil,

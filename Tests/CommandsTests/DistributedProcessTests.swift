@@ -31,10 +31,11 @@ class ProcessTestCase: XCTestCase {
     }
 
     /// Starts dptrain with `arguments`; its output goes to files in the test's folder.
-    func start(_ name: String, _ arguments: [String]) throws -> Process {
+    func start(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ProcessTests.executable)
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         FileManager.default.createFile(atPath: "\(folder)/\(name).out", contents: nil)
         FileManager.default.createFile(atPath: "\(folder)/\(name).err", contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: "\(folder)/\(name).out")

@@ -120,6 +120,34 @@ final class ObservabilityProcessTests: ProcessTestCase {
         XCTAssertEqual(bigEndian(20), 2000)
     }
 
+    /// Three workers, one 4 ms slower each step on purpose: the metrics name it, with its host,
+    /// as the straggler, give every worker's figures, and the report draws it in red.
+    func testStragglerIsNamed() throws {
+        let endpoint = "tcp://127.0.0.1:\(try freePort())", metricsPath = "\(folder)/straggler.jsonl"
+        let coordinator = try start("coordinator", ["coordinator", "--bind", endpoint, "--workers", "3", "--batch", "64",
+                                                    "--epochs", "1", "--metrics", metricsPath])
+        _ = try (1...2).map { try start("worker\($0)", ["worker", "--connect", endpoint]) }
+        let slow = try start("slow", ["worker", "--connect", endpoint], environment: ["DPTRAIN_TEST_STEP_DELAY_MS": "4"])
+        wait(coordinator)
+        XCTAssertEqual(coordinator.terminationStatus, 0, errors("coordinator"))
+
+        let lines = try metrics(metricsPath)
+        let straggler = try XCTUnwrap(lines.first { $0["event"] as? String == "straggler" }, "a straggler event")
+        let host = try XCTUnwrap(straggler["host"] as? String)
+        XCTAssertTrue(host.contains("pid \(slow.processIdentifier) "), "the slow worker is named: \(straggler)")
+        XCTAssertGreaterThan(straggler["ratio"] as? Double ?? 0, 1.5)
+        let figures = try XCTUnwrap(lines.first { $0["event"] as? String == "worker_figures" }?["workers"] as? [[String: Any]])
+        XCTAssertEqual(figures.count, 3)
+        XCTAssertEqual(figures.compactMap { $0["samples"] as? Int }.reduce(0, +), 60_000)
+        let slowest = try XCTUnwrap(figures.first { $0["worker"] as? Int == straggler["slowest_worker"] as? Int })
+        XCTAssertGreaterThan(slowest["mean_compute_ms"] as? Double ?? 0, 4)
+
+        let report = "\(folder)/report.html"
+        wait(try start("report", ["report", metricsPath, "-o", report]))
+        let page = try String(contentsOfFile: report, encoding: .utf8)
+        XCTAssertTrue(page.contains("class=\"bar straggler\" data-series=\"worker \(straggler["slowest_worker"] as! Int)\""), "drawn in red")
+    }
+
     func testReportOfAFileThatIsNotMetricsIsOneLine() throws {
         let path = "\(folder)/notes.txt"
         try "just some notes\n".write(toFile: path, atomically: true, encoding: .utf8)
