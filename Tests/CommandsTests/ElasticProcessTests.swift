@@ -131,8 +131,12 @@ final class ElasticProcessTests: ProcessTestCase {
         XCTAssertTrue(errors("second").contains("resumed from"), errors("second"))
         XCTAssertEqual(workers.map(\.terminationStatus), [0, 0])
         XCTAssertTrue(errors("resumed-worker1").contains("rejoining"), errors("resumed-worker1"))
-        let resumedEvents = events(try metrics("\(folder)/resumed.jsonl"), "resumed")
+        let history = try metrics("\(folder)/resumed.jsonl")
+        let resumedEvents = events(history, "resumed")
         XCTAssertEqual(resumedEvents.count, 1)
+        // One file, one history: both coordinators' run lines, the second marked as a resume, and both epochs.
+        XCTAssertEqual(events(history, "run").map { $0["resumed"] as? Bool }, [false, true])
+        XCTAssertEqual(events(history, "epoch").compactMap { $0["epoch"] as? Int }.suffix(2), [1, 2])
         XCTAssertGreaterThanOrEqual(resumedEvents.first?["step"] as? Int ?? 0, 150)
 
         let expected = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/uninterrupted.safetensors"))
