@@ -47,7 +47,10 @@ struct LaunchCommand: ParsableCommand {
             + Self.coordinatorFlags(fromLaunchArguments: Self.argumentsAfterLaunch(CommandLine.arguments))
             + (report != nil && output.metrics == nil ? ["--metrics", reportMetrics!] : [])
 
-        let group = ProcessGroup(name: "launch", gracePeriod: Self.gracePeriod)
+        // On a terminal the coordinator's bar is drawn below the children's lines.
+        let terminal = LaunchTerminal.isAvailable ? LaunchTerminal() : nil
+        if terminal != nil { LaunchTerminal.askChildrenForFrames() }
+        let group = ProcessGroup(name: "launch", gracePeriod: Self.gracePeriod, sink: terminal?.write ?? ProcessGroup.writeToParent)
         group.stopOnInterrupts()
         ProcessGroup.writeToParent(.errors, "[launch] a coordinator and \(workers) worker\(workers == 1 ? "" : "s") on \(endpoint)\n")
         do {
@@ -62,6 +65,7 @@ struct LaunchCommand: ParsableCommand {
         }
 
         let ended = group.wait()
+        terminal?.finish()
         let status = Self.exitStatus(ended)
         if let report, let reportMetrics {
             // A failed run's report shows how far it got.
