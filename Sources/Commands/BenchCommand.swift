@@ -17,6 +17,9 @@ struct BenchCommand: ParsableCommand {
             With --workers 1,2,4: for each count, a coordinator (in this process) and that many worker
             processes train 784-128-10 over ipc for --epochs epochs with --batch samples per worker;
             prints samples/s, the speed-up over the first count, and where each step's time went.
+
+            With --logging-cost: single-process default runs (784-128-10, batch 128, 3 epochs) alternate without and with --metrics and --tensorboard at the default --log-every;
+            prints both rates and the time spent inside the two logs.
             """)
 
     @Option(help: ArgumentHelp("Models as layer widths, comma-separated lists of dash-joined sizes.", valueName: "list"))
@@ -37,6 +40,12 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Epochs each distributed run trains.")
     var epochs = 1
 
+    @Flag(name: .customLong("logging-cost"), help: "Measure what the metrics file and TensorBoard cost a run at the default --log-every.")
+    var loggingCost = false
+
+    @Option(help: "Runs each way for --logging-cost.")
+    var rounds = 5
+
     @OptionGroup var dataOptions: DataOptions
 
     func validate() throws {
@@ -46,6 +55,7 @@ struct BenchCommand: ParsableCommand {
         if workers != nil && parsedWorkerCounts == nil {
             throw ValidationError("--workers '\(workers!)' must be worker counts from 1 to 256 like 1,2,4")
         }
+        guard rounds > 0 else { throw ValidationError("--rounds must be at least 1") }
         guard batch > 0, epochs > 0 else { throw ValidationError("--batch and --epochs must be at least 1") }
     }
 
@@ -69,6 +79,9 @@ struct BenchCommand: ParsableCommand {
         let data = try dataOptions.load()
         BLAS.useOneThread()
         print(BLASKernels.summary)
+        if loggingCost {
+            return try LoggingCostBench(rounds: rounds).run(data: data)
+        }
         if let counts = parsedWorkerCounts {
             return try DistributedBench(workerCounts: counts, batch: batch, epochs: epochs).run(data: data)
         }

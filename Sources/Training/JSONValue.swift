@@ -15,7 +15,10 @@ public enum JSONValue {
     var json: String {
         switch self {
         case .int(let value): return String(value)
-        case .double(let value): return value.isFinite ? String(format: "%.6g", value) : "null"
+        case .double(let value):
+            // As a 32-bit float's shortest exact form: seven digits, and quicker than a format string.
+            let single = Float(value)
+            return single.isFinite ? single.description : "null"
         case .string(let value): return Self.quoted(value)
         case .bool(let value): return value ? "true" : "false"
         case .array(let values): return "[" + values.map(\.json).joined(separator: ",") + "]"
@@ -33,6 +36,9 @@ public enum JSONValue {
     }
 
     static func quoted(_ value: String) -> String {
+        if !value.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
+            return "\"" + value + "\""
+        }
         let escaped = value.unicodeScalars.map { scalar -> String in
             switch scalar {
             case "\"": return "\\\""

@@ -99,9 +99,17 @@ public final class MetricsLog: TrainingObserver {
 
     /// Writes one line: the event's name, the time, then `fields` in order.
     public func write(event: String, _ fields: [(String, JSONValue)]) {
-        let time = String(format: "%.3f", Date().timeIntervalSince1970)
-        let body = fields.map { ",\(JSONValue.quoted($0.0)):\($0.1.json)" }.joined()
-        handle.write(Data("{\"event\":\"\(event)\",\"time\":\(time)\(body)}\n".utf8))
+        let milliseconds = Int((Date().timeIntervalSince1970 * 1000).rounded())
+        var line = "{\"event\":\"\(event)\",\"time\":\(milliseconds / 1000)." + String(milliseconds % 1000 + 1000).dropFirst()
+        line.reserveCapacity(512)
+        for (key, value) in fields {
+            line += ","
+            line += JSONValue.quoted(key)
+            line += ":"
+            line += value.json
+        }
+        line += "}\n"
+        handle.write(Data(line.utf8))
     }
 }
 
