@@ -32,9 +32,16 @@ let package = Package(
         .target(name: "CSignals"),
         // IDX files, MNIST, shards and batches.
         .target(name: "Dataset", dependencies: ["CZlib", "CKernels"], swiftSettings: alwaysOptimised),
-        // Training loops, metrics, model files, progress.
-        .target(name: "Training", dependencies: [
-            "MLP", "Dataset", "Wire", "ZMQ", "CSignals", "CZlib", "TensorBoard", .product(name: "Logging", package: "swift-log"),
+        // The roles' decisions as state machines: membership, samples, liveness, the run's
+        // configuration. Time comes in, actions go out. No sockets, no clock, no logging.
+        .target(name: "Roles", dependencies: ["MLP", "Wire"]),
+        // The single-process trainer, the run's accounting, evaluation, metrics, model files,
+        // checkpoints, progress. No sockets.
+        .target(name: "Training", dependencies: ["MLP", "Dataset", "Roles", "TensorBoard"]),
+        // The coordinator's and the worker's drivers: poll, decode, feed the machine, perform
+        // its actions, compute. The only training code that touches sockets.
+        .target(name: "Distributed", dependencies: [
+            "MLP", "Dataset", "Wire", "ZMQ", "Roles", "Training", "CSignals", .product(name: "Logging", package: "swift-log"),
         ]),
         // dptrain report: metrics files to one HTML page of inline SVG charts.
         .target(name: "Report"),
@@ -46,7 +53,7 @@ let package = Package(
         .target(name: "Wire", swiftSettings: alwaysOptimised),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
-            "MLP", "Dataset", "Training", "ZMQ", "Report",
+            "MLP", "Dataset", "Roles", "Training", "Distributed", "Wire", "ZMQ", "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -56,12 +63,15 @@ let package = Package(
 
         .testTarget(name: "MLPTests", dependencies: ["MLP"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "MLP", "Dataset", "Wire", "ZMQ"]),
+        .testTarget(name: "RolesTests", dependencies: ["Roles", "Wire"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Roles", "MLP", "Dataset"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "Roles", "MLP", "Dataset", "Wire", "ZMQ",
+                                                             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CommandsTests", dependencies: [
-            "Commands", "Training", "ZMQ", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands", "Training", "Roles", "Distributed", "Wire", "ZMQ", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
     ],
     swiftLanguageModes: [.v5]

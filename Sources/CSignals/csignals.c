@@ -5,14 +5,18 @@
 
 static volatile sig_atomic_t requested = 0;
 
-static void remember(int signal_number) { requested = signal_number; }
+static void remember(int signal_number) {
+    requested = signal_number;
+    // The first signal asks for a clean stop; the next one stops at once.
+    signal(signal_number, SIG_DFL);
+}
 
 void dptrain_catch_stop_signals(void) {
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = remember;
     sigemptyset(&action.sa_mask);
-    // No SA_RESTART: a blocking poll returns at once, and the worker notices.
+    // No SA_RESTART: a blocking poll returns at once, and the process notices.
     sigaction(SIGTERM, &action, NULL);
     sigaction(SIGINT, &action, NULL);
 }

@@ -2,6 +2,8 @@ import ArgumentParser
 import Dataset
 import Foundation
 import MLP
+import Distributed
+import Roles
 import Training
 
 struct BenchCommand: ParsableCommand {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Logging
 import MLP
+import Distributed
+import Roles
 import Training
 import ZMQ
 
@@ -56,6 +58,17 @@ public struct CoordinatorCommand: ParsableCommand {
                 coordinator: membership.runLineFields(workers: workers, endpoint: coordinator.endpoint)).write(to: logs)
         let observers: [TrainingObserver] = [ProgressDisplay()] + logs
         let report = try coordinator.run(observer: ObserverList(observers))
+        if coordinator.stoppedBySignal != 0 {
+            // A scheduler's preemption: keep what was trained, and exit 0 so it is not taken for a failure.
+            var wrote = coordinator.lastCheckpoint.map { ["checkpoint \($0)"] } ?? []
+            if let save = output.save {
+                try ModelFile.save(spec: config.model, parameters: coordinator.parameters, to: save)
+                wrote.append("model \(save)")
+            }
+            print("stopped by signal \(coordinator.stoppedBySignal) at step \(coordinator.machine.step): "
+                  + (wrote.isEmpty ? "nothing written (no --checkpoint or --save)" : "wrote " + wrote.joined(separator: " and ")))
+            return
+        }
         print(String(format: "done: test accuracy %.4f after %d epochs (%d steps) with %d workers, %@ samples/s, %.1fs",
                      report.testAccuracy, report.epoch, report.step, report.workers,
                      ProgressDisplay.grouped(report.samplesPerSecond), report.elapsedSeconds))

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Dataset
+import Distributed
+import Roles
 import Training
 
 /// --data: where the IDX files are; the bundled MNIST when left out.

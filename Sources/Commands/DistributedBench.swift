@@ -2,6 +2,8 @@ import Dataset
 import Foundation
 import Logging
 import MLP
+import Distributed
+import Roles
 import Training
 import ZMQ
 

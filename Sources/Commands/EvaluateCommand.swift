@@ -1,4 +1,6 @@
 import ArgumentParser
+import Distributed
+import Roles
 import Training
 
 struct EvaluateCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import Dataset
 import Foundation
+import Roles
 import Training
 
 /// `dptrain bench --logging-cost`: what the metrics file and TensorBoard cost a

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Distributed
+import Roles
 import Training
 
 /// The coordinator's flags for workers coming and going, and for checkpoints.
@@ -34,7 +36,7 @@ public struct MembershipOptions: ParsableArguments {
 
     public func options(workers: Int) -> CoordinatorOptions {
         CoordinatorOptions(workers: workers, maxWorkers: maxWorkers ?? .max, stepDeadline: stepDeadline,
-                           checkpointDirectory: checkpoint, checkpointEvery: checkpointEvery, resume: resume)
+                           checkpointDirectory: checkpoint, checkpointEvery: checkpointEvery, resume: resume, stopsOnSignal: true)
     }
 
     /// The run line's account of these flags.

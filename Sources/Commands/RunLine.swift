@@ -1,4 +1,5 @@
 import Foundation
+import Roles
 import Training
 
 /// dptrain's version, in the metrics file's run line and `dptrain --version`.

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import MLP
+import Distributed
+import Roles
 import Training
 
 /// The flags that shape a training run, shared by every command that trains.

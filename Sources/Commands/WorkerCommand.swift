@@ -1,8 +1,11 @@
-import Foundation
 import ArgumentParser
+import Foundation
 import Logging
 import MLP
+import Distributed
+import Roles
 import Training
+import Wire
 import ZMQ
 
 public struct WorkerCommand: ParsableCommand {
@@ -26,6 +29,14 @@ public struct WorkerCommand: ParsableCommand {
 
     public init() {}
 
+    /// A fault for tests of the end of a run over a lossy link: DPTRAIN_TEST_DROP_SHUTDOWN=P
+    /// drops each shutdown message this worker receives with probability P.
+    static func testFault() -> ((MessageType) -> Bool)? {
+        guard let text = ProcessInfo.processInfo.environment["DPTRAIN_TEST_DROP_SHUTDOWN"], let probability = Double(text) else { return nil }
+        var generator = SeededGenerator(seed: UInt64(ProcessInfo.processInfo.processIdentifier))
+        return { type in type == .shutdown && Double(generator.nextUnitFloat()) < probability }
+    }
+
     public func validate() throws {
         guard giveUpAfter > 0 && giveUpAfter.isFinite else { throw ValidationError("--give-up-after must be a positive number of seconds") }
     }
@@ -35,7 +46,7 @@ public struct WorkerCommand: ParsableCommand {
         BLAS.useOneThread()
         let context = try Context()
         let worker = try Worker(endpoint: connect, context: context, logger: Logger(label: "worker"),
-                                giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true)
+                                giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true, dropIncoming: Self.testFault())
         // For tests only: a worker made slow on purpose, which the metrics must name as a straggler.
         if let delay = ProcessInfo.processInfo.environment["DPTRAIN_TEST_STEP_DELAY_MS"].flatMap(Double.init), delay > 0 {
             worker.testStepDelay = delay / 1000

@@ -24,6 +24,20 @@ public struct SeededGenerator: RandomNumberGenerator, Codable, Equatable, Sendab
         self.state = state
     }
 
+    private enum CodingKeys: String, CodingKey { case state }
+
+    /// Decodes through `init?(state:)`'s check: a crafted file cannot plant a state of the wrong
+    /// length (which would trap in `next()`) or all zeros (which would give zeros for ever).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let state = try container.decode([UInt64].self, forKey: .state)
+        guard let generator = SeededGenerator(state: state) else {
+            throw DecodingError.dataCorruptedError(forKey: .state, in: container,
+                                                   debugDescription: "a generator state is four 64-bit words, not all zero")
+        }
+        self = generator
+    }
+
     public mutating func next() -> UInt64 {
         let result = rotl(state[1] &* 5, 7) &* 9
         let t = state[1] << 17

@@ -1,6 +1,7 @@
-import CZlib
+import Dataset
 import Foundation
 import MLP
+import Roles
 
 /// Everything a coordinator needs to go on where it stopped, bit for bit.
 public struct CheckpointState: Codable, Equatable {
@@ -26,6 +27,26 @@ public struct CheckpointState: Codable, Equatable {
     /// The part of those in the epoch under way.
     public var epochLossSum: Double
     public var epochSamples: Int
+
+    public init(training: TrainingConfig, sampleCount: Int, step: UInt64, epoch: Int, epochInProgress: Bool, samplesSeen: Int,
+                assignment: SampleAssignment, memberIDs: [UInt32], nextWorkerID: UInt32, optimizerStep: Int,
+                trainingSeconds: Double, runLossSum: Double, runSamples: Int, epochLossSum: Double, epochSamples: Int) {
+        self.training = training
+        self.sampleCount = sampleCount
+        self.step = step
+        self.epoch = epoch
+        self.epochInProgress = epochInProgress
+        self.samplesSeen = samplesSeen
+        self.assignment = assignment
+        self.memberIDs = memberIDs
+        self.nextWorkerID = nextWorkerID
+        self.optimizerStep = optimizerStep
+        self.trainingSeconds = trainingSeconds
+        self.runLossSum = runLossSum
+        self.runSamples = runSamples
+        self.epochLossSum = epochLossSum
+        self.epochSamples = epochSamples
+    }
 }
 
 /// A checkpoint's contents: the state, the weights and the optimizer's moments.
@@ -33,6 +54,12 @@ public struct Checkpoint: Equatable {
     public var state: CheckpointState
     public var parameters: [Float]
     public var moments: [[Float]]
+
+    public init(state: CheckpointState, parameters: [Float], moments: [[Float]]) {
+        self.state = state
+        self.parameters = parameters
+        self.moments = moments
+    }
 }
 
 /// Checkpoints in a folder, one file each, written atomically and checked on load:
@@ -155,7 +182,7 @@ public struct CheckpointStore {
     }
 
     /// Finished checkpoint files, oldest first.
-    func checkpointPaths() -> [String] {
+    public func checkpointPaths() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return names.filter { $0.hasPrefix("checkpoint-") && $0.hasSuffix(".dpck") }.sorted()
             .map { (directory as NSString).appendingPathComponent($0) }
@@ -166,21 +193,18 @@ public struct CheckpointStore {
         for path in paths.dropLast(Self.kept) { try? FileManager.default.removeItem(atPath: path) }
     }
 
-    static func crc<Bytes: DataProtocol>(_ bytes: Bytes) -> UInt32 {
-        var crc = crc32(0, nil, 0)
-        for region in bytes.regions {
-            region.withUnsafeBytes { raw in
-                crc = crc32(crc, raw.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(raw.count))
-            }
-        }
-        return UInt32(crc)
-    }
+    static func crc<Bytes: DataProtocol>(_ bytes: Bytes) -> UInt32 { crc32Checksum(bytes) }
 }
 
 public struct CheckpointError: Error, CustomStringConvertible {
     public let path: String
     public let reason: String
     public var description: String { "checkpoint \(path): \(reason)" }
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
 }
 
 private func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to data: inout Data) {

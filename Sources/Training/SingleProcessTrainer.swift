@@ -1,6 +1,7 @@
 import Dataset
 import Foundation
 import MLP
+import Roles
 
 /// The whole training loop in one process, with no sockets: the reference the
 /// distributed run is checked against, and the mode for tests and debugging.
@@ -39,17 +40,14 @@ public final class SingleProcessTrainer {
         var order = EpochOrder(sampleCount: train.count, seed: config.seed)
         let stepsPerEpoch = (train.count + batch - 1) / batch
 
-        let start = DispatchTime.now()
-        var trainingNanoseconds: UInt64 = 0
+        var account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, now: Self.now())
         var step = 0
-        var runScore = BatchScore()
         var report = TrainingReport(epoch: 0, step: 0, trainLoss: 0, testAccuracy: 0,
                                     samplesPerSecond: 0, elapsedSeconds: 0, workers: 1)
 
-        for epoch in 1...config.epochs {
+        while !account.isFinished {
             order.shuffle()
-            let epochStart = DispatchTime.now()
-            var epochScore = BatchScore()
+            account.beginEpoch(now: Self.now())
             for stepInEpoch in 1...stepsPerEpoch {
                 let first = (stepInEpoch - 1) * batch
                 let rows = min(batch, train.count - first)
@@ -58,49 +56,33 @@ public final class SingleProcessTrainer {
                 }
                 let score = workspace.gradient(parameters: parameters, labels: labels, rows: rows, into: &gradient)
                 guard score.lossSum.isFinite else {
-                    throw TrainingError.lossNotFinite(epoch: epoch, step: step + 1, learningRate: config.optimizer.learningRate)
+                    throw TrainingError.lossNotFinite(epoch: account.epoch, step: step + 1, learningRate: config.optimizer.learningRate)
                 }
-                let progress = Double(runScore.samples + epochScore.samples) / Double(config.epochs * train.count)
-                let learningRate = config.optimizer.schedule.rate(base: config.optimizer.learningRate, progress: progress)
+                let learningRate = account.learningRate(config.optimizer)
                 parameters.withUnsafeMutableBufferPointer { p in
                     gradient.withUnsafeBufferPointer { g in
                         optimizer.step(parameters: p, gradientSum: g, sampleCount: rows, learningRate: learningRate)
                     }
                 }
                 step += 1
-                epochScore += score
+                account.recordStep(score)
                 if let observer {
-                    let seconds = Self.seconds(since: epochStart) + Double(trainingNanoseconds) / 1e9
-                    gradient.withUnsafeBufferPointer { gradientSum in
-                        observer.stepFinished(StepProgress(
-                            epoch: epoch, epochs: config.epochs, samplesInEpoch: epochScore.samples, samplesPerEpoch: train.count,
-                            loss: epochScore.meanLoss, samplesPerSecond: Double(runScore.samples + epochScore.samples) / seconds,
-                            elapsedSeconds: seconds, step: step, learningRate: Double(learningRate),
-                            gradientSum: gradientSum, stepSamples: rows, stepLoss: score.meanLoss))
-                    }
+                    let progress = account.stepProgress(now: Self.now()).adding(step: step, learningRate: learningRate, score: score)
+                    gradient.withUnsafeBufferPointer { observer.stepFinished(progress.with(gradientSum: $0)) }
                 }
             }
-            let epochNanoseconds = DispatchTime.now().uptimeNanoseconds - epochStart.uptimeNanoseconds
-            trainingNanoseconds += epochNanoseconds
-            runScore += epochScore
-
+            account.pauseClock(now: Self.now())
             let evaluation = Evaluation(parameters: parameters, data: test, workspace: evaluationWorkspace)
-            report = TrainingReport(epoch: epoch, step: step, trainLoss: epochScore.meanLoss,
-                                    testAccuracy: evaluation.accuracy,
-                                    samplesPerSecond: Double(runScore.samples) / (Double(trainingNanoseconds) / 1e9),
-                                    elapsedSeconds: Self.seconds(since: start), workers: 1, samples: epochScore.samples)
-            report.epochSamplesPerSecond = Double(epochScore.samples) / (Double(epochNanoseconds) / 1e9)
-            report.record(evaluation, trainingScore: epochScore)
+            if let collapse = account.collapse(testAccuracy: evaluation.accuracy, classCount: test.classCount) { throw collapse }
+            let trainingScore = account.epochScore
+            report = account.finishEpoch(testAccuracy: evaluation.accuracy, step: step, workers: 1, distributed: false, now: Self.now())
+            report.record(evaluation, trainingScore: trainingScore)
             observer?.epochFinished(report)
         }
-        report.trainLoss = runScore.meanLoss
-        report.samples = runScore.samples
-        report.epochSamplesPerSecond = nil
+        report = account.finalReport(report)
         observer?.trainingFinished(report)
         return report
     }
 
-    static func seconds(since start: DispatchTime) -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-    }
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 }

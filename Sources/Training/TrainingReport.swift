@@ -115,9 +115,30 @@ public final class ObserverList: TrainingObserver {
 extension TrainingReport {
     /// Takes the test loss and confusion matrix from `evaluation`, and the training accuracy
     /// from `trainingScore` when it counted correct answers.
-    mutating func record(_ evaluation: Evaluation, trainingScore: BatchScore) {
+    public mutating func record(_ evaluation: Evaluation, trainingScore: BatchScore) {
         testLoss = evaluation.score.meanLoss
         confusion = evaluation.confusion
         trainAccuracy = trainingScore.samples > 0 && trainingScore.correct > 0 ? trainingScore.accuracy : nil
+    }
+}
+
+extension StepProgress {
+    /// The account's progress with this step's own figures beside it.
+    public func adding(step: Int, learningRate: Float, score: BatchScore, workers: Int = 1, epochTimings: StepTimings? = nil) -> StepProgress {
+        var progress = self
+        progress.step = step
+        progress.learningRate = Double(learningRate)
+        progress.stepSamples = score.samples
+        progress.stepLoss = score.meanLoss
+        progress.workers = workers
+        progress.epochTimings = epochTimings
+        return progress
+    }
+
+    /// With the step's gradient sum, for an observer to take its norm during the call.
+    public func with(gradientSum: UnsafeBufferPointer<Float>) -> StepProgress {
+        var progress = self
+        progress.gradientSum = gradientSum
+        return progress
     }
 }

@@ -124,10 +124,13 @@ public enum RefuseReason: UInt16, CaseIterable, Sendable, CustomStringConvertibl
     /// A message for another run (a worker of the coordinator that was here before):
     /// the worker should say hello to join this one.
     case otherRun = 5
+    /// The run this worker belonged to is over: it should exit, its work done.
+    case runFinished = 6
 
     public var description: String {
         switch self {
         case .otherRun: "a message for another run"
+        case .runFinished: "the run is over"
         case .wrongVersion: "wrong protocol version"
         case .runFull: "run full"
         case .notAuthorised: "not authorised"

@@ -50,10 +50,9 @@ final class ElasticProcessTests: ProcessTestCase {
         let id = try XCTUnwrap(lost.first?["worker"] as? Int)
         XCTAssertTrue(errors("killed").contains("worker \(id) (") && errors("killed").contains("lost at step"), errors("killed"))
         assertEverySampleOncePerEpoch(killed.metrics)
-        // Losing a worker cost the run no more than the deadline.
-        let cleanSeconds = try XCTUnwrap(events(clean.metrics, "done").first?["elapsed_seconds"] as? Double)
-        let killedSeconds = try XCTUnwrap(events(killed.metrics, "done").first?["elapsed_seconds"] as? Double)
-        XCTAssertLessThan(killedSeconds, cleanSeconds + deadline + 1)
+        // Found by its closed connection, not by waiting out the deadline (the time it takes is
+        // measured by benchmarks/fault-tolerance.sh, not asserted here).
+        XCTAssertEqual(lost.first?["reason"] as? String, "connection_gone", "\(lost)")
     }
 
     /// A worker that hangs (SIGSTOP) keeps its connection; the step deadline finds it out.
@@ -66,7 +65,8 @@ final class ElasticProcessTests: ProcessTestCase {
         if let hung { kill(hung.processIdentifier, SIGKILL) }
         let lost = events(run.metrics, "worker_lost")
         XCTAssertEqual(lost.count, 1)
-        XCTAssertTrue((lost.first?["reason"] as? String)?.contains("within the 2.0 s deadline") ?? false, "\(lost)")
+        XCTAssertEqual(lost.first?["reason"] as? String, "deadline", "\(lost)")
+        XCTAssertTrue((lost.first?["detail"] as? String)?.contains("within the 2.0 s deadline") ?? false, "\(lost)")
         XCTAssertGreaterThanOrEqual(run.accuracy, 0.96)
         assertEverySampleOncePerEpoch(run.metrics)
     }
@@ -80,7 +80,7 @@ final class ElasticProcessTests: ProcessTestCase {
         XCTAssertEqual(run.workers[0].terminationStatus, 0, errors("terminated-worker1"))
         XCTAssertTrue(errors("terminated-worker1").contains("leaving after"), errors("terminated-worker1"))
         let lost = events(run.metrics, "worker_lost")
-        XCTAssertEqual(lost.first?["reason"] as? String, "left cleanly")
+        XCTAssertEqual(lost.first?["reason"] as? String, "left")
         assertEverySampleOncePerEpoch(run.metrics)
     }
 

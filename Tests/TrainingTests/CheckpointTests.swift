@@ -1,6 +1,7 @@
 import Foundation
 import MLP
 import XCTest
+import Roles
 @testable import Training
 
 final class CheckpointTests: XCTestCase {

@@ -1,8 +1,9 @@
 #ifndef DPTRAIN_CSIGNALS_H
 #define DPTRAIN_CSIGNALS_H
 
-// A worker asked to stop (SIGTERM, SIGINT) finishes the step in hand and
-// leaves cleanly; the handler only sets a flag, which is all a handler may do.
+// A worker or coordinator asked to stop (SIGTERM, SIGINT) finishes the step in
+// hand and stops cleanly; the handler only sets a flag, which is all a handler
+// may do. A second signal of the same kind stops the process at once.
 
 /// Installs the handler for SIGTERM and SIGINT.
 void dptrain_catch_stop_signals(void);

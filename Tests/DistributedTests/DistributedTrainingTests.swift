@@ -5,12 +5,19 @@ import MLP
 import Wire
 import XCTest
 import ZMQ
-@testable import Training
+import Roles
+import Training
+@testable import Distributed
 
 /// A coordinator and its workers in this process, on threads, over real sockets.
 final class DistributedTrainingTests: XCTestCase {
     static let quiet = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-    var mnist: MNIST { TrainingTests.mnist }
+    static let mnist: MNIST = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return try! MNIST(directory: root.appendingPathComponent("data/mnist").path)
+    }()
+    var mnist: MNIST { Self.mnist }
+    override class func setUp() { BLAS.useOneThread() }
 
     /// Runs a coordinator on this thread and `workers` workers on their own; `whileTraining`
     /// runs on another thread once the first step is done.

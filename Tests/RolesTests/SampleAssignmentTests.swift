@@ -1,5 +1,5 @@
 import XCTest
-@testable import Training
+@testable import Roles
 
 /// Within an epoch every sample is trained exactly once, whoever joins or leaves.
 final class SampleAssignmentTests: XCTestCase {
@@ -108,5 +108,26 @@ final class SampleAssignmentTests: XCTestCase {
         assignment.commit(1)
         let data = try JSONEncoder().encode(assignment)
         XCTAssertEqual(try JSONDecoder().decode(SampleAssignment.self, from: data), assignment)
+    }
+
+    /// A worker joining at 85% of an epoch takes samples the others have already trained; the
+    /// assignment written to a checkpoint then must still pass the loader's checks, and the
+    /// epoch still trains every sample once. Before the fix the checkpoint was refused.
+    func testLateJoinLeavesAnAssignmentTheLoaderAccepts() throws {
+        var assignment = SampleAssignment(sampleCount: 1000, holderIDs: [1, 2], batchSize: 25, seed: 8)
+        assignment.startEpoch()
+        var trained = [Int](repeating: 0, count: 1000)
+        func train(_ id: UInt32) {
+            guard let holder = assignment.holders.first(where: { $0.id == id }) else { return }
+            for local in assignment.takeBatch(for: id) { trained[Int(holder.stored[Int(local)])] += 1 }
+            assignment.commit(id)
+        }
+        for _ in 0..<17 { train(1); train(2) }   // 850 of 1,000 samples
+        _ = assignment.add(3)
+        let written = try JSONDecoder().decode(SampleAssignment.self, from: JSONEncoder().encode(assignment))
+        XCTAssertNil(written.problem(sampleCount: 1000))
+        while !assignment.epochFinished { train(1); train(2); train(3) }
+        XCTAssertEqual(trained, Array(repeating: 1, count: 1000))
+        XCTAssertNil(assignment.problem(sampleCount: 1000))
     }
 }

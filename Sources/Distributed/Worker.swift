@@ -3,25 +3,16 @@ import Dataset
 import Foundation
 import Logging
 import MLP
+import Roles
 import Wire
 import ZMQ
 
-/// A worker's loop: says hello to the coordinator (retrying with backoff until
-/// one answers), takes its configuration and samples, then answers every step
-/// with the gradient sum of its batch, until told training is done. It sends a
-/// heartbeat when it has been quiet for a second; when its coordinator has been
-/// silent for `silenceTimeout` it says hello again, under the same id, to
-/// whichever coordinator answers there (a restarted one resumes with it).
+/// A worker's driver: connects to the coordinator, feeds its state machine
+/// (`WorkerStateMachine`: hello with backoff, heartbeats, rejoin, give-up,
+/// refusals, shutdown) what arrives and what the clock says, carries out its
+/// actions, and answers every step with the gradient sum of its batch.
 public final class Worker {
     public let endpoint: String
-    /// Silence from any coordinator after which the worker gives up.
-    public let giveUpAfterSeconds: Double
-    /// Seconds without a word from the coordinator (which sends heartbeats every second) before
-    /// rejoining; the coordinator's welcome may ask for longer.
-    public static let defaultSilenceTimeout = 5.0
-    private var silenceTimeout = Worker.defaultSilenceTimeout
-    /// Set when a gradient could not be sent: the coordinator's connection is gone.
-    private var coordinatorGone = false
 
     private let context: Context
     private var socket: Socket
@@ -29,12 +20,12 @@ public final class Worker {
     private let host: String
     private var encoder = MessageEncoder()
     private let message = Message(maxFrames: framesPerMessage)
+    private var machine: WorkerStateMachine
+    /// A test's fault: drops an incoming message of this type when it returns true.
+    private let dropIncoming: ((MessageType) -> Bool)?
 
     // Set by the welcome and the shards.
     private var runID: UInt64 = 0
-    /// Kept across coordinators, so that a restarted one gives this worker its place back.
-    private var workerID: UInt32 = 0
-    private var joined = false
     private var configuration: RunConfiguration?
     private var workspace: Workspace?
     private var shard: LabeledImages?
@@ -49,18 +40,19 @@ public final class Worker {
     public var testStepDelay: Double = 0
     /// Leave cleanly at the end of the step in hand on SIGTERM or SIGINT.
     private let leavesOnStopSignal: Bool
-    private var lastSent: UInt64 = 0
-    private var lastHeard: UInt64 = DispatchTime.now().uptimeNanoseconds
+    private var saidWaiting = false
 
     /// Connects (lazily: nothing needs to listen yet) to the coordinator at `endpoint`.
     public init(endpoint: String, context: Context, logger: Logger, giveUpAfterSeconds: Double = 300,
-                host: String = Worker.defaultHost, leavesOnStopSignal: Bool = false) throws {
+                host: String = Worker.defaultHost, leavesOnStopSignal: Bool = false,
+                dropIncoming: ((MessageType) -> Bool)? = nil) throws {
         self.endpoint = endpoint
         self.context = context
         self.logger = logger
-        self.giveUpAfterSeconds = giveUpAfterSeconds
         self.leavesOnStopSignal = leavesOnStopSignal
+        self.dropIncoming = dropIncoming
         self.host = String(host.utf8.prefix(Limits.hostBytes)) ?? "worker"
+        machine = WorkerStateMachine(giveUpAfterSeconds: giveUpAfterSeconds, now: Self.now())
         socket = try Worker.connectedSocket(context, endpoint)
     }
 
@@ -83,75 +75,61 @@ public final class Worker {
         "\(ProcessInfo.processInfo.hostName) pid \(ProcessInfo.processInfo.processIdentifier)"
     }
 
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
     /// Runs until the coordinator says training is done, or a stop signal makes it leave.
     public func run() throws {
         if leavesOnStopSignal { dptrain_catch_stop_signals() }
-        lastHeard = DispatchTime.now().uptimeNanoseconds
         while true {
-            try join()
-            if try serve() == .done { return }
-            // The coordinator went quiet: start over on a fresh connection, under the same id.
-            logger.warning("worker \(workerID): lost the coordinator at \(endpoint); rejoining")
-            socket = try Worker.connectedSocket(context, endpoint)
-            joined = false
-            coordinatorGone = false
-            runID = 0
+            if leavesOnStopSignal, dptrain_stop_requested() != 0, machine.isRunning {
+                try perform(machine.stopRequested(now: Self.now()))
+                logger.info("worker \(machine.workerID): leaving after \(stepsDone) steps, as asked by signal \(dptrain_stop_requested())")
+            }
+            switch machine.state {
+            case .stopped(.trainingDone):
+                logger.info("worker \(machine.workerID): training is done after \(stepsDone) steps")
+                return
+            case .stopped(.left):
+                if stepsDone == 0 && machine.workerID == 0 { throw WorkerError.stopped }
+                return
+            case .failed(.coordinatorSilent(let seconds)):
+                throw WorkerError.coordinatorSilent(endpoint: endpoint, seconds: seconds)
+            case .failed(.refused(_, let text)):
+                throw WorkerError.refused(endpoint: endpoint, reason: text)
+            case .joining, .joined:
+                break
+            }
+            try perform(machine.tick(now: Self.now()))
+            let wait = machine.nanosecondsUntilDue(now: Self.now()) / 1_000_000
+            if try socket.receive(into: message, .dontWait) || waitForMessage(milliseconds: Int(min(wait, 200)) + 1) {
+                try handle()
+            }
         }
     }
 
-    /// Answers the coordinator until training is done (.done) or it goes quiet (.carryOn).
-    private func serve() throws -> Outcome {
-        while true {
-            if leavesOnStopSignal, dptrain_stop_requested() != 0 {
-                encoder.signal(.goodbye, runID: runID)
-                _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
-                logger.info("worker \(workerID): leaving after \(stepsDone) steps, as asked by signal \(dptrain_stop_requested())")
-                return .done
-            }
-            let received = try socket.receive(into: message, .dontWait) || waitForMessage(milliseconds: 200)
-            let now = DispatchTime.now().uptimeNanoseconds
-            if received {
-                lastHeard = now
-                if try handle() == .done { return .done }
-                if coordinatorGone { return .carryOn }
-                continue
-            }
-            if Double(now - lastSent) / 1e9 >= CoordinatorOptions.heartbeatInterval {
+    private func perform(_ actions: [WorkerStateMachine.Action]) throws {
+        for action in actions {
+            switch action {
+            case .sendHello(let previous):
+                try encoder.hello(Hello(previousWorkerID: previous, host: host))
+                if !saidWaiting {
+                    logger.info("waiting for a coordinator at \(endpoint); retrying with backoff")
+                    saidWaiting = true
+                }
+                _ = try encoder.withFrames { try socket.send($0, .dontWait) }
+            case .sendHeartbeat:
                 encoder.signal(.heartbeat, runID: runID)
                 _ = try encoder.withFrames { try socket.send($0, .dontWait) }
-                lastSent = now
+            case .sendGoodbye:
+                encoder.signal(.goodbye, runID: runID)
+                _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
+            case .reconnect:
+                // Start over on a fresh connection, under the same id: the old one may hold a dead coordinator's queue.
+                logger.warning("worker \(machine.workerID): lost the coordinator at \(endpoint); rejoining")
+                socket = try Worker.connectedSocket(context, endpoint)
+                runID = 0
             }
-            if Double(now - lastHeard) / 1e9 > silenceTimeout { return .carryOn }
         }
-    }
-
-    /// Says hello until a welcome arrives, backing off from 0.1 s to 2 s between tries;
-    /// gives up when no coordinator has been heard for `giveUpAfterSeconds`.
-    private func join() throws {
-        var backoff = 0.1
-        var saidWaiting = false
-        while !joined {
-            if leavesOnStopSignal, dptrain_stop_requested() != 0 { throw WorkerError.stopped }
-            try encoder.hello(Hello(previousWorkerID: workerID, host: host))
-            let sent = try encoder.withFrames { try socket.send($0, .dontWait) }
-            if sent, try waitForMessage(milliseconds: Int(backoff * 1000)) {
-                _ = try handle()
-                if joined { continue }
-                // Refused for now (its old connection still counts as live): back off before asking again.
-                Thread.sleep(forTimeInterval: backoff)
-            } else if !sent {
-                Thread.sleep(forTimeInterval: backoff)
-            }
-            if !saidWaiting {
-                logger.info("waiting for a coordinator at \(endpoint); retrying with backoff")
-                saidWaiting = true
-            }
-            if Double(DispatchTime.now().uptimeNanoseconds - lastHeard) / 1e9 > giveUpAfterSeconds {
-                throw WorkerError.coordinatorSilent(endpoint: endpoint, seconds: giveUpAfterSeconds)
-            }
-            backoff = min(backoff * 2, 2)
-        }
-        lastHeard = DispatchTime.now().uptimeNanoseconds
     }
 
     private func waitForMessage(milliseconds: Int) throws -> Bool {
@@ -160,13 +138,11 @@ public final class Worker {
         return try socket.receive(into: message, .dontWait)
     }
 
-    private enum Outcome { case carryOn, done }
-
     /// Handles the message just received.
-    private func handle() throws -> Outcome {
+    private func handle() throws {
         guard !message.isTruncated else {
             logger.warning("dropped a message of \(message.receivedFrames) frames from the coordinator")
-            return .carryOn
+            return
         }
         let envelope: Envelope
         do {
@@ -175,62 +151,55 @@ public final class Worker {
                 shardCount: shard?.count ?? 0))
         } catch {
             logger.warning("dropped a message from the coordinator: \(error)")
-            return .carryOn
+            return
         }
+        if let dropIncoming, dropIncoming(envelope.header.type) { return }
+        let now = Self.now()
+        machine.heard(now: now)
         switch envelope.body {
         case .welcome(let welcome):
-            guard !joined else { return .carryOn }
+            guard !machine.isJoined else { return }
             try accept(welcome, runID: envelope.header.runID)
         case .refuse(let refusal):
-            // The coordinator still counts this worker's old connection as live: it will declare it lost, then take us back.
-            if refusal.reason == .duplicateID { return .carryOn }
-            // A new coordinator answers at the endpoint: rejoin it now rather than after the silence timeout.
-            if refusal.reason == .otherRun {
-                if joined { coordinatorGone = true }
-                return .carryOn
-            }
-            throw WorkerError.refused(endpoint: endpoint, reason: refusal.text)
+            try perform(machine.receiveRefusal(refusal.reason, refusal.text, runID: envelope.header.runID, now: now))
         case .shard(let view):
-            guard let configuration else { return .carryOn }
+            guard let configuration else { return }
             guard view.features == configuration.featureCount, view.classCount <= configuration.training.model.classCount else {
                 logger.warning("dropped a shard of \(view.features) features and \(view.classCount) classes, which does not fit the model")
-                return .carryOn
+                return
             }
             if shard == nil {
                 shard = LabeledImages(pixels: [], labels: [], featureCount: view.features, classCount: configuration.classCount)
             }
             shard!.append(pixels: view.pixels, labels: view.labels)
-            logger.info("worker \(workerID): holding \(shard!.count) samples (\(view.count) new)")
+            logger.info("worker \(machine.workerID): holding \(shard!.count) samples (\(view.count) new)")
         case .step(let view):
             guard shard != nil else {
                 logger.warning("dropped step \(envelope.step): no shard yet")
-                return .carryOn
+                return
             }
             try answer(view, step: envelope.step)
         case .shutdown:
-            logger.info("worker \(workerID): training is done after \(stepsDone) steps")
-            return .done
+            try perform(machine.receiveShutdown(now: now))
         default:
             break
         }
-        return .carryOn
     }
 
     private func accept(_ welcome: Welcome, runID: UInt64) throws {
         let configuration = try RunConfiguration.decode(welcome.configuration, parameterCount: welcome.parameterCount)
+        guard machine.receiveWelcome(workerID: welcome.workerID, runID: runID,
+                                     silenceSeconds: configuration.coordinatorSilenceSeconds, now: Self.now()) else { return }
         let batch = configuration.training.batchSize
         self.configuration = configuration
         self.runID = runID
-        workerID = welcome.workerID
-        joined = true
-        silenceTimeout = max(Worker.defaultSilenceTimeout, configuration.coordinatorSilenceSeconds ?? 0)
         shard = nil   // the coordinator sends this worker's samples anew after every welcome
         workspace = Workspace(spec: configuration.training.model, capacity: batch)
         gradient = [Float](repeating: 0, count: welcome.parameterCount)
         alignedParameters = [Float](repeating: 0, count: welcome.parameterCount)
         batchIndices = [Int32](repeating: 0, count: batch)
         batchLabels = [UInt8](repeating: 0, count: batch)
-        logger.info("joined as worker \(workerID): \(configuration.training.model.summary), batch \(batch)")
+        logger.info("joined as worker \(machine.workerID): \(configuration.training.model.summary), batch \(batch)")
     }
 
     /// Forward and backward over the step's samples, and the gradient sum back.
@@ -269,13 +238,13 @@ public final class Worker {
         }
         try encoder.gradient(runID: runID, step: number, sampleCount: UInt32(rows), lossSum: score.lossSum,
                              computeNanoseconds: computeNanoseconds, parameterCount: gradient.count)
-        try gradient.withUnsafeBytes { bulk in
+        let sent = try gradient.withUnsafeBytes { bulk in
             // Never block: with no coordinator connected a blocking send would wait for one forever.
-            coordinatorGone = try !encoder.withFrames(bulk: bulk) { header, meta, bulk in
+            try encoder.withFrames(bulk: bulk) { header, meta, bulk in
                 try socket.send(header, meta, bulk, .dontWait)
             }
         }
-        lastSent = DispatchTime.now().uptimeNanoseconds
+        if sent { machine.sent(now: Self.now()) } else { try perform(machine.sendFailed(now: Self.now())) }
         stepsDone += 1
     }
 }

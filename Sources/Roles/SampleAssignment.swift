@@ -104,15 +104,23 @@ public struct SampleAssignment: Codable, Equatable, Sendable {
 
     /// Worker `id` left. Returns, per remaining worker, the samples it must now store
     /// (append to its storage); untrained ones join its work for this epoch.
-    public mutating func remove(_ id: UInt32) -> [(id: UInt32, samples: [Transfer])] {
-        guard let h = index(of: id) else { return [] }
-        let leaving = holders.remove(at: h)
-        // The batch in flight sits just before the pending rest of the order: both are untrained.
-        let firstUntrained = leaving.inFlight.isEmpty ? leaving.next : leaving.inFlight.lowerBound
-        let untrainedLocal = Set(leaving.order[firstUntrained...])
-        let transfers = leaving.stored.indices.filter { !leaving.released[$0] }.map {
-            Transfer(global: leaving.stored[$0], untrained: untrainedLocal.contains(UInt32($0)))
+    public mutating func remove(_ id: UInt32) -> [(id: UInt32, samples: [Transfer])] { remove([id]) }
+
+    /// Workers `ids` left at the same instant. Their samples are pooled first and then dealt
+    /// round-robin to those who stay, so each sample moves once, never to another leaver.
+    public mutating func remove(_ ids: [UInt32]) -> [(id: UInt32, samples: [Transfer])] {
+        var transfers: [Transfer] = []
+        for id in ids {
+            guard let h = index(of: id) else { continue }
+            let leaving = holders.remove(at: h)
+            // The batch in flight sits just before the pending rest of the order: both are untrained.
+            let firstUntrained = leaving.inFlight.isEmpty ? leaving.next : leaving.inFlight.lowerBound
+            let untrainedLocal = Set(leaving.order[firstUntrained...])
+            transfers += leaving.stored.indices.filter { !leaving.released[$0] }.map {
+                Transfer(global: leaving.stored[$0], untrained: untrainedLocal.contains(UInt32($0)))
+            }
         }
+        guard !transfers.isEmpty else { return [] }
         guard !holders.isEmpty else {
             orphans += transfers
             return []
@@ -181,7 +189,10 @@ public struct SampleAssignment: Codable, Equatable, Sendable {
         for holder in holders {
             guard holder.released.count == holder.stored.count, holder.inFlight.isEmpty,
                   holder.next >= 0, holder.next <= holder.order.count,
-                  holder.order.allSatisfy({ Int($0) < holder.stored.count && !holder.released[Int($0)] }) else {
+                  holder.order.allSatisfy({ Int($0) < holder.stored.count }),
+                  // Samples given to a joiner after this worker trained them stay in the trained
+                  // part of its order; only the part still to train must be its own.
+                  holder.pending.allSatisfy({ !holder.released[Int($0)] }) else {
                 return "worker \(holder.id)'s order does not fit its samples"
             }
             for (local, global) in holder.stored.enumerated() where !holder.released[local] {

@@ -1,0 +1,111 @@
+import Dataset
+import Foundation
+import Logging
+import MLP
+import Roles
+import Training
+import Wire
+import ZMQ
+
+/// Carrying out what the state machine decided: every send, every log line and
+/// every metrics event about members. No send ever waits: a member whose queue
+/// is full has stopped reading, and the machine handles it as it does any loss.
+extension Coordinator {
+    func perform(_ actions: [CoordinatorStateMachine.Action]) {
+        for action in actions {
+            switch action {
+            case .welcome(let member):
+                logger.info("worker \(member.id) joined from \(member.host)")
+                let configuration = RunConfiguration(training: config, featureCount: train.featureCount, classCount: train.classCount,
+                                                     coordinatorSilenceSeconds: max(Liveness.seconds(Liveness.defaultCoordinatorSilence), options.stepDeadline))
+                do {
+                    try encoder.welcome(Welcome(workerID: member.id, configuration: configuration.encoded(),
+                                                parameterCount: parameters.count), runID: runID)
+                    send(to: member)
+                } catch {
+                    logger.error("could not welcome worker \(member.id): \(error)")
+                }
+            case let .refuse(peer, reason, text, answeringRun):
+                if reason != .otherRun, reason != .runFinished, logOnce("refusal") { logger.info("refused a worker: \(text)") }
+                do {
+                    try encoder.refuse(Refusal(reason: reason, text: text), runID: answeringRun ?? runID)
+                    _ = try sendEncoded(to: peer)
+                } catch {
+                    logger.debug("could not send a refusal: \(error)")
+                }
+            case .heartbeat(let member):
+                encoder.signal(.heartbeat, runID: runID, step: machine.step)
+                send(to: member)
+            case .shutdown(let member):
+                encoder.signal(.shutdown, runID: runID, step: machine.step)
+                send(to: member)
+            case let .ship(globals, member):
+                ship(globals, to: member)
+            case let .joined(member, samples):
+                logger.info("worker \(member.id) (\(member.host)) takes part from step \(machine.step + 1) with \(samples) samples")
+                observer?.event("worker_joined", [("worker", .int(Int(member.id))), ("step", .int(Int(machine.step))),
+                                                  ("workers", .int(machine.members.count)), ("host", .string(member.host))])
+            case let .lost(member, reason):
+                if let received = gradients.removeValue(forKey: member.id) { spareMessages.append(received.message) }
+                if reason == .left {
+                    logger.info("worker \(member.id) (\(member.host)) left at step \(machine.step)")
+                } else {
+                    logger.warning("worker \(member.id) (\(member.host)) lost at step \(machine.step): \(reason)")
+                }
+                observer?.event("worker_lost", [("worker", .int(Int(member.id))), ("step", .int(Int(machine.step))),
+                                                ("workers", .int(machine.members.count)), ("reason", .string(reason.kind)),
+                                                ("detail", .string(reason.description)), ("host", .string(member.host)),
+                                                ("cleanly", .bool(reason == .left))])
+            case .dropped(let reason):
+                let logged = loggedDrops[reason.kind, default: 0]
+                loggedDrops[reason.kind] = logged + 1
+                if logged < 20 { logger.warning("dropped \(reason)") }
+                else if logged == 20 { logger.warning("dropping more messages like that (\(reason.kind)) without logging each") }
+            }
+        }
+    }
+
+    /// True the first 20 times `kind` is asked: a flood of junk cannot flood the log.
+    private func logOnce(_ kind: String) -> Bool {
+        let logged = loggedDrops[kind, default: 0]
+        loggedDrops[kind] = logged + 1
+        return logged < 20
+    }
+
+    /// Ships the samples at `globals` to `member`, which appends them to its storage.
+    private func ship(_ globals: [Int32], to member: CoordinatorStateMachine.Member) {
+        let samples = train.subset(globals)
+        do {
+            try encoder.shard(runID: runID, features: samples.featureCount, classCount: config.model.classCount, labels: samples.labels)
+        } catch {
+            logger.error("could not ship samples to worker \(member.id): \(error)")
+            return
+        }
+        send(to: member, bulk: samples.pixels)
+    }
+
+    /// Sends the encoder's message to a member; a failure is the machine's to judge.
+    func send<Bulk>(to member: CoordinatorStateMachine.Member, bulk: [Bulk] = [UInt8]()) {
+        do {
+            if try !sendEncoded(to: member.peer, bulk: bulk) { machine.sendFailed(to: member.id, .queueFull) }
+        } catch let error as ZMQError where error.isHostUnreachable {
+            machine.sendFailed(to: member.id, .unreachable)
+        } catch {
+            logger.error("could not send to worker \(member.id): \(error)")
+            machine.sendFailed(to: member.id, .unreachable)
+        }
+    }
+
+    /// Sends the message the encoder holds, with `bulk` as its last frame straight from its
+    /// storage, without waiting; false when the peer's queue is full.
+    func sendEncoded<Bulk>(to peer: CoordinatorStateMachine.Peer, bulk: [Bulk] = [UInt8]()) throws -> Bool {
+        try peer.withUnsafeBytes { address in
+            try bulk.withUnsafeBytes { bulk in
+                try encoder.withFrames(bulk: bulk) { frames in
+                    stepTimings.bytes += UInt64(frames.reduce(0) { $0 + $1.count })
+                    return try socket.send([address] + frames, .dontWait)
+                }
+            }
+        }
+    }
+}

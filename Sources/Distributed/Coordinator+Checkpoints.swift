@@ -1,0 +1,53 @@
+import Dataset
+import Foundation
+import Logging
+import MLP
+import Roles
+import Training
+
+/// Writing checkpoints, and going on from the newest good one.
+extension Coordinator {
+    /// Writes a checkpoint when the run has a folder for them; returns its path.
+    @discardableResult
+    func writeCheckpoint() throws -> String? {
+        guard let store, let point = machine.resumePoint else { return nil }
+        perform(machine.heartbeats(now: Self.now()))   // writing can take a while
+        let optimizerState = optimizer.state
+        let fields = account.checkpointFields
+        let state = CheckpointState(
+            training: config, sampleCount: train.count, step: point.step, epoch: fields.epoch, epochInProgress: fields.epochInProgress,
+            samplesSeen: fields.samplesSeen, assignment: point.assignment, memberIDs: point.memberIDs, nextWorkerID: point.nextID,
+            optimizerStep: optimizerState.step, trainingSeconds: fields.trainingSeconds,
+            runLossSum: fields.runLossSum, runSamples: fields.runSamples,
+            epochLossSum: fields.epochLossSum, epochSamples: fields.epochSamples)
+        let path = try store.write(Checkpoint(state: state, parameters: parameters, moments: optimizerState.moments))
+        lastCheckpoint = path
+        logger.info("checkpoint at step \(point.step): \(path)")
+        observer?.event("checkpoint", [("step", .int(Int(point.step))), ("epoch", .int(fields.epoch)), ("path", .string(path))])
+        return path
+    }
+
+    func restoreNewestCheckpoint() throws {
+        guard let store else { return }
+        let (found, refused) = store.loadNewest()
+        for line in refused { logger.warning("\(line); trying the one before") }
+        guard let (checkpoint, path) = found else {
+            logger.warning("no usable checkpoint in \(store.directory): starting from the beginning")
+            return
+        }
+        let state = checkpoint.state
+        guard state.sampleCount == train.count else {
+            throw CheckpointError(path: path, reason: "it was written for \(state.sampleCount) training samples and this data has \(train.count); resume with the same --data")
+        }
+        guard state.training == config, state.assignment.batchSize == config.batchSize else {
+            throw CheckpointError(path: path, reason: "it was written by a run with other training flags; resume with the same flags, or use another --checkpoint folder")
+        }
+        parameters = checkpoint.parameters
+        optimizer.state = OptimizerState(step: state.optimizerStep, moments: checkpoint.moments)
+        account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, restoring: state, now: Self.now())
+        machine = CoordinatorStateMachine(settings: machine.settings, resuming: .init(
+            step: state.step, memberIDs: state.memberIDs, nextID: state.nextWorkerID, assignment: state.assignment))
+        logger.info("resumed from \(path): step \(state.step), epoch \(state.epoch)")
+        observer?.event("resumed", [("step", .int(Int(state.step))), ("epoch", .int(state.epoch)), ("path", .string(path))])
+    }
+}

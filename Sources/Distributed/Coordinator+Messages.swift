@@ -1,0 +1,77 @@
+import Dataset
+import Foundation
+import Logging
+import MLP
+import Roles
+import Training
+import Wire
+import ZMQ
+
+/// Receiving: decode each message and feed it to the state machine; then the clock.
+extension Coordinator {
+    /// Waits up to `timeoutMilliseconds` for messages, handles all that are waiting, then
+    /// lets the machine act on the time (heartbeats, probes, deadlines, silence).
+    func pump(timeoutMilliseconds: Int) throws {
+        if try poll(&pollItems, timeoutMilliseconds: timeoutMilliseconds) > 0 {
+            while true {
+                let message = spareMessages.popLast() ?? Message(maxFrames: 1 + framesPerMessage)
+                guard try socket.receive(into: message, .dontWait) else {
+                    spareMessages.append(message)
+                    break
+                }
+                if try !handle(message) { spareMessages.append(message) }
+            }
+        }
+        perform(machine.tick(now: Self.now()))
+    }
+
+    /// Handles one message from the socket; returns true when it keeps the message (an accepted gradient).
+    private func handle(_ message: Message) throws -> Bool {
+        guard message.count >= 1 else { return false }
+        // A member's address is already stored; only a stranger's is copied out of the message.
+        let known = machine.member(at: message[0])
+        let peer = known?.peer ?? Array(message[0])
+        let now = Self.now()
+        stepTimings.bytes += UInt64(message.byteCount)
+        guard !message.isTruncated, message.count - 1 == framesPerMessage else {
+            perform(machine.receiveMisshapen(frames: message.receivedFrames - 1))
+            return false
+        }
+        let envelope: Envelope
+        do {
+            envelope = try decode(frames: message.dropFirst(), context: DecodeContext(receiver: .coordinator, runID: runID,
+                                                                                     parameterCount: parameters.count))
+        } catch let error as WireError {
+            perform(machine.receiveInvalid(error, from: peer, now: now))
+            return false
+        }
+
+        switch envelope.body {
+        case .hello(let hello):
+            perform(machine.receiveHello(hello, from: peer, address: message.property("Peer-Address", frame: 1), now: now))
+        case .gradient(let view):
+            switch machine.receiveGradient(step: envelope.step, sampleCount: Int(view.sampleCount), from: peer, now: now) {
+            case .accept(let member):
+                gradients[member.id] = (message, view)
+                firstGradientArrival = firstGradientArrival ?? now
+                return true
+            case .drop(let reason):
+                perform([.dropped(reason)])
+            }
+        case .heartbeat:
+            perform(machine.receiveHeartbeat(from: peer, now: now))
+        case .goodbye:
+            perform(machine.receiveGoodbye(from: peer, now: now))
+        case .failure(let reason):
+            // The member's word is checked against the coordinator's own loss on its batch.
+            if let member = known, !ownLossIsFinite(onBatchOf: member) {
+                throw TrainingError.lossNotFinite(epoch: account.epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
+            }
+            perform(machine.receiveFailure(reason, from: peer, now: now))
+        default:
+            // decode() has already refused every type that does not travel to a coordinator.
+            break
+        }
+        return false
+    }
+}

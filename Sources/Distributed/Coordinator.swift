@@ -1,0 +1,250 @@
+import CSignals
+import Dataset
+import Foundation
+import Logging
+import MLP
+import Roles
+import Training
+import Wire
+import ZMQ
+
+/// How a coordinator runs, beyond the training config.
+public struct CoordinatorOptions: Sendable {
+    /// Workers to wait for before the first step.
+    public var workers: Int
+    /// The most workers at once; more are refused.
+    public var maxWorkers: Int
+    /// Seconds a step waits for a worker's gradient (and a worker may stay silent) before it is declared lost.
+    public var stepDeadline: Double
+    /// Where checkpoints go; nil for none.
+    public var checkpointDirectory: String?
+    /// Steps between checkpoints; nil for one at the end of each epoch. There is always one at the end.
+    public var checkpointEvery: Int?
+    /// Go on from the newest good checkpoint in `checkpointDirectory`.
+    public var resume: Bool
+    /// On SIGTERM or SIGINT, finish the step in hand, write a checkpoint, tell the workers and
+    /// return (a scheduler's preemption); a second signal stops at once.
+    public var stopsOnSignal: Bool
+
+    public init(workers: Int, maxWorkers: Int = .max, stepDeadline: Double = Liveness.defaultStepDeadlineSeconds,
+                checkpointDirectory: String? = nil, checkpointEvery: Int? = nil, resume: Bool = false, stopsOnSignal: Bool = false) {
+        self.workers = workers
+        self.maxWorkers = maxWorkers
+        self.stepDeadline = stepDeadline
+        self.checkpointDirectory = checkpointDirectory
+        self.checkpointEvery = checkpointEvery
+        self.resume = resume
+        self.stopsOnSignal = stopsOnSignal
+    }
+}
+
+/// The coordinator's driver: binds, feeds its state machine what arrives and
+/// what the clock says, carries out the machine's actions, and does the
+/// arithmetic of each step (broadcast the weights, gather the gradient sums,
+/// add them in worker-id order, divide by the true sample count, step the
+/// optimizer), evaluating after each epoch and writing checkpoints. Every
+/// decision about members, samples and time is `CoordinatorStateMachine`'s.
+public final class Coordinator {
+    public let config: TrainingConfig
+    public let options: CoordinatorOptions
+    public let endpoint: String
+    public internal(set) var parameters: [Float]
+    public internal(set) var machine: CoordinatorStateMachine
+    /// Why the run stopped before its last epoch, when it was asked to stop by a signal.
+    public private(set) var stoppedBySignal: Int32 = 0
+    /// The newest checkpoint this run wrote.
+    public internal(set) var lastCheckpoint: String?
+
+    let train: LabeledImages
+    let test: LabeledImages
+    let socket: Socket
+    let logger: Logger
+    /// A fresh id per run, in every message: the metrics' run line names it too.
+    public let runID: UInt64
+    let optimizer: Optimizer
+    let store: CheckpointStore?
+    var observer: TrainingObserver?
+    var encoder = MessageEncoder()
+    var account: RunAccounting
+
+    /// Received messages not in use, reused so that steps allocate nothing.
+    var spareMessages: [Message] = []
+    /// The current step's gradients by worker id, each in the message it arrived in.
+    var gradients: [UInt32: (message: Message, view: GradientView)] = [:]
+    var gradientSum: [Float]
+    var stepTimings = StepTimings()
+    /// Each worker's share of the epoch under way, for the metrics.
+    var epochWorkers = WorkerFigures()
+    var firstGradientArrival: UInt64?
+    /// The poll set of the coordinator's one socket.
+    lazy var pollItems = [PollItem(socket)]
+    /// Logged drops per kind, so that a flood of junk cannot flood the log.
+    var loggedDrops: [String: Int] = [:]
+
+    /// Binds `endpoint` (tcp://HOST:PORT or ipc://PATH) on `context`.
+    public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, options: CoordinatorOptions,
+                endpoint: String, context: Context, logger: Logger) throws {
+        precondition(config.problems.isEmpty)
+        guard config.model.inputSize == train.featureCount, config.model.classCount >= train.classCount else {
+            throw TrainingError.dataDoesNotFitModel(
+                "the model \(config.model.summary) does not fit data of \(train.featureCount) pixels and \(train.classCount) classes")
+        }
+        self.config = config
+        self.options = options
+        self.train = train
+        self.test = test
+        self.logger = logger
+        machine = CoordinatorStateMachine(settings: Self.settings(options, config, sampleCount: train.count))
+        parameters = config.model.initialParameters(config.initialization, seed: config.seed)
+        gradientSum = [Float](repeating: 0, count: parameters.count)
+        optimizer = makeOptimizer(config.optimizer, parameterCount: parameters.count)
+        store = try options.checkpointDirectory.map(CheckpointStore.init(directory:))
+        account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, now: Self.now())
+        // A fresh id per run, so that a message from an earlier run is told apart.
+        runID = UInt64.random(in: 1...UInt64.max)
+
+        socket = try Socket(context, .router)
+        // An unknown routing id is an error rather than a silent drop: a closed connection shows at once.
+        try socket.set(.routerMandatory, 1)
+        // Nothing legitimate is larger than a gradient; a peer announcing more is cut off by libzmq.
+        try socket.set(.maxMessageSize, parameters.count * 4 + 64 * 1024)
+        try socket.useLargeKernelBuffers(messageBytes: parameters.count * 4)
+        do {
+            try socket.bind(endpoint)
+        } catch let error as ZMQError {
+            throw EndpointError(role: "coordinator", verb: "bind", endpoint: endpoint, error: error)
+        }
+        self.endpoint = (try? socket.lastEndpoint()) ?? endpoint
+    }
+
+    static func settings(_ options: CoordinatorOptions, _ config: TrainingConfig, sampleCount: Int) -> CoordinatorStateMachine.Settings {
+        .init(expectedWorkers: options.workers, maxWorkers: options.maxWorkers, stepDeadlineSeconds: options.stepDeadline,
+              sampleCount: sampleCount, batchSize: config.batchSize, seed: config.seed)
+    }
+
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// libzmq I/O threads for a coordinator of `workers`: every step moves two
+    /// weight-sized messages per worker through them, and one thread serves its
+    /// connections one after another.
+    public static func ioThreads(workers: Int) -> Int32 {
+        workers < 2 ? 1 : workers < 8 ? 2 : 4
+    }
+
+    /// Trains to the end, or to a stop signal, and tells the workers; on an error too, so that
+    /// none waits for a coordinator that is gone.
+    @discardableResult
+    public func run(observer: TrainingObserver? = nil) throws -> TrainingReport {
+        self.observer = observer
+        if options.stopsOnSignal { dptrain_catch_stop_signals() }
+        do {
+            let report = try trainToEnd()
+            try finishRun()
+            return report
+        } catch {
+            try? finishRun()
+            throw error
+        }
+    }
+
+    private func trainToEnd() throws -> TrainingReport {
+        if options.resume {
+            try restoreNewestCheckpoint()
+        } else if let store, !store.checkpointPaths().isEmpty {
+            // Pruning keeps the newest steps: a fresh run here would lose its own checkpoints to an old run's.
+            throw CheckpointError(path: store.directory, reason: "already holds checkpoints of a run; pass --resume to go on from them, or choose an empty folder")
+        }
+        var report = TrainingReport(epoch: account.epoch - 1, step: Int(machine.step), trainLoss: 0, testAccuracy: 0,
+                                    samplesPerSecond: 0, elapsedSeconds: 0, workers: 0)
+        guard try gatherWorkers() else {
+            stoppedBySignal = dptrain_stop_requested()
+            return report
+        }
+        perform(machine.startTraining(now: Self.now()))
+        logger.info("training with \(machine.members.count) worker(s): \(machine.members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
+        observer?.event("training_started", [("step", .int(Int(machine.step))), ("epoch", .int(account.epoch)), ("workers", .int(machine.members.count)),
+                                             ("hosts", .object(machine.members.map { (String($0.id), .string($0.host)) }))])
+
+        var saidWaiting = false
+        while !account.isFinished {
+            if stopRequested() {
+                try stopForSignal()
+                return account.finalReport(report)
+            }
+            if !account.epochInProgress {
+                machine.startEpoch()
+                account.beginEpoch(now: Self.now())
+            }
+            if machine.epochFinished {
+                report = try finishEpoch()
+                continue
+            }
+            perform(machine.stepBoundary(now: Self.now()))
+            if machine.members.isEmpty {
+                if !saidWaiting { logger.warning("no workers left: waiting for workers to join at \(endpoint)") }
+                saidWaiting = true
+                try pump(timeoutMilliseconds: 200)
+                continue
+            }
+            saidWaiting = false
+            let learningRate = account.learningRate(config.optimizer)
+            let score = try runStep()
+            account.recordStep(score, timings: stepTimings)
+            if let observer {
+                let progress = account.stepProgress(now: Self.now()).adding(
+                    step: Int(machine.step), learningRate: learningRate, score: score, workers: machine.members.count, epochTimings: account.epochTimings)
+                gradientSum.withUnsafeBufferPointer { observer.stepFinished(progress.with(gradientSum: $0)) }
+            }
+            if let every = options.checkpointEvery, machine.step % UInt64(every) == 0 { try writeCheckpoint() }
+        }
+        if machine.droppedCount > 0 {
+            logger.info("dropped \(machine.droppedCount) bad message(s): \(machine.dropped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: "; "))")
+        }
+        report = account.finalReport(report)
+        observer?.trainingFinished(report)
+        return report
+    }
+
+    /// Waits for the workers the run starts with; false when a stop signal came first.
+    private func gatherWorkers() throws -> Bool {
+        logger.info("waiting for \(machine.settings.expectedWorkers) worker(s) on \(endpoint)")
+        while !machine.isReadyToStart {
+            if stopRequested() { return false }
+            try pump(timeoutMilliseconds: 200)
+        }
+        return true
+    }
+
+    /// Scores the test set, reports the epoch, and writes the epoch's checkpoint.
+    private func finishEpoch() throws -> TrainingReport {
+        account.pauseClock(now: Self.now())
+        perform(machine.heartbeats(now: Self.now()))   // the workers hear nothing else while the test set is scored
+        let evaluation = Evaluation(parameters: parameters, data: test, workspace: Workspace(spec: config.model, capacity: 1000))
+        if let collapse = account.collapse(testAccuracy: evaluation.accuracy, classCount: test.classCount) { throw collapse }
+        let trainingScore = account.epochScore
+        var report = account.finishEpoch(testAccuracy: evaluation.accuracy, step: Int(machine.step), workers: machine.members.count,
+                                         distributed: true, now: Self.now())
+        report.record(evaluation, trainingScore: trainingScore)
+        report.workerFigures = epochWorkers
+        epochWorkers = WorkerFigures()
+        observer?.epochFinished(report)
+        if options.checkpointEvery == nil || account.isFinished { try writeCheckpoint() }
+        return report
+    }
+
+    /// A stop signal arrived: the step in hand is done; keep what was trained.
+    private func stopForSignal() throws {
+        stoppedBySignal = dptrain_stop_requested()
+        account.pauseClock(now: Self.now())
+        logger.warning("stopping at step \(machine.step), as asked by signal \(stoppedBySignal)")
+        try writeCheckpoint()
+    }
+
+    private func stopRequested() -> Bool { options.stopsOnSignal && dptrain_stop_requested() != 0 }
+
+    /// Tells every worker that training is over, until each acknowledges or the linger passes.
+    private func finishRun() throws {
+        perform(machine.finish(now: Self.now()))
+        while machine.phase != .finished { try pump(timeoutMilliseconds: 50) }
+    }
+}

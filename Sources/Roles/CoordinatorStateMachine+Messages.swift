@@ -1,0 +1,132 @@
+import Wire
+
+/// What the coordinator decides about each message that arrives.
+extension CoordinatorStateMachine {
+    /// A hello from `peer`. `address` is where the connection comes from as the transport
+    /// tells it (an IP address over tcp); `key` is the public key it authenticated with.
+    public mutating func receiveHello(_ hello: Hello, from peer: Peer, address: String? = nil, key: String? = nil,
+                                      now: UInt64) -> [Action] {
+        if let existing = member(at: peer) {
+            return [count(.secondHello(worker: existing.id))]
+        }
+        func refuse(_ reason: RefuseReason, _ text: String) -> [Action] {
+            [count(.refusedHello(reason)), .refuse(peer, reason, text, answeringRun: nil)]
+        }
+        guard phase == .gathering || phase == .training else {
+            return refuse(.runFinished, "this run is over: training finished")
+        }
+        let previous = hello.previousWorkerID
+        if previous != 0, let known = keyOfID[previous], known != key {
+            return refuse(.notAuthorised, "worker id \(previous) belongs to another worker's key")
+        }
+        if previous != 0, member(id: previous) != nil {
+            return refuse(.duplicateID, "worker id \(previous) is in use by a live worker")
+        }
+        guard members.count + joining.count < settings.maxWorkers else {
+            return refuse(.runFull, "this run has its \(settings.maxWorkers) workers and does not take more")
+        }
+        let id: UInt32
+        if let reserved = reservedIDs.firstIndex(of: previous) {
+            id = reservedIDs.remove(at: reserved)     // back in its own place after a resume
+        } else if previous != 0, previous < UInt32.max, !reservedIDs.contains(previous) {
+            id = previous                             // a worker coming back keeps its id
+            nextID = max(nextID, previous + 1)
+        } else {
+            // A newcomer never takes a place kept for a worker that has not come back yet.
+            while reservedIDs.contains(nextID) || member(id: nextID) != nil || keyOfID[nextID] != nil { nextID += 1 }
+            id = nextID
+            nextID += 1
+        }
+        let host = address.map { "\(hello.host) at \($0)" } ?? hello.host
+        let member = Member(id: id, peer: peer, host: host, key: key)
+        if let key { keyOfID[id] = key }
+        lastHeard[id] = now
+        // Beyond the workers the run starts with, a worker joins at the first step boundary.
+        if phase == .gathering && members.count < settings.expectedWorkers {
+            members.append(member)
+            members.sort { $0.id < $1.id }
+        } else {
+            joining.append(member)
+        }
+        return [.welcome(member)]
+    }
+
+    /// A gradient for `gradientStep` over `sampleCount` samples: kept only when it is the one
+    /// this step waits for from this member, for the samples it was given.
+    public mutating func receiveGradient(step gradientStep: UInt64, sampleCount: Int, from peer: Peer, now: UInt64) -> GradientDecision {
+        func drop(_ reason: DropReason) -> GradientDecision {
+            dropped[reason.kind, default: 0] += 1
+            return .drop(reason)
+        }
+        guard let member = member(at: peer) else { return drop(.fromStranger(.gradient)) }
+        lastHeard[member.id] = now
+        guard phase == .training else { return drop(.gradientBeforeTraining(worker: member.id)) }
+        if gradientStep < step { return drop(.staleGradient(worker: member.id, step: gradientStep, current: step)) }
+        if gradientStep > step { return drop(.futureGradient(worker: member.id, step: gradientStep, current: step)) }
+        guard let expected = awaiting[member.id] else { return drop(.gradientNotAwaited(worker: member.id, step: step)) }
+        // A wrong count leaves the member awaited: its samples stay in flight until it answers or is lost.
+        guard sampleCount == expected else { return drop(.wrongSampleCount(worker: member.id, got: sampleCount, expected: expected)) }
+        awaiting[member.id] = nil
+        answered.insert(member.id)
+        return .accept(member)
+    }
+
+    public mutating func receiveHeartbeat(from peer: Peer, now: UInt64) -> [Action] {
+        guard let member = member(at: peer) else { return strangerOfThisRun(peer, .heartbeat) }
+        lastHeard[member.id] = now
+        return []
+    }
+
+    /// A goodbye: a member leaving at the end of its step, or acknowledging the shutdown.
+    public mutating func receiveGoodbye(from peer: Peer, now: UInt64) -> [Action] {
+        guard let member = member(at: peer) else { return strangerOfThisRun(peer, .goodbye) }
+        if phase == .finishing || phase == .finished {
+            unacknowledged.remove(member.id)
+            return []
+        }
+        return lose([(member.id, .left)])
+    }
+
+    /// A member says it cannot go on. Only the coordinator's own view can stop the run (it
+    /// checks its weights every step and its accuracy every epoch), so the member is lost
+    /// and the run goes on without it.
+    public mutating func receiveFailure(_ reason: String, from peer: Peer, now: UInt64) -> [Action] {
+        guard let member = member(at: peer) else { return [count(.fromStranger(.failure))] }
+        return lose([(member.id, .reportedFailure(reason))])
+    }
+
+    /// A message that broke the protocol, from `peer`.
+    public mutating func receiveInvalid(_ error: WireError, from peer: Peer, now: UInt64) -> [Action] {
+        var actions = [count(.malformed("\(error)"))]
+        switch error {
+        case .unsupportedVersion:
+            actions.append(.refuse(peer, .wrongVersion, "this coordinator speaks dptrain protocol version \(protocolVersion)", answeringRun: nil))
+        case .runMismatch(let otherRun, _) where member(at: peer) == nil:
+            // Most likely a worker of the coordinator that ran here before this one: tell it at
+            // once (once a second at most), so that it rejoins without waiting out its timeout,
+            // or, when this run is over, so that it stops.
+            guard now &- (lastOtherRunNotice[peer] ?? 0) >= Liveness.otherRunNoticeInterval || lastOtherRunNotice[peer] == nil else { break }
+            if lastOtherRunNotice.count > 4096 { lastOtherRunNotice.removeAll() }   // strangers cannot grow it without bound
+            lastOtherRunNotice[peer] = now
+            if phase == .finishing || phase == .finished {
+                actions.append(.refuse(peer, .runFinished, "this coordinator's run is over", answeringRun: otherRun))
+            } else {
+                actions.append(.refuse(peer, .otherRun, "this coordinator runs another run; say hello to join it", answeringRun: otherRun))
+            }
+        default:
+            break
+        }
+        return actions
+    }
+
+    /// A message whose frames could not even be split into the protocol's three.
+    public mutating func receiveMisshapen(frames: Int) -> [Action] { [count(.frameCount(frames))] }
+
+    /// A heartbeat or goodbye of this run from a peer that is not a member: after the run is
+    /// over, a worker that missed the shutdown; tell it, so it stops rather than rejoins.
+    mutating func strangerOfThisRun(_ peer: Peer, _ type: MessageType) -> [Action] {
+        let drop = count(.fromStranger(type))
+        guard phase == .finishing || phase == .finished else { return [drop] }
+        return [drop, .refuse(peer, .runFinished, "this run is over: training finished", answeringRun: nil)]
+    }
+}

@@ -1,0 +1,180 @@
+import Wire
+
+/// Every decision of the coordinator, with no sockets and no clock: who is in
+/// the run, who is joining, which samples each member holds, which step is
+/// under way and whose gradients it still waits for, when a member is lost
+/// and why, and how the run ends. The driver (`Coordinator`) feeds it what
+/// arrives and what its clock says (`tick(now:)`, as etcd raft's `tick`), and
+/// carries out the actions it returns; tests feed it by hand.
+///
+/// Messages, time, steps and the run's end live in the extensions beside this file.
+public struct CoordinatorStateMachine {
+    /// A connection's address on the coordinator's socket (a ROUTER routing id).
+    public typealias Peer = [UInt8]
+
+    public struct Member: Equatable, Sendable {
+        public let id: UInt32
+        public let peer: Peer
+        /// Where the worker says it runs, for the logs.
+        public let host: String
+        /// The public key its connection was authenticated with (Z85), when the run uses keys.
+        public let key: String?
+
+        public init(id: UInt32, peer: Peer, host: String, key: String? = nil) {
+            self.id = id
+            self.peer = peer
+            self.host = host
+            self.key = key
+        }
+    }
+
+    public enum Phase: Equatable, Sendable {
+        /// Waiting for the workers the run starts with.
+        case gathering
+        case training
+        /// Training is over: the workers are told, until each acknowledges or the linger passes.
+        case finishing
+        case finished
+    }
+
+    /// What the driver must do, in order.
+    public enum Action: Equatable, Sendable {
+        /// Send this new member its welcome.
+        case welcome(Member)
+        /// Send this peer a refusal; under `answeringRun` rather than this run's id when set
+        /// (a worker of another run decodes only its own run's messages).
+        case refuse(Peer, RefuseReason, String, answeringRun: UInt64?)
+        /// Send this member a heartbeat (also the probe of a waiting step).
+        case heartbeat(Member)
+        /// Send this member these training samples (global indices), to append to its storage.
+        case ship([Int32], to: Member)
+        /// A member that was joining takes part from the next step, holding this many samples.
+        case joined(Member, samples: Int)
+        /// This member no longer takes part; its samples have gone to the others (see the ships).
+        case lost(Member, LossReason)
+        /// Tell this member that training is over.
+        case shutdown(Member)
+        /// Count and log a dropped message.
+        case dropped(DropReason)
+    }
+
+    /// Whether to keep a gradient.
+    public enum GradientDecision: Equatable, Sendable {
+        /// The one the current step waits for from this member.
+        case accept(Member)
+        case drop(DropReason)
+    }
+
+    /// What the run is set up with.
+    public struct Settings: Equatable, Sendable {
+        /// Workers to wait for before the first step.
+        public var expectedWorkers: Int
+        /// The most workers at once.
+        public var maxWorkers: Int
+        /// How long a step waits for a gradient, and a member may stay silent.
+        public var stepDeadline: UInt64
+        public var sampleCount: Int
+        /// Samples per member per step.
+        public var batchSize: Int
+        public var seed: UInt64
+
+        public init(expectedWorkers: Int, maxWorkers: Int = .max, stepDeadlineSeconds: Double = Liveness.defaultStepDeadlineSeconds,
+                    sampleCount: Int, batchSize: Int, seed: UInt64) {
+            precondition(expectedWorkers > 0 && maxWorkers >= expectedWorkers && batchSize > 0)
+            self.expectedWorkers = expectedWorkers
+            self.maxWorkers = maxWorkers
+            stepDeadline = Liveness.nanoseconds(stepDeadlineSeconds)
+            self.sampleCount = sampleCount
+            self.batchSize = batchSize
+            self.seed = seed
+        }
+    }
+
+    /// What a checkpoint keeps of the machine, to go on where it stopped.
+    public struct ResumePoint: Equatable, Sendable {
+        public var step: UInt64
+        public var memberIDs: [UInt32]
+        public var nextID: UInt32
+        public var assignment: SampleAssignment
+
+        public init(step: UInt64, memberIDs: [UInt32], nextID: UInt32, assignment: SampleAssignment) {
+            self.step = step
+            self.memberIDs = memberIDs
+            self.nextID = nextID
+            self.assignment = assignment
+        }
+    }
+
+    public let settings: Settings
+    public internal(set) var phase = Phase.gathering
+    /// Members taking part in steps, in id order: the order gradients are summed in.
+    public internal(set) var members: [Member] = []
+    /// Members welcomed since the last step boundary; they take part from the next.
+    public internal(set) var joining: [Member] = []
+    /// Which samples each member stores and trains; nil until training starts.
+    public internal(set) var assignment: SampleAssignment?
+    /// The step under way (1 for the first), 0 before training.
+    public internal(set) var step: UInt64 = 0
+    /// The current step's batches, one per member with samples left, in id order (reused from step to step).
+    public internal(set) var stepBatches: [(member: Member, indices: ArraySlice<UInt32>)] = []
+    /// Members whose gradient the current step still needs, and the sample count each must report.
+    public internal(set) var awaiting: [UInt32: Int] = [:]
+    /// Members whose gradient the current step has accepted.
+    public internal(set) var answered: Set<UInt32> = []
+    /// Messages dropped so far, by kind.
+    public internal(set) var dropped: [String: Int] = [:]
+    public internal(set) var nextID: UInt32 = 1
+    /// Ids of a resumed run's workers, kept for them until training starts.
+    public internal(set) var reservedIDs: [UInt32] = []
+    /// The key each id was first admitted with: an id is bound to its key for the whole run.
+    var keyOfID: [UInt32: String] = [:]
+
+    // Time, in the driver's monotonic nanoseconds.
+    var lastHeard: [UInt32: UInt64] = [:]
+    var lastHeartbeat: UInt64 = 0
+    var stepStarted: UInt64 = 0
+    var lastProbe: UInt64 = 0
+    var lastOtherRunNotice: [Peer: UInt64] = [:]
+    /// Losses found while sending; settled together by the next `tick`, never while samples move.
+    var pendingLosses: [(id: UInt32, reason: LossReason)] = []
+    /// Members yet to acknowledge the shutdown, and when it was last sent and first sent.
+    public internal(set) var unacknowledged: Set<UInt32> = []
+    var shutdownSent: UInt64 = 0
+    var finishStarted: UInt64 = 0
+
+    public init(settings: Settings) {
+        self.settings = settings
+    }
+
+    /// A resumed run: its step, its sample assignment and the ids its workers had.
+    public init(settings: Settings, resuming point: ResumePoint) {
+        self.init(settings: settings)
+        step = point.step
+        reservedIDs = point.memberIDs.sorted()
+        nextID = max(point.nextID, (point.memberIDs.max() ?? 0) &+ 1, 1)
+        assignment = point.assignment
+    }
+
+    public var resumePoint: ResumePoint? {
+        assignment.map { ResumePoint(step: step, memberIDs: members.map(\.id), nextID: nextID, assignment: $0) }
+    }
+
+    public var allMembers: [Member] { members + joining }
+    public var isReadyToStart: Bool { phase == .gathering && members.count >= settings.expectedWorkers }
+    public var isStepComplete: Bool { awaiting.isEmpty }
+    public var droppedCount: Int { dropped.values.reduce(0, +) }
+
+    /// The member at this connection, found without copying the address.
+    public func member<Bytes: Collection<UInt8>>(at peer: Bytes) -> Member? {
+        members.first { $0.peer.elementsEqual(peer) } ?? joining.first { $0.peer.elementsEqual(peer) }
+    }
+
+    func member(id: UInt32) -> Member? {
+        members.first { $0.id == id } ?? joining.first { $0.id == id }
+    }
+
+    mutating func count(_ reason: DropReason) -> Action {
+        dropped[reason.kind, default: 0] += 1
+        return .dropped(reason)
+    }
+}

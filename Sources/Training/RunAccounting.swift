@@ -1,0 +1,131 @@
+import MLP
+import Roles
+
+/// One account of a run, kept the same way by every trainer (the single
+/// process and the coordinator): which epoch it is in, the samples and loss
+/// so far, the training time (evaluation and checkpoints excluded), the
+/// schedule's progress, and the reports made of them. Time comes in as
+/// monotonic nanoseconds; the trainers read the clock.
+public struct RunAccounting: Sendable {
+    public let epochs: Int
+    public let samplesPerEpoch: Int
+    /// The epoch under way, or the next one when `epochInProgress` is false.
+    public private(set) var epoch = 1
+    public private(set) var epochInProgress = false
+    public private(set) var runScore = BatchScore()
+    public private(set) var epochScore = BatchScore()
+    public private(set) var runTimings = StepTimings()
+    public private(set) var epochTimings = StepTimings()
+    /// Training time before the current stretch began, and when that stretch began (nil while paused).
+    public private(set) var trainingNanoseconds: UInt64 = 0
+    private var runningSince: UInt64?
+    /// `trainingNanoseconds` when the epoch under way began.
+    private var epochTrainingBase: UInt64 = 0
+    /// When the run (this process's part of it) began, for wall-clock figures.
+    private let started: UInt64
+    /// The best test accuracy of any epoch, to see a collapse.
+    public private(set) var bestAccuracy = 0.0
+
+    public init(epochs: Int, samplesPerEpoch: Int, now: UInt64) {
+        self.epochs = epochs
+        self.samplesPerEpoch = samplesPerEpoch
+        started = now
+    }
+
+    /// Samples trained since the run began; this places the learning-rate schedule.
+    public var samplesSeen: Int { runScore.samples + epochScore.samples }
+    public var isFinished: Bool { epoch > epochs }
+
+    /// The learning rate of the next step.
+    public func learningRate(_ optimizer: OptimizerConfig) -> Float {
+        optimizer.schedule.rate(base: optimizer.learningRate, progress: Double(samplesSeen) / Double(epochs * samplesPerEpoch))
+    }
+
+    public mutating func beginEpoch(now: UInt64) {
+        precondition(!epochInProgress && !isFinished)
+        epochInProgress = true
+        epochScore = BatchScore()
+        epochTimings = StepTimings()
+        epochTrainingBase = trainingNanoseconds
+        resumeClock(now: now)
+    }
+
+    /// Evaluation, checkpoints and waiting for workers do not count as training time.
+    public mutating func pauseClock(now: UInt64) {
+        if let since = runningSince { trainingNanoseconds += now &- since }
+        runningSince = nil
+    }
+
+    public mutating func resumeClock(now: UInt64) {
+        if runningSince == nil { runningSince = now }
+    }
+
+    private func trainingTime(now: UInt64) -> UInt64 { trainingNanoseconds + (runningSince.map { now &- $0 } ?? 0) }
+
+    public mutating func recordStep(_ score: BatchScore, timings: StepTimings? = nil) {
+        epochScore += score
+        if let timings { epochTimings += timings }
+    }
+
+    public func stepProgress(now: UInt64) -> StepProgress {
+        let seconds = Double(trainingTime(now: now)) / 1e9
+        return StepProgress(epoch: epoch, epochs: epochs, samplesInEpoch: epochScore.samples, samplesPerEpoch: samplesPerEpoch,
+                            loss: epochScore.meanLoss, samplesPerSecond: Double(samplesSeen) / seconds, elapsedSeconds: seconds)
+    }
+
+    /// Closes the epoch with its test accuracy; returns its report.
+    public mutating func finishEpoch(testAccuracy: Double, step: Int, workers: Int, distributed: Bool, now: UInt64) -> TrainingReport {
+        pauseClock(now: now)
+        runScore += epochScore
+        runTimings += epochTimings
+        bestAccuracy = max(bestAccuracy, testAccuracy)
+        var report = TrainingReport(epoch: epoch, step: step, trainLoss: epochScore.meanLoss, testAccuracy: testAccuracy,
+                                    samplesPerSecond: Double(runScore.samples) / (Double(trainingNanoseconds) / 1e9),
+                                    elapsedSeconds: Double(now &- started) / 1e9, workers: workers,
+                                    timings: distributed ? epochTimings : nil, samples: epochScore.samples)
+        report.epochSamplesPerSecond = Double(epochScore.samples) / (Double(trainingNanoseconds - epochTrainingBase) / 1e9)
+        epochInProgress = false
+        epochScore = BatchScore()
+        epoch += 1
+        return report
+    }
+
+    /// The whole run's report, after the last epoch's.
+    public func finalReport(_ last: TrainingReport) -> TrainingReport {
+        var report = last
+        report.trainLoss = runScore.meanLoss
+        report.samples = runScore.samples
+        report.epochSamplesPerSecond = nil
+        if report.timings != nil { report.timings = runTimings }
+        return report
+    }
+
+    /// Called with the epoch's accuracy before `finishEpoch`.
+    /// A run whose test accuracy fell to chance after having been well above it has been
+    /// wrecked (diverged weights, or a poisoned gradient): it must not end as a success.
+    public func collapse(testAccuracy: Double, classCount: Int) -> TrainingError? {
+        let chance = 1 / Double(max(classCount, 2))
+        guard bestAccuracy > 3 * chance, testAccuracy < 1.5 * chance else { return nil }
+        return .accuracyCollapsed(epoch: epoch, accuracy: testAccuracy, best: bestAccuracy)
+    }
+}
+
+extension RunAccounting {
+    /// The account as a checkpoint keeps it.
+    public var checkpointFields: (epoch: Int, epochInProgress: Bool, samplesSeen: Int, trainingSeconds: Double,
+                                  runLossSum: Double, runSamples: Int, epochLossSum: Double, epochSamples: Int) {
+        (epoch, epochInProgress, samplesSeen, Double(trainingNanoseconds) / 1e9,
+         runScore.lossSum + epochScore.lossSum, samplesSeen, epochScore.lossSum, epochScore.samples)
+    }
+
+    /// The account of a run restored from a checkpoint.
+    public init(epochs: Int, samplesPerEpoch: Int, restoring state: CheckpointState, now: UInt64) {
+        self.init(epochs: epochs, samplesPerEpoch: samplesPerEpoch, now: now)
+        epoch = state.epoch
+        epochInProgress = state.epochInProgress
+        trainingNanoseconds = UInt64(state.trainingSeconds * 1e9)
+        epochTrainingBase = trainingNanoseconds
+        runScore = BatchScore(lossSum: state.runLossSum - state.epochLossSum, samples: state.runSamples - state.epochSamples)
+        epochScore = BatchScore(lossSum: state.epochLossSum, samples: state.epochSamples)
+    }
+}

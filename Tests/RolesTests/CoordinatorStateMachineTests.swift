@@ -1,0 +1,229 @@
+import Wire
+import XCTest
+@testable import Roles
+
+typealias Machine = CoordinatorStateMachine
+
+/// Helpers: a machine of 60 samples, batch 10, deadline 2 s; time in nanoseconds from 0.
+extension XCTestCase {
+    static let second: UInt64 = 1_000_000_000
+
+    func machine(workers: Int = 2, maxWorkers: Int = .max, samples: Int = 60, batch: Int = 10, deadline: Double = 2) -> Machine {
+        Machine(settings: .init(expectedWorkers: workers, maxWorkers: maxWorkers, stepDeadlineSeconds: deadline,
+                                sampleCount: samples, batchSize: batch, seed: 1))
+    }
+
+    /// The member a hello admitted.
+    func admitted(_ actions: [Machine.Action], file: StaticString = #filePath, line: UInt = #line) -> Machine.Member? {
+        guard actions.count == 1, case .welcome(let member) = actions[0] else {
+            XCTFail("expected a welcome, got \(actions)", file: file, line: line)
+            return nil
+        }
+        return member
+    }
+
+    func refusal(_ actions: [Machine.Action]) -> RefuseReason? {
+        for case let .refuse(_, reason, _, _) in actions { return reason }
+        return nil
+    }
+
+    /// Samples shipped by these actions, per member id.
+    func shipped(_ actions: [Machine.Action]) -> [UInt32: [Int32]] {
+        var result: [UInt32: [Int32]] = [:]
+        for case let .ship(globals, member) in actions { result[member.id, default: []] += globals }
+        return result
+    }
+}
+
+/// The coordinator's decisions, fed message by message: no sockets, no clock.
+final class CoordinatorStateMachineTests: XCTestCase {
+    let alice: [UInt8] = [1], bob: [UInt8] = [2], mallory: [UInt8] = [9]
+
+    func started(now: UInt64 = 0) -> Machine {
+        var m = machine()
+        _ = m.receiveHello(Hello(host: "a"), from: alice, now: now)
+        _ = m.receiveHello(Hello(host: "b"), from: bob, now: now)
+        _ = m.startTraining(now: now)
+        m.startEpoch()
+        m.planStep(now: now)
+        return m
+    }
+
+    func testAdmitsUntilFullThenRefuses() {
+        var m = machine(maxWorkers: 2)
+        XCTAssertEqual(admitted(m.receiveHello(Hello(host: "a"), from: alice, now: 0))?.id, 1)
+        XCTAssertFalse(m.isReadyToStart)
+        XCTAssertEqual(admitted(m.receiveHello(Hello(host: "b"), from: bob, now: 0))?.id, 2)
+        XCTAssertTrue(m.isReadyToStart)
+        let refused = m.receiveHello(Hello(host: "m"), from: mallory, now: 0)
+        XCTAssertEqual(refused.last, .refuse(mallory, .runFull, "this run has its 2 workers and does not take more", answeringRun: nil))
+        XCTAssertEqual(m.members.map(\.id), [1, 2])
+        XCTAssertEqual(m.dropped, ["refused_hello_run_full": 1])
+    }
+
+    /// Beyond the workers a run starts with, an early worker waits to join at the first step.
+    func testExtraWorkerWhileGatheringJoinsAtTheFirstStep() {
+        var m = machine(workers: 1, maxWorkers: 3)
+        _ = m.receiveHello(Hello(host: "a"), from: alice, now: 0)
+        let extra = admitted(m.receiveHello(Hello(host: "b"), from: bob, now: 0))!
+        XCTAssertEqual(m.members.map(\.id), [1])
+        XCTAssertEqual(m.joining, [extra])
+        XCTAssertEqual(shipped(m.startTraining(now: 0)).mapValues(\.count), [1: 60])
+        let boundary = m.stepBoundary(now: 0)
+        XCTAssertEqual(boundary.last, .joined(extra, samples: 30))
+        XCTAssertEqual(shipped(boundary).mapValues(\.count), [2: 30])
+        XCTAssertEqual(m.members.map(\.id), [1, 2])
+    }
+
+    func testHelloWithAnIdInUseIsRefused() {
+        var m = machine(workers: 3)
+        _ = m.receiveHello(Hello(host: "a"), from: alice, now: 0)
+        XCTAssertEqual(refusal(m.receiveHello(Hello(previousWorkerID: 1, host: "m"), from: mallory, now: 0)), .duplicateID)
+        XCTAssertEqual(m.members.count, 1)
+        XCTAssertEqual(m.droppedCount, 1)
+    }
+
+    /// With keys, an id belongs to the key it was first admitted with.
+    func testAnIdIsBoundToItsKey() {
+        var m = machine(workers: 1, maxWorkers: 3)
+        _ = m.receiveHello(Hello(host: "a"), from: alice, key: "alice-key", now: 0)
+        _ = m.startTraining(now: 0)
+        // Alice is lost; Mallory, admitted with her own key, asks for Alice's id.
+        _ = m.tick(now: 10 * Self.second)
+        XCTAssertEqual(m.members, [])
+        XCTAssertEqual(refusal(m.receiveHello(Hello(previousWorkerID: 1, host: "m"), from: mallory, key: "mallory-key", now: 10 * Self.second)),
+                       .notAuthorised)
+        // Alice herself gets her id back.
+        XCTAssertEqual(admitted(m.receiveHello(Hello(previousWorkerID: 1, host: "a"), from: [3], key: "alice-key", now: 10 * Self.second))?.id, 1)
+    }
+
+    func testSecondHelloFromAMemberIsDropped() {
+        var m = machine()
+        _ = m.receiveHello(Hello(host: "a"), from: alice, now: 0)
+        XCTAssertEqual(m.receiveHello(Hello(host: "a"), from: alice, now: 0), [.dropped(.secondHello(worker: 1))])
+        XCTAssertEqual(m.members.count, 1)
+    }
+
+    func testStepCompletesWhenEveryExpectedGradientIsIn() {
+        var m = started()
+        XCTAssertEqual(m.awaiting, [1: 10, 2: 10])
+        guard case .accept(let member) = m.receiveGradient(step: 1, sampleCount: 10, from: bob, now: 0) else { return XCTFail() }
+        XCTAssertEqual(member.id, 2)
+        XCTAssertFalse(m.isStepComplete)
+        guard case .accept = m.receiveGradient(step: 1, sampleCount: 10, from: alice, now: 0) else { return XCTFail() }
+        XCTAssertTrue(m.isStepComplete)
+    }
+
+    func testStaleFutureDuplicateStrangerAndMiscountedGradientsAreDropped() {
+        var m = started()
+        XCTAssertEqual(m.receiveGradient(step: 1, sampleCount: 9, from: alice, now: 0), .drop(.wrongSampleCount(worker: 1, got: 9, expected: 10)))
+        guard case .accept = m.receiveGradient(step: 1, sampleCount: 10, from: alice, now: 0) else { return XCTFail() }
+        XCTAssertEqual(m.receiveGradient(step: 1, sampleCount: 10, from: alice, now: 0), .drop(.gradientNotAwaited(worker: 1, step: 1)))
+        XCTAssertEqual(m.receiveGradient(step: 2, sampleCount: 10, from: bob, now: 0), .drop(.futureGradient(worker: 2, step: 2, current: 1)))
+        XCTAssertEqual(m.receiveGradient(step: 1, sampleCount: 10, from: mallory, now: 0), .drop(.fromStranger(.gradient)))
+        XCTAssertFalse(m.isStepComplete)
+        guard case .accept = m.receiveGradient(step: 1, sampleCount: 10, from: bob, now: 0) else { return XCTFail() }
+        m.completeStep()
+        m.planStep(now: 0)
+        XCTAssertEqual(m.receiveGradient(step: 1, sampleCount: 10, from: bob, now: 0), .drop(.staleGradient(worker: 2, step: 1, current: 2)))
+        XCTAssertEqual(m.dropped, ["wrong_sample_count": 1, "gradient_not_awaited": 1, "future_gradient": 1,
+                                   "gradient_from_stranger": 1, "stale_gradient": 1])
+        XCTAssertEqual(Set(m.awaiting.keys), [1, 2])
+    }
+
+    func testGradientBeforeTrainingIsDropped() {
+        var m = machine()
+        _ = m.receiveHello(Hello(host: "a"), from: alice, now: 0)
+        XCTAssertEqual(m.receiveGradient(step: 0, sampleCount: 10, from: alice, now: 0), .drop(.gradientBeforeTraining(worker: 1)))
+    }
+
+    /// A failure report is believed only from a member; a member's costs it its place, not the run.
+    func testFailureReportLosesTheMemberNotTheRun() {
+        var m = started()
+        XCTAssertEqual(m.receiveFailure("NaN", from: mallory, now: 0), [.dropped(.fromStranger(.failure))])
+        let actions = m.receiveFailure("NaN", from: alice, now: 0)
+        guard case .lost(let lost, .reportedFailure("NaN")) = actions.first else { return XCTFail("\(actions)") }
+        XCTAssertEqual(lost.id, 1)
+        XCTAssertEqual(m.phase, .training)
+        XCTAssertEqual(shipped(actions).mapValues(\.count), [2: 30])
+    }
+}
+
+/// Joining and leaving mid-run, and a resumed run keeping its workers' places.
+final class CoordinatorMembershipTests: XCTestCase {
+    func testWorkerJoiningMidRunTakesPartFromTheNextStepBoundary() {
+        var m = machine(workers: 1, maxWorkers: 2)
+        _ = m.receiveHello(Hello(host: "a"), from: [1], now: 0)
+        _ = m.startTraining(now: 0)
+        m.startEpoch()
+        m.planStep(now: 0)
+        let joiner = admitted(m.receiveHello(Hello(host: "b"), from: [2], now: 0))!
+        XCTAssertEqual(m.members.map(\.id), [1])
+        XCTAssertEqual(m.joining, [joiner])
+        XCTAssertEqual(refusal(m.receiveHello(Hello(host: "c"), from: [3], now: 0)), .runFull)
+        _ = m.receiveGradient(step: 1, sampleCount: 10, from: [1], now: 0)
+        m.completeStep()
+        XCTAssertEqual(m.stepBoundary(now: 0).last, .joined(joiner, samples: 30))
+        XCTAssertEqual(m.members.map(\.id), [1, 2])
+    }
+
+    func testGoodbyeLosesTheMemberAndMovesItsSamples() {
+        var m = machine()
+        _ = m.receiveHello(Hello(host: "a"), from: [1], now: 0)
+        _ = m.receiveHello(Hello(host: "b"), from: [2], now: 0)
+        _ = m.startTraining(now: 0)
+        m.startEpoch()
+        m.planStep(now: 0)
+        _ = m.receiveGradient(step: 1, sampleCount: 10, from: [1], now: 0)
+        let actions = m.receiveGoodbye(from: [2], now: 0)
+        guard case .lost(let member, .left) = actions.first else { return XCTFail("\(actions)") }
+        XCTAssertEqual(member.id, 2)
+        XCTAssertTrue(m.isStepComplete)
+        // Its 30 samples go to worker 1, the batch in flight among them.
+        XCTAssertEqual(shipped(actions).mapValues(\.count), [1: 30])
+        XCTAssertEqual(m.receiveGradient(step: 1, sampleCount: 10, from: [2], now: 0), .drop(.fromStranger(.gradient)))
+    }
+
+    func testResumedRunGivesWorkersTheirIdsBackAndNewcomersFreshOnes() {
+        let assignment = SampleAssignment(sampleCount: 60, holderIDs: [4, 7], batchSize: 10, seed: 1)
+        var m = Machine(settings: .init(expectedWorkers: 2, sampleCount: 60, batchSize: 10, seed: 1),
+                        resuming: .init(step: 150, memberIDs: [4, 7], nextID: 8, assignment: assignment))
+        XCTAssertEqual(admitted(m.receiveHello(Hello(previousWorkerID: 7, host: "b"), from: [1], now: 0))?.id, 7)
+        // A newcomer never takes the place kept for worker 4, which may still come back.
+        XCTAssertEqual(admitted(m.receiveHello(Hello(host: "new"), from: [2], now: 0))?.id, 8)
+        // A worker of the old run that joined after the checkpoint keeps its id (9 was never handed out here).
+        XCTAssertEqual(admitted(m.receiveHello(Hello(previousWorkerID: 9, host: "late"), from: [3], now: 0))?.id, 9)
+        XCTAssertTrue(m.isReadyToStart)
+        // Worker 4 is back before training starts: its own place again, joining at the first step.
+        XCTAssertEqual(admitted(m.receiveHello(Hello(previousWorkerID: 4, host: "a"), from: [4], now: 0))?.id, 4)
+        XCTAssertEqual(m.members.map(\.id), [7, 8])
+        XCTAssertEqual(m.joining.map(\.id), [9, 4])
+        _ = m.startTraining(now: 0)
+        m.startEpoch()
+        m.planStep(now: 0)
+        XCTAssertEqual(m.step, 151)
+    }
+
+    /// Several members lost in the same instant: their samples are pooled and each is shipped
+    /// once, to a member that stays; none goes to a member lost in the same instant.
+    func testLossesOfOneInstantShipEachSampleOnce() {
+        var m = machine(workers: 5, samples: 1000, batch: 10, deadline: 2)
+        for peer in 1...5 { _ = m.receiveHello(Hello(host: "w\(peer)"), from: [UInt8(peer)], now: 0) }
+        _ = m.startTraining(now: 0)
+        m.startEpoch()
+        m.planStep(now: 0)
+        // Workers 1 and 2 answer; 3, 4 and 5 go silent past the deadline.
+        _ = m.receiveGradient(step: 1, sampleCount: 10, from: [1], now: Self.second)
+        _ = m.receiveGradient(step: 1, sampleCount: 10, from: [2], now: Self.second)
+        let actions = m.tick(now: 2 * Self.second + 1)
+        let lost = actions.compactMap { if case .lost(let member, _) = $0 { member.id } else { nil } }
+        XCTAssertEqual(lost, [3, 4, 5])
+        let ships = shipped(actions)
+        XCTAssertEqual(Set(ships.keys), [1, 2])
+        let all = ships.values.flatMap { $0 }
+        XCTAssertEqual(all.count, 600, "each of the 600 samples of the three lost workers, once")
+        XCTAssertEqual(Set(all).count, 600)
+        m.completeStep()
+        XCTAssertNil(m.assignment!.problem(sampleCount: 1000))
+    }
+}
