@@ -9,7 +9,7 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 endpoint="ipc://$work/coordinator.sock"
 
-epochs() { grep -c '"event":"epoch"' "$work/run.jsonl" 2>/dev/null || true; }
+epochs() { local n; n=$(grep -c '"event":"epoch"' "$work/run.jsonl" 2>/dev/null || true); echo "${n:-0}"; }
 
 "$dptrain" launch --workers 3 --max-workers 4 --bind "$endpoint" --epochs 6 --batch 32 \
   --metrics "$work/run.jsonl" --report "$work/report.html" >"$work/launch.log" 2>&1 &
@@ -20,7 +20,7 @@ extra=$!
 until [ "$(epochs)" -ge 3 ]; do sleep 0.05; done
 kill -KILL "$extra"
 wait "$launch"
-chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1440,1500 \
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1440,2150 \
   --screenshot="$PWD/docs/report.png" "file://$work/report.html" 2>/dev/null
 grep -E '"event":"(worker_joined|worker_lost)"' "$work/run.jsonl"
 echo "wrote docs/report.png"

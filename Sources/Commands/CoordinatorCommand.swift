@@ -54,9 +54,9 @@ public struct CoordinatorCommand: ParsableCommand {
                                           endpoint: bind, context: context, logger: logger)
         RunLine(runID: coordinator.runID, trainer: "coordinator", resumed: membership.resume, config: config,
                 trainSamples: data.train.count, testSamples: data.test.count,
-                logEvery: output.logInterval(estimatedSteps: config.epochs * stepsPerEpoch),
+                logEvery: logs.every,
                 coordinator: membership.runLineFields(workers: workers, endpoint: coordinator.endpoint)).write(to: logs)
-        let observers: [TrainingObserver] = [ProgressDisplay()] + logs
+        let observers: [TrainingObserver] = [ProgressDisplay(), logs]
         let report = try coordinator.run(observer: ObserverList(observers))
         if coordinator.stoppedBySignal != 0 {
             // A scheduler's preemption: keep what was trained, and exit 0 so it is not taken for a failure.

@@ -4,41 +4,51 @@ import Roles
 import Training
 
 /// `dptrain bench --logging-cost`: what the metrics file and TensorBoard cost a
-/// training run at the default --log-every. Single-process runs, whose steps are
-/// the shortest and so feel logging most, alternate without and with both logs;
-/// the time spent inside the two logs is also clocked directly.
+/// training run. Single-process runs, whose steps are the shortest and so feel
+/// logging most, alternate without and with both logs; each run's samples/s and
+/// the CPU time its thread used are compared.
 struct LoggingCostBench {
     let rounds: Int
+    /// nil for the default interval.
+    let logEvery: Int?
 
     func run(data: MNIST) throws {
-        var config = TrainingConfig.standard(inputSize: data.train.featureCount, classCount: data.train.classCount)
-        let epochs = config.epochs
-        let steps = epochs * ((data.train.count + config.batchSize - 1) / config.batchSize)
-        let every = StepSampler.defaultInterval(forSteps: steps)
+        let config = TrainingConfig.standard(inputSize: data.train.featureCount, classCount: data.train.classCount)
+        let steps = config.epochs * ((data.train.count + config.batchSize - 1) / config.batchSize)
+        let every = logEvery ?? StepSampler.defaultInterval(forSteps: steps)
         let folder = NSTemporaryDirectory() + "dptrain-logging-cost-\(getpid())"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        print("\(config.model.summary), batch \(config.batchSize), \(epochs) epoch(s) of \(steps / epochs) steps a run, --log-every \(every) (the default), \(rounds) runs each way, alternating")
+        print("\(config.model.summary), batch \(config.batchSize), \(config.epochs) epochs of \(steps / config.epochs) steps a run, "
+              + "--log-every \(every)\(logEvery == nil ? " (the default)" : ""): \(steps / every) step lines, \(rounds) runs each way, alternating")
 
-        var without: [Double] = [], with: [Double] = []
-        var insideLogs: UInt64 = 0, training = 0.0
+        var without: [(rate: Double, cpu: Double)] = [], with: [(rate: Double, cpu: Double)] = []
         for round in 1...rounds {
-            without.append(try SingleProcessTrainer(config: config, train: data.train, test: data.test).run().samplesPerSecond)
-            let logs = ClockedObservers([
-                try MetricsLog(path: "\(folder)/run-\(round).jsonl", logEvery: every),
-                try TensorBoardLog(directory: "\(folder)/board-\(round)", logEvery: every),
+            without.append(try measure(config, data, observer: nil))
+            let logs = RunLogs(every: every, [
+                try MetricsLog(path: "\(folder)/run-\(round).jsonl"), try TensorBoardLog(directory: "\(folder)/board-\(round)"),
             ])
-            let report = try SingleProcessTrainer(config: config, train: data.train, test: data.test).run(observer: logs)
-            with.append(report.samplesPerSecond)
-            insideLogs += logs.nanoseconds
-            training += Double(report.samples ?? 0) / report.samplesPerSecond
+            with.append(try measure(config, data, observer: logs))
         }
-        let plain = median(without), logged = median(with)
-        print("without logs:                 \(ProgressDisplay.grouped(plain)) samples/s (median; runs \(without.map(ProgressDisplay.grouped).joined(separator: ", ")))")
-        print("with metrics and TensorBoard: \(ProgressDisplay.grouped(logged)) samples/s (median; runs \(with.map(ProgressDisplay.grouped).joined(separator: ", ")))")
-        print(String(format: "throughput difference: %.2f%%", 100 * (plain - logged) / plain))
-        print(String(format: "time inside the two logs: %.1f ms of %.2f s of training, %.3f%%",
-                     Double(insideLogs) / 1e6, training, 100 * Double(insideLogs) / 1e9 / training))
+        func line(_ name: String, _ runs: [(rate: Double, cpu: Double)]) -> String {
+            String(format: "%@ %@ samples/s, %.3f s CPU a run (medians; samples/s of each run %@)", name,
+                   ProgressDisplay.grouped(median(runs.map(\.rate))), median(runs.map(\.cpu)),
+                   runs.map { ProgressDisplay.grouped($0.rate) }.joined(separator: ", "))
+        }
+        print(line("without logs:                ", without))
+        print(line("with metrics and TensorBoard:", with))
+        let plainRate = median(without.map(\.rate)), plainCPU = median(without.map(\.cpu))
+        print(String(format: "cost: %.2f%% of samples/s, %.2f%% of CPU time",
+                     100 * (plainRate - median(with.map(\.rate))) / plainRate, 100 * (median(with.map(\.cpu)) - plainCPU) / plainCPU))
+    }
+
+    /// A whole run's samples/s and the CPU seconds its thread used, evaluation included. CPU time
+    /// barely moves when other processes take the core: on a busy machine it is the steadier figure.
+    func measure(_ config: TrainingConfig, _ data: MNIST, observer: TrainingObserver?) throws -> (rate: Double, cpu: Double) {
+        let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test)
+        let start = threadCPUNanoseconds()
+        let report = try trainer.run(observer: observer)
+        return (report.samplesPerSecond, Double(threadCPUNanoseconds() - start) / 1e9)
     }
 
     func median(_ values: [Double]) -> Double {
@@ -47,21 +57,9 @@ struct LoggingCostBench {
     }
 }
 
-/// Passes every call on to `observers` and adds up the time spent in them.
-final class ClockedObservers: TrainingObserver {
-    private let observers: [TrainingObserver]
-    private(set) var nanoseconds: UInt64 = 0
-
-    init(_ observers: [TrainingObserver]) { self.observers = observers }
-
-    private func clocked(_ body: () -> Void) {
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        nanoseconds += DispatchTime.now().uptimeNanoseconds - start
-    }
-
-    func stepFinished(_ progress: StepProgress) { clocked { observers.forEach { $0.stepFinished(progress) } } }
-    func epochFinished(_ report: TrainingReport) { clocked { observers.forEach { $0.epochFinished(report) } } }
-    func trainingFinished(_ report: TrainingReport) { clocked { observers.forEach { $0.trainingFinished(report) } } }
-    func event(_ name: String, _ fields: [(String, JSONValue)]) { clocked { observers.forEach { $0.event(name, fields) } } }
+/// CPU time this thread has used, user and system.
+func threadCPUNanoseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
 }

@@ -26,13 +26,12 @@ public struct OutputOptions: ParsableArguments {
         logEvery ?? StepSampler.defaultInterval(forSteps: estimatedSteps)
     }
 
-    /// The metrics file and TensorBoard writer asked for, opened now so that a bad path fails before training.
-    /// A resumed run appends to its metrics file.
-    func logs(estimatedSteps: Int, resuming: Bool = false) throws -> [TrainingObserver] {
-        let every = logInterval(estimatedSteps: estimatedSteps)
-        var logs: [TrainingObserver] = []
-        if let metrics { logs.append(try MetricsLog(path: metrics, logEvery: every, append: resuming)) }
-        if let tensorboard { logs.append(try TensorBoardLog(directory: tensorboard, logEvery: every)) }
-        return logs
+    /// The metrics file and TensorBoard writer asked for, opened now so that a bad path fails before
+    /// training. A resumed run appends to its metrics file.
+    func logs(estimatedSteps: Int, resuming: Bool = false) throws -> RunLogs {
+        var logs: [StepLog] = []
+        if let metrics { logs.append(try MetricsLog(path: metrics, append: resuming)) }
+        if let tensorboard { logs.append(try TensorBoardLog(directory: tensorboard)) }
+        return RunLogs(every: logInterval(estimatedSteps: estimatedSteps), logs)
     }
 }

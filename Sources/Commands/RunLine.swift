@@ -30,7 +30,7 @@ struct RunLine {
         ] + coordinator
     }
 
-    func write(to logs: [TrainingObserver]) {
-        for case let log as MetricsLog in logs { log.write(event: "run", fields) }
+    func write(to logs: RunLogs) {
+        for case let log as MetricsLog in logs.logs { log.write(event: "run", fields) }
     }
 }

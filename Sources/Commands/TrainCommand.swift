@@ -23,7 +23,7 @@ struct TrainCommand: ParsableCommand {
         let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch)
         RunLine(runID: UInt64.random(in: 1...UInt64.max), trainer: "single-process", resumed: false, config: config,
                 trainSamples: data.train.count, testSamples: data.test.count,
-                logEvery: output.logInterval(estimatedSteps: config.epochs * stepsPerEpoch)).write(to: logs)
+                logEvery: logs.every).write(to: logs)
         BLAS.useOneThread()
 
         print("dptrain: \(config.model.summary), \(config.optimizer.kind.rawValue) lr \(config.optimizer.learningRate) \(config.optimizer.schedule.rawValue), batch \(config.batchSize), \(config.epochs) epochs, seed \(config.seed)")
@@ -31,7 +31,7 @@ struct TrainCommand: ParsableCommand {
         print(BLASKernels.summary)
 
         let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test)
-        let observers: [TrainingObserver] = [ProgressDisplay()] + logs
+        let observers: [TrainingObserver] = [ProgressDisplay(), logs]
         let report = try trainer.run(observer: ObserverList(observers))
         print(String(format: "done: test accuracy %.4f after %d epochs (%d steps), %@ samples/s, %.1fs",
                      report.testAccuracy, report.epoch, report.step,

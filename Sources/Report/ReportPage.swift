@@ -146,28 +146,21 @@ public struct ReportPage {
 
     func workerCompute() -> String {
         var charts = ""
-        for run in runs where !run.workers.isEmpty {
-            let stragglers = Set(run.events.filter { $0["event"] as? String == "straggler" }.compactMap { $0.number("slowest_worker").map(Int.init) })
-            let bars = run.workers.map { worker -> (label: String, value: Double, highlighted: Bool) in
-                let id = Int(worker.number("worker") ?? 0)
-                return ("worker \(id)", worker.number("mean_compute_ms") ?? 0, stragglers.contains(id))
-            }
+        for run in runs {
+            let workers = run.workers
+            guard !workers.isEmpty else { continue }
+            let bars = workers.map { (label: "worker \($0.id)", value: $0.meanComputeMilliseconds, highlighted: !$0.stragglerEpochs.isEmpty) }
             charts += BarChart(kind: "worker-compute", title: "\(run.name): mean compute ms per step, by worker (stragglers in red)",
                                yLabel: "ms per step", bars: bars).svg() + "\n"
-            charts += workerTable(run, stragglers: stragglers)
+            var table = "<table class=\"workers\"><tr><th>worker</th><th>host</th><th>mean compute ms</th><th>samples</th><th>steps</th><th>straggler in epochs</th></tr>"
+            for worker in workers {
+                table += "<tr><td>\(worker.id)</td><td class=\"key\">\(escapeHTML(worker.host))</td>"
+                table += "<td>\(String(format: "%.3f", worker.meanComputeMilliseconds))</td><td>\(worker.samples)</td><td>\(worker.steps)</td>"
+                table += "<td>\(worker.stragglerEpochs.map(String.init).joined(separator: ", "))</td></tr>"
+            }
+            charts += table + "</table>\n"
         }
         return charts.isEmpty ? "<p class=\"empty\">No per-worker figures in these files.</p>\n" : charts
-    }
-
-    func workerTable(_ run: RunHistory, stragglers: Set<Int>) -> String {
-        var table = "<table class=\"workers\"><tr><th>worker</th><th>host</th><th>mean compute ms</th><th>samples</th><th>steps</th><th></th></tr>"
-        for worker in run.workers {
-            let id = Int(worker.number("worker") ?? 0)
-            table += "<tr><td>\(id)</td><td class=\"key\">\(escapeHTML(worker["host"] as? String ?? ""))</td>"
-            table += "<td>\(number(worker.number("mean_compute_ms"), "%.3f"))</td><td>\(number(worker.number("samples"), "%.0f"))</td>"
-            table += "<td>\(number(worker.number("steps"), "%.0f"))</td><td>\(stragglers.contains(id) ? "straggler" : "")</td></tr>"
-        }
-        return table + "</table>\n"
     }
 
     func configuration() -> String {

@@ -11,8 +11,8 @@ public struct RunHistory {
     public var done: [String: Any]?
     /// Membership, checkpoint, resume and straggler events, in the file's order.
     public var events: [[String: Any]] = []
-    /// Per-worker figures, the last `workers` line's.
-    public var workers: [[String: Any]] = []
+    /// Each epoch's `worker_figures` line.
+    public var workerFigures: [[String: Any]] = []
 
     /// Reads `path`. A line that is not a JSON object is an error naming the file and the line.
     public init(path: String) throws {
@@ -30,12 +30,35 @@ public struct RunHistory {
             case "step": steps.append(object)
             case "epoch": epochs.append(object)
             case "done": done = object
-            case "worker_figures": workers = object["workers"] as? [[String: Any]] ?? []
+            case "worker_figures": workerFigures.append(object)
             default: events.append(object)
             }
         }
         guard !steps.isEmpty || !epochs.isEmpty else {
             throw ReportError("\(path): holds no step or epoch lines yet; a run writes them as it trains")
+        }
+    }
+
+    /// Each worker over the whole run: its steps, samples and mean compute time, and the epochs in
+    /// which it was named the straggler; by worker id.
+    public var workers: [(id: Int, host: String, steps: Int, samples: Int, meanComputeMilliseconds: Double, stragglerEpochs: [Int])] {
+        var totals: [Int: (host: String, steps: Int, samples: Int, computeMilliseconds: Double)] = [:]
+        for line in workerFigures {
+            for worker in line["workers"] as? [[String: Any]] ?? [] {
+                guard let id = worker.number("worker").map(Int.init) else { continue }
+                let steps = Int(worker.number("steps") ?? 0)
+                var total = totals[id] ?? (worker["host"] as? String ?? "", 0, 0, 0)
+                total.steps += steps
+                total.samples += Int(worker.number("samples") ?? 0)
+                total.computeMilliseconds += (worker.number("mean_compute_ms") ?? 0) * Double(steps)
+                totals[id] = total
+            }
+        }
+        let stragglers = events.filter { $0["event"] as? String == "straggler" }
+        return totals.keys.sorted().map { id in
+            let total = totals[id]!
+            let epochs = stragglers.filter { $0.number("slowest_worker").map(Int.init) == id }.compactMap { $0.number("epoch").map(Int.init) }
+            return (id, total.host, total.steps, total.samples, total.steps > 0 ? total.computeMilliseconds / Double(total.steps) : 0, epochs)
         }
     }
 

@@ -6,11 +6,11 @@ import Foundation
 ///
 /// (little-endian), around `Event` protocol buffers. The file is named as
 /// TensorBoard's own writers name theirs, `events.out.tfevents.TIME.HOST.PID`,
-/// so that `tensorboard --logdir DIR` finds it, and every record is written
-/// through at once: a run that dies keeps what it logged.
+/// so that `tensorboard --logdir DIR` finds it. Records reach the disk within a
+/// second (`AppendOnlyFile`), at once when asked.
 public final class EventFileWriter {
-    public let path: String
-    private let handle: FileHandle
+    public var path: String { file.path }
+    private let file: AppendOnlyFile
 
     /// Creates `directory` if needed and a new event file in it.
     public init(directory: String, wallTime: Double = Date().timeIntervalSince1970) throws {
@@ -20,27 +20,20 @@ public final class EventFileWriter {
             throw EventFileError(path: directory, reason: "cannot create the folder")
         }
         let host = ProcessInfo.processInfo.hostName
-        path = (directory as NSString).appendingPathComponent(
-            "events.out.tfevents.\(Int(wallTime)).\(host).\(getpid())")
-        guard FileManager.default.createFile(atPath: path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: path) else {
-            throw EventFileError(path: path, reason: "cannot write the file")
-        }
-        self.handle = handle
-        append(record: EventProtobuf.fileVersion(wallTime: wallTime))
+        let path = (directory as NSString).appendingPathComponent("events.out.tfevents.\(Int(wallTime)).\(host).\(getpid())")
+        guard let file = AppendOnlyFile(path: path) else { throw EventFileError(path: path, reason: "cannot write the file") }
+        self.file = file
+        file.append(Self.framed(EventProtobuf.fileVersion(wallTime: wallTime)), now: true)
     }
 
-    deinit { try? handle.close() }
-
-    /// One event with `values` at `step`, each under its tag.
-    public func write(_ values: [(tag: String, value: Double)], step: Int, wallTime: Double = Date().timeIntervalSince1970) {
+    /// One event with `values` at `step`, each under its tag; on disk within a second, or at once with `now`.
+    public func write(_ values: [(tag: String, value: Double)], step: Int, wallTime: Double = Date().timeIntervalSince1970, now: Bool = false) {
         guard !values.isEmpty else { return }
-        append(record: EventProtobuf.scalars(values.map { ($0.tag, Float($0.value)) }, step: Int64(step), wallTime: wallTime))
+        file.append(Self.framed(EventProtobuf.scalars(values.map { ($0.tag, Float($0.value)) }, step: Int64(step), wallTime: wallTime)), now: now)
     }
 
-    private func append(record: [UInt8]) {
-        handle.write(Data(Self.framed(record)))
-    }
+    /// Writes what waits in the buffer.
+    public func flush() { file.flush() }
 
     /// A record in TFRecord's framing.
     static func framed(_ record: [UInt8]) -> [UInt8] {

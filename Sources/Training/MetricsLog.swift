@@ -1,49 +1,37 @@
 import Foundation
+import TensorBoard
 
-/// Writes the run's events as JSON lines, one object per line, each written
-/// through as it happens so that a crash loses nothing already written. Every
+/// Writes the run's events as JSON lines, one object per line: step lines reach
+/// the disk within a second, every other line at once. Every
 /// line has `event` and `time` (Unix seconds); the README lists each event's
 /// fields:
 ///   run      who, what and where: written first, and again on a resume
-///   step     every `logEvery` steps: loss, learning rate, samples/s, gradient norm, step times
+///   step     every --log-every steps (`RunLogs` picks them): loss, learning rate, samples/s, gradient norm, step times
 ///   epoch    after each epoch's evaluation
 ///   worker_joined, worker_lost, checkpoint, resumed, straggler   as they happen
 ///   done     at the end
-public final class MetricsLog: TrainingObserver {
-    private let handle: FileHandle
-    public let path: String
-    private var sampler: StepSampler
+public final class MetricsLog: StepLog {
+    private let file: AppendOnlyFile
+    public var path: String { file.path }
     /// The last epoch's report: the done line's `train_loss` is that epoch's.
     private var lastEpoch: TrainingReport?
 
-    /// Creates or truncates `path`, or with `append` goes on at its end (a resumed run's file
-    /// reads as one history). Throws a one-line error if it cannot.
-    public init(path: String, logEvery: Int = 1, append: Bool = false) throws {
-        self.path = path
-        sampler = StepSampler(every: logEvery)
-        let exists = FileManager.default.fileExists(atPath: path)
-        guard (append && exists) || FileManager.default.createFile(atPath: path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: path) else {
-            throw MetricsLogError(path: path)
-        }
-        if append { handle.seekToEndOfFile() }
-        self.handle = handle
+    /// Creates or truncates `path`, or with `append` (a resumed run) adds to what it holds.
+    /// Throws a one-line error if it cannot.
+    public init(path: String, append: Bool = false) throws {
+        guard let file = AppendOnlyFile(path: path, append: append) else { throw MetricsLogError(path: path) }
+        self.file = file
     }
 
-    deinit { try? handle.close() }
-
-    public var logEvery: Int { sampler.every }
-
-    public func stepFinished(_ progress: StepProgress) {
-        guard let record = sampler.take(progress) else { return }
+    public func write(_ record: StepRecord) {
         var fields: [(String, JSONValue)] = [
             ("step", .int(record.step)), ("epoch", .int(record.epoch)), ("loss", .double(record.loss)),
             ("learning_rate", .double(record.learningRate)), ("samples_per_second", .double(record.samplesPerSecond)),
             ("gradient_norm", record.gradientNorm.map(JSONValue.double) ?? .encoded("null")), ("workers", .int(record.workers)),
-            ("elapsed_seconds", .double(progress.elapsedSeconds)),
+            ("elapsed_seconds", .double(record.elapsedSeconds)),
         ]
         if let timings = record.timings { fields += timings.metricsFields }
-        write(event: "step", fields)
+        write(event: "step", fields, now: false)
     }
 
     public func epochFinished(_ report: TrainingReport) {
@@ -97,8 +85,9 @@ public final class MetricsLog: TrainingObserver {
         write(event: event, fields)
     }
 
-    /// Writes one line: the event's name, the time, then `fields` in order.
-    public func write(event: String, _ fields: [(String, JSONValue)]) {
+    /// Writes one line: the event's name, the time, then `fields` in order. A step line may wait up to
+    /// a second in the buffer; any other line goes to disk at once, with what waited before it.
+    public func write(event: String, _ fields: [(String, JSONValue)], now: Bool = true) {
         let milliseconds = Int((Date().timeIntervalSince1970 * 1000).rounded())
         var line = "{\"event\":\"\(event)\",\"time\":\(milliseconds / 1000)." + String(milliseconds % 1000 + 1000).dropFirst()
         line.reserveCapacity(512)
@@ -109,7 +98,7 @@ public final class MetricsLog: TrainingObserver {
             line += value.json
         }
         line += "}\n"
-        handle.write(Data(line.utf8))
+        file.append(line.utf8, now: now)
     }
 }
 

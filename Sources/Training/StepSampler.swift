@@ -14,6 +14,8 @@ public struct StepRecord {
     public var workers: Int
     /// Where the interval's distributed steps' time went (per step, in `metricsFields`).
     public var timings: StepTimings?
+    /// Training time since the run began.
+    public var elapsedSeconds: Double
 }
 
 /// Picks every `every`-th step and sums what happened since the last one it picked.
@@ -53,7 +55,7 @@ public struct StepSampler {
             loss: samples > 0 ? lossSum / Double(samples) : .nan, learningRate: progress.learningRate,
             samplesPerSecond: seconds > 0 ? Double(samples) / seconds : progress.samplesPerSecond,
             gradientNorm: progress.gradientNorm, workers: progress.workers,
-            timings: progress.epochTimings == nil ? nil : timings)
+            timings: progress.epochTimings == nil ? nil : timings, elapsedSeconds: progress.elapsedSeconds)
         lossSum = 0
         samples = 0
         seconds = 0
@@ -63,4 +65,32 @@ public struct StepSampler {
 
     /// An interval that gives a run of `steps` steps at least 128 points: every step of a short run.
     public static func defaultInterval(forSteps steps: Int) -> Int { max(1, steps / 128) }
+}
+
+/// A log that writes what `RunLogs` picks: the metrics file, TensorBoard.
+public protocol StepLog: TrainingObserver {
+    func write(_ record: StepRecord)
+}
+
+/// The run's logs behind one sampler: each logged step is summed, and its gradient's
+/// norm taken, once for all of them.
+public final class RunLogs: TrainingObserver {
+    public let logs: [StepLog]
+    private var sampler: StepSampler
+
+    public init(every: Int, _ logs: [StepLog]) {
+        self.logs = logs
+        sampler = StepSampler(every: every)
+    }
+
+    public var every: Int { sampler.every }
+
+    public func stepFinished(_ progress: StepProgress) {
+        guard !logs.isEmpty, let record = sampler.take(progress) else { return }
+        logs.forEach { $0.write(record) }
+    }
+
+    public func epochFinished(_ report: TrainingReport) { logs.forEach { $0.epochFinished(report) } }
+    public func trainingFinished(_ report: TrainingReport) { logs.forEach { $0.trainingFinished(report) } }
+    public func event(_ name: String, _ fields: [(String, JSONValue)]) { logs.forEach { $0.event(name, fields) } }
 }

@@ -10,17 +10,14 @@ import TensorBoard
 ///     step_time_ms/worker_compute_max                     (distributed runs)
 ///     epoch/train_loss, epoch/train_accuracy, epoch/test_loss, epoch/test_accuracy,
 ///     epoch/samples_per_second, worker_compute_ms/worker_N   (each worker's mean compute per step)
-public final class TensorBoardLog: TrainingObserver {
+public final class TensorBoardLog: StepLog {
     public let writer: EventFileWriter
-    private var sampler: StepSampler
 
-    public init(directory: String, logEvery: Int) throws {
+    public init(directory: String) throws {
         writer = try EventFileWriter(directory: directory)
-        sampler = StepSampler(every: logEvery)
     }
 
-    public func stepFinished(_ progress: StepProgress) {
-        guard let record = sampler.take(progress) else { return }
+    public func write(_ record: StepRecord) {
         writer.write(Self.scalars(record), step: record.step)
     }
 
@@ -32,15 +29,17 @@ public final class TensorBoardLog: TrainingObserver {
         for worker in report.workerFigures?.sorted ?? [] {
             values.append(("worker_compute_ms/worker_\(worker.id)", worker.meanComputeMilliseconds))
         }
-        writer.write(values, step: report.step)
+        writer.write(values, step: report.step, now: true)
     }
 
     public func event(_ name: String, _ fields: [(String, JSONValue)]) {
         // Joins and losses change the worker count between logged steps: record it where it changed.
         guard case .int(let step)? = fields.first(where: { $0.0 == "step" })?.1,
               case .int(let workers)? = fields.first(where: { $0.0 == "workers" })?.1 else { return }
-        writer.write([("workers", Double(workers))], step: step)
+        writer.write([("workers", Double(workers))], step: step, now: true)
     }
+
+    public func trainingFinished(_ report: TrainingReport) { writer.flush() }
 
     static func scalars(_ record: StepRecord) -> [(tag: String, value: Double)] {
         var values: [(tag: String, value: Double)] = [

@@ -62,7 +62,7 @@ final class TrainingTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: path) }
         var config = TrainingConfig.standard()
         config.epochs = 2
-        let log = try MetricsLog(path: path, logEvery: 10)
+        let log = RunLogs(every: 10, [try MetricsLog(path: path)])
         try SingleProcessTrainer(config: config, train: Self.mnist.train.subset(0..<3000), test: Self.mnist.test.subset(0..<500))
             .run(observer: log)
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
