@@ -38,8 +38,12 @@ struct LoggingCostBench {
         print(line("without logs:                ", without))
         print(line("with metrics and TensorBoard:", with))
         let plainRate = median(without.map(\.rate)), plainCPU = median(without.map(\.cpu))
-        print(String(format: "cost: %.2f%% of samples/s, %.2f%% of CPU time",
-                     100 * (plainRate - median(with.map(\.rate))) / plainRate, 100 * (median(with.map(\.cpu)) - plainCPU) / plainCPU))
+        let extraCPU = median(with.map(\.cpu)) - plainCPU
+        print(String(format: "cost: %.2f%% of samples/s, %.2f%% of CPU time; %.1f µs of CPU a step line",
+                     100 * (plainRate - median(with.map(\.rate))) / plainRate, 100 * extraCPU / plainCPU, 1e6 * extraCPU / Double(steps / every)))
+        let defaultLines = steps / StepSampler.defaultInterval(forSteps: steps)
+        print(String(format: "at that cost a line, the default --log-every (%d lines a run) costs %.2f%% of a run's CPU time",
+                     defaultLines, 100 * extraCPU / Double(steps / every) * Double(defaultLines) / plainCPU))
     }
 
     /// A whole run's samples/s and the CPU seconds its thread used, evaluation included. CPU time

@@ -9,7 +9,7 @@ public struct OutputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Write TensorBoard event files of the same figures into this folder (tensorboard --logdir DIR).", valueName: "dir"))
     public var tensorboard: String?
 
-    @Option(name: .customLong("log-every"), help: ArgumentHelp("Steps between step lines in the metrics and TensorBoard (default: at least 128 points a run).", valueName: "n"))
+    @Option(name: .customLong("log-every"), help: ArgumentHelp("Steps between step lines in the metrics and TensorBoard (default: at least 100 points a run).", valueName: "n"))
     public var logEvery: Int?
 
     @Option(help: ArgumentHelp("Save the trained model as safetensors.", valueName: "file"))

@@ -63,8 +63,8 @@ public struct StepSampler {
         return record
     }
 
-    /// An interval that gives a run of `steps` steps at least 128 points: every step of a short run.
-    public static func defaultInterval(forSteps steps: Int) -> Int { max(1, steps / 128) }
+    /// An interval that gives a run of `steps` steps at least 100 points: every step of a short run.
+    public static func defaultInterval(forSteps steps: Int) -> Int { max(1, steps / 100) }
 }
 
 /// A log that writes what `RunLogs` picks: the metrics file, TensorBoard.

@@ -62,11 +62,11 @@ final class ProcessTests: XCTestCase {
         let trainedFigure = accuracy.split(separator: " ")[3]
         XCTAssertTrue(evaluated.output.contains("test accuracy \(trainedFigure)"), "\(accuracy)\n\(evaluated.output)")
         XCTAssertTrue(evaluated.output.contains("confusion matrix"))
-        // The run line, a step line every 3 steps (469 steps, at least 128 points), the epoch and the end.
+        // The run line, a step line every 4 steps (469 steps, at least 100 points), the epoch and the end.
         let events = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n")
             .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         XCTAssertEqual(events.first?["event"] as? String, "run")
-        XCTAssertEqual(events.filter { $0["event"] as? String == "step" }.compactMap { $0["step"] as? Int }, Array(stride(from: 3, through: 468, by: 3)))
+        XCTAssertEqual(events.filter { $0["event"] as? String == "step" }.compactMap { $0["step"] as? Int }, Array(stride(from: 4, through: 468, by: 4)))
         XCTAssertEqual(events.suffix(2).compactMap { $0["event"] as? String }, ["epoch", "done"])
     }
 }
