@@ -11,13 +11,13 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure the step loop on one core, or distributed training with N workers.",
         discussion: """
-            Without --workers: for each model and batch size, samples/s of the training step (gather,
-            forward, backward, momentum update), the GFLOP/s that makes, the single-thread sgemm GFLOP/s
-            measured on the same core in the same run at the first layer's shape, and the efficiency
+            Without --workers: for each model and batch size, samples/s of the training step (gather, \
+            forward, backward, momentum update), the GFLOP/s that makes, the single-thread sgemm GFLOP/s \
+            measured on the same core in the same run at the first layer's shape, and the efficiency \
             between them. Pin it for steady figures: taskset -c 0 dptrain bench
 
-            With --workers 1,2,4: for each count, a coordinator (in this process) and that many worker
-            processes train 784-128-10 over ipc for --epochs epochs with --batch samples per worker;
+            With --workers 1,2,4: for each count, a coordinator (in this process) and that many worker \
+            processes train 784-128-10 over ipc for --epochs epochs with --batch samples per worker; \
             prints samples/s, the speed-up over the first count, and where each step's time went.
 
             With --logging-cost: single-process default runs (784-128-10, batch 128, 3 epochs) alternate without and with --metrics and --tensorboard at the default --log-every;
@@ -27,19 +27,19 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Models as layer widths, comma-separated lists of dash-joined sizes.", valueName: "list"))
     var models = "784-128-10,784-512-256-10"
 
-    @Option(help: ArgumentHelp("Batch sizes, comma-separated.", valueName: "list"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Batch sizes, comma-separated.", valueName: "list"))
     var batches = "32,128,512"
 
-    @Option(help: "Seconds to measure each figure.")
+    @Option(parsing: .unconditional, help: "Seconds to measure each figure.")
     var seconds = 2.0
 
-    @Option(help: ArgumentHelp("Worker counts for a distributed benchmark, comma-separated.", valueName: "list"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Worker counts for a distributed benchmark, comma-separated.", valueName: "list"))
     var workers: String?
 
-    @Option(help: "Per-worker batch of the distributed benchmark.")
+    @Option(parsing: .unconditional, help: "Per-worker batch of the distributed benchmark.")
     var batch = 512
 
-    @Option(help: "Epochs each distributed run trains.")
+    @Option(parsing: .unconditional, help: "Epochs each distributed run trains.")
     var epochs = 1
 
     @Flag(name: .customLong("logging-cost"), help: "Measure what the metrics file and TensorBoard cost a run at the default --log-every.")

@@ -11,15 +11,15 @@ public struct CoordinatorCommand: ParsableCommand {
         commandName: "coordinator",
         abstract: "Hold the weights, shard the data across workers, and train with them.",
         discussion: """
-            Start one coordinator, then workers anywhere that can reach it: `worker --connect ENDPOINT`.
-            Only the coordinator needs the data: each worker gets its shard over the network.
+            Start one coordinator, then workers anywhere that can reach it: `worker --connect ENDPOINT`. \
+            Only the coordinator needs the data: each worker gets its shard over the network. \
             --batch is each worker's batch; a step trains on --batch times the number of workers.
             """)
 
     @Option(help: ArgumentHelp("Where workers connect: tcp://HOST:PORT (tcp://*:5555 for every interface) or ipc:///PATH.", valueName: "endpoint"))
     var bind: String
 
-    @Option(help: "Workers to wait for before the first step.")
+    @Option(parsing: .unconditional, help: "Workers to wait for before the first step.")
     var workers: Int
 
     @OptionGroup var training: TrainingOptions
@@ -28,7 +28,7 @@ public struct CoordinatorCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
 
-    @Flag(help: "Log every detail.")
+    @Flag(help: "Log every detail: each worker's samples, each slow step, each dropped message.")
     var verbose = false
 
     public init() {}
@@ -46,7 +46,7 @@ public struct CoordinatorCommand: ParsableCommand {
         let stepsPerEpoch = (data.train.count + config.batchSize * workers - 1) / (config.batchSize * workers)
         let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch, resuming: membership.resume)
         BLAS.useOneThread()
-        logger.info("\(config.model.summary), \(config.optimizer.kind.rawValue) lr \(config.optimizer.learningRate) \(config.optimizer.schedule.rawValue), batch \(config.batchSize) per worker, \(config.epochs) epochs, seed \(config.seed)")
+        logger.info("\(RunLines.configuration(config, batchPerWorker: true))")
         logger.info("\(BLASKernels.summary)")
 
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
@@ -69,9 +69,7 @@ public struct CoordinatorCommand: ParsableCommand {
                   + (wrote.isEmpty ? "nothing written (no --checkpoint or --save)" : "wrote " + wrote.joined(separator: " and ")))
             return
         }
-        print(String(format: "done: test accuracy %.4f after %d epochs (%d steps) with %d workers, %@ samples/s, %.1fs",
-                     report.testAccuracy, report.epoch, report.step, report.workers,
-                     ProgressDisplay.grouped(report.samplesPerSecond), report.elapsedSeconds))
+        print(RunLines.done(report, workers: report.workers))
         if let save = output.save {
             try ModelFile.save(spec: config.model, parameters: coordinator.parameters, to: save)
             print("saved the model to \(save)")

@@ -12,9 +12,18 @@ public struct DataOptions: ParsableArguments {
     public init() {}
 
     public func load() throws -> MNIST {
+        try MNIST(directory: directory())
+    }
+
+    /// The test files alone, for `evaluate`.
+    public func loadTestSet() throws -> LabeledImages {
+        try MNIST.testSet(directory: directory())
+    }
+
+    func directory() throws -> String {
         guard let directory = data ?? BundledData.mnistDirectory() else {
             throw ValidationError("cannot find the MNIST files bundled with dptrain; pass --data DIR or set DPTRAIN_DATA")
         }
-        return try MNIST(directory: directory)
+        return directory
     }
 }

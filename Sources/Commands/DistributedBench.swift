@@ -18,7 +18,7 @@ struct DistributedBench {
         var config = TrainingConfig.standard(inputSize: data.train.featureCount, classCount: data.train.classCount)
         config.batchSize = batch
         config.epochs = epochs
-        print("784-128-10, \(batch) samples per worker per step, \(epochs) epoch(s), workers over ipc on this machine")
+        print("784-128-10, \(batch) samples per worker per step, \(counted(epochs, "epoch")), workers over ipc on this machine")
         print("workers  samples/s  speed-up  accuracy  wait ms  (first)  reduce ms  update ms  bcast ms  compute max/min ms  bytes/step")
         var firstRate: Double?
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path

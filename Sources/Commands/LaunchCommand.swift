@@ -11,7 +11,7 @@ struct LaunchCommand: ParsableCommand {
             all are stopped. The exit status is the coordinator's.
             """)
 
-    @Option(help: "Worker processes to start, 1 to 256.")
+    @Option(parsing: .unconditional, help: "Worker processes to start, 1 to 256.")
     var workers: Int
 
     @Option(help: ArgumentHelp("Where the workers connect (default: an ipc:// socket in /tmp for this launch alone, removed at the end).", valueName: "endpoint"))
@@ -27,6 +27,9 @@ struct LaunchCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
+
+    @Flag(help: "Log every detail, in the coordinator and the workers: each worker's samples, each slow step, each dropped message.")
+    var verbose = false
 
     /// Seconds the processes have to end after SIGTERM, before SIGKILL.
     static let gracePeriod: TimeInterval = 5
@@ -56,7 +59,7 @@ struct LaunchCommand: ParsableCommand {
         do {
             try group.start(name: "coordinator", executable: executable, arguments: coordinatorArguments, endsTheGroup: true)
             for worker in 1...workers {
-                try group.start(name: "worker \(worker)", executable: executable, arguments: ["worker", "--connect", endpoint])
+                try group.start(name: "worker \(worker)", executable: executable, arguments: ["worker", "--connect", endpoint] + (verbose ? ["--verbose"] : []))
             }
         } catch {
             group.stop(reason: "\(error): stopping the others")

@@ -5,16 +5,16 @@ import Training
 
 /// The coordinator's flags for workers coming and going, and for checkpoints.
 public struct MembershipOptions: ParsableArguments {
-    @Option(name: .customLong("max-workers"), help: "The most workers at once; more may join mid-run up to this (default unlimited).")
+    @Option(name: .customLong("max-workers"), parsing: .unconditional, help: "The most workers at once; more may join mid-run up to this (default unlimited).")
     public var maxWorkers: Int?
 
-    @Option(name: .customLong("step-deadline"), help: ArgumentHelp("Seconds to wait for a worker's gradient, or to hear from a silent worker, before training goes on without it.", valueName: "seconds"))
+    @Option(name: .customLong("step-deadline"), parsing: .unconditional, help: ArgumentHelp("Seconds to wait for a worker's gradient, or to hear from a silent worker, before training goes on without it.", valueName: "seconds"))
     public var stepDeadline: Double = 5
 
     @Option(help: ArgumentHelp("Write checkpoints into this folder.", valueName: "dir"))
     public var checkpoint: String?
 
-    @Option(name: .customLong("checkpoint-every"), help: ArgumentHelp("Steps between checkpoints (default: at the end of each epoch; always at the end).", valueName: "steps"))
+    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: ArgumentHelp("Steps between checkpoints (default: at the end of each epoch; always at the end).", valueName: "steps"))
     public var checkpointEvery: Int?
 
     @Flag(help: "Go on from the newest good checkpoint in --checkpoint.")
@@ -32,6 +32,7 @@ public struct MembershipOptions: ParsableArguments {
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1 step") }
         if checkpointEvery != nil && checkpoint == nil { throw ValidationError("--checkpoint-every needs --checkpoint DIR") }
         if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint DIR, the folder to resume from") }
+        if let checkpoint { try OutputPath.checkFolder(checkpoint, flag: "--checkpoint") }
     }
 
     public func options(workers: Int) -> CoordinatorOptions {

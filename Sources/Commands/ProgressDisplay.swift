@@ -18,6 +18,10 @@ public final class ProgressDisplay: TrainingObserver {
     private let columns: () -> Int
     private let write: (String) -> Void
     private var lastDraw: UInt64 = 0
+    /// Where the first step seen left the run. That step's time is mostly warm-up (the workers'
+    /// first batches, page faults), so the time left goes by the rate measured after it: from
+    /// the first step alone, a 3-second run would be promised in 48.
+    private var firstStep: (samples: Int, seconds: Double)?
 
     /// Marks a line that holds a bar for launch to draw; no log line starts with a control character.
     public static let frameMarker = "\u{1}progress "
@@ -41,11 +45,13 @@ public final class ProgressDisplay: TrainingObserver {
 
     public func stepFinished(_ progress: StepProgress) {
         guard mode != .lines else { return }
+        let firstStep = self.firstStep ?? (progress.samplesDone, progress.elapsedSeconds)
+        self.firstStep = firstStep
         // Ten frames a second is smooth enough and costs nothing next to a step.
         let now = DispatchTime.now().uptimeNanoseconds
         guard now - lastDraw > 100_000_000 || progress.samplesInEpoch == progress.samplesPerEpoch else { return }
         lastDraw = now
-        let bar = Self.bar(progress, columns: columns())
+        let bar = Self.bar(progress, secondsLeft: progress.secondsLeft(since: firstStep), columns: columns())
         write(mode == .terminal ? "\r\u{1B}[K" + bar : Self.frameMarker + bar + "\n")
     }
 
@@ -56,15 +62,16 @@ public final class ProgressDisplay: TrainingObserver {
 
     /// The bar for a terminal `columns` wide, at most `columns - 1` characters: a line that
     /// fills the last column wraps on some terminals. What matters least goes first when
-    /// it does not fit: the sample counts, the rate, the time left, then the loss.
-    public static func bar(_ progress: StepProgress, columns: Int) -> String {
+    /// it does not fit: the sample counts, the rate, the time left, then the loss. The time left
+    /// is left out until there is a rate to go by.
+    public static func bar(_ progress: StepProgress, secondsLeft: Double?, columns: Int) -> String {
         let room = max(columns - 1, 1)
         let head = "epoch \(progress.epoch)/\(progress.epochs) "
         var tail: [String] = [
             " \(grouped(Double(progress.samplesInEpoch)))/\(grouped(Double(progress.samplesPerEpoch)))",
             String(format: "  loss %.4f", progress.loss),
             "  \(grouped(progress.samplesPerSecond)) samples/s",
-            "  \(duration(progress.secondsLeft)) left",
+            secondsLeft.map { "  \(duration($0)) left" } ?? "",
         ]
         let dropOrder = [0, 2, 3, 1]
         var dropped = 0
@@ -89,16 +96,7 @@ public final class ProgressDisplay: TrainingObserver {
     }
 
     /// 123456.7 -> "123,457"
-    public static func grouped(_ value: Double) -> String {
-        guard value.isFinite else { return "-" }
-        let digits = String(Int(value.rounded()))
-        var out = ""
-        for (i, c) in digits.reversed().enumerated() {
-            if i > 0 && i % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return String(out.reversed())
-    }
+    public static func grouped(_ value: Double) -> String { Training.grouped(value) }
 
     static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite else { return "-" }

@@ -26,16 +26,14 @@ struct TrainCommand: ParsableCommand {
                 logEvery: logs.every).write(to: logs)
         BLAS.useOneThread()
 
-        print("dptrain: \(config.model.summary), \(config.optimizer.kind.rawValue) lr \(config.optimizer.learningRate) \(config.optimizer.schedule.rawValue), batch \(config.batchSize), \(config.epochs) epochs, seed \(config.seed)")
-        print("data: \(ProgressDisplay.grouped(Double(data.train.count))) training and \(ProgressDisplay.grouped(Double(data.test.count))) test samples of \(data.rows)x\(data.columns), \(data.train.classCount) classes")
+        print("dptrain: " + RunLines.configuration(config, batchPerWorker: false))
+        print("data: \(ProgressDisplay.grouped(Double(data.train.count))) training and \(ProgressDisplay.grouped(Double(data.test.count))) test samples of \(data.rows)x\(data.columns), \(counted(data.train.classCount, "class", plural: "classes"))")
         print(BLASKernels.summary)
 
         let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test)
         let observers: [TrainingObserver] = [ProgressDisplay(), logs]
         let report = try trainer.run(observer: ObserverList(observers))
-        print(String(format: "done: test accuracy %.4f after %d epochs (%d steps), %@ samples/s, %.1fs",
-                     report.testAccuracy, report.epoch, report.step,
-                     ProgressDisplay.grouped(report.samplesPerSecond), report.elapsedSeconds))
+        print(RunLines.done(report))
 
         if training.preset == .seed {
             printSample(parameters: trainer.parameters, spec: config.model, data: data.test)

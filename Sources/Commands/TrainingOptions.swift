@@ -11,13 +11,13 @@ public struct TrainingOptions: ParsableArguments {
     @Option(help: "Start from a preset: 'seed' is dptrain's original 784-10-10 sigmoid design. Other flags override it.")
     public var preset: Preset?
 
-    @Option(help: "Passes over the training set (default 3).")
+    @Option(parsing: .unconditional, help: "Passes over the training set (default 3).")
     public var epochs: Int?
 
-    @Option(help: "Samples per step (default 128; 32 with --preset seed).")
+    @Option(parsing: .unconditional, help: "Samples per step (default 128; 32 with --preset seed).")
     public var batch: Int?
 
-    @Option(help: ArgumentHelp("Hidden layer widths, comma-separated: 128 or 512,256 (default 128).", valueName: "list"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Hidden layer widths, comma-separated: 128 or 512,256 (default 128).", valueName: "list"))
     public var hidden: String?
 
     @Option(help: "Hidden activation: relu, sigmoid or tanh (default relu).")
@@ -29,16 +29,16 @@ public struct TrainingOptions: ParsableArguments {
     @Option(help: "sgd, momentum or adam (default momentum).")
     public var optimizer: OptimizerConfig.Kind?
 
-    @Option(help: "Base learning rate (default 0.1 for momentum and sgd, 0.001 for adam; 0.5 with --preset seed).")
+    @Option(parsing: .unconditional, help: "Base learning rate (default 0.1 for momentum and sgd, 0.001 for adam; 0.5 with --preset seed).")
     public var lr: Float?
 
     @Option(help: "Learning-rate schedule: constant, or cosine decay to zero over the run (default cosine; constant with --preset seed).")
     public var schedule: LearningRateSchedule?
 
-    @Option(help: "Momentum for --optimizer momentum, beta1 for adam (default 0.9).")
+    @Option(parsing: .unconditional, help: "Momentum for --optimizer momentum, beta1 for adam (default 0.9).")
     public var momentum: Float?
 
-    @Option(name: .customLong("weight-decay"), help: "Decoupled weight decay per step (default 0).")
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Decoupled weight decay per step (default 0).")
     public var weightDecay: Float?
 
     @Option(name: .customLong("init"), help: "Weight initialisation: uniform, he or xavier (default he for relu, xavier otherwise).")
@@ -47,7 +47,7 @@ public struct TrainingOptions: ParsableArguments {
     @Flag(name: .customLong("no-bias"), help: "Leave out the biases.")
     public var noBias = false
 
-    @Option(help: "Seed for initialisation and shuffling: the same seed gives the same weights, to the bit (default 1).")
+    @Option(parsing: .unconditional, help: "Seed for initialisation and shuffling: the same seed gives the same weights, to the bit (default 1).")
     public var seed: UInt64?
 
     public init() {}

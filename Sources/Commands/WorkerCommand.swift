@@ -21,10 +21,10 @@ public struct WorkerCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The coordinator's endpoint: tcp://HOST:PORT or ipc:///PATH.", valueName: "endpoint"))
     var connect: String
 
-    @Option(name: .customLong("give-up-after"), help: ArgumentHelp("Seconds of silence from the coordinator before exiting.", valueName: "seconds"))
+    @Option(name: .customLong("give-up-after"), parsing: .unconditional, help: ArgumentHelp("Seconds of silence from the coordinator before exiting.", valueName: "seconds"))
     var giveUpAfter: Double = 300
 
-    @Flag(help: "Log every detail.")
+    @Flag(help: "Log every detail, debug lines included.")
     var verbose = false
 
     public init() {}

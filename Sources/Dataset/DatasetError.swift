@@ -1,7 +1,7 @@
 /// Why a data set could not be read, in a sentence that says what to do.
 public struct DatasetError: Error, CustomStringConvertible, Equatable {
     public enum Kind: Equatable, Sendable {
-        case missingDirectory, missingFile, unreadable, corruptGzip, truncated, badMagic,
+        case missingDirectory, notADirectory, missingFile, unreadable, corruptGzip, truncated, badMagic,
              badDimensions, sizeMismatch, countMismatch, labelOutOfRange, shapeMismatch
     }
 

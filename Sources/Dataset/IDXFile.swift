@@ -17,11 +17,38 @@ public struct IDXFile: Equatable {
             throw DatasetError(exists ? .unreadable : .missingFile, path: path,
                                exists ? "cannot be read; check its permissions" : "no such file")
         }
-        try self.init(contents: isGzip(raw) ? try gunzip(raw, path: path) : raw,
-                      path: path, expectedDimensionCount: expectedDimensionCount)
+        guard isGzip(raw) else {
+            try self.init(contents: raw, path: path, expectedDimensionCount: expectedDimensionCount)
+            return
+        }
+        // The header, inflated first, bounds the rest: a damaged file cannot ask for more memory than a good one.
+        let headerSize = IDXFile.headerSize(dimensionCount: expectedDimensionCount)
+        let contents = try gunzip(raw, path: path, prefixLength: headerSize) { header in
+            let dimensions = try IDXFile.dimensions(header: header, path: path, expectedDimensionCount: expectedDimensionCount)
+            return headerSize + dimensions.reduce(1, *)
+        }
+        try self.init(contents: contents, path: path, expectedDimensionCount: expectedDimensionCount)
     }
 
     public init(contents: [UInt8], path: String, expectedDimensionCount: Int) throws {
+        let dimensions = try IDXFile.dimensions(header: contents, path: path, expectedDimensionCount: expectedDimensionCount)
+        let headerSize = IDXFile.headerSize(dimensionCount: expectedDimensionCount)
+        let expected = dimensions.reduce(1, *)
+        let actual = contents.count - headerSize
+        guard actual == expected else {
+            let shape = dimensions.map(String.init).joined(separator: "x")
+            throw DatasetError(actual < expected ? .truncated : .sizeMismatch, path: path,
+                               "the header promises \(shape) = \(expected) bytes of data but the file holds \(actual)\(actual < expected ? ": it is truncated" : "")")
+        }
+        self.dimensions = dimensions
+        self.bytes = Array(contents[headerSize...])
+    }
+
+    static func headerSize(dimensionCount: Int) -> Int { 4 + 4 * dimensionCount }
+
+    /// The dimensions that `header`, the start of an IDX file, gives; throws unless it is
+    /// a whole header of unsigned bytes with `expectedDimensionCount` plausible dimensions.
+    static func dimensions(header contents: [UInt8], path: String, expectedDimensionCount: Int) throws -> [Int] {
         guard contents.count >= 4 else {
             throw DatasetError(.truncated, path: path, "only \(contents.count) bytes: too short for an IDX header")
         }
@@ -30,8 +57,7 @@ public struct IDXFile: Equatable {
             throw DatasetError(.badMagic, path: path,
                                "magic number 0x\(magic) is not an IDX file of unsigned bytes with \(expectedDimensionCount) dimensions (0x000008\(String(format: "%02x", expectedDimensionCount)))")
         }
-        let headerSize = 4 + 4 * expectedDimensionCount
-        guard contents.count >= headerSize else {
+        guard contents.count >= headerSize(dimensionCount: expectedDimensionCount) else {
             throw DatasetError(.truncated, path: path, "the header is cut short at \(contents.count) bytes")
         }
         var dimensions: [Int] = []
@@ -47,13 +73,6 @@ public struct IDXFile: Equatable {
             }
             expected = product
         }
-        let actual = contents.count - headerSize
-        guard actual == expected else {
-            let shape = dimensions.map(String.init).joined(separator: "x")
-            throw DatasetError(actual < expected ? .truncated : .sizeMismatch, path: path,
-                               "the header promises \(shape) = \(expected) bytes of data but the file holds \(actual)\(actual < expected ? ": it is truncated" : "")")
-        }
-        self.dimensions = dimensions
-        self.bytes = Array(contents[headerSize...])
+        return dimensions
     }
 }

@@ -15,11 +15,7 @@ public struct MNIST: Sendable {
                                    testImages: "t10k-images-idx3-ubyte", testLabels: "t10k-labels-idx1-ubyte")
 
     public init(directory: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw DatasetError(.missingDirectory, path: directory,
-                               "no such data directory; pass --data with a folder that holds the four MNIST IDX files")
-        }
+        try MNIST.checkDirectory(directory)
         let stems = MNIST.fileStems
         let trainImages = try IDXFile(path: MNIST.locate(stems.trainImages, in: directory), expectedDimensionCount: 3)
         let trainLabels = try IDXFile(path: MNIST.locate(stems.trainLabels, in: directory), expectedDimensionCount: 1)
@@ -36,6 +32,27 @@ public struct MNIST: Sendable {
         let classCount = Int(trainLabels.bytes.max() ?? 0) + 1
         train = try MNIST.pair(trainImages, trainLabels, classCount: classCount, directory: directory, stem: stems.trainLabels)
         test = try MNIST.pair(testImages, testLabels, classCount: classCount, directory: directory, stem: stems.testLabels)
+    }
+
+    /// The test set alone, for evaluating a model: the training files need not be there.
+    /// Its class count is what its own labels use.
+    public static func testSet(directory: String) throws -> LabeledImages {
+        try checkDirectory(directory)
+        let images = try IDXFile(path: locate(fileStems.testImages, in: directory), expectedDimensionCount: 3)
+        let labels = try IDXFile(path: locate(fileStems.testLabels, in: directory), expectedDimensionCount: 1)
+        return try pair(images, labels, classCount: Int(labels.bytes.max() ?? 0) + 1, directory: directory, stem: fileStems.testLabels)
+    }
+
+    static func checkDirectory(_ directory: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw DatasetError(.missingDirectory, path: directory,
+                               "no such data directory; pass --data with a folder that holds the four MNIST IDX files")
+        }
+        guard isDirectory.boolValue else {
+            throw DatasetError(.notADirectory, path: directory,
+                               "that is a file, not a folder; pass --data with the folder that holds the four MNIST IDX files")
+        }
     }
 
     /// The file for `stem` in `directory`: the .gz if there is one, else the raw file.

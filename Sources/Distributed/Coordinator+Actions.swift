@@ -15,7 +15,11 @@ extension Coordinator {
         for action in actions {
             switch action {
             case .welcome(let member):
-                logger.info("worker \(member.id) joined from \(member.host)")
+                if machine.phase == .gathering, machine.members.contains(member) {
+                    logger.info("\(machine.members.count) of \(counted(machine.settings.expectedWorkers, "worker")) joined (worker \(member.id) from \(member.host))")
+                } else {
+                    logger.info("worker \(member.id) joined from \(member.host)")
+                }
                 let configuration = RunConfiguration(training: config, featureCount: train.featureCount, classCount: train.classCount,
                                                      coordinatorSilenceSeconds: max(Liveness.seconds(Liveness.defaultCoordinatorSilence), options.stepDeadline))
                 do {
@@ -26,7 +30,9 @@ extension Coordinator {
                     logger.error("could not welcome worker \(member.id): \(error)")
                 }
             case let .refuse(peer, reason, text, answeringRun):
-                if reason != .otherRun, reason != .runFinished, logOnce("refusal") { logger.info("refused a worker: \(text)") }
+                if reason != .otherRun, reason != .runFinished {
+                    if logOnce("refusal") { logger.info("refused a worker: \(text)") } else { logger.debug("refused a worker: \(text)") }
+                }
                 do {
                     try encoder.refuse(Refusal(reason: reason, text: text), runID: answeringRun ?? runID)
                     _ = try sendEncoded(to: peer)
@@ -60,7 +66,8 @@ extension Coordinator {
                 let logged = loggedDrops[reason.kind, default: 0]
                 loggedDrops[reason.kind] = logged + 1
                 if logged < 20 { logger.warning("dropped \(reason)") }
-                else if logged == 20 { logger.warning("dropping more messages like that (\(reason.kind)) without logging each") }
+                else if logged == 20 { logger.warning("dropping more messages like that (\(reason.kind)) without logging each; --verbose logs each") }
+                if logged >= 20 { logger.debug("dropped \(reason)") }
             }
         }
     }
@@ -82,6 +89,7 @@ extension Coordinator {
             return
         }
         send(to: member, bulk: samples.pixels)
+        logger.debug("worker \(member.id) (\(member.host)) receives \(counted(samples.count, "sample"))")
     }
 
     /// Sends the encoder's message to a member; a failure is the machine's to judge.

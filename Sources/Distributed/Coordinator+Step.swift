@@ -33,6 +33,8 @@ extension Coordinator {
         stepTimings.firstGradientNanoseconds = max(firstGradientArrival ?? reduceStart, waitStart) - waitStart
         stepTimings.reduceNanoseconds = updateStart - reduceStart
         stepTimings.updateNanoseconds = end - updateStart
+        logIfSlow(step: machine.step, wait: stepTimings.waitNanoseconds, slowestCompute: stepTimings.slowestComputeNanoseconds,
+                  earlierSteps: account.epochTimings)
         return score
     }
 

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import MLP
 import Roles
+import Training
 import Wire
 import ZMQ
 
@@ -83,11 +84,11 @@ public final class Worker {
         while true {
             if leavesOnStopSignal, dptrain_stop_requested() != 0, machine.isRunning {
                 try perform(machine.stopRequested(now: Self.now()))
-                logger.info("worker \(machine.workerID): leaving after \(stepsDone) steps, as asked by signal \(dptrain_stop_requested())")
+                logger.info("worker \(machine.workerID): leaving after \(counted(stepsDone, "step")), as asked by signal \(dptrain_stop_requested())")
             }
             switch machine.state {
             case .stopped(.trainingDone):
-                logger.info("worker \(machine.workerID): training is done after \(stepsDone) steps")
+                logger.info("worker \(machine.workerID): training is done after \(counted(stepsDone, "step"))")
                 return
             case .stopped(.left):
                 if stepsDone == 0 && machine.workerID == 0 { throw WorkerError.stopped }
@@ -141,7 +142,7 @@ public final class Worker {
     /// Handles the message just received.
     private func handle() throws {
         guard !message.isTruncated else {
-            logger.warning("dropped a message of \(message.receivedFrames) frames from the coordinator")
+            logger.warning("dropped a message of \(counted(message.receivedFrames, "frame")) from the coordinator")
             return
         }
         let envelope: Envelope

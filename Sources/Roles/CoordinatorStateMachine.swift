@@ -164,7 +164,9 @@ public struct CoordinatorStateMachine {
     public var isStepComplete: Bool { awaiting.isEmpty }
     public var droppedCount: Int { dropped.values.reduce(0, +) }
 
-    /// The member at this connection, found without copying the address.
+    /// The member at this connection, found without copying the address. Inlinable so that the
+    /// driver's call is specialised: unspecialised across modules, it allocates on every message.
+    @inlinable
     public func member<Bytes: Collection<UInt8>>(at peer: Bytes) -> Member? {
         members.first { $0.peer.elementsEqual(peer) } ?? joining.first { $0.peer.elementsEqual(peer) }
     }

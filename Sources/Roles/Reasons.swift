@@ -36,7 +36,7 @@ public enum DropReason: Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .malformed(let detail): detail
-        case .frameCount(let count): "a message of \(count) frames, the protocol has \(framesPerMessage)"
+        case .frameCount(let count): "a message of \(count) frame\(count == 1 ? "" : "s"), the protocol has \(framesPerMessage)"
         case .secondHello(let worker): "a second hello from worker \(worker)"
         case .fromStranger(let type): "a \(type) message from a peer that is not a worker of this run"
         case .gradientBeforeTraining(let worker): "a gradient from worker \(worker) before training started"

@@ -6,7 +6,10 @@ import MLP
 /// tensor per weight ("layers.L.weight", shape [fan_in, fan_out]) and bias
 /// ("layers.L.bias", [fan_out]), in the order of its flat parameter buffer, so
 /// the data section is that buffer as it is. The header's __metadata__ holds
-/// the layer sizes and activations that rebuild the model.
+/// the layer sizes and activations that rebuild the model, and the input
+/// scaling (pixels / 255) that anyone feeding it images must apply. Loading
+/// takes the tensors in any order and any valid header layout, as other tools
+/// write them.
 public enum ModelFile {
     public static let formatName = "dptrain"
 
@@ -15,11 +18,8 @@ public enum ModelFile {
         var header = "{\"__metadata__\":{"
         header += metadata(spec).map { "\"\($0.0)\":\"\($0.1)\"" }.joined(separator: ",")
         header += "}"
-        for (l, layer) in ParameterLayout(spec).layers.enumerated() {
-            header += tensorEntry("layers.\(l).weight", shape: [layer.fanIn, layer.fanOut], floatOffset: layer.weightOffset, count: layer.weightCount)
-            if let bias = layer.biasOffset {
-                header += tensorEntry("layers.\(l).bias", shape: [layer.fanOut], floatOffset: bias, count: layer.fanOut)
-            }
+        for tensor in tensors(spec) {
+            header += tensorEntry(tensor.name, shape: tensor.shape, floatOffset: tensor.floatOffset, count: tensor.count)
         }
         header += "}"
         // The data section starts 8-byte aligned, as the format recommends.
@@ -52,36 +52,56 @@ public enum ModelFile {
             throw fail("its header is not JSON: not a safetensors model file")
         }
         guard let meta = header["__metadata__"] as? [String: String], meta["format"] == formatName else {
-            throw fail("it is a safetensors file but not a dptrain model (no \"format\": \"dptrain\" in its metadata)")
+            throw fail("it is a safetensors file without dptrain's metadata (format, layers, hidden_activation, loss, bias); "
+                       + "a tool that re-saves it must keep the metadata, as Python's safetensors does when given metadata=")
         }
-        guard let sizesText = meta["layers"],
-              case let sizes = sizesText.split(separator: ",").compactMap({ Int($0) }),
-              sizes.count == sizesText.split(separator: ",").count,
-              let activation = meta["hidden_activation"].flatMap(Activation.init(rawValue:)),
-              let loss = meta["loss"].flatMap(Loss.init(rawValue:)),
-              let bias = meta["bias"].flatMap(Bool.init) else {
-            throw fail("its metadata lacks the layer sizes, activation, loss or bias setting")
+        let spec = try spec(from: meta, fail: fail)
+        let dataSection = data[headerEnd...]
+        var parameters = [Float](repeating: 0, count: spec.parameterCount)
+        // Each tensor is found by its name, wherever the file puts it: other tools order them otherwise.
+        try parameters.withUnsafeMutableBytes { target in
+            for tensor in tensors(spec) {
+                let range = try byteRange(of: tensor, in: header, dataLength: dataSection.count, fail: fail)
+                let base = dataSection.startIndex
+                data.copyBytes(to: UnsafeMutableRawBufferPointer(rebasing: target[(tensor.floatOffset * 4)...]),
+                               from: (base + range.lowerBound)..<(base + range.upperBound))
+            }
+        }
+        if let bad = parameters.firstIndex(where: { !$0.isFinite }) {
+            let tensor = tensors(spec).last { $0.floatOffset <= bad }!
+            throw fail("tensor \(tensor.name) holds NaN or infinite weights")
+        }
+        return (spec, parameters)
+    }
+
+    /// The model that the metadata describes; names each key that is missing or wrong.
+    static func spec(from meta: [String: String], fail: (String) -> ModelFileError) throws -> ModelSpec {
+        let sizesText = meta["layers"] ?? ""
+        let sizes = sizesText.split(separator: ",").compactMap { Int($0) }
+        let activation = meta["hidden_activation"].flatMap(Activation.init(rawValue:))
+        let loss = meta["loss"].flatMap(Loss.init(rawValue:))
+        let bias = meta["bias"].flatMap(Bool.init)
+        var wrong: [String] = []
+        if sizes.count != sizesText.split(separator: ",").count || sizes.count < 2 { wrong.append("layers") }
+        if activation == nil { wrong.append("hidden_activation") }
+        if loss == nil { wrong.append("loss") }
+        if bias == nil { wrong.append("bias") }
+        guard wrong.isEmpty, let activation, let loss, let bias else {
+            throw fail("its metadata lacks or garbles \(wrong.joined(separator: ", "))")
         }
         let spec = ModelSpec(layerSizes: sizes, hiddenActivation: activation, loss: loss, useBias: bias)
         guard spec.problems.isEmpty, sizes.allSatisfy({ $0 <= 1 << 16 }) else {
             throw fail("its layer sizes \(sizesText) do not make a model")
         }
-        for (l, layer) in ParameterLayout(spec).layers.enumerated() {
-            try checkEntry(header["layers.\(l).weight"], name: "layers.\(l).weight", shape: [layer.fanIn, layer.fanOut],
-                           floatOffset: layer.weightOffset, count: layer.weightCount, fail: fail)
-            if let biasOffset = layer.biasOffset {
-                try checkEntry(header["layers.\(l).bias"], name: "layers.\(l).bias", shape: [layer.fanOut],
-                               floatOffset: biasOffset, count: layer.fanOut, fail: fail)
-            }
+        return spec
+    }
+
+    /// The tensors of `spec`'s flat parameter buffer, in its order.
+    static func tensors(_ spec: ModelSpec) -> [(name: String, shape: [Int], floatOffset: Int, count: Int)] {
+        ParameterLayout(spec).layers.enumerated().flatMap { l, layer in
+            [("layers.\(l).weight", [layer.fanIn, layer.fanOut], layer.weightOffset, layer.weightCount)]
+                + (layer.biasOffset.map { [("layers.\(l).bias", [layer.fanOut], $0, layer.fanOut)] } ?? [])
         }
-        let expectedBytes = spec.parameterCount * MemoryLayout<Float>.size
-        guard data.count - headerEnd == expectedBytes else {
-            throw fail("it holds \(data.count - headerEnd) bytes of tensors, the model needs \(expectedBytes): the file is truncated or corrupt")
-        }
-        var parameters = [Float](repeating: 0, count: spec.parameterCount)
-        parameters.withUnsafeMutableBytes { target in data.copyBytes(to: target, from: headerEnd..<data.count) }
-        guard parameters.allSatisfy({ $0.isFinite }) else { throw fail("it holds NaN or infinite weights") }
-        return (spec, parameters)
     }
 
     static func metadata(_ spec: ModelSpec) -> [(String, String)] {
@@ -90,7 +110,7 @@ public enum ModelFile {
          ("hidden_activation", spec.hiddenActivation.rawValue),
          ("output_activation", spec.loss == .crossEntropy ? "softmax" : "sigmoid"),
          ("loss", spec.loss.rawValue), ("bias", String(spec.useBias)),
-         ("weight_layout", "fan_in,fan_out")]
+         ("weight_layout", "fan_in,fan_out"), ("input_scaling", "pixels / 255")]
     }
 
     static func tensorEntry(_ name: String, shape: [Int], floatOffset: Int, count: Int) -> String {
@@ -98,13 +118,24 @@ public enum ModelFile {
         return ",\"\(name)\":{\"dtype\":\"F32\",\"shape\":[\(shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(begin),\(end)]}"
     }
 
-    static func checkEntry(_ entry: Any?, name: String, shape: [Int], floatOffset: Int, count: Int,
-                           fail: (String) -> ModelFileError) throws {
-        guard let entry = entry as? [String: Any], entry["dtype"] as? String == "F32",
-              (entry["shape"] as? [Int]) == shape,
-              (entry["data_offsets"] as? [Int]) == [floatOffset * 4, (floatOffset + count) * 4] else {
-            throw fail("tensor \(name) is missing or is not F32 of shape \(shape) where the metadata's layers put it")
+    /// Where `tensor`'s bytes are in the data section, checked against the header's entry for it.
+    static func byteRange(of tensor: (name: String, shape: [Int], floatOffset: Int, count: Int), in header: [String: Any],
+                          dataLength: Int, fail: (String) -> ModelFileError) throws -> Range<Int> {
+        guard let entry = header[tensor.name] as? [String: Any] else { throw fail("tensor \(tensor.name) is missing") }
+        guard let dtype = entry["dtype"] as? String, dtype == "F32" else {
+            throw fail("tensor \(tensor.name) is \(entry["dtype"] ?? "of no dtype"), not F32")
         }
+        guard let shape = entry["shape"] as? [Int], shape == tensor.shape else {
+            throw fail("tensor \(tensor.name) has shape \((entry["shape"] as? [Int]).map { "\($0)" } ?? "none"), but the metadata's layers make it \(tensor.shape)")
+        }
+        guard let offsets = entry["data_offsets"] as? [Int], offsets.count == 2,
+              offsets[0] >= 0, offsets[1] - offsets[0] == tensor.count * 4 else {
+            throw fail("tensor \(tensor.name) has data_offsets \((entry["data_offsets"] as? [Int]).map { "\($0)" } ?? "none"), which do not span its \(tensor.count * 4) bytes")
+        }
+        guard offsets[1] <= dataLength else {
+            throw fail("tensor \(tensor.name) ends at byte \(offsets[1]) of a \(dataLength)-byte data section: the file is truncated")
+        }
+        return offsets[0]..<offsets[1]
     }
 }
 

@@ -42,6 +42,7 @@ public final class SingleProcessTrainer {
 
         var account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, now: Self.now())
         var step = 0
+        var divergence = DivergenceCheck()
         var report = TrainingReport(epoch: 0, step: 0, trainLoss: 0, testAccuracy: 0,
                                     samplesPerSecond: 0, elapsedSeconds: 0, workers: 1)
 
@@ -55,8 +56,8 @@ public final class SingleProcessTrainer {
                     train.gather(order.indices[first..<(first + rows)], inputs: workspace.input, labels: labelBuffer.baseAddress!)
                 }
                 let score = workspace.gradient(parameters: parameters, labels: labels, rows: rows, into: &gradient)
-                guard score.lossSum.isFinite else {
-                    throw TrainingError.lossNotFinite(epoch: account.epoch, step: step + 1, learningRate: config.optimizer.learningRate)
+                if let verdict = divergence.stepFinished(lossSum: score.lossSum, samples: rows) {
+                    throw TrainingError.divergence(verdict, epoch: account.epoch, step: step + 1, learningRate: config.optimizer.learningRate)
                 }
                 let learningRate = account.learningRate(config.optimizer)
                 parameters.withUnsafeMutableBufferPointer { p in
@@ -73,6 +74,9 @@ public final class SingleProcessTrainer {
             }
             account.pauseClock(now: Self.now())
             let evaluation = Evaluation(parameters: parameters, data: test, workspace: evaluationWorkspace)
+            if let verdict = divergence.epochFinished(testAccuracy: evaluation.accuracy, testSamples: test.count, classCount: train.classCount) {
+                throw TrainingError.divergence(verdict, epoch: account.epoch, step: step, learningRate: config.optimizer.learningRate)
+            }
             if let collapse = account.collapse(testAccuracy: evaluation.accuracy, classCount: test.classCount) { throw collapse }
             let trainingScore = account.epochScore
             report = account.finishEpoch(testAccuracy: evaluation.accuracy, step: step, workers: 1, distributed: false, now: Self.now())

@@ -4,6 +4,13 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case dataDoesNotFitModel(String)
     /// Test accuracy fell to chance after having been well above it.
     case accuracyCollapsed(epoch: Int, accuracy: Double, best: Double)
+    case diverged(DivergenceCheck.Verdict, epoch: Int, step: Int, learningRate: Float)
+
+    /// The error for `verdict`, found at `epoch` and `step` of a run at base rate `learningRate`.
+    public static func divergence(_ verdict: DivergenceCheck.Verdict, epoch: Int, step: Int, learningRate: Float) -> TrainingError {
+        verdict == .lossNotFinite ? .lossNotFinite(epoch: epoch, step: step, learningRate: learningRate)
+                                  : .diverged(verdict, epoch: epoch, step: step, learningRate: learningRate)
+    }
 
     public var description: String {
         switch self {
@@ -14,6 +21,18 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case let .accuracyCollapsed(epoch, accuracy, best):
             return String(format: "test accuracy fell to %.4f (chance) at epoch %d after reaching %.4f: the weights are wrecked "
                           + "(diverged, or corrupted by a bad gradient); no model is saved. Restart, with a lower --lr if it diverged", accuracy, epoch, best)
+        case let .diverged(verdict, epoch, step, learningRate):
+            let advice = "try a lower learning rate than --lr \(learningRate)"
+            switch verdict {
+            case .lossNotFinite:
+                return TrainingError.lossNotFinite(epoch: epoch, step: step, learningRate: learningRate).description
+            case let .lossRose(start, recent):
+                return String(format: "training diverged at epoch %d, step %d: the loss rose from %.2f at the start to %.2f over the last %d steps; ",
+                              epoch, step, start, recent, DivergenceCheck.window) + advice
+            case let .accuracyAtChance(accuracy, classCount):
+                return String(format: "training diverged: test accuracy %.4f after epoch %d is no better than chance among %d classes; ",
+                              accuracy, epoch, classCount) + advice
+            }
         }
     }
 }

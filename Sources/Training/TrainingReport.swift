@@ -78,11 +78,15 @@ public struct StepProgress {
         return Double(BLAS.norm(gradientSum)) / Double(stepSamples)
     }
 
-    /// Seconds left at the current rate, evaluation not counted.
-    public var secondsLeft: Double {
-        let done = Double((epoch - 1) * samplesPerEpoch + samplesInEpoch)
-        let total = Double(epochs * samplesPerEpoch)
-        return done > 0 ? elapsedSeconds * (total - done) / done : 0
+    /// Samples trained since the run began (for a resumed run, since it first began).
+    public var samplesDone: Int { (epoch - 1) * samplesPerEpoch + samplesInEpoch }
+
+    /// Seconds left at the rate measured since `baseline` (samples done and seconds elapsed
+    /// at an earlier step), evaluation not counted; nil until there is a rate to go by.
+    public func secondsLeft(since baseline: (samples: Int, seconds: Double)) -> Double? {
+        let samples = samplesDone - baseline.samples, seconds = elapsedSeconds - baseline.seconds
+        guard samples > 0, seconds > 0 else { return nil }
+        return seconds * Double(epochs * samplesPerEpoch - samplesDone) / Double(samples)
     }
 }
 

@@ -4,15 +4,6 @@ import XCTest
 
 /// What a user reads when a flag is wrong: one sentence that names the flag and what it takes.
 final class FlagErrorTests: XCTestCase {
-    func message(_ arguments: [String]) -> String? {
-        do {
-            _ = try DptrainCommand.parseAsRoot(arguments)
-            return nil
-        } catch {
-            return DptrainCommand.message(for: error)
-        }
-    }
-
     func testOutOfRangeValues() {
         XCTAssertEqual(message(["train", "--epochs", "0"]), "--epochs must be at least 1 (got 0)")
         XCTAssertEqual(message(["train", "--batch", "0"]), "--batch must be at least 1 (got 0)")

@@ -11,21 +11,29 @@ final class ProgressDisplayTests: XCTestCase {
     func testBarCountsSamplesAndTimeLeft() {
         var written = ""
         let display = ProgressDisplay(mode: .terminal, columns: { 120 }) { written += $0 }
-        // Half of the first of two epochs in 10 s: 30 s left.
-        display.stepFinished(halfway)
-        XCTAssertTrue(written.hasPrefix("\r\u{1B}[Kepoch 1/2 " + String(repeating: "█", count: 20) + String(repeating: "·", count: 20)), written)
-        XCTAssertTrue(written.hasSuffix(" 30,000/60,000  loss 0.2500  3,000 samples/s  30s left"), written)
+        // A first step of 128 samples slowed by warm-up: no rate to go by yet.
+        display.stepFinished(StepProgress(epoch: 1, epochs: 3, samplesInEpoch: 128, samplesPerEpoch: 60_000,
+                                          loss: 2.3, samplesPerSecond: 64, elapsedSeconds: 2))
+        XCTAssertTrue(written.hasSuffix("loss 2.3000  64 samples/s"), written)
+        // Then 29,872 samples in 0.5 s: 150,000 samples left take 2.5 s, not the 12.5 s that
+        // the whole 2.5 s since the start would promise.
+        Thread.sleep(forTimeInterval: 0.11)   // the bar redraws ten times a second
+        written = ""
+        display.stepFinished(StepProgress(epoch: 1, epochs: 3, samplesInEpoch: 30_000, samplesPerEpoch: 60_000,
+                                          loss: 0.25, samplesPerSecond: 12_000, elapsedSeconds: 2.5))
+        XCTAssertTrue(written.hasPrefix("\r\u{1B}[Kepoch 1/3 " + String(repeating: "█", count: 20) + String(repeating: "·", count: 20)), written)
+        XCTAssertTrue(written.hasSuffix(" 30,000/60,000  loss 0.2500  12,000 samples/s  3s left"), written)
     }
 
     func testBarFitsEveryWidthWithoutTheLastColumn() {
         for columns in [20, 40, 60, 80, 200] {
-            let bar = ProgressDisplay.bar(halfway, columns: columns)
+            let bar = ProgressDisplay.bar(halfway, secondsLeft: 30, columns: columns)
             XCTAssertLessThanOrEqual(bar.count, columns - 1, "\(columns) columns: \(bar)")
             XCTAssertTrue(bar.hasPrefix("epoch 1/2 "), bar)
         }
-        XCTAssertTrue(ProgressDisplay.bar(halfway, columns: 80).contains("loss 0.2500"))
-        XCTAssertTrue(ProgressDisplay.bar(halfway, columns: 200).contains("30,000/60,000"))
-        XCTAssertFalse(ProgressDisplay.bar(halfway, columns: 60).contains("30,000/60,000"), "counts go first when room is short")
+        XCTAssertTrue(ProgressDisplay.bar(halfway, secondsLeft: 30, columns: 80).contains("loss 0.2500"))
+        XCTAssertTrue(ProgressDisplay.bar(halfway, secondsLeft: 30, columns: 200).contains("30,000/60,000  loss 0.2500  3,000 samples/s  30s left"))
+        XCTAssertFalse(ProgressDisplay.bar(halfway, secondsLeft: 30, columns: 60).contains("30,000/60,000"), "counts go first when room is short")
     }
 
     func testFramesForLaunchAreLinesOfTheirOwn() {

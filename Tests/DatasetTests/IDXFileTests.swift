@@ -134,6 +134,20 @@ final class IDXFileTests: XCTestCase {
         XCTAssertEqual(loadError()?.kind, .truncated)
     }
 
+    /// A header that promises far more than the file holds (here 5 GB, past zlib's 32-bit
+    /// counts) costs only what the data inflates to, and is refused with both figures.
+    func testGzipWhoseHeaderPromisesGigabytes() throws {
+        // Random bytes do not compress, so 5 MB of them are a plausible source of 5 GB to deflate.
+        let noise = [UInt8](try XCTUnwrap(FileHandle(forReadingAtPath: "/dev/urandom")).readData(ofLength: 5_000_000))
+        try writeSet(gzip: true) { stem, bytes in
+            if stem == MNIST.fileStems.trainImages { bytes = IDXFileTests.idx([5, 1000, 1_000_000], noise) }
+        }
+        let error = loadError()
+        XCTAssertEqual(error?.kind, .truncated)
+        XCTAssertTrue(error?.description.contains("it inflates to 5000016 of the 5000000016 bytes its header promises") ?? false,
+                      error?.description ?? "")
+    }
+
     func testCorruptGzip() throws {
         try writeSet(gzip: true)
         let path = folder + "/" + MNIST.fileStems.testImages + ".gz"

@@ -44,7 +44,7 @@ final class ModelFileTests: XCTestCase {
         XCTAssertNotNil(refusal([UInt8](repeating: 0xFF, count: 64)))
         let foreign = Array("{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}".utf8)
         var bytes = [UInt8(foreign.count), 0, 0, 0, 0, 0, 0, 0] + foreign + [0, 0, 0, 0]
-        XCTAssertTrue(refusal(bytes)?.contains("not a dptrain model") ?? false)
+        XCTAssertTrue(refusal(bytes)?.contains("without dptrain's metadata") ?? false)
 
         let spec = ModelSpec(layerSizes: [4, 3, 2])
         try ModelFile.save(spec: spec, parameters: spec.initialParameters(.he, seed: 1), to: path)
@@ -53,5 +53,74 @@ final class ModelFileTests: XCTestCase {
         XCTAssertTrue(refusal([UInt8](repeating: 0, count: 3))?.contains(path) ?? false)
         try? FileManager.default.removeItem(atPath: path)
         XCTAssertTrue((try? ModelFile.load(from: path)) == nil)
+    }
+
+    struct Entry {
+        var name: String
+        var dtype: String
+        var shape: [Int]
+        var values: [Float]
+    }
+
+    /// A safetensors file as another tool may write it: `entries` in the given order, each with its
+    /// own data offsets, the header padded with `padding` spaces, `metadata` first.
+    func writeForeign(metadata: [String: String], entries: [Entry],
+                      padding: Int = 0) throws {
+        var header = "{\"__metadata__\":" + String(decoding: try JSONSerialization.data(withJSONObject: metadata), as: UTF8.self)
+        var body = Data()
+        for entry in entries {
+            let begin = body.count
+            entry.values.withUnsafeBytes { body.append(contentsOf: $0) }
+            header += ", \"\(entry.name)\": {\"dtype\": \"\(entry.dtype)\", \"shape\": \(entry.shape), \"data_offsets\": [\(begin), \(body.count)]}"
+        }
+        header += "}" + String(repeating: " ", count: padding)
+        var file = Data()
+        var length = UInt64(header.utf8.count).littleEndian
+        withUnsafeBytes(of: &length) { file.append(contentsOf: $0) }
+        file.append(contentsOf: header.utf8)
+        file.append(body)
+        try file.write(to: URL(fileURLWithPath: path))
+    }
+
+    func testAnyTensorOrderAndHeaderLayoutLoads() throws {
+        let spec = ModelSpec(layerSizes: [4, 3, 2])
+        let parameters = spec.initialParameters(.he, seed: 3)
+        let layout = ParameterLayout(spec)
+        func slice(_ offset: Int, _ count: Int) -> [Float] { Array(parameters[offset..<(offset + count)]) }
+        let entries = ModelFile.tensors(spec).map { Entry(name: $0.name, dtype: "F32", shape: $0.shape, values: slice($0.floatOffset, $0.count)) }
+        XCTAssertEqual(layout.layers.count, 2)
+        // Python's safetensors sorts by name, so each bias comes before its weight; it pads with spaces.
+        try writeForeign(metadata: Dictionary(uniqueKeysWithValues: ModelFile.metadata(spec)),
+                         entries: entries.sorted { $0.name < $1.name }.reversed(), padding: 5)
+        let loaded = try ModelFile.load(from: path)
+        XCTAssertEqual(loaded.spec, spec)
+        XCTAssertEqual(loaded.parameters, parameters)
+    }
+
+    func testRefusalsNameWhatIsWrong() throws {
+        let spec = ModelSpec(layerSizes: [4, 3, 2])
+        let metadata = Dictionary(uniqueKeysWithValues: ModelFile.metadata(spec))
+        let good = ModelFile.tensors(spec).map { Entry(name: $0.name, dtype: "F32", shape: $0.shape, values: [Float](repeating: 0.5, count: $0.count)) }
+        func refusal(metadata: [String: String] = metadata, _ edit: (inout [Entry]) -> Void) throws -> String {
+            var entries = good
+            edit(&entries)
+            try writeForeign(metadata: metadata, entries: entries)
+            do { _ = try ModelFile.load(from: path); return "loaded" } catch { return "\(error)".replacingOccurrences(of: path + ": ", with: "") }
+        }
+        XCTAssertEqual(try refusal { $0.remove(at: 1) }, "tensor layers.0.bias is missing")
+        XCTAssertEqual(try refusal { $0[2].dtype = "F16" }, "tensor layers.1.weight is F16, not F32")
+        XCTAssertEqual(try refusal { $0[0].shape = [3, 4] },
+                       "tensor layers.0.weight has shape [3, 4], but the metadata's layers make it [4, 3]")
+        XCTAssertEqual(try refusal { $0[3].values = [1, .nan] }, "tensor layers.1.bias holds NaN or infinite weights")
+        var noLoss = metadata
+        noLoss["loss"] = "hinge"
+        noLoss["bias"] = nil
+        XCTAssertEqual(try refusal(metadata: noLoss) { _ in }, "its metadata lacks or garbles loss, bias")
+        XCTAssertTrue(try refusal(metadata: [:]) { _ in }.hasPrefix("it is a safetensors file without dptrain's metadata"))
+        XCTAssertEqual(try refusal { _ in }, "loaded")
+    }
+
+    func testMetadataSaysHowToScaleTheInput() {
+        XCTAssertTrue(ModelFile.metadata(ModelSpec(layerSizes: [4, 3, 2])).contains { $0 == ("input_scaling", "pixels / 255") })
     }
 }

@@ -1,0 +1,21 @@
+import Foundation
+import Roles
+import Training
+
+/// The lines that open and close a run, alike for `train` and `coordinator`.
+enum RunLines {
+    /// "784-128-10 relu, cross-entropy, biases, momentum lr 0.1 cosine, batch 128, 3 epochs, seed 1"
+    static func configuration(_ config: TrainingConfig, batchPerWorker: Bool) -> String {
+        let optimizer = config.optimizer
+        return "\(config.model.summary), \(optimizer.kind.rawValue) lr \(optimizer.learningRate) \(optimizer.schedule.rawValue), "
+            + "batch \(config.batchSize)\(batchPerWorker ? " per worker" : ""), \(counted(config.epochs, "epoch")), seed \(config.seed)"
+    }
+
+    /// "done: test accuracy 0.9712 after 3 epochs (1,407 steps) with 2 workers, 412,345 samples/s, 1.2s"
+    static func done(_ report: TrainingReport, workers: Int? = nil) -> String {
+        let with = workers.map { " with \(counted($0, "worker"))" } ?? ""
+        return String(format: "done: test accuracy %.4f after %@ (%@)%@, %@ samples/s, %.1fs",
+                      report.testAccuracy, counted(report.epoch, "epoch"), counted(report.step, "step"), with,
+                      ProgressDisplay.grouped(report.samplesPerSecond), report.elapsedSeconds)
+    }
+}
