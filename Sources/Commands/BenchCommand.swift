@@ -20,8 +20,9 @@ struct BenchCommand: ParsableCommand {
             processes train 784-128-10 over ipc for --epochs epochs with --batch samples per worker; \
             prints samples/s, the speed-up over the first count, and where each step's time went.
 
-            With --logging-cost: single-process default runs (784-128-10, batch 128, 3 epochs) alternate without and with --metrics and --tensorboard at the default --log-every;
-            prints both samples/s and CPU time per run, and the difference.
+            With --logging-cost: single-process default runs (784-128-10, batch 128, 3 epochs) alternate \
+            without and with --metrics and --tensorboard at the default --log-every; prints both samples/s \
+            and CPU time per run, and the difference.
             """)
 
     @Option(help: ArgumentHelp("Models as layer widths, comma-separated lists of dash-joined sizes.", valueName: "list"))
@@ -42,7 +43,7 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Epochs each distributed run trains.")
     var epochs = 1
 
-    @Flag(name: .customLong("logging-cost"), help: "Measure what the metrics file and TensorBoard cost a run at the default --log-every.")
+    @Flag(name: .customLong("logging-cost"), help: "Measure what the metrics file and TensorBoard cost a training run.")
     var loggingCost = false
 
     @Option(help: "Runs each way for --logging-cost.")
