@@ -37,6 +37,7 @@ struct LaunchCommand: ParsableCommand {
     func validate() throws {
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be between 1 and 256 (got \(workers))") }
         try membership.validate(workers: workers)
+        if let report { try OutputPath.checkFile(report, flag: "--report") }
     }
 
     func run() throws {

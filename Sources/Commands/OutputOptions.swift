@@ -17,10 +17,11 @@ public struct OutputOptions: ParsableArguments {
 
     public init() {}
 
-    /// Both paths are checked before any data is read, so that a typo costs seconds, not a run.
+    /// Every path is checked before any data is read, so that a typo costs seconds, not a run.
     public func validate() throws {
         if let metrics { try OutputPath.checkFile(metrics, flag: "--metrics") }
         if let save { try OutputPath.checkFile(save, flag: "--save") }
+        if let tensorboard { try OutputPath.checkFolder(tensorboard, flag: "--tensorboard") }
         if let logEvery, logEvery < 1 { throw ValidationError("--log-every must be at least 1 (got \(logEvery))") }
     }
 

@@ -21,6 +21,7 @@ struct ReportCommand: ParsableCommand {
 
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("give at least one metrics file: dptrain report METRICS.jsonl [MORE.jsonl ...]") }
+        try OutputPath.checkFile(output, flag: "--output")
     }
 
     func run() throws {

@@ -158,6 +158,21 @@ final class ObservabilityProcessTests: ProcessTestCase {
         XCTAssertTrue(errors("report").contains("notes.txt:1: not a metrics line"), errors("report"))
     }
 
+    func testBadOutputPathsAreOneLineBeforeTraining() throws {
+        let file = "\(folder)/file"
+        FileManager.default.createFile(atPath: file, contents: nil)
+        for (arguments, expected) in [
+            (["train", "--tensorboard", file], "--tensorboard \(file): that is a file, not a folder"),
+            (["train", "--log-every", "0"], "--log-every must be at least 1 (got 0)"),
+            (["launch", "--workers", "1", "--report", "/nonexistent/r.html"],
+             "--report /nonexistent/r.html: the folder /nonexistent does not exist; create it or choose another path"),
+        ] {
+            let result = try runToEnd(ProcessTests.executable, arguments)
+            XCTAssertNotEqual(result.status, 0)
+            XCTAssertTrue(result.errors.hasPrefix("Error: \(expected)"), result.errors)
+        }
+    }
+
     /// The first <svg> element whose data-chart is `kind`.
     func svgElement(_ page: String, _ kind: String) -> String? {
         guard let start = page.range(of: "<svg class=\"chart\" data-chart=\"\(kind)\"") else { return nil }
