@@ -138,6 +138,11 @@ final class ElasticProcessTests: ProcessTestCase {
         XCTAssertEqual(events(history, "run").map { $0["resumed"] as? Bool }, [false, true])
         XCTAssertEqual(events(history, "epoch").compactMap { $0["epoch"] as? Int }.suffix(2), [1, 2])
         XCTAssertGreaterThanOrEqual(resumedEvents.first?["step"] as? Int ?? 0, 150)
+        // The report marks the restart and the resume on the throughput chart.
+        let report = try start("report", ["report", "\(folder)/resumed.jsonl", "-o", "\(folder)/resumed.html"])
+        wait(report)
+        let page = try String(contentsOfFile: "\(folder)/resumed.html", encoding: .utf8)
+        XCTAssertTrue(page.contains("data-marker=\"coordinator restarted\"") && page.contains("data-marker=\"resumed at step"), "markers")
 
         let expected = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/uninterrupted.safetensors"))
         let resumed = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/resumed.safetensors"))
