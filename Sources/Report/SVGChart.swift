@@ -89,7 +89,7 @@ public struct LineChart {
             svg += "<text class=\"marker-label\" x=\"\(px)\" y=\"\(fmt(frame.top + 9))\" fill=\"\(marker.color)\" transform=\"rotate(90 \(px) \(fmt(frame.top + 9)))\">\(escapeHTML(marker.label))</text>"
         }
         for line in series {
-            let valid = line.points.filter { $0.x.isFinite && $0.y.isFinite }
+            let valid = Self.thinned(line.points.filter { $0.x.isFinite && $0.y.isFinite })
             guard !valid.isEmpty else { continue }
             var d = ""
             for (index, point) in valid.enumerated() {
@@ -104,6 +104,16 @@ public struct LineChart {
             }
         }
         return svg + legend(frame: frame) + "</svg>"
+    }
+
+    /// At most about `limit` points, evenly taken, the last kept: a long run's thousands of step
+    /// lines draw the same curve from fewer, and the page stays small.
+    static func thinned(_ points: [(x: Double, y: Double)], limit: Int = 1500) -> [(x: Double, y: Double)] {
+        guard points.count > limit else { return points }
+        let stride = (points.count + limit - 1) / limit
+        var kept = Swift.stride(from: 0, to: points.count, by: stride).map { points[$0] }
+        if (points.count - 1) % stride != 0 { kept.append(points[points.count - 1]) }
+        return kept
     }
 
     private func legend(frame: ChartFrame) -> String {
