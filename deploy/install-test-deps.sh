@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # What the tests need beyond the build: GNU time, which measures a process's peak
 # memory; Python's safetensors and NumPy, which re-save a model as other tools do;
-# the tensorboard Python package, whose own loader reads dptrain's event files
-# back; Chromium, which renders dptrain report's page to a PNG. Only what is
-# missing; sudo when not root.
+# tcpdump, which watches a secured run's traffic; pyzmq, another ZeroMQ tool that
+# must read dptrain's key files; the tensorboard Python package, whose own loader
+# reads dptrain's event files back; Chromium, which renders dptrain report's page
+# to a PNG. Only what is missing; sudo when not root.
 set -euo pipefail
 
 sudo=""
@@ -11,6 +12,9 @@ sudo=""
 
 missing=()
 [ -x /usr/bin/time ] || missing+=(time)
+# tcpdump reads a secured run's packets (WireCaptureTests); Debian's pyzmq reads dptrain's certificates (SecurityProcessTests).
+command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
+/usr/bin/python3 -c "import zmq.auth" 2>/dev/null || missing+=(python3-zmq)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -20,6 +20,10 @@ struct BenchCommand: ParsableCommand {
             processes train 784-128-10 over ipc for --epochs epochs with --batch samples per worker; \
             prints samples/s, the speed-up over the first count, and where each step's time went.
 
+            With --secure, each count runs over tcp loopback in plaintext and with CURVE keys made for \
+            the run, alternating --rounds times, and a line gives the median CURVE samples/s as a share of \
+            plaintext's.
+
             With --logging-cost: single-process default runs (784-128-10, batch 128, 3 epochs) alternate \
             without and with --metrics and --tensorboard at the default --log-every; prints both samples/s \
             and CPU time per run, and the difference.
@@ -43,11 +47,14 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Epochs each distributed run trains.")
     var epochs = 1
 
-    @Flag(name: .customLong("logging-cost"), help: "Measure what the metrics file and TensorBoard cost a training run.")
-    var loggingCost = false
+    @Flag(help: "With --workers: run each count twice over tcp loopback, in plaintext and with CURVE, and print what encryption costs.")
+    var secure = false
 
-    @Option(help: "Runs each way for --logging-cost.")
-    var rounds = 5
+    @Option(help: "With --secure: plaintext and CURVE runs of each count, alternating, this many of each; their medians are compared.")
+    var rounds = 3
+
+    @Flag(name: .customLong("logging-cost"), help: "Measure what the metrics file and TensorBoard cost a training run, over --rounds runs each way.")
+    var loggingCost = false
 
     @Option(name: .customLong("log-every"), help: ArgumentHelp("Steps between logged steps for --logging-cost (default: the runs' default).", valueName: "n"))
     var logEvery: Int?
@@ -61,9 +68,10 @@ struct BenchCommand: ParsableCommand {
         if workers != nil && parsedWorkerCounts == nil {
             throw ValidationError("--workers '\(workers!)' must be worker counts from 1 to 256 like 1,2,4")
         }
-        guard rounds > 0 else { throw ValidationError("--rounds must be at least 1") }
         if let logEvery, logEvery < 1 { throw ValidationError("--log-every must be at least 1 (got \(logEvery))") }
         guard batch > 0, epochs > 0 else { throw ValidationError("--batch and --epochs must be at least 1") }
+        guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 100") }
+        if secure && workers == nil { throw ValidationError("--secure compares distributed runs: give --workers too, e.g. --workers 2 --secure") }
     }
 
     var parsedWorkerCounts: [Int]? {
@@ -90,7 +98,7 @@ struct BenchCommand: ParsableCommand {
             return try LoggingCostBench(rounds: rounds, logEvery: logEvery).run(data: data)
         }
         if let counts = parsedWorkerCounts {
-            return try DistributedBench(workerCounts: counts, batch: batch, epochs: epochs).run(data: data)
+            return try DistributedBench(workerCounts: counts, batch: batch, epochs: epochs, secure: secure, rounds: rounds).run(data: data)
         }
         print("model            batch   samples/s  train GFLOP/s  sgemm GFLOP/s  efficiency")
         for sizes in parsedModels! {

@@ -27,6 +27,7 @@ public struct CoordinatorCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
+    @OptionGroup(title: "Security") var security: CoordinatorSecurityOptions
 
     @Flag(help: "Log every detail: each worker's samples, each slow step, each dropped message.")
     var verbose = false
@@ -36,6 +37,7 @@ public struct CoordinatorCommand: ParsableCommand {
     public func validate() throws {
         guard (1...1024).contains(workers) else { throw ValidationError("--workers must be between 1 and 1024 (got \(workers))") }
         try membership.validate(workers: workers)
+        try security.validate(bind: bind)
     }
 
     public func run() throws {
@@ -51,7 +53,8 @@ public struct CoordinatorCommand: ParsableCommand {
 
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
         let coordinator = try Coordinator(config: config, train: data.train, test: data.test, options: membership.options(workers: workers),
-                                          endpoint: bind, context: context, logger: logger)
+                                          endpoint: bind, context: context, logger: logger,
+                                          security: try security.security(context: context, logger: logger))
         RunLine(runID: coordinator.runID, trainer: "coordinator", resumed: membership.resume, config: config,
                 trainSamples: data.train.count, testSamples: data.test.count,
                 logEvery: logs.every,

@@ -48,7 +48,8 @@ extension Coordinator {
 
         switch envelope.body {
         case .hello(let hello):
-            perform(machine.receiveHello(hello, from: peer, address: message.property("Peer-Address", frame: 1), now: now))
+            perform(machine.receiveHello(hello, from: peer, address: message.property("Peer-Address", frame: 1),
+                                         key: message.property("User-Id", frame: 1), now: now))
         case .gradient(let view):
             switch machine.receiveGradient(step: envelope.step, sampleCount: Int(view.sampleCount), from: peer, now: now) {
             case .accept(let member):

@@ -83,9 +83,9 @@ public final class Coordinator {
     /// Logged drops per kind, so that a flood of junk cannot flood the log.
     var loggedDrops: [String: Int] = [:]
 
-    /// Binds `endpoint` (tcp://HOST:PORT or ipc://PATH) on `context`.
+    /// Binds `endpoint` (tcp://HOST:PORT or ipc://PATH) on `context`, secured as `security` says.
     public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, options: CoordinatorOptions,
-                endpoint: String, context: Context, logger: Logger) throws {
+                endpoint: String, context: Context, logger: Logger, security: SocketSecurity = .none) throws {
         precondition(config.problems.isEmpty)
         guard config.model.inputSize == train.featureCount, config.model.classCount >= train.classCount else {
             throw TrainingError.dataDoesNotFitModel(
@@ -106,6 +106,7 @@ public final class Coordinator {
         runID = UInt64.random(in: 1...UInt64.max)
 
         socket = try Socket(context, .router)
+        try socket.apply(security)
         // An unknown routing id is an error rather than a silent drop: a closed connection shows at once.
         try socket.set(.routerMandatory, 1)
         // Nothing legitimate is larger than a gradient; a peer announcing more is cut off by libzmq.
