@@ -139,6 +139,14 @@ public final class Worker {
                 logger.warning("worker \(machine.workerID): lost the coordinator at \(endpoint); rejoining")
                 (socket, handshake) = try Worker.connectedSocket(context, endpoint, security)
                 runID = 0
+            case let .explainWait(waited, left):
+                // Brings the monitor's view of the connection up to date; a failed handshake ends the wait.
+                if let failure = try handshake.failure() {
+                    throw HandshakeError(endpoint: endpoint, publicKey: security.publicKey, failure: failure)
+                }
+                let why = ConnectionDiagnosis.explain(endpoint: endpoint, connected: handshake.isConnected,
+                                                      handshaken: handshake.handshakeSucceeded)
+                logger.info("worker: no coordinator at \(endpoint) after \(Int(waited.rounded())) s: \(why); giving up in \(Int(left.rounded())) s")
             }
         }
     }
