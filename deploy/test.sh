@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, then runs every dptrain test: the Swift suite, then the deployment
+# Installs what is missing (the build's libraries, Chromium and TensorBoard's Python package for
+# the report and event-file tests), then runs every dptrain test: the Swift suite, then the deployment
 # recipes against real tools: the release archive with the Swift toolchain hidden, the systemd
 # units (systemd-analyze), the Kubernetes manifests (kubernetes-validate), the container image
 # (podman, buildah) and the Slurm job (slurmctld, slurmd, munge). Each installs what it needs and

@@ -10,7 +10,8 @@ public struct DptrainCommand: ParsableCommand {
             then `dptrain evaluate --model FILE`.
             """,
         version: BuildInfo.line(program: "dptrain"),
-        subcommands: [LaunchCommand.self, TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, EvaluateCommand.self, BenchCommand.self, KeygenCommand.self],
+        subcommands: [LaunchCommand.self, TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, EvaluateCommand.self, ReportCommand.self,
+                      BenchCommand.self, KeygenCommand.self],
         defaultSubcommand: TrainCommand.self)
 
     public init() {}

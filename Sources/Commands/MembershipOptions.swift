@@ -39,4 +39,11 @@ public struct MembershipOptions: ParsableArguments {
         CoordinatorOptions(workers: workers, maxWorkers: maxWorkers ?? .max, stepDeadline: stepDeadline,
                            checkpointDirectory: checkpoint, checkpointEvery: checkpointEvery, resume: resume, stopsOnSignal: true)
     }
+
+    /// The run line's account of these flags.
+    func runLineFields(workers: Int, endpoint: String) -> [(String, JSONValue)] {
+        [("endpoint", .string(endpoint)), ("workers", .int(workers)), ("max_workers", maxWorkers.map(JSONValue.int) ?? .encoded("null")),
+         ("step_deadline", .double(stepDeadline)), ("checkpoint", checkpoint.map(JSONValue.string) ?? .encoded("null")),
+         ("checkpoint_every", checkpointEvery.map(JSONValue.int) ?? .encoded("null"))]
+    }
 }

@@ -40,6 +40,8 @@ public final class Worker {
     private var alignedParameters: [Float] = []
 
     public private(set) var stepsDone = 0
+    /// Seconds added to each step's compute, for tests that need a slow worker (a straggler).
+    public var testStepDelay: Double = 0
     /// Leave cleanly at the end of the step in hand on SIGTERM or SIGINT.
     private let leavesOnStopSignal: Bool
     private var saidWaiting = false
@@ -244,6 +246,7 @@ public final class Worker {
             alignedParameters.withUnsafeMutableBufferPointer { step.parameters.copy(into: $0) }
             score = workspace.gradient(parameters: alignedParameters, labels: batchLabels, rows: rows, into: &gradient)
         }
+        if testStepDelay > 0 { Thread.sleep(forTimeInterval: testStepDelay) }
         let computeNanoseconds = DispatchTime.now().uptimeNanoseconds - start
         guard score.lossSum.isFinite else {
             // Tell the coordinator, which stops the run with the reason, rather than leave it waiting.
