@@ -46,7 +46,7 @@ let package = Package(
         // A thin Swift wrapper of libzmq: the only module that imports CZMQ.
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
         // The wire protocol: message types, header, encode and validating decode. No sockets.
-        .target(name: "Wire", swiftSettings: alwaysOptimised),
+        .target(name: "Wire", dependencies: ["CKernels"], swiftSettings: alwaysOptimised),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
             "MLP", "Dataset", "Roles", "Training", "Distributed", "Wire", "ZMQ",

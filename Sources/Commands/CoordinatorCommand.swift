@@ -27,6 +27,7 @@ public struct CoordinatorCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
+    @OptionGroup var transport: TransportOptions
 
     @Flag(help: "Log every detail: each worker's samples, each slow step, each dropped message.")
     var verbose = false
@@ -50,7 +51,7 @@ public struct CoordinatorCommand: ParsableCommand {
         logger.info("\(BLASKernels.summary)")
 
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
-        let coordinator = try Coordinator(config: config, train: data.train, test: data.test, options: membership.options(workers: workers),
+        let coordinator = try Coordinator(config: config, train: data.train, test: data.test, options: membership.options(workers: workers, wirePrecision: transport.wirePrecision),
                                           endpoint: bind, context: context, logger: logger)
         let observers: [TrainingObserver] = [ProgressDisplay()] + (metricsLog.map { [$0] } ?? [])
         let report = try coordinator.run(observer: ObserverList(observers))

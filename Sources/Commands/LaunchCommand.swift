@@ -24,6 +24,7 @@ struct LaunchCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
+    @OptionGroup var transport: TransportOptions
 
     @Flag(help: "Log every detail, in the coordinator and the workers: each worker's samples, each slow step, each dropped message.")
     var verbose = false

@@ -17,7 +17,8 @@ extension Coordinator {
             case .welcome(let member):
                 logger.info("worker \(member.id) joined from \(member.host)")
                 let configuration = RunConfiguration(training: config, featureCount: train.featureCount, classCount: train.classCount,
-                                                     coordinatorSilenceSeconds: max(Liveness.seconds(Liveness.defaultCoordinatorSilence), options.stepDeadline))
+                                                     coordinatorSilenceSeconds: max(Liveness.seconds(Liveness.defaultCoordinatorSilence), options.stepDeadline),
+                                                     wirePrecision: options.wirePrecision == .float32 ? nil : options.wirePrecision)
                 do {
                     try encoder.welcome(Welcome(workerID: member.id, configuration: configuration.encoded(),
                                                 parameterCount: parameters.count), runID: runID)

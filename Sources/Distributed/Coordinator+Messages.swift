@@ -40,7 +40,8 @@ extension Coordinator {
         let envelope: Envelope
         do {
             envelope = try decode(frames: message.dropFirst(), context: DecodeContext(receiver: .coordinator, runID: runID,
-                                                                                     parameterCount: parameters.count))
+                                                                                     parameterCount: parameters.count,
+                                                                                     precision: options.wirePrecision))
         } catch let error as WireError {
             perform(machine.receiveInvalid(error, from: peer, now: now))
             return false

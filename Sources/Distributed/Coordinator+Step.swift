@@ -41,9 +41,10 @@ extension Coordinator {
     /// Sends each member of the step its batch's indices and the weights: one copy of the
     /// weights into libzmq, shared by every member's message. No send waits.
     private func broadcast() throws {
-        let weights = try parameters.withUnsafeBytes { try SharedFrame(copying: $0) }
+        let weights = try weightsFrame()
         for (member, indices) in machine.stepBatches {
-            try encoder.step(runID: runID, step: machine.step, epoch: UInt32(account.epoch), indices: indices, parameterCount: parameters.count)
+            try encoder.step(runID: runID, step: machine.step, epoch: UInt32(account.epoch), indices: indices, parameterCount: parameters.count,
+                             precision: options.wirePrecision)
             do {
                 let sent = try member.peer.withUnsafeBytes { address in
                     try encoder.withHeaderAndMeta { header, meta in

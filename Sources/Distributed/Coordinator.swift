@@ -25,9 +25,12 @@ public struct CoordinatorOptions: Sendable {
     /// On SIGTERM or SIGINT, finish the step in hand, write a checkpoint, tell the workers and
     /// return (a scheduler's preemption); a second signal stops at once.
     public var stopsOnSignal: Bool
+    /// How weights and gradients travel to and from every worker of the run.
+    public var wirePrecision: WirePrecision
 
     public init(workers: Int, maxWorkers: Int = .max, stepDeadline: Double = Liveness.defaultStepDeadlineSeconds,
-                checkpointDirectory: String? = nil, checkpointEvery: Int? = nil, resume: Bool = false, stopsOnSignal: Bool = false) {
+                checkpointDirectory: String? = nil, checkpointEvery: Int? = nil, resume: Bool = false, stopsOnSignal: Bool = false,
+                wirePrecision: WirePrecision = .float32) {
         self.workers = workers
         self.maxWorkers = maxWorkers
         self.stepDeadline = stepDeadline
@@ -35,6 +38,7 @@ public struct CoordinatorOptions: Sendable {
         self.checkpointEvery = checkpointEvery
         self.resume = resume
         self.stopsOnSignal = stopsOnSignal
+        self.wirePrecision = wirePrecision
     }
 }
 

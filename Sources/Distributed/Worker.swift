@@ -33,8 +33,10 @@ public final class Worker {
     private var gradient: [Float] = []
     private var batchIndices: [Int32] = []
     private var batchLabels: [UInt8] = []
-    /// Where the step's parameters are copied when libzmq's buffer is not aligned for floats.
+    /// Where the step's parameters are copied when they are not float32 aligned in libzmq's buffer.
     private var alignedParameters: [Float] = []
+    /// The gradient in the run's wire precision, when that is not float32.
+    private var wireGradient = WireEncodingBuffer()
 
     public private(set) var stepsDone = 0
     /// Leave cleanly at the end of the step in hand on SIGTERM or SIGINT.
@@ -147,7 +149,7 @@ public final class Worker {
         do {
             envelope = try decode(frames: message, context: DecodeContext(
                 receiver: .worker, runID: runID, parameterCount: configuration?.training.model.parameterCount ?? 0,
-                shardCount: shard?.count ?? 0))
+                shardCount: shard?.count ?? 0, precision: configuration?.precision ?? .float32))
         } catch {
             logger.warning("dropped a message from the coordinator: \(error)")
             return
@@ -216,12 +218,10 @@ public final class Worker {
                 shard.gather(UnsafeBufferPointer(rebasing: indices[0..<rows]), inputs: workspace.input, labels: labels.baseAddress!)
             }
         }
-        let bytes = step.parameters.bytes
         let score: BatchScore
-        if Int(bitPattern: bytes.baseAddress) % MemoryLayout<Float>.alignment == 0 {
+        if let weights = step.parameters.alignedFloat32 {
             // Read the weights where libzmq received them: no copy.
-            score = workspace.gradient(parameters: bytes.baseAddress!.assumingMemoryBound(to: Float.self),
-                                       labels: batchLabels, rows: rows, into: &gradient)
+            score = workspace.gradient(parameters: weights, labels: batchLabels, rows: rows, into: &gradient)
         } else {
             alignedParameters.withUnsafeMutableBufferPointer { step.parameters.copy(into: $0) }
             score = workspace.gradient(parameters: alignedParameters, labels: batchLabels, rows: rows, into: &gradient)
@@ -234,9 +234,10 @@ public final class Worker {
             _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
             throw WorkerError.lossNotFinite(step: number)
         }
+        let precision = configuration?.precision ?? .float32
         try encoder.gradient(runID: runID, step: number, sampleCount: UInt32(rows), lossSum: score.lossSum,
-                             computeNanoseconds: computeNanoseconds, parameterCount: gradient.count)
-        let sent = try gradient.withUnsafeBytes { bulk in
+                             computeNanoseconds: computeNanoseconds, parameterCount: gradient.count, precision: precision)
+        let sent = try wireGradient.withEncoded(gradient, precision) { bulk in
             // Never block: with no coordinator connected a blocking send would wait for one forever.
             try encoder.withFrames(bulk: bulk) { header, meta, bulk in
                 try socket.send(header, meta, bulk, .dontWait)

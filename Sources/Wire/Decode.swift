@@ -9,12 +9,15 @@ public struct DecodeContext: Sendable {
     public var parameterCount: Int
     /// Samples in the receiving worker's shard: every step index must be below it.
     public var shardCount: Int
+    /// How the run's weights and gradients travel (from the welcome, for a worker).
+    public var precision: WirePrecision
 
-    public init(receiver: Role, runID: UInt64 = 0, parameterCount: Int = 0, shardCount: Int = 0) {
+    public init(receiver: Role, runID: UInt64 = 0, parameterCount: Int = 0, shardCount: Int = 0, precision: WirePrecision = .float32) {
         self.receiver = receiver
         self.runID = runID
         self.parameterCount = parameterCount
         self.shardCount = shardCount
+        self.precision = precision
     }
 }
 
@@ -134,7 +137,7 @@ private func decodeStep(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer
     let count = try reader.integer("the index count", as: UInt32.self)
     let indices = WireArray<UInt32>(try reader.bytes(UInt64(count) * 4, "the sample indices"))
     try reader.finish()
-    let parameters = try floats(bulk, of: .step, expected: context.parameterCount)
+    let parameters = try floats(bulk, of: .step, expected: context.parameterCount, precision: context.precision)
     for (position, index) in indices.enumerated() where Int(index) >= context.shardCount {
         throw WireError.indexOutOfRange(position: position, index: index, shardCount: context.shardCount)
     }
@@ -151,19 +154,20 @@ private func decodeGradient(_ reader: inout ByteReader, bulk: UnsafeRawBufferPoi
     let nanoseconds = try reader.integer("the compute time", as: UInt64.self)
     try reader.finish()
     guard loss.isFinite else { throw WireError.lossNotFinite(loss) }
-    let gradient = try floats(bulk, of: .gradient, expected: context.parameterCount)
+    let gradient = try floats(bulk, of: .gradient, expected: context.parameterCount, precision: context.precision)
     if let bad = gradient.firstNonFinite() {
         throw WireError.nonFinite(.gradient, index: bad, value: gradient[bad])
     }
     return GradientView(sampleCount: samples, lossSum: loss, computeNanoseconds: nanoseconds, gradient: gradient)
 }
 
-/// The bulk frame as `expected` Float32 values, checking its size only.
+/// The bulk frame as `expected` values in `precision`, checking its size only.
 private func floats(_ bulk: UnsafeRawBufferPointer, of type: MessageType,
-                    expected: Int) throws -> WireArray<Float> {
-    guard bulk.count % 4 == 0 else { throw WireError.floatBytes(type, bytes: bulk.count) }
-    guard bulk.count / 4 == expected else {
-        throw WireError.parameterCount(type, got: bulk.count / 4, expected: expected)
+                    expected: Int, precision: WirePrecision) throws -> WireFloats {
+    let width = precision.bytesPerValue
+    guard bulk.count % width == 0 else { throw WireError.floatBytes(type, bytes: bulk.count) }
+    guard bulk.count / width == expected else {
+        throw WireError.parameterCount(type, got: bulk.count / width, expected: expected)
     }
-    return WireArray(bulk)
+    return WireFloats(bulk, precision: precision)
 }

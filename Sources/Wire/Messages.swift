@@ -56,8 +56,8 @@ public struct StepView {
     public let epoch: UInt32
     /// Indices into the worker's shard, each checked < its sample count.
     public let indices: WireArray<UInt32>
-    /// The full parameter vector, checked to be the run's size and finite.
-    public let parameters: WireArray<Float>
+    /// The full parameter vector in the run's wire precision, checked to be the run's size and finite.
+    public let parameters: WireFloats
 }
 
 /// A worker's answer to a step: sums, not means, so the coordinator can divide by the true total.
@@ -65,8 +65,8 @@ public struct GradientView {
     public let sampleCount: UInt32
     public let lossSum: Double
     public let computeNanoseconds: UInt64
-    /// The gradient sum, checked to be the run's size and finite.
-    public let gradient: WireArray<Float>
+    /// The gradient sum in the run's wire precision, checked to be the run's size and finite.
+    public let gradient: WireFloats
 }
 
 /// A decoded message's contents, one case per `MessageType`.

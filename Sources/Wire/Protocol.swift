@@ -36,11 +36,14 @@
 //   refuse     c->w  u16 `RefuseReason`, str text (<= 1 KiB)                empty
 //   shard      c->w  u32 sample count n, u32 features f, u32 classes k,     n*f pixel bytes (u8),
 //                    n label bytes (each < k)                               sample after sample
-//   step       c->w  u32 epoch, u32 index count m, m x u32 sample indices   parameters, Float32 LE
+//   step       c->w  u32 epoch, u32 index count m, m x u32 sample indices   parameters, Float32 LE or bf16 LE
 //                    into the worker's shard (each < shard count)           (count = run's parameter count)
-//   gradient   w->c  u32 sample count, f64 loss sum, u64 compute ns         gradient sum, Float32 LE
+//   gradient   w->c  u32 sample count, f64 loss sum, u64 compute ns         gradient sum, Float32 LE or bf16 LE
 //                                                                           (count = run's parameter count,
 //                                                                           every value finite)
+//
+// Float32 or bf16: the run's wire precision (`WirePrecision`), which the coordinator
+// names in the welcome's configuration ("wirePrecision"; absent means float32).
 //   heartbeat  both  empty                                                  empty
 //   goodbye    w->c  empty (the worker leaves cleanly)                      empty
 //   shutdown   c->w  empty (training is done)                               empty

@@ -66,7 +66,7 @@ public enum WireError: Error, CustomStringConvertible {
         case .zeroParameterCount:
             "welcome names a model of 0 parameters"
         case .floatBytes(let type, let bytes):
-            "\(type) float frame is \(bytes) bytes, not a whole number of Float32"
+            "\(type) float frame is \(bytes) bytes, not a whole number of values of the run's wire precision"
         case .parameterCount(let type, let got, let expected):
             "\(type) has \(got) floats, the run's model has \(expected)"
         case .nonFinite(let type, let index, let value):
