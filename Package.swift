@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A stop-signal flag for workers that leave at the end of their step.
         .target(name: "CSignals"),
+        // Anonymous memory files for same-host bulk transport, and their published words.
+        .target(name: "CSharedMemory"),
         // IDX files, MNIST, shards and batches.
         .target(name: "Dataset", dependencies: ["CZlib", "CKernels"], swiftSettings: alwaysOptimised),
         // The roles' decisions as state machines: membership, samples, liveness, the run's
@@ -41,7 +43,7 @@ let package = Package(
         // The coordinator's and the worker's drivers: poll, decode, feed the machine, perform
         // its actions, compute. The only training code that touches sockets.
         .target(name: "Distributed", dependencies: [
-            "MLP", "Dataset", "Wire", "ZMQ", "Roles", "Training", "CSignals", .product(name: "Logging", package: "swift-log"),
+            "MLP", "Dataset", "Wire", "ZMQ", "Roles", "Training", "CSignals", "CSharedMemory", .product(name: "Logging", package: "swift-log"),
         ]),
         // A thin Swift wrapper of libzmq: the only module that imports CZMQ.
         .target(name: "ZMQ", dependencies: ["CZMQ"]),

@@ -24,8 +24,8 @@ struct BenchCommand: ParsableCommand {
             With --simulated-workers 1,2,4,8,16: the coordinator's ceiling. For each count, a coordinator
             (in this process, over tcp loopback) against that many simulated workers that answer each step
             at once with a stored gradient: steps/s, samples/s and MB/s through the coordinator, and where
-            each step's time went. --hidden, --batch (per worker), --steps and --wire-precision shape the
-            run; --metrics FILE writes one {"event":"bench",...} JSON line per count.
+            each step's time went. --hidden, --batch (per worker), --steps, --wire-precision and
+            --shared-memory (off by default here, to measure tcp) shape the run; --metrics FILE writes one {"event":"bench",...} JSON line per count.
             """)
 
     @Option(help: ArgumentHelp("Models as layer widths, comma-separated lists of dash-joined sizes.", valueName: "list"))
@@ -57,6 +57,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(name: .customLong("wire-precision"), help: ArgumentHelp("How weights and gradients travel in --simulated-workers: float32 or bf16.", valueName: "format"))
     var wirePrecision: WirePrecision = .float32
+
+    @Option(name: .customLong("shared-memory"), help: ArgumentHelp("With --simulated-workers: on, weights and gradients through shared memory (as for any worker on the coordinator's host); off, over tcp loopback.", valueName: "on|off"))
+    var sharedMemory: SharedMemorySwitch = .off
 
     @Option(help: ArgumentHelp("With --simulated-workers, write one JSON line per count to this file.", valueName: "file"))
     var metrics: String?
@@ -114,7 +117,7 @@ struct BenchCommand: ParsableCommand {
         if let simulatedWorkers {
             BLAS.useOneThread()
             return try SimulatedWorkerBench(workerCounts: parse(counts: simulatedWorkers)!, hidden: parsedHidden!, batch: batch,
-                                            steps: steps, precision: wirePrecision,
+                                            steps: steps, precision: wirePrecision, sharedMemory: sharedMemory.isOn,
                                             metrics: try metrics.map { try MetricsLog(path: $0) }).run()
         }
         let data = try dataOptions.load()

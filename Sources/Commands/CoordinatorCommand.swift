@@ -51,7 +51,8 @@ public struct CoordinatorCommand: ParsableCommand {
         logger.info("\(BLASKernels.summary)")
 
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
-        let coordinator = try Coordinator(config: config, train: data.train, test: data.test, options: membership.options(workers: workers, wirePrecision: transport.wirePrecision),
+        let coordinator = try Coordinator(config: config, train: data.train, test: data.test, options: membership.options(workers: workers, wirePrecision: transport.wirePrecision,
+                                                                                                     sharedMemory: transport.sharedMemory.isOn),
                                           endpoint: bind, context: context, logger: logger)
         let observers: [TrainingObserver] = [ProgressDisplay()] + (metricsLog.map { [$0] } ?? [])
         let report = try coordinator.run(observer: ObserverList(observers))

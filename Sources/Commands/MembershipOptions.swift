@@ -36,9 +36,9 @@ public struct MembershipOptions: ParsableArguments {
         if let checkpoint { try OutputPath.checkFolder(checkpoint, flag: "--checkpoint") }
     }
 
-    public func options(workers: Int, wirePrecision: WirePrecision = .float32) -> CoordinatorOptions {
+    public func options(workers: Int, wirePrecision: WirePrecision = .float32, sharedMemory: Bool = true) -> CoordinatorOptions {
         CoordinatorOptions(workers: workers, maxWorkers: maxWorkers ?? .max, stepDeadline: stepDeadline,
                            checkpointDirectory: checkpoint, checkpointEvery: checkpointEvery, resume: resume, stopsOnSignal: true,
-                           wirePrecision: wirePrecision)
+                           wirePrecision: wirePrecision, sharedMemory: sharedMemory)
     }
 }

@@ -19,6 +19,7 @@ struct SimulatedWorkerBench {
     let batch: Int
     let steps: Int
     let precision: WirePrecision
+    let sharedMemory: Bool
     let metrics: MetricsLog?
 
     /// One worker count's figures, over the steps' own time (broadcast, wait, reduce, update:
@@ -41,7 +42,8 @@ struct SimulatedWorkerBench {
     func run() throws {
         let megabytes = Double(model.parameterCount * precision.bytesPerValue) / 1e6
         print("\(model.summary), \(batch) samples per worker per step, \(steps) steps, weights and gradients as \(precision) "
-              + String(format: "(%.2f MB each way per worker), ", megabytes) + "simulated workers over tcp loopback")
+              + String(format: "(%.2f MB each way per worker), ", megabytes)
+              + (sharedMemory ? "simulated workers in shared memory (control messages over tcp loopback)" : "simulated workers over tcp loopback"))
         print("workers  steps/s   samples/s      MB/s  bcast ms  wait ms  (first)  reduce ms  update ms  MB/step")
         for count in workerCounts {
             let figures = try measure(workers: count)
@@ -60,6 +62,7 @@ struct SimulatedWorkerBench {
                 ("workers", .int(count)), ("samples_per_second", .double(figures.samplesPerSecond(batch: batch))),
                 ("steps_per_second", .double(figures.stepsPerSecond)), ("megabytes_per_second", .double(figures.megabytesPerSecond)),
                 ("model", .string(model.summary)), ("batch_per_worker", .int(batch)), ("wire_precision", .string(precision.rawValue)),
+                ("shared_memory", .string(sharedMemory ? "on" : "off")),
                 ("steps", .int(figures.timings.steps)),
             ] + figures.timings.metricsFields)
         }
@@ -79,10 +82,10 @@ struct SimulatedWorkerBench {
         let quiet = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
         let coordinator = try Coordinator(config: config, train: train, test: test,
-                                          options: CoordinatorOptions(workers: workers, wirePrecision: precision),
+                                          options: CoordinatorOptions(workers: workers, wirePrecision: precision, sharedMemory: sharedMemory),
                                           endpoint: "tcp://127.0.0.1:*", context: context, logger: quiet)
         let workerContext = try Context(ioThreads: 1)
-        let simulated = try (0..<workers).map { _ in try SimulatedWorker(endpoint: coordinator.endpoint, context: workerContext) }
+        let simulated = try (0..<workers).map { _ in try SimulatedWorker(endpoint: coordinator.endpoint, context: workerContext, sharedMemory: sharedMemory) }
         let failures = FailureList()
         let finished = DispatchGroup()
         for worker in simulated {

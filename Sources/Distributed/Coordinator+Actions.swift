@@ -15,13 +15,14 @@ extension Coordinator {
         for action in actions {
             switch action {
             case .welcome(let member):
-                logger.info("worker \(member.id) joined from \(member.host)")
+                let grant = sharedMemoryGrant(for: member)
+                logger.info("worker \(member.id) joined from \(member.host)\(grant == nil ? "" : ", weights and gradients through shared memory")")
                 let configuration = RunConfiguration(training: config, featureCount: train.featureCount, classCount: train.classCount,
                                                      coordinatorSilenceSeconds: max(Liveness.seconds(Liveness.defaultCoordinatorSilence), options.stepDeadline),
                                                      wirePrecision: options.wirePrecision == .float32 ? nil : options.wirePrecision)
                 do {
                     try encoder.welcome(Welcome(workerID: member.id, configuration: configuration.encoded(),
-                                                parameterCount: parameters.count), runID: runID)
+                                                parameterCount: parameters.count, sharedMemory: grant), runID: runID)
                     send(to: member)
                 } catch {
                     logger.error("could not welcome worker \(member.id): \(error)")
@@ -50,6 +51,7 @@ extension Coordinator {
                                                   ("workers", .int(machine.members.count))])
             case let .lost(member, reason):
                 if let received = gradients.removeValue(forKey: member.id) { spareMessages.append(received.message) }
+                sharedMemory.slots[member.id] = nil
                 if reason == .left {
                     logger.info("worker \(member.id) (\(member.host)) left at step \(machine.step)")
                 } else {

@@ -17,9 +17,15 @@ public final class SimulatedWorker {
     /// The stored gradient, already in the run's wire precision.
     private var gradient: [UInt8] = []
     private let giveUpAfterSeconds: Double
+    private let offersSharedMemory: Bool
+    /// The segments, when the coordinator granted shared memory: the stored gradient is written
+    /// into the slot once, and each step only publishes it anew.
+    private var shared: WorkerSharedMemory?
+    private var storedGradient: [Float] = []
 
-    public init(endpoint: String, context: Context, giveUpAfterSeconds: Double = 60) throws {
+    public init(endpoint: String, context: Context, sharedMemory: Bool, giveUpAfterSeconds: Double = 60) throws {
         self.giveUpAfterSeconds = giveUpAfterSeconds
+        offersSharedMemory = sharedMemory && !SharedSegment.hostIdentity.isEmpty
         socket = try Socket(context, .dealer)
         try socket.set(.maxMessageSize, Limits.messageBytes)
         try socket.useLargeKernelBuffers(messageBytes: 4 << 20)
@@ -37,7 +43,8 @@ public final class SimulatedWorker {
                 throw WorkerError.coordinatorSilent(endpoint: (try? socket.lastEndpoint()) ?? "?", seconds: giveUpAfterSeconds)
             }
             if runID == 0, now - lastHello > 1_000_000_000 {
-                try encoder.hello(Hello(host: "simulated worker"))
+                let offer = offersSharedMemory ? SharedMemoryOffer(hostIdentity: SharedSegment.hostIdentity) : nil
+                try encoder.hello(Hello(host: "simulated worker", sharedMemory: offer))
                 _ = try encoder.withFrames { try socket.send($0, .dontWait) }
                 lastHello = now
             }
@@ -61,15 +68,19 @@ public final class SimulatedWorker {
             parameterCount = welcome.parameterCount
             precision = configuration.precision
             // Small values, so that the coordinator's weights stay finite however long it runs.
-            let values = (0..<parameterCount).map { Float(($0 % 17) - 8) * 1e-7 }
+            storedGradient = (0..<parameterCount).map { Float(($0 % 17) - 8) * 1e-7 }
             gradient = [UInt8](repeating: 0, count: parameterCount * precision.bytesPerValue)
-            gradient.withUnsafeMutableBytes { bulk in values.withUnsafeBufferPointer { precision.encode($0, into: bulk) } }
+            gradient.withUnsafeMutableBytes { bulk in storedGradient.withUnsafeBufferPointer { precision.encode($0, into: bulk) } }
+            shared = try welcome.sharedMemory.map { try WorkerSharedMemory($0, bytes: gradient.count) }
+            shared?.publish(storedGradient, precision: precision, step: 0)
         case .step:
             guard header.runID == runID, message[1].count >= 8 else { return true }
             let samples = UInt32(littleEndian: message[1].loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+            shared?.slot.publish(sequence: header.step, length: gradient.count)
             try encoder.gradient(runID: runID, step: header.step, sampleCount: samples, lossSum: Double(samples),
-                                 computeNanoseconds: 0, parameterCount: parameterCount, precision: precision)
-            _ = try gradient.withUnsafeBytes { bulk in
+                                 computeNanoseconds: 0, parameterCount: parameterCount, precision: precision,
+                                 bulkInSharedMemory: shared != nil)
+            _ = try (shared == nil ? gradient : []).withUnsafeBytes { bulk in
                 try encoder.withFrames(bulk: bulk) { try socket.send($0, $1, $2, .dontWait) }
             }
         case .heartbeat:

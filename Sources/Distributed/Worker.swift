@@ -37,6 +37,16 @@ public final class Worker {
     private var alignedParameters: [Float] = []
     /// The gradient in the run's wire precision, when that is not float32.
     private var wireGradient = WireEncodingBuffer()
+    /// Offer to take weights and send gradients through shared memory when on the coordinator's host.
+    private let offersSharedMemory: Bool
+    /// The segments, when the coordinator granted shared memory.
+    private var shared: WorkerSharedMemory?
+    private let noValues: [Float] = []
+
+    /// Bytes of the run's weights or gradient in its wire precision.
+    private var bulkBytes: Int {
+        (configuration?.training.model.parameterCount ?? 0) * (configuration?.precision ?? .float32).bytesPerValue
+    }
 
     public private(set) var stepsDone = 0
     /// Leave cleanly at the end of the step in hand on SIGTERM or SIGINT.
@@ -45,8 +55,9 @@ public final class Worker {
 
     /// Connects (lazily: nothing needs to listen yet) to the coordinator at `endpoint`.
     public init(endpoint: String, context: Context, logger: Logger, giveUpAfterSeconds: Double = 300,
-                host: String = Worker.defaultHost, leavesOnStopSignal: Bool = false,
+                host: String = Worker.defaultHost, leavesOnStopSignal: Bool = false, sharedMemory: Bool = true,
                 dropIncoming: ((MessageType) -> Bool)? = nil) throws {
+        offersSharedMemory = sharedMemory && !SharedSegment.hostIdentity.isEmpty
         self.endpoint = endpoint
         self.context = context
         self.logger = logger
@@ -112,7 +123,8 @@ public final class Worker {
         for action in actions {
             switch action {
             case .sendHello(let previous):
-                try encoder.hello(Hello(previousWorkerID: previous, host: host))
+                let offer = offersSharedMemory ? SharedMemoryOffer(hostIdentity: SharedSegment.hostIdentity) : nil
+                try encoder.hello(Hello(previousWorkerID: previous, host: host, sharedMemory: offer))
                 if !saidWaiting {
                     logger.info("waiting for a coordinator at \(endpoint); retrying with backoff")
                     saidWaiting = true
@@ -147,9 +159,13 @@ public final class Worker {
         }
         let envelope: Envelope
         do {
-            envelope = try decode(frames: message, context: DecodeContext(
-                receiver: .worker, runID: runID, parameterCount: configuration?.training.model.parameterCount ?? 0,
-                shardCount: shard?.count ?? 0, precision: configuration?.precision ?? .float32))
+            var context = DecodeContext(receiver: .worker, runID: runID, parameterCount: configuration?.training.model.parameterCount ?? 0,
+                                        shardCount: shard?.count ?? 0, precision: configuration?.precision ?? .float32)
+            context.sharedBulk = shared.map { UnsafeRawBufferPointer($0.weights.data) }
+            envelope = try decode(frames: message, context: context)
+            if let shared, envelope.type == .step, message[2].isEmpty, !shared.weightsHold(step: envelope.step, bytes: bulkBytes) {
+                throw WireError.sharedBulkNotPublished(.step, step: envelope.step)
+            }
         } catch {
             logger.warning("dropped a message from the coordinator: \(error)")
             return
@@ -195,6 +211,12 @@ public final class Worker {
         self.configuration = configuration
         self.runID = runID
         shard = nil   // the coordinator sends this worker's samples anew after every welcome
+        let bytes = welcome.parameterCount * configuration.precision.bytesPerValue
+        do {
+            shared = try welcome.sharedMemory.map { try WorkerSharedMemory($0, bytes: bytes) }
+        } catch {
+            throw WorkerError.sharedMemory("\(error)")
+        }
         workspace = Workspace(spec: configuration.training.model, capacity: batch)
         gradient = [Float](repeating: 0, count: welcome.parameterCount)
         alignedParameters = [Float](repeating: 0, count: welcome.parameterCount)
@@ -235,9 +257,17 @@ public final class Worker {
             throw WorkerError.lossNotFinite(step: number)
         }
         let precision = configuration?.precision ?? .float32
+        if let shared {
+            // The coordinator rewrites the weights only after this step: if it did, this step is over.
+            let fromSharedWeights = step.parameters.bytes.baseAddress == UnsafeRawPointer(shared.weights.data.baseAddress)
+            guard !fromSharedWeights || shared.weightsHold(step: number, bytes: bulkBytes) else { return }
+            shared.publish(gradient, precision: precision, step: number)
+        }
         try encoder.gradient(runID: runID, step: number, sampleCount: UInt32(rows), lossSum: score.lossSum,
-                             computeNanoseconds: computeNanoseconds, parameterCount: gradient.count, precision: precision)
-        let sent = try wireGradient.withEncoded(gradient, precision) { bulk in
+                             computeNanoseconds: computeNanoseconds, parameterCount: gradient.count, precision: precision,
+                             bulkInSharedMemory: shared != nil)
+        // In shared memory, the message says only that the slot holds the step; otherwise it carries the gradient.
+        let sent = try wireGradient.withEncoded(shared == nil ? gradient : noValues, precision) { bulk in
             // Never block: with no coordinator connected a blocking send would wait for one forever.
             try encoder.withFrames(bulk: bulk) { header, meta, bulk in
                 try socket.send(header, meta, bulk, .dontWait)
@@ -252,6 +282,7 @@ public enum WorkerError: Error, CustomStringConvertible, Equatable {
     case coordinatorSilent(endpoint: String, seconds: Double)
     case refused(endpoint: String, reason: String)
     case lossNotFinite(step: UInt64)
+    case sharedMemory(String)
     case stopped
 
     public var description: String {
@@ -262,6 +293,8 @@ public enum WorkerError: Error, CustomStringConvertible, Equatable {
             return "worker: the coordinator at \(endpoint) refused this worker: \(reason)"
         case let .lossNotFinite(step):
             return "worker: the loss became NaN or infinite at step \(step): training diverged; restart with a lower --lr"
+        case let .sharedMemory(reason):
+            return "worker: \(reason); start the worker with --shared-memory off to take the weights over the socket"
         case .stopped:
             return "worker: stopped by a signal before joining a run"
         }

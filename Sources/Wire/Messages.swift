@@ -7,10 +7,13 @@ public struct Hello: Equatable, Sendable {
     public var previousWorkerID: UInt32
     /// Where the worker runs, for the logs, e.g. "node3 pid 4242"; at most `Limits.hostBytes` UTF-8 bytes.
     public var host: String
+    /// Set when the worker can take its weights and send its gradients through shared memory.
+    public var sharedMemory: SharedMemoryOffer?
 
-    public init(previousWorkerID: UInt32 = 0, host: String) {
+    public init(previousWorkerID: UInt32 = 0, host: String, sharedMemory: SharedMemoryOffer? = nil) {
         self.previousWorkerID = previousWorkerID
         self.host = host
+        self.sharedMemory = sharedMemory
     }
 }
 
@@ -21,11 +24,14 @@ public struct Welcome: Equatable, Sendable {
     public var configuration: [UInt8]
     /// The number of Float32 values in every step's parameters and every gradient.
     public var parameterCount: Int
+    /// Set when the worker's weights and gradients go through shared memory.
+    public var sharedMemory: SharedMemoryGrant?
 
-    public init(workerID: UInt32, configuration: [UInt8], parameterCount: Int) {
+    public init(workerID: UInt32, configuration: [UInt8], parameterCount: Int, sharedMemory: SharedMemoryGrant? = nil) {
         self.workerID = workerID
         self.configuration = configuration
         self.parameterCount = parameterCount
+        self.sharedMemory = sharedMemory
     }
 }
 

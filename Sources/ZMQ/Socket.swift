@@ -112,6 +112,17 @@ public final class Socket {
         return true
     }
 
+    /// Sends a message of four frames (a routing id and three), with no array to build.
+    @discardableResult
+    public func send(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, _ third: UnsafeRawBufferPointer,
+                     _ fourth: UnsafeRawBufferPointer, _ blocking: Blocking = .wait) throws -> Bool {
+        guard try sendFrame(first, index: 0, of: 4, blocking) else { return false }
+        _ = try sendFrame(second, index: 1, of: 4, blocking)
+        _ = try sendFrame(third, index: 2, of: 4, blocking)
+        _ = try sendFrame(fourth, index: 3, of: 4, blocking)
+        return true
+    }
+
     /// Sends frame `index` of `total`; false when the first frame would block.
     func sendFrame(_ frame: UnsafeRawBufferPointer, index: Int, of total: Int, _ blocking: Blocking, moreAfter: Bool? = nil) throws -> Bool {
         let more = (moreAfter ?? (index < total - 1)) ? ZMQ_SNDMORE : 0

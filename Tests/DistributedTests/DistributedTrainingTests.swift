@@ -23,11 +23,12 @@ final class DistributedTrainingTests: XCTestCase {
     /// runs on another thread once the first step is done.
     func distributed(_ config: TrainingConfig, workers: Int, train: LabeledImages, test: LabeledImages,
                      endpoint: String = "tcp://127.0.0.1:*", maxWorkers: Int = .max, precision: WirePrecision = .float32,
-                     whileTraining: ((String) -> Void)? = nil)
+                     sharedMemory: Bool = true, whileTraining: ((String) -> Void)? = nil)
         throws -> (coordinator: Coordinator, report: TrainingReport) {
         let context = try Context()
         let coordinator = try Coordinator(config: config, train: train, test: test,
-                                          options: CoordinatorOptions(workers: workers, maxWorkers: maxWorkers, wirePrecision: precision),
+                                          options: CoordinatorOptions(workers: workers, maxWorkers: maxWorkers, wirePrecision: precision,
+                                                                      sharedMemory: sharedMemory),
                                           endpoint: endpoint, context: context, logger: Self.quiet)
         let done = DispatchGroup()
         for _ in 0..<workers {
