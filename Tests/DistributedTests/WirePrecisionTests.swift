@@ -37,23 +37,3 @@ extension DistributedTrainingTests {
         XCTAssertNotEqual(first, float32, "bf16 must round what travels")
     }
 }
-
-/// The same-host bulk transport, in one process (workers on threads open the coordinator's
-/// memory files through /proc like any process of the same user).
-extension DistributedTrainingTests {
-    /// Shared memory moves the same bits as the socket: the same weights, to the bit, in float32 and in bf16.
-    func testSharedMemoryGivesTheSocketsWeightsToTheBit() throws {
-        var config = TrainingConfig.standard()
-        config.epochs = 1
-        config.batchSize = 32
-        let train = mnist.train.subset(0..<2048), test = mnist.test.subset(0..<100)
-        for precision in WirePrecision.allCases {
-            let shared = try distributed(config, workers: 3, train: train, test: test, precision: precision)
-            XCTAssertEqual(shared.coordinator.sharedMemory.slots.count, 3, "every worker on this host takes shared memory")
-            let socket = try distributed(config, workers: 3, train: train, test: test, precision: precision, sharedMemory: false)
-            XCTAssertEqual(socket.coordinator.sharedMemory.slots.count, 0)
-            XCTAssertEqual(shared.coordinator.parameters, socket.coordinator.parameters, "\(precision)")
-            XCTAssertEqual(shared.report.step, socket.report.step)
-        }
-    }
-}
