@@ -52,6 +52,7 @@ public final class Worker {
     /// Leave cleanly at the end of the step in hand on SIGTERM or SIGINT.
     private let leavesOnStopSignal: Bool
     private var saidWaiting = false
+    private var pollItems: [PollItem] = []
 
     /// Connects (lazily: nothing needs to listen yet) to the coordinator at `endpoint`.
     public init(endpoint: String, context: Context, logger: Logger, giveUpAfterSeconds: Double = 300,
@@ -146,8 +147,9 @@ public final class Worker {
     }
 
     private func waitForMessage(milliseconds: Int) throws -> Bool {
-        var items = [PollItem(socket)]
-        guard try poll(&items, timeoutMilliseconds: milliseconds) > 0 else { return false }
+        // The poll set is kept from wait to wait (a step's wait allocates nothing), and made anew for a new socket.
+        if pollItems.first?.socket !== socket { pollItems = [PollItem(socket)] }
+        guard try poll(&pollItems, timeoutMilliseconds: milliseconds) > 0 else { return false }
         return try socket.receive(into: message, .dontWait)
     }
 
