@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "MLP", dependencies: ["CBLAS"], swiftSettings: alwaysOptimised),
         // Elementwise C loops that clang vectorises and Swift does not.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
-        // A stop-signal flag for workers that leave at the end of their step.
+        // A stop-signal flag for workers that leave at the end of their step; a SIGHUP count for reloading keys.
         .target(name: "CSignals"),
         // Anonymous memory files for same-host bulk transport, and their published words.
         .target(name: "CSharedMemory"),
@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "Wire", dependencies: ["CKernels"], swiftSettings: alwaysOptimised),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
-            "MLP", "Dataset", "Roles", "Training", "Distributed", "Wire", "ZMQ",
+            "MLP", "Dataset", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CSignals",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CommandsTests", dependencies: [
-            "Commands", "Training", "Roles", "Distributed", "Wire", "ZMQ", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands", "Training", "Roles", "Distributed", "Wire", "ZMQ", "MLP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
     ],
     swiftLanguageModes: [.v5]

@@ -3,7 +3,9 @@
 # its own, joined by a bridge, talking tcp across separate network stacks. Half
 # way through, one worker's cable is cut (its link goes down: no FIN, no RST),
 # and the coordinator must notice within --step-deadline and finish with the
-# other. Needs root and iproute2; removes everything it made.
+# other. Every host has its own CURVE key (dptrain keygen), as across real
+# machines: the coordinator admits the two workers' public keys and nothing
+# else. Needs root and iproute2; removes everything it made.
 # usage: deploy/across-namespaces.sh [deadline-seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,10 +41,17 @@ for host in c w1 w2; do
   address=$((address + 1))
 done
 
+# One key pair per host; the workers' public certificates go to the coordinator's authorized folder.
+mkdir -p "$dir/authorized"
+for host in c w1 w2; do "$bin" keygen "$host" --dir "$dir/keys" >/dev/null; done
+cp "$dir/keys/w1.key" "$dir/keys/w2.key" "$dir/authorized/"
+worker_keys() { echo --key "$dir/keys/$1.key_secret" --coordinator-key "$dir/keys/c.key"; }
+
 endpoint=tcp://10.77.0.1:5555
-ip netns exec "$tag-w1" "$bin" worker --connect "$endpoint" 2>"$dir/w1.err" &
-ip netns exec "$tag-w2" "$bin" worker --connect "$endpoint" --give-up-after 5 2>"$dir/w2.err" &
+ip netns exec "$tag-w1" "$bin" worker --connect "$endpoint" $(worker_keys w1) 2>"$dir/w1.err" &
+ip netns exec "$tag-w2" "$bin" worker --connect "$endpoint" $(worker_keys w2) --give-up-after 5 2>"$dir/w2.err" &
 ip netns exec "$tag-c" "$bin" coordinator --bind "tcp://10.77.0.1:5555" --workers 2 --batch 64 --epochs 3 \
+  --key "$dir/keys/c.key_secret" --authorized-keys "$dir/authorized" \
   --step-deadline "$deadline" --metrics "$dir/metrics.jsonl" >"$dir/c.out" 2>"$dir/c.err" &
 coordinator=$!
 until grep -q "epoch 1 " "$dir/c.err" 2>/dev/null; do sleep 0.01; done
@@ -51,7 +60,7 @@ ip -n "$tag-w2" link set eth0 down
 until grep -q "lost at step" "$dir/c.err" 2>/dev/null; do sleep 0.005; done
 noticed=$(date +%s.%N)
 wait "$coordinator"
-grep -E "joined from|lost at step" "$dir/c.err"
+grep -E "CURVE|joined from|lost at step" "$dir/c.err"
 cat "$dir/c.out"
 awk -v a="$cut" -v b="$noticed" -v d="$deadline" 'BEGIN {printf "cable cut: declared lost after %.3f s (deadline %s s)\n", b - a, d}'
 grep -o '"event":"epoch".*"samples":[0-9]*' "$dir/metrics.jsonl" | grep -o '"epoch":[0-9]*\|"workers":[0-9]*\|"samples":[0-9]*' | paste - - -

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # What the tests need beyond the build: GNU time, which measures a process's peak
-# memory, and Python's safetensors and NumPy, which re-save a model as other tools do.
+# memory, Python's safetensors and NumPy, which re-save a model as other tools do,
+# tcpdump, which watches a secured run's traffic, and pyzmq, another ZeroMQ tool
+# that must read dptrain's key files.
 set -euo pipefail
 
 sudo=""
@@ -8,6 +10,9 @@ sudo=""
 
 missing=()
 [ -x /usr/bin/time ] || missing+=(time)
+# tcpdump reads a secured run's packets (WireCaptureTests); Debian's pyzmq reads dptrain's certificates (SecurityProcessTests).
+command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
+/usr/bin/python3 -c "import zmq.auth" 2>/dev/null || missing+=(python3-zmq)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}"

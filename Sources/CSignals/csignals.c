@@ -22,3 +22,18 @@ void dptrain_catch_stop_signals(void) {
 }
 
 int dptrain_stop_requested(void) { return requested; }
+
+static volatile sig_atomic_t hangups = 0;
+
+static void count_hangup(int signal_number) { (void)signal_number; hangups += 1; }
+
+void dptrain_catch_hangups(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = count_hangup;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &action, NULL);
+}
+
+int dptrain_hangups(void) { return hangups; }

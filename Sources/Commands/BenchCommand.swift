@@ -21,11 +21,16 @@ struct BenchCommand: ParsableCommand {
             processes train 784-128-10 over ipc for --epochs epochs with --batch samples per worker; \
             prints samples/s, the speed-up over the first count, and where each step's time went.
 
-            With --simulated-workers 1,2,4,8,16: the coordinator's ceiling. For each count, a coordinator
-            (in this process, over tcp loopback) against that many simulated workers that answer each step
-            at once with a stored gradient: steps/s, samples/s and MB/s through the coordinator, and where
-            each step's time went. --hidden, --batch (per worker), --steps, --wire-precision and
-            --shared-memory (off by default here, to measure tcp) shape the run; --metrics FILE writes one {"event":"bench",...} JSON line per count.
+            With --secure, each count runs over tcp loopback in plaintext and with CURVE keys made for \
+            the run, alternating --rounds times, and a line gives the median CURVE samples/s as a share of \
+            plaintext's.
+
+            With --simulated-workers 1,2,4,8,16: the coordinator's ceiling. For each count, a coordinator \
+            (in this process, over tcp loopback) against that many simulated workers that answer each step \
+            at once with a stored gradient: steps/s, samples/s and MB/s through the coordinator, and where \
+            each step's time went. --hidden, --batch (per worker), --steps, --wire-precision and \
+            --shared-memory (off by default here, to measure tcp) shape the run; --metrics FILE writes one \
+            {"event":"bench",...} JSON line per count.
             """)
 
     @Option(help: ArgumentHelp("Models as layer widths, comma-separated lists of dash-joined sizes.", valueName: "list"))
@@ -45,6 +50,12 @@ struct BenchCommand: ParsableCommand {
 
     @Option(parsing: .unconditional, help: "Epochs each distributed run trains.")
     var epochs = 1
+
+    @Flag(help: "With --workers: run each count twice over tcp loopback, in plaintext and with CURVE, and print what encryption costs.")
+    var secure = false
+
+    @Option(help: "With --secure: plaintext and CURVE runs of each count, alternating, this many of each; their medians are compared.")
+    var rounds = 3
 
     @Option(name: .customLong("simulated-workers"), parsing: .unconditional, help: ArgumentHelp("Simulated worker counts for the coordinator's ceiling, comma-separated.", valueName: "list"))
     var simulatedWorkers: String?
@@ -74,6 +85,8 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--workers '\(workers!)' must be worker counts from 1 to 256 like 1,2,4")
         }
         guard batch > 0, epochs > 0 else { throw ValidationError("--batch and --epochs must be at least 1") }
+        guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 100") }
+        if secure && workers == nil { throw ValidationError("--secure compares distributed runs: give --workers too, e.g. --workers 2 --secure") }
         if let simulatedWorkers {
             guard parse(counts: simulatedWorkers) != nil else {
                 throw ValidationError("--simulated-workers '\(simulatedWorkers)' must be worker counts from 1 to 256 like 1,2,4,8,16")
@@ -124,7 +137,7 @@ struct BenchCommand: ParsableCommand {
         BLAS.useOneThread()
         print(BLASKernels.summary)
         if let counts = parsedWorkerCounts {
-            return try DistributedBench(workerCounts: counts, batch: batch, epochs: epochs).run(data: data)
+            return try DistributedBench(workerCounts: counts, batch: batch, epochs: epochs, secure: secure, rounds: rounds).run(data: data)
         }
         print("model            batch   samples/s  train GFLOP/s  sgemm GFLOP/s  efficiency")
         for sizes in parsedModels! {

@@ -28,6 +28,7 @@ public struct CoordinatorCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
     @OptionGroup var transport: TransportOptions
+    @OptionGroup(title: "Security") var security: CoordinatorSecurityOptions
 
     @Flag(help: "Log every detail: each worker's samples, each slow step, each dropped message.")
     var verbose = false
@@ -37,6 +38,7 @@ public struct CoordinatorCommand: ParsableCommand {
     public func validate() throws {
         guard (1...1024).contains(workers) else { throw ValidationError("--workers must be between 1 and 1024 (got \(workers))") }
         try membership.validate(workers: workers)
+        try security.validate(bind: bind)
     }
 
     public func run() throws {
@@ -51,9 +53,11 @@ public struct CoordinatorCommand: ParsableCommand {
         logger.info("\(BLASKernels.summary)")
 
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
-        let coordinator = try Coordinator(config: config, train: data.train, test: data.test, options: membership.options(workers: workers, wirePrecision: transport.wirePrecision,
-                                                                                                     sharedMemory: transport.sharedMemory.isOn),
-                                          endpoint: bind, context: context, logger: logger)
+        let coordinator = try Coordinator(config: config, train: data.train, test: data.test,
+                                          options: membership.options(workers: workers, wirePrecision: transport.wirePrecision,
+                                                                      sharedMemory: transport.sharedMemory.isOn),
+                                          endpoint: bind, context: context, logger: logger,
+                                          security: try security.security(context: context, logger: logger))
         let observers: [TrainingObserver] = [ProgressDisplay()] + (metricsLog.map { [$0] } ?? [])
         let report = try coordinator.run(observer: ObserverList(observers))
         if coordinator.stoppedBySignal != 0 {

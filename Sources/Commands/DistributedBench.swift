@@ -8,55 +8,95 @@ import Training
 import ZMQ
 
 /// `dptrain bench --workers 1,2,4`: real worker processes, a coordinator in
-/// this process, the figures of each run side by side.
+/// this process, the figures of each run side by side. With `secure`, each count
+/// runs twice over tcp loopback, in plaintext and then with CURVE, for the cost of encryption.
 struct DistributedBench {
     let workerCounts: [Int]
     let batch: Int
     let epochs: Int
+    var secure = false
+    /// With `secure`: plaintext and CURVE runs, alternating, this many times each; the medians are compared,
+    /// so that a busy machine's noise falls on both alike.
+    var rounds = 1
+
+    enum Transport: String {
+        case ipc = "ipc"
+        case plainTCP = "tcp"
+        case curveTCP = "tcp+CURVE"
+    }
 
     func run(data: MNIST) throws {
         var config = TrainingConfig.standard(inputSize: data.train.featureCount, classCount: data.train.classCount)
         config.batchSize = batch
         config.epochs = epochs
-        print("784-128-10, \(batch) samples per worker per step, \(counted(epochs, "epoch")), workers over ipc on this machine")
-        print("workers  samples/s  speed-up  accuracy  wait ms  (first)  reduce ms  update ms  bcast ms  compute max/min ms  bytes/step")
+        let transports: [Transport] = secure ? [.plainTCP, .curveTCP] : [.ipc]
+        print("784-128-10, \(batch) samples per worker per step, \(counted(epochs, "epoch")), workers over \(transports.map(\.rawValue).joined(separator: " and ")) on this machine")
+        print("workers  transport   samples/s  speed-up  accuracy  wait ms  (first)  reduce ms  update ms  bcast ms  compute max/min ms  bytes/step")
         var firstRate: Double?
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         for count in workerCounts {
-            let endpoint = "ipc://\(NSTemporaryDirectory())dptrain-bench-\(getpid())-\(count).sock"
-            let context = try Context(ioThreads: Coordinator.ioThreads(workers: count))
-            let quiet = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
-            let coordinator = try Coordinator(config: config, train: data.train, test: data.test,
-                                              options: CoordinatorOptions(workers: count),
-                                              endpoint: endpoint, context: context, logger: quiet)
-            let workers = try (0..<count).map { _ -> Process in
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: executable)
-                process.arguments = ["worker", "--connect", endpoint, "--give-up-after", "60"]
-                process.standardError = FileHandle.nullDevice
-                try process.run()
-                return process
+            var rates: [Transport: [Double]] = [:]
+            for transport in Array(repeating: transports, count: secure ? rounds : 1).joined() {
+                let report = try measure(config: config, data: data, workers: count, transport: transport)
+                let rate = report.samplesPerSecond
+                rates[transport, default: []].append(rate)
+                firstRate = firstRate ?? rate
+                let timings = report.timings ?? StepTimings()
+                let steps = Double(max(timings.steps, 1))
+                func ms(_ nanoseconds: UInt64) -> String { String(format: "%.3f", Double(nanoseconds) / 1e6 / steps) }
+                let row = [String(count), transport.rawValue, ProgressDisplay.grouped(rate),
+                           String(format: "%.2fx", rate / firstRate!),
+                           String(format: "%.4f", report.testAccuracy),
+                           ms(timings.waitNanoseconds), ms(timings.firstGradientNanoseconds), ms(timings.reduceNanoseconds), ms(timings.updateNanoseconds),
+                           ms(timings.broadcastNanoseconds),
+                           "\(ms(timings.slowestComputeNanoseconds))/\(ms(timings.fastestComputeNanoseconds))",
+                           ProgressDisplay.grouped(Double(timings.bytes) / steps)]
+                let widths = [7, 10, 11, 9, 9, 8, 8, 10, 10, 9, 19, 11]
+                print(zip(row, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined(separator: " "))
             }
-            defer {
-                workers.filter(\.isRunning).forEach { $0.terminate() }
-                workers.forEach { $0.waitUntilExit() }
-                try? FileManager.default.removeItem(atPath: String(endpoint.dropFirst("ipc://".count)))
+            if let plain = rates[.plainTCP].map(median), let curve = rates[.curveTCP].map(median) {
+                print(String(format: "%@: CURVE runs at %.1f%% of plaintext's samples/s (medians of %@ each: %@ vs %@)",
+                             counted(count, "worker"), 100 * curve / plain, counted(rounds, "run"),
+                             ProgressDisplay.grouped(curve), ProgressDisplay.grouped(plain)))
             }
-            let report = try coordinator.run()
-            let rate = report.samplesPerSecond
-            firstRate = firstRate ?? rate
-            let timings = report.timings ?? StepTimings()
-            let steps = Double(max(timings.steps, 1))
-            func ms(_ nanoseconds: UInt64) -> String { String(format: "%.3f", Double(nanoseconds) / 1e6 / steps) }
-            let row = [String(count), ProgressDisplay.grouped(rate),
-                       String(format: "%.2fx", rate / firstRate!),
-                       String(format: "%.4f", report.testAccuracy),
-                       ms(timings.waitNanoseconds), ms(timings.firstGradientNanoseconds), ms(timings.reduceNanoseconds), ms(timings.updateNanoseconds),
-                       ms(timings.broadcastNanoseconds),
-                       "\(ms(timings.slowestComputeNanoseconds))/\(ms(timings.fastestComputeNanoseconds))",
-                       ProgressDisplay.grouped(Double(timings.bytes) / steps)]
-            let widths = [7, 10, 9, 9, 8, 8, 10, 10, 9, 19, 11]
-            print(zip(row, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined(separator: " "))
         }
+    }
+
+    func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
+    /// One run: a coordinator here, `workers` worker processes, over `transport`.
+    func measure(config: TrainingConfig, data: MNIST, workers count: Int, transport: Transport) throws -> TrainingReport {
+        let endpoint = transport == .ipc
+            ? "ipc://\(NSTemporaryDirectory())dptrain-bench-\(getpid())-\(count).sock" : "tcp://127.0.0.1:*"
+        let context = try Context(ioThreads: Coordinator.ioThreads(workers: count))
+        let quiet = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+        let keys = transport == .curveTCP ? try ThrowawayKeys(workers: count) : nil
+        defer { keys?.remove() }
+        var security = SocketSecurity.none
+        if let keys {
+            let authorized = try AuthorizedKeys.load(directory: keys.folder + "/authorized")
+            let authenticator = try Authenticator(context: context, authorizedKeys: Set(authorized.keys.keys), onRefusal: { _ in })
+            security = .curveServer(try Certificate.loadSecret(path: keys.folder + "/coordinator.key_secret").keyPair!, authenticator)
+        }
+        let coordinator = try Coordinator(config: config, train: data.train, test: data.test,
+                                          options: CoordinatorOptions(workers: count),
+                                          endpoint: endpoint, context: context, logger: quiet, security: security)
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let workers = try (1...count).map { worker -> Process in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = ["worker", "--connect", coordinator.endpoint, "--give-up-after", "60"] + (keys?.workerArguments(worker) ?? [])
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        defer {
+            workers.filter(\.isRunning).forEach { $0.terminate() }
+            workers.forEach { $0.waitUntilExit() }
+            if transport == .ipc { try? FileManager.default.removeItem(atPath: String(endpoint.dropFirst("ipc://".count))) }
+        }
+        return try coordinator.run()
     }
 }

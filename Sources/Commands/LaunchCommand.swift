@@ -26,6 +26,12 @@ struct LaunchCommand: ParsableCommand {
     @OptionGroup var membership: MembershipOptions
     @OptionGroup var transport: TransportOptions
 
+    @Flag(help: "Encrypt and authenticate the run with CURVE keys made for it alone (in a temporary folder, removed at the end).")
+    var secure = false
+
+    @Flag(help: "Let the coordinator run without keys on an address other machines can reach (see `dptrain coordinator --help`).")
+    var insecure = false
+
     @Flag(help: "Log every detail, in the coordinator and the workers: each worker's samples, each slow step, each dropped message.")
     var verbose = false
 
@@ -35,22 +41,33 @@ struct LaunchCommand: ParsableCommand {
     func validate() throws {
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be between 1 and 256 (got \(workers))") }
         try membership.validate(workers: workers)
+        if secure && insecure { throw ValidationError("--secure and --insecure contradict each other: choose one") }
+        if let bind, !secure, !insecure, CoordinatorSecurityOptions.isReachableFromNetwork(bind) {
+            throw ValidationError(CoordinatorSecurityOptions.insecureBindText(bind, alternatives: "add --secure for keys made for this run"))
+        }
     }
 
     func run() throws {
         let endpoint = bind ?? "ipc:///tmp/dptrain-launch-\(getpid()).sock"
         defer { if bind == nil { unlink(String(endpoint.dropFirst("ipc://".count))) } }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        let coordinatorArguments = ["coordinator", "--bind", endpoint, "--workers", String(workers)]
+        var coordinatorArguments = ["coordinator", "--bind", endpoint, "--workers", String(workers)]
             + Self.coordinatorFlags(fromLaunchArguments: Self.argumentsAfterLaunch(CommandLine.arguments))
+        var workerArguments = (1...workers).map { _ in ["worker", "--connect", endpoint] }
+        let keys = secure ? try ThrowawayKeys(workers: workers) : nil
+        defer { keys?.remove() }
+        if let keys {
+            coordinatorArguments += keys.coordinatorArguments
+            for worker in 1...workers { workerArguments[worker - 1] += keys.workerArguments(worker) }
+        }
 
         let group = ProcessGroup(name: "launch", gracePeriod: Self.gracePeriod)
         group.stopOnInterrupts()
-        ProcessGroup.writeToParent(.errors, "[launch] a coordinator and \(workers) worker\(workers == 1 ? "" : "s") on \(endpoint)\n")
+        ProcessGroup.writeToParent(.errors, "[launch] a coordinator and \(workers) worker\(workers == 1 ? "" : "s") on \(endpoint)\(secure ? ", CURVE keys in \(keys!.folder)" : "")\n")
         do {
             try group.start(name: "coordinator", executable: executable, arguments: coordinatorArguments, endsTheGroup: true)
             for worker in 1...workers {
-                try group.start(name: "worker \(worker)", executable: executable, arguments: ["worker", "--connect", endpoint] + (verbose ? ["--verbose"] : []))
+                try group.start(name: "worker \(worker)", executable: executable, arguments: workerArguments[worker - 1] + (verbose ? ["--verbose"] : []))
             }
         } catch {
             group.stop(reason: "\(error): stopping the others")
@@ -84,9 +101,11 @@ struct LaunchCommand: ParsableCommand {
     /// coordinator's, passed on as typed rather than re-serialised from parsed values.
     static func coordinatorFlags(fromLaunchArguments arguments: [String]) -> [String] {
         let launcherOptions = ["--workers", "--bind"]
+        let launcherFlags = ["--secure"]
         var flags: [String] = []
         var remaining = arguments[...]
         while let argument = remaining.popFirst() {
+            if launcherFlags.contains(argument) { continue }
             if launcherOptions.contains(argument) {
                 _ = remaining.popFirst()
             } else if !launcherOptions.contains(where: { argument.hasPrefix($0 + "=") }) {

@@ -27,6 +27,8 @@ public struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("shared-memory"), help: SharedMemorySwitch.help)
     var sharedMemory: SharedMemorySwitch = .on
 
+    @OptionGroup(title: "Security") var security: WorkerSecurityOptions
+
     @Flag(help: "Log every detail, debug lines included.")
     var verbose = false
 
@@ -50,7 +52,7 @@ public struct WorkerCommand: ParsableCommand {
         let context = try Context()
         let worker = try Worker(endpoint: connect, context: context, logger: Logger(label: "worker"),
                                 giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true, sharedMemory: sharedMemory.isOn,
-                                dropIncoming: Self.testFault())
+                                dropIncoming: Self.testFault(), security: try security.security())
         do {
             try worker.run()
         } catch WorkerError.stopped {

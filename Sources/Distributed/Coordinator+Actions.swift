@@ -16,7 +16,12 @@ extension Coordinator {
             switch action {
             case .welcome(let member):
                 let grant = sharedMemoryGrant(for: member)
-                logger.info("worker \(member.id) joined from \(member.host)\(grant == nil ? "" : ", weights and gradients through shared memory")")
+                let through = grant == nil ? "" : ", weights and gradients through shared memory"
+                if machine.phase == .gathering, machine.members.contains(member) {
+                    logger.info("\(machine.members.count) of \(counted(machine.settings.expectedWorkers, "worker")) joined (worker \(member.id) from \(member.host)\(through))")
+                } else {
+                    logger.info("worker \(member.id) joined from \(member.host)\(through)")
+                }
                 let configuration = RunConfiguration(training: config, featureCount: train.featureCount, classCount: train.classCount,
                                                      coordinatorSilenceSeconds: max(Liveness.seconds(Liveness.defaultCoordinatorSilence), options.stepDeadline),
                                                      wirePrecision: options.wirePrecision == .float32 ? nil : options.wirePrecision)

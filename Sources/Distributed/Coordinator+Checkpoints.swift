@@ -39,8 +39,16 @@ extension Coordinator {
         guard state.sampleCount == train.count else {
             throw CheckpointError(path: path, reason: "it was written for \(state.sampleCount) training samples and this data has \(train.count); resume with the same --data")
         }
-        guard state.training == config, state.assignment.batchSize == config.batchSize else {
-            throw CheckpointError(path: path, reason: "it was written by a run with other training flags; resume with the same flags, or use another --checkpoint folder")
+        // Every flag must match, except that --epochs may be raised to extend a run.
+        var sameButEpochs = config
+        sameButEpochs.epochs = state.training.epochs
+        let differences = sameButEpochs.differences(from: state.training)
+        guard differences.isEmpty, config.epochs >= state.training.epochs else {
+            let named = differences.isEmpty ? ["--epochs \(config.epochs) (the checkpoint has \(state.training.epochs); a run can be extended, not shortened)"] : differences
+            throw CheckpointError(path: path, reason: "it was written with other flags: \(named.joined(separator: ", ")); resume with the checkpoint's flags, or use another --checkpoint folder")
+        }
+        if config.epochs > state.training.epochs {
+            logger.info("extending the run from \(state.training.epochs) to \(config.epochs) epochs")
         }
         parameters = checkpoint.parameters
         optimizer.state = OptimizerState(step: state.optimizerStep, moments: checkpoint.moments)

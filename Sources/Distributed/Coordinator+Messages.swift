@@ -56,7 +56,8 @@ extension Coordinator {
         switch envelope.body {
         case .hello(let hello):
             sharedMemory.offer = hello.sharedMemory.map { (peer, $0) }
-            perform(machine.receiveHello(hello, from: peer, address: message.property("Peer-Address", frame: 1), now: now))
+            perform(machine.receiveHello(hello, from: peer, address: message.property("Peer-Address", frame: 1),
+                                         key: message.property("User-Id", frame: 1), now: now))
             sharedMemory.offer = nil
         case .gradient(let view):
             switch machine.receiveGradient(step: envelope.step, sampleCount: Int(view.sampleCount), from: peer, now: now) {

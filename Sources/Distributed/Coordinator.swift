@@ -72,6 +72,8 @@ public final class Coordinator {
     var observer: TrainingObserver?
     var encoder = MessageEncoder()
     var account: RunAccounting
+    /// Judges the run's losses and accuracy as the single-process trainer does.
+    var divergence = DivergenceCheck()
 
     /// Received messages not in use, reused so that steps allocate nothing.
     var spareMessages: [Message] = []
@@ -87,9 +89,9 @@ public final class Coordinator {
     /// Logged drops per kind, so that a flood of junk cannot flood the log.
     var loggedDrops: [String: Int] = [:]
 
-    /// Binds `endpoint` (tcp://HOST:PORT or ipc://PATH) on `context`.
+    /// Binds `endpoint` (tcp://HOST:PORT or ipc://PATH) on `context`, secured as `security` says.
     public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, options: CoordinatorOptions,
-                endpoint: String, context: Context, logger: Logger) throws {
+                endpoint: String, context: Context, logger: Logger, security: SocketSecurity = .none) throws {
         precondition(config.problems.isEmpty)
         guard config.model.inputSize == train.featureCount, config.model.classCount >= train.classCount else {
             throw TrainingError.dataDoesNotFitModel(
@@ -111,6 +113,7 @@ public final class Coordinator {
         runID = UInt64.random(in: 1...UInt64.max)
 
         socket = try Socket(context, .router)
+        try socket.apply(security)
         // An unknown routing id is an error rather than a silent drop: a closed connection shows at once.
         try socket.set(.routerMandatory, 1)
         // Nothing legitimate is larger than a gradient; a peer announcing more is cut off by libzmq.
@@ -163,6 +166,7 @@ public final class Coordinator {
         }
         var report = TrainingReport(epoch: account.epoch - 1, step: Int(machine.step), trainLoss: 0, testAccuracy: 0,
                                     samplesPerSecond: 0, elapsedSeconds: 0, workers: 0)
+        if account.isFinished { return completedRunReport() }
         guard try gatherWorkers() else {
             stoppedBySignal = dptrain_stop_requested()
             return report
@@ -193,6 +197,9 @@ public final class Coordinator {
             }
             saidWaiting = false
             let score = try runStep()
+            if let verdict = divergence.stepFinished(lossSum: score.lossSum, samples: score.samples) {
+                throw TrainingError.divergence(verdict, epoch: account.epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
+            }
             account.recordStep(score, timings: stepTimings)
             observer?.stepFinished(account.stepProgress(now: Self.now()))
             if let every = options.checkpointEvery, machine.step % UInt64(every) == 0 { try writeCheckpoint() }
@@ -205,14 +212,37 @@ public final class Coordinator {
         return report
     }
 
-    /// Waits for the workers the run starts with; false when a stop signal came first.
+    /// Waits for the workers the run starts with, saying every ten seconds what it waits for;
+    /// false when a stop signal came first.
     private func gatherWorkers() throws -> Bool {
-        logger.info("waiting for \(machine.settings.expectedWorkers) worker(s) on \(endpoint)")
+        let expected = machine.settings.expectedWorkers
+        logger.info("waiting for \(counted(expected, "worker")) on \(endpoint)")
+        var lastSaid = Self.now()
         while !machine.isReadyToStart {
             if stopRequested() { return false }
             try pump(timeoutMilliseconds: 200)
+            if Self.now() - lastSaid >= Self.waitingReportInterval, !machine.isReadyToStart {
+                lastSaid = Self.now()
+                let joined = machine.members.count
+                logger.info("\(joined) of \(counted(expected, "worker")) joined; waiting for \(expected - joined) more on \(endpoint) (start them with: dptrain worker --connect \(endpoint))")
+            }
         }
         return true
+    }
+
+    /// How often a coordinator waiting for its workers says so.
+    static let waitingReportInterval: UInt64 = 10_000_000_000
+
+    /// A resumed run whose checkpoint is its end: nothing to train; its real figures.
+    private func completedRunReport() -> TrainingReport {
+        let evaluation = Evaluation(parameters: parameters, data: test, workspace: Workspace(spec: config.model, capacity: 1000))
+        logger.info("the run is already complete: \(counted(config.epochs, "epoch")), \(counted(Int(machine.step), "step")); nothing to train")
+        var report = account.finalReport(TrainingReport(
+            epoch: config.epochs, step: Int(machine.step), trainLoss: 0, testAccuracy: evaluation.accuracy,
+            samplesPerSecond: 0, elapsedSeconds: 0, workers: 0))
+        report.samplesPerSecond = Double(account.samplesSeen) / max(Double(account.trainingNanoseconds) / 1e9, 1e-9)
+        observer?.trainingFinished(report)
+        return report
     }
 
     /// Scores the test set, reports the epoch, and writes the epoch's checkpoint.
@@ -220,6 +250,9 @@ public final class Coordinator {
         account.pauseClock(now: Self.now())
         perform(machine.heartbeats(now: Self.now()))   // the workers hear nothing else while the test set is scored
         let evaluation = Evaluation(parameters: parameters, data: test, workspace: Workspace(spec: config.model, capacity: 1000))
+        if let verdict = divergence.epochFinished(testAccuracy: evaluation.accuracy, testSamples: test.count, classCount: train.classCount) {
+            throw TrainingError.divergence(verdict, epoch: account.epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
+        }
         if let collapse = account.collapse(testAccuracy: evaluation.accuracy, classCount: test.classCount) { throw collapse }
         let report = account.finishEpoch(testAccuracy: evaluation.accuracy, step: Int(machine.step), workers: machine.members.count,
                                          distributed: true, now: Self.now())

@@ -17,6 +17,9 @@ public final class Worker {
 
     private let context: Context
     private var socket: Socket
+    private let security: SocketSecurity
+    /// Reports a failed handshake (a refused key, a wrong coordinator key) that libzmq would retry in silence.
+    private var handshake: HandshakeMonitor
     private let logger: Logger
     private let host: String
     private var encoder = MessageEncoder()
@@ -57,7 +60,7 @@ public final class Worker {
     /// Connects (lazily: nothing needs to listen yet) to the coordinator at `endpoint`.
     public init(endpoint: String, context: Context, logger: Logger, giveUpAfterSeconds: Double = 300,
                 host: String = Worker.defaultHost, leavesOnStopSignal: Bool = false, sharedMemory: Bool = true,
-                dropIncoming: ((MessageType) -> Bool)? = nil) throws {
+                dropIncoming: ((MessageType) -> Bool)? = nil, security: SocketSecurity = .none) throws {
         offersSharedMemory = sharedMemory && !SharedSegment.hostIdentity.isEmpty
         self.endpoint = endpoint
         self.context = context
@@ -66,11 +69,15 @@ public final class Worker {
         self.dropIncoming = dropIncoming
         self.host = String(host.utf8.prefix(Limits.hostBytes)) ?? "worker"
         machine = WorkerStateMachine(giveUpAfterSeconds: giveUpAfterSeconds, now: Self.now())
-        socket = try Worker.connectedSocket(context, endpoint)
+        self.security = security
+        (socket, handshake) = try Worker.connectedSocket(context, endpoint, security)
     }
 
-    private static func connectedSocket(_ context: Context, _ endpoint: String) throws -> Socket {
+    private static func connectedSocket(_ context: Context, _ endpoint: String,
+                                        _ security: SocketSecurity) throws -> (Socket, HandshakeMonitor) {
         let socket = try Socket(context, .dealer)
+        try socket.apply(security)
+        let handshake = try HandshakeMonitor(socket)
         // Queue nothing for a coordinator that is not connected: a hello that cannot leave now is retried later.
         try socket.set(.immediate, 1)
         try socket.set(.maxMessageSize, Limits.messageBytes)
@@ -81,7 +88,7 @@ public final class Worker {
         } catch let error as ZMQError {
             throw EndpointError(role: "worker", verb: "connect to", endpoint: endpoint, error: error)
         }
-        return socket
+        return (socket, handshake)
     }
 
     public static var defaultHost: String {
@@ -112,6 +119,9 @@ public final class Worker {
             case .joining, .joined:
                 break
             }
+            if !machine.isJoined, let failure = try handshake.failure() {
+                throw HandshakeError(endpoint: endpoint, publicKey: security.publicKey, failure: failure)
+            }
             try perform(machine.tick(now: Self.now()))
             let wait = machine.nanosecondsUntilDue(now: Self.now()) / 1_000_000
             if try socket.receive(into: message, .dontWait) || waitForMessage(milliseconds: Int(min(wait, 200)) + 1) {
@@ -140,7 +150,7 @@ public final class Worker {
             case .reconnect:
                 // Start over on a fresh connection, under the same id: the old one may hold a dead coordinator's queue.
                 logger.warning("worker \(machine.workerID): lost the coordinator at \(endpoint); rejoining")
-                socket = try Worker.connectedSocket(context, endpoint)
+                (socket, handshake) = try Worker.connectedSocket(context, endpoint, security)
                 runID = 0
             }
         }

@@ -39,7 +39,9 @@ public final class Socket {
     let handle: UnsafeMutableRawPointer
     public let type: SocketType
     // Keeps the context alive until this socket is closed: zmq_ctx_term waits for its sockets.
-    private let context: Context
+    let context: Context
+    /// A CURVE server's authenticator lives as long as its socket: without one libzmq admits every key.
+    var authenticator: Authenticator?
 
     public init(_ context: Context, _ type: SocketType,
                 lingerMilliseconds: Int32 = Socket.defaultLingerMilliseconds) throws {

@@ -119,9 +119,10 @@ struct RoguePeer {
     let socket: Socket
     let context: Context
 
-    init(endpoint: String) throws {
+    init(endpoint: String, security: SocketSecurity = .none) throws {
         context = try Context()
         socket = try Socket(context, .dealer)
+        try socket.apply(security)
         try socket.set(.receiveTimeout, 2000)
         try socket.connect(endpoint)
     }

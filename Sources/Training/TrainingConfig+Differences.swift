@@ -1,0 +1,30 @@
+import MLP
+import Roles
+
+extension TrainingConfig {
+    /// The flags whose values differ between this config and `other`, each as
+    /// "--flag VALUE here (VALUE there)", for a resume with other flags.
+    public func differences(from other: TrainingConfig) -> [String] {
+        var found: [String] = []
+        func compare<T: Equatable>(_ flag: String, _ mine: T, _ theirs: T, _ text: (T) -> String = { "\($0)" }) {
+            if mine != theirs { found.append("\(flag) \(text(mine)) (the checkpoint has \(text(theirs)))") }
+        }
+        compare("--hidden", Array(model.layerSizes.dropFirst().dropLast()), Array(other.model.layerSizes.dropFirst().dropLast())) {
+            $0.map(String.init).joined(separator: ",")
+        }
+        compare("--activation", model.hiddenActivation, other.model.hiddenActivation)
+        compare("--loss", model.loss, other.model.loss)
+        compare("--no-bias", !model.useBias, !other.model.useBias) { $0 ? "given" : "not given" }
+        compare("--init", initialization, other.initialization)
+        compare("--optimizer", optimizer.kind, other.optimizer.kind) { $0.rawValue }
+        compare("--lr", optimizer.learningRate, other.optimizer.learningRate)
+        compare("--schedule", optimizer.schedule, other.optimizer.schedule) { $0.rawValue }
+        compare("--momentum", optimizer.momentum, other.optimizer.momentum)
+        compare("--weight-decay", optimizer.weightDecay, other.optimizer.weightDecay)
+        compare("--epochs", epochs, other.epochs)
+        compare("--batch", batchSize, other.batchSize)
+        compare("--seed", seed, other.seed)
+        if found.isEmpty && self != other { found.append("settings that have no flag (the input size or the class count)") }
+        return found
+    }
+}

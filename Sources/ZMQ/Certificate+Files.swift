@@ -1,0 +1,128 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A certificate file that cannot be used, said so that its owner can fix it.
+public enum CertificateError: Error, Equatable, CustomStringConvertible {
+    case cannotRead(path: String, reason: String)
+    case notACertificate(path: String, reason: String)
+    /// A secret key that other users can read is no longer secret.
+    case secretOpenToOthers(path: String, mode: UInt16)
+    /// A public certificate given where the secret one is needed.
+    case noSecretKey(path: String)
+    case exists(path: String)
+    case cannotWrite(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotRead(path, reason):
+            return "cannot read the certificate \(path): \(reason)"
+        case let .notACertificate(path, reason):
+            return "\(path) is not a ZeroMQ CURVE certificate: \(reason); make one with `dptrain keygen NAME`"
+        case let .secretOpenToOthers(path, mode):
+            return "the secret key \(path) can be read by other users (mode \(String(mode, radix: 8))): run `chmod 600 \(path)` and try again"
+        case let .noSecretKey(path):
+            return "\(path) is a public certificate; --key takes the secret one (NAME.key_secret, written by `dptrain keygen NAME`)"
+        case let .exists(path):
+            return "\(path) already exists: remove it or choose another name"
+        case let .cannotWrite(path, reason):
+            return "cannot write \(path): \(reason)"
+        }
+    }
+}
+
+extension Certificate {
+    /// The public certificate's file name for `name`, and the secret one's: zcert's NAME.key and NAME.key_secret.
+    public static func publicFileName(_ name: String) -> String { name + ".key" }
+    public static func secretFileName(_ name: String) -> String { name + ".key_secret" }
+
+    /// Reads a certificate, public or secret.
+    public static func load(path: String) throws -> Certificate {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            var info = stat()
+            let reason = stat(path, &info) != 0 ? String(cString: strerror(errno)) : "not UTF-8 text"
+            throw CertificateError.cannotRead(path: path, reason: reason)
+        }
+        return try Certificate(text: text, path: path)
+    }
+
+    /// Reads a secret certificate, refusing one that other users could read or change.
+    public static func loadSecret(path: String) throws -> Certificate {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw CertificateError.cannotRead(path: path, reason: String(cString: strerror(errno)))
+        }
+        let mode = UInt16(info.st_mode & 0o7777)
+        guard mode & 0o077 == 0 else { throw CertificateError.secretOpenToOthers(path: path, mode: mode) }
+        let certificate = try load(path: path)
+        guard certificate.secretKey != nil else { throw CertificateError.noSecretKey(path: path) }
+        return certificate
+    }
+
+    /// Writes DIRECTORY/NAME.key (mode 0644) and DIRECTORY/NAME.key_secret (mode 0600, never
+    /// readable by others, not even for a moment); refuses to replace either. Returns both paths.
+    @discardableResult
+    public func write(name: String, directory: String) throws -> (publicPath: String, secretPath: String) {
+        let publicPath = (directory as NSString).appendingPathComponent(Certificate.publicFileName(name))
+        let secretPath = (directory as NSString).appendingPathComponent(Certificate.secretFileName(name))
+        for path in [publicPath, secretPath] where FileManager.default.fileExists(atPath: path) {
+            throw CertificateError.exists(path: path)
+        }
+        try Certificate.create(secretPath, mode: 0o600, text: secretText)
+        try Certificate.create(publicPath, mode: 0o644, text: publicText)
+        return (publicPath, secretPath)
+    }
+
+    private static func create(_ path: String, mode: mode_t, text: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, mode)
+        guard descriptor >= 0 else { throw CertificateError.cannotWrite(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        // The umask may have taken bits away from a public file's mode; set exactly what was asked.
+        fchmod(descriptor, mode)
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ Glibc.write(descriptor, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw CertificateError.cannotWrite(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+}
+
+/// A folder of public certificates, like ssh's authorized_keys: the keys a coordinator admits.
+public struct AuthorizedKeys: Sendable {
+    /// Public keys (Z85) and the file each came from.
+    public let keys: [String: String]
+    /// Files in the folder that could not be used, each said in a line.
+    public let problems: [String]
+
+    /// Reads every file in `directory` but hidden ones and secret certificates (NAME.key_secret,
+    /// which do not belong there: they are named in `problems`).
+    public static func load(directory: String) throws -> AuthorizedKeys {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        } catch {
+            throw CertificateError.cannotRead(path: directory, reason: "not a readable folder of public certificates")
+        }
+        var keys: [String: String] = [:]
+        var problems: [String] = []
+        for name in names where !name.hasPrefix(".") {
+            let path = (directory as NSString).appendingPathComponent(name)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            do {
+                let certificate = try Certificate.load(path: path)
+                if certificate.secretKey != nil {
+                    problems.append("\(path) holds a secret key: only public certificates (NAME.key) belong in --authorized-keys; skipped it")
+                    continue
+                }
+                keys[certificate.publicKey] = path
+            } catch {
+                problems.append("\(error); skipped it")
+            }
+        }
+        return AuthorizedKeys(keys: keys, problems: problems)
+    }
+}
