@@ -49,7 +49,9 @@ final class ChaosFaultTests: ProcessTestCase {
         let metrics = try self.metrics("\(folder)/frozen.jsonl")
         XCTAssertEqual(events(metrics, "epoch").map { $0["samples"] as? Int }, [60_000, 60_000])
         let reasons = Set(events(metrics, "worker_lost").compactMap { $0["reason"] as? String })
-        XCTAssertTrue(reasons.isSubset(of: ["connection_gone", "deadline", "not_reading"]), "\(reasons)")
+        // A stopped worker that takes its weights through shared memory gets only small control
+        // messages: its queue need not fill, and the silence rule may find it before the deadline.
+        XCTAssertTrue(reasons.isSubset(of: ["connection_gone", "deadline", "not_reading", "silent"]), "\(reasons)")
         XCTAssertGreaterThanOrEqual(events(metrics, "worker_lost").count, 3)
         XCTAssertGreaterThanOrEqual(accuracy(output("frozen")) ?? 0, 0.95)
     }
