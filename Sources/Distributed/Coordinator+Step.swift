@@ -43,10 +43,9 @@ extension Coordinator {
     private func broadcast() throws {
         publishSharedWeights()
         // The socket's copy of the weights, made only when a member takes them from the socket.
-        var weights: SharedFrame?
+        let weights = try sharedMemory.slots.count < machine.stepBatches.count ? weightsFrame() : nil
         for (member, indices) in machine.stepBatches {
             let shared = sharedMemory.slots[member.id] != nil
-            if !shared, weights == nil { weights = try weightsFrame() }
             try encoder.step(runID: runID, step: machine.step, epoch: UInt32(account.epoch), indices: indices, parameterCount: parameters.count,
                              precision: options.wirePrecision, bulkInSharedMemory: shared)
             do {
