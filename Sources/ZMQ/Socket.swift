@@ -171,8 +171,9 @@ public final class Socket {
             // the rest are read without waiting.
             let flags = message.receivedFrames == 0 ? blocking.flag : ZMQ_DONTWAIT
             if zmq_msg_recv(part, handle, flags) == -1 {
+                // Nothing waiting is the common case of a loop that drains the socket: no error to build.
+                if message.receivedFrames == 0 && zmq_errno() == EAGAIN { return false }
                 let error = ZMQError.last("receive frame \(message.receivedFrames + 1)")
-                if message.receivedFrames == 0 && error.isWouldBlock { return false }
                 if message.receivedFrames > 0 && error.isInterrupted { continue }
                 message.reset()
                 throw error
