@@ -39,19 +39,23 @@ let package = Package(
         .target(name: "Roles", dependencies: ["MLP", "Wire"]),
         // The single-process trainer, the run's accounting, evaluation, metrics, model files,
         // checkpoints, progress. No sockets.
-        .target(name: "Training", dependencies: ["MLP", "Dataset", "Roles"]),
+        .target(name: "Training", dependencies: ["MLP", "Dataset", "Roles", "TensorBoard"]),
         // The coordinator's and the worker's drivers: poll, decode, feed the machine, perform
         // its actions, compute. The only training code that touches sockets.
         .target(name: "Distributed", dependencies: [
             "MLP", "Dataset", "Wire", "ZMQ", "Roles", "Training", "CSignals", "CSharedMemory", .product(name: "Logging", package: "swift-log"),
         ]),
+        // dptrain report: metrics files to one HTML page of inline SVG charts.
+        .target(name: "Report"),
+        // TensorBoard's event files: TFRecord framing around hand-encoded Event protocol buffers.
+        .target(name: "TensorBoard"),
         // A thin Swift wrapper of libzmq: the only module that imports CZMQ.
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
         // The wire protocol: message types, header, encode and validating decode. No sockets.
         .target(name: "Wire", dependencies: ["CKernels"], swiftSettings: alwaysOptimised),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
-            "MLP", "Dataset", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CSignals",
+            "MLP", "Dataset", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CSignals", "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -66,6 +70,7 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "Roles", "MLP", "Dataset", "Wire", "ZMQ",
                                                              .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
+        .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CommandsTests", dependencies: [
             "Commands", "Training", "Roles", "Distributed", "Wire", "ZMQ", "MLP", .product(name: "ArgumentParser", package: "swift-argument-parser"),

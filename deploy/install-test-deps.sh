@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # What the tests need beyond the build: GNU time, which measures a process's peak
-# memory, Python's safetensors and NumPy, which re-save a model as other tools do,
-# tcpdump, which watches a secured run's traffic, and pyzmq, another ZeroMQ tool
-# that must read dptrain's key files.
+# memory; Python's safetensors and NumPy, which re-save a model as other tools do;
+# tcpdump, which watches a secured run's traffic; pyzmq, another ZeroMQ tool that
+# must read dptrain's key files; the tensorboard Python package, whose own loader
+# reads dptrain's event files back; Chromium, which renders dptrain report's page
+# to a PNG. Only what is missing; sudo when not root.
 set -euo pipefail
 
 sudo=""
@@ -13,6 +15,7 @@ missing=()
 # tcpdump reads a secured run's packets (WireCaptureTests); Debian's pyzmq reads dptrain's certificates (SecurityProcessTests).
 command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
 /usr/bin/python3 -c "import zmq.auth" 2>/dev/null || missing+=(python3-zmq)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}"
@@ -20,13 +23,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c "import safetensors, numpy" 2>/dev/null; then
-  echo "installing Python's safetensors and numpy"
+if ! python3 -c "import safetensors, numpy, tensorboard" 2>/dev/null; then
+  echo "installing Python's safetensors, numpy and tensorboard"
   python3 -m pip --version >/dev/null 2>&1 || {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip >/dev/null
   }
   # Debian's own Python refuses pip installs outside a virtual environment unless told.
-  python3 -m pip install --quiet safetensors numpy 2>/dev/null \
-    || python3 -m pip install --quiet --break-system-packages safetensors numpy
+  python3 -m pip install --quiet safetensors numpy tensorboard 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages safetensors numpy tensorboard
 fi

@@ -25,6 +25,10 @@ struct BenchCommand: ParsableCommand {
             the run, alternating --rounds times, and a line gives the median CURVE samples/s as a share of \
             plaintext's.
 
+            With --logging-cost: single-process default runs (784-128-10, batch 128, 3 epochs) alternate \
+            without and with --metrics and --tensorboard at the default --log-every; prints both samples/s \
+            and CPU time per run, and the difference.
+
             With --simulated-workers 1,2,4,8,16: the coordinator's ceiling. For each count, a coordinator \
             (in this process, over tcp loopback) against that many simulated workers that answer each step \
             at once with a stored gradient: steps/s, samples/s and MB/s through the coordinator, and where \
@@ -57,6 +61,12 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "With --secure: plaintext and CURVE runs of each count, alternating, this many of each; their medians are compared.")
     var rounds = 3
 
+    @Flag(name: .customLong("logging-cost"), help: "Measure what the metrics file and TensorBoard cost a training run, over --rounds runs each way.")
+    var loggingCost = false
+
+    @Option(name: .customLong("log-every"), help: ArgumentHelp("Steps between logged steps for --logging-cost (default: the runs' default).", valueName: "n"))
+    var logEvery: Int?
+
     @Option(name: .customLong("simulated-workers"), parsing: .unconditional, help: ArgumentHelp("Simulated worker counts for the coordinator's ceiling, comma-separated.", valueName: "list"))
     var simulatedWorkers: String?
 
@@ -84,6 +94,7 @@ struct BenchCommand: ParsableCommand {
         if workers != nil && parsedWorkerCounts == nil {
             throw ValidationError("--workers '\(workers!)' must be worker counts from 1 to 256 like 1,2,4")
         }
+        if let logEvery, logEvery < 1 { throw ValidationError("--log-every must be at least 1 (got \(logEvery))") }
         guard batch > 0, epochs > 0 else { throw ValidationError("--batch and --epochs must be at least 1") }
         guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 100") }
         if secure && workers == nil { throw ValidationError("--secure compares distributed runs: give --workers too, e.g. --workers 2 --secure") }
@@ -136,6 +147,9 @@ struct BenchCommand: ParsableCommand {
         let data = try dataOptions.load()
         BLAS.useOneThread()
         print(BLASKernels.summary)
+        if loggingCost {
+            return try LoggingCostBench(rounds: rounds, logEvery: logEvery).run(data: data)
+        }
         if let counts = parsedWorkerCounts {
             return try DistributedBench(workerCounts: counts, batch: batch, epochs: epochs, secure: secure, rounds: rounds).run(data: data)
         }

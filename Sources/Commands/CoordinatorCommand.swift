@@ -46,8 +46,8 @@ public struct CoordinatorCommand: ParsableCommand {
         let logger = Logger(label: "coordinator")
         let data = try dataOptions.load()
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
-        // A resumed run goes on writing the same history.
-        let metricsLog = try output.metrics.map { try MetricsLog(path: $0, append: membership.resume) }
+        let stepsPerEpoch = (data.train.count + config.batchSize * workers - 1) / (config.batchSize * workers)
+        let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch, resuming: membership.resume)
         BLAS.useOneThread()
         logger.info("\(RunLines.configuration(config, batchPerWorker: true))")
         logger.info("\(BLASKernels.summary)")
@@ -58,7 +58,11 @@ public struct CoordinatorCommand: ParsableCommand {
                                                                       sharedMemory: transport.sharedMemory.isOn),
                                           endpoint: bind, context: context, logger: logger,
                                           security: try security.security(context: context, logger: logger))
-        let observers: [TrainingObserver] = [ProgressDisplay()] + (metricsLog.map { [$0] } ?? [])
+        RunLine(runID: coordinator.runID, trainer: "coordinator", resumed: membership.resume, config: config,
+                trainSamples: data.train.count, testSamples: data.test.count,
+                logEvery: logs.every,
+                coordinator: membership.runLineFields(workers: workers, endpoint: coordinator.endpoint)).write(to: logs)
+        let observers: [TrainingObserver] = [ProgressDisplay(), logs]
         let report = try coordinator.run(observer: ObserverList(observers))
         if coordinator.stoppedBySignal != 0 {
             // A scheduler's preemption: keep what was trained, and exit 0 so it is not taken for a failure.

@@ -9,7 +9,9 @@ public struct DptrainCommand: ParsableCommand {
             Start with `dptrain launch --workers 2`, or `dptrain train` for one process,
             then `dptrain evaluate --model FILE`.
             """,
-        subcommands: [LaunchCommand.self, TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, EvaluateCommand.self, BenchCommand.self, KeygenCommand.self],
+        version: dptrainVersion,
+        subcommands: [LaunchCommand.self, TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, EvaluateCommand.self, ReportCommand.self,
+                      BenchCommand.self, KeygenCommand.self],
         defaultSubcommand: TrainCommand.self)
 
     public init() {}

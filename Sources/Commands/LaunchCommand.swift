@@ -19,6 +19,9 @@ struct LaunchCommand: ParsableCommand {
 
     // The coordinator's flags, declared here too so that --help lists them and bad values stop
     // the launch before any process starts. They reach the coordinator as the user wrote them.
+    @Option(help: ArgumentHelp("At the end, write the run's HTML report here (dptrain report).", valueName: "file"))
+    var report: String?
+
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
 
@@ -45,14 +48,19 @@ struct LaunchCommand: ParsableCommand {
         if let bind, !secure, !insecure, CoordinatorSecurityOptions.isReachableFromNetwork(bind) {
             throw ValidationError(CoordinatorSecurityOptions.insecureBindText(bind, alternatives: "add --secure for keys made for this run"))
         }
+        if let report { try OutputPath.checkFile(report, flag: "--report") }
     }
 
     func run() throws {
         let endpoint = bind ?? "ipc:///tmp/dptrain-launch-\(getpid()).sock"
         defer { if bind == nil { unlink(String(endpoint.dropFirst("ipc://".count))) } }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        // The report is drawn from the metrics file: one in /tmp for this launch when none was asked for.
+        let reportMetrics = report == nil ? nil : output.metrics ?? "\(NSTemporaryDirectory())dptrain-launch-\(getpid()).jsonl"
+        defer { if report != nil && output.metrics == nil { unlink(reportMetrics!) } }
         var coordinatorArguments = ["coordinator", "--bind", endpoint, "--workers", String(workers)]
             + Self.coordinatorFlags(fromLaunchArguments: Self.argumentsAfterLaunch(CommandLine.arguments))
+            + (report != nil && output.metrics == nil ? ["--metrics", reportMetrics!] : [])
         var workerArguments = (1...workers).map { _ in ["worker", "--connect", endpoint] }
         let keys = secure ? try ThrowawayKeys(workers: workers) : nil
         defer { keys?.remove() }
@@ -61,7 +69,10 @@ struct LaunchCommand: ParsableCommand {
             for worker in 1...workers { workerArguments[worker - 1] += keys.workerArguments(worker) }
         }
 
-        let group = ProcessGroup(name: "launch", gracePeriod: Self.gracePeriod)
+        // On a terminal the coordinator's bar is drawn below the children's lines.
+        let terminal = LaunchTerminal.isAvailable ? LaunchTerminal() : nil
+        if terminal != nil { LaunchTerminal.askChildrenForFrames() }
+        let group = ProcessGroup(name: "launch", gracePeriod: Self.gracePeriod, sink: terminal?.write ?? ProcessGroup.writeToParent)
         group.stopOnInterrupts()
         ProcessGroup.writeToParent(.errors, "[launch] a coordinator and \(workers) worker\(workers == 1 ? "" : "s") on \(endpoint)\(secure ? ", CURVE keys in \(keys!.folder)" : "")\n")
         do {
@@ -76,7 +87,17 @@ struct LaunchCommand: ParsableCommand {
         }
 
         let ended = group.wait()
+        terminal?.finish()
         let status = Self.exitStatus(ended)
+        if let report, let reportMetrics {
+            // A failed run's report shows how far it got.
+            do {
+                try ReportCommand.write(files: [reportMetrics], to: report)
+                ProcessGroup.writeToParent(.errors, "[launch] wrote the report to \(report)\n")
+            } catch {
+                ProcessGroup.writeToParent(.errors, "[launch] no report: \(error)\n")
+            }
+        }
         if status != 0 { throw ExitCode(status) }
     }
 
@@ -97,10 +118,10 @@ struct LaunchCommand: ParsableCommand {
         return Array(commandLine[(launch + 1)...])
     }
 
-    /// The launch arguments without the launcher's own --workers and --bind: the rest is the
+    /// The launch arguments without the launcher's own --workers, --bind and --report: the rest is the
     /// coordinator's, passed on as typed rather than re-serialised from parsed values.
     static func coordinatorFlags(fromLaunchArguments arguments: [String]) -> [String] {
-        let launcherOptions = ["--workers", "--bind"]
+        let launcherOptions = ["--workers", "--bind", "--report"]
         let launcherFlags = ["--secure"]
         var flags: [String] = []
         var remaining = arguments[...]

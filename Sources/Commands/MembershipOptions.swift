@@ -41,4 +41,11 @@ public struct MembershipOptions: ParsableArguments {
                            checkpointDirectory: checkpoint, checkpointEvery: checkpointEvery, resume: resume, stopsOnSignal: true,
                            wirePrecision: wirePrecision, sharedMemory: sharedMemory)
     }
+
+    /// The run line's account of these flags.
+    func runLineFields(workers: Int, endpoint: String) -> [(String, JSONValue)] {
+        [("endpoint", .string(endpoint)), ("workers", .int(workers)), ("max_workers", maxWorkers.map(JSONValue.int) ?? .encoded("null")),
+         ("step_deadline", .double(stepDeadline)), ("checkpoint", checkpoint.map(JSONValue.string) ?? .encoded("null")),
+         ("checkpoint_every", checkpointEvery.map(JSONValue.int) ?? .encoded("null"))]
+    }
 }

@@ -19,7 +19,11 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let data = try dataOptions.load()
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
-        let metricsLog = try output.metrics.map { try MetricsLog(path: $0) }
+        let stepsPerEpoch = (data.train.count + config.batchSize - 1) / config.batchSize
+        let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch)
+        RunLine(runID: UInt64.random(in: 1...UInt64.max), trainer: "single-process", resumed: false, config: config,
+                trainSamples: data.train.count, testSamples: data.test.count,
+                logEvery: logs.every).write(to: logs)
         BLAS.useOneThread()
 
         print("dptrain: " + RunLines.configuration(config, batchPerWorker: false))
@@ -27,7 +31,7 @@ struct TrainCommand: ParsableCommand {
         print(BLASKernels.summary)
 
         let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test)
-        let observers: [TrainingObserver] = [ProgressDisplay()] + (metricsLog.map { [$0] } ?? [])
+        let observers: [TrainingObserver] = [ProgressDisplay(), logs]
         let report = try trainer.run(observer: ObserverList(observers))
         print(RunLines.done(report))
 

@@ -52,7 +52,12 @@ public struct WorkerCommand: ParsableCommand {
         let context = try Context()
         let worker = try Worker(endpoint: connect, context: context, logger: Logger(label: "worker"),
                                 giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true, sharedMemory: sharedMemory.isOn,
-                                dropIncoming: Self.testFault(), security: try security.security())
+                                dropIncoming: Self.testFault(),
+                                security: try security.security())
+        // For tests only: a worker made slow on purpose, which the metrics must name as a straggler.
+        if let delay = ProcessInfo.processInfo.environment["DPTRAIN_TEST_STEP_DELAY_MS"].flatMap(Double.init), delay > 0 {
+            worker.testStepDelay = delay / 1000
+        }
         do {
             try worker.run()
         } catch WorkerError.stopped {

@@ -53,7 +53,7 @@ extension Coordinator {
             case let .joined(member, samples):
                 logger.info("worker \(member.id) (\(member.host)) takes part from step \(machine.step + 1) with \(samples) samples")
                 observer?.event("worker_joined", [("worker", .int(Int(member.id))), ("step", .int(Int(machine.step))),
-                                                  ("workers", .int(machine.members.count))])
+                                                  ("workers", .int(machine.members.count)), ("host", .string(member.host))])
             case let .lost(member, reason):
                 if let received = gradients.removeValue(forKey: member.id) { spareMessages.append(received.message) }
                 sharedMemory.slots[member.id] = nil
@@ -64,7 +64,8 @@ extension Coordinator {
                 }
                 observer?.event("worker_lost", [("worker", .int(Int(member.id))), ("step", .int(Int(machine.step))),
                                                 ("workers", .int(machine.members.count)), ("reason", .string(reason.kind)),
-                                                ("detail", .string(reason.description))])
+                                                ("detail", .string(reason.description)), ("host", .string(member.host)),
+                                                ("cleanly", .bool(reason == .left))])
             case .dropped(let reason):
                 let logged = loggedDrops[reason.kind, default: 0]
                 loggedDrops[reason.kind] = logged + 1

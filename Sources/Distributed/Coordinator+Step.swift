@@ -87,6 +87,7 @@ extension Coordinator {
                 first = false
                 score += BatchScore(lossSum: view.lossSum, samples: Int(view.sampleCount))
                 slowest = max(slowest, view.computeNanoseconds)
+                epochWorkers.record(member.id, host: member.host, computeNanoseconds: view.computeNanoseconds, samples: Int(view.sampleCount))
                 fastest = min(fastest, view.computeNanoseconds)
             }
         }

@@ -66,7 +66,8 @@ public final class Coordinator {
     let test: LabeledImages
     let socket: Socket
     let logger: Logger
-    let runID: UInt64
+    /// A fresh id per run, in every message: the metrics' run line names it too.
+    public let runID: UInt64
     let optimizer: Optimizer
     let store: CheckpointStore?
     var observer: TrainingObserver?
@@ -81,6 +82,8 @@ public final class Coordinator {
     var gradients: [UInt32: (message: Message, view: GradientView)] = [:]
     var gradientSum: [Float]
     var stepTimings = StepTimings()
+    /// Each worker's share of the epoch under way, for the metrics.
+    var epochWorkers = WorkerFigures()
     var firstGradientArrival: UInt64?
     /// The poll set of the coordinator's one socket.
     lazy var pollItems = [PollItem(socket)]
@@ -173,6 +176,8 @@ public final class Coordinator {
         }
         perform(machine.startTraining(now: Self.now()))
         logger.info("training with \(counted(machine.members.count, "worker")): \(machine.members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
+        observer?.event("training_started", [("step", .int(Int(machine.step))), ("epoch", .int(account.epoch)), ("workers", .int(machine.members.count)),
+                                             ("hosts", .object(machine.members.map { (String($0.id), .string($0.host)) }))])
 
         var saidWaiting = false
         while !account.isFinished {
@@ -196,12 +201,17 @@ public final class Coordinator {
                 continue
             }
             saidWaiting = false
+            let learningRate = account.learningRate(config.optimizer)
             let score = try runStep()
             if let verdict = divergence.stepFinished(lossSum: score.lossSum, samples: score.samples) {
                 throw TrainingError.divergence(verdict, epoch: account.epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
             }
             account.recordStep(score, timings: stepTimings)
-            observer?.stepFinished(account.stepProgress(now: Self.now()))
+            if let observer {
+                let progress = account.stepProgress(now: Self.now()).adding(
+                    step: Int(machine.step), learningRate: learningRate, score: score, workers: machine.members.count, epochTimings: account.epochTimings)
+                gradientSum.withUnsafeBufferPointer { observer.stepFinished(progress.with(gradientSum: $0)) }
+            }
             if let every = options.checkpointEvery, machine.step % UInt64(every) == 0 { try writeCheckpoint() }
         }
         if machine.droppedCount > 0 {
@@ -254,8 +264,12 @@ public final class Coordinator {
             throw TrainingError.divergence(verdict, epoch: account.epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
         }
         if let collapse = account.collapse(testAccuracy: evaluation.accuracy, classCount: test.classCount) { throw collapse }
-        let report = account.finishEpoch(testAccuracy: evaluation.accuracy, step: Int(machine.step), workers: machine.members.count,
+        let trainingScore = account.epochScore
+        var report = account.finishEpoch(testAccuracy: evaluation.accuracy, step: Int(machine.step), workers: machine.members.count,
                                          distributed: true, now: Self.now())
+        report.record(evaluation, trainingScore: trainingScore)
+        report.workerFigures = epochWorkers
+        epochWorkers = WorkerFigures()
         observer?.epochFinished(report)
         if options.checkpointEvery == nil || account.isFinished { try writeCheckpoint() }
         return report

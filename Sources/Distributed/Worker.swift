@@ -52,6 +52,8 @@ public final class Worker {
     }
 
     public private(set) var stepsDone = 0
+    /// Seconds added to each step's compute, for tests that need a slow worker (a straggler).
+    public var testStepDelay: Double = 0
     /// Leave cleanly at the end of the step in hand on SIGTERM or SIGINT.
     private let leavesOnStopSignal: Bool
     private var saidWaiting = false
@@ -152,6 +154,14 @@ public final class Worker {
                 logger.warning("worker \(machine.workerID): lost the coordinator at \(endpoint); rejoining")
                 (socket, handshake) = try Worker.connectedSocket(context, endpoint, security)
                 runID = 0
+            case let .explainWait(waited, left):
+                // Brings the monitor's view of the connection up to date; a failed handshake ends the wait.
+                if let failure = try handshake.failure() {
+                    throw HandshakeError(endpoint: endpoint, publicKey: security.publicKey, failure: failure)
+                }
+                let why = ConnectionDiagnosis.explain(endpoint: endpoint, connected: handshake.isConnected,
+                                                      handshaken: handshake.handshakeSucceeded)
+                logger.info("worker: no coordinator at \(endpoint) after \(Int(waited.rounded())) s: \(why); giving up in \(Int(left.rounded())) s")
             }
         }
     }
@@ -260,6 +270,7 @@ public final class Worker {
             alignedParameters.withUnsafeMutableBufferPointer { step.parameters.copy(into: $0) }
             score = workspace.gradient(parameters: alignedParameters, labels: batchLabels, rows: rows, into: &gradient)
         }
+        if testStepDelay > 0 { Thread.sleep(forTimeInterval: testStepDelay) }
         let computeNanoseconds = DispatchTime.now().uptimeNanoseconds - start
         guard score.lossSum.isFinite else {
             // Tell the coordinator, which stops the run with the reason, rather than leave it waiting.

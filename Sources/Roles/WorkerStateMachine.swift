@@ -37,6 +37,8 @@ public struct WorkerStateMachine {
         case sendGoodbye
         /// Drop the connection and open a fresh one (the old one may hold a dead coordinator's queue).
         case reconnect
+        /// Say why no coordinator has answered yet, and how long until giving up.
+        case explainWait(waitedSeconds: Double, secondsLeft: Double)
     }
 
     public private(set) var state = State.joining
@@ -50,12 +52,17 @@ public struct WorkerStateMachine {
     var nextHello: UInt64
     var lastHeard: UInt64
     var lastSent: UInt64
+    var nextExplanation: UInt64
+    /// When this worker began looking for a coordinator.
+    var joiningSince: UInt64
 
     public init(giveUpAfterSeconds: Double, now: UInt64) {
         giveUpAfter = Liveness.nanoseconds(giveUpAfterSeconds)
         nextHello = now
         lastHeard = now
         lastSent = now
+        joiningSince = now
+        nextExplanation = now &+ Liveness.waitingExplanationInterval
     }
 
     public var isJoined: Bool { if case .joined = state { true } else { false } }
@@ -69,11 +76,17 @@ public struct WorkerStateMachine {
                 state = .failed(.coordinatorSilent(seconds: Liveness.seconds(giveUpAfter)))
                 return []
             }
-            guard now >= nextHello else { return [] }
+            var actions: [Action] = []
+            if now >= nextExplanation {
+                nextExplanation = now &+ Liveness.waitingExplanationInterval
+                actions.append(.explainWait(waitedSeconds: Liveness.seconds(now &- joiningSince),
+                                            secondsLeft: Liveness.seconds(lastHeard &+ giveUpAfter &- min(now, lastHeard &+ giveUpAfter))))
+            }
+            guard now >= nextHello else { return actions }
             nextHello = now &+ backoff
             backoff = min(backoff * 2, Liveness.lastHelloBackoff)
             lastSent = now
-            return [.sendHello(previousWorkerID: workerID)]
+            return actions + [.sendHello(previousWorkerID: workerID)]
         case .joined:
             if now &- lastHeard > coordinatorSilence { return rejoin(now: now) }
             guard now &- lastSent >= Liveness.heartbeatInterval else { return [] }
@@ -88,7 +101,7 @@ public struct WorkerStateMachine {
     public func nanosecondsUntilDue(now: UInt64) -> UInt64 {
         let due: UInt64
         switch state {
-        case .joining: due = min(nextHello, lastHeard &+ giveUpAfter &+ 1)
+        case .joining: due = min(nextHello, nextExplanation, lastHeard &+ giveUpAfter &+ 1)
         case .joined: due = min(lastSent &+ Liveness.heartbeatInterval, lastHeard &+ coordinatorSilence &+ 1)
         case .stopped, .failed: return 0
         }
@@ -162,6 +175,8 @@ public struct WorkerStateMachine {
         state = .joining
         backoff = Liveness.firstHelloBackoff
         nextHello = now
+        joiningSince = now
+        nextExplanation = now &+ Liveness.waitingExplanationInterval
         return [.reconnect]
     }
 }

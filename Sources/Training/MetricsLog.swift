@@ -1,31 +1,69 @@
 import Foundation
+import TensorBoard
 
-/// Writes the run's events as JSON lines, one object per line, flushed as
-/// they happen so that a crash loses nothing already written:
-///   {"event":"epoch","epoch":E,"step":S,"train_loss":L,"test_accuracy":A,
-///    "samples_per_second":R,"elapsed_seconds":T,"workers":N}
-/// and one {"event":"done",...} line with the same keys for the whole run.
-public final class MetricsLog: TrainingObserver {
-    private let handle: FileHandle
-    public let path: String
+/// Writes the run's events as JSON lines, one object per line: step lines reach
+/// the disk within a second, every other line at once. Every
+/// line has `event` and `time` (Unix seconds); the README lists each event's
+/// fields:
+///   run      who, what and where: written first, and again on a resume
+///   step     every --log-every steps (`RunLogs` picks them): loss, learning rate, samples/s, gradient norm, step times
+///   epoch    after each epoch's evaluation
+///   worker_joined, worker_lost, checkpoint, resumed, straggler   as they happen
+///   done     at the end
+public final class MetricsLog: StepLog {
+    private let file: AppendOnlyFile
+    public var path: String { file.path }
+    /// The last epoch's report: the done line's `train_loss` is that epoch's.
+    private var lastEpoch: TrainingReport?
 
     /// Creates or truncates `path`, or with `append` (a resumed run) adds to what it holds.
     /// Throws a one-line error if it cannot.
     public init(path: String, append: Bool = false) throws {
-        self.path = path
-        let exists = append && FileManager.default.fileExists(atPath: path)
-        guard exists || FileManager.default.createFile(atPath: path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: path) else {
-            throw MetricsLogError(path: path)
-        }
-        if exists { handle.seekToEndOfFile() }
-        self.handle = handle
+        guard let file = AppendOnlyFile(path: path, append: append) else { throw MetricsLogError(path: path) }
+        self.file = file
     }
 
-    deinit { try? handle.close() }
+    public func write(_ record: StepRecord) {
+        var fields: [(String, JSONValue)] = [
+            ("step", .int(record.step)), ("epoch", .int(record.epoch)), ("loss", .double(record.loss)),
+            ("learning_rate", .double(record.learningRate)), ("samples_per_second", .double(record.samplesPerSecond)),
+            ("gradient_norm", record.gradientNorm.map(JSONValue.double) ?? .encoded("null")), ("workers", .int(record.workers)),
+            ("elapsed_seconds", .double(record.elapsedSeconds)),
+        ]
+        if let timings = record.timings { fields += timings.metricsFields }
+        write(event: "step", fields, now: false)
+    }
 
-    public func epochFinished(_ report: TrainingReport) { write(event: "epoch", report) }
-    public func trainingFinished(_ report: TrainingReport) { write(event: "done", report) }
+    public func epochFinished(_ report: TrainingReport) {
+        lastEpoch = report
+        write(event: "epoch", report)
+        if let figures = report.workerFigures { writeWorkers(figures, report) }
+    }
+
+    /// Each worker's epoch, and the straggler if one held the steps back.
+    func writeWorkers(_ figures: WorkerFigures, _ report: TrainingReport) {
+        let workers = figures.sorted.map { worker -> JSONValue in
+            .object([("worker", .int(Int(worker.id))), ("host", .string(worker.host)), ("steps", .int(worker.steps)),
+                     ("samples", .int(worker.samples)), ("mean_compute_ms", .double(worker.meanComputeMilliseconds))])
+        }
+        write(event: "worker_figures", [("epoch", .int(report.epoch)), ("step", .int(report.step)), ("workers", .array(workers))])
+        if let (slowest, median) = figures.straggler {
+            write(event: "straggler", [
+                ("epoch", .int(report.epoch)), ("step", .int(report.step)), ("slowest_worker", .int(Int(slowest.id))),
+                ("host", .string(slowest.host)), ("mean_compute_ms", .double(slowest.meanComputeMilliseconds)),
+                ("median_compute_ms", .double(median)), ("ratio", .double(slowest.meanComputeMilliseconds / median)),
+            ])
+        }
+    }
+
+    public func trainingFinished(_ report: TrainingReport) {
+        var done = report
+        // The run's mean loss, early epochs included, says little about the model at the end.
+        done.trainLoss = lastEpoch?.trainLoss ?? report.trainLoss
+        done.testLoss = lastEpoch?.testLoss
+        write(event: "done", done, extra: [("run_train_loss", .double(report.trainLoss))])
+    }
+
     public func event(_ name: String, _ fields: [(String, JSONValue)]) { write(event: name, fields) }
 
     /// Writes one line; `extra` fields follow the standard ones, in order.
@@ -38,42 +76,33 @@ public final class MetricsLog: TrainingObserver {
         ]
         if let samples = report.samples { fields.append(("samples", .int(samples))) }
         if let rate = report.epochSamplesPerSecond { fields.append(("epoch_samples_per_second", .double(rate))) }
+        if let loss = report.testLoss { fields.append(("test_loss", .double(loss))) }
+        if let accuracy = report.trainAccuracy { fields.append(("train_accuracy", .double(accuracy))) }
         fields += (report.timings?.metricsFields ?? []) + extra
+        if let confusion = report.confusion {
+            fields.append(("confusion", .array(confusion.map { .array($0.map(JSONValue.int)) })))
+        }
         write(event: event, fields)
     }
 
-    /// Writes one line: the event's name, then `fields` in order.
-    public func write(event: String, _ fields: [(String, JSONValue)]) {
-        let body = fields.map { ",\"\($0.0)\":\($0.1.json)" }.joined()
-        handle.write(Data("{\"event\":\"\(event)\"\(body)}\n".utf8))
+    /// Writes one line: the event's name, the time, then `fields` in order. A step line may wait up to
+    /// a second in the buffer; any other line goes to disk at once, with what waited before it.
+    public func write(event: String, _ fields: [(String, JSONValue)], now: Bool = true) {
+        let milliseconds = Int((Date().timeIntervalSince1970 * 1000).rounded())
+        var line = "{\"event\":\"\(event)\",\"time\":\(milliseconds / 1000)." + String(milliseconds % 1000 + 1000).dropFirst()
+        line.reserveCapacity(512)
+        for (key, value) in fields {
+            line += ","
+            line += JSONValue.quoted(key)
+            line += ":"
+            line += value.json
+        }
+        line += "}\n"
+        file.append(line.utf8, now: now)
     }
 }
 
 public struct MetricsLogError: Error, CustomStringConvertible {
     public let path: String
     public var description: String { "\(path): cannot write the metrics file; check that its folder exists and is writable" }
-}
-
-/// A value as JSON writes it; non-finite numbers become null, which JSON can hold.
-public enum JSONValue {
-    case int(Int)
-    case double(Double)
-    case string(String)
-
-    var json: String {
-        switch self {
-        case .int(let value): return String(value)
-        case .double(let value): return value.isFinite ? String(format: "%.6g", value) : "null"
-        case .string(let value):
-            let escaped = value.unicodeScalars.map { scalar -> String in
-                switch scalar {
-                case "\"": return "\\\""
-                case "\\": return "\\\\"
-                case _ where scalar.value < 0x20: return String(format: "\\u%04x", scalar.value)
-                default: return String(scalar)
-                }
-            }.joined()
-            return "\"\(escaped)\""
-        }
-    }
 }

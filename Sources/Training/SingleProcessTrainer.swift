@@ -67,7 +67,10 @@ public final class SingleProcessTrainer {
                 }
                 step += 1
                 account.recordStep(score)
-                observer?.stepFinished(account.stepProgress(now: Self.now()))
+                if let observer {
+                    let progress = account.stepProgress(now: Self.now()).adding(step: step, learningRate: learningRate, score: score)
+                    gradient.withUnsafeBufferPointer { observer.stepFinished(progress.with(gradientSum: $0)) }
+                }
             }
             account.pauseClock(now: Self.now())
             let evaluation = Evaluation(parameters: parameters, data: test, workspace: evaluationWorkspace)
@@ -75,7 +78,9 @@ public final class SingleProcessTrainer {
                 throw TrainingError.divergence(verdict, epoch: account.epoch, step: step, learningRate: config.optimizer.learningRate)
             }
             if let collapse = account.collapse(testAccuracy: evaluation.accuracy, classCount: test.classCount) { throw collapse }
+            let trainingScore = account.epochScore
             report = account.finishEpoch(testAccuracy: evaluation.accuracy, step: step, workers: 1, distributed: false, now: Self.now())
+            report.record(evaluation, trainingScore: trainingScore)
             observer?.epochFinished(report)
         }
         report = account.finalReport(report)

@@ -32,6 +32,21 @@ public struct StepTimings: Equatable, Sendable {
         lhs.bytes += rhs.bytes
     }
 
+    /// What was added since `earlier`, a value these timings once had.
+    public func subtracting(_ earlier: StepTimings) -> StepTimings {
+        var difference = self
+        difference.steps -= earlier.steps
+        difference.broadcastNanoseconds -= earlier.broadcastNanoseconds
+        difference.waitNanoseconds -= earlier.waitNanoseconds
+        difference.firstGradientNanoseconds -= earlier.firstGradientNanoseconds
+        difference.reduceNanoseconds -= earlier.reduceNanoseconds
+        difference.updateNanoseconds -= earlier.updateNanoseconds
+        difference.slowestComputeNanoseconds -= earlier.slowestComputeNanoseconds
+        difference.fastestComputeNanoseconds -= earlier.fastestComputeNanoseconds
+        difference.bytes -= earlier.bytes
+        return difference
+    }
+
     /// The metrics file's fields: milliseconds and bytes per step.
     public var metricsFields: [(String, JSONValue)] {
         let perStep = Double(max(steps, 1))

@@ -1,3 +1,5 @@
+import MLP
+
 /// Where a run stands, at the end of an epoch or of the run: what the progress
 /// display shows and what the metrics file records.
 public struct TrainingReport: Equatable, Sendable {
@@ -18,6 +20,15 @@ public struct TrainingReport: Equatable, Sendable {
     public var samples: Int?
     /// This epoch's own training samples over its training time (`samplesPerSecond` is the run's so far).
     public var epochSamplesPerSecond: Double?
+    /// Mean loss over the test set.
+    public var testLoss: Double?
+    /// Accuracy on the epoch's training batches, as trained; nil where the trainer does not count it
+    /// (a worker's gradient carries no count of correct answers).
+    public var trainAccuracy: Double?
+    /// The test set's confusion matrix, confusion[truth][predicted].
+    public var confusion: [[Int]]?
+    /// Each worker's steps, samples and compute time in the epoch, in a distributed run.
+    public var workerFigures: WorkerFigures?
 
     public init(epoch: Int, step: Int, trainLoss: Double, testAccuracy: Double,
                 samplesPerSecond: Double, elapsedSeconds: Double, workers: Int, timings: StepTimings? = nil,
@@ -35,7 +46,7 @@ public struct TrainingReport: Equatable, Sendable {
 }
 
 /// Progress within an epoch, reported after every step.
-public struct StepProgress: Sendable {
+public struct StepProgress {
     public var epoch: Int
     public var epochs: Int
     /// Samples trained so far this epoch, and in a whole epoch: samples rather than steps,
@@ -46,6 +57,26 @@ public struct StepProgress: Sendable {
     public var loss: Double
     public var samplesPerSecond: Double
     public var elapsedSeconds: Double
+    /// Optimizer steps since the run began, this one included.
+    public var step: Int = 0
+    /// The learning rate this step used.
+    public var learningRate: Double = 0
+    /// Workers that took part in the step.
+    public var workers: Int = 1
+    /// In a distributed run, where the epoch's steps' time went so far.
+    public var epochTimings: StepTimings?
+    /// This step's gradient sum and its sample count. The buffer is the trainer's and valid only
+    /// during `stepFinished`: an observer takes the norm at the steps it logs, and only then.
+    public var gradientSum: UnsafeBufferPointer<Float>?
+    public var stepSamples: Int = 0
+    /// Mean loss of this step's samples.
+    public var stepLoss: Double = .nan
+
+    /// The norm of the step's mean gradient, or nil when the trainer gave no gradient.
+    public var gradientNorm: Double? {
+        guard let gradientSum, stepSamples > 0 else { return nil }
+        return Double(BLAS.norm(gradientSum)) / Double(stepSamples)
+    }
 
     /// Samples trained since the run began (for a resumed run, since it first began).
     public var samplesDone: Int { (epoch - 1) * samplesPerEpoch + samplesInEpoch }
@@ -83,4 +114,35 @@ public final class ObserverList: TrainingObserver {
     public func epochFinished(_ report: TrainingReport) { observers.forEach { $0.epochFinished(report) } }
     public func trainingFinished(_ report: TrainingReport) { observers.forEach { $0.trainingFinished(report) } }
     public func event(_ name: String, _ fields: [(String, JSONValue)]) { observers.forEach { $0.event(name, fields) } }
+}
+
+extension TrainingReport {
+    /// Takes the test loss and confusion matrix from `evaluation`, and the training accuracy
+    /// from `trainingScore` when it counted correct answers.
+    public mutating func record(_ evaluation: Evaluation, trainingScore: BatchScore) {
+        testLoss = evaluation.score.meanLoss
+        confusion = evaluation.confusion
+        trainAccuracy = trainingScore.samples > 0 && trainingScore.correct > 0 ? trainingScore.accuracy : nil
+    }
+}
+
+extension StepProgress {
+    /// The account's progress with this step's own figures beside it.
+    public func adding(step: Int, learningRate: Float, score: BatchScore, workers: Int = 1, epochTimings: StepTimings? = nil) -> StepProgress {
+        var progress = self
+        progress.step = step
+        progress.learningRate = Double(learningRate)
+        progress.stepSamples = score.samples
+        progress.stepLoss = score.meanLoss
+        progress.workers = workers
+        progress.epochTimings = epochTimings
+        return progress
+    }
+
+    /// With the step's gradient sum, for an observer to take its norm during the call.
+    public func with(gradientSum: UnsafeBufferPointer<Float>) -> StepProgress {
+        var progress = self
+        progress.gradientSum = gradientSum
+        return progress
+    }
 }

@@ -24,12 +24,17 @@ public final class HandshakeMonitor {
     /// Handshakes closed without a word since the last success: one may be a server that
     /// stopped mid-handshake, several in a row are a server that cannot read this client.
     private var closedInARow = 0
+    /// Whether a transport connection is up now, and whether a handshake on it has succeeded:
+    /// what a waiting client can say about its server.
+    public private(set) var isConnected = false
+    public private(set) var handshakeSucceeded = false
     public static let closedHandshakesMeaningFailure = 3
 
     public init(_ socket: Socket) throws {
         let address = "inproc://dptrain-handshake-monitor-\(UUID().uuidString)"
         let events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
             | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+            | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
         try check(zmq_socket_monitor(socket.handle, address, Int32(events)), "monitor a socket on \(address)")
         monitored = socket
         pair = try Socket(socket.context, .pair, lingerMilliseconds: 0)
@@ -52,8 +57,14 @@ public final class HandshakeMonitor {
             let kind = UInt16(bytes[0]) | UInt16(bytes[1]) << 8
             let value = (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[2 + $1]) << (8 * UInt32($1)) }
             switch Int32(kind) {
+            case ZMQ_EVENT_CONNECTED:
+                isConnected = true
+            case ZMQ_EVENT_DISCONNECTED:
+                isConnected = false
+                handshakeSucceeded = false
             case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
                 closedInARow = 0
+                handshakeSucceeded = true
             case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
                 found = found ?? .refused(status: value)
             case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:

@@ -48,9 +48,8 @@ final class ChaosFaultTests: ProcessTestCase {
         XCTAssertEqual(fresh.terminationStatus, 0, errors("frozen-c"))
         let metrics = try self.metrics("\(folder)/frozen.jsonl")
         XCTAssertEqual(events(metrics, "epoch").map { $0["samples"] as? Int }, [60_000, 60_000])
+        // The deaf peer never even sends a heartbeat: as a joining member it is lost as silent.
         let reasons = Set(events(metrics, "worker_lost").compactMap { $0["reason"] as? String })
-        // A stopped worker that takes its weights through shared memory gets only small control
-        // messages: its queue need not fill, and the silence rule may find it before the deadline.
         XCTAssertTrue(reasons.isSubset(of: ["connection_gone", "deadline", "not_reading", "silent"]), "\(reasons)")
         XCTAssertGreaterThanOrEqual(events(metrics, "worker_lost").count, 3)
         XCTAssertGreaterThanOrEqual(accuracy(output("frozen")) ?? 0, 0.95)

@@ -131,9 +131,18 @@ final class ElasticProcessTests: ProcessTestCase {
         XCTAssertTrue(errors("second").contains("resumed from"), errors("second"))
         XCTAssertEqual(workers.map(\.terminationStatus), [0, 0])
         XCTAssertTrue(errors("resumed-worker1").contains("rejoining"), errors("resumed-worker1"))
-        let resumedEvents = events(try metrics("\(folder)/resumed.jsonl"), "resumed")
+        let history = try metrics("\(folder)/resumed.jsonl")
+        let resumedEvents = events(history, "resumed")
         XCTAssertEqual(resumedEvents.count, 1)
+        // One file, one history: both coordinators' run lines, the second marked as a resume, and both epochs.
+        XCTAssertEqual(events(history, "run").map { $0["resumed"] as? Bool }, [false, true])
+        XCTAssertEqual(events(history, "epoch").compactMap { $0["epoch"] as? Int }.suffix(2), [1, 2])
         XCTAssertGreaterThanOrEqual(resumedEvents.first?["step"] as? Int ?? 0, 150)
+        // The report marks the restart and the resume on the throughput chart.
+        let report = try start("report", ["report", "\(folder)/resumed.jsonl", "-o", "\(folder)/resumed.html"])
+        wait(report)
+        let page = try String(contentsOfFile: "\(folder)/resumed.html", encoding: .utf8)
+        XCTAssertTrue(page.contains("data-marker=\"coordinator restarted\"") && page.contains("data-marker=\"resumed at step"), "markers")
 
         let expected = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/uninterrupted.safetensors"))
         let resumed = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/resumed.safetensors"))

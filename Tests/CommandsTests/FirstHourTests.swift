@@ -178,7 +178,7 @@ final class FirstHourTests: XCTestCase {
     /// Help text wraps where the terminal needs it to, never mid-phrase where the source had a line break.
     func testHelpWrapsOnlyAtTheEdge() {
         let commands: [ParsableCommand.Type] = [DptrainCommand.self, LaunchCommand.self, TrainCommand.self, CoordinatorCommand.self,
-                                                WorkerCommand.self, EvaluateCommand.self, BenchCommand.self]
+                                                WorkerCommand.self, EvaluateCommand.self, ReportCommand.self, BenchCommand.self]
         for command in commands {
             let help = DptrainCommand.helpMessage(for: command, columns: 80)
             let prose = help.components(separatedBy: "\nUSAGE:")[0].split(separator: "\n", omittingEmptySubsequences: false)

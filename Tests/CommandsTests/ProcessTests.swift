@@ -15,17 +15,7 @@ final class ProcessTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(atPath: folder) }
 
     func dptrain(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = arguments
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+        try runToEnd(Self.executable, arguments)
     }
 
     func testMissingDataDirectoryIsOneLineAndAFailure() throws {
@@ -72,6 +62,26 @@ final class ProcessTests: XCTestCase {
         let trainedFigure = accuracy.split(separator: " ")[3]
         XCTAssertTrue(evaluated.output.contains("test accuracy \(trainedFigure)"), "\(accuracy)\n\(evaluated.output)")
         XCTAssertTrue(evaluated.output.contains("confusion matrix"))
-        XCTAssertEqual(try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n").count, 2)
+        // The run line, a step line every 4 steps (469 steps, at least 100 points), the epoch and the end.
+        let events = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n")
+            .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        XCTAssertEqual(events.first?["event"] as? String, "run")
+        XCTAssertEqual(events.filter { $0["event"] as? String == "step" }.compactMap { $0["step"] as? Int }, Array(stride(from: 4, through: 468, by: 4)))
+        XCTAssertEqual(events.suffix(2).compactMap { $0["event"] as? String }, ["epoch", "done"])
     }
+}
+
+/// Runs a program to its end: its exit status, standard output and standard error.
+func runToEnd(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let output = Pipe(), errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    let outputData = output.fileHandleForReading.readDataToEndOfFile()
+    let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
 }

@@ -55,3 +55,32 @@ final class ResumeAndWaitTests: ProcessTestCase {
         XCTAssertTrue(output("longer").contains("after 2 epochs"), output("longer"))
     }
 }
+
+/// A worker whose coordinator is not there says why, every few seconds, with the time left.
+final class WorkerWaitTests: ProcessTestCase {
+    func testNothingListeningIsExplainedWithinSeconds() throws {
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let worker = try start("refused", ["worker", "--connect", endpoint, "--give-up-after", "20"])
+        waitUntil(seconds: 10, "the worker to explain its wait") { errors("refused").contains("giving up in") }
+        XCTAssertTrue(errors("refused").contains("after 3 s: connection refused: nothing listens on 127.0.0.1 port"), errors("refused"))
+        XCTAssertTrue(errors("refused").contains("giving up in 17 s"), errors("refused"))
+        worker.terminate()
+        wait(worker, seconds: 10)
+    }
+
+    func testAnUnknownHostIsExplained() throws {
+        let worker = try start("unresolved", ["worker", "--connect", "tcp://no-such-host.invalid:5555", "--give-up-after", "20"])
+        waitUntil(seconds: 10, "the worker to explain its wait") { errors("unresolved").contains("giving up in") }
+        XCTAssertTrue(errors("unresolved").contains("the name no-such-host.invalid does not resolve"), errors("unresolved"))
+        worker.terminate()
+        wait(worker, seconds: 10)
+    }
+
+    func testAMissingSocketFileIsExplained() throws {
+        let missing = try start("missing", ["worker", "--connect", "ipc://\(folder)/nothing.sock", "--give-up-after", "20"])
+        waitUntil(seconds: 10, "the worker to explain its wait") { errors("missing").contains("giving up in") }
+        XCTAssertTrue(errors("missing").contains("no socket file at \(folder)/nothing.sock"), errors("missing"))
+        missing.terminate()
+        wait(missing, seconds: 10)
+    }
+}

@@ -126,8 +126,21 @@ final class WorkerLivenessTests: XCTestCase {
     func testHellosBackOffFromATenthToTwoSeconds() {
         var w = WorkerStateMachine(giveUpAfterSeconds: 300, now: 0)
         var sent: [UInt64] = []
-        for t in stride(from: UInt64(0), through: 9_000 * ms, by: Int(10 * ms)) where !w.tick(now: t).isEmpty { sent.append(t / ms) }
+        for t in stride(from: UInt64(0), through: 9_000 * ms, by: Int(10 * ms)) where w.tick(now: t).contains(where: {
+            if case .sendHello = $0 { true } else { false }
+        }) { sent.append(t / ms) }
         XCTAssertEqual(sent, [0, 100, 300, 700, 1500, 3100, 5100, 7100] as [UInt64])
+    }
+
+    /// While no coordinator answers, the worker says why every three seconds, with the time left.
+    func testExplainsItsWaitEveryThreeSeconds() {
+        var w = WorkerStateMachine(giveUpAfterSeconds: 10, now: 0)
+        var explained: [Double] = []
+        for t in stride(from: UInt64(0), through: 9_500 * ms, by: Int(50 * ms)) {
+            for case let .explainWait(_, left) in w.tick(now: t) { explained.append(left) }
+        }
+        XCTAssertEqual(explained, [7, 4, 1])
+        XCTAssertLessThanOrEqual(w.nanosecondsUntilDue(now: 9_500 * ms), 501 * ms, "the give-up is due next")
     }
 
     func testGivesUpAfterItsSilenceLimit() {
@@ -147,6 +160,10 @@ final class WorkerLivenessTests: XCTestCase {
         XCTAssertEqual(w.tick(now: 7001 * ms), [.reconnect])
         XCTAssertEqual(w.state, .joining)
         XCTAssertEqual(w.tick(now: 7001 * ms), [.sendHello(previousWorkerID: 3)])
+        // The give-up clock runs from the coordinator's last word (at 2 s), not from the rejoin.
+        guard case let .explainWait(waited, left)? = w.tick(now: 10_001 * ms).first else { return XCTFail() }
+        XCTAssertEqual(waited, 3, accuracy: 1e-9)
+        XCTAssertEqual(left, 292, accuracy: 0.01)
     }
 
     func testRefusals() {

@@ -62,13 +62,16 @@ final class TrainingTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: path) }
         var config = TrainingConfig.standard()
         config.epochs = 2
-        let log = try MetricsLog(path: path)
+        let log = RunLogs(every: 10, [try MetricsLog(path: path)])
         try SingleProcessTrainer(config: config, train: Self.mnist.train.subset(0..<3000), test: Self.mnist.test.subset(0..<500))
             .run(observer: log)
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
-        XCTAssertEqual(lines.count, 3)
-        let objects = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
-        XCTAssertEqual(objects.map { $0["event"] as? String }, ["epoch", "epoch", "done"])
+        let all = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        // 24 steps an epoch: step lines at 10, 20, 30 and 40, in their places.
+        XCTAssertEqual(all.map { $0["event"] as? String }, ["step", "step", "epoch", "step", "step", "epoch", "done"])
+        XCTAssertEqual(all.filter { $0["event"] as? String == "step" }.map { $0["step"] as? Int }, [10, 20, 30, 40])
+        XCTAssertEqual(all[3]["epoch"] as? Int, 2)
+        let objects = all.filter { $0["event"] as? String != "step" }
         for key in ["epoch", "step", "train_loss", "test_accuracy", "samples_per_second", "elapsed_seconds", "workers"] {
             XCTAssertTrue(objects.allSatisfy { $0[key] is NSNumber }, "missing \(key)")
         }
