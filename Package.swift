@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A stop-signal flag for workers that leave at the end of their step; a SIGHUP count for reloading keys.
         .target(name: "CSignals"),
+        // Anonymous memory files for same-host bulk transport, and their published words.
+        .target(name: "CSharedMemory"),
         // IDX files, MNIST, shards and batches.
         .target(name: "Dataset", dependencies: ["CZlib", "CKernels"], swiftSettings: alwaysOptimised),
         // The roles' decisions as state machines: membership, samples, liveness, the run's
@@ -41,7 +43,7 @@ let package = Package(
         // The coordinator's and the worker's drivers: poll, decode, feed the machine, perform
         // its actions, compute. The only training code that touches sockets.
         .target(name: "Distributed", dependencies: [
-            "MLP", "Dataset", "Wire", "ZMQ", "Roles", "Training", "CSignals", .product(name: "Logging", package: "swift-log"),
+            "MLP", "Dataset", "Wire", "ZMQ", "Roles", "Training", "CSignals", "CSharedMemory", .product(name: "Logging", package: "swift-log"),
         ]),
         // dptrain report: metrics files to one HTML page of inline SVG charts.
         .target(name: "Report"),
@@ -50,7 +52,7 @@ let package = Package(
         // A thin Swift wrapper of libzmq: the only module that imports CZMQ.
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
         // The wire protocol: message types, header, encode and validating decode. No sockets.
-        .target(name: "Wire", swiftSettings: alwaysOptimised),
+        .target(name: "Wire", dependencies: ["CKernels"], swiftSettings: alwaysOptimised),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
             "MLP", "Dataset", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CSignals", "Report",
