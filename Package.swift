@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "CSignals"),
         // The commit a release was built from, passed in by deploy/release.sh as a C macro.
         .target(name: "CBuildInfo"),
+        // Anonymous memory files for same-host bulk transport, and their published words.
+        .target(name: "CSharedMemory"),
         // IDX files, MNIST, shards and batches.
         .target(name: "Dataset", dependencies: ["CZlib", "CKernels"], swiftSettings: alwaysOptimised),
         // The roles' decisions as state machines: membership, samples, liveness, the run's
@@ -43,7 +45,7 @@ let package = Package(
         // The coordinator's and the worker's drivers: poll, decode, feed the machine, perform
         // its actions, compute. The only training code that touches sockets.
         .target(name: "Distributed", dependencies: [
-            "MLP", "Dataset", "Wire", "ZMQ", "Roles", "Training", "CSignals", .product(name: "Logging", package: "swift-log"),
+            "MLP", "Dataset", "Wire", "ZMQ", "Roles", "Training", "CSignals", "CSharedMemory", .product(name: "Logging", package: "swift-log"),
         ]),
         // dptrain report: metrics files to one HTML page of inline SVG charts.
         .target(name: "Report"),
@@ -52,7 +54,7 @@ let package = Package(
         // A thin Swift wrapper of libzmq: the only module that imports CZMQ.
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
         // The wire protocol: message types, header, encode and validating decode. No sockets.
-        .target(name: "Wire", swiftSettings: alwaysOptimised),
+        .target(name: "Wire", dependencies: ["CKernels"], swiftSettings: alwaysOptimised),
         // Child processes that live and die together, restarted when they fail: dptrain launch's
         // supervisor. Knows nothing of training.
         .target(name: "Supervision"),

@@ -5,6 +5,7 @@ import MLP
 import Distributed
 import Roles
 import Training
+import Wire
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,6 +28,13 @@ struct BenchCommand: ParsableCommand {
             With --logging-cost: single-process default runs (784-128-10, batch 128, 3 epochs) alternate \
             without and with --metrics and --tensorboard at the default --log-every; prints both samples/s \
             and CPU time per run, and the difference.
+
+            With --simulated-workers 1,2,4,8,16: the coordinator's ceiling. For each count, a coordinator \
+            (in this process, over tcp loopback) against that many simulated workers that answer each step \
+            at once with a stored gradient: steps/s, samples/s and MB/s through the coordinator, and where \
+            each step's time went. --hidden, --batch (per worker), --steps, --wire-precision and \
+            --shared-memory (off by default here, to measure tcp) shape the run; --metrics FILE writes one \
+            {"event":"bench",...} JSON line per count.
             """)
 
     @Option(help: ArgumentHelp("Models as layer widths, comma-separated lists of dash-joined sizes.", valueName: "list"))
@@ -59,6 +67,24 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("log-every"), help: ArgumentHelp("Steps between logged steps for --logging-cost (default: the runs' default).", valueName: "n"))
     var logEvery: Int?
 
+    @Option(name: .customLong("simulated-workers"), parsing: .unconditional, help: ArgumentHelp("Simulated worker counts for the coordinator's ceiling, comma-separated.", valueName: "list"))
+    var simulatedWorkers: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Hidden layer widths of the --simulated-workers model, comma-separated: 128 or 512,256.", valueName: "list"))
+    var hidden = "128"
+
+    @Option(parsing: .unconditional, help: "Steps each --simulated-workers count is measured over.")
+    var steps = 40
+
+    @Option(name: .customLong("wire-precision"), help: ArgumentHelp("How weights and gradients travel in --simulated-workers: float32 or bf16.", valueName: "format"))
+    var wirePrecision: WirePrecision = .float32
+
+    @Option(name: .customLong("shared-memory"), help: ArgumentHelp("With --simulated-workers: on, weights and gradients through shared memory (as for any worker on the coordinator's host); off, over tcp loopback.", valueName: "on|off"))
+    var sharedMemory: SharedMemorySwitch = .off
+
+    @Option(help: ArgumentHelp("With --simulated-workers, write one JSON line per count to this file.", valueName: "file"))
+    var metrics: String?
+
     @OptionGroup var dataOptions: DataOptions
 
     func validate() throws {
@@ -72,6 +98,27 @@ struct BenchCommand: ParsableCommand {
         guard batch > 0, epochs > 0 else { throw ValidationError("--batch and --epochs must be at least 1") }
         guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 100") }
         if secure && workers == nil { throw ValidationError("--secure compares distributed runs: give --workers too, e.g. --workers 2 --secure") }
+        if let simulatedWorkers {
+            guard parse(counts: simulatedWorkers) != nil else {
+                throw ValidationError("--simulated-workers '\(simulatedWorkers)' must be worker counts from 1 to 256 like 1,2,4,8,16")
+            }
+            guard workers == nil else { throw ValidationError("--simulated-workers and --workers are two different benchmarks: give one") }
+            guard parsedHidden != nil else { throw ValidationError("--hidden '\(hidden)' must be comma-separated layer widths of at least 1, such as 128 or 512,256") }
+            guard (1...100_000).contains(steps) else { throw ValidationError("--steps must be between 1 and 100000 (got \(steps))") }
+            guard batch <= 1 << 16 else { throw ValidationError("--batch must be at most 65536 per worker (got \(batch))") }
+        }
+        if metrics != nil && simulatedWorkers == nil { throw ValidationError("--metrics goes with --simulated-workers") }
+        if let metrics { try OutputPath.checkFile(metrics, flag: "--metrics") }
+    }
+
+    var parsedHidden: [Int]? {
+        let widths = hidden.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) ?? 0 }
+        return widths.allSatisfy({ (1...(1 << 16)).contains($0) }) ? widths : nil
+    }
+
+    func parse(counts: String) -> [Int]? {
+        let counts = counts.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) ?? 0 }
+        return !counts.isEmpty && counts.allSatisfy({ (1...256).contains($0) }) ? counts : nil
     }
 
     var parsedWorkerCounts: [Int]? {
@@ -91,6 +138,12 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let simulatedWorkers {
+            BLAS.useOneThread()
+            return try SimulatedWorkerBench(workerCounts: parse(counts: simulatedWorkers)!, hidden: parsedHidden!, batch: batch,
+                                            steps: steps, precision: wirePrecision, sharedMemory: sharedMemory.isOn,
+                                            metrics: try metrics.map { try MetricsLog(path: $0) }).run()
+        }
         let data = try dataOptions.load()
         BLAS.useOneThread()
         print(BLASKernels.summary)

@@ -28,6 +28,7 @@ public struct CoordinatorCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
+    @OptionGroup var transport: TransportOptions
     @OptionGroup(title: "Security") var security: CoordinatorSecurityOptions
 
     @Flag(help: "Log every detail: each worker's samples, each slow step, each dropped message.")
@@ -53,7 +54,9 @@ public struct CoordinatorCommand: ParsableCommand {
         logger.info("\(BLASKernels.summary)")
 
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
-        let coordinator = try Coordinator(config: config, train: data.train, test: data.test, options: membership.options(workers: workers),
+        let coordinator = try Coordinator(config: config, train: data.train, test: data.test,
+                                          options: membership.options(workers: workers, wirePrecision: transport.wirePrecision,
+                                                                      sharedMemory: transport.sharedMemory.isOn),
                                           endpoint: bind, context: context, logger: logger,
                                           security: try security.security(context: context, logger: logger))
         RunLine(runID: coordinator.runID, trainer: "coordinator", resumed: membership.resume, config: config,

@@ -33,6 +33,7 @@ struct LaunchCommand: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
+    @OptionGroup var transport: TransportOptions
 
     @Flag(help: "Encrypt and authenticate the run with CURVE keys made for it alone (in a temporary folder, removed at the end).")
     var secure = false

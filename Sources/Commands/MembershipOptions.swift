@@ -2,6 +2,7 @@ import ArgumentParser
 import Distributed
 import Roles
 import Training
+import Wire
 
 /// The coordinator's flags for workers coming and going, and for checkpoints.
 public struct MembershipOptions: ParsableArguments {
@@ -35,9 +36,10 @@ public struct MembershipOptions: ParsableArguments {
         if let checkpoint { try OutputPath.checkFolder(checkpoint, flag: "--checkpoint") }
     }
 
-    public func options(workers: Int) -> CoordinatorOptions {
+    public func options(workers: Int, wirePrecision: WirePrecision = .float32, sharedMemory: Bool = true) -> CoordinatorOptions {
         CoordinatorOptions(workers: workers, maxWorkers: maxWorkers ?? .max, stepDeadline: stepDeadline,
-                           checkpointDirectory: checkpoint, checkpointEvery: checkpointEvery, resume: resume, stopsOnSignal: true)
+                           checkpointDirectory: checkpoint, checkpointEvery: checkpointEvery, resume: resume, stopsOnSignal: true,
+                           wirePrecision: wirePrecision, sharedMemory: sharedMemory)
     }
 
     /// The run line's account of these flags.

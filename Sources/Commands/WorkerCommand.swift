@@ -29,6 +29,9 @@ public struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("give-up-after"), parsing: .unconditional, help: ArgumentHelp("Seconds of silence from the coordinator before exiting.", valueName: "seconds"))
     var giveUpAfter: Double = 300
 
+    @Option(name: .customLong("shared-memory"), help: SharedMemorySwitch.help)
+    var sharedMemory: SharedMemorySwitch = .on
+
     @OptionGroup(title: "Security") var security: WorkerSecurityOptions
 
     @Flag(help: "Log every detail, debug lines included.")
@@ -63,7 +66,8 @@ public struct WorkerCommand: ParsableCommand {
         BLAS.useOneThread()
         let context = try Context()
         let worker = try Worker(endpoint: endpoint(environment: ProcessInfo.processInfo.environment), context: context, logger: Logger(label: "worker"),
-                                giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true, dropIncoming: Self.testFault(),
+                                giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true, sharedMemory: sharedMemory.isOn,
+                                dropIncoming: Self.testFault(),
                                 security: try security.security())
         // For tests only: a worker made slow on purpose, which the metrics must name as a straggler.
         if let delay = ProcessInfo.processInfo.environment["DPTRAIN_TEST_STEP_DELAY_MS"].flatMap(Double.init), delay > 0 {

@@ -15,16 +15,19 @@ extension Coordinator {
         for action in actions {
             switch action {
             case .welcome(let member):
+                let grant = sharedMemoryGrant(for: member)
+                let through = grant == nil ? "" : ", weights and gradients through shared memory"
                 if machine.phase == .gathering, machine.members.contains(member) {
-                    logger.info("\(machine.members.count) of \(counted(machine.settings.expectedWorkers, "worker")) joined (worker \(member.id) from \(member.host))")
+                    logger.info("\(machine.members.count) of \(counted(machine.settings.expectedWorkers, "worker")) joined (worker \(member.id) from \(member.host)\(through))")
                 } else {
-                    logger.info("worker \(member.id) joined from \(member.host)")
+                    logger.info("worker \(member.id) joined from \(member.host)\(through)")
                 }
                 let configuration = RunConfiguration(training: config, featureCount: train.featureCount, classCount: train.classCount,
-                                                     coordinatorSilenceSeconds: max(Liveness.seconds(Liveness.defaultCoordinatorSilence), options.stepDeadline))
+                                                     coordinatorSilenceSeconds: max(Liveness.seconds(Liveness.defaultCoordinatorSilence), options.stepDeadline),
+                                                     wirePrecision: options.wirePrecision == .float32 ? nil : options.wirePrecision)
                 do {
                     try encoder.welcome(Welcome(workerID: member.id, configuration: configuration.encoded(),
-                                                parameterCount: parameters.count), runID: runID)
+                                                parameterCount: parameters.count, sharedMemory: grant), runID: runID)
                     send(to: member)
                 } catch {
                     logger.error("could not welcome worker \(member.id): \(error)")
@@ -53,6 +56,7 @@ extension Coordinator {
                                                   ("workers", .int(machine.members.count)), ("host", .string(member.host))])
             case let .lost(member, reason):
                 if let received = gradients.removeValue(forKey: member.id) { spareMessages.append(received.message) }
+                sharedMemory.slots[member.id] = nil
                 if reason == .left {
                     logger.info("worker \(member.id) (\(member.host)) left at step \(machine.step)")
                 } else {

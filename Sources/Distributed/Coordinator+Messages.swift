@@ -38,9 +38,16 @@ extension Coordinator {
             return false
         }
         let envelope: Envelope
+        let slot = sharedGradient(of: known)
         do {
-            envelope = try decode(frames: message.dropFirst(), context: DecodeContext(receiver: .coordinator, runID: runID,
-                                                                                     parameterCount: parameters.count))
+            var context = DecodeContext(receiver: .coordinator, runID: runID, parameterCount: parameters.count, precision: options.wirePrecision)
+            context.sharedBulk = slot.map { UnsafeRawBufferPointer($0.data) }
+            envelope = try decode(frames: message.dropFirst(), context: context)
+            // A gradient in shared memory is read only when its slot holds that step whole: the
+            // worker publishes after writing, so a worker that died mid-write is never read.
+            if let slot, envelope.type == .gradient, message[3].isEmpty, !slot.holds(sequence: envelope.step, length: bulkBytes) {
+                throw WireError.sharedBulkNotPublished(.gradient, step: envelope.step)
+            }
         } catch let error as WireError {
             perform(machine.receiveInvalid(error, from: peer, now: now))
             return false
@@ -48,12 +55,17 @@ extension Coordinator {
 
         switch envelope.body {
         case .hello(let hello):
+            sharedMemory.offer = hello.sharedMemory.map { (peer, $0) }
             perform(machine.receiveHello(hello, from: peer, address: message.property("Peer-Address", frame: 1),
                                          key: message.property("User-Id", frame: 1), now: now))
+            sharedMemory.offer = nil
         case .gradient(let view):
             switch machine.receiveGradient(step: envelope.step, sampleCount: Int(view.sampleCount), from: peer, now: now) {
             case .accept(let member):
                 gradients[member.id] = (message, view)
+                // Its first gradient there shows the worker has mapped its slot: nothing else may open it now.
+                slot?.closeDescriptor()
+                if slot != nil, message[3].isEmpty { stepTimings.bytes += UInt64(bulkBytes) }
                 firstGradientArrival = firstGradientArrival ?? now
                 return true
             case .drop(let reason):

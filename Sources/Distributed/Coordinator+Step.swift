@@ -41,13 +41,21 @@ extension Coordinator {
     /// Sends each member of the step its batch's indices and the weights: one copy of the
     /// weights into libzmq, shared by every member's message. No send waits.
     private func broadcast() throws {
-        let weights = try parameters.withUnsafeBytes { try SharedFrame(copying: $0) }
+        publishSharedWeights()
+        // The socket's copy of the weights, made only when a member takes them from the socket.
+        let weights = try sharedMemory.slots.count < machine.stepBatches.count ? weightsFrame() : nil
         for (member, indices) in machine.stepBatches {
-            try encoder.step(runID: runID, step: machine.step, epoch: UInt32(account.epoch), indices: indices, parameterCount: parameters.count)
+            let shared = sharedMemory.slots[member.id] != nil
+            try encoder.step(runID: runID, step: machine.step, epoch: UInt32(account.epoch), indices: indices, parameterCount: parameters.count,
+                             precision: options.wirePrecision, bulkInSharedMemory: shared)
             do {
                 let sent = try member.peer.withUnsafeBytes { address in
                     try encoder.withHeaderAndMeta { header, meta in
-                        stepTimings.bytes += UInt64(address.count + header.count + meta.count + weights.count)
+                        // Bytes moved for the member: its bulk is read from shared memory or sent here.
+                        stepTimings.bytes += UInt64(address.count + header.count + meta.count + bulkBytes)
+                        guard let weights, !shared else {
+                            return try socket.send(address, header, meta, UnsafeRawBufferPointer(start: nil, count: 0), .dontWait)
+                        }
                         return try socket.send(address, header, meta, then: weights, .dontWait)
                     }
                 }

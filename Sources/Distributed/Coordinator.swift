@@ -25,9 +25,14 @@ public struct CoordinatorOptions: Sendable {
     /// On SIGTERM or SIGINT, finish the step in hand, write a checkpoint, tell the workers and
     /// return (a scheduler's preemption); a second signal stops at once.
     public var stopsOnSignal: Bool
+    /// How weights and gradients travel to and from every worker of the run.
+    public var wirePrecision: WirePrecision
+    /// Move the bulk of workers on this host through shared memory, when they offer it.
+    public var sharedMemory: Bool
 
     public init(workers: Int, maxWorkers: Int = .max, stepDeadline: Double = Liveness.defaultStepDeadlineSeconds,
-                checkpointDirectory: String? = nil, checkpointEvery: Int? = nil, resume: Bool = false, stopsOnSignal: Bool = false) {
+                checkpointDirectory: String? = nil, checkpointEvery: Int? = nil, resume: Bool = false, stopsOnSignal: Bool = false,
+                wirePrecision: WirePrecision = .float32, sharedMemory: Bool = true) {
         self.workers = workers
         self.maxWorkers = maxWorkers
         self.stepDeadline = stepDeadline
@@ -35,6 +40,8 @@ public struct CoordinatorOptions: Sendable {
         self.checkpointEvery = checkpointEvery
         self.resume = resume
         self.stopsOnSignal = stopsOnSignal
+        self.wirePrecision = wirePrecision
+        self.sharedMemory = sharedMemory
     }
 }
 
@@ -80,6 +87,8 @@ public final class Coordinator {
     var firstGradientArrival: UInt64?
     /// The poll set of the coordinator's one socket.
     lazy var pollItems = [PollItem(socket)]
+    /// The same-host bulk transport's segments.
+    var sharedMemory: CoordinatorSharedMemory
     /// Logged drops per kind, so that a flood of junk cannot flood the log.
     var loggedDrops: [String: Int] = [:]
 
@@ -99,6 +108,7 @@ public final class Coordinator {
         machine = CoordinatorStateMachine(settings: Self.settings(options, config, sampleCount: train.count))
         parameters = config.model.initialParameters(config.initialization, seed: config.seed)
         gradientSum = [Float](repeating: 0, count: parameters.count)
+        sharedMemory = CoordinatorSharedMemory(enabled: options.sharedMemory)
         optimizer = makeOptimizer(config.optimizer, parameterCount: parameters.count)
         store = try options.checkpointDirectory.map(CheckpointStore.init(directory:))
         account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, now: Self.now())

@@ -36,8 +36,20 @@ public final class Worker {
     private var gradient: [Float] = []
     private var batchIndices: [Int32] = []
     private var batchLabels: [UInt8] = []
-    /// Where the step's parameters are copied when libzmq's buffer is not aligned for floats.
+    /// Where the step's parameters are copied when they are not float32 aligned in libzmq's buffer.
     private var alignedParameters: [Float] = []
+    /// The gradient in the run's wire precision, when that is not float32.
+    private var wireGradient = WireEncodingBuffer()
+    /// Offer to take weights and send gradients through shared memory when on the coordinator's host.
+    private let offersSharedMemory: Bool
+    /// The segments, when the coordinator granted shared memory.
+    private var shared: WorkerSharedMemory?
+    private let noValues: [Float] = []
+
+    /// Bytes of the run's weights or gradient in its wire precision.
+    private var bulkBytes: Int {
+        (configuration?.training.model.parameterCount ?? 0) * (configuration?.precision ?? .float32).bytesPerValue
+    }
 
     public private(set) var stepsDone = 0
     /// Seconds added to each step's compute, for tests that need a slow worker (a straggler).
@@ -45,11 +57,13 @@ public final class Worker {
     /// Leave cleanly at the end of the step in hand on SIGTERM or SIGINT.
     private let leavesOnStopSignal: Bool
     private var saidWaiting = false
+    private var pollItems: [PollItem] = []
 
     /// Connects (lazily: nothing needs to listen yet) to the coordinator at `endpoint`.
     public init(endpoint: String, context: Context, logger: Logger, giveUpAfterSeconds: Double = 300,
-                host: String = Worker.defaultHost, leavesOnStopSignal: Bool = false,
+                host: String = Worker.defaultHost, leavesOnStopSignal: Bool = false, sharedMemory: Bool = true,
                 dropIncoming: ((MessageType) -> Bool)? = nil, security: SocketSecurity = .none) throws {
+        offersSharedMemory = sharedMemory && !SharedSegment.hostIdentity.isEmpty
         self.endpoint = endpoint
         self.context = context
         self.logger = logger
@@ -122,7 +136,8 @@ public final class Worker {
         for action in actions {
             switch action {
             case .sendHello(let previous):
-                try encoder.hello(Hello(previousWorkerID: previous, host: host))
+                let offer = offersSharedMemory ? SharedMemoryOffer(hostIdentity: SharedSegment.hostIdentity) : nil
+                try encoder.hello(Hello(previousWorkerID: previous, host: host, sharedMemory: offer))
                 if !saidWaiting {
                     logger.info("waiting for a coordinator at \(endpoint); retrying with backoff")
                     saidWaiting = true
@@ -152,8 +167,9 @@ public final class Worker {
     }
 
     private func waitForMessage(milliseconds: Int) throws -> Bool {
-        var items = [PollItem(socket)]
-        guard try poll(&items, timeoutMilliseconds: milliseconds) > 0 else { return false }
+        // The poll set is kept from wait to wait (a step's wait allocates nothing), and made anew for a new socket.
+        if pollItems.first?.socket !== socket { pollItems = [PollItem(socket)] }
+        guard try poll(&pollItems, timeoutMilliseconds: milliseconds) > 0 else { return false }
         return try socket.receive(into: message, .dontWait)
     }
 
@@ -165,9 +181,13 @@ public final class Worker {
         }
         let envelope: Envelope
         do {
-            envelope = try decode(frames: message, context: DecodeContext(
-                receiver: .worker, runID: runID, parameterCount: configuration?.training.model.parameterCount ?? 0,
-                shardCount: shard?.count ?? 0))
+            var context = DecodeContext(receiver: .worker, runID: runID, parameterCount: configuration?.training.model.parameterCount ?? 0,
+                                        shardCount: shard?.count ?? 0, precision: configuration?.precision ?? .float32)
+            context.sharedBulk = shared.map { UnsafeRawBufferPointer($0.weights.data) }
+            envelope = try decode(frames: message, context: context)
+            if let shared, envelope.type == .step, message[2].isEmpty, !shared.weightsHold(step: envelope.step, bytes: bulkBytes) {
+                throw WireError.sharedBulkNotPublished(.step, step: envelope.step)
+            }
         } catch {
             logger.warning("dropped a message from the coordinator: \(error)")
             return
@@ -213,6 +233,12 @@ public final class Worker {
         self.configuration = configuration
         self.runID = runID
         shard = nil   // the coordinator sends this worker's samples anew after every welcome
+        let bytes = welcome.parameterCount * configuration.precision.bytesPerValue
+        do {
+            shared = try welcome.sharedMemory.map { try WorkerSharedMemory($0, bytes: bytes) }
+        } catch {
+            throw WorkerError.sharedMemory("\(error)")
+        }
         workspace = Workspace(spec: configuration.training.model, capacity: batch)
         gradient = [Float](repeating: 0, count: welcome.parameterCount)
         alignedParameters = [Float](repeating: 0, count: welcome.parameterCount)
@@ -236,12 +262,10 @@ public final class Worker {
                 shard.gather(UnsafeBufferPointer(rebasing: indices[0..<rows]), inputs: workspace.input, labels: labels.baseAddress!)
             }
         }
-        let bytes = step.parameters.bytes
         let score: BatchScore
-        if Int(bitPattern: bytes.baseAddress) % MemoryLayout<Float>.alignment == 0 {
+        if let weights = step.parameters.alignedFloat32 {
             // Read the weights where libzmq received them: no copy.
-            score = workspace.gradient(parameters: bytes.baseAddress!.assumingMemoryBound(to: Float.self),
-                                       labels: batchLabels, rows: rows, into: &gradient)
+            score = workspace.gradient(parameters: weights, labels: batchLabels, rows: rows, into: &gradient)
         } else {
             alignedParameters.withUnsafeMutableBufferPointer { step.parameters.copy(into: $0) }
             score = workspace.gradient(parameters: alignedParameters, labels: batchLabels, rows: rows, into: &gradient)
@@ -255,9 +279,18 @@ public final class Worker {
             _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
             throw WorkerError.lossNotFinite(step: number)
         }
+        let precision = configuration?.precision ?? .float32
+        if let shared {
+            // The coordinator rewrites the weights only after this step: if it did, this step is over.
+            let fromSharedWeights = step.parameters.bytes.baseAddress == UnsafeRawPointer(shared.weights.data.baseAddress)
+            guard !fromSharedWeights || shared.weightsHold(step: number, bytes: bulkBytes) else { return }
+            shared.publish(gradient, precision: precision, step: number)
+        }
         try encoder.gradient(runID: runID, step: number, sampleCount: UInt32(rows), lossSum: score.lossSum,
-                             computeNanoseconds: computeNanoseconds, parameterCount: gradient.count)
-        let sent = try gradient.withUnsafeBytes { bulk in
+                             computeNanoseconds: computeNanoseconds, parameterCount: gradient.count, precision: precision,
+                             bulkInSharedMemory: shared != nil)
+        // In shared memory, the message says only that the slot holds the step; otherwise it carries the gradient.
+        let sent = try wireGradient.withEncoded(shared == nil ? gradient : noValues, precision) { bulk in
             // Never block: with no coordinator connected a blocking send would wait for one forever.
             try encoder.withFrames(bulk: bulk) { header, meta, bulk in
                 try socket.send(header, meta, bulk, .dontWait)
@@ -272,6 +305,7 @@ public enum WorkerError: Error, CustomStringConvertible, Equatable {
     case coordinatorSilent(endpoint: String, seconds: Double)
     case refused(endpoint: String, reason: String)
     case lossNotFinite(step: UInt64)
+    case sharedMemory(String)
     case stopped
 
     public var description: String {
@@ -282,6 +316,8 @@ public enum WorkerError: Error, CustomStringConvertible, Equatable {
             return "worker: the coordinator at \(endpoint) refused this worker: \(reason)"
         case let .lossNotFinite(step):
             return "worker: the loss became NaN or infinite at step \(step): training diverged; restart with a lower --lr"
+        case let .sharedMemory(reason):
+            return "worker: \(reason); start the worker with --shared-memory off to take the weights over the socket"
         case .stopped:
             return "worker: stopped by a signal before joining a run"
         }

@@ -1,5 +1,6 @@
 import Foundation
 import MLP
+import Wire
 
 /// What the coordinator tells a worker in its welcome: the run's training
 /// config and the shape of the data, as JSON.
@@ -9,13 +10,20 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
     public var classCount: Int
     /// How long a worker should wait, hearing nothing, before it takes the coordinator for gone.
     public var coordinatorSilenceSeconds: Double?
+    /// How weights and gradients travel; absent (an older coordinator) means float32.
+    public var wirePrecision: WirePrecision?
 
-    public init(training: TrainingConfig, featureCount: Int, classCount: Int, coordinatorSilenceSeconds: Double? = nil) {
+    public init(training: TrainingConfig, featureCount: Int, classCount: Int, coordinatorSilenceSeconds: Double? = nil,
+                wirePrecision: WirePrecision? = nil) {
         self.training = training
         self.featureCount = featureCount
         self.classCount = classCount
         self.coordinatorSilenceSeconds = coordinatorSilenceSeconds
+        self.wirePrecision = wirePrecision
     }
+
+    /// The run's wire precision, float32 when the coordinator named none.
+    public var precision: WirePrecision { wirePrecision ?? .float32 }
 
     public func encoded() -> [UInt8] {
         let encoder = JSONEncoder()

@@ -1,5 +1,5 @@
 /// What a receiver expects of the messages it decodes.
-public struct DecodeContext: Sendable {
+public struct DecodeContext {
     /// Which end is receiving: messages that do not travel towards it are rejected.
     public var receiver: Role
     /// The run this receiver belongs to; 0 accepts any (a worker before its welcome).
@@ -9,12 +9,19 @@ public struct DecodeContext: Sendable {
     public var parameterCount: Int
     /// Samples in the receiving worker's shard: every step index must be below it.
     public var shardCount: Int
+    /// How the run's weights and gradients travel (from the welcome, for a worker).
+    public var precision: WirePrecision
+    /// Where a step's or a gradient's values are when its bulk frame is empty: the sender's
+    /// shared-memory segment (the receiver checks, before and after, that it holds that step).
+    public var sharedBulk: UnsafeRawBufferPointer?
 
-    public init(receiver: Role, runID: UInt64 = 0, parameterCount: Int = 0, shardCount: Int = 0) {
+    public init(receiver: Role, runID: UInt64 = 0, parameterCount: Int = 0, shardCount: Int = 0, precision: WirePrecision = .float32) {
         self.receiver = receiver
         self.runID = runID
         self.parameterCount = parameterCount
         self.shardCount = shardCount
+        self.precision = precision
+        sharedBulk = nil
     }
 }
 
@@ -78,7 +85,8 @@ public func decode<Frames: Collection>(
 
 private func decodeHello(_ reader: inout ByteReader) throws -> Hello {
     let previous = try reader.integer("the previous worker id", as: UInt32.self)
-    return Hello(previousWorkerID: previous, host: try reader.string("host", limit: Limits.hostBytes))
+    let host = try reader.string("host", limit: Limits.hostBytes)
+    return Hello(previousWorkerID: previous, host: host, sharedMemory: try reader.sharedMemoryOffer())
 }
 
 private func decodeWelcome(_ reader: inout ByteReader) throws -> Welcome {
@@ -95,7 +103,8 @@ private func decodeWelcome(_ reader: inout ByteReader) throws -> Welcome {
                                   limit: Limits.parameterCount)
     }
     guard parameters > 0 else { throw WireError.zeroParameterCount }
-    return Welcome(workerID: workerID, configuration: configuration, parameterCount: Int(parameters))
+    return Welcome(workerID: workerID, configuration: configuration, parameterCount: Int(parameters),
+                   sharedMemory: try reader.sharedMemoryGrant())
 }
 
 private func decodeRefusal(_ reader: inout ByteReader) throws -> Refusal {
@@ -134,7 +143,7 @@ private func decodeStep(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer
     let count = try reader.integer("the index count", as: UInt32.self)
     let indices = WireArray<UInt32>(try reader.bytes(UInt64(count) * 4, "the sample indices"))
     try reader.finish()
-    let parameters = try floats(bulk, of: .step, expected: context.parameterCount)
+    let parameters = try floats(values(bulk, context), of: .step, expected: context.parameterCount, precision: context.precision)
     for (position, index) in indices.enumerated() where Int(index) >= context.shardCount {
         throw WireError.indexOutOfRange(position: position, index: index, shardCount: context.shardCount)
     }
@@ -151,19 +160,28 @@ private func decodeGradient(_ reader: inout ByteReader, bulk: UnsafeRawBufferPoi
     let nanoseconds = try reader.integer("the compute time", as: UInt64.self)
     try reader.finish()
     guard loss.isFinite else { throw WireError.lossNotFinite(loss) }
-    let gradient = try floats(bulk, of: .gradient, expected: context.parameterCount)
+    let gradient = try floats(values(bulk, context), of: .gradient, expected: context.parameterCount, precision: context.precision)
     if let bad = gradient.firstNonFinite() {
         throw WireError.nonFinite(.gradient, index: bad, value: gradient[bad])
     }
     return GradientView(sampleCount: samples, lossSum: loss, computeNanoseconds: nanoseconds, gradient: gradient)
 }
 
-/// The bulk frame as `expected` Float32 values, checking its size only.
+/// The bulk frame, or when it is empty and the sender's data is in shared memory, the run's
+/// parameter count of values there.
+private func values(_ bulk: UnsafeRawBufferPointer, _ context: DecodeContext) -> UnsafeRawBufferPointer {
+    guard bulk.isEmpty, let shared = context.sharedBulk else { return bulk }
+    let bytes = context.parameterCount * context.precision.bytesPerValue
+    return bytes <= shared.count ? UnsafeRawBufferPointer(rebasing: shared[0..<bytes]) : bulk
+}
+
+/// The bulk frame as `expected` values in `precision`, checking its size only.
 private func floats(_ bulk: UnsafeRawBufferPointer, of type: MessageType,
-                    expected: Int) throws -> WireArray<Float> {
-    guard bulk.count % 4 == 0 else { throw WireError.floatBytes(type, bytes: bulk.count) }
-    guard bulk.count / 4 == expected else {
-        throw WireError.parameterCount(type, got: bulk.count / 4, expected: expected)
+                    expected: Int, precision: WirePrecision) throws -> WireFloats {
+    let width = precision.bytesPerValue
+    guard bulk.count % width == 0 else { throw WireError.floatBytes(type, bytes: bulk.count) }
+    guard bulk.count / width == expected else {
+        throw WireError.parameterCount(type, got: bulk.count / width, expected: expected)
     }
-    return WireArray(bulk)
+    return WireFloats(bulk, precision: precision)
 }

@@ -23,6 +23,10 @@ public struct MessageEncoder {
         begin()
         meta.appendLittleEndian(hello.previousWorkerID)
         meta.appendPrefixed(host)
+        if let offer = hello.sharedMemory {
+            try checkLimit("hello host identity length", offer.hostIdentity.utf8.count, Limits.hostBytes)
+            meta.append(offer)
+        }
         finish(.hello, runID: runID, step: 0, bulkBytes: 0)
     }
 
@@ -34,6 +38,7 @@ public struct MessageEncoder {
         meta.appendLittleEndian(welcome.workerID)
         meta.appendPrefixed(welcome.configuration)
         meta.appendLittleEndian(UInt32(welcome.parameterCount))
+        if let grant = welcome.sharedMemory { meta.append(grant) }
         finish(.welcome, runID: runID, step: 0, bulkBytes: 0)
     }
 
@@ -75,12 +80,13 @@ public struct MessageEncoder {
         finish(.shard, runID: runID, step: 0, bulkBytes: pixelBytes)
     }
 
-    /// A step; the bulk is the `parameterCount` Float32 parameters.
+    /// A step; the bulk is the `parameterCount` parameters in `precision`.
     ///
     /// Concrete rather than generic over the index collection: a generic method called
     /// from another module runs unspecialised, boxing every index in an allocation.
     public mutating func step(
-        runID: UInt64, step: UInt64, epoch: UInt32, indices: ArraySlice<UInt32>, parameterCount: Int
+        runID: UInt64, step: UInt64, epoch: UInt32, indices: ArraySlice<UInt32>, parameterCount: Int,
+        precision: WirePrecision = .float32, bulkInSharedMemory: Bool = false
     ) throws {
         try checkLimit("step parameter count", parameterCount, Limits.parameterCount)
         try checkLimit("step index count", indices.count, Int(UInt32.max))
@@ -88,17 +94,18 @@ public struct MessageEncoder {
         meta.appendLittleEndian(epoch)
         meta.appendLittleEndian(UInt32(indices.count))
         for index in indices { meta.appendLittleEndian(index) }
-        finish(.step, runID: runID, step: step, bulkBytes: parameterCount * 4)
+        finish(.step, runID: runID, step: step, bulkBytes: bulkInSharedMemory ? 0 : parameterCount * precision.bytesPerValue)
     }
 
-    public mutating func step(runID: UInt64, step: UInt64, epoch: UInt32, indices: [UInt32], parameterCount: Int) throws {
-        try self.step(runID: runID, step: step, epoch: epoch, indices: indices[...], parameterCount: parameterCount)
+    public mutating func step(runID: UInt64, step: UInt64, epoch: UInt32, indices: [UInt32], parameterCount: Int,
+                              precision: WirePrecision = .float32) throws {
+        try self.step(runID: runID, step: step, epoch: epoch, indices: indices[...], parameterCount: parameterCount, precision: precision)
     }
 
-    /// A gradient; the bulk is the `parameterCount` Float32 gradient sums.
+    /// A gradient; the bulk is the `parameterCount` gradient sums in `precision`.
     public mutating func gradient(
         runID: UInt64, step: UInt64, sampleCount: UInt32, lossSum: Double, computeNanoseconds: UInt64,
-        parameterCount: Int
+        parameterCount: Int, precision: WirePrecision = .float32, bulkInSharedMemory: Bool = false
     ) throws {
         try checkLimit("gradient parameter count", parameterCount, Limits.parameterCount)
         guard lossSum.isFinite else { throw WireError.lossNotFinite(lossSum) }
@@ -106,7 +113,7 @@ public struct MessageEncoder {
         meta.appendLittleEndian(sampleCount)
         meta.appendLittleEndian(lossSum)
         meta.appendLittleEndian(computeNanoseconds)
-        finish(.gradient, runID: runID, step: step, bulkBytes: parameterCount * 4)
+        finish(.gradient, runID: runID, step: step, bulkBytes: bulkInSharedMemory ? 0 : parameterCount * precision.bytesPerValue)
     }
 
     /// heartbeat, goodbye or shutdown: a header and two empty frames.

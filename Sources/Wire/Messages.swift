@@ -7,10 +7,13 @@ public struct Hello: Equatable, Sendable {
     public var previousWorkerID: UInt32
     /// Where the worker runs, for the logs, e.g. "node3 pid 4242"; at most `Limits.hostBytes` UTF-8 bytes.
     public var host: String
+    /// Set when the worker can take its weights and send its gradients through shared memory.
+    public var sharedMemory: SharedMemoryOffer?
 
-    public init(previousWorkerID: UInt32 = 0, host: String) {
+    public init(previousWorkerID: UInt32 = 0, host: String, sharedMemory: SharedMemoryOffer? = nil) {
         self.previousWorkerID = previousWorkerID
         self.host = host
+        self.sharedMemory = sharedMemory
     }
 }
 
@@ -21,11 +24,14 @@ public struct Welcome: Equatable, Sendable {
     public var configuration: [UInt8]
     /// The number of Float32 values in every step's parameters and every gradient.
     public var parameterCount: Int
+    /// Set when the worker's weights and gradients go through shared memory.
+    public var sharedMemory: SharedMemoryGrant?
 
-    public init(workerID: UInt32, configuration: [UInt8], parameterCount: Int) {
+    public init(workerID: UInt32, configuration: [UInt8], parameterCount: Int, sharedMemory: SharedMemoryGrant? = nil) {
         self.workerID = workerID
         self.configuration = configuration
         self.parameterCount = parameterCount
+        self.sharedMemory = sharedMemory
     }
 }
 
@@ -56,8 +62,8 @@ public struct StepView {
     public let epoch: UInt32
     /// Indices into the worker's shard, each checked < its sample count.
     public let indices: WireArray<UInt32>
-    /// The full parameter vector, checked to be the run's size and finite.
-    public let parameters: WireArray<Float>
+    /// The full parameter vector in the run's wire precision, checked to be the run's size and finite.
+    public let parameters: WireFloats
 }
 
 /// A worker's answer to a step: sums, not means, so the coordinator can divide by the true total.
@@ -65,8 +71,8 @@ public struct GradientView {
     public let sampleCount: UInt32
     public let lossSum: Double
     public let computeNanoseconds: UInt64
-    /// The gradient sum, checked to be the run's size and finite.
-    public let gradient: WireArray<Float>
+    /// The gradient sum in the run's wire precision, checked to be the run's size and finite.
+    public let gradient: WireFloats
 }
 
 /// A decoded message's contents, one case per `MessageType`.

@@ -30,17 +30,28 @@
 //
 //   type       dir   meta                                                   bulk
 //   hello      w->c  u32 previous worker id (0 = new), str host (<= 256 B)  empty
+//                    [, str host identity (<= 256 B): a shared-memory offer]
 //   welcome    c->w  u32 worker id, u32 n + n bytes configuration           empty
 //                    (opaque, JSON by the Training layer, <= 64 KiB),
-//                    u32 parameter count
+//                    u32 parameter count [, a shared-memory grant: u32 pid,
+//                    u32 weights fd, u64 weights nonce, u32 slot fd, u64 slot nonce]
 //   refuse     c->w  u16 `RefuseReason`, str text (<= 1 KiB)                empty
 //   shard      c->w  u32 sample count n, u32 features f, u32 classes k,     n*f pixel bytes (u8),
 //                    n label bytes (each < k)                               sample after sample
-//   step       c->w  u32 epoch, u32 index count m, m x u32 sample indices   parameters, Float32 LE
+//   step       c->w  u32 epoch, u32 index count m, m x u32 sample indices   parameters, Float32 LE or bf16 LE
 //                    into the worker's shard (each < shard count)           (count = run's parameter count)
-//   gradient   w->c  u32 sample count, f64 loss sum, u64 compute ns         gradient sum, Float32 LE
+//   gradient   w->c  u32 sample count, f64 loss sum, u64 compute ns         gradient sum, Float32 LE or bf16 LE
 //                                                                           (count = run's parameter count,
 //                                                                           every value finite)
+//
+// Same-host bulk transport: a worker whose hello offered shared memory and whose
+// welcome granted it receives steps and sends gradients with an EMPTY bulk frame; the
+// values are in the coordinator's weights segment and in the worker's gradient slot
+// (SharedSegment.swift in Distributed has their layout), which the receiver reads only
+// once the segment's published sequence and length match the message's step and size.
+//
+// Float32 or bf16: the run's wire precision (`WirePrecision`), which the coordinator
+// names in the welcome's configuration ("wirePrecision"; absent means float32).
 //   heartbeat  both  empty                                                  empty
 //   goodbye    w->c  empty (the worker leaves cleanly)                      empty
 //   shutdown   c->w  empty (training is done)                               empty

@@ -26,6 +26,8 @@ public enum WireError: Error, CustomStringConvertible {
     case floatBytes(MessageType, bytes: Int)
     case parameterCount(MessageType, got: Int, expected: Int)
     case nonFinite(MessageType, index: Int, value: Float)
+    /// A shared-memory sender's segment does not hold the step its message names, whole.
+    case sharedBulkNotPublished(MessageType, step: UInt64)
     case lossNotFinite(Double)
     case indexOutOfRange(position: Int, index: UInt32, shardCount: Int)
     case labelOutOfRange(position: Int, label: UInt8, classCount: Int)
@@ -65,8 +67,10 @@ public enum WireError: Error, CustomStringConvertible {
             "unknown refusal reason \(code)"
         case .zeroParameterCount:
             "welcome names a model of 0 parameters"
+        case .sharedBulkNotPublished(let type, let step):
+            "\(type) for step \(step) names shared memory that does not hold that step whole"
         case .floatBytes(let type, let bytes):
-            "\(type) float frame is \(bytes) bytes, not a whole number of Float32"
+            "\(type) float frame is \(bytes) bytes, not a whole number of values of the run's wire precision"
         case .parameterCount(let type, let got, let expected):
             "\(type) has \(got) floats, the run's model has \(expected)"
         case .nonFinite(let type, let index, let value):

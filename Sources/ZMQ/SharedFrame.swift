@@ -15,6 +15,12 @@ public final class SharedFrame {
         }
     }
 
+    /// A new `count`-byte libzmq buffer that `fill` writes: a frame built in place, with no copy.
+    public init(count: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) throws {
+        _ = try check(zmq_msg_init_size(&message, count), "allocate a \(count)-byte frame")
+        fill(UnsafeMutableRawBufferPointer(start: zmq_msg_data(&message), count: count))
+    }
+
     deinit { zmq_msg_close(&message) }
 
     public var count: Int { zmq_msg_size(&message) }

@@ -114,6 +114,17 @@ public final class Socket {
         return true
     }
 
+    /// Sends a message of four frames (a routing id and three), with no array to build.
+    @discardableResult
+    public func send(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, _ third: UnsafeRawBufferPointer,
+                     _ fourth: UnsafeRawBufferPointer, _ blocking: Blocking = .wait) throws -> Bool {
+        guard try sendFrame(first, index: 0, of: 4, blocking) else { return false }
+        _ = try sendFrame(second, index: 1, of: 4, blocking)
+        _ = try sendFrame(third, index: 2, of: 4, blocking)
+        _ = try sendFrame(fourth, index: 3, of: 4, blocking)
+        return true
+    }
+
     /// Sends frame `index` of `total`; false when the first frame would block.
     func sendFrame(_ frame: UnsafeRawBufferPointer, index: Int, of total: Int, _ blocking: Blocking, moreAfter: Bool? = nil) throws -> Bool {
         let more = (moreAfter ?? (index < total - 1)) ? ZMQ_SNDMORE : 0
@@ -160,8 +171,9 @@ public final class Socket {
             // the rest are read without waiting.
             let flags = message.receivedFrames == 0 ? blocking.flag : ZMQ_DONTWAIT
             if zmq_msg_recv(part, handle, flags) == -1 {
+                // Nothing waiting is the common case of a loop that drains the socket: no error to build.
+                if message.receivedFrames == 0 && zmq_errno() == EAGAIN { return false }
                 let error = ZMQError.last("receive frame \(message.receivedFrames + 1)")
-                if message.receivedFrames == 0 && error.isWouldBlock { return false }
                 if message.receivedFrames > 0 && error.isInterrupted { continue }
                 message.reset()
                 throw error

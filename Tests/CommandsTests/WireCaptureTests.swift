@@ -59,7 +59,8 @@ final class WireCaptureTests: ProcessTestCase {
             return String(decoding: said, as: UTF8.self).contains("listening on")
         }
         let coordinatorProcess = try start("\(name)-coordinator", ["coordinator", "--bind", endpoint, "--workers", "1", "--epochs", "1", "--batch", "512"] + coordinator)
-        let workerProcess = try start("\(name)-worker", ["worker", "--connect", endpoint] + worker)
+        // Over the network, as a worker on another host would: on this host the weights would go through shared memory.
+        let workerProcess = try start("\(name)-worker", ["worker", "--connect", endpoint, "--shared-memory", "off"] + worker)
         wait(coordinatorProcess)
         wait(workerProcess, seconds: 10)
         XCTAssertEqual(coordinatorProcess.terminationStatus, 0, errors("\(name)-coordinator"))

@@ -22,10 +22,13 @@ final class DistributedTrainingTests: XCTestCase {
     /// Runs a coordinator on this thread and `workers` workers on their own; `whileTraining`
     /// runs on another thread once the first step is done.
     func distributed(_ config: TrainingConfig, workers: Int, train: LabeledImages, test: LabeledImages,
-                     endpoint: String = "tcp://127.0.0.1:*", maxWorkers: Int = .max, whileTraining: ((String) -> Void)? = nil)
+                     endpoint: String = "tcp://127.0.0.1:*", maxWorkers: Int = .max, precision: WirePrecision = .float32,
+                     sharedMemory: Bool = true, whileTraining: ((String) -> Void)? = nil)
         throws -> (coordinator: Coordinator, report: TrainingReport) {
         let context = try Context()
-        let coordinator = try Coordinator(config: config, train: train, test: test, options: CoordinatorOptions(workers: workers, maxWorkers: maxWorkers),
+        let coordinator = try Coordinator(config: config, train: train, test: test,
+                                          options: CoordinatorOptions(workers: workers, maxWorkers: maxWorkers, wirePrecision: precision,
+                                                                      sharedMemory: sharedMemory),
                                           endpoint: endpoint, context: context, logger: Self.quiet)
         let done = DispatchGroup()
         for _ in 0..<workers {

@@ -11,4 +11,18 @@
 void dptrain_gather_rows(const uint8_t *pixels, size_t features, const int32_t *indices, size_t count,
                          float *out, float scale);
 
+// bfloat16 on the wire: the top 16 bits of a float32, rounded to nearest, ties to even.
+
+/// `count` floats as bfloat16 bits into `out`. Inputs must be finite or NaN (NaN stays NaN).
+void dptrain_float_to_bf16(const float *in, size_t count, uint16_t *out);
+
+/// `count` bfloat16 values (at any alignment) as floats into `out`.
+void dptrain_bf16_to_float(const void *in, size_t count, float *out);
+
+/// Adds `count` bfloat16 values (at any alignment) into the float accumulator `sum`, in index order.
+void dptrain_bf16_add_into(const void *in, size_t count, float *sum);
+
+/// The index of the first bfloat16 NaN or infinity among `count` (at any alignment), or `count` if none.
+size_t dptrain_bf16_first_non_finite(const void *in, size_t count);
+
 #endif

@@ -1,0 +1,33 @@
+#define _GNU_SOURCE
+#include "csharedmemory.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int dptrain_memfd_create(size_t bytes) {
+    int fd = memfd_create("dptrain-bulk", MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    if (ftruncate(fd, (off_t)bytes) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int dptrain_memfd_open(int32_t pid, int32_t fd) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, (int)fd);
+    return open(path, O_RDWR | O_CLOEXEC);
+}
+
+void dptrain_publish(uint64_t *words, uint64_t sequence, uint64_t length) {
+    __atomic_store_n(&words[1], length, __ATOMIC_RELEASE);
+    __atomic_store_n(&words[0], sequence, __ATOMIC_RELEASE);
+}
+
+void dptrain_published(const uint64_t *words, uint64_t *sequence, uint64_t *length) {
+    *sequence = __atomic_load_n(&words[0], __ATOMIC_ACQUIRE);
+    *length = __atomic_load_n(&words[1], __ATOMIC_ACQUIRE);
+}

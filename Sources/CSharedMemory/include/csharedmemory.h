@@ -1,0 +1,26 @@
+#ifndef DPTRAIN_CSHAREDMEMORY_H
+#define DPTRAIN_CSHAREDMEMORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// Same-host bulk transport: anonymous memory files and the two words that say what a
+// segment holds. A segment has no name in any file system: it lives while a process
+// holds it open or mapped, so no exit (SIGKILL included) leaves anything behind.
+
+/// A new memory file of `bytes` bytes, close-on-exec; -1 with errno set on failure.
+int dptrain_memfd_create(size_t bytes);
+
+/// Opens another process's memory file through /proc/PID/fd/FD, read-write; -1 with errno
+/// on failure (another user's process, another pid namespace, a closed descriptor).
+int dptrain_memfd_open(int32_t pid, int32_t fd);
+
+/// Says what the segment holds: `length` bytes for `sequence`. The length is stored before
+/// the sequence, and both after the data, with release ordering: a reader that sees the
+/// sequence sees the data and length that came with it.
+void dptrain_publish(uint64_t *words, uint64_t sequence, uint64_t length);
+
+/// Reads what `dptrain_publish` stored, with acquire ordering.
+void dptrain_published(const uint64_t *words, uint64_t *sequence, uint64_t *length);
+
+#endif

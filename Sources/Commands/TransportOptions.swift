@@ -1,0 +1,29 @@
+import ArgumentParser
+import Wire
+
+/// The coordinator's flags for how weights and gradients travel.
+public struct TransportOptions: ParsableArguments {
+    @Option(name: .customLong("wire-precision"), help: ArgumentHelp(
+        "How weights and gradients travel: float32, or bf16 (half the bytes; the coordinator keeps float32 weights and adds in float32).",
+        valueName: "format"))
+    public var wirePrecision: WirePrecision = .float32
+
+    @Option(name: .customLong("shared-memory"), help: SharedMemorySwitch.help)
+    public var sharedMemory: SharedMemorySwitch = .on
+
+    public init() {}
+}
+
+/// `--shared-memory on|off`: whether workers on the coordinator's host move weights and
+/// gradients through shared memory (chosen automatically) or over the socket.
+public enum SharedMemorySwitch: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case on, off
+
+    static let help = ArgumentHelp(
+        "on: a worker on the coordinator's host takes its weights and sends its gradients through shared memory, the socket carrying only control messages; off: over the socket (default on).",
+        valueName: "on|off")
+
+    public var isOn: Bool { self == .on }
+}
+
+extension WirePrecision: ExpressibleByArgument {}

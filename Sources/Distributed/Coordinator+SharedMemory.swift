@@ -1,0 +1,56 @@
+import Foundation
+import Roles
+import Wire
+import ZMQ
+
+/// The coordinator's side of the same-host bulk transport: the weights segment, written
+/// once per step for every member on this host, and one gradient slot per such member.
+/// Members elsewhere, or that did not offer, keep the socket for their bulk in the same run.
+struct CoordinatorSharedMemory {
+    /// Grant shared memory to workers that offer it from this host.
+    let enabled: Bool
+    var weights: SharedSegment?
+    /// The gradient slot of each member that uses shared memory, by member id.
+    var slots: [UInt32: SharedSegment] = [:]
+    /// The offer of the hello being handled, for the welcome it may lead to.
+    var offer: (peer: CoordinatorStateMachine.Peer, offer: SharedMemoryOffer)?
+
+    init(enabled: Bool) { self.enabled = enabled }
+}
+
+extension Coordinator {
+    /// Bytes of a weight or gradient vector in the run's wire precision.
+    var bulkBytes: Int { parameters.count * options.wirePrecision.bytesPerValue }
+
+    /// The grant for a member being welcomed, when its hello offered shared memory from this
+    /// host; nil (the socket carries its bulk) otherwise, or when the segments cannot be made.
+    func sharedMemoryGrant(for member: CoordinatorStateMachine.Member) -> SharedMemoryGrant? {
+        defer { sharedMemory.offer = nil }
+        sharedMemory.slots[member.id] = nil
+        guard sharedMemory.enabled, let pending = sharedMemory.offer, pending.peer == member.peer,
+              !SharedSegment.hostIdentity.isEmpty, pending.offer.hostIdentity == SharedSegment.hostIdentity else { return nil }
+        do {
+            let weights = try sharedMemory.weights ?? SharedSegment.create(dataBytes: bulkBytes)
+            let slot = try SharedSegment.create(dataBytes: bulkBytes)
+            sharedMemory.weights = weights
+            sharedMemory.slots[member.id] = slot
+            return SharedMemoryGrant(pid: UInt32(getpid()), weightsDescriptor: UInt32(weights.descriptor), weightsNonce: weights.nonce,
+                                     slotDescriptor: UInt32(slot.descriptor), slotNonce: slot.nonce)
+        } catch {
+            logger.warning("worker \(member.id) on this host gets its weights over the socket: \(error)")
+            return nil
+        }
+    }
+
+    /// Writes the step's weights into the shared segment once, for every member that reads them there.
+    func publishSharedWeights() {
+        guard !sharedMemory.slots.isEmpty, let weights = sharedMemory.weights else { return }
+        parameters.withUnsafeBufferPointer { options.wirePrecision.encode($0, into: UnsafeMutableRawBufferPointer(rebasing: weights.data[0..<bulkBytes])) }
+        weights.publish(sequence: machine.step, length: bulkBytes)
+    }
+
+    /// Where a member's gradient is when its message's bulk frame is empty.
+    func sharedGradient(of member: CoordinatorStateMachine.Member?) -> SharedSegment? {
+        member.flatMap { sharedMemory.slots[$0.id] }
+    }
+}

@@ -1,0 +1,115 @@
+import CSharedMemory
+import Foundation
+
+/// One shared-memory segment of the same-host bulk transport: a memory file mapped by two
+/// processes, a 64-byte header and the data after it.
+///
+///     0   sequence  UInt64  the step the data belongs to (0: nothing yet)
+///     8   length    UInt64  bytes of data that step wrote
+///     16  nonce     UInt64  the creator's random number, which the opener checks
+///     64  data      weights or a gradient, in the run's wire precision
+///
+/// The writer writes the data, then publishes length and sequence; the reader checks both
+/// when the control message that names the step arrives, so a writer that died mid-write
+/// (which never sent that message) or a torn record is never read as a whole one.
+///
+/// The memory file has no name: another process of the same user on this host opens it
+/// through /proc/PID/fd/FD while its creator holds it open, and it is gone when the last
+/// process that maps it exits, however it exits. Nothing is ever left in /dev/shm.
+final class SharedSegment {
+    static let headerBytes = 64
+
+    let dataBytes: Int
+    let nonce: UInt64
+    /// The creator's descriptor, for the other end to open through /proc; -1 once closed.
+    private(set) var descriptor: Int32
+    private let base: UnsafeMutableRawPointer
+
+    private init(descriptor: Int32, dataBytes: Int, nonce: UInt64, base: UnsafeMutableRawPointer) {
+        self.descriptor = descriptor
+        self.dataBytes = dataBytes
+        self.nonce = nonce
+        self.base = base
+    }
+
+    /// A new segment for `dataBytes` bytes of data, kept open for the other end to open.
+    static func create(dataBytes: Int) throws -> SharedSegment {
+        let fd = dptrain_memfd_create(headerBytes + dataBytes)
+        guard fd >= 0 else { throw SharedMemoryError("could not create a \(dataBytes)-byte shared segment: \(String(cString: strerror(errno)))") }
+        let nonce = UInt64.random(in: 1...UInt64.max)
+        let segment = try map(fd, dataBytes: dataBytes, nonce: nonce, keepOpen: true)
+        segment.base.storeBytes(of: nonce, toByteOffset: 16, as: UInt64.self)
+        return segment
+    }
+
+    /// Maps process `pid`'s segment `fd`, which must hold `dataBytes` of data and `nonce`.
+    static func open(pid: Int32, fd: Int32, dataBytes: Int, nonce: UInt64) throws -> SharedSegment {
+        let opened = dptrain_memfd_open(pid, fd)
+        guard opened >= 0 else {
+            throw SharedMemoryError("could not open the coordinator's shared memory (/proc/\(pid)/fd/\(fd)): \(String(cString: strerror(errno)))")
+        }
+        var status = stat()
+        guard fstat(opened, &status) == 0, Int(status.st_size) == headerBytes + dataBytes else {
+            close(opened)
+            throw SharedMemoryError("the coordinator's shared memory /proc/\(pid)/fd/\(fd) is not the size the welcome said")
+        }
+        // Mapped, the descriptor is no longer needed: the mapping keeps the memory.
+        let segment = try map(opened, dataBytes: dataBytes, nonce: nonce, keepOpen: false)
+        guard segment.base.load(fromByteOffset: 16, as: UInt64.self) == nonce else {
+            throw SharedMemoryError("/proc/\(pid)/fd/\(fd) is not the coordinator's shared memory (its nonce differs)")
+        }
+        return segment
+    }
+
+    private static func map(_ fd: Int32, dataBytes: Int, nonce: UInt64, keepOpen: Bool) throws -> SharedSegment {
+        let address = mmap(nil, headerBytes + dataBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        guard let address, address != MAP_FAILED else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw SharedMemoryError("could not map a \(dataBytes)-byte shared segment: \(reason)")
+        }
+        if !keepOpen { close(fd) }
+        return SharedSegment(descriptor: keepOpen ? fd : -1, dataBytes: dataBytes, nonce: nonce, base: address)
+    }
+
+    deinit {
+        munmap(base, Self.headerBytes + dataBytes)
+        closeDescriptor()
+    }
+
+    /// Closes the creator's descriptor once the other end has mapped the segment: nothing else can open it then.
+    func closeDescriptor() {
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = -1
+    }
+
+    /// The data area, 64-byte aligned.
+    var data: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base + Self.headerBytes, count: dataBytes) }
+
+    private var words: UnsafeMutablePointer<UInt64> { base.assumingMemoryBound(to: UInt64.self) }
+
+    /// Says that the data's first `length` bytes are step `sequence`'s; call after writing them.
+    func publish(sequence: UInt64, length: Int) { dptrain_publish(words, sequence, UInt64(length)) }
+
+    /// Whether the data holds exactly `length` bytes for step `sequence`.
+    func holds(sequence: UInt64, length: Int) -> Bool {
+        var published: UInt64 = 0, bytes: UInt64 = 0
+        dptrain_published(words, &published, &bytes)
+        return published == sequence && bytes == UInt64(length)
+    }
+}
+
+public struct SharedMemoryError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension SharedSegment {
+    /// This kernel's boot id and this process's pid namespace: two processes with the same
+    /// identity can open each other's memory files through /proc. Empty when unreadable.
+    static let hostIdentity: String = {
+        guard let boot = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8),
+              let namespace = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid") else { return "" }
+        return boot.trimmingCharacters(in: .whitespacesAndNewlines) + " " + namespace
+    }()
+}

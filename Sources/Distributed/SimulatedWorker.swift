@@ -1,0 +1,102 @@
+import Foundation
+import Roles
+import Wire
+import ZMQ
+
+/// A stand-in worker for measuring what the coordinator alone can carry: it joins like a
+/// worker, over its own socket, and answers every step at once with a gradient stored at
+/// its welcome, computing nothing and checking nothing but the header. Only for
+/// `dptrain bench --simulated-workers`: the coordinator it talks to is the real one.
+public final class SimulatedWorker {
+    private let socket: Socket
+    private let message = Message(maxFrames: framesPerMessage)
+    private var encoder = MessageEncoder()
+    private var runID: UInt64 = 0
+    private var parameterCount = 0
+    private var precision = WirePrecision.float32
+    /// The stored gradient, already in the run's wire precision.
+    private var gradient: [UInt8] = []
+    private let giveUpAfterSeconds: Double
+    private let offersSharedMemory: Bool
+    /// The segments, when the coordinator granted shared memory: the stored gradient is written
+    /// into the slot once, and each step only publishes it anew.
+    private var shared: WorkerSharedMemory?
+    private var storedGradient: [Float] = []
+
+    public init(endpoint: String, context: Context, sharedMemory: Bool, giveUpAfterSeconds: Double = 60) throws {
+        self.giveUpAfterSeconds = giveUpAfterSeconds
+        offersSharedMemory = sharedMemory && !SharedSegment.hostIdentity.isEmpty
+        socket = try Socket(context, .dealer)
+        try socket.set(.maxMessageSize, Limits.messageBytes)
+        try socket.useLargeKernelBuffers(messageBytes: 4 << 20)
+        try socket.connect(endpoint)
+    }
+
+    /// Joins and answers steps until the coordinator says training is done.
+    public func run() throws {
+        var lastHeard = DispatchTime.now().uptimeNanoseconds
+        var lastHello: UInt64 = 0
+        var items = [PollItem(socket)]
+        while true {
+            let now = DispatchTime.now().uptimeNanoseconds
+            if Double(now - lastHeard) / 1e9 > giveUpAfterSeconds {
+                throw WorkerError.coordinatorSilent(endpoint: (try? socket.lastEndpoint()) ?? "?", seconds: giveUpAfterSeconds)
+            }
+            if runID == 0, now - lastHello > 1_000_000_000 {
+                let offer = offersSharedMemory ? SharedMemoryOffer(hostIdentity: SharedSegment.hostIdentity) : nil
+                try encoder.hello(Hello(host: "simulated worker", sharedMemory: offer))
+                _ = try encoder.withFrames { try socket.send($0, .dontWait) }
+                lastHello = now
+            }
+            guard try poll(&items, timeoutMilliseconds: 100) > 0 else { continue }
+            while try socket.receive(into: message, .dontWait) {
+                lastHeard = DispatchTime.now().uptimeNanoseconds
+                if try !handle() { return }
+            }
+        }
+    }
+
+    /// Handles the message just received; false when training is over.
+    private func handle() throws -> Bool {
+        guard !message.isTruncated, message.count == framesPerMessage,
+              let header = try? Header(parsing: message[0]) else { return true }
+        switch header.type {
+        case .welcome:
+            guard runID == 0, case .welcome(let welcome) = try decode(frames: message, context: DecodeContext(receiver: .worker)).body else { return true }
+            let configuration = try RunConfiguration.decode(welcome.configuration, parameterCount: welcome.parameterCount)
+            runID = header.runID
+            parameterCount = welcome.parameterCount
+            precision = configuration.precision
+            // Small values, so that the coordinator's weights stay finite however long it runs.
+            storedGradient = (0..<parameterCount).map { Float(($0 % 17) - 8) * 1e-7 }
+            gradient = [UInt8](repeating: 0, count: parameterCount * precision.bytesPerValue)
+            gradient.withUnsafeMutableBytes { bulk in storedGradient.withUnsafeBufferPointer { precision.encode($0, into: bulk) } }
+            shared = try welcome.sharedMemory.map { try WorkerSharedMemory($0, bytes: gradient.count) }
+            shared?.publish(storedGradient, precision: precision, step: 0)
+        case .step:
+            guard header.runID == runID, message[1].count >= 8 else { return true }
+            let samples = UInt32(littleEndian: message[1].loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+            shared?.slot.publish(sequence: header.step, length: gradient.count)
+            try encoder.gradient(runID: runID, step: header.step, sampleCount: samples, lossSum: Double(samples),
+                                 computeNanoseconds: 0, parameterCount: parameterCount, precision: precision,
+                                 bulkInSharedMemory: shared != nil)
+            _ = try (shared == nil ? gradient : []).withUnsafeBytes { bulk in
+                try encoder.withFrames(bulk: bulk) { try socket.send($0, $1, $2, .dontWait) }
+            }
+        case .heartbeat:
+            encoder.signal(.heartbeat, runID: runID)
+            _ = try encoder.withFrames { try socket.send($0, .dontWait) }
+        case .shutdown:
+            encoder.signal(.goodbye, runID: runID)
+            _ = try encoder.withFrames { try socket.send($0, .dontWait) }
+            return false
+        case .refuse:
+            if case .refuse(let refusal) = try decode(frames: message, context: DecodeContext(receiver: .worker)).body {
+                throw WorkerError.refused(endpoint: "the bench's coordinator", reason: refusal.text)
+            }
+        default:
+            break
+        }
+        return true
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import XCTest
+
+/// `dptrain bench --simulated-workers` at a tiny size: that it runs a real coordinator against
+/// its simulated workers and reports each count, not how fast.
+final class SimulatedWorkerBenchTests: XCTestCase {
+    let folder = NSTemporaryDirectory() + "dptrain-bench-\(UUID().uuidString)"
+
+    override func setUpWithError() throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: folder) }
+
+    /// The JSON lines of one bench run, in order.
+    func bench(_ precision: String) throws -> [[String: Any]] {
+        let metrics = "\(folder)/\(precision).jsonl"
+        let result = try Run.dptrain(["bench", "--simulated-workers", "1,3", "--hidden", "8", "--batch", "4", "--steps", "8",
+                                      "--wire-precision", precision, "--metrics", metrics])
+        XCTAssertEqual(result.status, 0, result.errors)
+        let rows = result.output.split(separator: "\n").filter { $0.hasPrefix("      1 ") || $0.hasPrefix("      3 ") }
+        XCTAssertEqual(rows.count, 2, result.output)
+        let text = try String(contentsOfFile: metrics, encoding: .utf8)
+        return try text.split(separator: "\n").map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+    }
+
+    func testEachCountIsMeasuredAndBF16HalvesTheBytes() throws {
+        let float32 = try bench("float32"), bf16 = try bench("bf16")
+        for lines in [float32, bf16] {
+            XCTAssertEqual(lines.map { $0["event"] as? String }, ["bench", "bench"])
+            XCTAssertEqual(lines.map { $0["workers"] as? Int }, [1, 3])
+            XCTAssertEqual(lines.map { $0["steps"] as? Int }, [8, 8])
+            for line in lines {
+                for key in ["samples_per_second", "steps_per_second", "megabytes_per_second"] {
+                    XCTAssertGreaterThan(line[key] as? Double ?? 0, 0, "\(key) in \(line)")
+                }
+                // Samples per second is steps per second times the samples of a step.
+                let samples = (line["steps_per_second"] as! Double) * Double(4 * (line["workers"] as! Int))
+                XCTAssertEqual(line["samples_per_second"] as! Double, samples, accuracy: samples * 1e-4)
+            }
+        }
+        // 784-8-10 has 6,370 parameters: 25 KB a message as float32, 13 KB as bf16, and the headers besides.
+        for (full, half) in zip(float32, bf16) {
+            let ratio = Double(half["bytes_per_step"] as! Int) / Double(full["bytes_per_step"] as! Int)
+            XCTAssertEqual(ratio, 0.5, accuracy: 0.02, "bytes per step: \(half) against \(full)")
+        }
+    }
+
+    func testBadCountsAreOneLine() throws {
+        let result = try Run.dptrain(["bench", "--simulated-workers", "2,zero"])
+        XCTAssertEqual(result.status, 64)
+        XCTAssertTrue(result.errors.hasPrefix("Error: --simulated-workers '2,zero' must be worker counts from 1 to 256 like 1,2,4,8,16\n"), result.errors)
+    }
+}

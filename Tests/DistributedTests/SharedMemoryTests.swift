@@ -1,0 +1,102 @@
+import Dataset
+import Foundation
+import MLP
+import Roles
+import Training
+import Wire
+import XCTest
+import ZMQ
+@testable import Distributed
+
+/// The same-host bulk transport, in one process (workers on threads open the coordinator's
+/// memory files through /proc like any process of the same user).
+extension DistributedTrainingTests {
+    /// Shared memory moves the same bits as the socket: the same weights, to the bit, in float32 and in bf16.
+    func testSharedMemoryGivesTheSocketsWeightsToTheBit() throws {
+        var config = TrainingConfig.standard()
+        config.epochs = 1
+        config.batchSize = 32
+        let train = mnist.train.subset(0..<2048), test = mnist.test.subset(0..<100)
+        for precision in WirePrecision.allCases {
+            let shared = try distributed(config, workers: 3, train: train, test: test, precision: precision)
+            XCTAssertEqual(shared.coordinator.sharedMemory.slots.count, 3, "every worker on this host takes shared memory")
+            let socket = try distributed(config, workers: 3, train: train, test: test, precision: precision, sharedMemory: false)
+            XCTAssertEqual(socket.coordinator.sharedMemory.slots.count, 0)
+            XCTAssertEqual(shared.coordinator.parameters, socket.coordinator.parameters, "\(precision)")
+            XCTAssertEqual(shared.report.step, socket.report.step)
+        }
+    }
+
+    /// A member whose gradient message names shared memory that does not hold its step whole
+    /// (never published, as when a worker dies mid-write; another length; another step) is never
+    /// read: the message is dropped, the member is lost at the deadline, and the garbage in its
+    /// slot never reaches the weights.
+    func testASlotThatDoesNotHoldTheStepWholeIsNeverRead() throws {
+        var config = TrainingConfig.standard()
+        config.epochs = 1
+        config.batchSize = 32
+        let train = mnist.train.subset(0..<1024), test = mnist.test.subset(0..<100)
+        let context = try Context()
+        let coordinator = try Coordinator(config: config, train: train, test: test, options: CoordinatorOptions(workers: 2, stepDeadline: 1),
+                                          endpoint: "tcp://127.0.0.1:*", context: context, logger: Self.quiet)
+        let done = DispatchGroup()
+        let worker = try Worker(endpoint: coordinator.endpoint, context: context, logger: Self.quiet, giveUpAfterSeconds: 60)
+        done.enter()
+        Thread { try? worker.run(); done.leave() }.start()
+        var sent = 0
+        done.enter()
+        Thread { sent = (try? TornWriter(endpoint: coordinator.endpoint).answerFirstStepTorn()) ?? -1; done.leave() }.start()
+        let report = try coordinator.run()
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
+
+        XCTAssertEqual(sent, 3)
+        XCTAssertEqual(coordinator.machine.dropped["malformed"], 3, "\(coordinator.machine.dropped)")
+        XCTAssertEqual(coordinator.machine.members.count, 1)
+        XCTAssertTrue(coordinator.parameters.allSatisfy { $0.isFinite && abs($0) < 100 })
+        XCTAssertGreaterThan(report.testAccuracy, 0.5)
+    }
+}
+
+/// A member on this host that takes shared memory, then claims a gradient its slot does not hold.
+struct TornWriter {
+    let socket: Socket
+    let context: Context
+
+    init(endpoint: String) throws {
+        context = try Context()
+        socket = try Socket(context, .dealer)
+        try socket.set(.receiveTimeout, 10_000)
+        try socket.connect(endpoint)
+    }
+
+    /// Joins, waits for its first step, fills its slot with huge values, and sends three gradient
+    /// messages for the step that its slot does not back; returns how many it sent.
+    func answerFirstStepTorn() throws -> Int {
+        var encoder = MessageEncoder()
+        try encoder.hello(Hello(host: "torn writer", sharedMemory: SharedMemoryOffer(hostIdentity: SharedSegment.hostIdentity)))
+        try socket.send(copying: encoder.frames())
+        var shared: WorkerSharedMemory?
+        var runID: UInt64 = 0, bytes = 0
+        while true {
+            let message = try XCTUnwrap(socket.receive(maxFrames: framesPerMessage))
+            let header = try Header(parsing: message[0])
+            if header.type == .welcome, case .welcome(let welcome) = try decode(frames: message, context: DecodeContext(receiver: .worker)).body {
+                runID = header.runID
+                bytes = welcome.parameterCount * 4
+                shared = try WorkerSharedMemory(XCTUnwrap(welcome.sharedMemory), bytes: bytes)
+            }
+            guard header.type == .step, let shared else { continue }
+            let slot = shared.slot
+            slot.data.initializeMemory(as: Float.self, repeating: 1e30)
+            var sent = 0
+            for publish in [nil, (header.step, bytes - 4), (header.step - 1, bytes)] as [(UInt64, Int)?] {
+                if let (sequence, length) = publish { slot.publish(sequence: sequence, length: length) }
+                try encoder.gradient(runID: runID, step: header.step, sampleCount: 32, lossSum: 1, computeNanoseconds: 1,
+                                     parameterCount: bytes / 4, bulkInSharedMemory: true)
+                try socket.send(copying: encoder.frames())
+                sent += 1
+            }
+            return sent
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+import MLP
+import Roles
+import Training
+import Wire
+import XCTest
+@testable import Distributed
+
+/// --wire-precision bf16: weights and gradients travel as bfloat16, the coordinator keeps
+/// and adds float32.
+extension DistributedTrainingTests {
+    /// Three epochs of MNIST with two workers of 64: bf16 on the wire learns as well as
+    /// float32, and moves half the bytes a step.
+    func testBF16TrainsAsWellAsFloat32WithHalfTheBytes() throws {
+        var config = TrainingConfig.standard()
+        config.epochs = 3
+        config.batchSize = 64
+        let float32 = try distributed(config, workers: 2, train: mnist.train, test: mnist.test).report
+        let bf16 = try distributed(config, workers: 2, train: mnist.train, test: mnist.test, precision: .bf16).report
+        XCTAssertGreaterThanOrEqual(bf16.testAccuracy, 0.97)
+        XCTAssertEqual(bf16.testAccuracy, float32.testAccuracy, accuracy: 0.003)
+        let floatBytes = Double(try XCTUnwrap(float32.timings).bytes), halfBytes = Double(try XCTUnwrap(bf16.timings).bytes)
+        // Headers, indices and the small messages do not halve: a little over half.
+        XCTAssertEqual(halfBytes / floatBytes, 0.5, accuracy: 0.01, "bytes per step: \(halfBytes) with bf16, \(floatBytes) with float32")
+    }
+
+    /// The same seed and workers give the same weights, to the bit, with bf16 too; and not float32's.
+    func testBF16RunsAreBitIdentical() throws {
+        var config = TrainingConfig.standard()
+        config.epochs = 1
+        config.batchSize = 32
+        let train = mnist.train.subset(0..<2048), test = mnist.test.subset(0..<100)
+        let first = try distributed(config, workers: 3, train: train, test: test, precision: .bf16).coordinator.parameters
+        let second = try distributed(config, workers: 3, train: train, test: test, precision: .bf16).coordinator.parameters
+        XCTAssertEqual(first, second)
+        let float32 = try distributed(config, workers: 3, train: train, test: test).coordinator.parameters
+        XCTAssertNotEqual(first, float32, "bf16 must round what travels")
+    }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# dptrain launch --workers 2 --batch 128 (a coordinator and two workers on this machine,
+# shared memory on, then off) against dptrain train --batch 128, alternating, ROUNDS times:
+# samples/s of each, and launch's over train's.
+#   benchmarks/launch-against-train.sh [ROUNDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+swift build -c release --product dptrain >/dev/null 2>&1
+bin=.build/release/dptrain
+rate() { grep -o '[0-9,]* samples/s' | tr -d ',' | cut -d' ' -f1; }
+echo "round  train samples/s  launch (shared memory)  ratio  launch (--shared-memory off)  ratio"
+for round in $(seq "$rounds"); do
+  train=$("$bin" train --batch 128 2>&1 | grep '^done' | rate)
+  shared=$("$bin" launch --workers 2 --batch 128 2>&1 | grep 'done:' | rate)
+  socket=$("$bin" launch --workers 2 --batch 128 --shared-memory off 2>&1 | grep 'done:' | rate)
+  awk -v r="$round" -v t="$train" -v s="$shared" -v o="$socket" \
+    'BEGIN {printf "%5d  %15d  %22d  %4.2fx  %28d  %4.2fx\n", r, t, s, s / t, o, o / t}'
+done
