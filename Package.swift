@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A stop-signal flag for workers that leave at the end of their step; a SIGHUP count for reloading keys.
         .target(name: "CSignals"),
+        // The commit a release was built from, passed in by deploy/release.sh as a C macro.
+        .target(name: "CBuildInfo"),
         // Anonymous memory files for same-host bulk transport, and their published words.
         .target(name: "CSharedMemory"),
         // IDX files, MNIST, shards and batches.
@@ -53,9 +55,12 @@ let package = Package(
         .target(name: "ZMQ", dependencies: ["CZMQ"]),
         // The wire protocol: message types, header, encode and validating decode. No sockets.
         .target(name: "Wire", dependencies: ["CKernels"], swiftSettings: alwaysOptimised),
+        // Child processes that live and die together, restarted when they fail: dptrain launch's
+        // supervisor. Knows nothing of training.
+        .target(name: "Supervision"),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
-            "MLP", "Dataset", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CSignals", "Report",
+            "MLP", "Dataset", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CBuildInfo", "Supervision", "CSignals", "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -72,8 +77,9 @@ let package = Package(
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "SupervisionTests", dependencies: ["Supervision"]),
         .testTarget(name: "CommandsTests", dependencies: [
-            "Commands", "Training", "Roles", "Distributed", "Wire", "ZMQ", "MLP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands", "Supervision", "Training", "Roles", "Distributed", "Wire", "ZMQ", "MLP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,8 +1,31 @@
 #!/usr/bin/env bash
-# Installs what is missing (the build's libraries, Chromium and TensorBoard's
-# Python package for the report and event-file tests), then runs every dptrain test.
+# Installs what is missing (the build's libraries, Chromium and TensorBoard's Python package for
+# the report and event-file tests), then runs every dptrain test: the Swift suite, then the deployment
+# recipes against real tools: the release archive with the Swift toolchain hidden, the systemd
+# units (systemd-analyze), the Kubernetes manifests (kubernetes-validate), the container image
+# (podman, buildah) and the Slurm job (slurmctld, slurmd, munge). Each installs what it needs and
+# stops what it starts. With arguments (such as --filter X), only the Swift tests run, with them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
 deploy/install-test-deps.sh
-exec swift test --disable-swift-testing "$@"
+swift test --disable-swift-testing "$@"
+[ $# -eq 0 ] || exit 0
+
+timed() {
+  local began=$SECONDS
+  "$@"
+  echo "test.sh: $1 took $(( SECONDS - began )) s"
+}
+timed deploy/kubernetes/test-kubernetes.sh
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test.sh: skipping the release, systemd, container and Slurm tests: they need root (mount namespaces, daemons); run deploy/test.sh as root"
+  exit 0
+fi
+began=$SECONDS
+archive=$(deploy/release.sh | tail -1 | awk '{print $2}')
+echo "test.sh: deploy/release.sh took $(( SECONDS - began )) s: $archive"
+timed deploy/test-release.sh "$archive"
+timed deploy/systemd/test-systemd.sh "$archive"
+timed deploy/container/test-container.sh "$archive"
+timed deploy/slurm/test-slurm.sh "$archive"

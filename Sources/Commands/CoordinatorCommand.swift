@@ -14,7 +14,8 @@ public struct CoordinatorCommand: ParsableCommand {
             Start one coordinator, then workers anywhere that can reach it: `worker --connect ENDPOINT`. \
             Only the coordinator needs the data: each worker gets its shard over the network. \
             --batch is each worker's batch; a step trains on --batch times the number of workers.
-            """)
+            """,
+        version: BuildInfo.line(program: "coordinator"))
 
     @Option(help: ArgumentHelp("Where workers connect: tcp://HOST:PORT (tcp://*:5555 for every interface) or ipc:///PATH.", valueName: "endpoint"))
     var bind: String

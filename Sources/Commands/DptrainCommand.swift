@@ -9,7 +9,7 @@ public struct DptrainCommand: ParsableCommand {
             Start with `dptrain launch --workers 2`, or `dptrain train` for one process,
             then `dptrain evaluate --model FILE`.
             """,
-        version: dptrainVersion,
+        version: BuildInfo.line(program: "dptrain"),
         subcommands: [LaunchCommand.self, TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, EvaluateCommand.self, ReportCommand.self,
                       BenchCommand.self, KeygenCommand.self],
         defaultSubcommand: TrainCommand.self)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Supervision
 
 struct LaunchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -7,12 +8,17 @@ struct LaunchCommand: ParsableCommand {
         abstract: "Start a coordinator and N workers on this machine and train.",
         discussion: """
             Runs `dptrain coordinator` with every training flag given here, and N times `dptrain worker`, \
-            their output prefixed [coordinator] and [worker N]. If any of them fails, or on Ctrl-C, \
-            all are stopped. The exit status is the coordinator's.
+            their output prefixed [coordinator] and [worker N]. A worker that fails is started again while \
+            the coordinator trains on with the others; a coordinator that fails is started again with --resume \
+            when --checkpoint is given. When the restarts are used up, or on Ctrl-C, all are stopped. \
+            The exit status is the coordinator's, or 128 plus the signal that stopped the launch (130 for Ctrl-C).
             """)
 
     @Option(parsing: .unconditional, help: "Worker processes to start, 1 to 256.")
     var workers: Int
+
+    @Option(name: .customLong("max-restarts"), help: ArgumentHelp("Failed processes started again, in all, before a failure stops the run.", valueName: "n"))
+    var maxRestarts = 3
 
     @Option(help: ArgumentHelp("Where the workers connect (default: an ipc:// socket in /tmp for this launch alone, removed at the end).", valueName: "endpoint"))
     var bind: String?
@@ -43,6 +49,7 @@ struct LaunchCommand: ParsableCommand {
 
     func validate() throws {
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be between 1 and 256 (got \(workers))") }
+        guard maxRestarts >= 0 else { throw ValidationError("--max-restarts must be 0 or more (got \(maxRestarts))") }
         try membership.validate(workers: workers)
         if secure && insecure { throw ValidationError("--secure and --insecure contradict each other: choose one") }
         if let bind, !secure, !insecure, CoordinatorSecurityOptions.isReachableFromNetwork(bind) {
@@ -69,16 +76,24 @@ struct LaunchCommand: ParsableCommand {
             for worker in 1...workers { workerArguments[worker - 1] += keys.workerArguments(worker) }
         }
 
+        // A restarted coordinator goes on from its newest checkpoint (or from the beginning, when it
+        // died before writing one); without a checkpoint folder it would start over, so it is not restarted.
+        let coordinatorRestart = membership.checkpoint == nil ? nil
+            : coordinatorArguments + (membership.resume ? [] : ["--resume"])
+
         // On a terminal the coordinator's bar is drawn below the children's lines.
         let terminal = LaunchTerminal.isAvailable ? LaunchTerminal() : nil
         if terminal != nil { LaunchTerminal.askChildrenForFrames() }
-        let group = ProcessGroup(name: "launch", gracePeriod: Self.gracePeriod, sink: terminal?.write ?? ProcessGroup.writeToParent)
+        let group = ProcessGroup(name: "launch", gracePeriod: Self.gracePeriod, maxRestarts: maxRestarts,
+                                 sink: terminal?.write ?? ProcessGroup.writeToParent)
         group.stopOnInterrupts()
         ProcessGroup.writeToParent(.errors, "[launch] a coordinator and \(workers) worker\(workers == 1 ? "" : "s") on \(endpoint)\(secure ? ", CURVE keys in \(keys!.folder)" : "")\n")
         do {
-            try group.start(name: "coordinator", executable: executable, arguments: coordinatorArguments, endsTheGroup: true)
+            try group.start(name: "coordinator", executable: executable, arguments: coordinatorArguments, endsTheGroup: true,
+                            restartArguments: coordinatorRestart)
             for worker in 1...workers {
-                try group.start(name: "worker \(worker)", executable: executable, arguments: workerArguments[worker - 1] + (verbose ? ["--verbose"] : []))
+                let arguments = workerArguments[worker - 1] + (verbose ? ["--verbose"] : [])
+                try group.start(name: "worker \(worker)", executable: executable, arguments: arguments, restartArguments: arguments)
             }
         } catch {
             group.stop(reason: "\(error): stopping the others")
@@ -88,7 +103,7 @@ struct LaunchCommand: ParsableCommand {
 
         let ended = group.wait()
         terminal?.finish()
-        let status = Self.exitStatus(ended)
+        let status = group.interruptingSignal.map { 128 + $0 } ?? Self.exitStatus(ended)
         if let report, let reportMetrics {
             // A failed run's report shows how far it got.
             do {
@@ -118,10 +133,10 @@ struct LaunchCommand: ParsableCommand {
         return Array(commandLine[(launch + 1)...])
     }
 
-    /// The launch arguments without the launcher's own --workers, --bind and --report: the rest is the
-    /// coordinator's, passed on as typed rather than re-serialised from parsed values.
+    /// The launch arguments without the launcher's own --workers, --bind, --report and --max-restarts: the
+    /// rest is the coordinator's, passed on as typed rather than re-serialised from parsed values.
     static func coordinatorFlags(fromLaunchArguments arguments: [String]) -> [String] {
-        let launcherOptions = ["--workers", "--bind", "--report"]
+        let launcherOptions = ["--workers", "--bind", "--report", "--max-restarts"]
         let launcherFlags = ["--secure"]
         var flags: [String] = []
         var remaining = arguments[...]

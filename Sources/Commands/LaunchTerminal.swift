@@ -1,4 +1,5 @@
 import Foundation
+import Supervision
 
 /// dptrain launch's terminal: the children's lines scroll above, and the
 /// coordinator's progress bar stays on the last line, redrawn in place. The

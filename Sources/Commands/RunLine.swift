@@ -3,7 +3,7 @@ import Roles
 import Training
 
 /// dptrain's version, in the metrics file's run line and `dptrain --version`.
-public let dptrainVersion = "0.1.0"
+public let dptrainVersion = BuildInfo.version
 
 /// The metrics file's first line: which run this is, what it trains and how, where and when.
 /// A resumed run writes it again with `resumed: true`, so the file reads as one history.

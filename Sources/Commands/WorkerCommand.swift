@@ -16,10 +16,15 @@ public struct WorkerCommand: ParsableCommand {
             Start it before or after the coordinator: it waits, retrying with backoff, and exits 0 when training is done. \
             On SIGTERM or Ctrl-C it finishes the step in hand, says goodbye and exits 0. If its coordinator goes \
             quiet it rejoins whichever coordinator answers at the endpoint (a restarted one resumes with it).
-            """)
+            """,
+        version: BuildInfo.line(program: "worker"))
 
-    @Option(help: ArgumentHelp("The coordinator's endpoint: tcp://HOST:PORT or ipc:///PATH.", valueName: "endpoint"))
-    var connect: String
+    @Option(help: ArgumentHelp("The coordinator's endpoint: tcp://HOST:PORT or ipc:///PATH (default: $\(Self.endpointVariable)).", valueName: "endpoint"))
+    var connect: String?
+
+    /// Where a scheduler's template puts the endpoint, like torchrun's MASTER_ADDR, so that one
+    /// command line serves every host.
+    static let endpointVariable = "DPTRAIN_COORDINATOR"
 
     @Option(name: .customLong("give-up-after"), parsing: .unconditional, help: ArgumentHelp("Seconds of silence from the coordinator before exiting.", valueName: "seconds"))
     var giveUpAfter: Double = 300
@@ -43,14 +48,24 @@ public struct WorkerCommand: ParsableCommand {
     }
 
     public func validate() throws {
+        _ = try endpoint(environment: ProcessInfo.processInfo.environment)
         guard giveUpAfter > 0 && giveUpAfter.isFinite else { throw ValidationError("--give-up-after must be a positive number of seconds") }
+    }
+
+    /// --connect, else the environment's DPTRAIN_COORDINATOR; a blank value counts as none.
+    func endpoint(environment: [String: String]) throws -> String {
+        if let connect { return connect }
+        if let fromEnvironment = environment[Self.endpointVariable]?.trimmingCharacters(in: .whitespaces), !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
+        throw ValidationError("worker needs its coordinator's endpoint: pass --connect tcp://HOST:PORT or set \(Self.endpointVariable)")
     }
 
     public func run() throws {
         PlainLogHandler.bootstrap(verbose: verbose)
         BLAS.useOneThread()
         let context = try Context()
-        let worker = try Worker(endpoint: connect, context: context, logger: Logger(label: "worker"),
+        let worker = try Worker(endpoint: endpoint(environment: ProcessInfo.processInfo.environment), context: context, logger: Logger(label: "worker"),
                                 giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true, sharedMemory: sharedMemory.isOn,
                                 dropIncoming: Self.testFault(),
                                 security: try security.security())

@@ -6,4 +6,11 @@ import Training
 BLASKernels.ensureFastKernels()
 // Line by line, so that output passed through a pipe (dptrain launch, a log) keeps its order with standard error.
 setvbuf(stdout, nil, _IOLBF, 0)
-DptrainCommand.main()
+// Called as `coordinator` or `worker` (the release archive's links to this one executable, which
+// spare two copies of the statically linked runtime), it is that command, as the executables of
+// those names are.
+switch URL(fileURLWithPath: CommandLine.arguments[0]).lastPathComponent {
+case "coordinator": CoordinatorCommand.main()
+case "worker": WorkerCommand.main()
+default: DptrainCommand.main()
+}

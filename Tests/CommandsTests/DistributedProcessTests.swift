@@ -30,12 +30,17 @@ class ProcessTestCase: XCTestCase {
         return Int(endpoint.split(separator: ":").last!)!
     }
 
-    /// Starts dptrain with `arguments`; its output goes to files in the test's folder.
-    func start(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Process {
+    /// Starts dptrain with `arguments`, and `environment` over this process's own (a nil value
+    /// removes the variable); its output goes to files in the test's folder.
+    func start(_ name: String, _ arguments: [String], environment: [String: String?] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ProcessTests.executable)
         process.arguments = arguments
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        if !environment.isEmpty {
+            var merged = ProcessInfo.processInfo.environment
+            for (name, value) in environment { merged[name] = value }
+            process.environment = merged
+        }
         FileManager.default.createFile(atPath: "\(folder)/\(name).out", contents: nil)
         FileManager.default.createFile(atPath: "\(folder)/\(name).err", contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: "\(folder)/\(name).out")

@@ -3,6 +3,9 @@ import Foundation
 /// Child processes that live and die together: their output passed through
 /// line by line with a `[name] ` prefix, and the first one to fail (or a
 /// Ctrl-C) stops them all, SIGTERM first and SIGKILL after a grace period.
+/// A child started with restart arguments is started again instead, while
+/// the group has restarts left (like torchrun's --max-restarts, a budget for
+/// the whole group).
 ///
 /// Each child runs in a process group of its own, for two reasons: a Ctrl-C at
 /// the terminal reaches only the supervisor, which stops the children once and
@@ -10,35 +13,6 @@ import Foundation
 /// so that nothing is left behind as an orphan. When a child ends, whatever
 /// is left in its group is killed before the child is reaped.
 public final class ProcessGroup {
-    /// How a child ended.
-    public enum Termination: Equatable, Sendable, CustomStringConvertible {
-        case exited(Int32)
-        case signalled(Int32)
-
-        public var succeeded: Bool { self == .exited(0) }
-
-        /// As a shell reports it: the exit code, or 128 plus the signal.
-        public var shellStatus: Int32 {
-            switch self {
-            case .exited(let code): return code
-            case .signalled(let signal): return 128 + signal
-            }
-        }
-
-        public var description: String {
-            switch self {
-            case .exited(let code): return "exited with status \(code)"
-            case .signalled(let signal): return "was killed by \(ProcessGroup.signalName(signal))"
-            }
-        }
-
-        /// Decodes a wait status without the C macros, which Swift cannot import.
-        init(waitStatus status: Int32) {
-            let signal = status & 0x7f
-            self = signal == 0 ? .exited((status >> 8) & 0xff) : .signalled(signal)
-        }
-    }
-
     public enum Stream: Sendable { case output, errors }
 
     /// Receives one or more whole lines, each ending in a newline, on one serial queue:
@@ -49,28 +23,48 @@ public final class ProcessGroup {
         public let description: String
     }
 
+    /// A failed child the group started again.
+    public struct Restart: Equatable, Sendable {
+        public let name: String
+        /// How the run before the restart ended.
+        public let termination: Termination
+        /// The restarted process.
+        public let pid: pid_t
+    }
+
     private final class Child {
         let name: String
         let pid: pid_t
+        let executable: String
         let endsTheGroup: Bool
+        /// What a restart runs; nil for a child whose failure stops the group.
+        let restartArguments: [String]?
         /// Set before the child is reaped, while its pid still belongs to it: only
         /// children not yet marked are ever signalled, so a reused pid never is.
         var hasExited = false
         var termination: Termination?
 
-        init(name: String, pid: pid_t, endsTheGroup: Bool) {
+        init(name: String, pid: pid_t, executable: String, endsTheGroup: Bool, restartArguments: [String]?) {
             self.name = name
             self.pid = pid
+            self.executable = executable
             self.endsTheGroup = endsTheGroup
+            self.restartArguments = restartArguments
         }
     }
 
     public let name: String
     public let gracePeriod: TimeInterval
+    /// Restarts allowed in all, across the children.
+    public let maxRestarts: Int
     private let sink: Sink
     private let lock = NSLock()
     private var children: [Child] = []
     private var isStopping = false
+    /// A child that ends the group has finished: whatever fails now is not restarted.
+    private var isWindingDown = false
+    private var restartsDone: [Restart] = []
+    private var stoppingSignal: Int32?
     private var signalSources: [DispatchSourceSignal] = []
     private let childrenEnded = DispatchGroup()
     private let outputEnded = DispatchGroup()
@@ -81,20 +75,47 @@ public final class ProcessGroup {
     /// - Parameters:
     ///   - name: prefixes the group's own lines, such as why it stopped.
     ///   - gracePeriod: seconds between SIGTERM and SIGKILL.
+    ///   - maxRestarts: failed children started again, in all, before a failure stops the group.
     ///   - sink: where the children's lines go; the parent's standard output and error by default.
-    public init(name: String, gracePeriod: TimeInterval = 5, sink: @escaping Sink = ProcessGroup.writeToParent) {
+    public init(name: String, gracePeriod: TimeInterval = 5, maxRestarts: Int = 0, sink: @escaping Sink = ProcessGroup.writeToParent) {
         self.name = name
         self.gracePeriod = gracePeriod
+        self.maxRestarts = maxRestarts
         self.sink = sink
     }
 
+    /// The restarts so far, in order.
+    public var restarts: [Restart] {
+        lock.lock()
+        defer { lock.unlock() }
+        return restartsDone
+    }
+
+    /// The signal (SIGINT, SIGTERM, SIGHUP) that stopped the group, if one did.
+    public var interruptingSignal: Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        return stoppingSignal
+    }
+
     /// Starts `executable` with `arguments` as the child `name`, its standard input on /dev/null.
-    /// - Parameter endsTheGroup: when this child ends, even successfully, the others have the grace
-    ///   period to end by themselves and are stopped after it (a coordinator whose workers hang on).
-    public func start(name childName: String, executable: String, arguments: [String], endsTheGroup: Bool = false) throws {
+    /// - Parameters:
+    ///   - endsTheGroup: when this child ends successfully, the others have the grace period to end
+    ///     by themselves and are stopped after it (a coordinator whose workers hang on).
+    ///   - restartArguments: when this child fails while the group runs and restarts are left, it is
+    ///     started again with these; when nil, its failure stops the group.
+    public func start(name childName: String, executable: String, arguments: [String], endsTheGroup: Bool = false,
+                      restartArguments: [String]? = nil) throws {
         lock.lock()
         defer { lock.unlock() }
         guard !isStopping else { throw StartError(description: "cannot start \(childName): \(name) is stopping") }
+        children.append(try spawn(name: childName, executable: executable, arguments: arguments,
+                                  endsTheGroup: endsTheGroup, restartArguments: restartArguments))
+    }
+
+    /// Call with the lock held. Starts the child, its output's reader and its waiter.
+    private func spawn(name childName: String, executable: String, arguments: [String], endsTheGroup: Bool,
+                       restartArguments: [String]?) throws -> Child {
         let output = try makePipe(), errors = try makePipe()
         defer { close(output.write); close(errors.write) }
         let pid: pid_t
@@ -106,13 +127,14 @@ public final class ProcessGroup {
             close(errors.read)
             throw StartError(description: "cannot start \(childName) (\(executable)): \(error)")
         }
-        let child = Child(name: childName, pid: pid, endsTheGroup: endsTheGroup)
-        children.append(child)
+        let child = Child(name: childName, pid: pid, executable: executable, endsTheGroup: endsTheGroup,
+                          restartArguments: restartArguments)
         passThrough(output: output.read, errors: errors.read, of: childName)
         childrenEnded.enter()
         let waiter = Thread { [self] in waitForExit(of: child) }
         waiter.name = "wait for \(childName)"
         waiter.start()
+        return child
     }
 
     /// Stops every child still running: SIGTERM now, SIGKILL to those left after the grace period.
@@ -188,13 +210,6 @@ public final class ProcessGroup {
         }
     }
 
-    static func signalName(_ signal: Int32) -> String {
-        let names = [SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGTRAP: "SIGTRAP",
-                     SIGABRT: "SIGABRT", SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGSEGV: "SIGSEGV",
-                     SIGPIPE: "SIGPIPE", SIGTERM: "SIGTERM"]
-        return names[signal] ?? "signal \(signal)"
-    }
-
     // MARK: - Supervision
 
     private var formattedGrace: String { String(format: "%gs", gracePeriod) }
@@ -205,9 +220,13 @@ public final class ProcessGroup {
         if secondTime {
             log("\(Self.signalName(signalNumber)) again: killing every process")
             signalRunningChildren(SIGKILL)
+        } else {
+            stoppingSignal = signalNumber
         }
         lock.unlock()
-        if !secondTime { stop(reason: "\(Self.signalName(signalNumber)) received: stopping every process") }
+        if !secondTime {
+            stop(reason: "\(Self.signalName(signalNumber)) received: stopping every process")
+        }
     }
 
     /// Call with the lock held.
@@ -231,11 +250,18 @@ public final class ProcessGroup {
 
         lock.lock()
         child.termination = termination
-        let othersRunning = children.contains { !$0.hasExited }
+        if termination.succeeded && child.endsTheGroup { isWindingDown = true }
+        let restarted = termination.succeeded ? false : restartIfAllowed(child)
+        let restartsUsedUp = child.restartArguments != nil && maxRestarts > 0 && restartsDone.count >= maxRestarts
         lock.unlock()
-        if !termination.succeeded {
-            stop(reason: "\(child.name) \(termination): stopping the others")
-        } else if child.endsTheGroup && othersRunning {
+        if restarted {
+            // The new child has its own waiter; the group goes on.
+        } else if !termination.succeeded {
+            let why = restartsUsedUp ? ", and all \(maxRestarts) restarts are used" : ""
+            stop(reason: "\(child.name) \(termination)\(why): stopping the others")
+        } else if child.endsTheGroup {
+            // Checked after the grace period rather than now: a sibling started just after this
+            // child ended would otherwise be left running.
             DispatchQueue.global().asyncAfter(deadline: .now() + gracePeriod) { [self] in
                 lock.lock()
                 let stillRunning = children.filter { !$0.hasExited }.map(\.name)
@@ -246,6 +272,25 @@ public final class ProcessGroup {
             }
         }
         childrenEnded.leave()
+    }
+
+    /// Call with the lock held. Starts a failed child again in its place, when it has restart
+    /// arguments, restarts are left, and the group is neither stopping nor winding down.
+    private func restartIfAllowed(_ child: Child) -> Bool {
+        guard let arguments = child.restartArguments, let termination = child.termination,
+              !isStopping, !isWindingDown, restartsDone.count < maxRestarts,
+              let index = children.firstIndex(where: { $0 === child }) else { return false }
+        do {
+            let replacement = try spawn(name: child.name, executable: child.executable, arguments: arguments,
+                                        endsTheGroup: child.endsTheGroup, restartArguments: arguments)
+            children[index] = replacement
+            restartsDone.append(Restart(name: child.name, termination: termination, pid: replacement.pid))
+            log("\(child.name) \(termination): restarted it as pid \(replacement.pid) (restart \(restartsDone.count) of \(maxRestarts))")
+            return true
+        } catch {
+            log("cannot restart \(child.name): \(error)")
+            return false
+        }
     }
 
     private func log(_ line: String) {

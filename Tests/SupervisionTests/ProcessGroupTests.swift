@@ -1,7 +1,6 @@
-import ArgumentParser
 import Foundation
 import XCTest
-@testable import Commands
+@testable import Supervision
 
 /// Real children, made of /bin/sh scripts: what they print, how they end, and what is left running.
 final class ProcessGroupTests: XCTestCase {
@@ -31,8 +30,8 @@ final class ProcessGroupTests: XCTestCase {
 
     let captured = Captured()
 
-    func makeGroup(gracePeriod: TimeInterval = 1) -> ProcessGroup {
-        ProcessGroup(name: "test", gracePeriod: gracePeriod, sink: captured.sink)
+    func makeGroup(gracePeriod: TimeInterval = 1, maxRestarts: Int = 0) -> ProcessGroup {
+        ProcessGroup(name: "test", gracePeriod: gracePeriod, maxRestarts: maxRestarts, sink: captured.sink)
     }
 
     func start(_ group: ProcessGroup, _ name: String, _ script: String) throws {
@@ -93,10 +92,23 @@ final class ProcessGroupTests: XCTestCase {
         XCTAssertEqual(captured.lines(.errors), ["[test] leader finished but follower still running 1s later: stopping them"])
     }
 
+    /// A sibling started after the ending child has already finished is stopped after the grace period too.
+    func testSiblingStartedAfterTheEndOfTheGroupIsStopped() throws {
+        let group = makeGroup(gracePeriod: 1)
+        try group.start(name: "leader", executable: "/bin/sh", arguments: ["-c", "exit 0"], endsTheGroup: true)
+        Thread.sleep(forTimeInterval: 0.5)  // the leader has ended
+        try start(group, "latecomer", "sleep 60")
+        let began = Date()
+        XCTAssertEqual(group.wait().map(\.termination), [.exited(0), .signalled(SIGTERM)])
+        XCTAssertLessThan(Date().timeIntervalSince(began), 10, "the latecomer was left to run")
+    }
+
     func testChildIgnoringSIGTERMIsKilledAfterTheGracePeriod() throws {
         let group = makeGroup(gracePeriod: 1)
-        try start(group, "stubborn", "trap '' TERM; sleep 60")
-        Thread.sleep(forTimeInterval: 0.2)  // until the trap is set
+        try start(group, "stubborn", "trap '' TERM; echo trapped; sleep 60")
+        // Until the trap is set: a fixed pause was too short on a loaded machine.
+        let deadline = Date().addingTimeInterval(30)
+        while !captured.lines(.output).contains("[stubborn] trapped") && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         let began = Date()
         group.stop(reason: "stopping")
         let ended = group.wait()
@@ -135,50 +147,54 @@ final class ProcessGroupTests: XCTestCase {
         }
         XCTAssertTrue(group.wait().isEmpty)
     }
-}
 
-/// `dptrain launch`: what it passes to the coordinator, and the flags it refuses before starting anything.
-final class LaunchTests: XCTestCase {
-    func testCoordinatorGetsEveryFlagButTheLaunchersOwn() {
-        let typed = ["--workers", "4", "--epochs", "1", "--bind=ipc:///tmp/x.sock", "--hidden", "512,256",
-                     "--workers=2", "--lr=0.05", "--bind", "tcp://*:5555", "--no-bias", "--save", "model.safetensors"]
-        XCTAssertEqual(LaunchCommand.coordinatorFlags(fromLaunchArguments: typed),
-                       ["--epochs", "1", "--hidden", "512,256", "--lr=0.05", "--no-bias", "--save", "model.safetensors"])
-        XCTAssertEqual(LaunchCommand.argumentsAfterLaunch(["/usr/bin/dptrain", "launch", "--workers", "2", "--data", "launch"]),
-                       ["--workers", "2", "--data", "launch"])
+    // MARK: - Restarts
+
+    /// A child that fails once is started again with its restart arguments and ends well; the group goes on.
+    func testFailedChildIsRestartedWithItsRestartArguments() throws {
+        let marker = NSTemporaryDirectory() + "dptrain-restart-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: marker) }
+        let group = makeGroup(maxRestarts: 3)
+        try group.start(name: "flaky", executable: "/bin/sh", arguments: ["-c", "touch \(marker); exit 3"],
+                        restartArguments: ["-c", "test -e \(marker) && echo second run"])
+        let ended = group.wait()
+
+        XCTAssertEqual(ended.map(\.termination), [.exited(0)])
+        XCTAssertEqual(group.restarts.map(\.name), ["flaky"])
+        XCTAssertEqual(group.restarts.map(\.termination), [.exited(3)])
+        let pid = try XCTUnwrap(group.restarts.first?.pid)
+        XCTAssertEqual(captured.lines(.errors), ["[test] flaky exited with status 3: restarted it as pid \(pid) (restart 1 of 3)"])
+        XCTAssertEqual(captured.lines(.output), ["[flaky] second run"])
     }
 
-    func testBadFlagsAreRefusedBeforeAnyProcessStarts() {
-        func message(_ arguments: [String]) -> String {
-            do {
-                _ = try LaunchCommand.parse(arguments)
-                return "accepted"
-            } catch {
-                return LaunchCommand.message(for: error)
-            }
-        }
-        XCTAssertEqual(message(["--workers", "0"]), "--workers must be between 1 and 256 (got 0)")
-        XCTAssertEqual(message(["--workers", "257"]), "--workers must be between 1 and 256 (got 257)")
-        XCTAssertEqual(message(["--workers", "2", "--epochs", "0"]), "--epochs must be at least 1 (got 0)")
-        XCTAssertEqual(message(["--workers", "2", "--activation", "swish"]),
-                       "The value 'swish' is invalid for '--activation <activation>'. Please provide one of 'relu', 'sigmoid' or 'tanh'.")
-        XCTAssertEqual(message(["--epochs", "1"]), "Missing expected argument '--workers <workers>'")
-        XCTAssertEqual(message(["--workers", "2", "--preset", "seed", "--metrics", "m.jsonl", "--data", "d"]), "accepted")
+    /// The budget is the group's: once it is spent, the next failure stops every child, saying so.
+    func testFailureAfterTheLastRestartStopsTheGroup() throws {
+        let group = makeGroup(maxRestarts: 2)
+        try start(group, "sleeper", "sleep 60")
+        try group.start(name: "crasher", executable: "/bin/sh", arguments: ["-c", "exit 5"], restartArguments: ["-c", "exit 5"])
+        let ended = group.wait()
+
+        XCTAssertEqual(ended.map(\.termination), [.signalled(SIGTERM), .exited(5)])
+        XCTAssertEqual(group.restarts.count, 2)
+        XCTAssertEqual(captured.lines(.errors).last, "[test] crasher exited with status 5, and all 2 restarts are used: stopping the others")
     }
 
-    func testHelpListsTheTrainingFlags() {
-        let help = LaunchCommand.helpMessage()
-        for flag in ["--workers", "--bind", "--epochs", "--hidden", "--optimizer", "--data", "--metrics", "--save", "--no-bias"] {
-            XCTAssertTrue(help.contains(flag), "\(flag) missing from\n\(help)")
-        }
+    /// A child without restart arguments stops the group when it fails, whatever the budget.
+    func testChildWithoutRestartArgumentsStopsTheGroup() throws {
+        let group = makeGroup(maxRestarts: 3)
+        try start(group, "sleeper", "sleep 60")
+        try start(group, "failer", "exit 2")
+        XCTAssertEqual(group.wait().map(\.termination), [.signalled(SIGTERM), .exited(2)])
+        XCTAssertTrue(group.restarts.isEmpty)
     }
 
-    func testExitStatusIsTheCoordinators() {
-        XCTAssertEqual(LaunchCommand.exitStatus([("coordinator", .exited(0)), ("worker 1", .exited(0))]), 0)
-        XCTAssertEqual(LaunchCommand.exitStatus([("coordinator", .exited(2)), ("worker 1", .exited(0))]), 2)
-        XCTAssertEqual(LaunchCommand.exitStatus([("coordinator", .signalled(SIGTERM)), ("worker 1", .exited(1))]), 143)
-        // Stopped after the coordinator had finished: the run still succeeded.
-        XCTAssertEqual(LaunchCommand.exitStatus([("coordinator", .exited(0)), ("worker 1", .signalled(SIGTERM))]), 0)
-        XCTAssertEqual(LaunchCommand.exitStatus([("coordinator", .exited(0)), ("worker 1", .exited(1))]), 1)
+    /// Once the child that ends the group has finished, a failing child is not started again:
+    /// there is nothing left for it to do.
+    func testNothingIsRestartedAfterTheGroupsEnd() throws {
+        let group = makeGroup(maxRestarts: 3)
+        try group.start(name: "leader", executable: "/bin/sh", arguments: ["-c", "exit 0"], endsTheGroup: true)
+        try group.start(name: "follower", executable: "/bin/sh", arguments: ["-c", "sleep 0.3; exit 1"], restartArguments: ["-c", "exit 1"])
+        XCTAssertEqual(group.wait().map(\.termination), [.exited(0), .exited(1)])
+        XCTAssertTrue(group.restarts.isEmpty)
     }
 }

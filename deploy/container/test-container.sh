@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Builds deploy/container/Containerfile from a release archive with podman, then runs the image's
+# dptrain: `dptrain train --epochs 1` as its unprivileged user, and a coordinator with two workers.
+#
+# On this VM (Debian 12, cgroups v1/v2 hybrid, no registry reachable) three things differ from a
+# workstation, and the script works around each: the base image is a Debian 12 minbase made with
+# debootstrap from the apt mirror and imported as localhost/dptrain-base:bookworm (set
+# DPTRAIN_CONTAINER_BASE to use another, such as docker.io/library/debian:bookworm-slim); RUN
+# steps use --isolation=chroot, because crun refuses to create containers here ("cgroups in
+# hybrid mode not supported"); and the image is run with `buildah run --isolation chroot` for the
+# same reason. `podman run` is tried too, and its outcome reported, not required.
+#
+# usage: deploy/container/test-container.sh [ARCHIVE.tar.gz]   (default: builds one). Needs root.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+say() { echo "test-container.sh: $*"; }
+fail() { echo "test-container.sh: FAILED: $*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || fail "needs root"
+
+missing=()
+for tool in podman:podman buildah:buildah debootstrap:debootstrap; do
+  command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+archive=${1:-}
+[ -n "$archive" ] || archive=$("$repo/deploy/release.sh" | tail -1 | awk '{print $2}')
+archive=$(realpath "$archive")
+name=$(basename "$archive" .tar.gz)
+version=${name#dptrain-}; version=${version%-linux-x86_64}
+image=localhost/dptrain-test:$version
+work=$(mktemp -d)
+container=""
+cleanup() {
+  [ -z "$container" ] || buildah rm "$container" >/dev/null 2>&1 || true
+  podman rmi -f "$image" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+base=${DPTRAIN_CONTAINER_BASE:-localhost/dptrain-base:bookworm}
+if [ -z "${DPTRAIN_CONTAINER_BASE:-}" ] && ! podman image exists "$base"; then
+  say "making $base with debootstrap (Debian 12 minbase)"
+  debootstrap --variant=minbase bookworm "$work/root" http://deb.debian.org/debian > "$work/debootstrap.log" 2>&1 \
+    || fail "debootstrap: $(tail -3 "$work/debootstrap.log")"
+  tar -C "$work/root" -c . | podman import --quiet - "$base" >/dev/null
+  rm -rf "$work/root"
+fi
+
+# The build context: the archive alone.
+mkdir "$work/context"
+cp "$archive" "$work/context/"
+podman build --isolation=chroot --quiet -f "$here/Containerfile" -t "$image" \
+  --build-arg BASE="$base" --build-arg ARCHIVE="$(basename "$archive")" "$work/context" > "$work/build.log" 2>&1 \
+  || fail "podman build: $(tail -5 "$work/build.log")"
+say "ok: podman build made $image from $(basename "$archive") on $base"
+
+container=$(buildah from "$image")
+in_image() { buildah run --isolation chroot --user 65532:65532 "$container" -- "$@"; }
+[ "$(in_image dptrain --version)" = "$(tar -xzOf "$archive" "$name/README" | head -1 | sed 's/^dptrain \([^ ]*\) (commit \([^)]*\)).*/dptrain \1 (commit \2)/')" ] \
+  || fail "dptrain --version in the image: $(in_image dptrain --version)"
+in_image dptrain train --epochs 1 > "$work/train.out" 2>&1 || fail "dptrain train in the image: $(tail -3 "$work/train.out")"
+grep -q '^done: test accuracy 0\.9' "$work/train.out" || fail "dptrain train in the image: $(tail -2 "$work/train.out")"
+say "ok: in the image, as user 65532: $(grep '^done:' "$work/train.out")"
+in_image sh -c 'coordinator --bind ipc:///tmp/c.sock --workers 2 --epochs 1 > /tmp/c.out 2>&1 & c=$!
+  worker --connect ipc:///tmp/c.sock 2>/dev/null & DPTRAIN_COORDINATOR=ipc:///tmp/c.sock worker 2>/dev/null
+  wait $c && grep "^done:" /tmp/c.out' > "$work/distributed.out" 2>&1 || fail "coordinator and workers in the image: $(tail -3 "$work/distributed.out")"
+say "ok: in the image, a coordinator and two workers: $(cat "$work/distributed.out")"
+
+if podman run --rm "$image" dptrain --version > "$work/run.out" 2>&1; then
+  say "podman run works here too: $(cat "$work/run.out")"
+else
+  say "podman run does not work on this machine ($(tail -1 "$work/run.out")); the image was run with buildah run --isolation chroot instead"
+fi
+say "passed"
