@@ -6,7 +6,7 @@
 # Prints one line per seed and a summary; exits 1 if any seed ends with an exit
 # other than 0, accuracy under 0.97, an epoch without 60,000 samples, a refused
 # checkpoint, or a dptrain process still running 30 s after the end.
-# usage: benchmarks/chaos.sh [--seeds 1-8] [--events 12] [--epochs 8] [--logs DIR]
+# usage: benchmarks/chaos.sh [--seeds 1-8] [--events 12] [--epochs 8] [--timeout 600] [--logs DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product dptrain >/dev/null

@@ -126,6 +126,8 @@ public struct CoordinatorStateMachine {
     public internal(set) var nextID: UInt32 = 1
     /// Ids of a resumed run's workers, kept for them until training starts.
     public internal(set) var reservedIDs: [UInt32] = []
+    /// When a resumed run's first worker arrived: the wait for the others counts from there.
+    var firstArrival: UInt64?
     /// The key each id was first admitted with: an id is bound to its key for the whole run.
     var keyOfID: [UInt32: String] = [:]
 
@@ -160,7 +162,15 @@ public struct CoordinatorStateMachine {
     }
 
     public var allMembers: [Member] { members + joining }
-    public var isReadyToStart: Bool { phase == .gathering && members.count >= settings.expectedWorkers }
+    /// Whether the first step can go: the workers the run waits for are in; or, in a resumed run
+    /// (whose workers may not all have survived the crash), every worker of the checkpoint is back,
+    /// or the others have had `Liveness.resumeGatherWait` since the first came to come back too.
+    public func isReadyToStart(now: UInt64) -> Bool {
+        guard phase == .gathering, !members.isEmpty else { return false }
+        if members.count >= settings.expectedWorkers { return true }
+        guard assignment != nil, let firstArrival else { return false }
+        return reservedIDs.isEmpty || now &- firstArrival >= Liveness.resumeGatherWait(stepDeadline: settings.stepDeadline)
+    }
     public var isStepComplete: Bool { awaiting.isEmpty }
     public var droppedCount: Int { dropped.values.reduce(0, +) }
 

@@ -11,7 +11,7 @@ epoch present), no checkpoint refused on --resume, and no dptrain process of
 the run still running 30 s after the coordinator's end. One line per seed, a
 summary line, and a non-zero exit if any seed missed any of these.
 
-usage: chaos.py BINARY [--seeds 1-8 | --seeds 3,5] [--events 12] [--epochs 8] [--logs DIR]
+usage: chaos.py BINARY [--seeds 1-8 | --seeds 3,5] [--events 12] [--epochs 8] [--timeout 600] [--logs DIR]
 """
 import argparse
 import json
@@ -31,7 +31,6 @@ MAX_WORKERS = 8
 SAMPLES_PER_EPOCH = 60_000
 MIN_ACCURACY = 0.97
 LEFTOVER_GRACE_SECONDS = 30
-SECONDS_PER_SEED = 600      # then everything of the seed is killed and it counts as failed
 START_TIMEOUT_SECONDS = 120  # for the first step after the coordinator starts
 
 
@@ -168,7 +167,7 @@ class Run:
             process.wait()
 
 
-def play(run, event_count):
+def play(run, event_count, timeout):
     """Starts the run, does the events, waits for the end; returns the coordinator's exit code (None: timed out)."""
     run.start_coordinator()
     for _ in range(WORKERS):
@@ -189,7 +188,7 @@ def play(run, event_count):
     while len(run.live_workers()) < 2 and run.coordinators[-1].poll() is None:
         worker = run.start_worker()
         run.note(f"start worker {worker.number} (the end needs two)")
-    deadline = run.started + SECONDS_PER_SEED
+    deadline = run.started + timeout
     coordinator = run.coordinators[-1]
     while coordinator.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -261,6 +260,8 @@ def main():
     parser.add_argument("--seeds", type=seed_list, default=seed_list("1-8"))
     parser.add_argument("--events", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--timeout", type=float, default=600,
+                        help="seconds a seed may take; then all its processes are killed and it fails (default 600)")
     parser.add_argument("--logs", help="keep each seed's logs in DIR/seed-N (default: a temporary folder, removed)")
     args = parser.parse_args()
     root = args.logs or tempfile.mkdtemp(prefix="dptrain-chaos-")
@@ -273,7 +274,7 @@ def main():
         os.makedirs(directory)
         run = Run(os.path.abspath(args.binary), seed, args.epochs, directory)
         try:
-            exit_code = play(run, args.events)
+            exit_code = play(run, args.events, args.timeout)
             seconds = time.monotonic() - run.started
             left = leftovers(run) if exit_code is not None else ["(the coordinator timed out)"]
         finally:
