@@ -132,7 +132,7 @@ public final class Coordinator {
 
     static func settings(_ options: CoordinatorOptions, _ config: TrainingConfig, sampleCount: Int) -> CoordinatorStateMachine.Settings {
         .init(expectedWorkers: options.workers, maxWorkers: options.maxWorkers, stepDeadlineSeconds: options.stepDeadline,
-              sampleCount: sampleCount, batchSize: config.batchSize, seed: config.seed)
+              sampleCount: sampleCount, batchSize: config.batchSize, seed: config.seed, restarted: options.resume)
     }
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }

@@ -206,10 +206,10 @@ final class CoordinatorMembershipTests: XCTestCase {
 
     /// A coordinator restarted after a crash that took workers with it does not wait for
     /// --workers forever: it goes on with those that came back once the others had their time.
-    func testResumedRunGoesOnWithTheWorkersThatCameBack() {
+    func testRestartedRunGoesOnWithTheWorkersThatCameBack() {
         let assignment = SampleAssignment(sampleCount: 60, holderIDs: [4, 7], batchSize: 10, seed: 1)
-        let resumed = Machine(settings: .init(expectedWorkers: 4, stepDeadlineSeconds: 2, sampleCount: 60, batchSize: 10, seed: 1),
-                              resuming: .init(step: 150, memberIDs: [4, 7], nextID: 8, assignment: assignment))
+        let settings = Machine.Settings(expectedWorkers: 4, stepDeadlineSeconds: 2, sampleCount: 60, batchSize: 10, seed: 1, restarted: true)
+        let resumed = Machine(settings: settings, resuming: .init(step: 150, memberIDs: [4, 7], nextID: 8, assignment: assignment))
         let wait = Liveness.resumeGatherWait(stepDeadline: 2 * Self.second)
         XCTAssertEqual(wait, 7 * Self.second)   // the workers' 5 s silence timeout and the last 2 s of hello backoff
 
@@ -227,6 +227,12 @@ final class CoordinatorMembershipTests: XCTestCase {
         _ = m.receiveHello(Hello(previousWorkerID: 7, host: "b"), from: [1], now: 0)
         _ = m.receiveHello(Hello(previousWorkerID: 4, host: "a"), from: [2], now: 0)
         XCTAssertTrue(m.isReadyToStart(now: 0))
+
+        // Restarted with no usable checkpoint: no worker is known to be back, so it waits out the time.
+        m = Machine(settings: settings)
+        _ = m.receiveHello(Hello(host: "a"), from: [1], now: 0)
+        XCTAssertFalse(m.isReadyToStart(now: wait - 1))
+        XCTAssertTrue(m.isReadyToStart(now: wait))
 
         // A fresh run waits for its --workers, however long.
         m = machine(workers: 2)
