@@ -9,5 +9,5 @@
 # usage: benchmarks/chaos.sh [--seeds 1-8] [--events 12] [--epochs 8] [--timeout 600] [--logs DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product dptrain >/dev/null
+if ! build=$(swift build -c release --product dptrain 2>&1); then echo "$build" >&2; exit 1; fi
 exec python3 benchmarks/tools/chaos.py .build/release/dptrain "$@"

@@ -11,6 +11,12 @@ epoch present), no checkpoint refused on --resume, and no dptrain process of
 the run still running 30 s after the coordinator's end. One line per seed, a
 summary line, and a non-zero exit if any seed missed any of these.
 
+Columns: `epochs` counts the epoch lines of the metrics (an epoch that the
+coordinator finished but had not yet checkpointed when it was killed is trained
+again after --resume and has two lines); `resumed at` is the step of the
+checkpoint the restarted coordinator went on from (0: none had been written
+yet, so it started over); `k/s/n` counts the worker kills, stops and starts.
+
 usage: chaos.py BINARY [--seeds 1-8 | --seeds 3,5] [--events 12] [--epochs 8] [--timeout 600] [--logs DIR]
 """
 import argparse
@@ -251,7 +257,8 @@ def judge(run, exit_code, left):
         missed.append(f"{len(refused)} checkpoint(s) refused")
     if left:
         missed.append("left running: " + " ".join(left))
-    return accuracy, epochs, refused, missed
+    resumed = re.search(r"resumed from \S+: step (\d+)", read(os.path.join(run.dir, "coordinator2.err")))
+    return accuracy, epochs, refused, missed, int(resumed.group(1)) if resumed else 0
 
 
 def main():
@@ -267,7 +274,7 @@ def main():
     root = args.logs or tempfile.mkdtemp(prefix="dptrain-chaos-")
     failures, accuracies, started = 0, [], time.monotonic()
     print(f"{'seed':>4} {'exit':>4} {'accuracy':>8} {'epochs':>6} {'samples/epoch':>13} {'refused':>7} "
-          f"{'left':>4} {'workers':>7} {'seconds':>7}  result", flush=True)
+          f"{'left':>4} {'k/s/n':>6} {'resumed at':>10} {'seconds':>7}  result", flush=True)
     for seed in args.seeds:
         directory = os.path.join(root, f"seed-{seed}")
         shutil.rmtree(directory, ignore_errors=True)
@@ -276,19 +283,20 @@ def main():
         try:
             exit_code = play(run, args.events, args.timeout)
             seconds = time.monotonic() - run.started
-            left = leftovers(run) if exit_code is not None else ["(the coordinator timed out)"]
+            left = leftovers(run) if exit_code is not None else None   # timed out: all is killed below
         finally:
             run.kill_everything()
         with open(os.path.join(directory, "events.txt"), "w") as f:
             f.write("\n".join(run.events) + "\n")
-        accuracy, epochs, refused, missed = judge(run, exit_code, left)
+        accuracy, epochs, refused, missed, resumed_at = judge(run, exit_code, left)
+        kinds = "/".join(str(sum(word in e for e in run.events)) for word in ("SIGKILL worker", "SIGSTOP", "start worker"))
         samples = sorted({s for _, s in epochs})
         failures += bool(missed)
         if accuracy is not None:
             accuracies.append(accuracy)
         print(f"{seed:>4} {str(exit_code):>4} {accuracy if accuracy is not None else '-':>8} {len(epochs):>6} "
-              f"{','.join(map(str, samples)) or '-':>13} {len(refused):>7} {len(left):>4} {len(run.workers):>7} "
-              f"{seconds:>7.1f}  {'ok' if not missed else 'FAILED: ' + '; '.join(missed)}", flush=True)
+              f"{','.join(map(str, samples)) or '-':>13} {len(refused):>7} {len(left) if left is not None else '-':>4} "
+              f"{kinds:>6} {resumed_at:>10} {seconds:>7.1f}  {'ok' if not missed else 'FAILED: ' + '; '.join(missed)}", flush=True)
     span = f"{min(accuracies):.4f}-{max(accuracies):.4f}" if accuracies else "-"
     print(f"{len(args.seeds) - failures} of {len(args.seeds)} seeds passed; accuracy {span}; "
           f"{time.monotonic() - started:.0f} s in all; logs in {root}", flush=True)
