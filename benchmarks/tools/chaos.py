@@ -294,7 +294,7 @@ def main():
         failures += bool(missed)
         if accuracy is not None:
             accuracies.append(accuracy)
-        print(f"{seed:>4} {str(exit_code):>4} {accuracy if accuracy is not None else '-':>8} {len(epochs):>6} "
+        print(f"{seed:>4} {str(exit_code):>4} {f'{accuracy:.4f}' if accuracy is not None else '-':>8} {len(epochs):>6} "
               f"{','.join(map(str, samples)) or '-':>13} {len(refused):>7} {len(left) if left is not None else '-':>4} "
               f"{kinds:>6} {resumed_at:>10} {seconds:>7.1f}  {'ok' if not missed else 'FAILED: ' + '; '.join(missed)}", flush=True)
     span = f"{min(accuracies):.4f}-{max(accuracies):.4f}" if accuracies else "-"
