@@ -132,7 +132,7 @@ public final class Coordinator {
 
     static func settings(_ options: CoordinatorOptions, _ config: TrainingConfig, sampleCount: Int) -> CoordinatorStateMachine.Settings {
         .init(expectedWorkers: options.workers, maxWorkers: options.maxWorkers, stepDeadlineSeconds: options.stepDeadline,
-              sampleCount: sampleCount, batchSize: config.batchSize, seed: config.seed)
+              sampleCount: sampleCount, batchSize: config.batchSize, seed: config.seed, restarted: options.resume)
     }
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -228,10 +228,10 @@ public final class Coordinator {
         let expected = machine.settings.expectedWorkers
         logger.info("waiting for \(counted(expected, "worker")) on \(endpoint)")
         var lastSaid = Self.now()
-        while !machine.isReadyToStart {
+        while !machine.isReadyToStart(now: Self.now()) {
             if stopRequested() { return false }
             try pump(timeoutMilliseconds: 200)
-            if Self.now() - lastSaid >= Self.waitingReportInterval, !machine.isReadyToStart {
+            if Self.now() - lastSaid >= Self.waitingReportInterval, !machine.isReadyToStart(now: Self.now()) {
                 lastSaid = Self.now()
                 let joined = machine.members.count
                 logger.info("\(joined) of \(counted(expected, "worker")) joined; waiting for \(expected - joined) more on \(endpoint) (start them with: dptrain worker --connect \(endpoint))")

@@ -41,6 +41,7 @@ extension CoordinatorStateMachine {
         let member = Member(id: id, peer: peer, host: host, key: key)
         if let key { keyOfID[id] = key }
         lastHeard[id] = now
+        if phase == .gathering, settings.restarted, firstArrival == nil { firstArrival = now }
         // Beyond the workers the run starts with, a worker joins at the first step boundary.
         if phase == .gathering && members.count < settings.expectedWorkers {
             members.append(member)

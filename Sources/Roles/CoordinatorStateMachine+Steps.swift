@@ -3,7 +3,7 @@ extension CoordinatorStateMachine {
     /// Starts training with the members gathered: the first assignment of samples (or the
     /// resumed one, fitted to the workers that came), shipped to each.
     public mutating func startTraining(now: UInt64) -> [Action] {
-        precondition(isReadyToStart)
+        precondition(isReadyToStart(now: now))
         phase = .training
         reservedIDs = []
         let ids = members.map(\.id)

@@ -77,9 +77,12 @@ public struct CoordinatorStateMachine {
         /// Samples per member per step.
         public var batchSize: Int
         public var seed: UInt64
+        /// A coordinator restarted with --resume: some of the workers it waits for may have
+        /// died with the one before, so it waits for them only a while (see `isReadyToStart`).
+        public var restarted: Bool
 
         public init(expectedWorkers: Int, maxWorkers: Int = .max, stepDeadlineSeconds: Double = Liveness.defaultStepDeadlineSeconds,
-                    sampleCount: Int, batchSize: Int, seed: UInt64) {
+                    sampleCount: Int, batchSize: Int, seed: UInt64, restarted: Bool = false) {
             precondition(expectedWorkers > 0 && maxWorkers >= expectedWorkers && batchSize > 0)
             self.expectedWorkers = expectedWorkers
             self.maxWorkers = maxWorkers
@@ -87,6 +90,7 @@ public struct CoordinatorStateMachine {
             self.sampleCount = sampleCount
             self.batchSize = batchSize
             self.seed = seed
+            self.restarted = restarted
         }
     }
 
@@ -126,6 +130,8 @@ public struct CoordinatorStateMachine {
     public internal(set) var nextID: UInt32 = 1
     /// Ids of a resumed run's workers, kept for them until training starts.
     public internal(set) var reservedIDs: [UInt32] = []
+    /// When a restarted run's first worker arrived: the wait for the others counts from there.
+    var firstArrival: UInt64?
     /// The key each id was first admitted with: an id is bound to its key for the whole run.
     var keyOfID: [UInt32: String] = [:]
 
@@ -160,7 +166,16 @@ public struct CoordinatorStateMachine {
     }
 
     public var allMembers: [Member] { members + joining }
-    public var isReadyToStart: Bool { phase == .gathering && members.count >= settings.expectedWorkers }
+    /// Whether the first step can go: the workers the run waits for are in; or, in a restarted run
+    /// (whose workers may not all have survived the crash), every worker of the checkpoint is back,
+    /// or the others have had `Liveness.resumeGatherWait` since the first came to come back too.
+    public func isReadyToStart(now: UInt64) -> Bool {
+        guard phase == .gathering, !members.isEmpty else { return false }
+        if members.count >= settings.expectedWorkers { return true }
+        guard settings.restarted, let firstArrival else { return false }
+        let everyWorkerIsBack = assignment != nil && reservedIDs.isEmpty
+        return everyWorkerIsBack || now &- firstArrival >= Liveness.resumeGatherWait(stepDeadline: settings.stepDeadline)
+    }
     public var isStepComplete: Bool { awaiting.isEmpty }
     public var droppedCount: Int { dropped.values.reduce(0, +) }
 

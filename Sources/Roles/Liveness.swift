@@ -31,6 +31,14 @@ public enum Liveness {
     /// for at most this long.
     public static let shutdownLinger: UInt64 = 5_000_000_000
 
+    /// A resumed coordinator waits for the workers it was started for no longer than this after
+    /// the first is back: the time its other live workers need to notice the restart (the next
+    /// heartbeat, or their silence timeout, the step deadline if longer) and say hello through
+    /// their backoff. Then it goes on with those it has; any later one joins at a step boundary.
+    public static func resumeGatherWait(stepDeadline: UInt64) -> UInt64 {
+        max(defaultCoordinatorSilence, stepDeadline) + lastHelloBackoff
+    }
+
     public static func nanoseconds(_ seconds: Double) -> UInt64 { UInt64(max(seconds, 0) * 1e9) }
     public static func seconds(_ nanoseconds: UInt64) -> Double { Double(nanoseconds) / 1e9 }
 }

@@ -104,6 +104,31 @@ final class ChaosFaultTests: ProcessTestCase {
         XCTAssertTrue(errors("lossy-w1").contains("training is done"), errors("lossy-w1"))
     }
 
+    /// The coordinator and one of its two workers die together; the coordinator is restarted
+    /// with the same flags (--workers 2) and --resume. It waits for the dead worker a while,
+    /// then finishes the run with the one that came back. Before the fix it waited for a
+    /// second worker for good (seen in 3 of 8 chaos seeds).
+    func testResumeGoesOnWithoutAWorkerThatDiedWithTheCoordinator() throws {
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let arguments = ["coordinator", "--bind", endpoint, "--workers", "2", "--batch", "64", "--epochs", "2",
+                         "--checkpoint", "\(folder)/bereft", "--metrics", "\(folder)/bereft.jsonl"]
+        let first = try start("bereft-1", arguments)
+        let workers = try (1...2).map { try start("bereft-w\($0)", ["worker", "--connect", endpoint]) }
+        waitUntil("the first checkpoint") { errors("bereft-1").contains("checkpoint at step") }
+        kill(workers[1].processIdentifier, SIGKILL)
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let second = try start("bereft-2", arguments + ["--resume"])
+        wait(second, seconds: 90)
+        wait(workers[0], seconds: 15)
+        XCTAssertEqual(second.terminationStatus, 0, errors("bereft-2"))
+        XCTAssertTrue(errors("bereft-2").contains("training with 1 worker:"), errors("bereft-2"))
+        XCTAssertEqual(workers[0].terminationStatus, 0, errors("bereft-w1"))
+        let epochs = events(try metrics("\(folder)/bereft.jsonl"), "epoch")
+        XCTAssertEqual(epochs.compactMap { $0["epoch"] as? Int }, [1, 2])
+        XCTAssertEqual(epochs.compactMap { $0["samples"] as? Int }, [60_000, 60_000])
+    }
+
     /// SIGTERM to the coordinator (a scheduler's preemption): it finishes the step, writes a
     /// checkpoint and the model, tells the workers, and exits 0; --resume finishes the run.
     func testTerminatedCoordinatorKeepsItsWorkAndResumes() throws {

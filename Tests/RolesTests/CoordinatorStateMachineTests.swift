@@ -52,9 +52,9 @@ final class CoordinatorStateMachineTests: XCTestCase {
     func testAdmitsUntilFullThenRefuses() {
         var m = machine(maxWorkers: 2)
         XCTAssertEqual(admitted(m.receiveHello(Hello(host: "a"), from: alice, now: 0))?.id, 1)
-        XCTAssertFalse(m.isReadyToStart)
+        XCTAssertFalse(m.isReadyToStart(now: 0))
         XCTAssertEqual(admitted(m.receiveHello(Hello(host: "b"), from: bob, now: 0))?.id, 2)
-        XCTAssertTrue(m.isReadyToStart)
+        XCTAssertTrue(m.isReadyToStart(now: 0))
         let refused = m.receiveHello(Hello(host: "m"), from: mallory, now: 0)
         XCTAssertEqual(refused.last, .refuse(mallory, .runFull, "this run has its 2 workers and does not take more", answeringRun: nil))
         XCTAssertEqual(m.members.map(\.id), [1, 2])
@@ -193,7 +193,7 @@ final class CoordinatorMembershipTests: XCTestCase {
         XCTAssertEqual(admitted(m.receiveHello(Hello(host: "new"), from: [2], now: 0))?.id, 8)
         // A worker of the old run that joined after the checkpoint keeps its id (9 was never handed out here).
         XCTAssertEqual(admitted(m.receiveHello(Hello(previousWorkerID: 9, host: "late"), from: [3], now: 0))?.id, 9)
-        XCTAssertTrue(m.isReadyToStart)
+        XCTAssertTrue(m.isReadyToStart(now: 0))
         // Worker 4 is back before training starts: its own place again, joining at the first step.
         XCTAssertEqual(admitted(m.receiveHello(Hello(previousWorkerID: 4, host: "a"), from: [4], now: 0))?.id, 4)
         XCTAssertEqual(m.members.map(\.id), [7, 8])
@@ -202,6 +202,42 @@ final class CoordinatorMembershipTests: XCTestCase {
         m.startEpoch()
         m.planStep(now: 0)
         XCTAssertEqual(m.step, 151)
+    }
+
+    /// A coordinator restarted after a crash that took workers with it does not wait for
+    /// --workers forever: it goes on with those that came back once the others had their time.
+    func testRestartedRunGoesOnWithTheWorkersThatCameBack() {
+        let assignment = SampleAssignment(sampleCount: 60, holderIDs: [4, 7], batchSize: 10, seed: 1)
+        let settings = Machine.Settings(expectedWorkers: 4, stepDeadlineSeconds: 2, sampleCount: 60, batchSize: 10, seed: 1, restarted: true)
+        let resumed = Machine(settings: settings, resuming: .init(step: 150, memberIDs: [4, 7], nextID: 8, assignment: assignment))
+        let wait = Liveness.resumeGatherWait(stepDeadline: 2 * Self.second)
+        XCTAssertEqual(wait, 7 * Self.second)   // the workers' 5 s silence timeout and the last 2 s of hello backoff
+
+        var m = resumed
+        XCTAssertFalse(m.isReadyToStart(now: 100 * Self.second))   // nobody back: nothing to train with
+        _ = m.receiveHello(Hello(previousWorkerID: 7, host: "b"), from: [1], now: Self.second)
+        _ = m.receiveHello(Hello(host: "new"), from: [2], now: 2 * Self.second)
+        XCTAssertFalse(m.isReadyToStart(now: Self.second + wait - 1))   // worker 4 may still come back
+        XCTAssertTrue(m.isReadyToStart(now: Self.second + wait))
+        _ = m.startTraining(now: Self.second + wait)
+        XCTAssertEqual(m.members.map(\.id), [7, 8])
+
+        // Every worker of the checkpoint back: no need to wait for --workers.
+        m = resumed
+        _ = m.receiveHello(Hello(previousWorkerID: 7, host: "b"), from: [1], now: 0)
+        _ = m.receiveHello(Hello(previousWorkerID: 4, host: "a"), from: [2], now: 0)
+        XCTAssertTrue(m.isReadyToStart(now: 0))
+
+        // Restarted with no usable checkpoint: no worker is known to be back, so it waits out the time.
+        m = Machine(settings: settings)
+        _ = m.receiveHello(Hello(host: "a"), from: [1], now: 0)
+        XCTAssertFalse(m.isReadyToStart(now: wait - 1))
+        XCTAssertTrue(m.isReadyToStart(now: wait))
+
+        // A fresh run waits for its --workers, however long.
+        m = machine(workers: 2)
+        _ = m.receiveHello(Hello(host: "a"), from: [1], now: 0)
+        XCTAssertFalse(m.isReadyToStart(now: 1000 * Self.second))
     }
 
     /// Several members lost in the same instant: their samples are pooled and each is shipped
