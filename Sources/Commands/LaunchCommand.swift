@@ -58,7 +58,17 @@ struct LaunchCommand: ParsableCommand {
         if let report { try OutputPath.checkFile(report, flag: "--report") }
     }
 
+    /// A worker's id from its "joined as worker N" line, so that its lines carry the id the
+    /// coordinator gave it rather than launch's count.
+    static let workerIDFromLine: ProcessGroup.Relabel = { line in
+        guard let range = line.range(of: "joined as worker ") else { return nil }
+        let digits = line[range.upperBound...].prefix { $0.isNumber }
+        return digits.isEmpty ? nil : "worker \(digits)"
+    }
+
     func run() throws {
+        // Each child's lines already carry [coordinator] or [worker N]: no second label of their own.
+        setenv(PlainLogHandler.labelVariable, "off", 1)
         let endpoint = bind ?? "ipc:///tmp/dptrain-launch-\(getpid()).sock"
         defer { if bind == nil { unlink(String(endpoint.dropFirst("ipc://".count))) } }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
@@ -93,7 +103,8 @@ struct LaunchCommand: ParsableCommand {
                             restartArguments: coordinatorRestart)
             for worker in 1...workers {
                 let arguments = workerArguments[worker - 1] + (verbose ? ["--verbose"] : [])
-                try group.start(name: "worker \(worker)", executable: executable, arguments: arguments, restartArguments: arguments)
+                try group.start(name: "worker \(worker)", executable: executable, arguments: arguments, restartArguments: arguments,
+                                relabel: Self.workerIDFromLine)
             }
         } catch {
             group.stop(reason: "\(error): stopping the others")

@@ -14,9 +14,14 @@ struct PlainLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// Set to "off" by dptrain launch, whose children's lines are labelled by launch itself.
+    static let labelVariable = "DPTRAIN_LOG_LABEL"
+    private static let showsLabel = ProcessInfo.processInfo.environment[labelVariable] != "off"
+
     func log(event: LogEvent) {
         let severity = event.level >= .warning ? "\(event.level): " : ""
-        FileHandle.standardError.write(Data("\(label): \(severity)\(event.message)\n".utf8))
+        let label = Self.showsLabel ? "\(self.label): " : ""
+        FileHandle.standardError.write(Data("\(label)\(severity)\(event.message)\n".utf8))
     }
 
     /// Sets up swift-log once for the process.

@@ -25,6 +25,12 @@ extension Coordinator {
         perform(machine.tick(now: Self.now()))
     }
 
+    /// Where a tcp connection comes from; nothing for ipc, whose "address" libzmq makes up
+    /// from the peer's credentials (the hello's host already names the process).
+    private func peerAddress(_ message: Message) -> String? {
+        endpoint.hasPrefix("tcp://") ? message.property("Peer-Address", frame: 1) : nil
+    }
+
     /// Handles one message from the socket; returns true when it keeps the message (an accepted gradient).
     private func handle(_ message: Message) throws -> Bool {
         guard message.count >= 1 else { return false }
@@ -56,7 +62,7 @@ extension Coordinator {
         switch envelope.body {
         case .hello(let hello):
             sharedMemory.offer = hello.sharedMemory.map { (peer, $0) }
-            perform(machine.receiveHello(hello, from: peer, address: message.property("Peer-Address", frame: 1),
+            perform(machine.receiveHello(hello, from: peer, address: peerAddress(message),
                                          key: message.property("User-Id", frame: 1), now: now))
             sharedMemory.offer = nil
         case .gradient(let view):

@@ -105,11 +105,11 @@ public final class Worker {
         while true {
             if leavesOnStopSignal, dptrain_stop_requested() != 0, machine.isRunning {
                 try perform(machine.stopRequested(now: Self.now()))
-                logger.info("worker \(machine.workerID): leaving after \(counted(stepsDone, "step")), as asked by signal \(dptrain_stop_requested())")
+                logger.info("leaving after \(counted(stepsDone, "step")), as asked by signal \(dptrain_stop_requested())")
             }
             switch machine.state {
             case .stopped(.trainingDone):
-                logger.info("worker \(machine.workerID): training is done after \(counted(stepsDone, "step"))")
+                logger.info("training is done after \(counted(stepsDone, "step"))")
                 return
             case .stopped(.left):
                 if stepsDone == 0 && machine.workerID == 0 { throw WorkerError.stopped }
@@ -151,7 +151,7 @@ public final class Worker {
                 _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
             case .reconnect:
                 // Start over on a fresh connection, under the same id: the old one may hold a dead coordinator's queue.
-                logger.warning("worker \(machine.workerID): lost the coordinator at \(endpoint); rejoining")
+                logger.warning("lost the coordinator at \(endpoint); rejoining")
                 (socket, handshake) = try Worker.connectedSocket(context, endpoint, security)
                 runID = 0
             case let .explainWait(waited, left):
@@ -161,7 +161,7 @@ public final class Worker {
                 }
                 let why = ConnectionDiagnosis.explain(endpoint: endpoint, connected: handshake.isConnected,
                                                       handshaken: handshake.handshakeSucceeded)
-                logger.info("worker: no coordinator at \(endpoint) after \(Int(waited.rounded())) s: \(why); giving up in \(Int(left.rounded())) s")
+                logger.info("no coordinator at \(endpoint) after \(Int(waited.rounded())) s: \(why); giving up in \(Int(left.rounded())) s")
             }
         }
     }
@@ -211,7 +211,7 @@ public final class Worker {
                 shard = LabeledImages(pixels: [], labels: [], featureCount: view.features, classCount: configuration.classCount)
             }
             shard!.append(pixels: view.pixels, labels: view.labels)
-            logger.info("worker \(machine.workerID): holding \(shard!.count) samples (\(view.count) new)")
+            logger.info("holding \(shard!.count) samples (\(view.count) new)")
         case .step(let view):
             guard shard != nil else {
                 logger.warning("dropped step \(envelope.step): no shard yet")

@@ -18,10 +18,11 @@ final class ChildOutput {
     private let lock = NSLock()
     private var isAbandoned = false
 
-    init(output: Int32, errors: Int32, prefix: String,
+    init(output: Int32, errors: Int32, prefix: String, relabel: ProcessGroup.Relabel? = nil,
          deliver: @escaping (ProcessGroup.Stream, String) -> Void, ended: @escaping () -> Void) {
-        pipes = [OpenPipe(descriptor: output, stream: .output, lines: PrefixedLines(prefix: prefix)),
-                 OpenPipe(descriptor: errors, stream: .errors, lines: PrefixedLines(prefix: prefix))]
+        let label = Label(prefix: prefix, relabel: relabel)
+        pipes = [OpenPipe(descriptor: output, stream: .output, lines: PrefixedLines(label: label)),
+                 OpenPipe(descriptor: errors, stream: .errors, lines: PrefixedLines(label: label))]
         self.deliver = deliver
         self.ended = ended
     }
@@ -68,15 +69,34 @@ final class ChildOutput {
     }
 }
 
+/// A child's line prefix, shared by its two streams: a line of the child's own may rename it
+/// (a worker learns its id from the coordinator, and its lines then carry that id).
+final class Label {
+    private(set) var prefix: String
+    private let relabel: ProcessGroup.Relabel?
+
+    init(prefix: String, relabel: ProcessGroup.Relabel?) {
+        self.prefix = prefix
+        self.relabel = relabel
+    }
+
+    /// The prefix for `line`, after the rename the line may bring.
+    func prefix(for line: String) -> String {
+        if let name = relabel?(line) { prefix = "[\(name)] " }
+        return prefix
+    }
+}
+
 /// Cuts a byte stream into whole lines, each behind a prefix, holding the unfinished last one back.
 struct PrefixedLines {
     /// A line longer than this is passed on in pieces rather than held without bound.
     static let longestLine = 1 << 20
 
-    let prefix: String
+    let label: Label
     private var pending: [UInt8] = []
 
-    init(prefix: String) { self.prefix = prefix }
+    init(label: Label) { self.label = label }
+    init(prefix: String) { self.init(label: Label(prefix: prefix, relabel: nil)) }
 
     /// Every line that `bytes` completes, prefixed and newline-ended; empty when none is complete yet.
     mutating func append(_ bytes: ArraySlice<UInt8>) -> String {
@@ -87,14 +107,18 @@ struct PrefixedLines {
         }
         let lines = pending[...lastNewline].split(separator: newline, omittingEmptySubsequences: false).dropLast()
         pending.removeFirst(lastNewline + 1)
-        return lines.map { prefix + String(decoding: $0, as: UTF8.self) + "\n" }.joined()
+        return lines.map { bytes in
+            let line = String(decoding: bytes, as: UTF8.self)
+            return label.prefix(for: line) + line + "\n"
+        }.joined()
     }
 
     /// The unfinished last line, newline-ended; empty when there is none.
     mutating func finish() -> String {
         guard !pending.isEmpty else { return "" }
         defer { pending = [] }
-        return prefix + String(decoding: pending, as: UTF8.self) + "\n"
+        let line = String(decoding: pending, as: UTF8.self)
+        return label.prefix(for: line) + line + "\n"
     }
 }
 

@@ -18,6 +18,8 @@ public final class ProcessGroup {
     /// Receives one or more whole lines, each ending in a newline, on one serial queue:
     /// two calls never overlap, so lines from different children never interleave.
     public typealias Sink = (Stream, String) -> Void
+    /// Given a line of a child's output, the child's new name when the line gives it one.
+    public typealias Relabel = @Sendable (String) -> String?
 
     public struct StartError: Error, CustomStringConvertible {
         public let description: String
@@ -39,12 +41,14 @@ public final class ProcessGroup {
         let endsTheGroup: Bool
         /// What a restart runs; nil for a child whose failure stops the group.
         let restartArguments: [String]?
+        let relabel: Relabel?
         /// Set before the child is reaped, while its pid still belongs to it: only
         /// children not yet marked are ever signalled, so a reused pid never is.
         var hasExited = false
         var termination: Termination?
 
-        init(name: String, pid: pid_t, executable: String, endsTheGroup: Bool, restartArguments: [String]?) {
+        init(name: String, pid: pid_t, executable: String, endsTheGroup: Bool, restartArguments: [String]?, relabel: Relabel?) {
+            self.relabel = relabel
             self.name = name
             self.pid = pid
             self.executable = executable
@@ -104,18 +108,19 @@ public final class ProcessGroup {
     ///     by themselves and are stopped after it (a coordinator whose workers hang on).
     ///   - restartArguments: when this child fails while the group runs and restarts are left, it is
     ///     started again with these; when nil, its failure stops the group.
+    ///   - relabel: renames the child from a line of its output (its lines' prefix follows).
     public func start(name childName: String, executable: String, arguments: [String], endsTheGroup: Bool = false,
-                      restartArguments: [String]? = nil) throws {
+                      restartArguments: [String]? = nil, relabel: Relabel? = nil) throws {
         lock.lock()
         defer { lock.unlock() }
         guard !isStopping else { throw StartError(description: "cannot start \(childName): \(name) is stopping") }
         children.append(try spawn(name: childName, executable: executable, arguments: arguments,
-                                  endsTheGroup: endsTheGroup, restartArguments: restartArguments))
+                                  endsTheGroup: endsTheGroup, restartArguments: restartArguments, relabel: relabel))
     }
 
     /// Call with the lock held. Starts the child, its output's reader and its waiter.
     private func spawn(name childName: String, executable: String, arguments: [String], endsTheGroup: Bool,
-                       restartArguments: [String]?) throws -> Child {
+                       restartArguments: [String]?, relabel: Relabel?) throws -> Child {
         let output = try makePipe(), errors = try makePipe()
         defer { close(output.write); close(errors.write) }
         let pid: pid_t
@@ -128,8 +133,8 @@ public final class ProcessGroup {
             throw StartError(description: "cannot start \(childName) (\(executable)): \(error)")
         }
         let child = Child(name: childName, pid: pid, executable: executable, endsTheGroup: endsTheGroup,
-                          restartArguments: restartArguments)
-        passThrough(output: output.read, errors: errors.read, of: childName)
+                          restartArguments: restartArguments, relabel: relabel)
+        passThrough(output: output.read, errors: errors.read, of: childName, relabel: relabel)
         childrenEnded.enter()
         let waiter = Thread { [self] in waitForExit(of: child) }
         waiter.name = "wait for \(childName)"
@@ -282,7 +287,7 @@ public final class ProcessGroup {
               let index = children.firstIndex(where: { $0 === child }) else { return false }
         do {
             let replacement = try spawn(name: child.name, executable: child.executable, arguments: arguments,
-                                        endsTheGroup: child.endsTheGroup, restartArguments: arguments)
+                                        endsTheGroup: child.endsTheGroup, restartArguments: arguments, relabel: child.relabel)
             children[index] = replacement
             restartsDone.append(Restart(name: child.name, termination: termination, pid: replacement.pid))
             log("\(child.name) \(termination): restarted it as pid \(replacement.pid) (restart \(restartsDone.count) of \(maxRestarts))")
@@ -300,10 +305,10 @@ public final class ProcessGroup {
     // MARK: - Output
 
     /// Call with the lock held.
-    private func passThrough(output: Int32, errors: Int32, of childName: String) {
+    private func passThrough(output: Int32, errors: Int32, of childName: String, relabel: Relabel?) {
         outputEnded.enter()
         // Synchronous, so that a child writing faster than the parent's output drains waits for it.
-        let childOutput = ChildOutput(output: output, errors: errors, prefix: "[\(childName)] ") { [self] stream, lines in
+        let childOutput = ChildOutput(output: output, errors: errors, prefix: "[\(childName)] ", relabel: relabel) { [self] stream, lines in
             outputQueue.sync { sink(stream, lines) }
         } ended: { [outputEnded] in
             outputEnded.leave()

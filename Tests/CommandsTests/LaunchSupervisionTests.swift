@@ -63,7 +63,7 @@ final class LaunchSupervisionTests: ProcessTestCase {
 
         XCTAssertEqual(launch.terminationStatus, 0, errors("resume"))
         XCTAssertTrue(errors("resume").contains("[launch] coordinator was killed by SIGKILL: restarted it as pid"), errors("resume"))
-        XCTAssertTrue(errors("resume").contains("[coordinator] coordinator: resumed from"), errors("resume"))
+        XCTAssertTrue(errors("resume").contains("[coordinator] resumed from"), errors("resume"))
         XCTAssertTrue(output("resume").contains("[coordinator] done: test accuracy"), output("resume"))
         // The restarted coordinator appends to the first one's metrics: its resume is an event there.
         let metrics = try self.metrics(metricsPath)
