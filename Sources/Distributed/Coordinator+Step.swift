@@ -85,7 +85,7 @@ extension Coordinator {
                 guard let view = gradients[member.id]?.view else { continue }
                 if first { view.gradient.copy(into: sum) } else { view.gradient.add(into: sum) }
                 first = false
-                score += BatchScore(lossSum: view.lossSum, samples: Int(view.sampleCount))
+                score += BatchScore(lossSum: view.lossSum, correct: Int(view.correct), samples: Int(view.sampleCount))
                 slowest = max(slowest, view.computeNanoseconds)
                 epochWorkers.record(member.id, host: member.host, computeNanoseconds: view.computeNanoseconds, samples: Int(view.sampleCount))
                 fastest = min(fastest, view.computeNanoseconds)

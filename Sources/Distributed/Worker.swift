@@ -288,7 +288,7 @@ public final class Worker {
         }
         try encoder.gradient(runID: runID, step: number, sampleCount: UInt32(rows), lossSum: score.lossSum,
                              computeNanoseconds: computeNanoseconds, parameterCount: gradient.count, precision: precision,
-                             bulkInSharedMemory: shared != nil)
+                             bulkInSharedMemory: shared != nil, correct: UInt32(score.correct))
         // In shared memory, the message says only that the slot holds the step; otherwise it carries the gradient.
         let sent = try wireGradient.withEncoded(shared == nil ? gradient : noValues, precision) { bulk in
             // Never block: with no coordinator connected a blocking send would wait for one forever.

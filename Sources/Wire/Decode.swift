@@ -158,13 +158,15 @@ private func decodeGradient(_ reader: inout ByteReader, bulk: UnsafeRawBufferPoi
     let samples = try reader.integer("the sample count", as: UInt32.self)
     let loss = try reader.double("the loss sum")
     let nanoseconds = try reader.integer("the compute time", as: UInt64.self)
+    let correct = try reader.integer("the correct count", as: UInt32.self)
+    guard correct <= samples else { throw WireError.overLimit(field: "correct count", value: UInt64(correct), limit: Int(samples)) }
     try reader.finish()
     guard loss.isFinite else { throw WireError.lossNotFinite(loss) }
     let gradient = try floats(values(bulk, context), of: .gradient, expected: context.parameterCount, precision: context.precision)
     if let bad = gradient.firstNonFinite() {
         throw WireError.nonFinite(.gradient, index: bad, value: gradient[bad])
     }
-    return GradientView(sampleCount: samples, lossSum: loss, computeNanoseconds: nanoseconds, gradient: gradient)
+    return GradientView(sampleCount: samples, lossSum: loss, computeNanoseconds: nanoseconds, correct: correct, gradient: gradient)
 }
 
 /// The bulk frame, or when it is empty and the sender's data is in shared memory, the run's

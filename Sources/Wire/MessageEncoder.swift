@@ -105,7 +105,7 @@ public struct MessageEncoder {
     /// A gradient; the bulk is the `parameterCount` gradient sums in `precision`.
     public mutating func gradient(
         runID: UInt64, step: UInt64, sampleCount: UInt32, lossSum: Double, computeNanoseconds: UInt64,
-        parameterCount: Int, precision: WirePrecision = .float32, bulkInSharedMemory: Bool = false
+        parameterCount: Int, precision: WirePrecision = .float32, bulkInSharedMemory: Bool = false, correct: UInt32 = 0
     ) throws {
         try checkLimit("gradient parameter count", parameterCount, Limits.parameterCount)
         guard lossSum.isFinite else { throw WireError.lossNotFinite(lossSum) }
@@ -113,6 +113,7 @@ public struct MessageEncoder {
         meta.appendLittleEndian(sampleCount)
         meta.appendLittleEndian(lossSum)
         meta.appendLittleEndian(computeNanoseconds)
+        meta.appendLittleEndian(min(correct, sampleCount))
         finish(.gradient, runID: runID, step: step, bulkBytes: bulkInSharedMemory ? 0 : parameterCount * precision.bytesPerValue)
     }
 

@@ -71,6 +71,8 @@ public struct GradientView {
     public let sampleCount: UInt32
     public let lossSum: Double
     public let computeNanoseconds: UInt64
+    /// How many of the batch's samples the weights sent classified right, for the training accuracy.
+    public let correct: UInt32
     /// The gradient sum in the run's wire precision, checked to be the run's size and finite.
     public let gradient: WireFloats
 }

@@ -40,8 +40,8 @@
 //                    n label bytes (each < k)                               sample after sample
 //   step       c->w  u32 epoch, u32 index count m, m x u32 sample indices   parameters, Float32 LE or bf16 LE
 //                    into the worker's shard (each < shard count)           (count = run's parameter count)
-//   gradient   w->c  u32 sample count, f64 loss sum, u64 compute ns         gradient sum, Float32 LE or bf16 LE
-//                                                                           (count = run's parameter count,
+//   gradient   w->c  u32 sample count, f64 loss sum, u64 compute ns,        gradient sum, Float32 LE or bf16 LE
+//                    u32 samples classified right (<= sample count)         (count = run's parameter count,
 //                                                                           every value finite)
 //
 // Same-host bulk transport: a worker whose hello offered shared memory and whose

@@ -50,6 +50,9 @@ final class ObservabilityProcessTests: ProcessTestCase {
         }
         let epoch = try XCTUnwrap(lines.first { $0["event"] as? String == "epoch" })
         XCTAssertNotNil(epoch["test_loss"] as? Double)
+        // The workers count their correct answers: a distributed run has a training accuracy too.
+        XCTAssertGreaterThan(epoch["train_accuracy"] as? Double ?? 0, 0.8, "\(epoch)")
+        XCTAssertLessThanOrEqual(epoch["train_accuracy"] as? Double ?? 2, 1)
         XCTAssertEqual((epoch["confusion"] as? [[Int]])?.joined().reduce(0, +), 10_000)
 
         // TensorBoard's own loader: the same tags, steps and values.

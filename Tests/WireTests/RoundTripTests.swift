@@ -97,7 +97,7 @@ final class RoundTripTests: XCTestCase {
         let gradient: [Float] = [1, 2, 3, 4, -5]
         let frames = try encode(bulk: bytes(of: gradient)) {
             try $0.gradient(runID: run, step: 12, sampleCount: 32, lossSum: 73.25,
-                            computeNanoseconds: 1_234_567, parameterCount: 5)
+                            computeNanoseconds: 1_234_567, parameterCount: 5, correct: 29)
         }
         var sum: [Float] = [10, 10, 10, 10, 10]
         try decoding(frames, toCoordinator) { envelope in
@@ -106,6 +106,7 @@ final class RoundTripTests: XCTestCase {
             XCTAssertEqual(reply.sampleCount, 32)
             XCTAssertEqual(reply.lossSum, 73.25)
             XCTAssertEqual(reply.computeNanoseconds, 1_234_567)
+            XCTAssertEqual(reply.correct, 29)
             sum.withUnsafeMutableBufferPointer { reply.gradient.add(into: $0) }
         }
         XCTAssertEqual(sum, [11, 12, 13, 14, 5])
