@@ -87,7 +87,10 @@ struct DistributedBench {
         let workers = try (1...count).map { worker -> Process in
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = ["worker", "--connect", coordinator.endpoint, "--give-up-after", "60"] + (keys?.workerArguments(worker) ?? [])
+            // The sockets carry everything: the transport named is the one measured (shared memory,
+            // which a worker on this host would otherwise use, is `--simulated-workers --shared-memory on`).
+            process.arguments = ["worker", "--connect", coordinator.endpoint, "--give-up-after", "60", "--shared-memory", "off"]
+                + (keys?.workerArguments(worker) ?? [])
             process.standardError = FileHandle.nullDevice
             try process.run()
             return process
