@@ -22,7 +22,9 @@ public enum Liveness {
     /// A worker's hellos back off from the first to the last interval, doubling.
     public static let firstHelloBackoff: UInt64 = 100_000_000
     public static let lastHelloBackoff: UInt64 = 2_000_000_000
-    /// A worker still looking for its coordinator says why, this often.
+    /// A worker still looking for its coordinator says why a second after it began (a mistake is
+    /// reported within two seconds), then this often.
+    public static let firstWaitingExplanation: UInt64 = 1_000_000_000
     public static let waitingExplanationInterval: UInt64 = 3_000_000_000
     /// A stranger speaking for another run is told so at most this often.
     public static let otherRunNoticeInterval: UInt64 = 1_000_000_000

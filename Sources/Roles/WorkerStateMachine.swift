@@ -62,7 +62,7 @@ public struct WorkerStateMachine {
         lastHeard = now
         lastSent = now
         joiningSince = now
-        nextExplanation = now &+ Liveness.waitingExplanationInterval
+        nextExplanation = now &+ Liveness.firstWaitingExplanation
     }
 
     public var isJoined: Bool { if case .joined = state { true } else { false } }
@@ -176,7 +176,7 @@ public struct WorkerStateMachine {
         backoff = Liveness.firstHelloBackoff
         nextHello = now
         joiningSince = now
-        nextExplanation = now &+ Liveness.waitingExplanationInterval
+        nextExplanation = now &+ Liveness.firstWaitingExplanation
         return [.reconnect]
     }
 }

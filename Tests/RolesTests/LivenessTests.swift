@@ -132,14 +132,14 @@ final class WorkerLivenessTests: XCTestCase {
         XCTAssertEqual(sent, [0, 100, 300, 700, 1500, 3100, 5100, 7100] as [UInt64])
     }
 
-    /// While no coordinator answers, the worker says why every three seconds, with the time left.
+    /// While no coordinator answers, the worker says why after a second, then every three, with the time left.
     func testExplainsItsWaitEveryThreeSeconds() {
         var w = WorkerStateMachine(giveUpAfterSeconds: 10, now: 0)
         var explained: [Double] = []
         for t in stride(from: UInt64(0), through: 9_500 * ms, by: Int(50 * ms)) {
             for case let .explainWait(_, left) in w.tick(now: t) { explained.append(left) }
         }
-        XCTAssertEqual(explained, [7, 4, 1])
+        XCTAssertEqual(explained, [9, 6, 3])
         XCTAssertLessThanOrEqual(w.nanosecondsUntilDue(now: 9_500 * ms), 501 * ms, "the give-up is due next")
     }
 
@@ -161,9 +161,9 @@ final class WorkerLivenessTests: XCTestCase {
         XCTAssertEqual(w.state, .joining)
         XCTAssertEqual(w.tick(now: 7001 * ms), [.sendHello(previousWorkerID: 3)])
         // The give-up clock runs from the coordinator's last word (at 2 s), not from the rejoin.
-        guard case let .explainWait(waited, left)? = w.tick(now: 10_001 * ms).first else { return XCTFail() }
-        XCTAssertEqual(waited, 3, accuracy: 1e-9)
-        XCTAssertEqual(left, 292, accuracy: 0.01)
+        guard case let .explainWait(waited, left)? = w.tick(now: 8_001 * ms).first else { return XCTFail() }
+        XCTAssertEqual(waited, 1, accuracy: 1e-9)
+        XCTAssertEqual(left, 294, accuracy: 0.01)
     }
 
     func testRefusals() {
