@@ -27,7 +27,15 @@ void dptrain_publish(uint64_t *words, uint64_t sequence, uint64_t length) {
     __atomic_store_n(&words[0], sequence, __ATOMIC_RELEASE);
 }
 
+void dptrain_invalidate(uint64_t *words) {
+    __atomic_store_n(&words[0], 0, __ATOMIC_RELAXED);
+    // The data written after this call may not become visible before the cleared sequence.
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
 void dptrain_published(const uint64_t *words, uint64_t *sequence, uint64_t *length) {
+    // A reader checks again after reading the data: its reads may not move past this check.
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
     *sequence = __atomic_load_n(&words[0], __ATOMIC_ACQUIRE);
     *length = __atomic_load_n(&words[1], __ATOMIC_ACQUIRE);
 }

@@ -66,6 +66,15 @@ struct LaunchCommand: ParsableCommand {
         return digits.isEmpty ? nil : "worker \(digits)"
     }
 
+    /// Where this machine's workers connect when the coordinator binds `endpoint`: a wildcard
+    /// host (`tcp://*:5555`, `tcp://0.0.0.0:5555`) is every interface to bind, but no address to connect to.
+    static func connectable(_ endpoint: String) -> String {
+        for wildcard in ["tcp://*:", "tcp://0.0.0.0:"] where endpoint.hasPrefix(wildcard) {
+            return "tcp://127.0.0.1:" + endpoint.dropFirst(wildcard.count)
+        }
+        return endpoint
+    }
+
     func run() throws {
         // Each child's lines already carry [coordinator] or [worker N]: no second label of their own.
         setenv(PlainLogHandler.labelVariable, "off", 1)
@@ -78,7 +87,7 @@ struct LaunchCommand: ParsableCommand {
         var coordinatorArguments = ["coordinator", "--bind", endpoint, "--workers", String(workers)]
             + Self.coordinatorFlags(fromLaunchArguments: Self.argumentsAfterLaunch(CommandLine.arguments))
             + (report != nil && output.metrics == nil ? ["--metrics", reportMetrics!] : [])
-        var workerArguments = (1...workers).map { _ in ["worker", "--connect", endpoint] }
+        var workerArguments = (1...workers).map { _ in ["worker", "--connect", Self.connectable(endpoint)] }
         let keys = secure ? try ThrowawayKeys(workers: workers) : nil
         defer { keys?.remove() }
         if let keys {

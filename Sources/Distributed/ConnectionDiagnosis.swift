@@ -59,9 +59,11 @@ enum ConnectionDiagnosis {
             code = errno
             if code == EINPROGRESS {
                 var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                if poll(&poller, 1, 1000) == 0 {
+                let ready = poll(&poller, 1, 1000)
+                if ready == 0 {
                     return "no answer from \(host) port \(port) within a second (the host is down, or a firewall drops the packets)"
                 }
+                if ready < 0 { return "not connected" }   // interrupted (a stop signal): nothing was learnt
                 var length = socklen_t(MemoryLayout<Int32>.size)
                 getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length)
             }

@@ -13,17 +13,12 @@ extension Coordinator {
         guard let store, let point = machine.resumePoint else { return nil }
         perform(machine.heartbeats(now: Self.now()))   // writing can take a while
         let optimizerState = optimizer.state
-        let fields = account.checkpointFields
-        let state = CheckpointState(
-            training: config, sampleCount: train.count, step: point.step, epoch: fields.epoch, epochInProgress: fields.epochInProgress,
-            samplesSeen: fields.samplesSeen, assignment: point.assignment, memberIDs: point.memberIDs, nextWorkerID: point.nextID,
-            optimizerStep: optimizerState.step, trainingSeconds: fields.trainingSeconds,
-            runLossSum: fields.runLossSum, runSamples: fields.runSamples,
-            epochLossSum: fields.epochLossSum, epochSamples: fields.epochSamples)
+        let state = account.checkpointState(training: config, sampleCount: train.count, resume: point,
+                                            optimizerStep: optimizerState.step, divergenceStartLoss: divergence.startLoss)
         let path = try store.write(Checkpoint(state: state, parameters: parameters, moments: optimizerState.moments))
         lastCheckpoint = path
         logger.info("checkpoint at step \(point.step): \(path)")
-        observer?.event("checkpoint", [("step", .int(Int(point.step))), ("epoch", .int(fields.epoch)), ("path", .string(path))])
+        observer?.event("checkpoint", [("step", .int(Int(point.step))), ("epoch", .int(state.epoch)), ("path", .string(path))])
         return path
     }
 
@@ -53,6 +48,7 @@ extension Coordinator {
         parameters = checkpoint.parameters
         optimizer.state = OptimizerState(step: state.optimizerStep, moments: checkpoint.moments)
         account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, restoring: state, now: Self.now())
+        divergence = DivergenceCheck(startLoss: state.divergenceStartLoss)
         machine = CoordinatorStateMachine(settings: machine.settings, resuming: .init(
             step: state.step, memberIDs: state.memberIDs, nextID: state.nextWorkerID, assignment: state.assignment))
         logger.info("resumed from \(path): step \(state.step), epoch \(state.epoch)")

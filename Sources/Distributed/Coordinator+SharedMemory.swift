@@ -45,6 +45,7 @@ extension Coordinator {
     /// Writes the step's weights into the shared segment once, for every member that reads them there.
     func publishSharedWeights() {
         guard !sharedMemory.slots.isEmpty, let weights = sharedMemory.weights else { return }
+        weights.invalidate()   // a late reader of the last step sees it gone, never torn
         parameters.withUnsafeBufferPointer { options.wirePrecision.encode($0, into: UnsafeMutableRawBufferPointer(rebasing: weights.data[0..<bulkBytes])) }
         weights.publish(sequence: machine.step, length: bulkBytes)
     }

@@ -43,7 +43,7 @@ extension Coordinator {
     private func broadcast() throws {
         publishSharedWeights()
         // The socket's copy of the weights, made only when a member takes them from the socket.
-        let weights = try sharedMemory.slots.count < machine.stepBatches.count ? weightsFrame() : nil
+        let weights = try machine.stepBatches.contains { sharedMemory.slots[$0.member.id] == nil } ? weightsFrame() : nil
         for (member, indices) in machine.stepBatches {
             let shared = sharedMemory.slots[member.id] != nil
             try encoder.step(runID: runID, step: machine.step, epoch: UInt32(account.epoch), indices: indices, parameterCount: parameters.count,
@@ -53,10 +53,8 @@ extension Coordinator {
                     try encoder.withHeaderAndMeta { header, meta in
                         // Bytes moved for the member: its bulk is read from shared memory or sent here.
                         stepTimings.bytes += UInt64(address.count + header.count + meta.count + bulkBytes)
-                        guard let weights, !shared else {
-                            return try socket.send(address, header, meta, UnsafeRawBufferPointer(start: nil, count: 0), .dontWait)
-                        }
-                        return try socket.send(address, header, meta, then: weights, .dontWait)
+                        if shared { return try socket.send(address, header, meta, UnsafeRawBufferPointer(start: nil, count: 0), .dontWait) }
+                        return try socket.send(address, header, meta, then: weights!, .dontWait)   // made above for every socket member
                     }
                 }
                 if !sent { machine.sendFailed(to: member.id, .queueFull) }

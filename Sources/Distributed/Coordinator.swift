@@ -263,7 +263,6 @@ public final class Coordinator {
         if let verdict = divergence.epochFinished(testAccuracy: evaluation.accuracy, testSamples: test.count, classCount: train.classCount) {
             throw TrainingError.divergence(verdict, epoch: account.epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
         }
-        if let collapse = account.collapse(testAccuracy: evaluation.accuracy, classCount: test.classCount) { throw collapse }
         let trainingScore = account.epochScore
         var report = account.finishEpoch(testAccuracy: evaluation.accuracy, step: Int(machine.step), workers: machine.members.count,
                                          distributed: true, now: Self.now())

@@ -88,6 +88,9 @@ final class SharedSegment {
 
     private var words: UnsafeMutablePointer<UInt64> { base.assumingMemoryBound(to: UInt64.self) }
 
+    /// Says that the data holds no step; call before rewriting it.
+    func invalidate() { dptrain_invalidate(words) }
+
     /// Says that the data's first `length` bytes are step `sequence`'s; call after writing them.
     func publish(sequence: UInt64, length: Int) { dptrain_publish(words, sequence, UInt64(length)) }
 

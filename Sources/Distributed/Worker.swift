@@ -235,7 +235,8 @@ public final class Worker {
         shard = nil   // the coordinator sends this worker's samples anew after every welcome
         let bytes = welcome.parameterCount * configuration.precision.bytesPerValue
         do {
-            shared = try welcome.sharedMemory.map { try WorkerSharedMemory($0, bytes: bytes) }
+            // Only a grant this worker asked for: its pid and descriptors come from the network.
+            shared = offersSharedMemory ? try welcome.sharedMemory.map { try WorkerSharedMemory($0, bytes: bytes) } : nil
         } catch {
             throw WorkerError.sharedMemory("\(error)")
         }

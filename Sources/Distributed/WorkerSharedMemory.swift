@@ -20,6 +20,7 @@ struct WorkerSharedMemory {
     /// Writes `gradient` into the slot in `precision`, then publishes it as step `step`'s.
     func publish(_ gradient: [Float], precision: WirePrecision, step: UInt64) {
         let bytes = gradient.count * precision.bytesPerValue
+        slot.invalidate()
         gradient.withUnsafeBufferPointer { precision.encode($0, into: UnsafeMutableRawBufferPointer(rebasing: slot.data[0..<bytes])) }
         slot.publish(sequence: step, length: bytes)
     }

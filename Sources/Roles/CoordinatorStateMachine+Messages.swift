@@ -106,7 +106,7 @@ extension CoordinatorStateMachine {
             // Most likely a worker of the coordinator that ran here before this one: tell it at
             // once (once a second at most), so that it rejoins without waiting out its timeout,
             // or, when this run is over, so that it stops.
-            guard now &- (lastOtherRunNotice[peer] ?? 0) >= Liveness.otherRunNoticeInterval || lastOtherRunNotice[peer] == nil else { break }
+            if let last = lastOtherRunNotice[peer], now &- last < Liveness.otherRunNoticeInterval { break }
             if lastOtherRunNotice.count > 4096 { lastOtherRunNotice.removeAll() }   // strangers cannot grow it without bound
             lastOtherRunNotice[peer] = now
             if phase == .finishing || phase == .finished {

@@ -27,6 +27,11 @@ public struct CheckpointState: Codable, Equatable {
     /// The part of those in the epoch under way.
     public var epochLossSum: Double
     public var epochSamples: Int
+    /// Training seconds of the epoch under way (absent in checkpoints of earlier versions).
+    public var epochTrainingSeconds: Double?
+    /// The untrained network's loss that divergence is judged against, so that a resumed run
+    /// does not judge against an already trained loss (absent in earlier checkpoints).
+    public var divergenceStartLoss: Double?
 
     public init(training: TrainingConfig, sampleCount: Int, step: UInt64, epoch: Int, epochInProgress: Bool, samplesSeen: Int,
                 assignment: SampleAssignment, memberIDs: [UInt32], nextWorkerID: UInt32, optimizerStep: Int,

@@ -22,7 +22,8 @@ public struct DivergenceCheck: Sendable {
     /// The last `window` steps' loss sums and sample counts, oldest first.
     private var recent: [(lossSum: Double, samples: Int)] = []
 
-    public init() {}
+    /// `startLoss`: the untrained loss of a run resumed from a checkpoint; nil for a fresh run.
+    public init(startLoss: Double? = nil) { self.startLoss = startLoss }
 
     /// What the check found.
     public enum Verdict: Equatable, Sendable {

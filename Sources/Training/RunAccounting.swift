@@ -23,8 +23,6 @@ public struct RunAccounting: Sendable {
     private var epochTrainingBase: UInt64 = 0
     /// When the run (this process's part of it) began, for wall-clock figures.
     private let started: UInt64
-    /// The best test accuracy of any epoch, to see a collapse.
-    public private(set) var bestAccuracy = 0.0
 
     public init(epochs: Int, samplesPerEpoch: Int, now: UInt64) {
         self.epochs = epochs
@@ -78,7 +76,6 @@ public struct RunAccounting: Sendable {
         pauseClock(now: now)
         runScore += epochScore
         runTimings += epochTimings
-        bestAccuracy = max(bestAccuracy, testAccuracy)
         var report = TrainingReport(epoch: epoch, step: step, trainLoss: epochScore.meanLoss, testAccuracy: testAccuracy,
                                     samplesPerSecond: Double(runScore.samples) / (Double(trainingNanoseconds) / 1e9),
                                     elapsedSeconds: Double(now &- started) / 1e9, workers: workers,
@@ -99,23 +96,22 @@ public struct RunAccounting: Sendable {
         if report.timings != nil { report.timings = runTimings }
         return report
     }
-
-    /// Called with the epoch's accuracy before `finishEpoch`.
-    /// A run whose test accuracy fell to chance after having been well above it has been
-    /// wrecked (diverged weights, or a poisoned gradient): it must not end as a success.
-    public func collapse(testAccuracy: Double, classCount: Int) -> TrainingError? {
-        let chance = 1 / Double(max(classCount, 2))
-        guard bestAccuracy > 3 * chance, testAccuracy < 1.5 * chance else { return nil }
-        return .accuracyCollapsed(epoch: epoch, accuracy: testAccuracy, best: bestAccuracy)
-    }
 }
 
 extension RunAccounting {
-    /// The account as a checkpoint keeps it.
-    public var checkpointFields: (epoch: Int, epochInProgress: Bool, samplesSeen: Int, trainingSeconds: Double,
-                                  runLossSum: Double, runSamples: Int, epochLossSum: Double, epochSamples: Int) {
-        (epoch, epochInProgress, samplesSeen, Double(trainingNanoseconds) / 1e9,
-         runScore.lossSum + epochScore.lossSum, samplesSeen, epochScore.lossSum, epochScore.samples)
+    /// A checkpoint of this account, with the coordinator's part of the run: the one place a
+    /// checkpoint's state is put together.
+    public func checkpointState(training: TrainingConfig, sampleCount: Int, resume point: CoordinatorStateMachine.ResumePoint,
+                                optimizerStep: Int, divergenceStartLoss: Double?) -> CheckpointState {
+        var state = CheckpointState(
+            training: training, sampleCount: sampleCount, step: point.step, epoch: epoch, epochInProgress: epochInProgress,
+            samplesSeen: samplesSeen, assignment: point.assignment, memberIDs: point.memberIDs, nextWorkerID: point.nextID,
+            optimizerStep: optimizerStep, trainingSeconds: Double(trainingNanoseconds) / 1e9,
+            runLossSum: runScore.lossSum + epochScore.lossSum, runSamples: samplesSeen,
+            epochLossSum: epochScore.lossSum, epochSamples: epochScore.samples)
+        state.epochTrainingSeconds = Double(trainingNanoseconds - epochTrainingBase) / 1e9
+        state.divergenceStartLoss = divergenceStartLoss
+        return state
     }
 
     /// The account of a run restored from a checkpoint.
@@ -124,7 +120,8 @@ extension RunAccounting {
         epoch = state.epoch
         epochInProgress = state.epochInProgress
         trainingNanoseconds = UInt64(state.trainingSeconds * 1e9)
-        epochTrainingBase = trainingNanoseconds
+        // The epoch's samples so far came in its training time so far: its rate goes on from there.
+        epochTrainingBase = trainingNanoseconds - min(UInt64(max(state.epochTrainingSeconds ?? 0, 0) * 1e9), trainingNanoseconds)
         runScore = BatchScore(lossSum: state.runLossSum - state.epochLossSum, samples: state.runSamples - state.epochSamples)
         epochScore = BatchScore(lossSum: state.epochLossSum, samples: state.epochSamples)
     }

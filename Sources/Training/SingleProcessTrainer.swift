@@ -77,7 +77,6 @@ public final class SingleProcessTrainer {
             if let verdict = divergence.epochFinished(testAccuracy: evaluation.accuracy, testSamples: test.count, classCount: train.classCount) {
                 throw TrainingError.divergence(verdict, epoch: account.epoch, step: step, learningRate: config.optimizer.learningRate)
             }
-            if let collapse = account.collapse(testAccuracy: evaluation.accuracy, classCount: test.classCount) { throw collapse }
             let trainingScore = account.epochScore
             report = account.finishEpoch(testAccuracy: evaluation.accuracy, step: step, workers: 1, distributed: false, now: Self.now())
             report.record(evaluation, trainingScore: trainingScore)

@@ -2,8 +2,6 @@
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case lossNotFinite(epoch: Int, step: Int, learningRate: Float)
     case dataDoesNotFitModel(String)
-    /// Test accuracy fell to chance after having been well above it.
-    case accuracyCollapsed(epoch: Int, accuracy: Double, best: Double)
     case diverged(DivergenceCheck.Verdict, epoch: Int, step: Int, learningRate: Float)
 
     /// The error for `verdict`, found at `epoch` and `step` of a run at base rate `learningRate`.
@@ -18,9 +16,6 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "the loss became NaN or infinite at epoch \(epoch), step \(step): training diverged; try a lower learning rate than --lr \(learningRate)"
         case let .dataDoesNotFitModel(detail):
             return detail
-        case let .accuracyCollapsed(epoch, accuracy, best):
-            return String(format: "test accuracy fell to %.4f (chance) at epoch %d after reaching %.4f: the weights are wrecked "
-                          + "(diverged, or corrupted by a bad gradient); no model is saved. Restart, with a lower --lr if it diverged", accuracy, epoch, best)
         case let .diverged(verdict, epoch, step, learningRate):
             let advice = "try a lower learning rate than --lr \(learningRate)"
             switch verdict {

@@ -43,8 +43,8 @@ extension Certificate {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            var info = stat()
-            let reason = stat(path, &info) != 0 ? String(cString: strerror(errno)) : "not UTF-8 text"
+            // A file that exists but cannot be read (another owner) says so, not "not UTF-8 text".
+            let reason = access(path, R_OK) != 0 ? String(cString: strerror(errno)) : "not UTF-8 text"
             throw CertificateError.cannotRead(path: path, reason: reason)
         }
         return try Certificate(text: text, path: path)

@@ -26,3 +26,13 @@ final class LaunchOutputTests: ProcessTestCase {
         XCTAssertNil(LaunchCommand.workerIDFromLine("holding 30000 samples"))
     }
 }
+
+/// A launch bound to every interface gives its own workers an address they can connect to.
+final class LaunchEndpointTests: XCTestCase {
+    func testWildcardBindsBecomeLoopbackForTheWorkers() {
+        XCTAssertEqual(LaunchCommand.connectable("tcp://*:5599"), "tcp://127.0.0.1:5599")
+        XCTAssertEqual(LaunchCommand.connectable("tcp://0.0.0.0:5599"), "tcp://127.0.0.1:5599")
+        XCTAssertEqual(LaunchCommand.connectable("tcp://10.0.0.2:5599"), "tcp://10.0.0.2:5599")
+        XCTAssertEqual(LaunchCommand.connectable("ipc:///tmp/a.sock"), "ipc:///tmp/a.sock")
+    }
+}

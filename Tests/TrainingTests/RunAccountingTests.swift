@@ -25,14 +25,25 @@ final class RunAccountingTests: XCTestCase {
         XCTAssertEqual(account.learningRate(config), 0.5, accuracy: 1e-6, "half the run seen: half way down the cosine")
     }
 
-    /// Accuracy at chance after having been well above it: the run is wrecked, not finished.
-    func testCollapseToChanceIsAnError() {
-        var account = RunAccounting(epochs: 3, samplesPerEpoch: 10, now: 0)
+    /// A checkpoint mid-epoch keeps the epoch's training time and the untrained loss, so the
+    /// resumed epoch's rate counts its samples over all their time, and divergence is judged
+    /// against the loss the run started from.
+    func testACheckpointKeepsTheEpochsTimeAndTheStartLoss() {
+        var account = RunAccounting(epochs: 2, samplesPerEpoch: 100, now: 0)
         account.beginEpoch(now: 0)
-        XCTAssertNil(account.collapse(testAccuracy: 0.09, classCount: 10), "chance from the start is not a collapse")
-        _ = account.finishEpoch(testAccuracy: 0.95, step: 1, workers: 1, distributed: false, now: 0)
-        account.beginEpoch(now: 0)
-        XCTAssertNil(account.collapse(testAccuracy: 0.9, classCount: 10))
-        XCTAssertEqual(account.collapse(testAccuracy: 0.098, classCount: 10), .accuracyCollapsed(epoch: 2, accuracy: 0.098, best: 0.95))
+        account.recordStep(BatchScore(lossSum: 10, samples: 50))
+        account.pauseClock(now: second)   // 50 samples in the epoch's first second
+        let assignment = SampleAssignment(sampleCount: 100, holderIDs: [1], batchSize: 50, seed: 1)
+        let state = account.checkpointState(training: .standard(), sampleCount: 100,
+                                            resume: .init(step: 1, memberIDs: [1], nextID: 2, assignment: assignment),
+                                            optimizerStep: 1, divergenceStartLoss: 2.3)
+        XCTAssertEqual(state.divergenceStartLoss, 2.3)
+        XCTAssertEqual(DivergenceCheck(startLoss: state.divergenceStartLoss).startLoss, 2.3)
+        var resumed = RunAccounting(epochs: 2, samplesPerEpoch: 100, restoring: state, now: 10 * second)
+        resumed.resumeClock(now: 10 * second)
+        resumed.recordStep(BatchScore(lossSum: 10, samples: 50))
+        let report = resumed.finishEpoch(testAccuracy: 0.9, step: 2, workers: 1, distributed: false, now: 11 * second)
+        XCTAssertEqual(report.samples, 100)
+        XCTAssertEqual(report.epochSamplesPerSecond, 50, "100 samples over the epoch's 2 s of training, not over the 1 s since the resume")
     }
 }

@@ -20,6 +20,10 @@ int dptrain_memfd_open(int32_t pid, int32_t fd);
 /// sequence sees the data and length that came with it.
 void dptrain_publish(uint64_t *words, uint64_t sequence, uint64_t length);
 
+/// Marks the segment as holding no step, before its data is rewritten: a reader that checks
+/// the sequence before and after reading never takes half-rewritten data for a step (a seqlock).
+void dptrain_invalidate(uint64_t *words);
+
 /// Reads what `dptrain_publish` stored, with acquire ordering.
 void dptrain_published(const uint64_t *words, uint64_t *sequence, uint64_t *length);
 
