@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Weak scaling of dptrain launch against PyTorch DDP (../shared/anchors/torch_ddp.py), in one run on
+# one machine: for each per-worker batch and each worker count, `dptrain launch --workers N` and
+# `torch_ddp.py` with N ranks train 784-128-10 for EPOCHS epochs with the same learning rate; prints
+# each one's samples/s (the median of its epochs after the first, evaluation excluded), its test
+# accuracy, and dptrain's rate over PyTorch's.
+#
+#   benchmarks/scaling.sh [WORKERS] [BATCHES] [EPOCHS]     (default "1 2 4 8 15" "128 512" 4)
+#
+# DPTRAIN (default .build/release/dptrain, built if missing), ANCHORS (../shared/anchors) and
+# MNIST (../shared/mnist) say where things are, for a machine where the release archive was
+# unpacked away from a checkout. METRICS, if set, is a folder that keeps every run's metrics.
+# FLAGS are added to every dptrain launch (FLAGS="--shared-memory off" measures the sockets);
+# TORCH=off leaves PyTorch out.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+workers=${1:-1 2 4 8 15}
+batches=${2:-128 512}
+epochs=${3:-4}
+anchors=${ANCHORS:-../shared/anchors}
+mnist=${MNIST:-../shared/mnist}
+dptrain=${DPTRAIN:-.build/release/dptrain}
+if [ ! -x "$dptrain" ]; then swift build -c release --product dptrain >/dev/null; fi
+metrics=${METRICS:-$(mktemp -d)}
+mkdir -p "$metrics"
+lr=0.05
+
+# Median of the epochs after the first (the first pays for start-up and warm caches), and the last
+# epoch's test accuracy, from JSON lines that name them RATE and ACCURACY.
+summarise() {
+  python3 -c '
+import json, statistics, sys
+rate_key, acc_key = sys.argv[1], sys.argv[2]
+rows = [json.loads(l) for l in sys.stdin if l.startswith("{")]
+rows = [r for r in rows if rate_key in r and acc_key in r]
+rates = [r[rate_key] for r in rows[1:]] or [r[rate_key] for r in rows]
+print(round(statistics.median(rates)) if rates else 0, rows[-1][acc_key] if rows else "-")
+' "$1" "$2"
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+echo "dptrain launch ${FLAGS:-}: 784-128-10 relu, momentum 0.9, lr $lr constant, $epochs epochs; samples/s = median of epochs 2..$epochs"
+printf "%8s %6s %16s %9s %16s %9s %8s\n" workers batch dptrain accuracy torch-ddp accuracy ratio
+for batch in $batches; do
+  for n in $workers; do
+    file="$metrics/dptrain-$n-$batch.jsonl"
+    rm -f "$file"
+    "$dptrain" launch --workers "$n" --batch "$batch" --epochs "$epochs" --hidden 128 \
+      --lr "$lr" --schedule constant --data "$mnist" --metrics "$file" ${FLAGS:-} >"$metrics/dptrain-$n-$batch.log" 2>&1 \
+      || { echo "dptrain launch --workers $n --batch $batch failed: see $metrics/dptrain-$n-$batch.log"; continue; }
+    read -r ours our_accuracy < <(grep '"event":"epoch"' "$file" | summarise epoch_samples_per_second test_accuracy)
+    theirs=0 their_accuracy=-
+    [ "${TORCH:-on}" = off ] || read -r theirs their_accuracy < <(OMP_NUM_THREADS=1 timeout 300 python3 "$anchors/torch_ddp.py" "$mnist" "$n" "$epochs" "$batch" "$lr" 128 relu \
+      2>"$metrics/torch-$n-$batch.log" | tee "$metrics/torch-$n-$batch.jsonl" | summarise samples_per_s test_acc)
+    awk -v n="$n" -v b="$batch" -v o="$ours" -v oa="$our_accuracy" -v t="$theirs" -v ta="$their_accuracy" \
+      'BEGIN {printf "%8d %6d %16d %9s %16d %9s %7.2fx\n", n, b, o, oa, t, ta, (t > 0 ? o / t : 0)}'
+  done
+done
+echo "metrics and logs: $metrics"
