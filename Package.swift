@@ -25,7 +25,7 @@ let package = Package(
         .systemLibrary(name: "CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
 
         // The math: parameters, forward/backward, losses, optimizers. No I/O.
-        .target(name: "MLP", dependencies: ["CBLAS"], swiftSettings: alwaysOptimised),
+        .target(name: "MLP", dependencies: ["CBLAS", "CKernels"], swiftSettings: alwaysOptimised),
         // Elementwise C loops that clang vectorises and Swift does not.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A stop-signal flag for workers that leave at the end of their step; a SIGHUP count for reloading keys.

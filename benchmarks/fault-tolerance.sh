@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # How fast dptrain notices a lost worker and recovers from a lost coordinator:
-# real processes over tcp loopback, 784-128-10, batch 64 per worker, 3 epochs.
+# real processes over tcp loopback, 784-128-10, global batch 192 (64 per worker), 3 epochs.
 # Prints the time from each fault to the coordinator's reaction, and accuracies.
 # usage: benchmarks/fault-tolerance.sh [deadline-seconds]
 set -euo pipefail
@@ -19,7 +19,7 @@ accuracy() { grep -o 'test accuracy [0-9.]*' "$1" | tail -1 | cut -d' ' -f3; }
 
 run() {  # run NAME FAULT: 3 workers; FAULT is none, kill or stop, applied to one worker after epoch 1
   local name=$1 fault=$2 endpoint=tcp://127.0.0.1:$((port++))
-  "$bin" coordinator --bind "$endpoint" --workers 3 --batch 64 --step-deadline "$deadline" >"$dir/$name.out" 2>"$dir/$name.err" &
+  "$bin" coordinator --bind "$endpoint" --workers 3 --batch 192 --step-deadline "$deadline" >"$dir/$name.out" 2>"$dir/$name.err" &
   local coordinator=$! workers=()
   for i in 1 2 3; do "$bin" worker --connect "$endpoint" >/dev/null 2>&1 & workers+=($!); done
   if [ "$fault" != none ]; then
@@ -41,7 +41,7 @@ run hung stop
 
 # The coordinator: SIGKILL after its first checkpoint, then --resume.
 endpoint=tcp://127.0.0.1:$((port++))
-args=(--bind "$endpoint" --workers 2 --batch 64 --checkpoint "$dir/checkpoints" --checkpoint-every 150 --save "$dir/resumed.safetensors")
+args=(--bind "$endpoint" --workers 2 --batch 128 --checkpoint "$dir/checkpoints" --checkpoint-every 150 --save "$dir/resumed.safetensors")
 "$bin" coordinator "${args[@]}" >/dev/null 2>"$dir/first.err" & first=$!
 for i in 1 2; do "$bin" worker --connect "$endpoint" >/dev/null 2>"$dir/worker$i.err" & done
 until [ -e "$dir/checkpoints/checkpoint-0000000150.dpck" ]; do sleep 0.005; done

@@ -64,7 +64,7 @@ started+=($!)
 ip netns exec "$tag-w2" "$bin" worker --connect "$endpoint" --key "$dir/keys/w2.key_secret" --coordinator-key "$dir/keys/c.key" \
   --give-up-after 5 2>"$dir/w2.err" &
 started+=($!)
-ip netns exec "$tag-c" "$bin" coordinator --bind "tcp://10.77.0.1:5555" --workers 2 --batch 64 --epochs 3 \
+ip netns exec "$tag-c" "$bin" coordinator --bind "tcp://10.77.0.1:5555" --workers 2 --batch 128 --epochs 3 \
   --key "$dir/keys/c.key_secret" --authorized-keys "$dir/authorized" \
   --step-deadline "$deadline" --metrics "$dir/metrics.jsonl" >"$dir/c.out" 2>"$dir/c.err" &
 coordinator=$!

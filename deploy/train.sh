@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a trained model: installs what is missing,
 # builds dptrain in release mode, and trains on the bundled MNIST with a
-# coordinator and worker processes on this machine: two workers of 64 samples a
-# step each (the single-process default of 128 a step) unless --workers or --batch say otherwise.
+# coordinator and worker processes on this machine: two workers unless --workers says otherwise.
+# --batch is the global batch (default 128): any number of workers trains the model
+# `dptrain train` trains with the same flags, to the bit.
 # Flags are passed to `dptrain launch`, e.g. deploy/train.sh --workers 4 --epochs 5 --save model.safetensors
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,5 +12,4 @@ swift build -c release --product dptrain 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]|pro
 [ -x .build/release/dptrain ] || { echo "the build failed: see the messages above" >&2; exit 1; }
 defaults=()
 case " $* " in *" --workers"*) ;; *) defaults+=(--workers 2) ;; esac
-case " $* " in *" --batch"*|*" --workers"*) ;; *) defaults+=(--batch 64) ;; esac
 exec .build/release/dptrain launch "${defaults[@]}" "$@"

@@ -71,3 +71,65 @@ size_t dptrain_bf16_first_non_finite(const void *in, size_t count) {
     }
     return count;
 }
+
+// Fixed point: see FixedPoint.swift. Loads and stores go through memcpy, so the sums may sit at any
+// alignment (a received frame), and the adds are done as unsigned so that they wrap rather than
+// being undefined; the callers bound every value, so nothing ever wraps.
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "fixed-point sums travel little-endian and are added in place"
+#endif
+
+int dptrain_fixed_accumulate(const float *restrict values, size_t count, double scale, double bound,
+                             void *restrict sums) {
+    // x + 1.5 * 2^52 rounds x to an integer, half to even, in the low bits of the double, for
+    // |x| < 2^51: integer adds and subtracts that vectorise, where llrint does not without AVX-512.
+    const double magic = 6755399441055744.0;
+    const int64_t magicBits = 0x4338000000000000LL;
+    int outside = 0;
+    unsigned char *bytes = sums;
+    for (size_t i = 0; i < count; i++) {
+        double x = (double)values[i] * scale;
+        outside |= !(__builtin_fabs(x) < bound);   // NaN too
+        double shifted = x + magic;
+        int64_t bits, sum;
+        __builtin_memcpy(&bits, &shifted, 8);
+        __builtin_memcpy(&sum, bytes + 8 * i, 8);
+        uint64_t next = (uint64_t)sum + (uint64_t)(bits - magicBits);
+        __builtin_memcpy(bytes + 8 * i, &next, 8);
+    }
+    return outside;
+}
+
+void dptrain_fixed_add(const void *restrict values, size_t count, void *restrict sums) {
+    const unsigned char *from = values;
+    unsigned char *to = sums;
+    for (size_t i = 0; i < count; i++) {
+        uint64_t a, b;
+        __builtin_memcpy(&a, from + 8 * i, 8);
+        __builtin_memcpy(&b, to + 8 * i, 8);
+        b += a;
+        __builtin_memcpy(to + 8 * i, &b, 8);
+    }
+}
+
+uint64_t dptrain_fixed_largest_magnitude(const void *values, size_t count) {
+    const unsigned char *from = values;
+    uint64_t largest = 0;
+    for (size_t i = 0; i < count; i++) {
+        int64_t v;
+        __builtin_memcpy(&v, from + 8 * i, 8);
+        // |INT64_MIN| does not fit an int64; as unsigned it is 2^63, beyond any bound.
+        uint64_t magnitude = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+        largest = magnitude > largest ? magnitude : largest;
+    }
+    return largest;
+}
+
+void dptrain_fixed_to_float(const void *restrict sums, size_t count, double inverseScale, float *restrict out) {
+    const unsigned char *from = sums;
+    for (size_t i = 0; i < count; i++) {
+        int64_t v;
+        __builtin_memcpy(&v, from + 8 * i, 8);
+        out[i] = (float)((double)v * inverseScale);
+    }
+}

@@ -14,12 +14,14 @@ struct BenchCommand: ParsableCommand {
         discussion: """
             Without --workers: for each model and batch size, samples/s of the training step (gather, \
             forward, backward, momentum update), the GFLOP/s that makes, the single-thread sgemm GFLOP/s \
-            measured on the same core in the same run at the first layer's shape, and the efficiency \
-            between them. Pin it for steady figures: taskset -c 0 dptrain bench
+            measured on the same core in the same run at the first layer's shape, the efficiency \
+            between them, and samples/s of the step as training computes it (the batch's default shards \
+            as chunks, each chunk alone, summed exactly). Pin it for steady figures: taskset -c 0 dptrain bench
 
             With --workers 1,2,4: for each count, a coordinator (in this process) and that many worker \
-            processes train 784-128-10 over ipc for --epochs epochs with --batch samples per worker; \
-            prints samples/s, the speed-up over the first count, and where each step's time went.
+            processes train 784-128-10 over ipc for --epochs epochs at the global batch --batch (the same \
+            for every count, so every count trains the same model); prints samples/s, the speed-up over \
+            the first count, and where each step's time went.
 
             With --secure, each count runs over tcp loopback in plaintext and with CURVE keys made for \
             the run, alternating --rounds times, and a line gives the median CURVE samples/s as a share of \
@@ -49,8 +51,11 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Worker counts for a distributed benchmark, comma-separated.", valueName: "list"))
     var workers: String?
 
-    @Option(parsing: .unconditional, help: "Per-worker batch of the distributed benchmark.")
-    var batch = 512
+    @Option(parsing: .unconditional, help: "Global batch of the distributed benchmark, whatever the worker count (default 1024).")
+    var batch = 1024
+
+    @Option(parsing: .unconditional, help: "Shards of the distributed benchmark (default: --batch / 32, between 1 and 16).")
+    var shards: Int?
 
     @Option(parsing: .unconditional, help: "Epochs each distributed run trains.")
     var epochs = 1
@@ -96,6 +101,7 @@ struct BenchCommand: ParsableCommand {
         }
         if let logEvery, logEvery < 1 { throw ValidationError("--log-every must be at least 1 (got \(logEvery))") }
         guard batch > 0, epochs > 0 else { throw ValidationError("--batch and --epochs must be at least 1") }
+        if let shards, let problem = ShardPlan.problem(sampleCount: .max, shardCount: shards, batchSize: batch) { throw ValidationError(problem) }
         guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 100") }
         if secure && workers == nil { throw ValidationError("--secure compares distributed runs: give --workers too, e.g. --workers 2 --secure") }
         if let simulatedWorkers {
@@ -151,9 +157,9 @@ struct BenchCommand: ParsableCommand {
             return try LoggingCostBench(rounds: rounds, logEvery: logEvery).run(data: data)
         }
         if let counts = parsedWorkerCounts {
-            return try DistributedBench(workerCounts: counts, batch: batch, epochs: epochs, secure: secure, rounds: rounds).run(data: data)
+            return try DistributedBench(workerCounts: counts, batch: batch, shards: shards, epochs: epochs, secure: secure, rounds: rounds).run(data: data)
         }
-        print("model            batch   samples/s  train GFLOP/s  sgemm GFLOP/s  efficiency")
+        print("model            batch   samples/s  train GFLOP/s  sgemm GFLOP/s  efficiency  shards  exact samples/s")
         for sizes in parsedModels! {
             guard sizes.first == data.train.featureCount else {
                 throw ValidationError("model \(sizes.map(String.init).joined(separator: "-")) must start with the data's \(data.train.featureCount) inputs")
@@ -165,10 +171,13 @@ struct BenchCommand: ParsableCommand {
                 let ceiling = sgemmGflops(m: batch, k: sizes[0], n: sizes[1])
                 let name = sizes.map(String.init).joined(separator: "-")
                 let rateText = ProgressDisplay.grouped(rate)
+                let shards = ShardPlan.defaultShardCount(batchSize: batch)
+                let exactText = ProgressDisplay.grouped(exactRate(spec: spec, batch: batch, shards: shards, data: data.train))
                 print(name.padding(toLength: 16, withPad: " ", startingAt: 0)
                       + String(format: " %5d ", batch)
                       + String(repeating: " ", count: max(0, 11 - rateText.count)) + rateText
-                      + String(format: "  %13.1f  %13.1f  %9.0f%%", trainingGflops, ceiling, 100 * trainingGflops / ceiling))
+                      + String(format: "  %13.1f  %13.1f  %9.0f%%  %6d ", trainingGflops, ceiling, 100 * trainingGflops / ceiling, shards)
+                      + String(repeating: " ", count: max(0, 16 - exactText.count)) + exactText)
             }
         }
     }
@@ -190,6 +199,34 @@ struct BenchCommand: ParsableCommand {
             }
             cursor += batch
             _ = workspace.gradient(parameters: parameters, labels: labels, rows: batch, into: &gradient)
+            parameters.withUnsafeMutableBufferPointer { p in
+                gradient.withUnsafeBufferPointer { g in optimizer.step(parameters: p, gradientSum: g, sampleCount: batch, learningRate: 0.01) }
+            }
+        }
+        let steps = measure(step)
+        return Double(steps.count * batch) / steps.seconds
+    }
+
+    /// Samples per second of training steps as `train` and the workers compute them: the batch as
+    /// `shards` chunks, each chunk's gradient alone, summed exactly in fixed point.
+    func exactRate(spec: ModelSpec, batch: Int, shards: Int, data: LabeledImages) -> Double {
+        let plan = ShardPlan(sampleCount: data.count, shardCount: shards, batchSize: batch, seed: 1)
+        let chunks = ChunkedGradient(spec: spec, largestChunk: plan.largestChunk, format: plan.fixedPointFormat)
+        var parameters = spec.initialParameters(.he, seed: 1)
+        var gradient = [Float](repeating: 0, count: parameters.count)
+        let optimizer = makeOptimizer(OptimizerConfig(kind: .momentum, learningRate: 0.01), parameterCount: parameters.count)
+        let samples = plan.epochSamples(epoch: 1)
+        var stepInEpoch = 0
+        func step() {
+            if stepInEpoch == plan.stepsPerEpoch - 1 { stepInEpoch = 0 }   // the last step may be short
+            chunks.reset()
+            for shard in 0..<plan.shardCount {
+                _ = samples[shard][plan.chunk(shard: shard, step: stepInEpoch)].withUnsafeBufferPointer { indices in
+                    parameters.withUnsafeBufferPointer { chunks.add(indices, of: data, parameters: $0.baseAddress!) }
+                }
+            }
+            stepInEpoch += 1
+            gradient.withUnsafeMutableBufferPointer { chunks.sum.floats(into: $0) }
             parameters.withUnsafeMutableBufferPointer { p in
                 gradient.withUnsafeBufferPointer { g in optimizer.step(parameters: p, gradientSum: g, sampleCount: batch, learningRate: 0.01) }
             }

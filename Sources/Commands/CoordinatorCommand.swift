@@ -13,7 +13,8 @@ public struct CoordinatorCommand: ParsableCommand {
         discussion: """
             Start one coordinator, then workers anywhere that can reach it: `worker --connect ENDPOINT`. \
             Only the coordinator needs the data: each worker gets its shard over the network. \
-            --batch is each worker's batch; a step trains on --batch times the number of workers.
+            --batch is the global batch: a step trains a chunk of every shard (--shards), whoever holds it, \
+            so any number of workers, joining or leaving, trains the model `dptrain train` trains with the same flags, to the bit.
             """,
         version: BuildInfo.line(program: "coordinator"))
 
@@ -50,7 +51,7 @@ public struct CoordinatorCommand: ParsableCommand {
         let stepsPerEpoch = (data.train.count + config.batchSize * workers - 1) / (config.batchSize * workers)
         let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch, resuming: membership.resume)
         BLAS.useOneThread()
-        logger.info("\(RunLines.configuration(config, batchPerWorker: true))")
+        logger.info("\(RunLines.configuration(config))")
         logger.info("\(BLASKernels.summary)")
 
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))

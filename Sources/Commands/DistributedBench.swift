@@ -13,6 +13,7 @@ import ZMQ
 struct DistributedBench {
     let workerCounts: [Int]
     let batch: Int
+    let shards: Int?
     let epochs: Int
     var secure = false
     /// With `secure`: plaintext and CURVE runs, alternating, this many times each; the medians are compared,
@@ -28,9 +29,10 @@ struct DistributedBench {
     func run(data: MNIST) throws {
         var config = TrainingConfig.standard(inputSize: data.train.featureCount, classCount: data.train.classCount)
         config.batchSize = batch
+        config.shards = shards
         config.epochs = epochs
         let transports: [Transport] = secure ? [.plainTCP, .curveTCP] : [.ipc]
-        print("784-128-10, \(batch) samples per worker per step, \(counted(epochs, "epoch")), workers over \(transports.map(\.rawValue).joined(separator: " and ")) on this machine")
+        print("784-128-10, \(batch) samples per step in \(counted(config.shardCount, "shard")), \(counted(epochs, "epoch")), workers over \(transports.map(\.rawValue).joined(separator: " and ")) on this machine")
         print("workers  transport   samples/s  speed-up  accuracy  wait ms  (first)  reduce ms  update ms  bcast ms  compute max/min ms  bytes/step")
         var firstRate: Double?
         for count in workerCounts {

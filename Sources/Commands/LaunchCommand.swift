@@ -11,7 +11,8 @@ struct LaunchCommand: ParsableCommand {
             their output prefixed [coordinator] and [worker N]. A worker that fails is started again while \
             the coordinator trains on with the others; a coordinator that fails is started again with --resume \
             when --checkpoint is given. When the restarts are used up, or on Ctrl-C, all are stopped. \
-            The exit status is the coordinator's, or 128 plus the signal that stopped the launch (130 for Ctrl-C).
+            The exit status is the coordinator's, or 128 plus the signal that stopped the launch (130 for Ctrl-C). \
+            The model is the one `dptrain train` trains with the same flags, to the bit, whatever N.
             """)
 
     @Option(parsing: .unconditional, help: "Worker processes to start, 1 to 256.")

@@ -4,11 +4,12 @@ import Training
 
 /// The lines that open and close a run, alike for `train` and `coordinator`.
 enum RunLines {
-    /// "784-128-10 relu, cross-entropy, biases, momentum lr 0.1 cosine, batch 128, 3 epochs, seed 1"
-    static func configuration(_ config: TrainingConfig, batchPerWorker: Bool) -> String {
+    /// "784-128-10 relu, cross-entropy, biases, momentum lr 0.1 cosine, batch 128 in 4 shards, 3 epochs, seed 1":
+    /// the batch is the global one, whatever the number of workers.
+    static func configuration(_ config: TrainingConfig) -> String {
         let optimizer = config.optimizer
         return "\(config.model.summary), \(optimizer.kind.rawValue) lr \(optimizer.learningRate) \(optimizer.schedule.rawValue), "
-            + "batch \(config.batchSize)\(batchPerWorker ? " per worker" : ""), \(counted(config.epochs, "epoch")), seed \(config.seed)"
+            + "batch \(config.batchSize) in \(counted(config.shardCount, "shard")), \(counted(config.epochs, "epoch")), seed \(config.seed)"
     }
 
     /// "done: test accuracy 0.9712 after 3 epochs (1,407 steps) with 2 workers, 412,345 samples/s, 1.2s"

@@ -26,7 +26,7 @@ struct TrainCommand: ParsableCommand {
                 logEvery: logs.every).write(to: logs)
         BLAS.useOneThread()
 
-        print("dptrain: " + RunLines.configuration(config, batchPerWorker: false))
+        print("dptrain: " + RunLines.configuration(config))
         print("data: \(ProgressDisplay.grouped(Double(data.train.count))) training and \(ProgressDisplay.grouped(Double(data.test.count))) test samples of \(data.rows)x\(data.columns), \(counted(data.train.classCount, "class", plural: "classes"))")
         print(BLASKernels.summary)
 

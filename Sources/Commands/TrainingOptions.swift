@@ -14,8 +14,11 @@ public struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Passes over the training set (default 3).")
     public var epochs: Int?
 
-    @Option(parsing: .unconditional, help: "Samples per step (default 128; 32 with --preset seed).")
+    @Option(parsing: .unconditional, help: "Samples per step, over all workers: the global batch (default 128; 32 with --preset seed).")
     public var batch: Int?
+
+    @Option(parsing: .unconditional, help: "Virtual shards of the training set; a step trains a chunk of each, and workers hold whole shards. The same shards give the same weights for any number of workers (default: --batch / 32, between 1 and 16).")
+    public var shards: Int?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Hidden layer widths, comma-separated: 128 or 512,256 (default 128).", valueName: "list"))
     public var hidden: String?
@@ -63,6 +66,8 @@ public struct TrainingOptions: ParsableArguments {
             : TrainingConfig.standard(inputSize: inputSize, classCount: classCount)
         if let epochs { config.epochs = epochs }
         if let batch { config.batchSize = batch }
+        // Always explicit, so that a resume with `--shards` spelling out the default is the same run.
+        config.shards = shards ?? ShardPlan.defaultShardCount(batchSize: config.batchSize)
         if let widths = hiddenWidths { config.model.layerSizes = [inputSize] + widths + [classCount] }
         if let activation {
             config.model.hiddenActivation = activation

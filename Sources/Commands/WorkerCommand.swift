@@ -31,6 +31,8 @@ public struct WorkerCommand: ParsableCommand {
 
     @Option(name: .customLong("shared-memory"), help: SharedMemorySwitch.help)
     var sharedMemory: SharedMemorySwitch = .on
+    @Flag(help: "Join a run whose BLAS kernels are not this worker's (it is refused otherwise): the run goes on, but its weights may differ in the last bits from one process's.")
+    var acceptOtherKernels = false
 
     @OptionGroup(title: "Security") var security: WorkerSecurityOptions
 
@@ -67,6 +69,7 @@ public struct WorkerCommand: ParsableCommand {
         let context = try Context()
         let worker = try Worker(endpoint: endpoint(environment: ProcessInfo.processInfo.environment), context: context, logger: Logger(label: "worker"),
                                 giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true, sharedMemory: sharedMemory.isOn,
+                                acceptsOtherKernels: acceptOtherKernels,
                                 dropIncoming: Self.testFault(),
                                 security: try security.security())
         // For tests only: a worker made slow on purpose, which the metrics must name as a straggler.

@@ -22,9 +22,13 @@ extension Coordinator {
                 } else {
                     logger.info("worker \(member.id) joined from \(member.host)\(through)")
                 }
+                if member.blasCore != BLAS.coreName {
+                    logger.warning("worker \(member.id) computes on \(member.blasCore) BLAS kernels, this run on \(BLAS.coreName): it accepted that the weights may now differ in the last bits from one process's")
+                }
                 let configuration = RunConfiguration(training: config, featureCount: train.featureCount, classCount: train.classCount,
                                                      coordinatorSilenceSeconds: max(Liveness.seconds(Liveness.defaultCoordinatorSilence), options.stepDeadline),
-                                                     wirePrecision: options.wirePrecision == .float32 ? nil : options.wirePrecision)
+                                                     wirePrecision: options.wirePrecision == .float32 ? nil : options.wirePrecision,
+                                                     blasCore: BLAS.coreName)
                 do {
                     try encoder.welcome(Welcome(workerID: member.id, configuration: configuration.encoded(),
                                                 parameterCount: parameters.count, sharedMemory: grant), runID: runID)
@@ -55,7 +59,9 @@ extension Coordinator {
                 observer?.event("worker_joined", [("worker", .int(Int(member.id))), ("step", .int(Int(machine.step))),
                                                   ("workers", .int(machine.members.count)), ("host", .string(member.host))])
             case let .lost(member, reason):
-                if let received = gradients.removeValue(forKey: member.id) { spareMessages.append(received.message) }
+                // Its answers of this step are void: the machine has asked its chunks of others.
+                for answer in gradients where answer.member.id == member.id { spareMessages.append(answer.message) }
+                gradients.removeAll { $0.member.id == member.id }
                 sharedMemory.slots[member.id] = nil
                 if reason == .left {
                     logger.info("worker \(member.id) (\(member.host)) left at step \(machine.step)")

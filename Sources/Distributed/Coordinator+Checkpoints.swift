@@ -42,6 +42,10 @@ extension Coordinator {
             let named = differences.isEmpty ? ["--epochs \(config.epochs) (the checkpoint has \(state.training.epochs); a run can be extended, not shortened)"] : differences
             throw CheckpointError(path: path, reason: "it was written with other flags: \(named.joined(separator: ", ")); resume with the checkpoint's flags, or use another --checkpoint folder")
         }
+        let plan = state.assignment.plan
+        guard plan.batchSize == config.batchSize, plan.shardCount == config.shardCount, plan.seed == config.seed else {
+            throw CheckpointError(path: path, reason: "its shards (\(plan.shardCount) of a batch of \(plan.batchSize), seed \(plan.seed)) are not this run's; use another --checkpoint folder")
+        }
         if config.epochs > state.training.epochs {
             logger.info("extending the run from \(state.training.epochs) to \(config.epochs) epochs")
         }

@@ -47,13 +47,10 @@ extension Coordinator {
         let slot = sharedGradient(of: known)
         do {
             var context = DecodeContext(receiver: .coordinator, runID: runID, parameterCount: parameters.count, precision: options.wirePrecision)
-            context.sharedBulk = slot.map { UnsafeRawBufferPointer($0.data) }
-            envelope = try decode(frames: message.dropFirst(), context: context)
             // A gradient in shared memory is read only when its slot holds that step whole: the
             // worker publishes after writing, so a worker that died mid-write is never read.
-            if let slot, envelope.type == .gradient, message[3].isEmpty, !slot.holds(sequence: envelope.step, length: bulkBytes) {
-                throw WireError.sharedBulkNotPublished(.gradient, step: envelope.step)
-            }
+            context.sharedBulk = slot
+            envelope = try decode(frames: message.dropFirst(), context: context)
         } catch let error as WireError {
             perform(machine.receiveInvalid(error, from: peer, now: now))
             return false
@@ -66,12 +63,13 @@ extension Coordinator {
                                          key: message.property("User-Id", frame: 1), now: now))
             sharedMemory.offer = nil
         case .gradient(let view):
-            switch machine.receiveGradient(step: envelope.step, sampleCount: Int(view.sampleCount), from: peer, now: now) {
-            case .accept(let member):
-                gradients[member.id] = (message, view)
+            switch machine.receiveGradient(step: envelope.step, sampleCount: Int(view.sampleCount),
+                                           largestMagnitude: FixedPointSum.largestMagnitude(view.sums), from: peer, now: now) {
+            case .accept(let member, _):
+                gradients.append((member, message, view))
                 // Its first gradient there shows the worker has mapped its slot: nothing else may open it now.
                 slot?.closeDescriptor()
-                if slot != nil, message[3].isEmpty { stepTimings.bytes += UInt64(bulkBytes) }
+                if slot != nil, message[3].isEmpty { stepTimings.bytes += UInt64(gradientBytes) }
                 firstGradientArrival = firstGradientArrival ?? now
                 return true
             case .drop(let reason):
@@ -82,10 +80,8 @@ extension Coordinator {
         case .goodbye:
             perform(machine.receiveGoodbye(from: peer, now: now))
         case .failure(let reason):
-            // The member's word is checked against the coordinator's own loss on its batch.
-            if let member = known, !ownLossIsFinite(onBatchOf: member) {
-                throw TrainingError.lossNotFinite(epoch: account.epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
-            }
+            // The member's word is checked against the coordinator's own computation of its chunks.
+            if let member = known, let divergence = ownDivergence(onChunksOf: member) { throw divergence }
             perform(machine.receiveFailure(reason, from: peer, now: now))
         default:
             // decode() has already refused every type that does not travel to a coordinator.

@@ -19,8 +19,10 @@ struct CoordinatorSharedMemory {
 }
 
 extension Coordinator {
-    /// Bytes of a weight or gradient vector in the run's wire precision.
-    var bulkBytes: Int { parameters.count * options.wirePrecision.bytesPerValue }
+    /// Bytes of the weights in the run's wire precision.
+    var weightBytes: Int { parameters.count * options.wirePrecision.bytesPerValue }
+    /// Bytes of a gradient: Int64 fixed-point sums, whatever the wire precision.
+    var gradientBytes: Int { parameters.count * gradientBytesPerValue }
 
     /// The grant for a member being welcomed, when its hello offered shared memory from this
     /// host; nil (the socket carries its bulk) otherwise, or when the segments cannot be made.
@@ -30,8 +32,8 @@ extension Coordinator {
         guard sharedMemory.enabled, let pending = sharedMemory.offer, pending.peer == member.peer,
               !SharedSegment.hostIdentity.isEmpty, pending.offer.hostIdentity == SharedSegment.hostIdentity else { return nil }
         do {
-            let weights = try sharedMemory.weights ?? SharedSegment.create(dataBytes: bulkBytes)
-            let slot = try SharedSegment.create(dataBytes: bulkBytes)
+            let weights = try sharedMemory.weights ?? SharedSegment.create(dataBytes: weightBytes)
+            let slot = try SharedSegment.create(dataBytes: gradientBytes)
             sharedMemory.weights = weights
             sharedMemory.slots[member.id] = slot
             return SharedMemoryGrant(pid: UInt32(getpid()), weightsDescriptor: UInt32(weights.descriptor), weightsNonce: weights.nonce,
@@ -46,8 +48,8 @@ extension Coordinator {
     func publishSharedWeights() {
         guard !sharedMemory.slots.isEmpty, let weights = sharedMemory.weights else { return }
         weights.invalidate()   // a late reader of the last step sees it gone, never torn
-        parameters.withUnsafeBufferPointer { options.wirePrecision.encode($0, into: UnsafeMutableRawBufferPointer(rebasing: weights.data[0..<bulkBytes])) }
-        weights.publish(sequence: machine.step, length: bulkBytes)
+        parameters.withUnsafeBufferPointer { options.wirePrecision.encode($0, into: UnsafeMutableRawBufferPointer(rebasing: weights.data[0..<weightBytes])) }
+        weights.publish(sequence: machine.step, length: weightBytes)
     }
 
     /// Where a member's gradient is when its message's bulk frame is empty.

@@ -8,9 +8,10 @@ import ZMQ
 
 /// One synchronous step, phase by phase: plan, broadcast, await, reduce, update.
 extension Coordinator {
-    /// Runs one step over every member with samples left; returns its summed score, with
-    /// where its time went in `stepTimings`.
-    func runStep() throws -> BatchScore {
+    /// Runs one step: a chunk of every shard, asked of the shards' holders; returns its summed
+    /// score, with where its time went in `stepTimings`, or nil when every member was lost
+    /// during it (the same chunks are trained at the next step).
+    func runStep() throws -> BatchScore? {
         let learningRate = account.learningRate(config.optimizer)
         stepTimings = StepTimings()
         stepTimings.steps = 1
@@ -22,7 +23,7 @@ extension Coordinator {
         let waitStart = Self.now()
         try awaitGradients()
         let reduceStart = Self.now()
-        let score = reduce()
+        guard let score = reduce() else { return nil }
         let updateStart = Self.now()
         try applyUpdate(score: score, learningRate: learningRate)
         let end = Self.now()
@@ -38,62 +39,71 @@ extension Coordinator {
         return score
     }
 
-    /// Sends each member of the step its batch's indices and the weights: one copy of the
-    /// weights into libzmq, shared by every member's message. No send waits.
+    /// Sends each request of the step not sent yet its chunks' indices and the weights: one copy
+    /// of the weights into libzmq, shared by every request's message. No send waits.
     private func broadcast() throws {
-        publishSharedWeights()
-        // The socket's copy of the weights, made only when a member takes them from the socket.
-        let weights = try machine.stepBatches.contains { sharedMemory.slots[$0.member.id] == nil } ? weightsFrame() : nil
-        for (member, indices) in machine.stepBatches {
-            let shared = sharedMemory.slots[member.id] != nil
-            try encoder.step(runID: runID, step: machine.step, epoch: UInt32(account.epoch), indices: indices, parameterCount: parameters.count,
+        if requestsSent == 0 { publishSharedWeights() }
+        while requestsSent < machine.stepRequests.count {
+            let request = machine.stepRequests[requestsSent]
+            requestsSent += 1
+            guard request.state == .pending else { continue }
+            let shared = sharedMemory.slots[request.member.id] != nil
+            // The socket's copy of the weights, made once a step, when a member first takes them from the socket.
+            if !shared, stepWeights == nil { stepWeights = try weightsFrame() }
+            try encoder.step(runID: runID, step: machine.step, epoch: UInt32(account.epoch), indices: request.indices,
+                             chunkSizes: request.chunkSizes, parameterCount: parameters.count,
                              precision: options.wirePrecision, bulkInSharedMemory: shared)
             do {
-                let sent = try member.peer.withUnsafeBytes { address in
+                let sent = try request.member.peer.withUnsafeBytes { address in
                     try encoder.withHeaderAndMeta { header, meta in
                         // Bytes moved for the member: its bulk is read from shared memory or sent here.
-                        stepTimings.bytes += UInt64(address.count + header.count + meta.count + bulkBytes)
+                        stepTimings.bytes += UInt64(address.count + header.count + meta.count + weightBytes)
                         if shared { return try socket.send(address, header, meta, UnsafeRawBufferPointer(start: nil, count: 0), .dontWait) }
-                        return try socket.send(address, header, meta, then: weights!, .dontWait)   // made above for every socket member
+                        return try socket.send(address, header, meta, then: stepWeights!, .dontWait)   // made above for every socket member
                     }
                 }
-                if !sent { machine.sendFailed(to: member.id, .queueFull) }
+                if !sent { machine.sendFailed(to: request.member.id, .queueFull) }
             } catch let error as ZMQError where error.isHostUnreachable {
-                machine.sendFailed(to: member.id, .unreachable)
+                machine.sendFailed(to: request.member.id, .unreachable)
             }
         }
     }
 
-    /// Handles messages and time until every gradient the step waits for is in, or its
-    /// members are lost (the machine's deadline, probes and silence rules decide).
+    /// Handles messages and time until every answer the step waits for is in, or its members
+    /// are lost (the machine's deadline, probes and silence rules decide); a loss asks the lost
+    /// member's chunks of others, whose requests go out here.
     private func awaitGradients() throws {
         while !machine.isStepComplete {
             let due = machine.nanosecondsUntilDue(now: Self.now())
             try pump(timeoutMilliseconds: Int(min(due, Liveness.probeInterval) / 1_000_000) + 1)
+            try broadcast()
         }
     }
 
-    /// Adds the gradients in worker-id order, the same order every run, into `gradientSum`.
-    private func reduce() -> BatchScore {
+    /// Adds the answers' exact fixed-point sums (any order gives the same integers) and turns
+    /// the total into floats once, into `gradientSum`; nil when the step was abandoned.
+    private func reduce() -> BatchScore? {
         var score = BatchScore()
         var slowest: UInt64 = 0, fastest = UInt64.max
-        var first = true
-        gradientSum.withUnsafeMutableBufferPointer { sum in
-            for member in machine.members {   // in id order
-                guard let view = gradients[member.id]?.view else { continue }
-                if first { view.gradient.copy(into: sum) } else { view.gradient.add(into: sum) }
-                first = false
-                score += BatchScore(lossSum: view.lossSum, correct: Int(view.correct), samples: Int(view.sampleCount))
-                slowest = max(slowest, view.computeNanoseconds)
-                epochWorkers.record(member.id, host: member.host, computeNanoseconds: view.computeNanoseconds, samples: Int(view.sampleCount))
-                fastest = min(fastest, view.computeNanoseconds)
-            }
+        exactSum.reset()
+        for answer in gradients {
+            exactSum.add(received: answer.view.sums)
+            score += BatchScore(lossSum: answer.view.lossSum, correct: Int(answer.view.correct), samples: Int(answer.view.sampleCount))
+            slowest = max(slowest, answer.view.computeNanoseconds)
+            epochWorkers.record(answer.member.id, host: answer.member.host, computeNanoseconds: answer.view.computeNanoseconds,
+                                samples: Int(answer.view.sampleCount))
+            fastest = min(fastest, answer.view.computeNanoseconds)
         }
+        let abandoned = machine.stepAbandoned
         machine.completeStep()
-        for received in gradients.values { spareMessages.append(received.message) }
+        for answer in gradients { spareMessages.append(answer.message) }
         gradients.removeAll(keepingCapacity: true)
+        requestsSent = 0
+        stepWeights = nil
         stepTimings.slowestComputeNanoseconds = slowest
         stepTimings.fastestComputeNanoseconds = fastest == .max ? 0 : fastest
+        if abandoned { return nil }
+        gradientSum.withUnsafeMutableBufferPointer { exactSum.floats(into: $0) }
         return score
     }
 
@@ -115,16 +125,23 @@ extension Coordinator {
         }
     }
 
-    /// The coordinator's own loss over `member`'s batch in flight: a member's report that the
-    /// loss diverged is believed only if the coordinator sees the same.
-    func ownLossIsFinite(onBatchOf member: CoordinatorStateMachine.Member) -> Bool {
-        guard let batch = machine.stepBatches.first(where: { $0.member.id == member.id }),
-              let holder = machine.assignment?.holders.first(where: { $0.id == member.id }) else { return true }
-        let globals = batch.indices.map { holder.stored[Int($0)] }
-        let workspace = Workspace(spec: config.model, capacity: globals.count)
-        var labels = [UInt8](repeating: 0, count: globals.count)
-        labels.withUnsafeMutableBufferPointer { train.gather(globals[...], inputs: workspace.input, labels: $0.baseAddress!) }
-        var gradient = [Float](repeating: 0, count: parameters.count)
-        return workspace.gradient(parameters: parameters, labels: labels, rows: globals.count, into: &gradient).lossSum.isFinite
+    /// The coordinator's own computation of `member`'s chunks in flight: the error when it
+    /// diverges too (a loss that is not finite, or a gradient beyond the fixed-point range). A
+    /// member's report that training diverged is believed only if the coordinator sees the same.
+    func ownDivergence(onChunksOf member: CoordinatorStateMachine.Member) -> TrainingError? {
+        guard let assignment = machine.assignment else { return nil }
+        let chunks = ChunkedGradient(spec: config.model, largestChunk: assignment.plan.largestChunk, format: assignment.plan.fixedPointFormat)
+        for request in machine.stepRequests where request.member.id == member.id && request.state == .pending {
+            for shard in request.shards {
+                let globals = assignment.chunkSamples(shard: shard)
+                let score = globals.withUnsafeBufferPointer { indices in
+                    parameters.withUnsafeBufferPointer { chunks.add(indices, of: train, parameters: $0.baseAddress!) }
+                }
+                if score == nil {
+                    return chunks.divergence(epoch: account.epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
+                }
+            }
+        }
+        return nil
     }
 }

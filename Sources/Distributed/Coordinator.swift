@@ -78,9 +78,14 @@ public final class Coordinator {
 
     /// Received messages not in use, reused so that steps allocate nothing.
     var spareMessages: [Message] = []
-    /// The current step's gradients by worker id, each in the message it arrived in.
-    var gradients: [UInt32: (message: Message, view: GradientView)] = [:]
+    /// The current step's accepted answers, each in the message it arrived in.
+    var gradients: [(member: CoordinatorStateMachine.Member, message: Message, view: GradientView)] = []
+    /// The step's exact sum of the answers, and the same as floats for the optimizer.
+    var exactSum: FixedPointSum
     var gradientSum: [Float]
+    /// Requests of the step sent so far, and the weights they share.
+    var requestsSent = 0
+    var stepWeights: SharedFrame?
     var stepTimings = StepTimings()
     /// Each worker's share of the epoch under way, for the metrics.
     var epochWorkers = WorkerFigures()
@@ -100,6 +105,9 @@ public final class Coordinator {
             throw TrainingError.dataDoesNotFitModel(
                 "the model \(config.model.summary) does not fit data of \(train.featureCount) pixels and \(train.classCount) classes")
         }
+        if let problem = ShardPlan.problem(sampleCount: train.count, shardCount: config.shardCount, batchSize: config.batchSize) {
+            throw TrainingError.dataDoesNotFitModel(problem)
+        }
         self.config = config
         self.options = options
         self.train = train
@@ -109,6 +117,7 @@ public final class Coordinator {
         parameters = config.model.initialParameters(config.initialization, seed: config.seed)
         gradientSum = [Float](repeating: 0, count: parameters.count)
         sharedMemory = CoordinatorSharedMemory(enabled: options.sharedMemory)
+        exactSum = FixedPointSum(format: config.shardPlan(sampleCount: train.count).fixedPointFormat, count: parameters.count)
         optimizer = makeOptimizer(config.optimizer, parameterCount: parameters.count)
         store = try options.checkpointDirectory.map(CheckpointStore.init(directory:))
         account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, now: Self.now())
@@ -119,9 +128,9 @@ public final class Coordinator {
         try socket.apply(security)
         // An unknown routing id is an error rather than a silent drop: a closed connection shows at once.
         try socket.set(.routerMandatory, 1)
-        // Nothing legitimate is larger than a gradient; a peer announcing more is cut off by libzmq.
-        try socket.set(.maxMessageSize, parameters.count * 4 + 64 * 1024)
-        try socket.useLargeKernelBuffers(messageBytes: parameters.count * 4)
+        // Nothing legitimate is larger than a gradient (Int64s); a peer announcing more is cut off by libzmq.
+        try socket.set(.maxMessageSize, parameters.count * 8 + 64 * 1024)
+        try socket.useLargeKernelBuffers(messageBytes: parameters.count * 8)
         do {
             try socket.bind(endpoint)
         } catch let error as ZMQError {
@@ -132,7 +141,8 @@ public final class Coordinator {
 
     static func settings(_ options: CoordinatorOptions, _ config: TrainingConfig, sampleCount: Int) -> CoordinatorStateMachine.Settings {
         .init(expectedWorkers: options.workers, maxWorkers: options.maxWorkers, stepDeadlineSeconds: options.stepDeadline,
-              sampleCount: sampleCount, batchSize: config.batchSize, seed: config.seed, restarted: options.resume)
+              sampleCount: sampleCount, batchSize: config.batchSize, shardCount: config.shardCount, seed: config.seed,
+              restarted: options.resume, blasCore: BLAS.coreName)
     }
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -176,6 +186,9 @@ public final class Coordinator {
         }
         perform(machine.startTraining(now: Self.now()))
         logger.info("training with \(counted(machine.members.count, "worker")): \(machine.members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
+        if machine.members.count > config.shardCount {
+            logger.warning("\(counted(machine.members.count - config.shardCount, "worker")) will wait idle: the run has \(counted(config.shardCount, "shard")) and a worker holds whole shards; pass --shards \(machine.members.count) or more to use them all")
+        }
         observer?.event("training_started", [("step", .int(Int(machine.step))), ("epoch", .int(account.epoch)), ("workers", .int(machine.members.count)),
                                              ("hosts", .object(machine.members.map { (String($0.id), .string($0.host)) }))])
 
@@ -202,7 +215,7 @@ public final class Coordinator {
             }
             saidWaiting = false
             let learningRate = account.learningRate(config.optimizer)
-            let score = try runStep()
+            guard let score = try runStep() else { continue }
             if let verdict = divergence.stepFinished(lossSum: score.lossSum, samples: score.samples) {
                 throw TrainingError.divergence(verdict, epoch: account.epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
             }

@@ -1,4 +1,5 @@
 import CSharedMemory
+import Wire
 import Foundation
 
 /// One shared-memory segment of the same-host bulk transport: a memory file mapped by two
@@ -7,7 +8,7 @@ import Foundation
 ///     0   sequence  UInt64  the step the data belongs to (0: nothing yet)
 ///     8   length    UInt64  bytes of data that step wrote
 ///     16  nonce     UInt64  the creator's random number, which the opener checks
-///     64  data      weights or a gradient, in the run's wire precision
+///     64  data      weights in the run's wire precision, or a gradient's Int64 sums
 ///
 /// The writer writes the data, then publishes length and sequence; the reader checks both
 /// when the control message that names the step arrives, so a writer that died mid-write
@@ -99,6 +100,15 @@ final class SharedSegment {
         var published: UInt64 = 0, bytes: UInt64 = 0
         dptrain_published(words, &published, &bytes)
         return published == sequence && bytes == UInt64(length)
+    }
+}
+
+extension SharedSegment: SharedBulkSource {
+    /// The data's first `length` bytes when the segment holds exactly those for step `step`: the
+    /// one check, at the segment, before a receiver decodes a single value of a shared bulk.
+    func bulk(step: UInt64, length: Int) -> UnsafeRawBufferPointer? {
+        guard length >= 0, length <= dataBytes, holds(sequence: step, length: length) else { return nil }
+        return UnsafeRawBufferPointer(rebasing: data[0..<length])
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MLP
 import Roles
 import Wire
 import ZMQ
@@ -13,15 +14,13 @@ public final class SimulatedWorker {
     private var encoder = MessageEncoder()
     private var runID: UInt64 = 0
     private var parameterCount = 0
-    private var precision = WirePrecision.float32
-    /// The stored gradient, already in the run's wire precision.
-    private var gradient: [UInt8] = []
+    /// The stored gradient: Int64 fixed-point sums, as every gradient travels.
+    private var gradient: [Int64] = []
     private let giveUpAfterSeconds: Double
     private let offersSharedMemory: Bool
     /// The segments, when the coordinator granted shared memory: the stored gradient is written
     /// into the slot once, and each step only publishes it anew.
     private var shared: WorkerSharedMemory?
-    private var storedGradient: [Float] = []
 
     public init(endpoint: String, context: Context, sharedMemory: Bool, giveUpAfterSeconds: Double = 60) throws {
         self.giveUpAfterSeconds = giveUpAfterSeconds
@@ -44,7 +43,7 @@ public final class SimulatedWorker {
             }
             if runID == 0, now - lastHello > 1_000_000_000 {
                 let offer = offersSharedMemory ? SharedMemoryOffer(hostIdentity: SharedSegment.hostIdentity) : nil
-                try encoder.hello(Hello(host: "simulated worker", sharedMemory: offer))
+                try encoder.hello(Hello(host: "simulated worker", blasCore: BLAS.coreName, sharedMemory: offer))
                 _ = try encoder.withFrames { try socket.send($0, .dontWait) }
                 lastHello = now
             }
@@ -66,20 +65,19 @@ public final class SimulatedWorker {
             let configuration = try RunConfiguration.decode(welcome.configuration, parameterCount: welcome.parameterCount)
             runID = header.runID
             parameterCount = welcome.parameterCount
-            precision = configuration.precision
-            // Small values, so that the coordinator's weights stay finite however long it runs.
-            storedGradient = (0..<parameterCount).map { Float(($0 % 17) - 8) * 1e-7 }
-            gradient = [UInt8](repeating: 0, count: parameterCount * precision.bytesPerValue)
-            gradient.withUnsafeMutableBytes { bulk in storedGradient.withUnsafeBufferPointer { precision.encode($0, into: bulk) } }
-            shared = try welcome.sharedMemory.map { try WorkerSharedMemory($0, bytes: gradient.count) }
-            shared?.publish(storedGradient, precision: precision, step: 0)
+            // Small values (a few thousand units of at least 2^-40), so that the coordinator's weights stay finite however long it runs.
+            gradient = (0..<parameterCount).map { Int64(($0 % 17) - 8) << 12 }
+            shared = try welcome.sharedMemory.map {
+                try WorkerSharedMemory($0, weightBytes: parameterCount * configuration.precision.bytesPerValue,
+                                       gradientBytes: parameterCount * gradientBytesPerValue)
+            }
+            _ = shared?.publish(gradient, step: 0)
         case .step:
             guard header.runID == runID, message[1].count >= 8 else { return true }
             let samples = UInt32(littleEndian: message[1].loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-            shared?.slot.publish(sequence: header.step, length: gradient.count)
+            shared?.slot.publish(sequence: header.step, length: gradient.count * gradientBytesPerValue)
             try encoder.gradient(runID: runID, step: header.step, sampleCount: samples, lossSum: Double(samples),
-                                 computeNanoseconds: 0, parameterCount: parameterCount, precision: precision,
-                                 bulkInSharedMemory: shared != nil)
+                                 computeNanoseconds: 0, parameterCount: parameterCount, bulkInSharedMemory: shared != nil)
             _ = try (shared == nil ? gradient : []).withUnsafeBytes { bulk in
                 try encoder.withFrames(bulk: bulk) { try socket.send($0, $1, $2, .dontWait) }
             }

@@ -31,23 +31,19 @@ public final class Worker {
     // Set by the welcome and the shards.
     private var runID: UInt64 = 0
     private var configuration: RunConfiguration?
-    private var workspace: Workspace?
+    private var chunks: ChunkedGradient?
     private var shard: LabeledImages?
-    private var gradient: [Float] = []
-    private var batchIndices: [Int32] = []
-    private var batchLabels: [UInt8] = []
+    private var chunkIndices: [Int32] = []
     /// Where the step's parameters are copied when they are not float32 aligned in libzmq's buffer.
     private var alignedParameters: [Float] = []
-    /// The gradient in the run's wire precision, when that is not float32.
-    private var wireGradient = WireEncodingBuffer()
     /// Offer to take weights and send gradients through shared memory when on the coordinator's host.
     private let offersSharedMemory: Bool
     /// The segments, when the coordinator granted shared memory.
     private var shared: WorkerSharedMemory?
-    private let noValues: [Float] = []
+    private let noSums: [Int64] = []
 
-    /// Bytes of the run's weights or gradient in its wire precision.
-    private var bulkBytes: Int {
+    /// Bytes of the run's weights in its wire precision.
+    private var weightBytes: Int {
         (configuration?.training.model.parameterCount ?? 0) * (configuration?.precision ?? .float32).bytesPerValue
     }
 
@@ -56,14 +52,17 @@ public final class Worker {
     public var testStepDelay: Double = 0
     /// Leave cleanly at the end of the step in hand on SIGTERM or SIGINT.
     private let leavesOnStopSignal: Bool
+    /// Join a run whose BLAS kernels are not this worker's, giving up bit-identity.
+    private let acceptsOtherKernels: Bool
     private var saidWaiting = false
     private var pollItems: [PollItem] = []
 
     /// Connects (lazily: nothing needs to listen yet) to the coordinator at `endpoint`.
     public init(endpoint: String, context: Context, logger: Logger, giveUpAfterSeconds: Double = 300,
                 host: String = Worker.defaultHost, leavesOnStopSignal: Bool = false, sharedMemory: Bool = true,
-                dropIncoming: ((MessageType) -> Bool)? = nil, security: SocketSecurity = .none) throws {
+                acceptsOtherKernels: Bool = false, dropIncoming: ((MessageType) -> Bool)? = nil, security: SocketSecurity = .none) throws {
         offersSharedMemory = sharedMemory && !SharedSegment.hostIdentity.isEmpty
+        self.acceptsOtherKernels = acceptsOtherKernels
         self.endpoint = endpoint
         self.context = context
         self.logger = logger
@@ -137,7 +136,8 @@ public final class Worker {
             switch action {
             case .sendHello(let previous):
                 let offer = offersSharedMemory ? SharedMemoryOffer(hostIdentity: SharedSegment.hostIdentity) : nil
-                try encoder.hello(Hello(previousWorkerID: previous, host: host, sharedMemory: offer))
+                try encoder.hello(Hello(previousWorkerID: previous, host: host, blasCore: BLAS.coreName,
+                                        acceptsOtherKernels: acceptsOtherKernels, sharedMemory: offer))
                 if !saidWaiting {
                     logger.info("waiting for a coordinator at \(endpoint); retrying with backoff")
                     saidWaiting = true
@@ -183,11 +183,9 @@ public final class Worker {
         do {
             var context = DecodeContext(receiver: .worker, runID: runID, parameterCount: configuration?.training.model.parameterCount ?? 0,
                                         shardCount: shard?.count ?? 0, precision: configuration?.precision ?? .float32)
-            context.sharedBulk = shared.map { UnsafeRawBufferPointer($0.weights.data) }
+            // Weights in shared memory are read only when the segment holds the message's step whole.
+            context.sharedBulk = shared?.weights
             envelope = try decode(frames: message, context: context)
-            if let shared, envelope.type == .step, message[2].isEmpty, !shared.weightsHold(step: envelope.step, bytes: bulkBytes) {
-                throw WireError.sharedBulkNotPublished(.step, step: envelope.step)
-            }
         } catch {
             logger.warning("dropped a message from the coordinator: \(error)")
             return
@@ -229,69 +227,65 @@ public final class Worker {
         let configuration = try RunConfiguration.decode(welcome.configuration, parameterCount: welcome.parameterCount)
         guard machine.receiveWelcome(workerID: welcome.workerID, runID: runID,
                                      silenceSeconds: configuration.coordinatorSilenceSeconds, now: Self.now()) else { return }
-        let batch = configuration.training.batchSize
+        let training = configuration.training
         self.configuration = configuration
         self.runID = runID
         shard = nil   // the coordinator sends this worker's samples anew after every welcome
-        let bytes = welcome.parameterCount * configuration.precision.bytesPerValue
         do {
             // Only a grant this worker asked for: its pid and descriptors come from the network.
-            shared = offersSharedMemory ? try welcome.sharedMemory.map { try WorkerSharedMemory($0, bytes: bytes) } : nil
+            shared = offersSharedMemory ? try welcome.sharedMemory.map {
+                try WorkerSharedMemory($0, weightBytes: welcome.parameterCount * configuration.precision.bytesPerValue,
+                                       gradientBytes: welcome.parameterCount * gradientBytesPerValue)
+            } : nil
         } catch {
             throw WorkerError.sharedMemory("\(error)")
         }
-        workspace = Workspace(spec: configuration.training.model, capacity: batch)
-        gradient = [Float](repeating: 0, count: welcome.parameterCount)
+        chunks = ChunkedGradient(spec: training.model, largestChunk: training.largestChunk, format: training.fixedPointFormat)
         alignedParameters = [Float](repeating: 0, count: welcome.parameterCount)
-        batchIndices = [Int32](repeating: 0, count: batch)
-        batchLabels = [UInt8](repeating: 0, count: batch)
-        logger.info("joined as worker \(machine.workerID): \(configuration.training.model.summary), batch \(batch)")
+        chunkIndices = [Int32](repeating: 0, count: training.largestChunk)
+        logger.info("joined as worker \(machine.workerID): \(training.model.summary), batch \(training.batchSize) over \(counted(training.shardCount, "shard"))")
+        if let core = configuration.blasCore, core != BLAS.coreName {
+            logger.warning("worker \(machine.workerID): computing on \(BLAS.coreName) BLAS kernels in a run on \(core), as --accept-other-kernels allows: the weights may differ in the last bits from one process's")
+        }
     }
 
-    /// Forward and backward over the step's samples, and the gradient sum back.
+    /// Forward and backward over each of the step's chunks alone, their exact fixed-point sum back.
     private func answer(_ step: StepView, step number: UInt64) throws {
-        guard let workspace, let shard else { return }
-        let rows = step.indices.count
-        guard rows > 0, rows <= workspace.capacity else {
-            logger.warning("dropped step \(number): \(rows) samples for a batch of \(workspace.capacity)")
+        guard let chunks, let shard else { return }
+        guard step.chunkSizes.allSatisfy({ Int($0) <= chunks.workspace.capacity }) else {
+            logger.warning("dropped step \(number): a chunk larger than the run's \(chunks.workspace.capacity) samples")
             return
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        for (row, index) in step.indices.enumerated() { batchIndices[row] = Int32(index) }
-        batchIndices.withUnsafeBufferPointer { indices in
-            batchLabels.withUnsafeMutableBufferPointer { labels in
-                shard.gather(UnsafeBufferPointer(rebasing: indices[0..<rows]), inputs: workspace.input, labels: labels.baseAddress!)
-            }
-        }
-        let score: BatchScore
+        let score: BatchScore?
         if let weights = step.parameters.alignedFloat32 {
             // Read the weights where libzmq received them: no copy.
-            score = workspace.gradient(parameters: weights, labels: batchLabels, rows: rows, into: &gradient)
+            score = addChunks(of: step, shard: shard, parameters: weights)
         } else {
             alignedParameters.withUnsafeMutableBufferPointer { step.parameters.copy(into: $0) }
-            score = workspace.gradient(parameters: alignedParameters, labels: batchLabels, rows: rows, into: &gradient)
+            score = alignedParameters.withUnsafeBufferPointer { addChunks(of: step, shard: shard, parameters: $0.baseAddress!) }
         }
         if testStepDelay > 0 { Thread.sleep(forTimeInterval: testStepDelay) }
         let computeNanoseconds = DispatchTime.now().uptimeNanoseconds - start
-        guard score.lossSum.isFinite else {
+        guard let score else {
             // Tell the coordinator, which stops the run with the reason, rather than leave it waiting.
-            try? encoder.failure("the loss became NaN or infinite at step \(number): training diverged; restart with a lower --lr",
+            try? encoder.failure("the loss or a gradient became NaN, infinite or too large to sum exactly at step \(number): training diverged; restart with a lower --lr",
                                  runID: runID, step: number)
             _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
             throw WorkerError.lossNotFinite(step: number)
         }
-        let precision = configuration?.precision ?? .float32
+        var throughSlot = false
         if let shared {
             // The coordinator rewrites the weights only after this step: if it did, this step is over.
             let fromSharedWeights = step.parameters.bytes.baseAddress == UnsafeRawPointer(shared.weights.data.baseAddress)
-            guard !fromSharedWeights || shared.weightsHold(step: number, bytes: bulkBytes) else { return }
-            shared.publish(gradient, precision: precision, step: number)
+            guard !fromSharedWeights || shared.weightsHold(step: number, bytes: weightBytes) else { return }
+            throughSlot = self.shared?.publish(chunks.sum.values, step: number) ?? false
         }
-        try encoder.gradient(runID: runID, step: number, sampleCount: UInt32(rows), lossSum: score.lossSum,
-                             computeNanoseconds: computeNanoseconds, parameterCount: gradient.count, precision: precision,
-                             bulkInSharedMemory: shared != nil, correct: UInt32(score.correct))
-        // In shared memory, the message says only that the slot holds the step; otherwise it carries the gradient.
-        let sent = try wireGradient.withEncoded(shared == nil ? gradient : noValues, precision) { bulk in
+        try encoder.gradient(runID: runID, step: number, sampleCount: UInt32(score.samples), lossSum: score.lossSum,
+                             computeNanoseconds: computeNanoseconds, parameterCount: chunks.sum.values.count,
+                             bulkInSharedMemory: throughSlot, correct: UInt32(score.correct))
+        // Through the slot, the message says only that the slot holds the step; otherwise it carries the sums.
+        let sent = try (throughSlot ? noSums : chunks.sum.values).withUnsafeBytes { bulk in
             // Never block: with no coordinator connected a blocking send would wait for one forever.
             try encoder.withFrames(bulk: bulk) { header, meta, bulk in
                 try socket.send(header, meta, bulk, .dontWait)
@@ -299,6 +293,23 @@ public final class Worker {
         }
         if sent { machine.sent(now: Self.now()) } else { try perform(machine.sendFailed(now: Self.now())) }
         stepsDone += 1
+    }
+    /// Each of the step's chunks alone into `chunks`' exact sum; the step's score, or nil when a
+    /// chunk diverged.
+    private func addChunks(of step: StepView, shard: LabeledImages, parameters: UnsafePointer<Float>) -> BatchScore? {
+        guard let chunks else { return nil }
+        chunks.reset()
+        var score = BatchScore()
+        var first = 0
+        for size in step.chunkSizes {
+            let rows = Int(size)
+            for row in 0..<rows { chunkIndices[row] = Int32(step.indices[first + row]) }
+            first += rows
+            let chunkScore = chunkIndices.withUnsafeBufferPointer { chunks.add(UnsafeBufferPointer(rebasing: $0[0..<rows]), of: shard, parameters: parameters) }
+            guard let chunkScore else { return nil }
+            score += chunkScore
+        }
+        return score
     }
 }
 
@@ -316,7 +327,7 @@ public enum WorkerError: Error, CustomStringConvertible, Equatable {
         case let .refused(endpoint, reason):
             return "worker: the coordinator at \(endpoint) refused this worker: \(reason)"
         case let .lossNotFinite(step):
-            return "worker: the loss became NaN or infinite at step \(step): training diverged; restart with a lower --lr"
+            return "worker: the loss or a gradient became NaN, infinite or too large to sum exactly at step \(step): training diverged; restart with a lower --lr"
         case let .sharedMemory(reason):
             return "worker: \(reason); start the worker with --shared-memory off to take the weights over the socket"
         case .stopped:

@@ -6,22 +6,33 @@ struct WorkerSharedMemory {
     let weights: SharedSegment
     let slot: SharedSegment
 
-    /// Maps the segments the coordinator granted, each of `bytes` bytes of data.
-    init(_ grant: SharedMemoryGrant, bytes: Int) throws {
+    /// The last step whose gradient the slot holds.
+    private var slotStep: UInt64?
+
+    /// Maps the segments the coordinator granted: the weights in the run's wire precision, the
+    /// slot for a gradient's Int64 sums.
+    init(_ grant: SharedMemoryGrant, weightBytes: Int, gradientBytes: Int) throws {
         let pid = Int32(bitPattern: grant.pid)
-        weights = try SharedSegment.open(pid: pid, fd: Int32(bitPattern: grant.weightsDescriptor), dataBytes: bytes, nonce: grant.weightsNonce)
-        slot = try SharedSegment.open(pid: pid, fd: Int32(bitPattern: grant.slotDescriptor), dataBytes: bytes, nonce: grant.slotNonce)
+        weights = try SharedSegment.open(pid: pid, fd: Int32(bitPattern: grant.weightsDescriptor), dataBytes: weightBytes, nonce: grant.weightsNonce)
+        slot = try SharedSegment.open(pid: pid, fd: Int32(bitPattern: grant.slotDescriptor), dataBytes: gradientBytes, nonce: grant.slotNonce)
     }
 
     /// Whether the weights segment holds step `step` whole; checked before and after computing
     /// on it, so that weights rewritten meanwhile are never taken for the step's.
     func weightsHold(step: UInt64, bytes: Int) -> Bool { weights.holds(sequence: step, length: bytes) }
 
-    /// Writes `gradient` into the slot in `precision`, then publishes it as step `step`'s.
-    func publish(_ gradient: [Float], precision: WirePrecision, step: UInt64) {
-        let bytes = gradient.count * precision.bytesPerValue
+    /// Writes a gradient's sums into the slot, then publishes them as step `step`'s; false, writing
+    /// nothing, when the slot already holds an answer of that step. A step can be answered twice
+    /// (the second time with chunks of a worker lost meanwhile): the coordinator reads the first
+    /// answer only when it handles its message, so the slot keeps it and the second one goes
+    /// over the socket.
+    mutating func publish(_ sums: [Int64], step: UInt64) -> Bool {
+        guard step != slotStep else { return false }
+        let bytes = sums.count * gradientBytesPerValue
         slot.invalidate()
-        gradient.withUnsafeBufferPointer { precision.encode($0, into: UnsafeMutableRawBufferPointer(rebasing: slot.data[0..<bytes])) }
+        sums.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: slot.data[0..<bytes]).copyMemory(from: $0) }
         slot.publish(sequence: step, length: bytes)
+        slotStep = step
+        return true
     }
 }

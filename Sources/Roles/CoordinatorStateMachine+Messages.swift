@@ -1,3 +1,4 @@
+import MLP
 import Wire
 
 /// What the coordinator decides about each message that arrives.
@@ -22,6 +23,11 @@ extension CoordinatorStateMachine {
         if previous != 0, member(id: previous) != nil {
             return refuse(.duplicateID, "worker id \(previous) is in use by a live worker")
         }
+        if let core = settings.blasCore, hello.blasCore != core, !hello.acceptsOtherKernels {
+            return refuse(.otherKernels, "this run computes on \(core) BLAS kernels and this worker on \(hello.blasCore.isEmpty ? "unnamed ones" : hello.blasCore): "
+                          + "its gradients would differ in the last bits and the run would no longer give the same weights as one process; "
+                          + "run the worker with DPTRAIN_BLAS_CORE=\(core) if its CPU has them, or pass --accept-other-kernels to join anyway")
+        }
         guard members.count + joining.count < settings.maxWorkers else {
             return refuse(.runFull, "this run has its \(settings.maxWorkers) workers and does not take more")
         }
@@ -38,7 +44,7 @@ extension CoordinatorStateMachine {
             nextID += 1
         }
         let host = address.map { "\(hello.host) at \($0)" } ?? hello.host
-        let member = Member(id: id, peer: peer, host: host, key: key)
+        let member = Member(id: id, peer: peer, host: host, key: key, blasCore: hello.blasCore)
         if let key { keyOfID[id] = key }
         lastHeard[id] = now
         if phase == .gathering, settings.restarted, firstArrival == nil { firstArrival = now }
@@ -52,9 +58,12 @@ extension CoordinatorStateMachine {
         return [.welcome(member)]
     }
 
-    /// A gradient for `gradientStep` over `sampleCount` samples: kept only when it is the one
-    /// this step waits for from this member, for the samples it was given.
-    public mutating func receiveGradient(step gradientStep: UInt64, sampleCount: Int, from peer: Peer, now: UInt64) -> GradientDecision {
+    /// A gradient for `gradientStep` over `sampleCount` samples, whose largest fixed-point value
+    /// has magnitude `largestMagnitude`: kept only when it answers this member's next request
+    /// of the current step, for that request's samples, within the fixed-point bound of its
+    /// chunks (each below `FixedPointFormat.chunkBound`, so no sum can overflow).
+    public mutating func receiveGradient(step gradientStep: UInt64, sampleCount: Int, largestMagnitude: UInt64,
+                                         from peer: Peer, now: UInt64) -> GradientDecision {
         func drop(_ reason: DropReason) -> GradientDecision {
             dropped[reason.kind, default: 0] += 1
             return .drop(reason)
@@ -64,12 +73,20 @@ extension CoordinatorStateMachine {
         guard phase == .training else { return drop(.gradientBeforeTraining(worker: member.id)) }
         if gradientStep < step { return drop(.staleGradient(worker: member.id, step: gradientStep, current: step)) }
         if gradientStep > step { return drop(.futureGradient(worker: member.id, step: gradientStep, current: step)) }
-        guard let expected = awaiting[member.id] else { return drop(.gradientNotAwaited(worker: member.id, step: step)) }
-        // A wrong count leaves the member awaited: its samples stay in flight until it answers or is lost.
+        guard awaiting[member.id] != nil,
+              let request = stepRequests.firstIndex(where: { $0.member.id == member.id && $0.state == .pending }) else {
+            return drop(.gradientNotAwaited(worker: member.id, step: step))
+        }
+        // A wrong count or an out-of-bound value leaves the member awaited: its chunks stay in
+        // flight until it answers or is lost.
+        let expected = stepRequests[request].indices.count
         guard sampleCount == expected else { return drop(.wrongSampleCount(worker: member.id, got: sampleCount, expected: expected)) }
-        awaiting[member.id] = nil
-        answered.insert(member.id)
-        return .accept(member)
+        let bound = UInt64(stepRequests[request].chunkSizes.count) * FixedPointFormat.chunkBound
+        guard largestMagnitude <= bound else { return drop(.gradientOutOfBound(worker: member.id, magnitude: largestMagnitude, bound: bound)) }
+        stepRequests[request].state = .answered
+        let left = awaiting[member.id]! - 1
+        awaiting[member.id] = left > 0 ? left : nil
+        return .accept(member, request: request)
     }
 
     public mutating func receiveHeartbeat(from peer: Peer, now: UInt64) -> [Action] {
@@ -85,7 +102,7 @@ extension CoordinatorStateMachine {
             unacknowledged.remove(member.id)
             return []
         }
-        return lose([(member.id, .left)])
+        return lose([(member.id, .left)], now: now)
     }
 
     /// A member says it cannot go on. Only the coordinator's own view can stop the run (it
@@ -93,7 +110,7 @@ extension CoordinatorStateMachine {
     /// and the run goes on without it.
     public mutating func receiveFailure(_ reason: String, from peer: Peer, now: UInt64) -> [Action] {
         guard let member = member(at: peer) else { return [count(.fromStranger(.failure))] }
-        return lose([(member.id, .reportedFailure(reason))])
+        return lose([(member.id, .reportedFailure(reason))], now: now)
     }
 
     /// A message that broke the protocol, from `peer`.

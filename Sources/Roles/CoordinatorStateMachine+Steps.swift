@@ -1,71 +1,81 @@
 /// The run's course: its start, each step's plan and completion, epochs, and its end.
 extension CoordinatorStateMachine {
-    /// Starts training with the members gathered: the first assignment of samples (or the
-    /// resumed one, fitted to the workers that came), shipped to each.
+    /// Starts training with the members gathered: the first assignment of shards (or the
+    /// resumed run's progress over the workers that came), shipped to each.
     public mutating func startTraining(now: UInt64) -> [Action] {
         precondition(isReadyToStart(now: now))
         phase = .training
         reservedIDs = []
         let ids = members.map(\.id)
-        if var resumed = assignment {
-            _ = resumed.remove(resumed.holderIDs.filter { !ids.contains($0) })
-            for id in ids where !resumed.holderIDs.contains(id) { _ = resumed.add(id) }
-            assignment = resumed
-        } else {
-            assignment = SampleAssignment(sampleCount: settings.sampleCount, holderIDs: ids, batchSize: settings.batchSize, seed: settings.seed)
-        }
+        // Workers come with empty storage, after a resume too: everything is shipped anew.
+        var fresh = assignment?.resumed(holderIDs: ids) ?? ShardAssignment(
+            plan: ShardPlan(sampleCount: settings.sampleCount, shardCount: settings.shardCount, batchSize: settings.batchSize, seed: settings.seed),
+            holderIDs: ids)
+        let shipments = fresh.rebalance()
+        assignment = fresh
         // Gathering may have taken long: silence counts from now.
         for member in members { lastHeard[member.id] = now }
         lastHeartbeat = now
-        return members.compactMap { member in
-            guard let holder = assignment!.holders.first(where: { $0.id == member.id }), !holder.stored.isEmpty else { return nil }
-            return .ship(holder.stored, to: member)
-        }
+        return shipActions(shipments)
     }
 
-    /// Between steps: joining members take their share of the samples and take part from the next step.
+    /// Between steps: joining members take whole shards and take part from the next step.
     public mutating func stepBoundary(now: UInt64) -> [Action] {
         guard !joining.isEmpty, var assignment else { return [] }
-        var actions: [Action] = []
-        for member in joining {
-            let transfers = assignment.add(member.id)
-            if !transfers.isEmpty { actions.append(.ship(transfers.map(\.global), to: member)) }
-            actions.append(.joined(member, samples: transfers.count))
-        }
+        let shipments = assignment.add(joining.map(\.id))
         self.assignment = assignment
+        var actions = shipActions(shipments)
+        for member in joining {
+            actions.append(.joined(member, samples: assignment.holders.first { $0.id == member.id }?.storedCount ?? 0))
+        }
         members = (members + joining).sorted { $0.id < $1.id }
         joining = []
         return actions
     }
 
-    /// Every sample of the epoch is trained.
+    func shipActions(_ shipments: [(id: UInt32, samples: [Int32])]) -> [Action] {
+        shipments.compactMap { shipment in member(id: shipment.id).map { .ship(shipment.samples, to: $0) } }
+    }
+
+    /// Every step of the epoch is trained.
     public var epochFinished: Bool { assignment?.epochFinished ?? false }
 
-    /// Reshuffles every member's samples for a new epoch.
+    /// Starts the next epoch: each shard's new order.
     public mutating func startEpoch() { assignment?.startEpoch() }
 
-    /// Opens the next step: each member with samples left gets its batch (`stepBatches`), and
-    /// the step waits for each one's gradient until the deadline.
+    /// Opens the next step: each member holding chunks of this step gets a request
+    /// (`stepRequests`), and the step waits for each answer until the deadline.
     public mutating func planStep(now: UInt64) {
         precondition(phase == .training && awaiting.isEmpty && assignment != nil)
         step += 1
-        stepBatches.removeAll(keepingCapacity: true)
-        answered.removeAll(keepingCapacity: true)
+        stepInFlight = true
+        stepAbandoned = false
+        // Requests are rebuilt in place, keeping their buffers, when the members are the same as last step's.
+        var count = 0
         for member in members {
-            let indices = assignment!.takeBatch(for: member.id)
-            guard !indices.isEmpty else { continue }
-            stepBatches.append((member, indices))
-            awaiting[member.id] = indices.count
+            guard let holder = assignment!.holders.first(where: { $0.id == member.id }) else { continue }
+            if count < stepRequests.count, stepRequests[count].member.id == member.id {
+                stepRequests[count].reset()
+            } else if count < stepRequests.count {
+                stepRequests[count] = StepRequest(member: member)
+            } else {
+                stepRequests.append(StepRequest(member: member))
+            }
+            assignment!.appendChunks(of: holder.shards, heldBy: member.id, to: &stepRequests[count])
+            guard !stepRequests[count].indices.isEmpty else { continue }
+            awaiting[member.id] = 1
+            count += 1
         }
+        stepRequests.removeSubrange(count...)
         stepStarted = now
         lastProbe = now
     }
 
-    /// The step is done: the batches whose gradients were accepted count as trained.
+    /// The step is done: its chunks count as trained, unless every member was lost during it.
     public mutating func completeStep() {
         precondition(awaiting.isEmpty)
-        for id in answered { assignment?.commit(id) }
-        answered.removeAll(keepingCapacity: true)
+        if !stepAbandoned { assignment?.commitStep() }
+        stepInFlight = false
     }
 
     /// Training is over: every member is told, and told again until it acknowledges or the linger passes.

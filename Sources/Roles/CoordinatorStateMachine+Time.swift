@@ -41,7 +41,7 @@ extension CoordinatorStateMachine {
             for member in joining where isSilent(member, now: now) {
                 losses.append((member.id, .silent(seconds: Liveness.seconds(settings.stepDeadline))))
             }
-            return losses.isEmpty ? actions : actions + lose(losses)
+            return losses.isEmpty ? actions : actions + lose(losses, now: now)
         case .finishing:
             if unacknowledged.isEmpty || now &- finishStarted >= Liveness.shutdownLinger {
                 phase = .finished
@@ -86,9 +86,11 @@ extension CoordinatorStateMachine {
         if phase == .finishing { unacknowledged.remove(id) }
     }
 
-    /// Members that stop taking part at the same instant: they stop counting at once, and their
-    /// samples, batches in flight included, go to those who stay, each sample once.
-    mutating func lose(_ losses: [(id: UInt32, reason: LossReason)]) -> [Action] {
+    /// Members that stop taking part at the same instant: they stop counting at once, their
+    /// shards go to those who stay, and so do their chunks of the step in flight (answered or
+    /// not: the driver drops a lost member's answers), to be computed again by the shards' new
+    /// holders. The step then trains the same chunks as if nobody had been lost.
+    mutating func lose(_ losses: [(id: UInt32, reason: LossReason)], now: UInt64) -> [Action] {
         guard !losses.isEmpty else { return [] }
         var actions: [Action] = []
         var gone: [UInt32] = []
@@ -97,22 +99,42 @@ extension CoordinatorStateMachine {
             gone.append(id)
             actions.append(.lost(member, reason))
         }
-        guard phase == .training, var assignment else {
-            // Before training nothing has been shipped: the first shipments will carry the samples.
+        guard phase == .training, var assignment, !gone.isEmpty else {
+            // Before training nothing has been shipped: the first shipments will carry the shards.
             return actions
         }
-        let moves = assignment.remove(gone)
+        actions += shipActions(assignment.remove(gone))
         self.assignment = assignment
-        for (id, samples) in moves where !samples.isEmpty {
-            guard let member = member(id: id) else { continue }
-            actions.append(.ship(samples.map(\.global), to: member))
+        guard stepInFlight else { return actions }
+        var orphanShards: [Int] = []
+        for index in stepRequests.indices where gone.contains(stepRequests[index].member.id) && stepRequests[index].state != .void {
+            orphanShards += stepRequests[index].shards
+            stepRequests[index].state = .void
         }
+        guard !orphanShards.isEmpty else { return actions }
+        if members.isEmpty {
+            // Nobody is left to compute them: the step is abandoned and trained again later.
+            stepAbandoned = true
+            awaiting.removeAll()
+            for index in stepRequests.indices { stepRequests[index].state = .void }
+            return actions
+        }
+        for member in members {
+            let theirs = orphanShards.filter { assignment.holder(of: $0) == member.id }.sorted()
+            guard !theirs.isEmpty else { continue }
+            var request = StepRequest(member: member)
+            assignment.appendChunks(of: theirs, heldBy: member.id, to: &request)
+            stepRequests.append(request)
+            awaiting[member.id, default: 0] += 1
+        }
+        // The new holders get the step's full deadline for the chunks they were just asked.
+        stepStarted = now
+        lastProbe = now
         return actions
     }
 
     private mutating func removeMember(_ id: UInt32) -> Member? {
         awaiting[id] = nil
-        answered.remove(id)
         lastHeard[id] = nil
         if let index = joining.firstIndex(where: { $0.id == id }) { return joining.remove(at: index) }
         guard let index = members.firstIndex(where: { $0.id == id }) else { return nil }

@@ -19,12 +19,15 @@ public struct CoordinatorStateMachine {
         public let host: String
         /// The public key its connection was authenticated with (Z85), when the run uses keys.
         public let key: String?
+        /// The BLAS kernels it computes on, as its hello said.
+        public let blasCore: String
 
-        public init(id: UInt32, peer: Peer, host: String, key: String? = nil) {
+        public init(id: UInt32, peer: Peer, host: String, key: String? = nil, blasCore: String = "") {
             self.id = id
             self.peer = peer
             self.host = host
             self.key = key
+            self.blasCore = blasCore
         }
     }
 
@@ -48,7 +51,7 @@ public struct CoordinatorStateMachine {
         case heartbeat(Member)
         /// Send this member these training samples (global indices), to append to its storage.
         case ship([Int32], to: Member)
-        /// A member that was joining takes part from the next step, holding this many samples.
+        /// A member that was joining takes part from the next step, storing this many samples.
         case joined(Member, samples: Int)
         /// This member no longer takes part; its samples have gone to the others (see the ships).
         case lost(Member, LossReason)
@@ -60,8 +63,8 @@ public struct CoordinatorStateMachine {
 
     /// Whether to keep a gradient.
     public enum GradientDecision: Equatable, Sendable {
-        /// The one the current step waits for from this member.
-        case accept(Member)
+        /// The answer to this member's request `request` (an index into `stepRequests`).
+        case accept(Member, request: Int)
         case drop(DropReason)
     }
 
@@ -74,16 +77,23 @@ public struct CoordinatorStateMachine {
         /// How long a step waits for a gradient, and a member may stay silent.
         public var stepDeadline: UInt64
         public var sampleCount: Int
-        /// Samples per member per step.
+        /// Samples per step, over all members: the global batch.
         public var batchSize: Int
+        /// Virtual shards; nil for `ShardPlan.defaultShardCount(batchSize:)`.
+        public var shardCount: Int
         public var seed: UInt64
         /// A coordinator restarted with --resume: some of the workers it waits for may have
         /// died with the one before, so it waits for them only a while (see `isReadyToStart`).
         public var restarted: Bool
+        /// The BLAS kernels the run computes on; a worker on others is refused unless it accepts
+        /// losing bit-identity. Nil: not checked.
+        public var blasCore: String?
 
         public init(expectedWorkers: Int, maxWorkers: Int = .max, stepDeadlineSeconds: Double = Liveness.defaultStepDeadlineSeconds,
-                    sampleCount: Int, batchSize: Int, seed: UInt64, restarted: Bool = false) {
+                    sampleCount: Int, batchSize: Int, shardCount: Int? = nil, seed: UInt64, restarted: Bool = false, blasCore: String? = nil) {
             precondition(expectedWorkers > 0 && maxWorkers >= expectedWorkers && batchSize > 0)
+            self.shardCount = shardCount ?? ShardPlan.defaultShardCount(batchSize: batchSize)
+            self.blasCore = blasCore
             self.expectedWorkers = expectedWorkers
             self.maxWorkers = maxWorkers
             stepDeadline = Liveness.nanoseconds(stepDeadlineSeconds)
@@ -99,9 +109,9 @@ public struct CoordinatorStateMachine {
         public var step: UInt64
         public var memberIDs: [UInt32]
         public var nextID: UInt32
-        public var assignment: SampleAssignment
+        public var assignment: ShardAssignment
 
-        public init(step: UInt64, memberIDs: [UInt32], nextID: UInt32, assignment: SampleAssignment) {
+        public init(step: UInt64, memberIDs: [UInt32], nextID: UInt32, assignment: ShardAssignment) {
             self.step = step
             self.memberIDs = memberIDs
             self.nextID = nextID
@@ -115,16 +125,21 @@ public struct CoordinatorStateMachine {
     public internal(set) var members: [Member] = []
     /// Members welcomed since the last step boundary; they take part from the next.
     public internal(set) var joining: [Member] = []
-    /// Which samples each member stores and trains; nil until training starts.
-    public internal(set) var assignment: SampleAssignment?
+    /// Which shards each member holds, and the epoch's progress; nil until training starts.
+    public internal(set) var assignment: ShardAssignment?
     /// The step under way (1 for the first), 0 before training.
     public internal(set) var step: UInt64 = 0
-    /// The current step's batches, one per member with samples left, in id order (reused from step to step).
-    public internal(set) var stepBatches: [(member: Member, indices: ArraySlice<UInt32>)] = []
-    /// Members whose gradient the current step still needs, and the sample count each must report.
+    /// The current step's requests: first one per member with chunks to train, in id order,
+    /// then, after a loss, the lost member's chunks asked of their shards' new holders. Each
+    /// member answers its requests in order. Reused from step to step.
+    public internal(set) var stepRequests: [StepRequest] = []
+    /// Members the current step still waits for, and how many answers from each.
     public internal(set) var awaiting: [UInt32: Int] = [:]
-    /// Members whose gradient the current step has accepted.
-    public internal(set) var answered: Set<UInt32> = []
+    /// A step is planned and not yet completed.
+    public internal(set) var stepInFlight = false
+    /// Every member was lost during the step: its answers are void, and the same chunks are
+    /// trained again at the next step, when a worker has come.
+    public internal(set) var stepAbandoned = false
     /// Messages dropped so far, by kind.
     public internal(set) var dropped: [String: Int] = [:]
     public internal(set) var nextID: UInt32 = 1

@@ -14,6 +14,8 @@ public enum DropReason: Equatable, Sendable, CustomStringConvertible {
     case futureGradient(worker: UInt32, step: UInt64, current: UInt64)
     case gradientNotAwaited(worker: UInt32, step: UInt64)
     case wrongSampleCount(worker: UInt32, got: Int, expected: Int)
+    /// A fixed-point gradient sum beyond what its chunks can add up to.
+    case gradientOutOfBound(worker: UInt32, magnitude: UInt64, bound: UInt64)
     /// Hellos that were refused count as dropped too.
     case refusedHello(RefuseReason)
 
@@ -29,6 +31,7 @@ public enum DropReason: Equatable, Sendable, CustomStringConvertible {
         case .futureGradient: "future_gradient"
         case .gradientNotAwaited: "gradient_not_awaited"
         case .wrongSampleCount: "wrong_sample_count"
+        case .gradientOutOfBound: "gradient_out_of_bound"
         case .refusedHello(let reason): "refused_hello_\(reason.kind)"
         }
     }
@@ -44,6 +47,7 @@ public enum DropReason: Equatable, Sendable, CustomStringConvertible {
         case let .futureGradient(worker, step, current): "a gradient for future step \(step) from worker \(worker) at step \(current)"
         case let .gradientNotAwaited(worker, step): "a gradient for step \(step) from worker \(worker), which this step does not wait for"
         case let .wrongSampleCount(worker, got, expected): "a gradient for \(got) samples from worker \(worker), whose step had \(expected)"
+        case let .gradientOutOfBound(worker, magnitude, bound): "a gradient from worker \(worker) with a fixed-point value of magnitude \(magnitude), beyond its chunks' bound \(bound)"
         case .refusedHello(let reason): "a hello refused: \(reason)"
         }
     }
@@ -92,6 +96,7 @@ extension RefuseReason {
     public var kind: String {
         switch self {
         case .wrongVersion: "wrong_version"
+        case .otherKernels: "other_kernels"
         case .runFull: "run_full"
         case .notAuthorised: "not_authorised"
         case .duplicateID: "duplicate_id"

@@ -10,16 +10,19 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
     public var classCount: Int
     /// How long a worker should wait, hearing nothing, before it takes the coordinator for gone.
     public var coordinatorSilenceSeconds: Double?
-    /// How weights and gradients travel; absent (an older coordinator) means float32.
+    /// How the weights travel; absent (an older coordinator) means float32. Gradients always travel exact (Int64).
     public var wirePrecision: WirePrecision?
+    /// The BLAS kernels the run computes on.
+    public var blasCore: String?
 
     public init(training: TrainingConfig, featureCount: Int, classCount: Int, coordinatorSilenceSeconds: Double? = nil,
-                wirePrecision: WirePrecision? = nil) {
+                wirePrecision: WirePrecision? = nil, blasCore: String? = nil) {
         self.training = training
         self.featureCount = featureCount
         self.classCount = classCount
         self.coordinatorSilenceSeconds = coordinatorSilenceSeconds
         self.wirePrecision = wirePrecision
+        self.blasCore = blasCore
     }
 
     /// The run's wire precision, float32 when the coordinator named none.

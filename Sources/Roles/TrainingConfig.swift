@@ -7,9 +7,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var initialization: Initialization
     public var optimizer: OptimizerConfig
     public var epochs: Int
-    /// Samples per step (per worker, in a distributed run).
+    /// Samples per step: the global batch, whatever the number of workers.
     public var batchSize: Int
     public var seed: UInt64
+    /// Virtual shards the training set is split into (`--shards`); nil for the default rule,
+    /// `ShardPlan.defaultShardCount(batchSize:)`. Never depends on the number of workers.
+    public var shards: Int?
 
     public init(model: ModelSpec, initialization: Initialization, optimizer: OptimizerConfig,
                 epochs: Int, batchSize: Int, seed: UInt64) {
@@ -41,6 +44,19 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
                        epochs: 3, batchSize: 32, seed: 1)
     }
 
+    /// The shards the run trains over.
+    public var shardCount: Int { shards ?? ShardPlan.defaultShardCount(batchSize: batchSize) }
+
+    /// The most samples of one chunk: the rows of one gradient computation.
+    public var largestChunk: Int { (batchSize + shardCount - 1) / shardCount }
+    /// The fixed-point form of the run's gradient sums.
+    public var fixedPointFormat: FixedPointFormat { FixedPointFormat(largestChunk: largestChunk) }
+
+    /// The run's shards and chunks over `sampleCount` training samples.
+    public func shardPlan(sampleCount: Int) -> ShardPlan {
+        ShardPlan(sampleCount: sampleCount, shardCount: shardCount, batchSize: batchSize, seed: seed)
+    }
+
     public static func defaultLearningRate(_ kind: OptimizerConfig.Kind) -> Float {
         switch kind {
         case .sgd: return 0.1
@@ -54,6 +70,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         var found = model.problems
         if epochs < 1 { found.append("--epochs must be at least 1 (got \(epochs))") }
         if batchSize < 1 { found.append("--batch must be at least 1 (got \(batchSize))") }
+        else if let problem = ShardPlan.problem(sampleCount: .max, shardCount: shardCount, batchSize: batchSize) { found.append(problem) }
         if !(optimizer.learningRate > 0) || !optimizer.learningRate.isFinite {
             found.append("--lr must be a positive number (got \(optimizer.learningRate))")
         }

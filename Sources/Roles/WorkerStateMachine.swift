@@ -145,7 +145,7 @@ public struct WorkerStateMachine {
         case .runFinished:
             state = .stopped(.trainingDone)
             return []
-        case .wrongVersion, .runFull, .notAuthorised:
+        case .wrongVersion, .runFull, .notAuthorised, .otherKernels:
             state = .failed(.refused(reason, text))
             return []
         }

@@ -15,7 +15,7 @@ public struct CheckpointState: Codable, Equatable {
     public var epochInProgress: Bool
     /// Training samples seen, which places the learning-rate schedule.
     public var samplesSeen: Int
-    public var assignment: SampleAssignment
+    public var assignment: ShardAssignment
     /// The workers of the run, by id; a restarted coordinator keeps their places for them.
     public var memberIDs: [UInt32]
     public var nextWorkerID: UInt32
@@ -34,7 +34,7 @@ public struct CheckpointState: Codable, Equatable {
     public var divergenceStartLoss: Double?
 
     public init(training: TrainingConfig, sampleCount: Int, step: UInt64, epoch: Int, epochInProgress: Bool, samplesSeen: Int,
-                assignment: SampleAssignment, memberIDs: [UInt32], nextWorkerID: UInt32, optimizerStep: Int,
+                assignment: ShardAssignment, memberIDs: [UInt32], nextWorkerID: UInt32, optimizerStep: Int,
                 trainingSeconds: Double, runLossSum: Double, runSamples: Int, epochLossSum: Double, epochSamples: Int) {
         self.training = training
         self.sampleCount = sampleCount
@@ -77,7 +77,7 @@ public struct Checkpoint: Equatable {
 /// previous checkpoint stays usable. The three newest are kept.
 public struct CheckpointStore {
     public static let magic: [UInt8] = Array("DPCK".utf8)
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
     public static let kept = 3
     public let directory: String
 
@@ -168,7 +168,7 @@ public struct CheckpointStore {
             throw refuse("its state describes no model this dptrain can train")
         }
         if let problem = state.assignment.problem(sampleCount: state.sampleCount) {
-            throw refuse("its sample assignment is inconsistent: \(problem)")
+            throw refuse("its shard assignment is inconsistent: \(problem)")
         }
         let parameterCount = state.training.model.parameterCount
         let momentCount = makeOptimizer(state.training.optimizer, parameterCount: 0).state.moments.count

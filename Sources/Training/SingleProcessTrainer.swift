@@ -22,6 +22,9 @@ public final class SingleProcessTrainer {
             throw TrainingError.dataDoesNotFitModel(
                 "the model has \(config.model.classCount) outputs but the data has \(train.classCount) classes")
         }
+        if let problem = ShardPlan.problem(sampleCount: train.count, shardCount: config.shardCount, batchSize: config.batchSize) {
+            throw TrainingError.dataDoesNotFitModel(problem)
+        }
         self.config = config
         self.train = train
         self.test = test
@@ -29,16 +32,15 @@ public final class SingleProcessTrainer {
         optimizer = makeOptimizer(config.optimizer, parameterCount: parameters.count)
     }
 
-    /// Trains for `config.epochs` epochs, evaluating on the test set after each.
+    /// Trains for `config.epochs` epochs, evaluating on the test set after each. Each step is
+    /// exactly what a coordinator's step is with any number of workers: a chunk of every shard,
+    /// each chunk's gradient computed alone and summed exactly (`ChunkedGradient`).
     @discardableResult
     public func run(observer: TrainingObserver? = nil) throws -> TrainingReport {
-        let batch = config.batchSize
-        let workspace = Workspace(spec: config.model, capacity: batch)
+        let plan = config.shardPlan(sampleCount: train.count)
+        let chunks = ChunkedGradient(spec: config.model, largestChunk: plan.largestChunk, format: plan.fixedPointFormat)
         let evaluationWorkspace = Workspace(spec: config.model, capacity: 1000)
         var gradient = [Float](repeating: 0, count: parameters.count)
-        var labels = [UInt8](repeating: 0, count: batch)
-        var order = EpochOrder(sampleCount: train.count, seed: config.seed)
-        let stepsPerEpoch = (train.count + batch - 1) / batch
 
         var account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, now: Self.now())
         var step = 0
@@ -47,22 +49,30 @@ public final class SingleProcessTrainer {
                                     samplesPerSecond: 0, elapsedSeconds: 0, workers: 1)
 
         while !account.isFinished {
-            order.shuffle()
+            let samples = plan.epochSamples(epoch: account.epoch)
             account.beginEpoch(now: Self.now())
-            for stepInEpoch in 1...stepsPerEpoch {
-                let first = (stepInEpoch - 1) * batch
-                let rows = min(batch, train.count - first)
-                labels.withUnsafeMutableBufferPointer { labelBuffer in
-                    train.gather(order.indices[first..<(first + rows)], inputs: workspace.input, labels: labelBuffer.baseAddress!)
+            for stepInEpoch in 0..<plan.stepsPerEpoch {
+                chunks.reset()
+                var score = BatchScore()
+                for shard in 0..<plan.shardCount {
+                    let chunk = plan.chunk(shard: shard, step: stepInEpoch)
+                    guard !chunk.isEmpty else { continue }
+                    let chunkScore = samples[shard][chunk].withUnsafeBufferPointer { indices in
+                        parameters.withUnsafeBufferPointer { chunks.add(indices, of: train, parameters: $0.baseAddress!) }
+                    }
+                    guard let chunkScore else {
+                        throw chunks.divergence(epoch: account.epoch, step: step + 1, learningRate: config.optimizer.learningRate)
+                    }
+                    score += chunkScore
                 }
-                let score = workspace.gradient(parameters: parameters, labels: labels, rows: rows, into: &gradient)
-                if let verdict = divergence.stepFinished(lossSum: score.lossSum, samples: rows) {
+                if let verdict = divergence.stepFinished(lossSum: score.lossSum, samples: score.samples) {
                     throw TrainingError.divergence(verdict, epoch: account.epoch, step: step + 1, learningRate: config.optimizer.learningRate)
                 }
+                gradient.withUnsafeMutableBufferPointer { chunks.sum.floats(into: $0) }
                 let learningRate = account.learningRate(config.optimizer)
                 parameters.withUnsafeMutableBufferPointer { p in
                     gradient.withUnsafeBufferPointer { g in
-                        optimizer.step(parameters: p, gradientSum: g, sampleCount: rows, learningRate: learningRate)
+                        optimizer.step(parameters: p, gradientSum: g, sampleCount: score.samples, learningRate: learningRate)
                     }
                 }
                 step += 1

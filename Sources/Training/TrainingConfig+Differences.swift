@@ -23,8 +23,12 @@ extension TrainingConfig {
         compare("--weight-decay", optimizer.weightDecay, other.optimizer.weightDecay)
         compare("--epochs", epochs, other.epochs)
         compare("--batch", batchSize, other.batchSize)
+        compare("--shards", shardCount, other.shardCount)
         compare("--seed", seed, other.seed)
-        if found.isEmpty && self != other { found.append("settings that have no flag (the input size or the class count)") }
+        // A run whose --shards spelled out the default is the same run as one that left it out.
+        var mine = self, theirs = other
+        (mine.shards, theirs.shards) = (shardCount, other.shardCount)
+        if found.isEmpty && mine != theirs { found.append("settings that have no flag (the input size or the class count)") }
         return found
     }
 }

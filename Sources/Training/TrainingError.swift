@@ -3,6 +3,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case lossNotFinite(epoch: Int, step: Int, learningRate: Float)
     case dataDoesNotFitModel(String)
     case diverged(DivergenceCheck.Verdict, epoch: Int, step: Int, learningRate: Float)
+    /// A chunk's gradient grew beyond what the run's fixed-point format sums exactly.
+    case gradientOutOfRange(epoch: Int, step: Int, bound: Float, learningRate: Float)
 
     /// The error for `verdict`, found at `epoch` and `step` of a run at base rate `learningRate`.
     public static func divergence(_ verdict: DivergenceCheck.Verdict, epoch: Int, step: Int, learningRate: Float) -> TrainingError {
@@ -16,6 +18,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "the loss became NaN or infinite at epoch \(epoch), step \(step): training diverged; try a lower learning rate than --lr \(learningRate)"
         case let .dataDoesNotFitModel(detail):
             return detail
+        case let .gradientOutOfRange(epoch, step, bound, learningRate):
+            return "training diverged at epoch \(epoch), step \(step): a gradient grew beyond \(Int(bound)) per chunk, "
+                + "past the range dptrain sums exactly; try a lower learning rate than --lr \(learningRate)"
         case let .diverged(verdict, epoch, step, learningRate):
             let advice = "try a lower learning rate than --lr \(learningRate)"
             switch verdict {

@@ -12,8 +12,8 @@ public struct DecodeContext {
     /// How the run's weights and gradients travel (from the welcome, for a worker).
     public var precision: WirePrecision
     /// Where a step's or a gradient's values are when its bulk frame is empty: the sender's
-    /// shared-memory segment (the receiver checks, before and after, that it holds that step).
-    public var sharedBulk: UnsafeRawBufferPointer?
+    /// shared-memory segment, which hands out only a whole published step of the right size.
+    public var sharedBulk: SharedBulkSource?
 
     public init(receiver: Role, runID: UInt64 = 0, parameterCount: Int = 0, shardCount: Int = 0, precision: WirePrecision = .float32) {
         self.receiver = receiver
@@ -67,9 +67,9 @@ public func decode<Frames: Collection>(
     case .shard:
         return Envelope(header: header, body: .shard(try decodeShard(&reader, pixels: bulk)))
     case .step:
-        return Envelope(header: header, body: .step(try decodeStep(&reader, bulk: bulk, context: context)))
+        return Envelope(header: header, body: .step(try decodeStep(&reader, bulk: bulk, step: header.step, context: context)))
     case .gradient:
-        return Envelope(header: header, body: .gradient(try decodeGradient(&reader, bulk: bulk, context: context)))
+        return Envelope(header: header, body: .gradient(try decodeGradient(&reader, bulk: bulk, step: header.step, context: context)))
     case .heartbeat:
         body = .heartbeat
     case .goodbye:
@@ -86,7 +86,10 @@ public func decode<Frames: Collection>(
 private func decodeHello(_ reader: inout ByteReader) throws -> Hello {
     let previous = try reader.integer("the previous worker id", as: UInt32.self)
     let host = try reader.string("host", limit: Limits.hostBytes)
-    return Hello(previousWorkerID: previous, host: host, sharedMemory: try reader.sharedMemoryOffer())
+    let core = try reader.string("BLAS core", limit: Limits.blasCoreBytes)
+    let flags = try reader.integer("the flags", as: UInt8.self)
+    return Hello(previousWorkerID: previous, host: host, blasCore: core, acceptsOtherKernels: flags & 1 != 0,
+                 sharedMemory: try reader.sharedMemoryOffer())
 }
 
 private func decodeWelcome(_ reader: inout ByteReader) throws -> Welcome {
@@ -137,23 +140,34 @@ private func decodeShard(_ reader: inout ByteReader, pixels: UnsafeRawBufferPoin
                      pixels: pixels, labels: labels)
 }
 
-private func decodeStep(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer,
+private func decodeStep(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer, step: UInt64,
                         context: DecodeContext) throws -> StepView {
     let epoch = try reader.integer("the epoch", as: UInt32.self)
     let count = try reader.integer("the index count", as: UInt32.self)
     let indices = WireArray<UInt32>(try reader.bytes(UInt64(count) * 4, "the sample indices"))
+    let chunkCount = try reader.integer("the chunk count", as: UInt32.self)
+    guard chunkCount <= Limits.chunkCount else {
+        throw WireError.overLimit(field: "step chunk count", value: UInt64(chunkCount), limit: Limits.chunkCount)
+    }
+    let chunkSizes = WireArray<UInt32>(try reader.bytes(UInt64(chunkCount) * 4, "the chunk sizes"))
     try reader.finish()
-    let parameters = try floats(values(bulk, context), of: .step, expected: context.parameterCount, precision: context.precision)
+    // Every chunk has samples, and the chunks cover the indices exactly (UInt64: no overflow).
+    guard !chunkSizes.contains(0), chunkSizes.reduce(UInt64(0), { $0 + UInt64($1) }) == UInt64(count) else {
+        throw WireError.chunksDoNotCover(indices: Int(count), chunks: chunkSizes.map { Int($0) }.prefix(8).map { $0 })
+    }
+    let bytes = context.parameterCount * context.precision.bytesPerValue
+    let parameters = try floats(values(bulk, .step, step: step, bytes: bytes, context), of: .step,
+                                expected: context.parameterCount, precision: context.precision)
     for (position, index) in indices.enumerated() where Int(index) >= context.shardCount {
         throw WireError.indexOutOfRange(position: position, index: index, shardCount: context.shardCount)
     }
     if let bad = parameters.firstNonFinite() {
         throw WireError.nonFinite(.step, index: bad, value: parameters[bad])
     }
-    return StepView(epoch: epoch, indices: indices, parameters: parameters)
+    return StepView(epoch: epoch, indices: indices, chunkSizes: chunkSizes, parameters: parameters)
 }
 
-private func decodeGradient(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer,
+private func decodeGradient(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer, step: UInt64,
                             context: DecodeContext) throws -> GradientView {
     let samples = try reader.integer("the sample count", as: UInt32.self)
     let loss = try reader.double("the loss sum")
@@ -162,19 +176,22 @@ private func decodeGradient(_ reader: inout ByteReader, bulk: UnsafeRawBufferPoi
     guard correct <= samples else { throw WireError.overLimit(field: "correct count", value: UInt64(correct), limit: Int(samples)) }
     try reader.finish()
     guard loss.isFinite else { throw WireError.lossNotFinite(loss) }
-    let gradient = try floats(values(bulk, context), of: .gradient, expected: context.parameterCount, precision: context.precision)
-    if let bad = gradient.firstNonFinite() {
-        throw WireError.nonFinite(.gradient, index: bad, value: gradient[bad])
+    let sums = try values(bulk, .gradient, step: step, bytes: context.parameterCount * gradientBytesPerValue, context)
+    guard sums.count % gradientBytesPerValue == 0 else { throw WireError.floatBytes(.gradient, bytes: sums.count) }
+    guard sums.count / gradientBytesPerValue == context.parameterCount else {
+        throw WireError.parameterCount(.gradient, got: sums.count / gradientBytesPerValue, expected: context.parameterCount)
     }
-    return GradientView(sampleCount: samples, lossSum: loss, computeNanoseconds: nanoseconds, correct: correct, gradient: gradient)
+    return GradientView(sampleCount: samples, lossSum: loss, computeNanoseconds: nanoseconds, correct: correct, sums: sums)
 }
 
-/// The bulk frame, or when it is empty and the sender's data is in shared memory, the run's
-/// parameter count of values there.
-private func values(_ bulk: UnsafeRawBufferPointer, _ context: DecodeContext) -> UnsafeRawBufferPointer {
+/// The bulk frame, or when it is empty and the sender's data is in shared memory, the `bytes`
+/// the sender published there for `step`: the segment hands them out only when it holds
+/// exactly that step's `bytes`, so nothing of another step, or torn, is ever read.
+private func values(_ bulk: UnsafeRawBufferPointer, _ type: MessageType, step: UInt64, bytes: Int,
+                    _ context: DecodeContext) throws -> UnsafeRawBufferPointer {
     guard bulk.isEmpty, let shared = context.sharedBulk else { return bulk }
-    let bytes = context.parameterCount * context.precision.bytesPerValue
-    return bytes <= shared.count ? UnsafeRawBufferPointer(rebasing: shared[0..<bytes]) : bulk
+    guard let published = shared.bulk(step: step, length: bytes) else { throw WireError.sharedBulkNotPublished(type, step: step) }
+    return published
 }
 
 /// The bulk frame as `expected` values in `precision`, checking its size only.

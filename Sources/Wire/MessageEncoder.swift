@@ -20,9 +20,13 @@ public struct MessageEncoder {
     public mutating func hello(_ hello: Hello, runID: UInt64 = 0) throws {
         let host = Array(hello.host.utf8)
         try checkLimit("hello host length", host.count, Limits.hostBytes)
+        let core = Array(hello.blasCore.utf8)
+        try checkLimit("hello BLAS core length", core.count, Limits.blasCoreBytes)
         begin()
         meta.appendLittleEndian(hello.previousWorkerID)
         meta.appendPrefixed(host)
+        meta.appendPrefixed(core)
+        meta.appendLittleEndian(UInt8(hello.acceptsOtherKernels ? 1 : 0))
         if let offer = hello.sharedMemory {
             try checkLimit("hello host identity length", offer.hostIdentity.utf8.count, Limits.hostBytes)
             meta.append(offer)
@@ -80,29 +84,36 @@ public struct MessageEncoder {
         finish(.shard, runID: runID, step: 0, bulkBytes: pixelBytes)
     }
 
-    /// A step; the bulk is the `parameterCount` parameters in `precision`.
+    /// A step; the bulk is the `parameterCount` parameters in `precision`. `indices` are the
+    /// samples of the step's chunks, chunk after chunk, `chunkSizes` the samples of each.
     ///
-    /// Concrete rather than generic over the index collection: a generic method called
-    /// from another module runs unspecialised, boxing every index in an allocation.
+    /// Concrete arrays rather than generic collections: a generic method called from another
+    /// module runs unspecialised, boxing every index in an allocation.
     public mutating func step(
-        runID: UInt64, step: UInt64, epoch: UInt32, indices: ArraySlice<UInt32>, parameterCount: Int,
+        runID: UInt64, step: UInt64, epoch: UInt32, indices: [UInt32], chunkSizes: [UInt32], parameterCount: Int,
         precision: WirePrecision = .float32, bulkInSharedMemory: Bool = false
     ) throws {
         try checkLimit("step parameter count", parameterCount, Limits.parameterCount)
         try checkLimit("step index count", indices.count, Int(UInt32.max))
+        try checkLimit("step chunk count", chunkSizes.count, Limits.chunkCount)
         begin()
         meta.appendLittleEndian(epoch)
         meta.appendLittleEndian(UInt32(indices.count))
         for index in indices { meta.appendLittleEndian(index) }
+        meta.appendLittleEndian(UInt32(chunkSizes.count))
+        for size in chunkSizes { meta.appendLittleEndian(size) }
         finish(.step, runID: runID, step: step, bulkBytes: bulkInSharedMemory ? 0 : parameterCount * precision.bytesPerValue)
     }
 
+    /// A step whose samples are one chunk.
     public mutating func step(runID: UInt64, step: UInt64, epoch: UInt32, indices: [UInt32], parameterCount: Int,
                               precision: WirePrecision = .float32) throws {
-        try self.step(runID: runID, step: step, epoch: epoch, indices: indices[...], parameterCount: parameterCount, precision: precision)
+        try self.step(runID: runID, step: step, epoch: epoch, indices: indices, chunkSizes: [UInt32(indices.count)],
+                      parameterCount: parameterCount, precision: precision)
     }
 
-    /// A gradient; the bulk is the `parameterCount` gradient sums in `precision`.
+    /// A gradient; the bulk is the `parameterCount` Int64 fixed-point gradient sums, whatever the
+    /// run's wire precision (which is the weights' alone).
     public mutating func gradient(
         runID: UInt64, step: UInt64, sampleCount: UInt32, lossSum: Double, computeNanoseconds: UInt64,
         parameterCount: Int, precision: WirePrecision = .float32, bulkInSharedMemory: Bool = false, correct: UInt32 = 0
@@ -114,7 +125,7 @@ public struct MessageEncoder {
         meta.appendLittleEndian(lossSum)
         meta.appendLittleEndian(computeNanoseconds)
         meta.appendLittleEndian(min(correct, sampleCount))
-        finish(.gradient, runID: runID, step: step, bulkBytes: bulkInSharedMemory ? 0 : parameterCount * precision.bytesPerValue)
+        finish(.gradient, runID: runID, step: step, bulkBytes: bulkInSharedMemory ? 0 : parameterCount * gradientBytesPerValue)
     }
 
     /// heartbeat, goodbye or shutdown: a header and two empty frames.

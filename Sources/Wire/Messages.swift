@@ -7,12 +7,20 @@ public struct Hello: Equatable, Sendable {
     public var previousWorkerID: UInt32
     /// Where the worker runs, for the logs, e.g. "node3 pid 4242"; at most `Limits.hostBytes` UTF-8 bytes.
     public var host: String
+    /// The OpenBLAS core its kernels run on, e.g. "SkylakeX"; at most `Limits.blasCoreBytes`.
+    /// Other kernels round differently in the last bits: the run's result would depend on who computes.
+    public var blasCore: String
+    /// The worker joins a run on other kernels, giving up bit-identity.
+    public var acceptsOtherKernels: Bool
     /// Set when the worker can take its weights and send its gradients through shared memory.
     public var sharedMemory: SharedMemoryOffer?
 
-    public init(previousWorkerID: UInt32 = 0, host: String, sharedMemory: SharedMemoryOffer? = nil) {
+    public init(previousWorkerID: UInt32 = 0, host: String, blasCore: String = "", acceptsOtherKernels: Bool = false,
+                sharedMemory: SharedMemoryOffer? = nil) {
         self.previousWorkerID = previousWorkerID
         self.host = host
+        self.blasCore = blasCore
+        self.acceptsOtherKernels = acceptsOtherKernels
         self.sharedMemory = sharedMemory
     }
 }
@@ -60,8 +68,10 @@ public struct ShardView {
 /// The coordinator's order for one step: which samples, and the weights.
 public struct StepView {
     public let epoch: UInt32
-    /// Indices into the worker's shard, each checked < its sample count.
+    /// Indices into the worker's shard, each checked < its sample count: chunk after chunk.
     public let indices: WireArray<UInt32>
+    /// Samples of each chunk, each at least 1, together the index count.
+    public let chunkSizes: WireArray<UInt32>
     /// The full parameter vector in the run's wire precision, checked to be the run's size and finite.
     public let parameters: WireFloats
 }
@@ -73,8 +83,9 @@ public struct GradientView {
     public let computeNanoseconds: UInt64
     /// How many of the batch's samples the weights sent classified right, for the training accuracy.
     public let correct: UInt32
-    /// The gradient sum in the run's wire precision, checked to be the run's size and finite.
-    public let gradient: WireFloats
+    /// The gradient sum: the run's parameter count of little-endian Int64s, in the run's
+    /// fixed-point format, at any alignment. Their bound is the coordinator's to check.
+    public let sums: UnsafeRawBufferPointer
 }
 
 /// A decoded message's contents, one case per `MessageType`.

@@ -29,7 +29,9 @@
 // "str" = u32 byte count then that many UTF-8 bytes):
 //
 //   type       dir   meta                                                   bulk
-//   hello      w->c  u32 previous worker id (0 = new), str host (<= 256 B)  empty
+//   hello      w->c  u32 previous worker id (0 = new), str host (<= 256 B), empty
+//                    str BLAS core (<= 64 B, OpenBLAS's name for the kernels
+//                    it runs), u8 flags (bit 0: joins a run on other kernels)
 //                    [, str host identity (<= 256 B): a shared-memory offer]
 //   welcome    c->w  u32 worker id, u32 n + n bytes configuration           empty
 //                    (opaque, JSON by the Training layer, <= 64 KiB),
@@ -39,24 +41,31 @@
 //   shard      c->w  u32 sample count n, u32 features f, u32 classes k,     n*f pixel bytes (u8),
 //                    n label bytes (each < k)                               sample after sample
 //   step       c->w  u32 epoch, u32 index count m, m x u32 sample indices   parameters, Float32 LE or bf16 LE
-//                    into the worker's shard (each < shard count)           (count = run's parameter count)
-//   gradient   w->c  u32 sample count, f64 loss sum, u64 compute ns,        gradient sum, Float32 LE or bf16 LE
-//                    u32 samples classified right (<= sample count)         (count = run's parameter count,
-//                                                                           every value finite)
-//
-// Same-host bulk transport: a worker whose hello offered shared memory and whose
-// welcome granted it receives steps and sends gradients with an EMPTY bulk frame; the
-// values are in the coordinator's weights segment and in the worker's gradient slot
-// (SharedSegment.swift in Distributed has their layout), which the receiver reads only
-// once the segment's published sequence and length match the message's step and size.
-//
-// Float32 or bf16: the run's wire precision (`WirePrecision`), which the coordinator
-// names in the welcome's configuration ("wirePrecision"; absent means float32).
+//                    into the worker's storage (each < its sample count),   (count = run's parameter count)
+//                    u32 chunk count k (<= 256), k x u32 chunk sizes
+//                    (each >= 1, together m): the indices chunk by chunk
+//   gradient   w->c  u32 sample count, f64 loss sum, u64 compute ns,        gradient sum, Int64 LE fixed point
+//                    u32 samples classified right (<= sample count)         (count = run's parameter count; each
+//                                                                           chunk's float gradient computed alone,
+//                                                                           rounded once, then added exactly; each
+//                                                                           |value| <= chunks x 2^51, checked by the
+//                                                                           coordinator), whatever the wire precision
 //   heartbeat  both  empty                                                  empty
 //   goodbye    w->c  empty (the worker leaves cleanly)                      empty
 //   shutdown   c->w  empty (training is done)                               empty
 //   failure    w->c  str reason (<= 1 KiB): the worker cannot go on with    empty
 //                    the run (its loss became NaN, say); the run stops
+//
+// Same-host bulk transport: a worker whose hello offered shared memory and whose
+// welcome granted it receives steps and sends gradients with an EMPTY bulk frame; the
+// values are in the coordinator's weights segment and in the worker's gradient slot
+// (SharedSegment.swift in Distributed has their layout). The receiver hands the decoder
+// the segment's data only when its published step and length are the message's step and
+// the bulk's size; otherwise the message is rejected (WireError.sharedBulkNotPublished).
+//
+// Float32 or bf16: the run's wire precision (`WirePrecision`), which the coordinator
+// names in the welcome's configuration ("wirePrecision"; absent means float32). It is
+// the weights' alone: gradients are exact fixed-point sums in every run.
 //
 // The shard's labels ride in meta (at most a few tens of KB) so that its
 // pixels can go out straight from the data set's storage.
@@ -72,7 +81,10 @@
 // state machine's call, not the decoder's: it only reports the step.
 
 /// The version every header carries; a peer with another one is refused.
-public let protocolVersion: UInt16 = 1
+public let protocolVersion: UInt16 = 2
+
+/// Bytes of one gradient value on the wire or in a gradient slot: a little-endian Int64 fixed-point sum.
+public let gradientBytesPerValue = 8
 
 /// The first four bytes of every header: "DPTR" read as a little-endian UInt32.
 public let protocolMagic: UInt32 = 0x5254_5044
@@ -137,6 +149,8 @@ public enum RefuseReason: UInt16, CaseIterable, Sendable, CustomStringConvertibl
     case otherRun = 5
     /// The run this worker belonged to is over: it should exit, its work done.
     case runFinished = 6
+    /// The worker's BLAS kernels are not the run's: its gradients would differ in the last bits.
+    case otherKernels = 7
 
     public var description: String {
         switch self {
@@ -146,6 +160,7 @@ public enum RefuseReason: UInt16, CaseIterable, Sendable, CustomStringConvertibl
         case .runFull: "run full"
         case .notAuthorised: "not authorised"
         case .duplicateID: "duplicate worker id"
+        case .otherKernels: "other BLAS kernels"
         }
     }
 }
@@ -156,6 +171,8 @@ public enum Limits {
     public static let headerBytes = 32
     /// A hello's host description, in UTF-8 bytes.
     public static let hostBytes = 256
+    /// A hello's BLAS core name, in UTF-8 bytes.
+    public static let blasCoreBytes = 64
     /// A refusal's text, in UTF-8 bytes.
     public static let refuseTextBytes = 1024
     /// A welcome's configuration bytes.
@@ -164,6 +181,8 @@ public enum Limits {
     public static let parameterCount = 1 << 28
     /// A shard's pixel and label bytes together: 1 GiB.
     public static let shardBytes = 1 << 30
+    /// Chunks in one step message: a run has at most this many shards.
+    public static let chunkCount = 256
     /// Classes a label can name: labels are one byte.
     public static let classCount = 256
     /// The largest message, all frames together, for a socket's maxmsgsize.

@@ -2,6 +2,14 @@
 /// when shared memory is offered and granted (Protocol.swift has the layout). With them,
 /// a step's and a gradient's bulk frame is empty: the data is in shared memory.
 
+/// A receiver's map of its sender's shared-memory segment, which the decoder reads a message's
+/// bulk from when the message's bulk frame is empty.
+public protocol SharedBulkSource: AnyObject {
+    /// The first `length` bytes of data when they are exactly what the sender published for
+    /// step `step`; nil for another step, another length, or a write under way.
+    func bulk(step: UInt64, length: Int) -> UnsafeRawBufferPointer?
+}
+
 /// A worker's offer to move weights and gradients through shared memory.
 public struct SharedMemoryOffer: Equatable, Sendable {
     /// The kernel's boot id and the worker's pid namespace: the coordinator grants shared

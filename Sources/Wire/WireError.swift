@@ -30,6 +30,8 @@ public enum WireError: Error, CustomStringConvertible {
     case sharedBulkNotPublished(MessageType, step: UInt64)
     case lossNotFinite(Double)
     case indexOutOfRange(position: Int, index: UInt32, shardCount: Int)
+    /// A step's chunk sizes (the first few) do not split its indices into chunks of at least one.
+    case chunksDoNotCover(indices: Int, chunks: [Int])
     case labelOutOfRange(position: Int, label: UInt8, classCount: Int)
     case shardShape(features: UInt32, classes: UInt32)
     case shardTooLarge(count: UInt32, features: UInt32, bytes: UInt64)
@@ -70,15 +72,17 @@ public enum WireError: Error, CustomStringConvertible {
         case .sharedBulkNotPublished(let type, let step):
             "\(type) for step \(step) names shared memory that does not hold that step whole"
         case .floatBytes(let type, let bytes):
-            "\(type) float frame is \(bytes) bytes, not a whole number of values of the run's wire precision"
+            "\(type) bulk frame is \(bytes) bytes, not a whole number of its values (the run's wire precision for weights, 8-byte integers for gradients)"
         case .parameterCount(let type, let got, let expected):
-            "\(type) has \(got) floats, the run's model has \(expected)"
+            "\(type) has \(got) values, the run's model has \(expected) parameters"
         case .nonFinite(let type, let index, let value):
             "\(type) float \(index) is \(value)"
         case .lossNotFinite(let loss):
             "gradient loss sum is \(loss)"
         case .indexOutOfRange(let position, let index, let shardCount):
             "step sample index \(position) is \(index), the shard has \(shardCount) samples"
+        case .chunksDoNotCover(let indices, let chunks):
+            "step chunk sizes \(chunks) do not split its \(indices) sample indices into chunks of at least one"
         case .labelOutOfRange(let position, let label, let classCount):
             "shard label \(position) is \(label), the data has \(classCount) classes"
         case .shardShape(let features, let classes):

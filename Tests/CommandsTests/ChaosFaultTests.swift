@@ -17,13 +17,14 @@ final class ChaosFaultTests: ProcessTestCase {
         try socket.set(.linger, 0)
         try socket.connect(endpoint)
         var encoder = MessageEncoder()
-        try encoder.hello(Hello(host: "deaf peer"))
+        // It names no BLAS core, and accepts the run's: a worker on other kernels is refused otherwise.
+        try encoder.hello(Hello(host: "deaf peer", acceptsOtherKernels: true))
         _ = try encoder.withFrames { try socket.send($0) }
         return socket
     }
 
-    /// Worker A is killed (its 30,000 samples are shipped to B) and B is stopped; a peer that
-    /// never reads joins. No send may block the coordinator: B and the deaf peer are lost by
+    /// Worker A is killed (its shard of 30,000 samples is shipped to B) and B is stopped; a peer
+    /// that never reads joins. No send may block the coordinator: B and the deaf peer are lost by
     /// the rules (deadline or full queue), a fresh worker finishes the run, every epoch trains
     /// every sample once. Before the fix the coordinator froze in a send for good.
     func testFrozenWorkerAndDeafPeerCannotFreezeTheCoordinator() throws {

@@ -6,13 +6,15 @@ import XCTest
 final class ElasticProcessTests: ProcessTestCase {
     let deadline = 2.0
 
-    /// Three workers with batch 64 train three epochs; `during` runs once the coordinator
-    /// has printed its first epoch. Returns the coordinator's accuracy and metrics.
+    /// Three workers train three epochs at a global batch of 192 (6 shards, 2 per worker); `during`
+    /// runs once the coordinator has printed its first epoch. Returns the coordinator's accuracy
+    /// and metrics; the model is saved as NAME.safetensors in the test's folder.
     func threeWorkerRun(_ name: String, during: (([Process], String) throws -> Void)? = nil)
         throws -> (accuracy: Double, metrics: [[String: Any]], workers: [Process]) {
         let endpoint = "tcp://127.0.0.1:\(try freePort())"
-        let coordinator = try start(name, ["coordinator", "--bind", endpoint, "--workers", "3", "--batch", "64",
-                                           "--step-deadline", String(deadline), "--metrics", "\(folder)/\(name).jsonl"])
+        let coordinator = try start(name, ["coordinator", "--bind", endpoint, "--workers", "3", "--batch", "192",
+                                           "--step-deadline", String(deadline), "--metrics", "\(folder)/\(name).jsonl",
+                                           "--save", "\(folder)/\(name).safetensors"])
         let workers = try (1...3).map { try start("\(name)-worker\($0)", ["worker", "--connect", endpoint]) }
         if let during {
             waitUntil("the first epoch of \(name)") { errors(name).contains("epoch 1 ") }
@@ -23,6 +25,18 @@ final class ElasticProcessTests: ProcessTestCase {
         let accuracy = try XCTUnwrap(self.accuracy(output(name)), output(name) + errors(name))
         return (accuracy, try metrics("\(folder)/\(name).jsonl"), workers)
     }
+
+    /// The model `dptrain train` saves with `arguments`: what every distributed run with the same
+    /// flags must save, to the bit, whoever comes and goes.
+    func singleProcessModel(_ arguments: [String]) throws -> Data {
+        let name = "single"
+        let process = try start(name, ["train"] + arguments + ["--save", "\(folder)/\(name).safetensors"])
+        wait(process)
+        XCTAssertEqual(process.terminationStatus, 0, errors(name))
+        return try model(name)
+    }
+
+    func model(_ name: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(name).safetensors")) }
 
     func events(_ metrics: [[String: Any]], _ name: String) -> [[String: Any]] {
         metrics.filter { $0["event"] as? String == name }
@@ -35,15 +49,17 @@ final class ElasticProcessTests: ProcessTestCase {
         XCTAssertEqual(epochs.map { $0["samples"] as? Int }, [60_000, 60_000, 60_000], file: file, line: line)
     }
 
-    /// One of three workers is SIGKILLed in the middle of an epoch: the log names it, training
-    /// finishes at the accuracy of an uninterrupted run, and no sample of an epoch is lost.
+    /// One of three workers is SIGKILLed in the middle of an epoch: the log names it, and
+    /// training ends with the model of an uninterrupted run, and of one process, to the bit.
     func testKilledWorkerIsLostAndTrainingFinishes() throws {
         let clean = try threeWorkerRun("clean")
         let killed = try threeWorkerRun("killed") { workers, _ in
             Thread.sleep(forTimeInterval: 0.1)
             kill(workers[1].processIdentifier, SIGKILL)
         }
-        XCTAssertEqual(killed.accuracy, clean.accuracy, accuracy: 0.005)
+        XCTAssertEqual(killed.accuracy, clean.accuracy)
+        XCTAssertEqual(try model("killed"), try model("clean"), "a worker lost mid-run changed the weights")
+        XCTAssertEqual(try model("clean"), try singleProcessModel(["--batch", "192"]), "three workers and one process differ")
         let lost = events(killed.metrics, "worker_lost")
         XCTAssertEqual(lost.count, 1)
         XCTAssertEqual(lost.first?["workers"] as? Int, 2)
@@ -69,6 +85,7 @@ final class ElasticProcessTests: ProcessTestCase {
         XCTAssertTrue((lost.first?["detail"] as? String)?.contains("within the 2.0 s deadline") ?? false, "\(lost)")
         XCTAssertGreaterThanOrEqual(run.accuracy, 0.96)
         assertEverySampleOncePerEpoch(run.metrics)
+        XCTAssertEqual(try model("hung"), try singleProcessModel(["--batch", "192"]), "a hung worker changed the weights")
     }
 
     /// SIGTERM makes a worker finish its step, say goodbye and exit 0.
@@ -82,10 +99,11 @@ final class ElasticProcessTests: ProcessTestCase {
         let lost = events(run.metrics, "worker_lost")
         XCTAssertEqual(lost.first?["reason"] as? String, "left")
         assertEverySampleOncePerEpoch(run.metrics)
+        XCTAssertEqual(try model("terminated"), try singleProcessModel(["--batch", "192"]), "a worker leaving changed the weights")
     }
 
-    /// A fourth worker started mid-run takes part: the metrics show it joining, and no
-    /// sample of that epoch is lost or doubled.
+    /// A fourth worker started mid-run takes part: the metrics show it joining, and the
+    /// model is the one process's, to the bit.
     func testFourthWorkerJoinsMidRun() throws {
         let run = try threeWorkerRun("joined") { _, endpoint in
             _ = try self.start("joined-worker4", ["worker", "--connect", endpoint])
@@ -98,6 +116,7 @@ final class ElasticProcessTests: ProcessTestCase {
         XCTAssertTrue(errors("joined-worker4").contains("holding"), errors("joined-worker4"))
         assertEverySampleOncePerEpoch(run.metrics)
         XCTAssertGreaterThanOrEqual(run.accuracy, 0.96)
+        XCTAssertEqual(try model("joined"), try singleProcessModel(["--batch", "192"]), "a worker joining changed the weights")
     }
 
     /// The coordinator is SIGKILLed after its first checkpoint and restarted with --resume:
@@ -147,13 +166,14 @@ final class ElasticProcessTests: ProcessTestCase {
         let expected = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/uninterrupted.safetensors"))
         let resumed = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/resumed.safetensors"))
         XCTAssertEqual(expected, resumed, "the resumed run's weights differ from the uninterrupted run's")
+        XCTAssertEqual(expected, try singleProcessModel(["--batch", "64", "--epochs", "2"]), "two workers and one process differ")
     }
 
     /// The only worker is lost: the coordinator says it waits, and a new worker finishes the run.
     func testCoordinatorWaitsWhenEveryWorkerIsLost() throws {
         let endpoint = "tcp://127.0.0.1:\(try freePort())"
         let coordinator = try start("alone", ["coordinator", "--bind", endpoint, "--workers", "1", "--batch", "128",
-                                              "--step-deadline", "2", "--metrics", "\(folder)/alone.jsonl"])
+                                              "--step-deadline", "2", "--metrics", "\(folder)/alone.jsonl", "--save", "\(folder)/alone.safetensors"])
         let first = try start("alone-worker1", ["worker", "--connect", endpoint])
         waitUntil("the first epoch") { errors("alone").contains("epoch 1 ") }
         kill(first.processIdentifier, SIGKILL)
@@ -168,5 +188,7 @@ final class ElasticProcessTests: ProcessTestCase {
         assertEverySampleOncePerEpoch(metrics)
         XCTAssertEqual(events(metrics, "worker_joined").count, 1)
         XCTAssertGreaterThanOrEqual(accuracy(output("alone")) ?? 0, 0.96)
+        // The step in flight when the only worker died was trained again, whole, by the next.
+        XCTAssertEqual(try model("alone"), try singleProcessModel(["--batch", "128"]), "losing every worker changed the weights")
     }
 }

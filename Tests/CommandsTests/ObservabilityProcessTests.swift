@@ -25,7 +25,7 @@ final class ObservabilityProcessTests: ProcessTestCase {
     func testLaunchLogsStepsForTheMetricsTensorBoardAndTheReport() throws {
         try requireTool(["python3", "-c", "import tensorboard"], "the tensorboard Python package")
         let metricsPath = "\(folder)/run.jsonl", board = "\(folder)/board", report = "\(folder)/report.html"
-        let launch = try start("launch", ["launch", "--workers", "2", "--epochs", "1", "--batch", "64", "--log-every", "20",
+        let launch = try start("launch", ["launch", "--workers", "2", "--epochs", "1", "--batch", "128", "--log-every", "20",
                                           "--metrics", metricsPath, "--tensorboard", board, "--report", report])
         wait(launch)
         XCTAssertEqual(launch.terminationStatus, 0, errors("launch"))
@@ -37,12 +37,12 @@ final class ObservabilityProcessTests: ProcessTestCase {
         XCTAssertEqual(run["trainer"] as? String, "coordinator")
         XCTAssertEqual(run["resumed"] as? Bool, false)
         XCTAssertEqual(run["log_every"] as? Int, 20)
-        XCTAssertEqual((run["config"] as? [String: Any])?["batchSize"] as? Int, 64)
+        XCTAssertEqual((run["config"] as? [String: Any])?["batchSize"] as? Int, 128)
         XCTAssertNotNil(run["version"] as? String)
         XCTAssertNotNil(run["start_time"] as? String)
         XCTAssertTrue(lines.allSatisfy { $0["time"] is Double }, "every line has its time")
 
-        // 60,000 samples at 2 x 64 a step: 469 steps, a step line at 20, 40, ... 460.
+        // 60,000 samples at a global batch of 128: 469 steps, a step line at 20, 40, ... 460.
         let steps = lines.filter { $0["event"] as? String == "step" }
         XCTAssertEqual(steps.compactMap { $0["step"] as? Int }, Array(stride(from: 20, through: 460, by: 20)))
         for field in ["loss", "learning_rate", "samples_per_second", "gradient_norm", "wait_ms", "broadcast_ms", "reduce_ms", "update_ms"] {
@@ -124,10 +124,11 @@ final class ObservabilityProcessTests: ProcessTestCase {
     }
 
     /// Three workers, one 4 ms slower each step on purpose: the metrics name it, with its host,
-    /// as the straggler, give every worker's figures, and the report draws it in red.
+    /// as the straggler, give every worker's figures, and the report draws it in red. A global
+    /// batch of 192 makes 6 shards, two for each worker.
     func testStragglerIsNamed() throws {
         let endpoint = "tcp://127.0.0.1:\(try freePort())", metricsPath = "\(folder)/straggler.jsonl"
-        let coordinator = try start("coordinator", ["coordinator", "--bind", endpoint, "--workers", "3", "--batch", "64",
+        let coordinator = try start("coordinator", ["coordinator", "--bind", endpoint, "--workers", "3", "--batch", "192",
                                                     "--epochs", "1", "--metrics", metricsPath])
         _ = try (1...2).map { try start("worker\($0)", ["worker", "--connect", endpoint]) }
         let slow = try start("slow", ["worker", "--connect", endpoint], environment: ["DPTRAIN_TEST_STEP_DELAY_MS": "4"])

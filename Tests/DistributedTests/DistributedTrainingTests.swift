@@ -42,42 +42,54 @@ final class DistributedTrainingTests: XCTestCase {
         return (coordinator, report)
     }
 
-    /// One step with two workers on batches of 32 makes the same update as one
-    /// process on the union of their batches: the averaged gradient is the
-    /// single-process gradient, to float rounding.
-    func testTwoWorkersStepEqualsOneProcessOnTheUnionBatch() throws {
+    /// One step of a global batch of 64 over 4 shards, with 1, 2 or 3 workers: the coordinator's
+    /// gradient sum is, to the bit, the exact sum of the four chunks' gradients computed in
+    /// this process, and the update is the single-process trainer's, to the bit.
+    func testAStepsGradientIsTheSingleProcessGradientToTheBit() throws {
         var config = TrainingConfig.standard()
         config.epochs = 1
-        config.batchSize = 32
-        let train = mnist.train.subset(0..<64), test = mnist.test.subset(0..<10)
-        let (coordinator, report) = try distributed(config, workers: 2, train: train, test: test)
-        XCTAssertEqual(report.step, 1)
-
         config.batchSize = 64
+        config.shards = 4
+        let train = mnist.train.subset(0..<64), test = mnist.test.subset(0..<10)
+
+        let plan = config.shardPlan(sampleCount: train.count)
+        let samples = plan.epochSamples(epoch: 1)
+        let start = config.model.initialParameters(config.initialization, seed: config.seed)
+        let chunks = ChunkedGradient(spec: config.model, largestChunk: plan.largestChunk, format: plan.fixedPointFormat)
+        for shard in 0..<plan.shardCount {
+            _ = samples[shard][plan.chunk(shard: shard, step: 0)].withUnsafeBufferPointer { chunks.add($0, of: train, parameters: start) }
+        }
+        var expected = [Float](repeating: 0, count: start.count)
+        expected.withUnsafeMutableBufferPointer { chunks.sum.floats(into: $0) }
+
         let single = try SingleProcessTrainer(config: config, train: train, test: test)
         try single.run()
-        let start = config.model.initialParameters(config.initialization, seed: config.seed)
-        var largest: Float = 0
-        for i in start.indices {
-            let moved = abs(single.parameters[i] - start[i])
-            largest = max(largest, moved)
-            XCTAssertEqual(coordinator.parameters[i], single.parameters[i], accuracy: 1e-6 + 1e-4 * moved, "parameter \(i)")
+        XCTAssertNotEqual(single.parameters, start)
+        for workers in 1...3 {
+            let (coordinator, report) = try distributed(config, workers: workers, train: train, test: test)
+            XCTAssertEqual(report.step, 1)
+            XCTAssertEqual(coordinator.gradientSum, expected, "\(workers) workers")
+            XCTAssertEqual(coordinator.parameters, single.parameters, "\(workers) workers")
         }
-        XCTAssertGreaterThan(largest, 1e-3, "the step must move the weights for the comparison to mean anything")
     }
 
-    /// Same seed, same number of workers: the same weights, to the bit.
-    func testSameSeedAndWorkersGiveBitIdenticalWeights() throws {
+    /// Same seed: the same weights, to the bit, whatever the number of workers, and the same as
+    /// one process's; another seed, other weights.
+    func testAnyNumberOfWorkersGivesTheSingleProcessWeights() throws {
         var config = TrainingConfig.standard()
         config.epochs = 2
         config.batchSize = 50
+        config.shards = 5
         let train = mnist.train.subset(0..<3000), test = mnist.test.subset(0..<200)
-        let first = try distributed(config, workers: 3, train: train, test: test).coordinator.parameters
-        let second = try distributed(config, workers: 3, train: train, test: test, endpoint: "inproc://again").coordinator.parameters
-        XCTAssertEqual(first, second)
+        let single = try SingleProcessTrainer(config: config, train: train, test: test)
+        try single.run()
+        for workers in 1...3 {
+            let parameters = try distributed(config, workers: workers, train: train, test: test, endpoint: "inproc://w\(workers)").coordinator.parameters
+            XCTAssertEqual(parameters, single.parameters, "\(workers) workers")
+        }
         config.seed = 7
         let other = try distributed(config, workers: 3, train: train, test: test).coordinator.parameters
-        XCTAssertNotEqual(first, other)
+        XCTAssertNotEqual(single.parameters, other)
     }
 
     /// A rogue peer on the coordinator's port sends every kind of bad message while
@@ -151,8 +163,8 @@ struct RoguePeer {
         try send(Array(repeating: [1, 2, 3], count: 12))
 
         let parameterCount = ModelSpec(layerSizes: [784, 128, 10]).parameterCount
-        let floats = [Float](repeating: 0.5, count: parameterCount)
-        let bulk = floats.withUnsafeBytes { Array($0) }
+        let sums = [Int64](repeating: 1 << 20, count: parameterCount)
+        let bulk = sums.withUnsafeBytes { Array($0) }
         try encoder.gradient(runID: runID, step: 1, sampleCount: 64, lossSum: 1, computeNanoseconds: 1, parameterCount: parameterCount)
         let good = encoder.frames(bulk: bulk)
         var wrongMagic = good; wrongMagic[0][0] ^= 0xFF
@@ -168,13 +180,16 @@ struct RoguePeer {
             try send(encoder.frames(bulk: bulk))
         }
         try encoder.gradient(runID: runID, step: 3, sampleCount: 64, lossSum: 1, computeNanoseconds: 1, parameterCount: 10)
-        try send(encoder.frames(bulk: Array(bulk.prefix(40))))
-        for poison in [Float.nan, .infinity] {
-            var poisoned = floats
+        try send(encoder.frames(bulk: Array(bulk.prefix(80))))
+        // Fixed-point sums that would overflow the coordinator's sum, and a float gradient of protocol 1.
+        for poison in [Int64.max, .min] {
+            var poisoned = sums
             poisoned[parameterCount / 2] = poison
             try encoder.gradient(runID: runID, step: 3, sampleCount: 64, lossSum: 1, computeNanoseconds: 1, parameterCount: parameterCount)
             try send(encoder.frames(bulk: poisoned.withUnsafeBytes { Array($0) }))
         }
+        try encoder.gradient(runID: runID, step: 3, sampleCount: 64, lossSum: 1, computeNanoseconds: 1, parameterCount: parameterCount / 2)
+        try send(encoder.frames(bulk: [Float](repeating: .nan, count: parameterCount).withUnsafeBytes { Array($0) }))
         try encoder.gradient(runID: runID ^ 1, step: 3, sampleCount: 64, lossSum: 1, computeNanoseconds: 1, parameterCount: parameterCount)
         try send(encoder.frames(bulk: bulk))
         encoder.signal(.heartbeat, runID: runID)

@@ -73,7 +73,7 @@ struct TornWriter {
     /// messages for the step that its slot does not back; returns how many it sent.
     func answerFirstStepTorn() throws -> Int {
         var encoder = MessageEncoder()
-        try encoder.hello(Hello(host: "torn writer", sharedMemory: SharedMemoryOffer(hostIdentity: SharedSegment.hostIdentity)))
+        try encoder.hello(Hello(host: "torn writer", blasCore: BLAS.coreName, sharedMemory: SharedMemoryOffer(hostIdentity: SharedSegment.hostIdentity)))
         try socket.send(copying: encoder.frames())
         var shared: WorkerSharedMemory?
         var runID: UInt64 = 0, bytes = 0
@@ -82,17 +82,17 @@ struct TornWriter {
             let header = try Header(parsing: message[0])
             if header.type == .welcome, case .welcome(let welcome) = try decode(frames: message, context: DecodeContext(receiver: .worker)).body {
                 runID = header.runID
-                bytes = welcome.parameterCount * 4
-                shared = try WorkerSharedMemory(XCTUnwrap(welcome.sharedMemory), bytes: bytes)
+                bytes = welcome.parameterCount * gradientBytesPerValue
+                shared = try WorkerSharedMemory(XCTUnwrap(welcome.sharedMemory), weightBytes: welcome.parameterCount * 4, gradientBytes: bytes)
             }
             guard header.type == .step, let shared else { continue }
             let slot = shared.slot
-            slot.data.initializeMemory(as: Float.self, repeating: 1e30)
+            slot.data.initializeMemory(as: Int64.self, repeating: 1 << 62)
             var sent = 0
-            for publish in [nil, (header.step, bytes - 4), (header.step - 1, bytes)] as [(UInt64, Int)?] {
+            for publish in [nil, (header.step, bytes - 8), (header.step - 1, bytes)] as [(UInt64, Int)?] {
                 if let (sequence, length) = publish { slot.publish(sequence: sequence, length: length) }
                 try encoder.gradient(runID: runID, step: header.step, sampleCount: 32, lossSum: 1, computeNanoseconds: 1,
-                                     parameterCount: bytes / 4, bulkInSharedMemory: true)
+                                     parameterCount: bytes / gradientBytesPerValue, bulkInSharedMemory: true)
                 try socket.send(copying: encoder.frames())
                 sent += 1
             }

@@ -1,16 +1,17 @@
+import MLP
 import Wire
 import XCTest
 @testable import Roles
 
 typealias Machine = CoordinatorStateMachine
 
-/// Helpers: a machine of 60 samples, batch 10, deadline 2 s; time in nanoseconds from 0.
+/// Helpers: a machine of 60 samples in 2 shards, global batch 10, deadline 2 s; time in nanoseconds from 0.
 extension XCTestCase {
     static let second: UInt64 = 1_000_000_000
 
-    func machine(workers: Int = 2, maxWorkers: Int = .max, samples: Int = 60, batch: Int = 10, deadline: Double = 2) -> Machine {
+    func machine(workers: Int = 2, maxWorkers: Int = .max, samples: Int = 60, batch: Int = 10, shards: Int = 2, deadline: Double = 2) -> Machine {
         Machine(settings: .init(expectedWorkers: workers, maxWorkers: maxWorkers, stepDeadlineSeconds: deadline,
-                                sampleCount: samples, batchSize: batch, seed: 1))
+                                sampleCount: samples, batchSize: batch, shardCount: shards, seed: 1))
     }
 
     /// The member a hello admitted.
@@ -97,6 +98,19 @@ final class CoordinatorStateMachineTests: XCTestCase {
         XCTAssertEqual(admitted(m.receiveHello(Hello(previousWorkerID: 1, host: "a"), from: [3], key: "alice-key", now: 10 * Self.second))?.id, 1)
     }
 
+    /// The run's BLAS kernels are every worker's: other kernels round differently in the last bits.
+    func testAWorkerOnOtherKernelsIsRefusedUnlessItAccepts() {
+        var m = Machine(settings: .init(expectedWorkers: 2, sampleCount: 60, batchSize: 10, shardCount: 2, seed: 1, blasCore: "SkylakeX"))
+        XCTAssertEqual(admitted(m.receiveHello(Hello(host: "a", blasCore: "SkylakeX"), from: alice, now: 0))?.blasCore, "SkylakeX")
+        let refused = m.receiveHello(Hello(host: "b", blasCore: "Haswell"), from: bob, now: 0)
+        XCTAssertEqual(refused.last, .refuse(bob, .otherKernels, "this run computes on SkylakeX BLAS kernels and this worker on Haswell: "
+                                             + "its gradients would differ in the last bits and the run would no longer give the same weights as one process; "
+                                             + "run the worker with DPTRAIN_BLAS_CORE=SkylakeX if its CPU has them, or pass --accept-other-kernels to join anyway",
+                                             answeringRun: nil))
+        XCTAssertEqual(m.dropped, ["refused_hello_other_kernels": 1])
+        XCTAssertEqual(admitted(m.receiveHello(Hello(host: "b", blasCore: "Haswell", acceptsOtherKernels: true), from: bob, now: 0))?.blasCore, "Haswell")
+    }
+
     func testSecondHelloFromAMemberIsDropped() {
         var m = machine()
         _ = m.receiveHello(Hello(host: "a"), from: alice, now: 0)
@@ -106,27 +120,34 @@ final class CoordinatorStateMachineTests: XCTestCase {
 
     func testStepCompletesWhenEveryExpectedGradientIsIn() {
         var m = started()
-        XCTAssertEqual(m.awaiting, [1: 10, 2: 10])
-        guard case .accept(let member) = m.receiveGradient(step: 1, sampleCount: 10, from: bob, now: 0) else { return XCTFail() }
+        // One request each: a chunk of 5 from each member's shard.
+        XCTAssertEqual(m.awaiting, [1: 1, 2: 1])
+        XCTAssertEqual(m.stepRequests.map(\.shards), [[0], [1]])
+        XCTAssertEqual(m.stepRequests.map(\.chunkSizes), [[5], [5]])
+        guard case .accept(let member, 1) = m.receiveGradient(step: 1, sampleCount: 5, largestMagnitude: 0, from: bob, now: 0) else { return XCTFail() }
         XCTAssertEqual(member.id, 2)
         XCTAssertFalse(m.isStepComplete)
-        guard case .accept = m.receiveGradient(step: 1, sampleCount: 10, from: alice, now: 0) else { return XCTFail() }
+        guard case .accept = m.receiveGradient(step: 1, sampleCount: 5, largestMagnitude: 0, from: alice, now: 0) else { return XCTFail() }
         XCTAssertTrue(m.isStepComplete)
     }
 
     func testStaleFutureDuplicateStrangerAndMiscountedGradientsAreDropped() {
         var m = started()
-        XCTAssertEqual(m.receiveGradient(step: 1, sampleCount: 9, from: alice, now: 0), .drop(.wrongSampleCount(worker: 1, got: 9, expected: 10)))
-        guard case .accept = m.receiveGradient(step: 1, sampleCount: 10, from: alice, now: 0) else { return XCTFail() }
-        XCTAssertEqual(m.receiveGradient(step: 1, sampleCount: 10, from: alice, now: 0), .drop(.gradientNotAwaited(worker: 1, step: 1)))
-        XCTAssertEqual(m.receiveGradient(step: 2, sampleCount: 10, from: bob, now: 0), .drop(.futureGradient(worker: 2, step: 2, current: 1)))
-        XCTAssertEqual(m.receiveGradient(step: 1, sampleCount: 10, from: mallory, now: 0), .drop(.fromStranger(.gradient)))
+        XCTAssertEqual(m.receiveGradient(step: 1, sampleCount: 4, largestMagnitude: 0, from: alice, now: 0), .drop(.wrongSampleCount(worker: 1, got: 4, expected: 5)))
+        // One chunk's fixed-point values stay below 2^51: anything larger is hostile, and could overflow the sum.
+        let bound = FixedPointFormat.chunkBound
+        XCTAssertEqual(m.receiveGradient(step: 1, sampleCount: 5, largestMagnitude: bound + 1, from: alice, now: 0),
+                       .drop(.gradientOutOfBound(worker: 1, magnitude: bound + 1, bound: bound)))
+        guard case .accept = m.receiveGradient(step: 1, sampleCount: 5, largestMagnitude: bound, from: alice, now: 0) else { return XCTFail() }
+        XCTAssertEqual(m.receiveGradient(step: 1, sampleCount: 5, largestMagnitude: 0, from: alice, now: 0), .drop(.gradientNotAwaited(worker: 1, step: 1)))
+        XCTAssertEqual(m.receiveGradient(step: 2, sampleCount: 5, largestMagnitude: 0, from: bob, now: 0), .drop(.futureGradient(worker: 2, step: 2, current: 1)))
+        XCTAssertEqual(m.receiveGradient(step: 1, sampleCount: 5, largestMagnitude: 0, from: mallory, now: 0), .drop(.fromStranger(.gradient)))
         XCTAssertFalse(m.isStepComplete)
-        guard case .accept = m.receiveGradient(step: 1, sampleCount: 10, from: bob, now: 0) else { return XCTFail() }
+        guard case .accept = m.receiveGradient(step: 1, sampleCount: 5, largestMagnitude: 0, from: bob, now: 0) else { return XCTFail() }
         m.completeStep()
         m.planStep(now: 0)
-        XCTAssertEqual(m.receiveGradient(step: 1, sampleCount: 10, from: bob, now: 0), .drop(.staleGradient(worker: 2, step: 1, current: 2)))
-        XCTAssertEqual(m.dropped, ["wrong_sample_count": 1, "gradient_not_awaited": 1, "future_gradient": 1,
+        XCTAssertEqual(m.receiveGradient(step: 1, sampleCount: 5, largestMagnitude: 0, from: bob, now: 0), .drop(.staleGradient(worker: 2, step: 1, current: 2)))
+        XCTAssertEqual(m.dropped, ["wrong_sample_count": 1, "gradient_out_of_bound": 1, "gradient_not_awaited": 1, "future_gradient": 1,
                                    "gradient_from_stranger": 1, "stale_gradient": 1])
         XCTAssertEqual(Set(m.awaiting.keys), [1, 2])
     }
@@ -134,7 +155,7 @@ final class CoordinatorStateMachineTests: XCTestCase {
     func testGradientBeforeTrainingIsDropped() {
         var m = machine()
         _ = m.receiveHello(Hello(host: "a"), from: alice, now: 0)
-        XCTAssertEqual(m.receiveGradient(step: 0, sampleCount: 10, from: alice, now: 0), .drop(.gradientBeforeTraining(worker: 1)))
+        XCTAssertEqual(m.receiveGradient(step: 0, sampleCount: 10, largestMagnitude: 0, from: alice, now: 0), .drop(.gradientBeforeTraining(worker: 1)))
     }
 
     /// A failure report is believed only from a member; a member's costs it its place, not the run.
@@ -161,32 +182,40 @@ final class CoordinatorMembershipTests: XCTestCase {
         XCTAssertEqual(m.members.map(\.id), [1])
         XCTAssertEqual(m.joining, [joiner])
         XCTAssertEqual(refusal(m.receiveHello(Hello(host: "c"), from: [3], now: 0)), .runFull)
-        _ = m.receiveGradient(step: 1, sampleCount: 10, from: [1], now: 0)
+        _ = m.receiveGradient(step: 1, sampleCount: 10, largestMagnitude: 0, from: [1], now: 0)
         m.completeStep()
         XCTAssertEqual(m.stepBoundary(now: 0).last, .joined(joiner, samples: 30))
         XCTAssertEqual(m.members.map(\.id), [1, 2])
     }
 
-    func testGoodbyeLosesTheMemberAndMovesItsSamples() {
+    func testGoodbyeLosesTheMemberAndMovesItsShardAndItsChunkInFlight() {
         var m = machine()
         _ = m.receiveHello(Hello(host: "a"), from: [1], now: 0)
         _ = m.receiveHello(Hello(host: "b"), from: [2], now: 0)
         _ = m.startTraining(now: 0)
         m.startEpoch()
         m.planStep(now: 0)
-        _ = m.receiveGradient(step: 1, sampleCount: 10, from: [1], now: 0)
+        _ = m.receiveGradient(step: 1, sampleCount: 5, largestMagnitude: 0, from: [1], now: 0)
+        let chunkOfShard1 = m.assignment!.chunkSamples(shard: 1)
         let actions = m.receiveGoodbye(from: [2], now: 0)
         guard case .lost(let member, .left) = actions.first else { return XCTFail("\(actions)") }
         XCTAssertEqual(member.id, 2)
-        XCTAssertTrue(m.isStepComplete)
-        // Its 30 samples go to worker 1, the batch in flight among them.
+        // Its shard of 30 samples goes to worker 1, which is asked for the same chunk of it.
         XCTAssertEqual(shipped(actions).mapValues(\.count), [1: 30])
-        XCTAssertEqual(m.receiveGradient(step: 1, sampleCount: 10, from: [2], now: 0), .drop(.fromStranger(.gradient)))
+        XCTAssertFalse(m.isStepComplete)
+        XCTAssertEqual(m.stepRequests.map(\.state), [.answered, .void, .pending])
+        XCTAssertEqual(m.stepRequests[2].member.id, 1)
+        XCTAssertEqual(m.stepRequests[2].shards, [1])
+        let holder = m.assignment!.holders[0]
+        XCTAssertEqual(m.stepRequests[2].indices.map { m.assignment!.plan.shards[1][Int($0) - holder.offsets[1]!] }, chunkOfShard1)
+        XCTAssertEqual(m.receiveGradient(step: 1, sampleCount: 5, largestMagnitude: 0, from: [2], now: 0), .drop(.fromStranger(.gradient)))
+        guard case .accept(_, 2) = m.receiveGradient(step: 1, sampleCount: 5, largestMagnitude: 0, from: [1], now: 0) else { return XCTFail() }
+        XCTAssertTrue(m.isStepComplete)
     }
 
     func testResumedRunGivesWorkersTheirIdsBackAndNewcomersFreshOnes() {
-        let assignment = SampleAssignment(sampleCount: 60, holderIDs: [4, 7], batchSize: 10, seed: 1)
-        var m = Machine(settings: .init(expectedWorkers: 2, sampleCount: 60, batchSize: 10, seed: 1),
+        let assignment = ShardAssignment(plan: ShardPlan(sampleCount: 60, shardCount: 2, batchSize: 10, seed: 1), holderIDs: [4, 7])
+        var m = Machine(settings: .init(expectedWorkers: 2, sampleCount: 60, batchSize: 10, shardCount: 2, seed: 1),
                         resuming: .init(step: 150, memberIDs: [4, 7], nextID: 8, assignment: assignment))
         XCTAssertEqual(admitted(m.receiveHello(Hello(previousWorkerID: 7, host: "b"), from: [1], now: 0))?.id, 7)
         // A newcomer never takes the place kept for worker 4, which may still come back.
@@ -207,7 +236,7 @@ final class CoordinatorMembershipTests: XCTestCase {
     /// A coordinator restarted after a crash that took workers with it does not wait for
     /// --workers forever: it goes on with those that came back once the others had their time.
     func testRestartedRunGoesOnWithTheWorkersThatCameBack() {
-        let assignment = SampleAssignment(sampleCount: 60, holderIDs: [4, 7], batchSize: 10, seed: 1)
+        let assignment = ShardAssignment(plan: ShardPlan(sampleCount: 60, shardCount: 2, batchSize: 10, seed: 1), holderIDs: [4, 7])
         let settings = Machine.Settings(expectedWorkers: 4, stepDeadlineSeconds: 2, sampleCount: 60, batchSize: 10, seed: 1, restarted: true)
         let resumed = Machine(settings: settings, resuming: .init(step: 150, memberIDs: [4, 7], nextID: 8, assignment: assignment))
         let wait = Liveness.resumeGatherWait(stepDeadline: 2 * Self.second)
@@ -240,26 +269,34 @@ final class CoordinatorMembershipTests: XCTestCase {
         XCTAssertFalse(m.isReadyToStart(now: 1000 * Self.second))
     }
 
-    /// Several members lost in the same instant: their samples are pooled and each is shipped
-    /// once, to a member that stays; none goes to a member lost in the same instant.
-    func testLossesOfOneInstantShipEachSampleOnce() {
-        var m = machine(workers: 5, samples: 1000, batch: 10, deadline: 2)
+    /// Several members lost in the same instant: their shards go to members that stay, none to a
+    /// member lost in the same instant, and their chunks of the step are asked of the new holders.
+    func testLossesOfOneInstantMoveTheirShardsAndChunks() {
+        var m = machine(workers: 5, samples: 1000, batch: 10, shards: 5, deadline: 2)
         for peer in 1...5 { _ = m.receiveHello(Hello(host: "w\(peer)"), from: [UInt8(peer)], now: 0) }
         _ = m.startTraining(now: 0)
         m.startEpoch()
         m.planStep(now: 0)
         // Workers 1 and 2 answer; 3, 4 and 5 go silent past the deadline.
-        _ = m.receiveGradient(step: 1, sampleCount: 10, from: [1], now: Self.second)
-        _ = m.receiveGradient(step: 1, sampleCount: 10, from: [2], now: Self.second)
+        _ = m.receiveGradient(step: 1, sampleCount: 2, largestMagnitude: 0, from: [1], now: Self.second)
+        _ = m.receiveGradient(step: 1, sampleCount: 2, largestMagnitude: 0, from: [2], now: Self.second)
         let actions = m.tick(now: 2 * Self.second + 1)
         let lost = actions.compactMap { if case .lost(let member, _) = $0 { member.id } else { nil } }
         XCTAssertEqual(lost, [3, 4, 5])
         let ships = shipped(actions)
         XCTAssertEqual(Set(ships.keys), [1, 2])
-        let all = ships.values.flatMap { $0 }
-        XCTAssertEqual(all.count, 600, "each of the 600 samples of the three lost workers, once")
-        XCTAssertEqual(Set(all).count, 600)
+        let plan = m.assignment!.plan
+        // Worker 1 now holds shards 0-1 (1 newly), worker 2 shards 2-4.
+        XCTAssertEqual(ships[1], plan.shards[1])
+        XCTAssertEqual(ships[2], plan.shards[2] + plan.shards[3] + plan.shards[4])
+        // The lost workers' chunks, and only theirs, are asked again, of worker 2.
+        let pending = m.stepRequests.filter { $0.state == .pending }
+        XCTAssertEqual(pending.map(\.member.id), [2])
+        XCTAssertEqual(pending[0].shards, [2, 3, 4])
+        guard case .accept = m.receiveGradient(step: 1, sampleCount: 6, largestMagnitude: 0, from: [2], now: 3 * Self.second) else { return XCTFail() }
+        XCTAssertTrue(m.isStepComplete)
         m.completeStep()
+        XCTAssertEqual(m.assignment!.stepsDone, 1)
         XCTAssertNil(m.assignment!.problem(sampleCount: 1000))
     }
 }

@@ -7,7 +7,7 @@ final class CoordinatorLivenessTests: XCTestCase {
     let ms: UInt64 = 1_000_000
 
     func training(workers: Int = 2) -> Machine {
-        var m = machine(workers: workers)
+        var m = machine(workers: workers, shards: 6)
         for peer in 1...workers { _ = m.receiveHello(Hello(host: "w\(peer)"), from: [UInt8(peer)], now: 0) }
         _ = m.startTraining(now: 0)
         m.startEpoch()
@@ -40,7 +40,8 @@ final class CoordinatorLivenessTests: XCTestCase {
     func testAStepPastItsDeadlineLosesExactlyTheAwaitedMembers() {
         var m = training(workers: 3)
         m.planStep(now: 0)
-        _ = m.receiveGradient(step: 1, sampleCount: 10, from: [2], now: 100 * ms)
+        // Six shards of chunks 2, 2, 2, 2, 1, 1: worker 2 holds shards 2 and 3.
+        _ = m.receiveGradient(step: 1, sampleCount: 4, largestMagnitude: 0, from: [2], now: 100 * ms)
         // Worker 2 answered; 1 and 3 keep sending heartbeats, but the step waits for their gradients.
         _ = m.receiveHeartbeat(from: [1], now: 1900 * ms)
         _ = m.receiveHeartbeat(from: [3], now: 1900 * ms)
@@ -48,9 +49,12 @@ final class CoordinatorLivenessTests: XCTestCase {
         let actions = m.tick(now: 2000 * ms)
         XCTAssertEqual(lost(actions).map { if case .lost(let member, let reason) = $0 { "\(member.id) \(reason.kind)" } else { "" } },
                        ["1 deadline", "3 deadline"])
-        XCTAssertTrue(m.isStepComplete)
         XCTAssertEqual(m.members.map(\.id), [2])
-        // Their batches in flight went to worker 2, untrained: the epoch still trains every sample once.
+        // Their chunks in flight are asked of worker 2, which now holds every shard: the step trains the same samples.
+        XCTAssertEqual(m.awaiting, [2: 1])
+        XCTAssertEqual(m.stepRequests.last?.shards, [0, 1, 4, 5])
+        guard case .accept = m.receiveGradient(step: 1, sampleCount: 6, largestMagnitude: 0, from: [2], now: 2100 * ms) else { return XCTFail() }
+        XCTAssertTrue(m.isStepComplete)
         m.completeStep()
         XCTAssertNil(m.assignment!.problem(sampleCount: 60))
     }
@@ -59,7 +63,7 @@ final class CoordinatorLivenessTests: XCTestCase {
         var m = training()
         _ = m.tick(now: 0)
         m.planStep(now: 0)
-        _ = m.receiveGradient(step: 1, sampleCount: 10, from: [1], now: 1 * ms)
+        _ = m.receiveGradient(step: 1, sampleCount: 6, largestMagnitude: 0, from: [1], now: 1 * ms)
         XCTAssertEqual(m.tick(now: 24 * ms), [])
         XCTAssertEqual(m.tick(now: 25 * ms), [.heartbeat(m.members[1])])
         XCTAssertEqual(m.tick(now: 40 * ms), [])

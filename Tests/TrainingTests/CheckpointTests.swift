@@ -12,8 +12,10 @@ final class CheckpointTests: XCTestCase {
         var config = TrainingConfig.standard()
         config.model = ModelSpec(layerSizes: [6, 4, 3])
         let parameters = config.model.initialParameters(.he, seed: step)
-        var assignment = SampleAssignment(sampleCount: 50, holderIDs: [1, 2], batchSize: 8, seed: 3)
+        var assignment = ShardAssignment(plan: ShardPlan(sampleCount: 50, shardCount: 4, batchSize: 8, seed: 3), holderIDs: [1, 2])
+        _ = assignment.rebalance()
         assignment.startEpoch()
+        assignment.commitStep()
         let state = CheckpointState(training: config, sampleCount: 50, step: step, epoch: 1, epochInProgress: true, samplesSeen: Int(step) * 16,
                                     assignment: assignment, memberIDs: [1, 2], nextWorkerID: 3, optimizerStep: Int(step),
                                     trainingSeconds: 1.5, runLossSum: 2, runSamples: 32, epochLossSum: 2, epochSamples: 32)

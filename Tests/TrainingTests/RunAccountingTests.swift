@@ -33,7 +33,7 @@ final class RunAccountingTests: XCTestCase {
         account.beginEpoch(now: 0)
         account.recordStep(BatchScore(lossSum: 10, samples: 50))
         account.pauseClock(now: second)   // 50 samples in the epoch's first second
-        let assignment = SampleAssignment(sampleCount: 100, holderIDs: [1], batchSize: 50, seed: 1)
+        let assignment = ShardAssignment(plan: ShardPlan(sampleCount: 100, shardCount: 1, batchSize: 50, seed: 1), holderIDs: [1])
         let state = account.checkpointState(training: .standard(), sampleCount: 100,
                                             resume: .init(step: 1, memberIDs: [1], nextID: 2, assignment: assignment),
                                             optimizerStep: 1, divergenceStartLoss: 2.3)

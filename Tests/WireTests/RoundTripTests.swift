@@ -12,7 +12,7 @@ final class RoundTripTests: XCTestCase {
             Header(type: .gradient, runID: 0x0102_0304_0506_0708, step: 9, payloadLength: 10).write(to: $0)
         }
         XCTAssertEqual(Array(bytes[0..<4]), Array("DPTR".utf8))
-        XCTAssertEqual(Array(bytes[4..<8]), [1, 0, 6, 0])
+        XCTAssertEqual(Array(bytes[4..<8]), [2, 0, 6, 0])
         XCTAssertEqual(Array(bytes[8..<16]), [8, 7, 6, 5, 4, 3, 2, 1])
         XCTAssertEqual(bytes[16], 9)
         XCTAssertEqual(bytes[24], 10)
@@ -21,10 +21,11 @@ final class RoundTripTests: XCTestCase {
     }
 
     func testHello() throws {
-        let frames = try encode { try $0.hello(Hello(previousWorkerID: 3, host: "node-ü pid 42")) }
+        let sent = Hello(previousWorkerID: 3, host: "node-ü pid 42", blasCore: "SkylakeX", acceptsOtherKernels: true)
+        let frames = try encode { try $0.hello(sent) }
         try decoding(frames, toCoordinator) { envelope in
             guard case .hello(let hello) = envelope.body else { return XCTFail("\(envelope.body)") }
-            XCTAssertEqual(hello, Hello(previousWorkerID: 3, host: "node-ü pid 42"))
+            XCTAssertEqual(hello, sent)
             XCTAssertEqual(envelope.header.runID, 0) // a new worker does not know the run yet
         }
     }
@@ -87,19 +88,31 @@ final class RoundTripTests: XCTestCase {
             XCTAssertEqual(envelope.step, 12)
             XCTAssertEqual(step.epoch, 2)
             XCTAssertEqual(Array(step.indices), [3, 0, 1])
+            XCTAssertEqual(Array(step.chunkSizes), [3])
             XCTAssertEqual(Array(step.parameters), parameters)
             received.withUnsafeMutableBufferPointer { step.parameters.copy(into: $0) }
         }
         XCTAssertEqual(received, parameters)
     }
 
-    func testGradientAddsIntoAnAccumulator() throws {
-        let gradient: [Float] = [1, 2, 3, 4, -5]
-        let frames = try encode(bulk: bytes(of: gradient)) {
+    func testStepCarriesItsChunks() throws {
+        let frames = try encode(bulk: bytes(of: [Float](repeating: 1, count: 3))) {
+            try $0.step(runID: run, step: 4, epoch: 1, indices: [5, 6, 7, 8, 9] as [UInt32], chunkSizes: [2, 3] as [UInt32], parameterCount: 3)
+        }
+        try decoding(frames, DecodeContext(receiver: .worker, runID: run, parameterCount: 3, shardCount: 10)) { envelope in
+            guard case .step(let step) = envelope.body else { return XCTFail("\(envelope.body)") }
+            XCTAssertEqual(Array(step.indices), [5, 6, 7, 8, 9])
+            XCTAssertEqual(Array(step.chunkSizes), [2, 3])
+        }
+    }
+
+    func testGradientCarriesFixedPointSums() throws {
+        let sums: [Int64] = [1, -2, 1 << 52, 0, -(1 << 40)]
+        let frames = try encode(bulk: sums.withUnsafeBytes { Array($0) }) {
             try $0.gradient(runID: run, step: 12, sampleCount: 32, lossSum: 73.25,
                             computeNanoseconds: 1_234_567, parameterCount: 5, correct: 29)
         }
-        var sum: [Float] = [10, 10, 10, 10, 10]
+        XCTAssertEqual(frames[2].count, 40, "eight bytes a parameter")
         try decoding(frames, toCoordinator) { envelope in
             guard case .gradient(let reply) = envelope.body else { return XCTFail("\(envelope.body)") }
             XCTAssertEqual(envelope.step, 12)
@@ -107,9 +120,8 @@ final class RoundTripTests: XCTestCase {
             XCTAssertEqual(reply.lossSum, 73.25)
             XCTAssertEqual(reply.computeNanoseconds, 1_234_567)
             XCTAssertEqual(reply.correct, 29)
-            sum.withUnsafeMutableBufferPointer { reply.gradient.add(into: $0) }
+            XCTAssertEqual((0..<5).map { reply.sums.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self) }, sums)
         }
-        XCTAssertEqual(sum, [11, 12, 13, 14, 5])
     }
 
     func testSignals() throws {

@@ -33,7 +33,8 @@ final class WirePrecisionTests: XCTestCase {
         XCTAssertEqual(Float(bitPattern: UInt32(encoded[8]) << 16), 0x1p-130)
     }
 
-    func testStepAndGradientCarryHalfTheBytesAndWidenToFloat32() throws {
+    /// bf16 halves the weights only: a bf16 run's gradients are the same exact Int64 sums as a float32 run's.
+    func testWeightsCarryHalfTheBytesAndGradientsStayExact() throws {
         let parameters: [Float] = [0.5, -1, 3e-8, 0, 65504]
         let step = try encode(bulk: bf16Bytes(parameters)) {
             try $0.step(runID: run, step: 4, epoch: 1, indices: [1, 0] as [UInt32], parameterCount: 5, precision: .bf16)
@@ -48,32 +49,39 @@ final class WirePrecisionTests: XCTestCase {
         }
         for (sent, got) in zip(parameters, received) { XCTAssertEqual(got, sent, accuracy: abs(sent) * 0x1p-8) }
 
-        let gradient = try encode(bulk: bf16Bytes([1, 2, 3, 4, -5])) {
+        let sums: [Int64] = [1, 2, 3, -5, 1 << 50]
+        let gradient = try encode(bulk: sums.withUnsafeBytes { Array($0) }) {
             try $0.gradient(runID: run, step: 4, sampleCount: 2, lossSum: 1, computeNanoseconds: 1, parameterCount: 5, precision: .bf16)
         }
-        var sum: [Float] = [0.5, 0.5, 0.5, 0.5, 0.5]
+        XCTAssertEqual(gradient[2].count, 40)
         try decoding(gradient, DecodeContext(receiver: .coordinator, runID: run, parameterCount: 5, precision: .bf16)) { envelope in
             guard case .gradient(let view) = envelope.body else { return XCTFail("\(envelope.body)") }
-            sum.withUnsafeMutableBufferPointer { view.gradient.add(into: $0) }
+            XCTAssertEqual((0..<5).map { view.sums.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self) }, sums)
         }
-        XCTAssertEqual(sum, [1.5, 2.5, 3.5, 4.5, -4.5])
     }
 
-    /// A float32 frame where the run expects bf16 (or the reverse) is the wrong size; a bf16 NaN is caught.
+    /// Float32 weights where the run expects bf16 are the wrong size, and so is a gradient in
+    /// bf16 (gradients are Int64 in every run); a bf16 NaN is caught.
     func testReceiverChecksTheRunsPrecision() throws {
         let float32 = try encode(bulk: [Float](repeating: 1, count: 5).withUnsafeBytes { Array($0) }) {
-            try $0.gradient(runID: run, step: 4, sampleCount: 2, lossSum: 1, computeNanoseconds: 1, parameterCount: 5)
+            try $0.step(runID: run, step: 4, epoch: 1, indices: [0] as [UInt32], parameterCount: 5)
         }
-        assertRejects(float32, DecodeContext(receiver: .coordinator, runID: run, parameterCount: 5, precision: .bf16)) {
-            if case .parameterCount(.gradient, got: 10, expected: 5) = $0 { true } else { false }
+        assertRejects(float32, DecodeContext(receiver: .worker, runID: run, parameterCount: 5, shardCount: 1, precision: .bf16)) {
+            if case .parameterCount(.step, got: 10, expected: 5) = $0 { true } else { false }
+        }
+        let bf16Gradient = try encode(bulk: bf16Bytes([1, 2, 3, 4, 5, 6, 7, 8])) {
+            try $0.gradient(runID: run, step: 4, sampleCount: 2, lossSum: 1, computeNanoseconds: 1, parameterCount: 2)
+        }
+        assertRejects(bf16Gradient, DecodeContext(receiver: .coordinator, runID: run, parameterCount: 8, precision: .bf16)) {
+            if case .parameterCount(.gradient, got: 2, expected: 8) = $0 { true } else { false }
         }
         var values = [Float](repeating: 1, count: 1000)
         values[700] = .nan
         let poisoned = try encode(bulk: bf16Bytes(values)) {
-            try $0.gradient(runID: run, step: 4, sampleCount: 2, lossSum: 1, computeNanoseconds: 1, parameterCount: 1000, precision: .bf16)
+            try $0.step(runID: run, step: 4, epoch: 1, indices: [0] as [UInt32], parameterCount: 1000, precision: .bf16)
         }
-        assertRejects(poisoned, DecodeContext(receiver: .coordinator, runID: run, parameterCount: 1000, precision: .bf16)) {
-            if case .nonFinite(.gradient, index: 700, let value) = $0 { value.isNaN } else { false }
+        assertRejects(poisoned, DecodeContext(receiver: .worker, runID: run, parameterCount: 1000, shardCount: 1, precision: .bf16)) {
+            if case .nonFinite(.step, index: 700, let value) = $0 { value.isNaN } else { false }
         }
     }
 }

@@ -24,5 +24,18 @@ void dptrain_bf16_add_into(const void *in, size_t count, float *sum);
 
 /// The index of the first bfloat16 NaN or infinity among `count` (at any alignment), or `count` if none.
 size_t dptrain_bf16_first_non_finite(const void *in, size_t count);
+/// Adds each of `values[0..<count]` times `scale`, rounded half to even, to the int64 `sums`
+/// (little-endian, any alignment). Returns nonzero when some |value * scale| is not below `bound`
+/// (or is NaN); `bound` must be at most 2^51 for the rounding to be exact.
+int dptrain_fixed_accumulate(const float *values, size_t count, double scale, double bound, void *sums);
+
+/// sums[i] += values[i], both `count` int64s at any alignment.
+void dptrain_fixed_add(const void *values, size_t count, void *sums);
+
+/// The largest |values[i]| of `count` int64s at any alignment.
+uint64_t dptrain_fixed_largest_magnitude(const void *values, size_t count);
+
+/// out[i] = sums[i] * inverseScale as floats (through double).
+void dptrain_fixed_to_float(const void *sums, size_t count, double inverseScale, float *out);
 
 #endif

@@ -1,0 +1,78 @@
+import CKernels
+
+/// The fixed-point form in which gradients are summed, so that the sum is exact and the
+/// order and grouping of the additions cannot change a bit of it: each chunk's float
+/// gradient is rounded once (half to even) to a whole number of 2^-fractionBits units,
+/// and those integers are added as int64s. One worker or eight, chunks summed in any
+/// order, give the same integers; only the conversion back to float rounds again, once.
+public struct FixedPointFormat: Codable, Equatable, Sendable {
+    /// A value v is stored as round(v * 2^fractionBits).
+    public let fractionBits: Int
+
+    /// The largest magnitude one chunk's value may have, in units: the rounding trick in the
+    /// C kernel is exact below 2^51. A chunk beyond it has diverged.
+    public static let chunkBound: UInt64 = 1 << 51
+    /// The most chunks one sum adds: with each below 2^51, any sum stays below 2^59, far from
+    /// int64's end, whatever the grouping.
+    public static let maxChunks = 256
+    /// The largest per-sample gradient element the format leaves room for, as a power of two:
+    /// beyond 2^10 a sample's gradient has diverged anyway.
+    static let perSampleBits = 10
+
+    /// The format for chunks of at most `largestChunk` samples: as fine as the bound allows,
+    /// so that a chunk's sum of `largestChunk` per-sample gradients of up to 2^10 fits.
+    public init(largestChunk: Int) {
+        precondition(largestChunk > 0)
+        let chunkBits = Int.bitWidth - (largestChunk - 1).leadingZeroBitCount   // ceil(log2(largestChunk))
+        fractionBits = min(max(51 - Self.perSampleBits - chunkBits, 8), 40)
+    }
+
+    public var scale: Double { Double(sign: .plus, exponent: fractionBits, significand: 1) }
+}
+
+/// An exact gradient sum: P int64s in the `FixedPointFormat`, reused from step to step.
+public struct FixedPointSum {
+    public let format: FixedPointFormat
+    /// The sums, little-endian int64s (the wire's form on every host dptrain runs on).
+    public private(set) var values: [Int64]
+
+    public init(format: FixedPointFormat, count: Int) {
+        self.format = format
+        values = [Int64](repeating: 0, count: count)
+    }
+
+    public mutating func reset() {
+        values.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+    }
+
+    /// Adds one chunk's float gradient, rounded once; false when some element is beyond the
+    /// format's range or not finite (the run has diverged), leaving the sum unusable.
+    public mutating func add(chunk gradient: UnsafeBufferPointer<Float>) -> Bool {
+        precondition(gradient.count == values.count)
+        let scale = format.scale
+        return values.withUnsafeMutableBytes { sums in
+            dptrain_fixed_accumulate(gradient.baseAddress!, gradient.count, scale, Double(FixedPointFormat.chunkBound), sums.baseAddress!) == 0
+        }
+    }
+
+    /// Adds another sum of the same format, as it arrived (little-endian int64s at any alignment).
+    /// The caller has bounded it (`largestMagnitude`), so nothing wraps.
+    public mutating func add(received bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count == values.count * 8)
+        values.withUnsafeMutableBytes { dptrain_fixed_add(bytes.baseAddress!, $0.count / 8, $0.baseAddress!) }
+    }
+
+    /// The largest |value| among little-endian int64s at any alignment: a received sum of k
+    /// chunks must stay within k * `FixedPointFormat.chunkBound`.
+    public static func largestMagnitude(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        guard let base = bytes.baseAddress else { return 0 }
+        return dptrain_fixed_largest_magnitude(base, bytes.count / 8)
+    }
+
+    /// The sum as floats, for the optimizer: the one rounding after the exact sum.
+    public func floats(into destination: UnsafeMutableBufferPointer<Float>) {
+        precondition(destination.count == values.count)
+        let inverse = 1 / format.scale
+        values.withUnsafeBytes { dptrain_fixed_to_float($0.baseAddress!, values.count, inverse, destination.baseAddress!) }
+    }
+}

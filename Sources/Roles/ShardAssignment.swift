@@ -1,0 +1,194 @@
+import MLP
+
+/// Which shards each worker holds, where each sits in the worker's storage, and how far
+/// the epoch has come, as workers join and leave.
+///
+/// Workers hold whole shards, in contiguous runs: with n workers in id order, the i-th
+/// holds shards [i * S / n, (i + 1) * S / n). Every join or loss redraws those runs, and a
+/// worker is shipped only the shards it has never stored (its storage only grows; a shard
+/// it held before is still there). What a step trains is the plan's alone: the chunk of
+/// every shard at the epoch's step index, whoever holds the shard. So joins and losses
+/// change who computes a chunk, never which samples a step trains.
+public struct ShardAssignment: Equatable, Sendable {
+    public struct Holder: Codable, Equatable, Sendable {
+        public let id: UInt32
+        /// The shards this worker trains.
+        public internal(set) var shards: Range<Int>
+        /// Where each shard begins in this worker's storage, by shard; nil when never shipped to it.
+        public internal(set) var offsets: [Int?]
+        /// Samples in this worker's storage.
+        public internal(set) var storedCount: Int
+    }
+
+    public let plan: ShardPlan
+    /// In id order.
+    public private(set) var holders: [Holder] = []
+    /// The epoch under way (from 1); 0 before the first.
+    public private(set) var epoch = 0
+    /// Steps of the epoch done.
+    public private(set) var stepsDone = 0
+    /// Each shard's order in `epoch` (positions into the shard); drawn again from the seed, never stored.
+    public private(set) var orders: [[Int32]] = []
+
+    /// Shards of `plan` over `holderIDs` (ascending); `shipments` says what to ship to each.
+    public init(plan: ShardPlan, holderIDs: [UInt32]) {
+        precondition(holderIDs == holderIDs.sorted())
+        self.plan = plan
+        holders = holderIDs.map { Holder(id: $0, shards: 0..<0, offsets: Array(repeating: nil, count: plan.shardCount), storedCount: 0) }
+    }
+
+    public var holderIDs: [UInt32] { holders.map(\.id) }
+
+    /// The same run's progress over new workers with empty storage (a resumed coordinator's).
+    public func resumed(holderIDs: [UInt32]) -> ShardAssignment {
+        var fresh = ShardAssignment(plan: plan, holderIDs: holderIDs)
+        fresh.epoch = epoch
+        fresh.stepsDone = stepsDone
+        fresh.orders = orders
+        return fresh
+    }
+
+    /// Draws every holder's run of shards for the holders there are now, and returns, per
+    /// holder, the global indices of the samples to ship it (the shards it has never stored,
+    /// in shard order, appended to its storage in that order).
+    public mutating func rebalance() -> [(id: UInt32, samples: [Int32])] {
+        let n = holders.count, s = plan.shardCount
+        var shipments: [(id: UInt32, samples: [Int32])] = []
+        for i in holders.indices {
+            holders[i].shards = (i * s / n)..<((i + 1) * s / n)
+            var samples: [Int32] = []
+            for shard in holders[i].shards where holders[i].offsets[shard] == nil {
+                holders[i].offsets[shard] = holders[i].storedCount
+                holders[i].storedCount += plan.shards[shard].count
+                samples += plan.shards[shard]
+            }
+            if !samples.isEmpty { shipments.append((holders[i].id, samples)) }
+        }
+        return shipments
+    }
+
+    /// Workers `ids` join between steps; returns what to ship to whom.
+    public mutating func add(_ ids: [UInt32]) -> [(id: UInt32, samples: [Int32])] {
+        for id in ids {
+            precondition(index(of: id) == nil)
+            let slot = holders.firstIndex { $0.id > id } ?? holders.count
+            holders.insert(Holder(id: id, shards: 0..<0, offsets: Array(repeating: nil, count: plan.shardCount), storedCount: 0), at: slot)
+        }
+        return rebalance()
+    }
+
+    /// Workers `ids` left; returns what to ship to whom among those who stay.
+    public mutating func remove(_ ids: [UInt32]) -> [(id: UInt32, samples: [Int32])] {
+        holders.removeAll { ids.contains($0.id) }
+        return holders.isEmpty ? [] : rebalance()
+    }
+
+    /// Starts the next epoch: each shard's new order.
+    public mutating func startEpoch() {
+        epoch += 1
+        stepsDone = 0
+        orders = (0..<plan.shardCount).map { plan.epochOrder(shard: $0, epoch: epoch) }
+    }
+
+    /// Every step of the epoch is done.
+    public var epochFinished: Bool { epoch > 0 && stepsDone >= plan.stepsPerEpoch }
+
+    /// No one holds the shards: training waits for a worker.
+    public var waitsForWorkers: Bool { holders.isEmpty }
+
+    /// The step in hand is done.
+    public mutating func commitStep() { stepsDone += 1 }
+
+    /// The holder of `shard`.
+    public func holder(of shard: Int) -> UInt32? { holders.first { $0.shards.contains(shard) }?.id }
+
+    /// Appends the current step's chunks of `shards` (held by worker `id`) to `request`:
+    /// local indices into the worker's storage, one chunk per shard with samples left.
+    public func appendChunks<Shards: Sequence<Int>>(of shards: Shards, heldBy id: UInt32, to request: inout StepRequest) {
+        guard let holder = holders.first(where: { $0.id == id }) else { return }
+        for shard in shards {
+            let chunk = plan.chunk(shard: shard, step: stepsDone)
+            guard !chunk.isEmpty, let offset = holder.offsets[shard] else { continue }
+            for position in orders[shard][chunk] { request.indices.append(UInt32(offset + Int(position))) }
+            request.chunkSizes.append(UInt32(chunk.count))
+            request.shards.append(shard)
+        }
+    }
+
+    /// The global indices of the current step's chunk of `shard`.
+    public func chunkSamples(shard: Int) -> [Int32] {
+        orders[shard][plan.chunk(shard: shard, step: stepsDone)].map { plan.shards[shard][Int($0)] }
+    }
+
+    private func index(of id: UInt32) -> Int? { holders.firstIndex { $0.id == id } }
+
+    /// What is wrong with an assignment read from a file, if anything.
+    public func problem(sampleCount: Int) -> String? {
+        guard plan.sampleCount == sampleCount else { return "it splits \(plan.sampleCount) samples, the data has \(sampleCount)" }
+        guard holders.map(\.id) == holders.map(\.id).sorted(), Set(holders.map(\.id)).count == holders.count,
+              !holders.contains(where: { $0.id == 0 || $0.id == .max }) else { return "its worker ids are not ascending and distinct" }
+        guard epoch >= 0, stepsDone >= 0, stepsDone <= plan.stepsPerEpoch else { return "its step \(stepsDone) is not within an epoch" }
+        return nil
+    }
+}
+
+/// One request of a step to one member: its chunks' local indices, chunk after chunk.
+public struct StepRequest: Sendable {
+    public let member: CoordinatorStateMachine.Member
+    public internal(set) var indices: [UInt32] = []
+    /// Samples of each chunk, in order.
+    public internal(set) var chunkSizes: [UInt32] = []
+    /// The shard of each chunk.
+    public internal(set) var shards: [Int] = []
+    public internal(set) var state = State.pending
+
+    public enum State: Equatable, Sendable {
+        case pending
+        case answered
+        /// Its member was lost: its chunks were asked of others.
+        case void
+    }
+
+    init(member: CoordinatorStateMachine.Member) { self.member = member }
+
+    /// Empty again for the next step, keeping the buffers.
+    mutating func reset() {
+        indices.removeAll(keepingCapacity: true)
+        chunkSizes.removeAll(keepingCapacity: true)
+        shards.removeAll(keepingCapacity: true)
+        state = .pending
+    }
+}
+
+/// A checkpoint keeps the plan's inputs and the epoch's progress; shards and orders are drawn again.
+extension ShardAssignment: Codable {
+    enum CodingKeys: String, CodingKey { case sampleCount, shardCount, batchSize, seed, holders, epoch, stepsDone }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let sampleCount = try c.decode(Int.self, forKey: .sampleCount), shardCount = try c.decode(Int.self, forKey: .shardCount)
+        let batchSize = try c.decode(Int.self, forKey: .batchSize)
+        if let problem = ShardPlan.problem(sampleCount: sampleCount, shardCount: shardCount, batchSize: batchSize) {
+            throw DecodingError.dataCorruptedError(forKey: .shardCount, in: c, debugDescription: problem)
+        }
+        plan = ShardPlan(sampleCount: sampleCount, shardCount: shardCount, batchSize: batchSize, seed: try c.decode(UInt64.self, forKey: .seed))
+        holders = try c.decode([Holder].self, forKey: .holders)
+        guard holders.allSatisfy({ $0.offsets.count == shardCount }) else {
+            throw DecodingError.dataCorruptedError(forKey: .holders, in: c, debugDescription: "holders do not fit the shards")
+        }
+        epoch = try c.decode(Int.self, forKey: .epoch)
+        stepsDone = try c.decode(Int.self, forKey: .stepsDone)
+        if epoch > 0 { orders = (0..<shardCount).map { plan.epochOrder(shard: $0, epoch: epoch) } }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(plan.sampleCount, forKey: .sampleCount)
+        try c.encode(plan.shardCount, forKey: .shardCount)
+        try c.encode(plan.batchSize, forKey: .batchSize)
+        try c.encode(plan.seed, forKey: .seed)
+        try c.encode(holders, forKey: .holders)
+        try c.encode(epoch, forKey: .epoch)
+        try c.encode(stepsDone, forKey: .stepsDone)
+    }
+}

@@ -1,0 +1,77 @@
+import MLP
+
+/// The run's fixed virtual shards and what each step trains: a function of the sample
+/// count, the shard count, the global batch and the seed, never of the workers. Every
+/// trainer (one process, or a coordinator with any workers) trains the same chunks.
+///
+/// Shard s holds positions s, s + S, s + 2S, ... of a permutation of all samples drawn
+/// from the seed. Each epoch, each shard is shuffled anew from (seed, shard, epoch), and
+/// step j of the epoch trains positions [j * c_s, (j + 1) * c_s) of that order: c_s is
+/// the shard's chunk size, B / S with the remainder going one each to the first shards.
+/// The epoch lasts until the slowest shard is through; shards done earlier train nothing.
+public struct ShardPlan: Equatable, Sendable {
+    public let sampleCount: Int
+    public let shardCount: Int
+    /// The global batch: samples per step over all shards.
+    public let batchSize: Int
+    public let seed: UInt64
+    /// Global indices of each shard's samples; a shard is shipped in this order.
+    public let shards: [[Int32]]
+    /// Samples each shard trains per step.
+    public let chunkSizes: [Int]
+    public let stepsPerEpoch: Int
+
+    /// The shard count a run gets without --shards: one shard per 32 samples of the global
+    /// batch (chunks of 32 rows keep sgemm efficient), between 1 and 16.
+    public static func defaultShardCount(batchSize: Int) -> Int { min(max(batchSize / 32, 1), 16) }
+
+    /// What is wrong with these numbers, as a sentence a user can act on; nil when usable.
+    public static func problem(sampleCount: Int, shardCount: Int, batchSize: Int) -> String? {
+        if shardCount < 1 { return "--shards must be at least 1 (got \(shardCount))" }
+        if shardCount > FixedPointFormat.maxChunks { return "--shards must be at most \(FixedPointFormat.maxChunks) (got \(shardCount))" }
+        if shardCount > batchSize { return "--shards \(shardCount) is more than --batch \(batchSize): every shard trains at least one sample a step" }
+        if shardCount > sampleCount { return "--shards \(shardCount) is more than the \(sampleCount) training samples" }
+        return nil
+    }
+
+    public init(sampleCount: Int, shardCount: Int, batchSize: Int, seed: UInt64) {
+        precondition(Self.problem(sampleCount: sampleCount, shardCount: shardCount, batchSize: batchSize) == nil)
+        self.sampleCount = sampleCount
+        self.shardCount = shardCount
+        self.batchSize = batchSize
+        self.seed = seed
+        var generator = EpochOrder.orderGenerator(seed: seed)
+        var all = (0..<Int32(sampleCount)).map { $0 }
+        generator.shuffle(&all)
+        shards = (0..<shardCount).map { s in stride(from: s, to: sampleCount, by: shardCount).map { all[$0] } }
+        chunkSizes = (0..<shardCount).map { batchSize / shardCount + ($0 < batchSize % shardCount ? 1 : 0) }
+        stepsPerEpoch = zip(shards, chunkSizes).map { ($0.count + $1 - 1) / $1 }.max() ?? 0
+    }
+
+    /// The largest chunk: the rows of one gradient computation.
+    public var largestChunk: Int { chunkSizes[0] }
+    public var fixedPointFormat: FixedPointFormat { FixedPointFormat(largestChunk: largestChunk) }
+
+    /// Positions in shard `shard`'s epoch order trained at step `step` (from 0) of an epoch; empty
+    /// once the shard is through.
+    public func chunk(shard: Int, step: Int) -> Range<Int> {
+        let count = shards[shard].count, size = chunkSizes[shard]
+        return min(step * size, count)..<min((step + 1) * size, count)
+    }
+
+    /// Shard `shard`'s order in epoch `epoch` (from 1): positions into `shards[shard]`.
+    public func epochOrder(shard: Int, epoch: Int) -> [Int32] {
+        // One stream per (shard, epoch), so no shard's order depends on another's or on the workers.
+        var generator = SeededGenerator(seed: (seed ^ 0x5EED_0F_0DE5) &+ UInt64(shard) &* 0x9E37_79B9_7F4A_7C15
+                                                &+ UInt64(epoch) &* 0xC2B2_AE3D_27D4_EB4F)
+        var order = (0..<Int32(shards[shard].count)).map { $0 }
+        generator.shuffle(&order)
+        return order
+    }
+
+    /// Every shard's samples (global indices) in epoch `epoch`'s order: step j trains
+    /// `chunk(shard: s, step: j)` of row s.
+    public func epochSamples(epoch: Int) -> [[Int32]] {
+        (0..<shardCount).map { s in epochOrder(shard: s, epoch: epoch).map { shards[s][Int($0)] } }
+    }
+}

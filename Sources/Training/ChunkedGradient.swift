@@ -1,0 +1,54 @@
+import Dataset
+import MLP
+
+/// A step's gradient as the exact sum of its chunks' gradients: each chunk's forward and
+/// backward pass runs alone (the same sgemm shapes on the same inputs, whatever else the
+/// process computes), and its float gradient is rounded once into the fixed-point sum.
+/// Every trainer (the single process, each worker, the coordinator's own check) computes
+/// chunks here, so a chunk's bits do not depend on who computes it.
+public final class ChunkedGradient {
+    public let workspace: Workspace
+    public private(set) var sum: FixedPointSum
+    /// One chunk's float gradient (P) and labels (largest chunk).
+    private var chunkGradient: [Float]
+    private var labels: [UInt8]
+
+    public init(spec: ModelSpec, largestChunk: Int, format: FixedPointFormat) {
+        workspace = Workspace(spec: spec, capacity: largestChunk)
+        sum = FixedPointSum(format: format, count: spec.parameterCount)
+        chunkGradient = [Float](repeating: 0, count: spec.parameterCount)
+        labels = [UInt8](repeating: 0, count: largestChunk)
+    }
+
+    /// Whether the last chunk that failed had a gradient beyond the fixed-point range (rather
+    /// than a loss that is not finite).
+    public private(set) var lastFailureWasRange = false
+
+    public func reset() { sum.reset() }
+
+    /// The error for a chunk that failed at `step` of `epoch`, at base rate `learningRate`.
+    public func divergence(epoch: Int, step: Int, learningRate: Float) -> TrainingError {
+        lastFailureWasRange
+            ? .gradientOutOfRange(epoch: epoch, step: step, bound: Float(FixedPointFormat.chunkBound) / Float(sum.format.scale), learningRate: learningRate)
+            : .lossNotFinite(epoch: epoch, step: step, learningRate: learningRate)
+    }
+
+    /// Adds the gradient of `data`'s samples at `indices`, computed alone. Returns the chunk's
+    /// score, or nil when its gradient is beyond the fixed-point range or not finite (diverged).
+    public func add(_ indices: UnsafeBufferPointer<Int32>, of data: LabeledImages, parameters: UnsafePointer<Float>) -> BatchScore? {
+        let rows = indices.count
+        precondition(rows > 0 && rows <= workspace.capacity)
+        labels.withUnsafeMutableBufferPointer { data.gather(indices, inputs: workspace.input, labels: $0.baseAddress!) }
+        let score = labels.withUnsafeBufferPointer { labels in
+            chunkGradient.withUnsafeMutableBufferPointer { gradient in
+                workspace.gradient(parameters: parameters, labels: labels.baseAddress!, rows: rows, into: gradient.baseAddress!)
+            }
+        }
+        let inRange = chunkGradient.withUnsafeBufferPointer { sum.add(chunk: $0) }
+        guard inRange && score.lossSum.isFinite else {
+            lastFailureWasRange = score.lossSum.isFinite
+            return nil
+        }
+        return score
+    }
+}

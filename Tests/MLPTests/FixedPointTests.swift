@@ -1,0 +1,105 @@
+import XCTest
+@testable import MLP
+
+/// The exact sum: order-free, really a sum, bounded, and a chunk's gradient the same bits
+/// whatever else the process computes.
+final class FixedPointTests: XCTestCase {
+    let spec = ModelSpec(layerSizes: [784, 128, 10])
+
+    /// Inputs of `rows` pseudo-images and labels, from `seed`.
+    func batch(rows: Int, seed: UInt64) -> (inputs: [Float], labels: [UInt8]) {
+        var generator = SeededGenerator(seed: seed)
+        return ((0..<(rows * 784)).map { _ in generator.nextUnitFloat() }, (0..<rows).map { _ in UInt8(generator.nextIndex(below: 10)) })
+    }
+
+    func gradient(_ workspace: Workspace, _ parameters: [Float], _ batch: (inputs: [Float], labels: [UInt8])) -> [Float] {
+        let rows = batch.labels.count
+        workspace.input.update(from: batch.inputs, count: batch.inputs.count)
+        var g = [Float](repeating: 0, count: parameters.count)
+        _ = workspace.gradient(parameters: parameters, labels: batch.labels, rows: rows, into: &g)
+        return g
+    }
+
+    /// A chunk's gradient computed alone is the same bits in a workspace sized for it or for a
+    /// much larger batch, before or after other chunks, with weights at another address: what
+    /// lets any worker compute any chunk.
+    func testAChunksGradientDoesNotDependOnWhatElseIsComputed() {
+        let parameters = spec.initialParameters(.he, seed: 1)
+        let chunk = batch(rows: 32, seed: 2), other = batch(rows: 512, seed: 3)
+        let alone = gradient(Workspace(spec: spec, capacity: 32), parameters, chunk)
+        let large = Workspace(spec: spec, capacity: 512)
+        _ = gradient(large, parameters, other)
+        let copied = Array(parameters)   // another allocation
+        XCTAssertEqual(gradient(large, copied, chunk), alone)
+    }
+
+    /// Chunk sums added in any order or grouping give the same integers, and the sum differs from
+    /// a plain left-to-right float sum by no more than float rounding: it really is the sum.
+    func testExactSumIsOrderFreeAndIsTheSum() {
+        let parameters = spec.initialParameters(.he, seed: 1)
+        let workspace = Workspace(spec: spec, capacity: 32)
+        let chunks = (0..<6).map { gradient(workspace, parameters, batch(rows: 32, seed: 10 + UInt64($0))) }
+        let format = FixedPointFormat(largestChunk: 32)
+
+        func exact(_ order: [Int]) -> FixedPointSum {
+            var sum = FixedPointSum(format: format, count: parameters.count)
+            for k in order { XCTAssertTrue(chunks[k].withUnsafeBufferPointer { sum.add(chunk: $0) }) }
+            return sum
+        }
+        let forward = exact(Array(0..<6))
+        XCTAssertEqual(exact([5, 3, 1, 0, 2, 4]).values, forward.values)
+        // Grouped as two workers would: {0, 1, 2} and {3, 4, 5}, the second added as received bytes.
+        var grouped = exact([0, 1, 2])
+        let rest = exact([3, 4, 5])
+        rest.values.withUnsafeBytes { grouped.add(received: $0) }
+        XCTAssertEqual(grouped.values, forward.values)
+
+        var floats = [Float](repeating: 0, count: parameters.count)
+        floats.withUnsafeMutableBufferPointer { forward.floats(into: $0) }
+        var plain = [Float](repeating: 0, count: parameters.count)
+        for chunk in chunks { for i in plain.indices { plain[i] += chunk[i] } }
+        var differs = 0
+        for i in plain.indices {
+            // Six float additions round by at most a few ulps of the largest term; the fixed point by 2^-fractionBits.
+            let scale = chunks.map { abs($0[i]) }.max()!
+            XCTAssertEqual(floats[i], plain[i], accuracy: 8 * scale.ulp + Float(1 / format.scale), "parameter \(i)")
+            if floats[i] != plain[i] { differs += 1 }
+        }
+        XCTAssertGreaterThan(plain.filter { $0 != 0 }.count, parameters.count / 10, "the gradients must not be mostly zero")
+        print("exact and left-to-right float sums differ in \(differs) of \(plain.count) values")
+    }
+
+    /// A value beyond the format's range, or not finite, is reported; a received sum's largest
+    /// magnitude is found at any alignment, INT64_MIN included.
+    func testRangeIsCheckedBothWays() {
+        let format = FixedPointFormat(largestChunk: 32)
+        XCTAssertEqual(format.fractionBits, 36)
+        var sum = FixedPointSum(format: format, count: 3)
+        let limit = Float(FixedPointFormat.chunkBound) / Float(format.scale)   // 32768
+        XCTAssertTrue([1, -limit / 2, 0].withUnsafeBufferPointer { sum.add(chunk: $0) })
+        XCTAssertEqual(sum.values, [1 << 36, -(1 << 50), 0])
+        XCTAssertFalse([1, limit, 0].withUnsafeBufferPointer { sum.add(chunk: $0) })
+        sum.reset()
+        XCTAssertFalse([Float.nan, 0, 0].withUnsafeBufferPointer { sum.add(chunk: $0) })
+        // Rounding is half to even, once.
+        sum.reset()
+        let half = Float(0.5 / format.scale)
+        XCTAssertTrue([half, 3 * half, -half].withUnsafeBufferPointer { sum.add(chunk: $0) })
+        XCTAssertEqual(sum.values, [0, 2, 0])
+
+        let values: [Int64] = [5, .min, -7, 3]
+        let bytes = [UInt8](repeating: 0, count: 1) + values.withUnsafeBytes { Array($0) }
+        bytes.withUnsafeBytes { raw in
+            let unaligned = UnsafeRawBufferPointer(rebasing: raw[1...])
+            XCTAssertEqual(FixedPointSum.largestMagnitude(unaligned), 1 << 63)
+            XCTAssertEqual(FixedPointSum.largestMagnitude(UnsafeRawBufferPointer(rebasing: unaligned[16...])), 7)
+        }
+    }
+
+    /// Larger chunks get a coarser unit, so that a chunk's sum of per-sample gradients up to 2^10 still fits.
+    func testFormatFollowsTheChunkSize() {
+        XCTAssertEqual(FixedPointFormat(largestChunk: 1).fractionBits, 40)
+        XCTAssertEqual(FixedPointFormat(largestChunk: 33).fractionBits, 35)
+        XCTAssertEqual(FixedPointFormat(largestChunk: 60_000).fractionBits, 25)
+    }
+}
