@@ -47,10 +47,6 @@ void dptrain_bf16_to_float(const void *restrict in, size_t count, float *restric
     for (size_t i = 0; i < count; i++) out[i] = bf16_load(in, i);
 }
 
-void dptrain_bf16_add_into(const void *restrict in, size_t count, float *restrict sum) {
-    for (size_t i = 0; i < count; i++) sum[i] += bf16_load(in, i);
-}
-
 size_t dptrain_bf16_first_non_finite(const void *in, size_t count) {
     const uint8_t *bytes = in;
     // Or the exponents together in blocks, which vectorises, and look closer only at a bad block.

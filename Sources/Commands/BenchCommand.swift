@@ -34,7 +34,7 @@ struct BenchCommand: ParsableCommand {
             With --simulated-workers 1,2,4,8,16: the coordinator's ceiling. For each count, a coordinator \
             (in this process, over tcp loopback) against that many simulated workers that answer each step \
             at once with a stored gradient: steps/s, samples/s and MB/s through the coordinator, and where \
-            each step's time went. --hidden, --batch (per worker), --steps, --wire-precision and \
+            each step's time went. --hidden, --batch (per simulated worker here, one shard each), --steps, --wire-precision and \
             --shared-memory (off by default here, to measure tcp) shape the run; --metrics FILE writes one \
             {"event":"bench",...} JSON line per count.
             """)
@@ -81,7 +81,7 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Steps each --simulated-workers count is measured over.")
     var steps = 40
 
-    @Option(name: .customLong("wire-precision"), help: ArgumentHelp("How weights and gradients travel in --simulated-workers: float32 or bf16.", valueName: "format"))
+    @Option(name: .customLong("wire-precision"), help: ArgumentHelp("How the weights travel in --simulated-workers: float32 or bf16 (gradients are exact Int64 sums either way).", valueName: "format"))
     var wirePrecision: WirePrecision = .float32
 
     @Option(name: .customLong("shared-memory"), help: ArgumentHelp("With --simulated-workers: on, weights and gradients through shared memory (as for any worker on the coordinator's host); off, over tcp loopback.", valueName: "on|off"))

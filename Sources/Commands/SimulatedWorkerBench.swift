@@ -41,8 +41,9 @@ struct SimulatedWorkerBench {
 
     func run() throws {
         let megabytes = Double(model.parameterCount * precision.bytesPerValue) / 1e6
-        print("\(model.summary), \(batch) samples per worker per step, \(steps) steps, weights and gradients as \(precision) "
-              + String(format: "(%.2f MB each way per worker), ", megabytes)
+        let gradientMegabytes = Double(model.parameterCount * gradientBytesPerValue) / 1e6
+        print("\(model.summary), \(batch) samples per worker per step, \(steps) steps, weights as \(precision), gradients as Int64 "
+              + String(format: "(%.2f MB of weights and %.2f MB of gradient per worker), ", megabytes, gradientMegabytes)
               + (sharedMemory ? "simulated workers in shared memory (control messages over tcp loopback)" : "simulated workers over tcp loopback"))
         print("workers  steps/s   samples/s      MB/s  bcast ms  wait ms  (first)  reduce ms  update ms  MB/step")
         for count in workerCounts {
@@ -74,7 +75,9 @@ struct SimulatedWorkerBench {
         let stepsPerEpoch = min(steps, 8)
         var config = TrainingConfig.standard()
         config.model = model
-        config.batchSize = batch
+        // --batch is per simulated worker here: one shard each, so that every worker answers every step.
+        config.batchSize = workers * batch
+        config.shards = workers
         config.epochs = (steps + stepsPerEpoch - 1) / stepsPerEpoch
         let train = Self.blankImages(count: workers * batch * stepsPerEpoch)
         let test = Self.blankImages(count: 10)

@@ -4,7 +4,7 @@ import Wire
 /// The coordinator's flags for how weights and gradients travel.
 public struct TransportOptions: ParsableArguments {
     @Option(name: .customLong("wire-precision"), help: ArgumentHelp(
-        "How weights and gradients travel: float32, or bf16 (half the bytes; the coordinator keeps float32 weights and adds in float32).",
+        "How the weights travel: float32, or bf16 (half the weight bytes; the coordinator keeps float32 weights). Gradients travel as exact Int64 sums either way: bf16 does not halve them.",
         valueName: "format"))
     public var wirePrecision: WirePrecision = .float32
 

@@ -3,7 +3,7 @@ import ZMQ
 
 /// The coordinator's side of the run's wire precision: it keeps float32 weights and
 /// optimizer state whatever travels; only the step's bulk frame is in the wire's format.
-/// (Gradients arrive in it, and `WireFloats` widens them to float32 as they are added.)
+/// (Gradients arrive as exact Int64 sums whatever the precision.)
 extension Coordinator {
     /// The step's weights, written once into a libzmq buffer that every member's message shares.
     func weightsFrame() throws -> SharedFrame {

@@ -25,7 +25,7 @@ public struct CoordinatorOptions: Sendable {
     /// On SIGTERM or SIGINT, finish the step in hand, write a checkpoint, tell the workers and
     /// return (a scheduler's preemption); a second signal stops at once.
     public var stopsOnSignal: Bool
-    /// How weights and gradients travel to and from every worker of the run.
+    /// How the weights travel to every worker of the run (gradients come back as exact Int64 sums).
     public var wirePrecision: WirePrecision
     /// Move the bulk of workers on this host through shared memory, when they offer it.
     public var sharedMemory: Bool

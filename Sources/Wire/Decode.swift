@@ -9,7 +9,7 @@ public struct DecodeContext {
     public var parameterCount: Int
     /// Samples in the receiving worker's shard: every step index must be below it.
     public var shardCount: Int
-    /// How the run's weights and gradients travel (from the welcome, for a worker).
+    /// How the run's weights travel (from the welcome, for a worker); gradients are Int64 always.
     public var precision: WirePrecision
     /// Where a step's or a gradient's values are when its bulk frame is empty: the sender's
     /// shared-memory segment, which hands out only a whole published step of the right size.

@@ -44,21 +44,6 @@ public struct WireArray<Element: WireScalar>: RandomAccessCollection {
 }
 
 extension WireArray where Element == Float {
-    /// Adds the values into `accumulator` element by element, in index order,
-    /// so that summing the workers in a fixed order gives bit-identical results.
-    public func add(into accumulator: UnsafeMutableBufferPointer<Float>) {
-        precondition(accumulator.count == count, "adding \(count) values into \(accumulator.count)")
-        #if _endian(little)
-        if let floats = alignedFloats {
-            // The common case (libzmq's buffers are malloc-aligned): a plain loop LLVM vectorises.
-            let sum = accumulator.baseAddress!, values = floats.baseAddress!
-            for index in 0..<count { sum[index] += values[index] }
-            return
-        }
-        #endif
-        for index in indices { accumulator[index] += self[index] }
-    }
-
     /// The index of the first NaN or infinity, reading only the exponent bits.
     func firstNonFinite() -> Int? {
         let exponent: UInt32 = 0x7F80_0000

@@ -1,11 +1,11 @@
 import CKernels
 
-/// How weights and gradients travel in a step's and a gradient's bulk frame. The
-/// coordinator picks it for the run and tells each worker in its welcome; both ends
-/// compute and keep state in float32 whatever the wire carries.
+/// How the weights travel in a step's bulk frame (gradients are exact Int64 sums whatever
+/// the precision). The coordinator picks it for the run and tells each worker in its
+/// welcome; both ends compute and keep state in float32 whatever the wire carries.
 ///
 /// Everything that depends on the number format of the bulk frames is in this file
-/// (and `Coordinator+WirePrecision.swift`, `Worker+WirePrecision.swift`), so that a
+/// (and `Coordinator+WirePrecision.swift`), so that a
 /// new format is added in these places alone.
 public enum WirePrecision: String, Codable, Sendable, CaseIterable, CustomStringConvertible {
     /// IEEE float32, little-endian: the values exactly.
@@ -81,16 +81,6 @@ public struct WireFloats: RandomAccessCollection {
         switch precision {
         case .float32: float32.copy(into: destination)
         case .bf16: if let source = bytes.baseAddress { dptrain_bf16_to_float(source, count, destination.baseAddress!) }
-        }
-    }
-
-    /// Adds the values, widened to float32, into `accumulator` in index order, so that summing
-    /// the workers in a fixed order gives bit-identical results.
-    public func add(into accumulator: UnsafeMutableBufferPointer<Float>) {
-        precondition(accumulator.count == count, "adding \(count) values into \(accumulator.count)")
-        switch precision {
-        case .float32: float32.add(into: accumulator)
-        case .bf16: if let source = bytes.baseAddress { dptrain_bf16_add_into(source, count, accumulator.baseAddress!) }
         }
     }
 

@@ -19,9 +19,6 @@ void dptrain_float_to_bf16(const float *in, size_t count, uint16_t *out);
 /// `count` bfloat16 values (at any alignment) as floats into `out`.
 void dptrain_bf16_to_float(const void *in, size_t count, float *out);
 
-/// Adds `count` bfloat16 values (at any alignment) into the float accumulator `sum`, in index order.
-void dptrain_bf16_add_into(const void *in, size_t count, float *sum);
-
 /// The index of the first bfloat16 NaN or infinity among `count` (at any alignment), or `count` if none.
 size_t dptrain_bf16_first_non_finite(const void *in, size_t count);
 /// Adds each of `values[0..<count]` times `scale`, rounded half to even, to the int64 `sums`
