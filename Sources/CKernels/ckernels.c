@@ -75,6 +75,17 @@ size_t dptrain_bf16_first_non_finite(const void *in, size_t count) {
 #error "fixed-point sums travel little-endian and are added in place"
 #endif
 
+// The fixed-point loops run once per chunk (the accumulate) or per message over every
+// parameter: compiled for each vector width x86 has, the widest the CPU runs chosen when the
+// program loads. Every width gives the same integers and floats (each element's product by a
+// power of two is exact, and each rounding is IEEE's), so which one runs cannot change a bit.
+#if defined(__x86_64__) && defined(__linux__)
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+VECTOR_CLONES
 int dptrain_fixed_accumulate(const float *restrict values, size_t count, double scale, double bound,
                              void *restrict sums) {
     // x + 1.5 * 2^52 rounds x to an integer, half to even, in the low bits of the double, for
@@ -96,6 +107,7 @@ int dptrain_fixed_accumulate(const float *restrict values, size_t count, double 
     return outside;
 }
 
+VECTOR_CLONES
 void dptrain_fixed_add(const void *restrict values, size_t count, void *restrict sums) {
     const unsigned char *from = values;
     unsigned char *to = sums;
@@ -108,6 +120,7 @@ void dptrain_fixed_add(const void *restrict values, size_t count, void *restrict
     }
 }
 
+VECTOR_CLONES
 uint64_t dptrain_fixed_largest_magnitude(const void *values, size_t count) {
     const unsigned char *from = values;
     uint64_t largest = 0;
@@ -121,6 +134,7 @@ uint64_t dptrain_fixed_largest_magnitude(const void *values, size_t count) {
     return largest;
 }
 
+VECTOR_CLONES
 void dptrain_fixed_to_float(const void *restrict sums, size_t count, double inverseScale, float *restrict out) {
     const unsigned char *from = sums;
     for (size_t i = 0; i < count; i++) {
