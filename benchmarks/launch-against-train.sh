@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# dptrain launch --workers 2 --batch 128 (a coordinator and two workers on this machine,
+# dptrain launch --workers 2 --batch 256 (a coordinator and two workers on this machine,
 # shared memory on, then off) against dptrain train --batch 128, alternating, ROUNDS times:
-# samples/s of each, and launch's over train's.
+# samples/s of each, and launch's over train's. --batch is the global batch, so launch's 256 is
+# 128 a worker: each process does train's work per step, as issue 13 compares (launch --workers 2
+# --batch 128 when --batch was per worker). launch at 256 trains another model than train at 128.
 #   benchmarks/launch-against-train.sh [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +14,8 @@ rate() { grep -o '[0-9,]* samples/s' | tr -d ',' | cut -d' ' -f1; }
 echo "round  train samples/s  launch (shared memory)  ratio  launch (--shared-memory off)  ratio"
 for round in $(seq "$rounds"); do
   train=$("$bin" train --batch 128 2>&1 | grep '^done' | rate)
-  shared=$("$bin" launch --workers 2 --batch 128 2>&1 | grep 'done:' | rate)
-  socket=$("$bin" launch --workers 2 --batch 128 --shared-memory off 2>&1 | grep 'done:' | rate)
+  shared=$("$bin" launch --workers 2 --batch 256 2>&1 | grep 'done:' | rate)
+  socket=$("$bin" launch --workers 2 --batch 256 --shared-memory off 2>&1 | grep 'done:' | rate)
   awk -v r="$round" -v t="$train" -v s="$shared" -v o="$socket" \
     'BEGIN {printf "%5d  %15d  %22d  %4.2fx  %28d  %4.2fx\n", r, t, s, s / t, o, o / t}'
 done

@@ -45,7 +45,8 @@ for batch in $batches; do
   for n in $workers; do
     file="$metrics/dptrain-$n-$batch.jsonl"
     rm -f "$file"
-    "$dptrain" launch --workers "$n" --batch "$batch" --epochs "$epochs" --hidden 128 \
+    # --batch is dptrain's global batch: n workers of $batch each, one shard apiece, as DDP's n ranks.
+    "$dptrain" launch --workers "$n" --batch $((batch * n)) --shards "$n" --epochs "$epochs" --hidden 128 \
       --lr "$lr" --schedule constant --data "$mnist" --metrics "$file" ${FLAGS:-} >"$metrics/dptrain-$n-$batch.log" 2>&1 \
       || { echo "dptrain launch --workers $n --batch $batch failed: see $metrics/dptrain-$n-$batch.log"; continue; }
     read -r ours our_accuracy < <(grep '"event":"epoch"' "$file" | summarise epoch_samples_per_second test_accuracy)

@@ -24,14 +24,15 @@ extension DistributedTrainingTests {
         XCTAssertEqual(halfBytes / floatBytes, 10.0 / 12.0, accuracy: 0.01, "bytes per step: \(halfBytes) with bf16, \(floatBytes) with float32")
     }
 
-    /// The same seed and workers give the same weights, to the bit, with bf16 too; and not float32's.
+    /// The same seed gives the same weights, to the bit, with bf16 too, whatever the number of
+    /// workers (their gradients are exact sums); and not float32's.
     func testBF16RunsAreBitIdentical() throws {
         var config = TrainingConfig.standard()
         config.epochs = 1
-        config.batchSize = 32
+        config.batchSize = 96
         let train = mnist.train.subset(0..<2048), test = mnist.test.subset(0..<100)
         let first = try distributed(config, workers: 3, train: train, test: test, precision: .bf16).coordinator.parameters
-        let second = try distributed(config, workers: 3, train: train, test: test, precision: .bf16).coordinator.parameters
+        let second = try distributed(config, workers: 1, train: train, test: test, precision: .bf16).coordinator.parameters
         XCTAssertEqual(first, second)
         let float32 = try distributed(config, workers: 3, train: train, test: test).coordinator.parameters
         XCTAssertNotEqual(first, float32, "bf16 must round what travels")

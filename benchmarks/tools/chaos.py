@@ -72,7 +72,9 @@ class Run:
 
     def coordinator_args(self, resume):
         args = [self.binary, "coordinator", "--bind", self.endpoint, "--workers", str(WORKERS),
-                "--max-workers", str(MAX_WORKERS), "--epochs", str(self.epochs), "--batch", "64",
+                # --batch is global: 256 is 64 a worker at the usual 4; one shard for each of up to 8.
+                "--max-workers", str(MAX_WORKERS), "--epochs", str(self.epochs), "--batch", "256",
+                "--shards", str(MAX_WORKERS),
                 "--step-deadline", "5", "--checkpoint", os.path.join(self.dir, "checkpoints"),
                 "--metrics", os.path.join(self.dir, "metrics.jsonl"),
                 "--save", os.path.join(self.dir, "model.safetensors")]

@@ -121,7 +121,7 @@ say "slurmctld and slurmd up ($(sinfo -h -N -o '%N %c CPUs %t'))"
 jobdir=$work/job
 mkdir -p "$jobdir"
 job=$(cd "$jobdir" && DPTRAIN_BIN=$bin sbatch --parsable -n 3 --overcommit "$repo/deploy/slurm/dptrain.sbatch" \
-  --epochs 3 --batch 32 --checkpoint-every 200 --save "$jobdir/model.safetensors" --metrics "$jobdir/metrics.jsonl")
+  --epochs 3 --batch 64 --checkpoint-every 200 --save "$jobdir/model.safetensors" --metrics "$jobdir/metrics.jsonl")
 say "submitted job $job"
 checkpoints=$jobdir/dptrain-$job/checkpoints
 job_state() { scontrol show job "$job" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
