@@ -87,7 +87,9 @@ public struct ShardAssignment: Equatable, Sendable {
     public mutating func startEpoch() {
         epoch += 1
         stepsDone = 0
-        orders = (0..<plan.shardCount).map { plan.epochOrder(shard: $0, epoch: epoch) }
+        // Each shard's order is rewritten in place: after the first epoch, an epoch allocates nothing here.
+        if orders.count != plan.shardCount { orders = Array(repeating: [], count: plan.shardCount) }
+        for shard in 0..<plan.shardCount { plan.epochOrder(shard: shard, epoch: epoch, into: &orders[shard]) }
     }
 
     /// Every step of the epoch is done.

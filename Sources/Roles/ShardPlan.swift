@@ -61,12 +61,19 @@ public struct ShardPlan: Equatable, Sendable {
 
     /// Shard `shard`'s order in epoch `epoch` (from 1): positions into `shards[shard]`.
     public func epochOrder(shard: Int, epoch: Int) -> [Int32] {
+        var order: [Int32] = []
+        epochOrder(shard: shard, epoch: epoch, into: &order)
+        return order
+    }
+
+    /// Writes shard `shard`'s order in epoch `epoch` into `order`, reusing its storage.
+    public func epochOrder(shard: Int, epoch: Int, into order: inout [Int32]) {
         // One stream per (shard, epoch), so no shard's order depends on another's or on the workers.
         var generator = SeededGenerator(seed: (seed ^ 0x5EED_0F_0DE5) &+ UInt64(shard) &* 0x9E37_79B9_7F4A_7C15
                                                 &+ UInt64(epoch) &* 0xC2B2_AE3D_27D4_EB4F)
-        var order = (0..<Int32(shards[shard].count)).map { $0 }
+        order.removeAll(keepingCapacity: true)
+        order.append(contentsOf: 0..<Int32(shards[shard].count))
         generator.shuffle(&order)
-        return order
     }
 
     /// Every shard's samples (global indices) in epoch `epoch`'s order: step j trains
