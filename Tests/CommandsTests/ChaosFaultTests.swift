@@ -62,7 +62,7 @@ final class ChaosFaultTests: ProcessTestCase {
     /// worker's id, which was refused for the rest of the run and kept running after it.
     func testResumeGivesLateWorkerAndNewcomerEachAPlace() throws {
         let endpoint = "tcp://127.0.0.1:\(try freePort())"
-        let arguments = ["coordinator", "--bind", endpoint, "--workers", "2", "--batch", "32", "--epochs", "3",
+        let arguments = ["coordinator", "--bind", endpoint, "--workers", "2", "--batch", "64", "--epochs", "3",
                          "--step-deadline", "2", "--checkpoint", "\(folder)/collide", "--metrics", "\(folder)/collide.jsonl"]
         let first = try start("collide-1", arguments)
         let workers = try (1...2).map { try start("collide-w\($0)", ["worker", "--connect", endpoint]) }
