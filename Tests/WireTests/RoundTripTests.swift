@@ -20,13 +20,16 @@ final class RoundTripTests: XCTestCase {
         XCTAssertEqual(header, Header(type: .gradient, runID: 0x0102_0304_0506_0708, step: 9, payloadLength: 10))
     }
 
+    /// The hello carries the BLAS core and its flag, and after them the shared-memory offer when there is one.
     func testHello() throws {
-        let sent = Hello(previousWorkerID: 3, host: "node-ü pid 42", blasCore: "SkylakeX", acceptsOtherKernels: true)
-        let frames = try encode { try $0.hello(sent) }
-        try decoding(frames, toCoordinator) { envelope in
-            guard case .hello(let hello) = envelope.body else { return XCTFail("\(envelope.body)") }
-            XCTAssertEqual(hello, sent)
-            XCTAssertEqual(envelope.header.runID, 0) // a new worker does not know the run yet
+        for offer in [nil, SharedMemoryOffer(hostIdentity: "boot-id pid:[4026531836]")] {
+            let sent = Hello(previousWorkerID: 3, host: "node-ü pid 42", blasCore: "SkylakeX", acceptsOtherKernels: true, sharedMemory: offer)
+            let frames = try encode { try $0.hello(sent) }
+            try decoding(frames, toCoordinator) { envelope in
+                guard case .hello(let hello) = envelope.body else { return XCTFail("\(envelope.body)") }
+                XCTAssertEqual(hello, sent)
+                XCTAssertEqual(envelope.header.runID, 0) // a new worker does not know the run yet
+            }
         }
     }
 
