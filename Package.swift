@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "CSignals"),
         // The commit a release was built from, passed in by deploy/release.sh as a C macro.
         .target(name: "CBuildInfo"),
+        // glibc's malloc settings, for libzmq's per-message buffers.
+        .target(name: "CMalloc"),
         // Anonymous memory files for same-host bulk transport, and their published words.
         .target(name: "CSharedMemory"),
         // IDX files, MNIST, shards and batches.
@@ -52,7 +54,7 @@ let package = Package(
         // TensorBoard's event files: TFRecord framing around hand-encoded Event protocol buffers.
         .target(name: "TensorBoard"),
         // A thin Swift wrapper of libzmq: the only module that imports CZMQ.
-        .target(name: "ZMQ", dependencies: ["CZMQ"]),
+        .target(name: "ZMQ", dependencies: ["CZMQ", "CMalloc"]),
         // The wire protocol: message types, header, encode and validating decode. No sockets.
         .target(name: "Wire", dependencies: ["CKernels"], swiftSettings: alwaysOptimised),
         // Child processes that live and die together, restarted when they fail: dptrain launch's

@@ -118,11 +118,13 @@ public struct SharedMemoryError: Error, CustomStringConvertible {
 }
 
 extension SharedSegment {
-    /// This kernel's boot id and this process's pid namespace: two processes with the same
-    /// identity can open each other's memory files through /proc. Empty when unreadable.
+    /// This kernel's boot id, this process's pid namespace and its effective user: two
+    /// processes with the same identity can open each other's memory files through /proc
+    /// (the kernel lets only the same user in there), so a worker of another user on the
+    /// coordinator's host is granted none and keeps the socket. Empty when unreadable.
     static let hostIdentity: String = {
         guard let boot = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8),
               let namespace = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid") else { return "" }
-        return boot.trimmingCharacters(in: .whitespacesAndNewlines) + " " + namespace
+        return boot.trimmingCharacters(in: .whitespacesAndNewlines) + " " + namespace + " uid \(geteuid())"
     }()
 }

@@ -1,3 +1,4 @@
+import CMalloc
 import CZMQ
 #if canImport(Glibc)
 import Glibc
@@ -15,12 +16,22 @@ public final class Context: @unchecked Sendable {
     /// - Parameter ioThreads: libzmq's background I/O threads. One moves about
     ///   a gigabyte a second; a coordinator that fans out to many workers may want more.
     public init(ioThreads: Int32 = 1) throws {
+        _ = Self.messageBuffersInHeap
         guard let handle = zmq_ctx_new() else { throw ZMQError.last("zmq_ctx_new") }
         self.handle = handle
         if ioThreads != 1 {
             try check(zmq_ctx_set(handle, ZMQ_IO_THREADS, ioThreads), "set io threads \(ioThreads)")
         }
     }
+
+    /// libzmq allocates every received message larger than a few kilobytes with malloc, and
+    /// CURVE two more buffers for each message it encrypts or decrypts. glibc serves allocations
+    /// over 128 KB from a fresh mmap, whose every page faults in zeroed on first touch: for a
+    /// 407 KB weight message that was half of what CURVE costs (1.1–1.3 ms of a one-way message
+    /// against 0.61–0.75 ms with the buffers kept in the heap, benchmarks/curve-cost.sh). Up to
+    /// 64 MB now come from the heap, where a freed buffer is reused by the next message, and
+    /// 256 MB of freed heap stay with the process. Set once per process, by its first context.
+    private static let messageBuffersInHeap: Bool = dptrain_keep_allocations_in_heap(64 << 20, 256 << 20) == 1
 
     /// Makes every blocking call on this context's sockets, in any thread, return ETERM.
     /// The sockets must still be released for the context to go away.

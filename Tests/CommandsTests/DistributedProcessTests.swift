@@ -32,10 +32,16 @@ class ProcessTestCase: XCTestCase {
 
     /// Starts dptrain with `arguments`, and `environment` over this process's own (a nil value
     /// removes the variable); its output goes to files in the test's folder.
-    func start(_ name: String, _ arguments: [String], environment: [String: String?] = [:]) throws -> Process {
+    /// With `user` (a numeric id, taken as the group id too), dptrain runs as that user (util-linux's setpriv; the test must run as root).
+    func start(_ name: String, _ arguments: [String], environment: [String: String?] = [:], user: String? = nil) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: ProcessTests.executable)
-        process.arguments = arguments
+        if let user {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=\(user)", "--regid=\(user)", "--clear-groups", ProcessTests.executable] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: ProcessTests.executable)
+            process.arguments = arguments
+        }
         if !environment.isEmpty {
             var merged = ProcessInfo.processInfo.environment
             for (name, value) in environment { merged[name] = value }

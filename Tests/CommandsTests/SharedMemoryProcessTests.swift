@@ -41,4 +41,25 @@ final class SharedMemoryProcessTests: ProcessTestCase {
         XCTAssertEqual(epochs.map { $0["samples"] as? Int }, [60_000, 60_000])
         XCTAssertEqual(try sharedMemoryEntries(), before, "a segment was left in /dev/shm")
     }
+
+    /// A worker of another user on the coordinator's host cannot open the coordinator's memory
+    /// files (the kernel lets only the same user through /proc/PID/fd): it is offered none, and
+    /// trains over the socket in the same run as a worker that shares memory.
+    func testAWorkerOfAnotherUserOnThisHostTrainsOverTheSocket() throws {
+        guard geteuid() == 0 else { throw XCTSkip("running a worker as another user needs root") }
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let coordinator = try start("coordinator", ["coordinator", "--bind", endpoint, "--workers", "2", "--batch", "64", "--epochs", "1"])
+        let same = try start("same", ["worker", "--connect", endpoint])
+        let other = try start("other", ["worker", "--connect", endpoint], user: "65534")
+        wait(coordinator, seconds: 60)
+        wait(same)
+        wait(other)
+        XCTAssertEqual(coordinator.terminationStatus, 0, errors("coordinator"))
+        XCTAssertEqual(same.terminationStatus, 0, errors("same"))
+        XCTAssertEqual(other.terminationStatus, 0, errors("other"))
+        let joins = errors("coordinator").split(separator: "\n").filter { $0.contains(" joined") }
+        XCTAssertEqual(joins.count, 2, errors("coordinator"))
+        XCTAssertEqual(joins.filter { $0.contains("through shared memory") }.count, 1, errors("coordinator"))
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(accuracy(output("coordinator")), errors("coordinator")), 0.9)
+    }
 }
