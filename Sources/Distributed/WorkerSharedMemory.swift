@@ -17,8 +17,9 @@ struct WorkerSharedMemory {
         slot = try SharedSegment.open(pid: pid, fd: Int32(bitPattern: grant.slotDescriptor), dataBytes: gradientBytes, nonce: grant.slotNonce)
     }
 
-    /// Whether the weights segment holds step `step` whole; checked before and after computing
-    /// on it, so that weights rewritten meanwhile are never taken for the step's.
+    /// Whether the weights segment still holds step `step` whole once the worker has computed on
+    /// it (the decoder took them only if it did before, through `SharedSegment.bulk`), so that
+    /// weights rewritten meanwhile are never taken for the step's.
     func weightsHold(step: UInt64, bytes: Int) -> Bool { weights.holds(sequence: step, length: bytes) }
 
     /// Writes a gradient's sums into the slot, then publishes them as step `step`'s; false, writing
