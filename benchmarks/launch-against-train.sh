@@ -8,8 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
-swift build -c release --product dptrain >/dev/null 2>&1
-bin=.build/release/dptrain
+# DPTRAIN names a prebuilt dptrain (a machine without Swift); otherwise this checkout's release build.
+bin=${DPTRAIN:-.build/release/dptrain}
+[ -n "${DPTRAIN:-}" ] || swift build -c release --product dptrain >/dev/null 2>&1
 rate() { grep -o '[0-9,]* samples/s' | tr -d ',' | cut -d' ' -f1; }
 echo "round  train samples/s  launch (shared memory)  ratio  launch (--shared-memory off)  ratio"
 for round in $(seq "$rounds"); do

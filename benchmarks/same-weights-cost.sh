@@ -11,8 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 batch=${1:-1024}; rounds=${2:-7}; epochs=${3:-3}; workers=${4:-1 2}
 before=${BEFORE:?set BEFORE to a dptrain from before --batch became global}
-swift build -c release --product dptrain >/dev/null 2>&1
-after=.build/release/dptrain
+# DPTRAIN names a prebuilt "after" (a machine without Swift, such as the 16-core one).
+after=${DPTRAIN:-.build/release/dptrain}
+[ -n "${DPTRAIN:-}" ] || swift build -c release --product dptrain >/dev/null 2>&1
 rate() { awk '$2 == "ipc" {gsub(",", "", $3); print $3}'; }
 results=$(mktemp); trap 'rm -f "$results"' EXIT
 for round in $(seq "$rounds"); do
