@@ -54,7 +54,7 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Global batch of the distributed benchmark, whatever the worker count (default 1024).")
     var batch = 1024
 
-    @Option(parsing: .unconditional, help: "Shards of the distributed benchmark (default: --batch / 32, between 1 and 16).")
+    @Option(parsing: .unconditional, help: "Shards of the distributed benchmark (default: --batch / 128, between 2 and 16).")
     var shards: Int?
 
     @Option(parsing: .unconditional, help: "Epochs each distributed run trains.")

@@ -17,7 +17,7 @@ public struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Samples per step, over all workers: the global batch (default 128; 32 with --preset seed).")
     public var batch: Int?
 
-    @Option(parsing: .unconditional, help: "Virtual shards of the training set; a step trains a chunk of each, and workers hold whole shards. The same shards give the same weights for any number of workers (default: --batch / 32, between 1 and 16).")
+    @Option(parsing: .unconditional, help: "Virtual shards of the training set; a step trains a chunk of each, and workers hold whole shards. The same shards give the same weights for any number of workers (default: --batch / 128, between 2 and 16).")
     public var shards: Int?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Hidden layer widths, comma-separated: 128 or 512,256 (default 128).", valueName: "list"))

@@ -12,7 +12,7 @@ final class ElasticProcessTests: ProcessTestCase {
     func threeWorkerRun(_ name: String, during: (([Process], String) throws -> Void)? = nil)
         throws -> (accuracy: Double, metrics: [[String: Any]], workers: [Process]) {
         let endpoint = "tcp://127.0.0.1:\(try freePort())"
-        let coordinator = try start(name, ["coordinator", "--bind", endpoint, "--workers", "3", "--batch", "192",
+        let coordinator = try start(name, ["coordinator", "--bind", endpoint, "--workers", "3", "--batch", "192", "--shards", "6",
                                            "--step-deadline", String(deadline), "--metrics", "\(folder)/\(name).jsonl",
                                            "--save", "\(folder)/\(name).safetensors"])
         let workers = try (1...3).map { try start("\(name)-worker\($0)", ["worker", "--connect", endpoint]) }
@@ -59,7 +59,7 @@ final class ElasticProcessTests: ProcessTestCase {
         }
         XCTAssertEqual(killed.accuracy, clean.accuracy)
         XCTAssertEqual(try model("killed"), try model("clean"), "a worker lost mid-run changed the weights")
-        XCTAssertEqual(try model("clean"), try singleProcessModel(["--batch", "192"]), "three workers and one process differ")
+        XCTAssertEqual(try model("clean"), try singleProcessModel(["--batch", "192", "--shards", "6"]), "three workers and one process differ")
         let lost = events(killed.metrics, "worker_lost")
         XCTAssertEqual(lost.count, 1)
         XCTAssertEqual(lost.first?["workers"] as? Int, 2)
@@ -85,7 +85,7 @@ final class ElasticProcessTests: ProcessTestCase {
         XCTAssertTrue((lost.first?["detail"] as? String)?.contains("within the 2.0 s deadline") ?? false, "\(lost)")
         XCTAssertGreaterThanOrEqual(run.accuracy, 0.96)
         assertEverySampleOncePerEpoch(run.metrics)
-        XCTAssertEqual(try model("hung"), try singleProcessModel(["--batch", "192"]), "a hung worker changed the weights")
+        XCTAssertEqual(try model("hung"), try singleProcessModel(["--batch", "192", "--shards", "6"]), "a hung worker changed the weights")
     }
 
     /// SIGTERM makes a worker finish its step, say goodbye and exit 0.
@@ -99,7 +99,7 @@ final class ElasticProcessTests: ProcessTestCase {
         let lost = events(run.metrics, "worker_lost")
         XCTAssertEqual(lost.first?["reason"] as? String, "left")
         assertEverySampleOncePerEpoch(run.metrics)
-        XCTAssertEqual(try model("terminated"), try singleProcessModel(["--batch", "192"]), "a worker leaving changed the weights")
+        XCTAssertEqual(try model("terminated"), try singleProcessModel(["--batch", "192", "--shards", "6"]), "a worker leaving changed the weights")
     }
 
     /// A fourth worker started mid-run takes part: the metrics show it joining, and the
@@ -116,7 +116,7 @@ final class ElasticProcessTests: ProcessTestCase {
         XCTAssertTrue(errors("joined-worker4").contains("holding"), errors("joined-worker4"))
         assertEverySampleOncePerEpoch(run.metrics)
         XCTAssertGreaterThanOrEqual(run.accuracy, 0.96)
-        XCTAssertEqual(try model("joined"), try singleProcessModel(["--batch", "192"]), "a worker joining changed the weights")
+        XCTAssertEqual(try model("joined"), try singleProcessModel(["--batch", "192", "--shards", "6"]), "a worker joining changed the weights")
     }
 
     /// The coordinator is SIGKILLed after its first checkpoint and restarted with --resume:

@@ -46,12 +46,12 @@ final class FirstHourTests: XCTestCase {
     func testDivergedRunFailsWithAdvice() throws {
         let result = try Run.dptrain(["train", "--lr", "100", "--epochs", "1"])
         XCTAssertEqual(result.status, 1)
-        XCTAssertTrue(result.output.hasPrefix("dptrain: 784-128-10 relu, cross-entropy, biases, momentum lr 100.0 cosine, batch 128 in 4 shards, 1 epoch, seed 1\n"
+        XCTAssertTrue(result.output.hasPrefix("dptrain: 784-128-10 relu, cross-entropy, biases, momentum lr 100.0 cosine, batch 128 in 2 shards, 1 epoch, seed 1\n"
                                               + "data: 60,000 training and 10,000 test samples of 28x28, 10 classes\n"), result.output)
         XCTAssertFalse(result.output.contains("done:"), result.output)
         // The gradients outgrow the fixed-point range that sums them exactly within a few steps.
         XCTAssertTrue(result.errors.hasPrefix("Error: training diverged at epoch 1, step "), result.errors)
-        XCTAssertTrue(result.errors.hasSuffix(": a gradient grew beyond 32768 per chunk, past the range dptrain sums exactly; "
+        XCTAssertTrue(result.errors.hasSuffix(": a gradient grew beyond 65536 per chunk, past the range dptrain sums exactly; "
                                               + "try a lower learning rate than --lr 100.0\n"), result.errors)
     }
 
@@ -165,10 +165,10 @@ final class FirstHourTests: XCTestCase {
         var config = TrainingConfig.standard()
         config.epochs = 1
         XCTAssertEqual(RunLines.configuration(config),
-                       "784-128-10 relu, cross-entropy, biases, momentum lr 0.1 cosine, batch 128 in 4 shards, 1 epoch, seed 1")
-        config.batchSize = 32
+                       "784-128-10 relu, cross-entropy, biases, momentum lr 0.1 cosine, batch 128 in 2 shards, 1 epoch, seed 1")
+        config.batchSize = 1
         XCTAssertEqual(RunLines.configuration(config),
-                       "784-128-10 relu, cross-entropy, biases, momentum lr 0.1 cosine, batch 32 in 1 shard, 1 epoch, seed 1")
+                       "784-128-10 relu, cross-entropy, biases, momentum lr 0.1 cosine, batch 1 in 1 shard, 1 epoch, seed 1")
         let report = TrainingReport(epoch: 1, step: 1, trainLoss: 2, testAccuracy: 0.5, samplesPerSecond: 1234.5,
                                     elapsedSeconds: 0.25, workers: 1)
         XCTAssertEqual(RunLines.done(report, workers: 1), "done: test accuracy 0.5000 after 1 epoch (1 step) with 1 worker, 1,235 samples/s, 0.2s")

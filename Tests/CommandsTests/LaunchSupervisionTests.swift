@@ -25,7 +25,7 @@ final class LaunchSupervisionTests: ProcessTestCase {
     /// again, the coordinator trains on and takes the new worker in, and the run ends as a clean one would.
     func testKilledWorkerIsRestartedAndTheRunFinishes() throws {
         let metricsPath = "\(folder)/launch.jsonl"
-        let launch = try start("launch", ["launch", "--workers", "3", "--batch", "96", "--epochs", "3",
+        let launch = try start("launch", ["launch", "--workers", "3", "--batch", "96", "--shards", "3", "--epochs", "3",
                                           "--step-deadline", "2", "--metrics", metricsPath])
         waitUntil("the first epoch") { errors("launch").contains("[coordinator] epoch 1 ") }
         let workers = children(of: launch, role: "worker")

@@ -125,10 +125,10 @@ final class ObservabilityProcessTests: ProcessTestCase {
 
     /// Three workers, one 4 ms slower each step on purpose: the metrics name it, with its host,
     /// as the straggler, give every worker's figures, and the report draws it in red. A global
-    /// batch of 192 makes 6 shards, two for each worker.
+    /// batch of 192 over 6 shards gives each worker two.
     func testStragglerIsNamed() throws {
         let endpoint = "tcp://127.0.0.1:\(try freePort())", metricsPath = "\(folder)/straggler.jsonl"
-        let coordinator = try start("coordinator", ["coordinator", "--bind", endpoint, "--workers", "3", "--batch", "192",
+        let coordinator = try start("coordinator", ["coordinator", "--bind", endpoint, "--workers", "3", "--batch", "192", "--shards", "6",
                                                     "--epochs", "1", "--metrics", metricsPath])
         _ = try (1...2).map { try start("worker\($0)", ["worker", "--connect", endpoint]) }
         let slow = try start("slow", ["worker", "--connect", endpoint], environment: ["DPTRAIN_TEST_STEP_DELAY_MS": "4"])

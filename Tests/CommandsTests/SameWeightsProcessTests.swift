@@ -5,7 +5,8 @@ import XCTest
 /// the bit, from `dptrain train` and from `dptrain launch` with any number of workers.
 final class SameWeightsProcessTests: ProcessTestCase {
     func testTrainAndLaunchWithOneTwoOrThreeWorkersWriteTheSameModel() throws {
-        let flags = ["--epochs", "1", "--batch", "128", "--seed", "3"]
+        // Four shards: three workers hold two, one and one of them (uneven shares, as a run has).
+        let flags = ["--epochs", "1", "--batch", "128", "--shards", "4", "--seed", "3"]
         let train = try start("train", ["train"] + flags + ["--save", "\(folder)/train.safetensors"])
         wait(train)
         XCTAssertEqual(train.terminationStatus, 0, errors("train"))

@@ -15,7 +15,7 @@ final class SharedMemoryProcessTests: ProcessTestCase {
     func testMixedWorkersTrainAndAKilledOneLeavesNothingBehind() throws {
         let before = try sharedMemoryEntries()
         let endpoint = "tcp://127.0.0.1:\(try freePort())"
-        let coordinator = try start("coordinator", ["coordinator", "--bind", endpoint, "--workers", "3", "--batch", "192", "--epochs", "2",
+        let coordinator = try start("coordinator", ["coordinator", "--bind", endpoint, "--workers", "3", "--batch", "192", "--shards", "6", "--epochs", "2",
                                                     "--step-deadline", "2", "--metrics", "\(folder)/run.jsonl"])
         let shared = try start("shared", ["worker", "--connect", endpoint])
         let socket = try start("socket", ["worker", "--connect", endpoint, "--shared-memory", "off"])

@@ -29,7 +29,8 @@ final class ShardAssignmentTests: XCTestCase {
     }
 
     func testDefaultShardsFollowTheBatchOnly() {
-        XCTAssertEqual([1, 32, 63, 64, 128, 512, 4096].map { ShardPlan.defaultShardCount(batchSize: $0) }, [1, 1, 1, 2, 4, 16, 16])
+        XCTAssertEqual([1, 2, 32, 128, 256, 383, 384, 512, 1024, 2048, 4096].map { ShardPlan.defaultShardCount(batchSize: $0) },
+                       [1, 2, 2, 2, 2, 2, 3, 4, 8, 16, 16])
         XCTAssertEqual(ShardPlan.problem(sampleCount: 100, shardCount: 9, batchSize: 8),
                        "--shards 9 is more than --batch 8: every shard trains at least one sample a step")
         XCTAssertEqual(ShardPlan.problem(sampleCount: 100, shardCount: 300, batchSize: 512), "--shards must be at most 256 (got 300)")
