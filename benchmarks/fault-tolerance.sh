@@ -19,7 +19,7 @@ accuracy() { grep -o 'test accuracy [0-9.]*' "$1" | tail -1 | cut -d' ' -f3; }
 
 run() {  # run NAME FAULT: 3 workers; FAULT is none, kill or stop, applied to one worker after epoch 1
   local name=$1 fault=$2 endpoint=tcp://127.0.0.1:$((port++))
-  "$bin" coordinator --bind "$endpoint" --workers 3 --batch 192 --step-deadline "$deadline" >"$dir/$name.out" 2>"$dir/$name.err" &
+  "$bin" coordinator --bind "$endpoint" --workers 3 --batch 192 --shards 6 --step-deadline "$deadline" >"$dir/$name.out" 2>"$dir/$name.err" &
   local coordinator=$! workers=()
   for i in 1 2 3; do "$bin" worker --connect "$endpoint" >/dev/null 2>&1 & workers+=($!); done
   if [ "$fault" != none ]; then

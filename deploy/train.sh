@@ -4,7 +4,7 @@
 # coordinator and worker processes on this machine: two workers unless --workers says otherwise.
 # --batch is the global batch (default 128): any number of workers trains the model
 # `dptrain train` trains with the same flags, to the bit.
-# Flags are passed to `dptrain launch`, e.g. deploy/train.sh --workers 4 --epochs 5 --save model.safetensors
+# Flags are passed to `dptrain launch`, e.g. deploy/train.sh --workers 4 --batch 512 --epochs 5 --save model.safetensors
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
