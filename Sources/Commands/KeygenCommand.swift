@@ -27,9 +27,7 @@ struct KeygenCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard CurveKeyPair.isAvailable else {
-            throw ValidationError("this libzmq was built without CURVE, so it cannot make keys; install a libzmq with libsodium (Debian's libzmq5 has it)")
-        }
+        try requireCurve("it cannot make keys")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let certificate = Certificate(keyPair: try CurveKeyPair.generate(), metadata: [
             .init(name: "name", value: name), .init(name: "hostname", value: ProcessInfo.processInfo.hostName),

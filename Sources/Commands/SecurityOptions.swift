@@ -112,11 +112,16 @@ public struct WorkerSecurityOptions: ParsableArguments {
     }
 }
 
+/// Stops a command that needs CURVE when this libzmq lacks it: `what` is what cannot be done.
+func requireCurve(_ what: String) throws {
+    guard CurveKeyPair.isAvailable else {
+        throw ValidationError("this libzmq was built without CURVE, so \(what); install a libzmq with libsodium (Debian's libzmq5 has it)")
+    }
+}
+
 enum SecretKeyFile {
     static func load(_ path: String) throws -> CurveKeyPair {
-        guard CurveKeyPair.isAvailable else {
-            throw ValidationError("this libzmq was built without CURVE, so --key cannot be used; install a libzmq with libsodium (Debian's libzmq5 has it)")
-        }
+        try requireCurve("--key cannot be used")
         // loadSecret refuses a certificate without a secret key, so keyPair is there.
         return try Certificate.loadSecret(path: path).keyPair!
     }

@@ -8,6 +8,7 @@ struct ThrowawayKeys {
     let folder: String
 
     init(workers: Int) throws {
+        try requireCurve("--secure cannot make keys for the run")
         folder = NSTemporaryDirectory() + "dptrain-launch-keys-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder + "/authorized", withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
