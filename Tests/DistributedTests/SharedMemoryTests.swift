@@ -66,7 +66,7 @@ extension DistributedTrainingTests {
         let weights = try SharedSegment.create(dataBytes: 8), slot = try SharedSegment.create(dataBytes: bytes)
         var worker = try WorkerSharedMemory(SharedMemoryGrant(pid: UInt32(getpid()), weightsDescriptor: UInt32(weights.descriptor),
                                                               weightsNonce: weights.nonce, slotDescriptor: UInt32(slot.descriptor),
-                                                              slotNonce: slot.nonce),
+                                                              slotNonce: slot.nonce, stepPipeDescriptor: 0, answerPipeDescriptor: 0),
                                             weightBytes: 8, gradientBytes: bytes)
         XCTAssertNil(slot.bulk(step: 5, length: bytes), "nothing published yet")
         XCTAssertTrue(worker.publish(sums, step: 5))

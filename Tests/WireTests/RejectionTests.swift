@@ -57,7 +57,7 @@ final class RejectionTests: XCTestCase {
         // Version 1 sent float gradients summed in worker order: a peer that speaks it is refused.
         frames[0].put(UInt16(1), at: 4)
         let error = assertRejects(frames, toCoordinator) { if case .unsupportedVersion(1) = $0 { true } else { false } }
-        XCTAssertEqual(error?.description, "protocol version 1, this build speaks version 2")
+        XCTAssertEqual(error?.description, "protocol version 1, this build speaks version 3")
     }
 
     func testUnknownType() {
