@@ -1,8 +1,10 @@
 #define _GNU_SOURCE
 #include "csharedmemory.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -20,6 +22,28 @@ int dptrain_memfd_open(int32_t pid, int32_t fd) {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, (int)fd);
     return open(path, O_RDWR | O_CLOEXEC);
+}
+
+int dptrain_pipe(int32_t fds[2]) {
+    int pair[2];
+    if (pipe2(pair, O_NONBLOCK | O_CLOEXEC) != 0) return -1;
+    fds[0] = pair[0];
+    fds[1] = pair[1];
+    return 0;
+}
+
+int dptrain_pipe_open(int32_t pid, int32_t fd, int writing) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, (int)fd);
+    int opened = open(path, (writing ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_CLOEXEC);
+    if (opened < 0) return -1;
+    struct stat status;
+    if (fstat(opened, &status) != 0 || !S_ISFIFO(status.st_mode)) {
+        close(opened);
+        errno = EINVAL;
+        return -1;
+    }
+    return opened;
 }
 
 void dptrain_publish(uint64_t *words, uint64_t sequence, uint64_t length) {

@@ -60,9 +60,9 @@ extension Coordinator {
                                                   ("workers", .int(machine.members.count)), ("host", .string(member.host))])
             case let .lost(member, reason):
                 // Its answers of this step are void: the machine has asked its chunks of others.
-                for answer in gradients where answer.member.id == member.id { spareMessages.append(answer.message) }
+                for answer in gradients where answer.member.id == member.id { if let message = answer.message { spareMessages.append(message) } }
                 gradients.removeAll { $0.member.id == member.id }
-                sharedMemory.slots[member.id] = nil
+                forgetSharedMemory(of: member.id)
                 if reason == .left {
                     logger.info("worker \(member.id) (\(member.host)) left at step \(machine.step)")
                 } else {
@@ -99,6 +99,7 @@ extension Coordinator {
             return
         }
         send(to: member, bulk: samples.pixels)
+        if sharedMemory.doorbells[member.id] != nil { sharedMemory.samplesInFlight[member.id] = .shipped }
         logger.debug("worker \(member.id) (\(member.host)) receives \(counted(samples.count, "sample"))")
     }
 

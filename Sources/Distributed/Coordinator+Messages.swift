@@ -9,10 +9,15 @@ import ZMQ
 
 /// Receiving: decode each message and feed it to the state machine; then the clock.
 extension Coordinator {
-    /// Waits up to `timeoutMilliseconds` for messages, handles all that are waiting, then
-    /// lets the machine act on the time (heartbeats, probes, deadlines, silence).
+    /// Waits up to `timeoutMilliseconds` for messages on the socket and the members' doorbells,
+    /// handles all that are waiting, then lets the machine act on the time (heartbeats, probes,
+    /// deadlines, silence).
     func pump(timeoutMilliseconds: Int) throws {
+        if sharedMemory.doorbellsChanged { makePollItems() }
         if try poll(&pollItems, timeoutMilliseconds: timeoutMilliseconds) > 0 {
+            for index in pollItems.indices.dropFirst() where !pollItems[index].ready.isEmpty {
+                try ringDoorbell(of: pollMembers[index - 1])
+            }
             while true {
                 let message = spareMessages.popLast() ?? Message(maxFrames: 1 + framesPerMessage)
                 guard try socket.receive(into: message, .dontWait) else {
@@ -23,6 +28,42 @@ extension Coordinator {
             }
         }
         perform(machine.tick(now: Self.now()))
+    }
+
+    /// The socket, then each member's answer pipe; made anew only when a doorbell came or went,
+    /// so that a step's poll allocates nothing.
+    private func makePollItems() {
+        sharedMemory.doorbellsChanged = false
+        pollMembers = sharedMemory.doorbells.keys.sorted()
+        pollItems = [PollItem(socket)] + pollMembers.map { PollItem(descriptor: sharedMemory.doorbells[$0]!.readDescriptor) }
+    }
+
+    /// Handles every whole message waiting on member `id`'s answer pipe as if it had come from
+    /// the member over the socket. End of file (the worker is gone: killed, say) or a stream
+    /// out of step is the loss of the member's connection, as a send to a closed one is.
+    private func ringDoorbell(of id: UInt32) throws {
+        guard let doorbell = sharedMemory.doorbells[id] else { return }
+        guard let member = machine.members.first(where: { $0.id == id }) ?? machine.joining.first(where: { $0.id == id }) else {
+            // No member: nothing may read its pipe, nor leave it ringing in the poll.
+            sharedMemory.doorbells[id] = nil
+            sharedMemory.doorbellsChanged = true
+            return
+        }
+        // What came before the end of file is handled first: it was sent.
+        var open = doorbell.receive() == .open
+        do {
+            // A handled message may lose the member (a failure it reported, say): its pipe is closed then.
+            while sharedMemory.doorbells[id] === doorbell, try doorbell.reader.next({ try handle(frames: $0, from: member, message: nil) }) != nil {}
+        } catch let error as PipeFramingError {
+            logger.warning("worker \(id)'s doorbell: \(error)")
+            open = false
+        }
+        if !open, sharedMemory.doorbells[id] === doorbell {
+            // The slot stays until the machine loses the member: an answer already taken points into it.
+            sharedMemory.doorbells[id] = nil
+            sharedMemory.doorbellsChanged = true
+            machine.sendFailed(to: id, .unreachable)
+        }
     }
 
     /// Where a tcp connection comes from; nothing for ipc, whose "address" libzmq makes up
@@ -36,13 +77,24 @@ extension Coordinator {
         guard message.count >= 1 else { return false }
         // A member's address is already stored; only a stranger's is copied out of the message.
         let known = machine.member(at: message[0])
-        let peer = known?.peer ?? Array(message[0])
-        let now = Self.now()
+        // What the member wrote on its doorbell before this message left is read first: the
+        // machine takes a member's answers in the order it sent them.
+        if let known, sharedMemory.doorbells[known.id] != nil { try ringDoorbell(of: known.id) }
         stepTimings.bytes += UInt64(message.byteCount)
         guard !message.isTruncated, message.count - 1 == framesPerMessage else {
             perform(machine.receiveMisshapen(frames: message.receivedFrames - 1))
             return false
         }
+        return try handle(frames: message.dropFirst(), from: known, stranger: known == nil ? Array(message[0]) : nil, message: message)
+    }
+
+    /// Handles one message from `known`'s doorbell, or from the socket (`message`, whose
+    /// routing id is `stranger` when no member has it): the machine cannot tell which. Returns
+    /// true when it keeps `message` (an accepted gradient from the socket).
+    private func handle<Frames: Collection>(frames: Frames, from known: CoordinatorStateMachine.Member?, stranger: [UInt8]? = nil,
+                                            message: Message?) throws -> Bool where Frames.Element == UnsafeRawBufferPointer {
+        let peer = known?.peer ?? stranger ?? []
+        let now = Self.now()
         let envelope: Envelope
         let slot = sharedGradient(of: known)
         do {
@@ -50,7 +102,7 @@ extension Coordinator {
             // A gradient in shared memory is read only when its slot holds that step whole: the
             // worker publishes after writing, so a worker that died mid-write is never read.
             context.sharedBulk = slot
-            envelope = try decode(frames: message.dropFirst(), context: context)
+            envelope = try decode(frames: frames, context: context)
         } catch let error as WireError {
             perform(machine.receiveInvalid(error, from: peer, now: now))
             return false
@@ -58,6 +110,8 @@ extension Coordinator {
 
         switch envelope.body {
         case .hello(let hello):
+            // A hello names its sender's connection (address, key): only the socket's count.
+            guard let message else { break }
             sharedMemory.offer = hello.sharedMemory.map { (peer, $0) }
             perform(machine.receiveHello(hello, from: peer, address: peerAddress(message),
                                          key: message.property("User-Id", frame: 1), now: now))
@@ -65,13 +119,15 @@ extension Coordinator {
         case .gradient(let view):
             switch machine.receiveGradient(step: envelope.step, sampleCount: Int(view.sampleCount),
                                            largestMagnitude: FixedPointSum.largestMagnitude(view.sums), from: peer, now: now) {
-            case .accept(let member, _):
+            case .accept(let member, let request):
+                // From a doorbell the bulk is empty (PipeReader sees to it): the view's sums are in the slot.
                 gradients.append((member, message, view))
+                samplesArrived(at: member.id, request: request)
                 // Its first gradient there shows the worker has mapped its slot: nothing else may open it now.
                 slot?.closeDescriptor()
-                if slot != nil, message[3].isEmpty { stepTimings.bytes += UInt64(gradientBytes) }
+                if slot != nil, view.sums.baseAddress == UnsafeRawPointer(slot!.data.baseAddress) { stepTimings.bytes += UInt64(gradientBytes) }
                 firstGradientArrival = firstGradientArrival ?? now
-                return true
+                return message != nil
             case .drop(let reason):
                 perform([.dropped(reason)])
             }

@@ -12,6 +12,19 @@ struct CoordinatorSharedMemory {
     var weights: SharedSegment?
     /// The gradient slot of each member that uses shared memory, by member id.
     var slots: [UInt32: SharedSegment] = [:]
+    /// The doorbell of each such member, by member id: its steps and answers past libzmq.
+    var doorbells: [UInt32: Doorbell] = [:]
+    /// Set when a doorbell came or went: the pump's poll set is made anew.
+    var doorbellsChanged = false
+    /// Members shipped samples over the socket that their steps must not overtake on the doorbell:
+    /// their steps take the socket too, until they answer the first of those.
+    var samplesInFlight: [UInt32: SamplesInFlight] = [:]
+
+    enum SamplesInFlight: Equatable {
+        case shipped
+        /// Request `request` of step `step` followed the samples on the socket.
+        case followedBy(step: UInt64, request: Int)
+    }
     /// The offer of the hello being handled, for the welcome it may lead to.
     var offer: (peer: CoordinatorStateMachine.Peer, offer: SharedMemoryOffer)?
 
@@ -28,20 +41,47 @@ extension Coordinator {
     /// host; nil (the socket carries its bulk) otherwise, or when the segments cannot be made.
     func sharedMemoryGrant(for member: CoordinatorStateMachine.Member) -> SharedMemoryGrant? {
         defer { sharedMemory.offer = nil }
-        sharedMemory.slots[member.id] = nil
+        forgetSharedMemory(of: member.id)
         guard sharedMemory.enabled, let pending = sharedMemory.offer, pending.peer == member.peer,
               !SharedSegment.hostIdentity.isEmpty, pending.offer.hostIdentity == SharedSegment.hostIdentity else { return nil }
         do {
             let weights = try sharedMemory.weights ?? SharedSegment.create(dataBytes: weightBytes)
             let slot = try SharedSegment.create(dataBytes: gradientBytes)
+            let doorbell = try Doorbell.makeForCoordinator()
             sharedMemory.weights = weights
             sharedMemory.slots[member.id] = slot
+            sharedMemory.doorbells[member.id] = doorbell
+            sharedMemory.doorbellsChanged = true
             return SharedMemoryGrant(pid: UInt32(getpid()), weightsDescriptor: UInt32(weights.descriptor), weightsNonce: weights.nonce,
-                                     slotDescriptor: UInt32(slot.descriptor), slotNonce: slot.nonce)
+                                     slotDescriptor: UInt32(slot.descriptor), slotNonce: slot.nonce,
+                                     stepPipeDescriptor: UInt32(doorbell.peerEnds.read), answerPipeDescriptor: UInt32(doorbell.peerEnds.write))
         } catch {
             logger.warning("worker \(member.id) on this host gets its weights over the socket: \(error)")
             return nil
         }
+    }
+
+    /// Drops a member's slot and doorbell (closing its pipes): it left, was lost, or is welcomed anew.
+    func forgetSharedMemory(of id: UInt32) {
+        sharedMemory.slots[id] = nil
+        sharedMemory.samplesInFlight[id] = nil
+        if sharedMemory.doorbells.removeValue(forKey: id) != nil { sharedMemory.doorbellsChanged = true }
+    }
+
+    /// Whether member `id`'s step may ring its doorbell: it has opened it, and no samples shipped
+    /// over the socket are still ahead of the step (a step that overtook its samples would name
+    /// indices the worker does not hold yet). Otherwise the step takes the socket, behind them.
+    func stepRingsDoorbell(of id: UInt32, request: Int) -> Doorbell? {
+        guard let doorbell = sharedMemory.doorbells[id], doorbell.peerHasOpened else { return nil }
+        guard let inFlight = sharedMemory.samplesInFlight[id] else { return doorbell }
+        if inFlight == .shipped { sharedMemory.samplesInFlight[id] = .followedBy(step: machine.step, request: request) }
+        return nil
+    }
+
+    /// Member `id` answered request `request` of the step: when that request followed its
+    /// samples on the socket, it has received them, and its steps may ring its doorbell again.
+    func samplesArrived(at id: UInt32, request: Int) {
+        if sharedMemory.samplesInFlight[id] == .followedBy(step: machine.step, request: request) { sharedMemory.samplesInFlight[id] = nil }
     }
 
     /// Writes the step's weights into the shared segment once, for every member that reads them there.

@@ -53,6 +53,22 @@ extension Coordinator {
             try encoder.step(runID: runID, step: machine.step, epoch: UInt32(account.epoch), indices: request.indices,
                              chunkSizes: request.chunkSizes, parameterCount: parameters.count,
                              precision: options.wirePrecision, bulkInSharedMemory: shared)
+            if shared, let doorbell = stepRingsDoorbell(of: request.member.id, request: requestsSent - 1) {
+                // Straight to the worker's waiting thread, past libzmq's I/O threads.
+                switch encoder.withHeaderAndMeta({ doorbell.send(header: $0, meta: $1) }) {
+                case .sent:
+                    stepTimings.bytes += UInt64(encoder.withHeaderAndMeta { $0.count + $1.count } + weightBytes)
+                    continue
+                case .full:
+                    machine.sendFailed(to: request.member.id, .queueFull)
+                    continue
+                case .broken:
+                    machine.sendFailed(to: request.member.id, .unreachable)
+                    continue
+                case .tooLarge:
+                    break   // a huge batch's indices: the socket carries them
+                }
+            }
             do {
                 let sent = try request.member.peer.withUnsafeBytes { address in
                     try encoder.withHeaderAndMeta { header, meta in
@@ -96,7 +112,7 @@ extension Coordinator {
         }
         let abandoned = machine.stepAbandoned
         machine.completeStep()
-        for answer in gradients { spareMessages.append(answer.message) }
+        for answer in gradients { if let message = answer.message { spareMessages.append(message) } }
         gradients.removeAll(keepingCapacity: true)
         requestsSent = 0
         stepWeights = nil

@@ -79,7 +79,8 @@ public final class Coordinator {
     /// Received messages not in use, reused so that steps allocate nothing.
     var spareMessages: [Message] = []
     /// The current step's accepted answers, each in the message it arrived in.
-    var gradients: [(member: CoordinatorStateMachine.Member, message: Message, view: GradientView)] = []
+    /// (An answer from a doorbell has no message: its meta is decoded, its sums are in the slot.)
+    var gradients: [(member: CoordinatorStateMachine.Member, message: Message?, view: GradientView)] = []
     /// The step's exact sum of the answers, and the same as floats for the optimizer.
     var exactSum: FixedPointSum
     var gradientSum: [Float]
@@ -90,8 +91,9 @@ public final class Coordinator {
     /// Each worker's share of the epoch under way, for the metrics.
     var epochWorkers = WorkerFigures()
     var firstGradientArrival: UInt64?
-    /// The poll set of the coordinator's one socket.
+    /// The poll set: the coordinator's one socket, then the answer pipe of each member in `pollMembers`.
     lazy var pollItems = [PollItem(socket)]
+    var pollMembers: [UInt32] = []
     /// The same-host bulk transport's segments.
     var sharedMemory: CoordinatorSharedMemory
     /// Logged drops per kind, so that a flood of junk cannot flood the log.
@@ -160,6 +162,8 @@ public final class Coordinator {
     public func run(observer: TrainingObserver? = nil) throws -> TrainingReport {
         self.observer = observer
         if options.stopsOnSignal { dptrain_catch_stop_signals() }
+        // A worker gone shows as EPIPE on its step pipe, which must not kill the coordinator.
+        signal(SIGPIPE, SIG_IGN)
         do {
             let report = try trainToEnd()
             try finishRun()

@@ -40,6 +40,8 @@ public final class Worker {
     private let offersSharedMemory: Bool
     /// The segments, when the coordinator granted shared memory.
     private var shared: WorkerSharedMemory?
+    /// The coordinator's doorbell, granted with the segments: steps in, gradient-ready answers out, past libzmq.
+    private var doorbell: Doorbell?
     private let noSums: [Int64] = []
 
     /// Bytes of the run's weights in its wire precision.
@@ -101,6 +103,8 @@ public final class Worker {
     /// Runs until the coordinator says training is done, or a stop signal makes it leave.
     public func run() throws {
         if leavesOnStopSignal { dptrain_catch_stop_signals() }
+        // A coordinator gone shows as EPIPE on the answer pipe, which must not kill the worker.
+        signal(SIGPIPE, SIG_IGN)
         while true {
             if leavesOnStopSignal, dptrain_stop_requested() != 0, machine.isRunning {
                 try perform(machine.stopRequested(now: Self.now()))
@@ -125,8 +129,10 @@ public final class Worker {
             }
             try perform(machine.tick(now: Self.now()))
             let wait = machine.nanosecondsUntilDue(now: Self.now()) / 1_000_000
-            if try socket.receive(into: message, .dontWait) || waitForMessage(milliseconds: Int(min(wait, 200)) + 1) {
-                try handle()
+            if try socket.receive(into: message, .dontWait) {
+                try handleFromSocket()
+            } else if try ringDoorbell() == 0 {
+                try waitForMessages(milliseconds: Int(min(wait, 200)) + 1)
             }
         }
     }
@@ -153,6 +159,7 @@ public final class Worker {
                 // Start over on a fresh connection, under the same id: the old one may hold a dead coordinator's queue.
                 logger.warning("lost the coordinator at \(endpoint); rejoining")
                 (socket, handshake) = try Worker.connectedSocket(context, endpoint, security)
+                doorbell = nil   // a new coordinator grants its own
                 runID = 0
             case let .explainWait(waited, left):
                 // Brings the monitor's view of the connection up to date; a failed handshake ends the wait.
@@ -166,26 +173,63 @@ public final class Worker {
         }
     }
 
-    private func waitForMessage(milliseconds: Int) throws -> Bool {
-        // The poll set is kept from wait to wait (a step's wait allocates nothing), and made anew for a new socket.
-        if pollItems.first?.socket !== socket { pollItems = [PollItem(socket)] }
-        guard try poll(&pollItems, timeoutMilliseconds: milliseconds) > 0 else { return false }
-        return try socket.receive(into: message, .dontWait)
+    /// Waits for the socket or the doorbell, and handles what came.
+    private func waitForMessages(milliseconds: Int) throws {
+        // The poll set is kept from wait to wait (a step's wait allocates nothing), and made anew
+        // for a new socket or doorbell.
+        let bell = doorbell?.readDescriptor ?? -1
+        if pollItems.first?.socket !== socket || (pollItems.count > 1 ? pollItems[1].descriptor : -1) != bell {
+            pollItems = [PollItem(socket)] + (bell >= 0 ? [PollItem(descriptor: bell)] : [])
+        }
+        guard try poll(&pollItems, timeoutMilliseconds: milliseconds) > 0 else { return }
+        if pollItems.count > 1, !pollItems[1].ready.isEmpty { try ringDoorbell() }
+        if try socket.receive(into: message, .dontWait) { try handleFromSocket() }
     }
 
-    /// Handles the message just received.
-    private func handle() throws {
+    /// Reads the doorbell without waiting and handles every whole message on it, as if it had
+    /// come over the socket; returns how many. End of file (the coordinator is gone) or a stream
+    /// out of step is a lost coordinator: the worker closes the pipe (never polling a pipe at
+    /// end of file again) and rejoins, as when the coordinator falls silent.
+    @discardableResult
+    private func ringDoorbell() throws -> Int {
+        guard let bell = doorbell else { return 0 }
+        var handled = 0
+        // What came before the end of file is handled first: it was sent.
+        var open = bell.receive() == .open
+        do {
+            while doorbell === bell, try bell.reader.next({ try handle(frames: $0) }) != nil { handled += 1 }
+        } catch let error as PipeFramingError {
+            logger.warning("the coordinator's doorbell: \(error)")
+            open = false
+        }
+        if !open, doorbell === bell {
+            doorbell = nil
+            try perform(machine.connectionLost(now: Self.now()))
+        }
+        return handled
+    }
+
+    /// Handles the message just received on the socket.
+    private func handleFromSocket() throws {
+        // What the coordinator wrote on the doorbell before this message left is handled first:
+        // a step's requests are answered in the order they were sent.
+        try ringDoorbell()
         guard !message.isTruncated else {
             logger.warning("dropped a message of \(counted(message.receivedFrames, "frame")) from the coordinator")
             return
         }
+        try handle(frames: message)
+    }
+
+    /// Handles one message, from the socket or the doorbell alike.
+    private func handle<Frames: Collection>(frames: Frames) throws where Frames.Element == UnsafeRawBufferPointer {
         let envelope: Envelope
         do {
             var context = DecodeContext(receiver: .worker, runID: runID, parameterCount: configuration?.training.model.parameterCount ?? 0,
                                         shardCount: shard?.count ?? 0, precision: configuration?.precision ?? .float32)
             // Weights in shared memory are read only when the segment holds the message's step whole.
             context.sharedBulk = shared?.weights
-            envelope = try decode(frames: message, context: context)
+            envelope = try decode(frames: frames, context: context)
         } catch {
             logger.warning("dropped a message from the coordinator: \(error)")
             return
@@ -231,12 +275,18 @@ public final class Worker {
         self.configuration = configuration
         self.runID = runID
         shard = nil   // the coordinator sends this worker's samples anew after every welcome
+        doorbell = nil
         do {
             // Only a grant this worker asked for: its pid and descriptors come from the network.
-            shared = offersSharedMemory ? try welcome.sharedMemory.map {
+            let grant = offersSharedMemory ? welcome.sharedMemory : nil
+            shared = try grant.map {
                 try WorkerSharedMemory($0, weightBytes: welcome.parameterCount * configuration.precision.bytesPerValue,
                                        gradientBytes: welcome.parameterCount * gradientBytesPerValue)
-            } : nil
+            }
+            doorbell = try grant.map {
+                try Doorbell.openForWorker(pid: Int32(bitPattern: $0.pid), stepPipe: Int32(bitPattern: $0.stepPipeDescriptor),
+                                           answerPipe: Int32(bitPattern: $0.answerPipeDescriptor))
+            }
         } catch {
             throw WorkerError.sharedMemory("\(error)")
         }
@@ -284,6 +334,24 @@ public final class Worker {
         try encoder.gradient(runID: runID, step: number, sampleCount: UInt32(score.samples), lossSum: score.lossSum,
                              computeNanoseconds: computeNanoseconds, parameterCount: chunks.sum.values.count,
                              bulkInSharedMemory: throughSlot, correct: UInt32(score.correct))
+        if throughSlot, let bell = doorbell {
+            // Straight to the coordinator's waiting thread, past libzmq's I/O threads.
+            switch encoder.withHeaderAndMeta({ bell.send(header: $0, meta: $1) }) {
+            case .sent:
+                machine.sent(now: Self.now())
+                stepsDone += 1
+                return
+            case .full:
+                try perform(machine.sendFailed(now: Self.now()))
+                return
+            case .broken:
+                doorbell = nil
+                try perform(machine.connectionLost(now: Self.now()))
+                return
+            case .tooLarge:
+                break   // cannot happen for an answer's few fields; the socket carries it
+            }
+        }
         // Through the slot, the message says only that the slot holds the step; otherwise it carries the sums.
         let sent = try (throughSlot ? noSums : chunks.sum.values).withUnsafeBytes { bulk in
             // Never block: with no coordinator connected a blocking send would wait for one forever.

@@ -163,6 +163,12 @@ public struct WorkerStateMachine {
         isJoined ? rejoin(now: now) : []
     }
 
+    /// The coordinator's end of the connection closed (the driver saw it gone): start over, as
+    /// when it falls silent, without waiting out the silence.
+    public mutating func connectionLost(now: UInt64) -> [Action] {
+        isJoined ? rejoin(now: now) : []
+    }
+
     /// Asked to stop (SIGTERM, Ctrl-C), between steps.
     public mutating func stopRequested(now: UInt64) -> [Action] {
         guard isRunning else { return [] }

@@ -161,7 +161,12 @@ private func decodeStep(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer
     for (position, index) in indices.enumerated() where Int(index) >= context.shardCount {
         throw WireError.indexOutOfRange(position: position, index: index, shardCount: context.shardCount)
     }
-    if let bad = parameters.firstNonFinite() {
+    // Weights read from the coordinator's segment are not scanned again: only the coordinator
+    // writes it, after checking that its weights are finite (Coordinator.applyUpdate), so a
+    // scan of every weight every step would find nothing, on the step's critical path. Weights
+    // that came over the network are scanned, always.
+    let fromCoordinatorSegment = bulk.isEmpty && context.sharedBulk != nil
+    if !fromCoordinatorSegment, let bad = parameters.firstNonFinite() {
         throw WireError.nonFinite(.step, index: bad, value: parameters[bad])
     }
     return StepView(epoch: epoch, indices: indices, chunkSizes: chunkSizes, parameters: parameters)

@@ -72,7 +72,8 @@ public struct StepView {
     public let indices: WireArray<UInt32>
     /// Samples of each chunk, each at least 1, together the index count.
     public let chunkSizes: WireArray<UInt32>
-    /// The full parameter vector in the run's wire precision, checked to be the run's size and finite.
+    /// The full parameter vector in the run's wire precision, checked to be the run's size, and
+    /// finite when it came over the network (the coordinator's segment holds checked weights).
     public let parameters: WireFloats
 }
 

@@ -36,7 +36,8 @@
 //   welcome    c->w  u32 worker id, u32 n + n bytes configuration           empty
 //                    (opaque, JSON by the Training layer, <= 64 KiB),
 //                    u32 parameter count [, a shared-memory grant: u32 pid,
-//                    u32 weights fd, u64 weights nonce, u32 slot fd, u64 slot nonce]
+//                    u32 weights fd, u64 weights nonce, u32 slot fd, u64 slot nonce,
+//                    u32 step pipe fd, u32 answer pipe fd]
 //   refuse     c->w  u16 `RefuseReason`, str text (<= 1 KiB)                empty
 //   shard      c->w  u32 sample count n, u32 features f, u32 classes k,     n*f pixel bytes (u8),
 //                    n label bytes (each < k)                               sample after sample
@@ -63,6 +64,19 @@
 // the segment's data only when its published step and length are the message's step and
 // the bulk's size; otherwise the message is rejected (WireError.sharedBulkNotPublished).
 //
+// Same-host doorbell: such a worker also opens the grant's two pipes through /proc/PID/fd/FD:
+// the step pipe (coordinator writes, worker reads) and the answer pipe (worker writes,
+// coordinator reads). A step or a gradient whose bulk is in shared memory may travel over them
+// instead of the socket, as the same three frames (bulk empty) framed by `PipeFraming`, in one
+// write of at most PIPE_BUF bytes; anything larger, and every other type, takes the socket. A
+// pipe message is decoded and checked exactly as a socket message. The worker answers over its
+// answer pipe from its first step; the coordinator writes steps into the step pipe once a
+// message has come over the answer pipe (the worker has opened both), over the socket before.
+// A pipe at end of file (the other process is gone) is a lost connection. Order across the
+// two paths: a receiver reads its peer's doorbell before it handles a socket message from that
+// peer (what was written there first is taken first), and a member's steps take the socket,
+// behind samples shipped to it, until it answers one of them.
+//
 // Float32 or bf16: the run's wire precision (`WirePrecision`), which the coordinator
 // names in the welcome's configuration ("wirePrecision"; absent means float32). It is
 // the weights' alone: gradients are exact fixed-point sums in every run.
@@ -81,7 +95,7 @@
 // state machine's call, not the decoder's: it only reports the step.
 
 /// The version every header carries; a peer with another one is refused.
-public let protocolVersion: UInt16 = 2
+public let protocolVersion: UInt16 = 3
 
 /// Bytes of one gradient value on the wire or in a gradient slot: a little-endian Int64 fixed-point sum.
 public let gradientBytesPerValue = 8

@@ -21,8 +21,9 @@ public struct SharedMemoryOffer: Equatable, Sendable {
     }
 }
 
-/// The coordinator's grant: the memory files the worker opens through /proc/PID/fd/FD, and
-/// the nonces that prove it opened the right ones.
+/// The coordinator's grant: the memory files the worker opens through /proc/PID/fd/FD, the
+/// nonces that prove it opened the right ones, and the two pipes of its doorbell (opened the
+/// same way), which carry the worker's steps and gradient-ready answers past libzmq.
 public struct SharedMemoryGrant: Equatable, Sendable {
     public var pid: UInt32
     /// The weights, which the coordinator writes once per step for every such worker.
@@ -31,13 +32,20 @@ public struct SharedMemoryGrant: Equatable, Sendable {
     /// This worker's gradient slot.
     public var slotDescriptor: UInt32
     public var slotNonce: UInt64
+    /// The read end of the pipe the coordinator writes this worker's steps into.
+    public var stepPipeDescriptor: UInt32
+    /// The write end of the pipe this worker writes its gradient-ready answers into.
+    public var answerPipeDescriptor: UInt32
 
-    public init(pid: UInt32, weightsDescriptor: UInt32, weightsNonce: UInt64, slotDescriptor: UInt32, slotNonce: UInt64) {
+    public init(pid: UInt32, weightsDescriptor: UInt32, weightsNonce: UInt64, slotDescriptor: UInt32, slotNonce: UInt64,
+                stepPipeDescriptor: UInt32, answerPipeDescriptor: UInt32) {
         self.pid = pid
         self.weightsDescriptor = weightsDescriptor
         self.weightsNonce = weightsNonce
         self.slotDescriptor = slotDescriptor
         self.slotNonce = slotNonce
+        self.stepPipeDescriptor = stepPipeDescriptor
+        self.answerPipeDescriptor = answerPipeDescriptor
     }
 }
 
@@ -52,6 +60,8 @@ extension [UInt8] {
         appendLittleEndian(grant.weightsNonce)
         appendLittleEndian(grant.slotDescriptor)
         appendLittleEndian(grant.slotNonce)
+        appendLittleEndian(grant.stepPipeDescriptor)
+        appendLittleEndian(grant.answerPipeDescriptor)
     }
 }
 
@@ -67,6 +77,7 @@ extension ByteReader {
         guard remaining > 0 else { return nil }
         return SharedMemoryGrant(pid: try integer("the coordinator's pid"), weightsDescriptor: try integer("the weights descriptor"),
                                  weightsNonce: try integer("the weights nonce"), slotDescriptor: try integer("the slot descriptor"),
-                                 slotNonce: try integer("the slot nonce"))
+                                 slotNonce: try integer("the slot nonce"), stepPipeDescriptor: try integer("the step pipe descriptor"),
+                                 answerPipeDescriptor: try integer("the answer pipe descriptor"))
     }
 }

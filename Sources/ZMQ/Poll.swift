@@ -14,17 +14,29 @@ public struct PollEvents: OptionSet, Sendable {
     public static let readable = PollEvents(rawValue: Int16(ZMQ_POLLIN))
     /// A message can be sent without blocking.
     public static let writable = PollEvents(rawValue: Int16(ZMQ_POLLOUT))
+    /// A descriptor's hang-up or error (reported whether asked for or not).
+    public static let error = PollEvents(rawValue: Int16(ZMQ_POLLERR))
 }
 
-/// One socket in a poll, what to wait for, and what was found.
+/// One socket or plain file descriptor (a pipe) in a poll, what to wait for, and what was found.
 public struct PollItem {
-    public let socket: Socket
+    public let socket: Socket?
+    /// A descriptor polled as poll(2) would, when `socket` is nil.
+    public let descriptor: Int32
     public var events: PollEvents
-    /// Set by `poll`: the events of `events` that are ready.
+    /// Set by `poll`: the events of `events` that are ready, and `.error` for a descriptor
+    /// whose other end hung up or failed.
     public internal(set) var ready: PollEvents = []
 
     public init(_ socket: Socket, _ events: PollEvents = .readable) {
         self.socket = socket
+        descriptor = -1
+        self.events = events
+    }
+
+    public init(descriptor: Int32, _ events: PollEvents = .readable) {
+        socket = nil
+        self.descriptor = descriptor
         self.events = events
     }
 }
@@ -40,17 +52,17 @@ public func poll(_ items: inout [PollItem], timeoutMilliseconds: Int) throws -> 
     let ready = try withUnsafeTemporaryAllocation(of: zmq_pollitem_t.self, capacity: items.count) { raw in
         for (index, item) in items.enumerated() {
             raw.initializeElement(at: index, to: zmq_pollitem_t(
-                socket: item.socket.handle, fd: 0, events: item.events.rawValue, revents: 0))
+                socket: item.socket?.handle, fd: item.descriptor, events: item.events.rawValue, revents: 0))
         }
         defer { _ = raw.deinitialize() }
         let result = zmq_poll(raw.baseAddress, Int32(items.count), timeoutMilliseconds)
         if result == -1 {
-            let error = ZMQError.last("poll \(items.count) sockets")
+            let error = ZMQError.last("poll \(items.count) sockets and descriptors")
             if error.isInterrupted { return Int32(0) }
             throw error
         }
         for index in items.indices {
-            items[index].ready = PollEvents(rawValue: raw[index].revents).intersection(items[index].events)
+            items[index].ready = PollEvents(rawValue: raw[index].revents).intersection(items[index].events.union(.error))
         }
         return result
     }

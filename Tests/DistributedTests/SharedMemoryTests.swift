@@ -66,7 +66,7 @@ extension DistributedTrainingTests {
         let weights = try SharedSegment.create(dataBytes: 8), slot = try SharedSegment.create(dataBytes: bytes)
         var worker = try WorkerSharedMemory(SharedMemoryGrant(pid: UInt32(getpid()), weightsDescriptor: UInt32(weights.descriptor),
                                                               weightsNonce: weights.nonce, slotDescriptor: UInt32(slot.descriptor),
-                                                              slotNonce: slot.nonce),
+                                                              slotNonce: slot.nonce, stepPipeDescriptor: 0, answerPipeDescriptor: 0),
                                             weightBytes: 8, gradientBytes: bytes)
         XCTAssertNil(slot.bulk(step: 5, length: bytes), "nothing published yet")
         XCTAssertTrue(worker.publish(sums, step: 5))
@@ -123,5 +123,22 @@ struct TornWriter {
             }
             return sent
         }
+    }
+}
+
+extension DistributedTrainingTests {
+    /// Both roles ignore SIGPIPE when they run: a write into the pipe of a peer that died is
+    /// EPIPE, which each handles as a lost connection, not a signal that kills the process.
+    func testTheRolesIgnoreSIGPIPE() throws {
+        signal(SIGPIPE, SIG_DFL)
+        defer { signal(SIGPIPE, SIG_DFL) }
+        var config = TrainingConfig.standard()
+        config.epochs = 1
+        config.batchSize = 64
+        let run = try distributed(config, workers: 2, train: mnist.train.subset(0..<1024), test: mnist.test.subset(0..<100))
+        XCTAssertEqual(run.report.step, 16)
+        var action = sigaction()
+        XCTAssertEqual(sigaction(SIGPIPE, nil, &action), 0)
+        XCTAssertEqual(unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self), unsafeBitCast(SIG_IGN, to: Int.self))
     }
 }

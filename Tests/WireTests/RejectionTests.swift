@@ -57,7 +57,7 @@ final class RejectionTests: XCTestCase {
         // Version 1 sent float gradients summed in worker order: a peer that speaks it is refused.
         frames[0].put(UInt16(1), at: 4)
         let error = assertRejects(frames, toCoordinator) { if case .unsupportedVersion(1) = $0 { true } else { false } }
-        XCTAssertEqual(error?.description, "protocol version 1, this build speaks version 2")
+        XCTAssertEqual(error?.description, "protocol version 1, this build speaks version 3")
     }
 
     func testUnknownType() {
@@ -229,6 +229,26 @@ final class RejectionTests: XCTestCase {
         }
     }
 
+    /// Weights in the coordinator's segment are not scanned again (only the coordinator writes
+    /// them, after checking they are finite); the same weights in a bulk frame are.
+    func testWeightsFromTheCoordinatorsSegmentAreNotRescannedButFromTheNetworkAre() throws {
+        var parameters = [Float](repeating: 1, count: parameterCount)
+        parameters[4000] = .nan
+        let segment = FixedBulk(bytes(of: parameters), step: 9)
+        let frames = try encode {
+            try $0.step(runID: run, step: 9, epoch: 1, indices: [1], chunkSizes: [1], parameterCount: parameterCount, bulkInSharedMemory: true)
+        }
+        var context = toWorker
+        context.sharedBulk = segment
+        try decoding(frames, context) { envelope in
+            guard case .step(let view) = envelope.body else { return XCTFail("not a step") }
+            XCTAssertEqual(view.parameters.count, parameterCount)
+        }
+        assertRejects(try step(indices: [1], parameters: parameters), context) {
+            if case .nonFinite(.step, index: 4000, _) = $0 { true } else { false }
+        }
+    }
+
     // MARK: Gradient
 
     func testGradientOfTheWrongSize() throws {
@@ -282,5 +302,20 @@ final class RejectionTests: XCTestCase {
         frames[1].removeLast(4)
         frames[0].put(UInt64(frames[1].count + frames[2].count), at: 24)
         assertRejects(frames, toCoordinator) { if case .truncated(.gradient, _) = $0 { true } else { false } }
+    }
+}
+
+/// A shared bulk that holds `data` for `step`, as a segment that published it would.
+final class FixedBulk: SharedBulkSource {
+    let data: UnsafeMutableRawBufferPointer
+    let step: UInt64
+    init(_ bytes: [UInt8], step: UInt64) {
+        data = .allocate(byteCount: bytes.count, alignment: 64)
+        data.copyBytes(from: bytes)
+        self.step = step
+    }
+    deinit { data.deallocate() }
+    func bulk(step: UInt64, length: Int) -> UnsafeRawBufferPointer? {
+        step == self.step && length == data.count ? UnsafeRawBufferPointer(data) : nil
     }
 }

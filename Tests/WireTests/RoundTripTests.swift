@@ -12,7 +12,7 @@ final class RoundTripTests: XCTestCase {
             Header(type: .gradient, runID: 0x0102_0304_0506_0708, step: 9, payloadLength: 10).write(to: $0)
         }
         XCTAssertEqual(Array(bytes[0..<4]), Array("DPTR".utf8))
-        XCTAssertEqual(Array(bytes[4..<8]), [2, 0, 6, 0])
+        XCTAssertEqual(Array(bytes[4..<8]), [3, 0, 6, 0])
         XCTAssertEqual(Array(bytes[8..<16]), [8, 7, 6, 5, 4, 3, 2, 1])
         XCTAssertEqual(bytes[16], 9)
         XCTAssertEqual(bytes[24], 10)
@@ -55,6 +55,24 @@ final class RoundTripTests: XCTestCase {
             XCTAssertEqual(welcome, Welcome(workerID: 7, configuration: config, parameterCount: 101_770))
             XCTAssertEqual(envelope.header.runID, run)
         }
+    }
+
+    /// A grant names the segments and the doorbell's two pipes; a grant cut short is refused.
+    func testWelcomeWithAGrantCarriesItsSegmentsAndPipes() throws {
+        let grant = SharedMemoryGrant(pid: 4242, weightsDescriptor: 7, weightsNonce: 1 << 60, slotDescriptor: 8, slotNonce: 12345,
+                                      stepPipeDescriptor: 9, answerPipeDescriptor: 11)
+        let welcome = Welcome(workerID: 3, configuration: Array("{}".utf8), parameterCount: 10, sharedMemory: grant)
+        let frames = try encode { try $0.welcome(welcome, runID: run) }
+        try decoding(frames, DecodeContext(receiver: .worker)) { envelope in
+            guard case .welcome(let decoded) = envelope.body else { return XCTFail("\(envelope.body)") }
+            XCTAssertEqual(decoded, welcome)
+            XCTAssertEqual(decoded.sharedMemory?.stepPipeDescriptor, 9)
+            XCTAssertEqual(decoded.sharedMemory?.answerPipeDescriptor, 11)
+        }
+        var short = frames
+        short[1].removeLast(4)   // no answer pipe
+        short[0].put(UInt64(short[1].count), at: 24)
+        assertRejects(short, DecodeContext(receiver: .worker)) { if case .truncated(.welcome, _) = $0 { true } else { false } }
     }
 
     func testRefuse() throws {

@@ -15,6 +15,13 @@ int dptrain_memfd_create(size_t bytes);
 /// on failure (another user's process, another pid namespace, a closed descriptor).
 int dptrain_memfd_open(int32_t pid, int32_t fd);
 
+/// A pipe, both ends non-blocking and close-on-exec: fds[0] reads, fds[1] writes; -1 with errno.
+int dptrain_pipe(int32_t fds[2]);
+
+/// Opens another process's pipe end through /proc/PID/fd/FD, non-blocking, for reading or
+/// `writing`; -1 with errno on failure (EINVAL: the descriptor is not a pipe).
+int dptrain_pipe_open(int32_t pid, int32_t fd, int writing);
+
 /// Says what the segment holds: `length` bytes for `sequence`. The length is stored before
 /// the sequence, and both after the data, with release ordering: a reader that sees the
 /// sequence sees the data and length that came with it.
