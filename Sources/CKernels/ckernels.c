@@ -134,6 +134,55 @@ uint64_t dptrain_fixed_largest_magnitude(const void *values, size_t count) {
     return largest;
 }
 
+int dptrain_fixed_width(const void *values, size_t count) {
+    uint64_t bits = 0;   // every bit that differs from the sign, over all values
+    const unsigned char *from = values;
+    for (size_t i = 0; i < count; i++) {
+        int64_t v;
+        __builtin_memcpy(&v, from + 8 * i, 8);
+        bits |= (uint64_t)(v ^ (v >> 63));
+    }
+    int width = 1;   // a width of w bytes holds values whose magnitude bits fit 8w - 1
+    while (width < 8 && (bits >> (8 * width - 1)) != 0) width++;
+    return width;
+}
+
+// One loop per width, so that each copies a constant number of bytes.
+#define PACK_CASE(W) case W: for (size_t i = 0; i < count; i++) __builtin_memcpy(to + (W) * i, from + 8 * i, (W)); break;
+
+void dptrain_fixed_pack(const void *restrict values, size_t count, int width, void *restrict out) {
+    const unsigned char *from = values;   // little-endian: an int64's low bytes come first
+    unsigned char *to = out;
+    switch (width) {
+        PACK_CASE(1) PACK_CASE(2) PACK_CASE(3) PACK_CASE(4) PACK_CASE(5) PACK_CASE(6) PACK_CASE(7) PACK_CASE(8)
+    }
+}
+
+// The i-th packed value, sign-extended: its bytes at the top of an int64, shifted back down.
+#define UNPACK(W, i) ({ uint64_t raw = 0; __builtin_memcpy((unsigned char *)&raw + 8 - (W), from + (W) * (i), (W)); \
+                        (int64_t)raw >> (64 - 8 * (W)); })
+#define ADD_CASE(W) case W: for (size_t i = 0; i < count; i++) { int64_t b; __builtin_memcpy(&b, to + 8 * i, 8); \
+                        b = (int64_t)((uint64_t)b + (uint64_t)UNPACK(W, i)); __builtin_memcpy(to + 8 * i, &b, 8); } break;
+#define LARGEST_CASE(W) case W: for (size_t i = 0; i < count; i++) { int64_t v = UNPACK(W, i); \
+                        uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v; largest = m > largest ? m : largest; } break;
+
+void dptrain_fixed_add_packed(const void *restrict packed, size_t count, int width, void *restrict sums) {
+    const unsigned char *from = packed;
+    unsigned char *to = sums;
+    switch (width) {
+        ADD_CASE(1) ADD_CASE(2) ADD_CASE(3) ADD_CASE(4) ADD_CASE(5) ADD_CASE(6) ADD_CASE(7) ADD_CASE(8)
+    }
+}
+
+uint64_t dptrain_fixed_largest_magnitude_packed(const void *packed, size_t count, int width) {
+    const unsigned char *from = packed;
+    uint64_t largest = 0;
+    switch (width) {
+        LARGEST_CASE(1) LARGEST_CASE(2) LARGEST_CASE(3) LARGEST_CASE(4) LARGEST_CASE(5) LARGEST_CASE(6) LARGEST_CASE(7) LARGEST_CASE(8)
+    }
+    return largest;
+}
+
 VECTOR_CLONES
 void dptrain_fixed_to_float(const void *restrict sums, size_t count, double inverseScale, float *restrict out) {
     const unsigned char *from = sums;

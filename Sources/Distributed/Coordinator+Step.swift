@@ -103,7 +103,7 @@ extension Coordinator {
         var slowest: UInt64 = 0, fastest = UInt64.max
         exactSum.reset()
         for answer in gradients {
-            exactSum.add(received: answer.view.sums)
+            exactSum.add(received: answer.view.sums, width: answer.view.valueBytes)
             score += BatchScore(lossSum: answer.view.lossSum, correct: Int(answer.view.correct), samples: Int(answer.view.sampleCount))
             slowest = max(slowest, answer.view.computeNanoseconds)
             epochWorkers.record(answer.member.id, host: answer.member.host, computeNanoseconds: answer.view.computeNanoseconds,

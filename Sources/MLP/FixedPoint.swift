@@ -55,18 +55,38 @@ public struct FixedPointSum {
         }
     }
 
-    /// Adds another sum of the same format, as it arrived (little-endian int64s at any alignment).
-    /// The caller has bounded it (`largestMagnitude`), so nothing wraps.
-    public mutating func add(received bytes: UnsafeRawBufferPointer) {
-        precondition(bytes.count == values.count * 8)
-        values.withUnsafeMutableBytes { dptrain_fixed_add(bytes.baseAddress!, $0.count / 8, $0.baseAddress!) }
+    /// Adds another sum of the same format, as it arrived: little-endian integers of `width`
+    /// bytes (8: int64s; fewer: their low bytes) at any alignment. The caller has bounded it
+    /// (`largestMagnitude`), so nothing wraps.
+    public mutating func add(received bytes: UnsafeRawBufferPointer, width: Int = 8) {
+        precondition(bytes.count == values.count * width)
+        values.withUnsafeMutableBytes { sums in
+            if width == 8 {
+                dptrain_fixed_add(bytes.baseAddress!, sums.count / 8, sums.baseAddress!)
+            } else {
+                dptrain_fixed_add_packed(bytes.baseAddress!, sums.count / 8, Int32(width), sums.baseAddress!)
+            }
+        }
     }
 
-    /// The largest |value| among little-endian int64s at any alignment: a received sum of k
-    /// chunks must stay within k * `FixedPointFormat.chunkBound`.
-    public static func largestMagnitude(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    /// The largest |value| among little-endian integers of `width` bytes at any alignment: a
+    /// received sum of k chunks must stay within k * `FixedPointFormat.chunkBound`.
+    public static func largestMagnitude(_ bytes: UnsafeRawBufferPointer, width: Int = 8) -> UInt64 {
         guard let base = bytes.baseAddress else { return 0 }
-        return dptrain_fixed_largest_magnitude(base, bytes.count / 8)
+        if width == 8 { return dptrain_fixed_largest_magnitude(base, bytes.count / 8) }
+        return dptrain_fixed_largest_magnitude_packed(base, bytes.count / width, Int32(width))
+    }
+
+    /// The fewest bytes a value, 1 to 8, that hold every sum: what goes on the wire. A
+    /// converging run's sums need about 5, so a gradient crosses a socket in 5/8 of its bytes.
+    public var packedWidth: Int {
+        values.withUnsafeBytes { Int(dptrain_fixed_width($0.baseAddress!, values.count)) }
+    }
+
+    /// The sums as their low `width` bytes each into `out` (values.count * width bytes).
+    public func pack(width: Int, into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count >= values.count * width)
+        values.withUnsafeBytes { dptrain_fixed_pack($0.baseAddress!, values.count, Int32(width), out.baseAddress!) }
     }
 
     /// The sum as floats, for the optimizer: the one rounding after the exact sum.

@@ -179,14 +179,19 @@ private func decodeGradient(_ reader: inout ByteReader, bulk: UnsafeRawBufferPoi
     let nanoseconds = try reader.integer("the compute time", as: UInt64.self)
     let correct = try reader.integer("the correct count", as: UInt32.self)
     guard correct <= samples else { throw WireError.overLimit(field: "correct count", value: UInt64(correct), limit: Int(samples)) }
+    let width = Int(try reader.integer("the gradient's bytes per value", as: UInt8.self))
+    guard (1...gradientBytesPerValue).contains(width) else {
+        throw WireError.overLimit(field: "gradient bytes per value", value: UInt64(width), limit: gradientBytesPerValue)
+    }
     try reader.finish()
     guard loss.isFinite else { throw WireError.lossNotFinite(loss) }
-    let sums = try values(bulk, .gradient, step: step, bytes: context.parameterCount * gradientBytesPerValue, context)
-    guard sums.count % gradientBytesPerValue == 0 else { throw WireError.floatBytes(.gradient, bytes: sums.count) }
-    guard sums.count / gradientBytesPerValue == context.parameterCount else {
-        throw WireError.parameterCount(.gradient, got: sums.count / gradientBytesPerValue, expected: context.parameterCount)
+    let sums = try values(bulk, .gradient, step: step, bytes: context.parameterCount * width, context)
+    guard sums.count % width == 0 else { throw WireError.floatBytes(.gradient, bytes: sums.count) }
+    guard sums.count / width == context.parameterCount else {
+        throw WireError.parameterCount(.gradient, got: sums.count / width, expected: context.parameterCount)
     }
-    return GradientView(sampleCount: samples, lossSum: loss, computeNanoseconds: nanoseconds, correct: correct, sums: sums)
+    return GradientView(sampleCount: samples, lossSum: loss, computeNanoseconds: nanoseconds, correct: correct, sums: sums,
+                        valueBytes: width)
 }
 
 /// The bulk frame, or when it is empty and the sender's data is in shared memory, the `bytes`

@@ -112,12 +112,15 @@ public struct MessageEncoder {
                       parameterCount: parameterCount, precision: precision)
     }
 
-    /// A gradient; the bulk is the `parameterCount` Int64 fixed-point gradient sums, whatever the
-    /// run's wire precision (which is the weights' alone).
+    /// A gradient; the bulk is the `parameterCount` fixed-point gradient sums, each as its low
+    /// `valueBytes` bytes (8: the whole Int64), whatever the run's wire precision (which is the
+    /// weights' alone).
     public mutating func gradient(
         runID: UInt64, step: UInt64, sampleCount: UInt32, lossSum: Double, computeNanoseconds: UInt64,
-        parameterCount: Int, precision: WirePrecision = .float32, bulkInSharedMemory: Bool = false, correct: UInt32 = 0
+        parameterCount: Int, precision: WirePrecision = .float32, bulkInSharedMemory: Bool = false, correct: UInt32 = 0,
+        valueBytes: Int = gradientBytesPerValue
     ) throws {
+        precondition((1...gradientBytesPerValue).contains(valueBytes), "a gradient value takes 1 to 8 bytes")
         try checkLimit("gradient parameter count", parameterCount, Limits.parameterCount)
         guard lossSum.isFinite else { throw WireError.lossNotFinite(lossSum) }
         begin()
@@ -125,7 +128,8 @@ public struct MessageEncoder {
         meta.appendLittleEndian(lossSum)
         meta.appendLittleEndian(computeNanoseconds)
         meta.appendLittleEndian(min(correct, sampleCount))
-        finish(.gradient, runID: runID, step: step, bulkBytes: bulkInSharedMemory ? 0 : parameterCount * gradientBytesPerValue)
+        meta.append(UInt8(valueBytes))
+        finish(.gradient, runID: runID, step: step, bulkBytes: bulkInSharedMemory ? 0 : parameterCount * valueBytes)
     }
 
     /// heartbeat, goodbye or shutdown: a header and two empty frames.

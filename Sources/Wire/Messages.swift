@@ -84,9 +84,11 @@ public struct GradientView {
     public let computeNanoseconds: UInt64
     /// How many of the batch's samples the weights sent classified right, for the training accuracy.
     public let correct: UInt32
-    /// The gradient sum: the run's parameter count of little-endian Int64s, in the run's
-    /// fixed-point format, at any alignment. Their bound is the coordinator's to check.
+    /// The gradient sum: the run's parameter count of little-endian integers of `valueBytes`
+    /// bytes each (8: Int64s; fewer: the Int64s' low bytes, sign-extended on reading), in the
+    /// run's fixed-point format, at any alignment. Their bound is the coordinator's to check.
     public let sums: UnsafeRawBufferPointer
+    public let valueBytes: Int
 }
 
 /// A decoded message's contents, one case per `MessageType`.

@@ -45,11 +45,13 @@
 //                    into the worker's storage (each < its sample count),   (count = run's parameter count)
 //                    u32 chunk count k (<= 256), k x u32 chunk sizes
 //                    (each >= 1, together m): the indices chunk by chunk
-//   gradient   w->c  u32 sample count, f64 loss sum, u64 compute ns,        gradient sum, Int64 LE fixed point
-//                    u32 samples classified right (<= sample count)         (count = run's parameter count; each
-//                                                                           chunk's float gradient computed alone,
-//                                                                           rounded once, then added exactly; each
-//                                                                           |value| <= chunks x 2^51, checked by the
+//   gradient   w->c  u32 sample count, f64 loss sum, u64 compute ns,        gradient sum, Int64 fixed point, each
+//                    u32 samples classified right (<= sample count),        value as its low w bytes LE (sign-
+//                    u8 bytes per value w (1..8: the fewest that hold       extended on reading; count = run's
+//                    every value; 8 through shared memory)                  parameter count; each chunk's float
+//                                                                           gradient computed alone, rounded once,
+//                                                                           then added exactly; each |value| <=
+//                                                                           chunks x 2^51, checked by the
 //                                                                           coordinator), whatever the wire precision
 //   heartbeat  both  empty                                                  empty
 //   goodbye    w->c  empty (the worker leaves cleanly)                      empty

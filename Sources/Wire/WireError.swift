@@ -72,7 +72,7 @@ public enum WireError: Error, CustomStringConvertible {
         case .sharedBulkNotPublished(let type, let step):
             "\(type) for step \(step) names shared memory that does not hold that step whole"
         case .floatBytes(let type, let bytes):
-            "\(type) bulk frame is \(bytes) bytes, not a whole number of its values (the run's wire precision for weights, 8-byte integers for gradients)"
+            "\(type) bulk frame is \(bytes) bytes, not a whole number of its values (the run's wire precision for weights, the bytes per value its meta names for gradients)"
         case .parameterCount(let type, let got, let expected):
             "\(type) has \(got) values, the run's model has \(expected) parameters"
         case .nonFinite(let type, let index, let value):

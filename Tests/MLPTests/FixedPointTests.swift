@@ -97,6 +97,30 @@ final class FixedPointTests: XCTestCase {
     }
 
     /// Larger chunks get a coarser unit, so that a chunk's sum of per-sample gradients up to 2^10 still fits.
+    /// A sum packed to the fewest bytes that hold its values, and added back from them, gives
+    /// the same integers: at every width, at both ends of each width's range, negative values
+    /// sign-extended; the largest magnitude reads the same packed or whole.
+    func testPackedSumsAddBackToTheSameIntegers() {
+        for width in 1...8 {
+            let top = width == 8 ? Int64.max : (Int64(1) << (8 * width - 1)) - 1
+            let bottom = width == 8 ? Int64.min : -(Int64(1) << (8 * width - 1))
+            var values: [Int64] = [0, 1, -1, top, bottom, top / 3, bottom / 7]
+            values += (0..<57).map { Int64($0 * 37 % 11) - 5 }
+            var sum = FixedPointSum(format: FixedPointFormat(largestChunk: 64), count: values.count)
+            values.withUnsafeBytes { sum.add(received: $0) }
+            XCTAssertEqual(sum.packedWidth, width, "values up to \(top) and down to \(bottom)")
+            var packed = [UInt8](repeating: 0xA5, count: values.count * 8)
+            packed.withUnsafeMutableBytes { sum.pack(width: width, into: $0) }
+            var back = FixedPointSum(format: sum.format, count: values.count)
+            packed.withUnsafeBytes { back.add(received: UnsafeRawBufferPointer(rebasing: $0[0..<values.count * width]), width: width) }
+            XCTAssertEqual(back.values, values, "width \(width)")
+            let expected = values.map { $0.magnitude }.max()!
+            packed.withUnsafeBytes {
+                XCTAssertEqual(FixedPointSum.largestMagnitude(UnsafeRawBufferPointer(rebasing: $0[0..<values.count * width]), width: width), expected)
+            }
+        }
+    }
+
     func testFormatFollowsTheChunkSize() {
         XCTAssertEqual(FixedPointFormat(largestChunk: 1).fractionBits, 40)
         XCTAssertEqual(FixedPointFormat(largestChunk: 33).fractionBits, 35)

@@ -291,6 +291,25 @@ final class RejectionTests: XCTestCase {
         }
     }
 
+    /// A gradient's bytes per value must be 1 to 8, and its bulk that many bytes a parameter.
+    func testGradientValueWidthIsChecked() throws {
+        for width: UInt8 in [0, 9, 255] {
+            var frames = try gradient(Array(repeating: 0, count: parameterCount))
+            frames[1][frames[1].count - 1] = width
+            assertRejects(frames, toCoordinator) {
+                if case .overLimit(field: "gradient bytes per value", _, _) = $0 { true } else { false }
+            }
+        }
+        var frames = try gradient(Array(repeating: 0, count: parameterCount))
+        frames[1][frames[1].count - 1] = 5   // says 5 bytes a value, carries 8
+        assertRejects(frames, toCoordinator) {
+            switch $0 {
+            case .floatBytes(.gradient, _), .parameterCount(.gradient, _, _): true
+            default: false
+            }
+        }
+    }
+
     func testNaNLossSum() throws {
         var frames = try gradient(Array(repeating: 0, count: parameterCount))
         frames[1].put(Double.nan.bitPattern, at: 4)

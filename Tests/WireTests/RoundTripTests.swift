@@ -145,6 +145,22 @@ final class RoundTripTests: XCTestCase {
         }
     }
 
+    /// Sums packed to 5 bytes a value travel as 5 bytes a value, and the view says so.
+    func testGradientCarriesPackedSums() throws {
+        let sums: [Int64] = [1, -2, (1 << 39) - 1, 0, -(1 << 39)]
+        let packed = sums.flatMap { value in withUnsafeBytes(of: value.littleEndian) { Array($0.prefix(5)) } }
+        let frames = try encode(bulk: packed) {
+            try $0.gradient(runID: run, step: 12, sampleCount: 32, lossSum: 73.25,
+                            computeNanoseconds: 1_234_567, parameterCount: 5, correct: 29, valueBytes: 5)
+        }
+        XCTAssertEqual(frames[2].count, 25, "five bytes a parameter")
+        try decoding(frames, toCoordinator) { envelope in
+            guard case .gradient(let reply) = envelope.body else { return XCTFail("\(envelope.body)") }
+            XCTAssertEqual(reply.valueBytes, 5)
+            XCTAssertEqual(Array(reply.sums), packed)
+        }
+    }
+
     func testSignals() throws {
         let cases: [(MessageType, DecodeContext)] = [
             (.heartbeat, toCoordinator), (.heartbeat, toWorker), (.goodbye, toCoordinator), (.shutdown, toWorker),

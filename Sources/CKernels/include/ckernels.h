@@ -32,6 +32,21 @@ void dptrain_fixed_add(const void *values, size_t count, void *sums);
 /// The largest |values[i]| of `count` int64s at any alignment.
 uint64_t dptrain_fixed_largest_magnitude(const void *values, size_t count);
 
+/// The fewest bytes, 1 to 8, that hold every one of `count` int64s (at any alignment) as a
+/// little-endian two's complement integer.
+int dptrain_fixed_width(const void *values, size_t count);
+
+/// Each of `count` int64s (at any alignment) as its low `width` bytes, little-endian, into
+/// `out` (count * width bytes); the caller chose `width` with dptrain_fixed_width.
+void dptrain_fixed_pack(const void *values, size_t count, int width, void *out);
+
+/// sums[i] += the i-th of `count` packed `width`-byte integers (1 to 8, sign-extended), `sums`
+/// int64s at any alignment.
+void dptrain_fixed_add_packed(const void *packed, size_t count, int width, void *sums);
+
+/// The largest |value| of `count` packed `width`-byte integers (1 to 8, sign-extended).
+uint64_t dptrain_fixed_largest_magnitude_packed(const void *packed, size_t count, int width);
+
 /// out[i] = sums[i] * inverseScale as floats (through double).
 void dptrain_fixed_to_float(const void *sums, size_t count, double inverseScale, float *out);
 
