@@ -118,7 +118,7 @@ extension Coordinator {
             sharedMemory.offer = nil
         case .gradient(let view):
             switch machine.receiveGradient(step: envelope.step, sampleCount: Int(view.sampleCount),
-                                           largestMagnitude: FixedPointSum.largestMagnitude(view.sums, width: view.valueBytes), from: peer, now: now) {
+                                           largestMagnitude: FixedPointSum.magnitudeBound(view.sums, width: view.valueBytes), from: peer, now: now) {
             case .accept(let member, let request):
                 // From a doorbell the bulk is empty (PipeReader sees to it): the view's sums are in the slot.
                 gradients.append((member, message, view))

@@ -77,6 +77,15 @@ public struct FixedPointSum {
         return dptrain_fixed_largest_magnitude_packed(base, bytes.count / width, Int32(width))
     }
 
+    /// A bound on the largest |value| of a received sum of `width`-byte integers, for the check
+    /// against k * `FixedPointFormat.chunkBound`: read from the values at 7 and 8 bytes; below,
+    /// the width alone bounds them (under 2^47, within even one chunk's bound), and a pass over
+    /// the values on the step's path is saved.
+    public static func magnitudeBound(_ bytes: UnsafeRawBufferPointer, width: Int) -> UInt64 {
+        if width <= 6 { return UInt64(1) << (8 * width - 1) }
+        return largestMagnitude(bytes, width: width)
+    }
+
     /// The fewest bytes a value, 1 to 8, that hold every sum: what goes on the wire. A
     /// converging run's sums need about 5, so a gradient crosses a socket in 5/8 of its bytes.
     public var packedWidth: Int {

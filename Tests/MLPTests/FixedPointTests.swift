@@ -116,7 +116,11 @@ final class FixedPointTests: XCTestCase {
             XCTAssertEqual(back.values, values, "width \(width)")
             let expected = values.map { $0.magnitude }.max()!
             packed.withUnsafeBytes {
-                XCTAssertEqual(FixedPointSum.largestMagnitude(UnsafeRawBufferPointer(rebasing: $0[0..<values.count * width]), width: width), expected)
+                let packedSum = UnsafeRawBufferPointer(rebasing: $0[0..<values.count * width])
+                XCTAssertEqual(FixedPointSum.largestMagnitude(packedSum, width: width), expected)
+                // The bound the coordinator checks is never below the values, and within one chunk's bound for narrow widths.
+                XCTAssertGreaterThanOrEqual(FixedPointSum.magnitudeBound(packedSum, width: width), expected)
+                if width <= 6 { XCTAssertLessThanOrEqual(FixedPointSum.magnitudeBound(packedSum, width: width), FixedPointFormat.chunkBound) }
             }
         }
     }
