@@ -1,4 +1,7 @@
 #include "ckernels.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 void dptrain_gather_rows(const uint8_t *restrict pixels, size_t features, const int32_t *restrict indices,
                          size_t count, float *restrict out, float scale) {
@@ -47,26 +50,33 @@ void dptrain_bf16_to_float(const void *restrict in, size_t count, float *restric
     for (size_t i = 0; i < count; i++) out[i] = bf16_load(in, i);
 }
 
-size_t dptrain_bf16_first_non_finite(const void *in, size_t count) {
+// The index of the first value among `count` of `width` bytes (2 or 4, little-endian, at any
+// alignment) whose exponent bits are all set (NaN or infinity), or `count`. Called with
+// constants, so each caller gets its own loop: the exponents ored together in blocks, which
+// vectorises, and a closer look only at a bad block.
+static inline __attribute__((always_inline)) size_t first_non_finite(const void *in, size_t count, int width, uint32_t exponent) {
     const uint8_t *bytes = in;
-    // Or the exponents together in blocks, which vectorises, and look closer only at a bad block.
     for (size_t block = 0; block < count; block += 512) {
         size_t end = block + 512 < count ? block + 512 : count;
-        uint16_t any = 0;
+        uint32_t any = 0;
         for (size_t i = block; i < end; i++) {
-            uint16_t half;
-            __builtin_memcpy(&half, bytes + 2 * i, 2);
-            any |= (uint16_t)((half & 0x7F80u) == 0x7F80u);
+            uint32_t word = 0;
+            __builtin_memcpy(&word, bytes + width * i, width);
+            any |= (uint32_t)((word & exponent) == exponent);
         }
         if (!any) continue;
         for (size_t i = block; i < end; i++) {
-            uint16_t half;
-            __builtin_memcpy(&half, bytes + 2 * i, 2);
-            if ((half & 0x7F80u) == 0x7F80u) return i;
+            uint32_t word = 0;
+            __builtin_memcpy(&word, bytes + width * i, width);
+            if ((word & exponent) == exponent) return i;
         }
     }
     return count;
 }
+
+size_t dptrain_bf16_first_non_finite(const void *in, size_t count) { return first_non_finite(in, count, 2, 0x7F80u); }
+
+size_t dptrain_float_first_non_finite(const void *in, size_t count) { return first_non_finite(in, count, 4, 0x7F800000u); }
 
 // Fixed point: see FixedPoint.swift. Loads and stores go through memcpy, so the sums may sit at any
 // alignment (a received frame), and the adds are done as unsigned so that they wrap rather than
@@ -87,7 +97,7 @@ size_t dptrain_bf16_first_non_finite(const void *in, size_t count) {
 
 VECTOR_CLONES
 int dptrain_fixed_accumulate(const float *restrict values, size_t count, double scale, double bound,
-                             void *restrict sums) {
+                             void *restrict sums, int replace) {
     // x + 1.5 * 2^52 rounds x to an integer, half to even, in the low bits of the double, for
     // |x| < 2^51: integer adds and subtracts that vectorise, where llrint does not without AVX-512.
     const double magic = 6755399441055744.0;
@@ -100,7 +110,8 @@ int dptrain_fixed_accumulate(const float *restrict values, size_t count, double 
         double shifted = x + magic;
         int64_t bits, sum;
         __builtin_memcpy(&bits, &shifted, 8);
-        __builtin_memcpy(&sum, bytes + 8 * i, 8);
+        if (replace) sum = 0;   // a step's first chunk: the sums are written, not read
+        else __builtin_memcpy(&sum, bytes + 8 * i, 8);
         uint64_t next = (uint64_t)sum + (uint64_t)(bits - magicBits);
         __builtin_memcpy(bytes + 8 * i, &next, 8);
     }
@@ -134,6 +145,7 @@ uint64_t dptrain_fixed_largest_magnitude(const void *values, size_t count) {
     return largest;
 }
 
+VECTOR_CLONES
 int dptrain_fixed_width(const void *values, size_t count) {
     uint64_t bits = 0;   // every bit that differs from the sign, over all values
     const unsigned char *from = values;
@@ -150,12 +162,38 @@ int dptrain_fixed_width(const void *values, size_t count) {
 // One loop per width, so that each copies a constant number of bytes.
 #define PACK_CASE(W) case W: for (size_t i = 0; i < count; i++) __builtin_memcpy(to + (W) * i, from + 8 * i, (W)); break;
 
-void dptrain_fixed_pack(const void *restrict values, size_t count, int width, void *restrict out) {
-    const unsigned char *from = values;   // little-endian: an int64's low bytes come first
-    unsigned char *to = out;
-    switch (width) {
+static void pack_scalar(const unsigned char *restrict from, size_t count, int width, unsigned char *restrict to) {
+    switch (width) {   // little-endian: an int64's low bytes come first
         PACK_CASE(1) PACK_CASE(2) PACK_CASE(3) PACK_CASE(4) PACK_CASE(5) PACK_CASE(6) PACK_CASE(7) PACK_CASE(8)
     }
+}
+
+#if defined(__x86_64__)
+// Four values at a time: each 128-bit lane's two int64s shuffled down to their low bytes, side
+// by side, and the lane stored whole at its pair's place. A store writes 16 - 2 * width bytes
+// past its pair, which the next store writes over, so the vector loop stops where the last one
+// would pass the end of `to`; the rest goes bytewise.
+__attribute__((target("avx2")))
+static void pack_avx2(const unsigned char *restrict from, size_t count, int width, unsigned char *restrict to) {
+    unsigned char order[16];
+    for (int byte = 0; byte < 16; byte++)
+        order[byte] = byte < 2 * width ? (unsigned char)(8 * (byte / width) + byte % width) : 0x80;
+    const __m256i shuffle = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)order));
+    size_t bytes = count * (size_t)width, i = 0;
+    for (; i + 4 <= count && (size_t)width * (i + 2) + 16 <= bytes; i += 4) {
+        __m256i values = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(from + 8 * i)), shuffle);
+        _mm_storeu_si128((__m128i *)(to + width * i), _mm256_castsi256_si128(values));
+        _mm_storeu_si128((__m128i *)(to + width * (i + 2)), _mm256_extracti128_si256(values, 1));
+    }
+    pack_scalar(from + 8 * i, count - i, width, to + (size_t)width * i);
+}
+#endif
+
+void dptrain_fixed_pack(const void *restrict values, size_t count, int width, void *restrict out) {
+#if defined(__x86_64__)
+    if (width < 8 && __builtin_cpu_supports("avx2")) { pack_avx2(values, count, width, out); return; }
+#endif
+    pack_scalar(values, count, width, out);
 }
 
 // The i-th packed value, sign-extended: its bytes at the top of an int64, shifted back down.
@@ -166,12 +204,45 @@ void dptrain_fixed_pack(const void *restrict values, size_t count, int width, vo
 #define LARGEST_CASE(W) case W: for (size_t i = 0; i < count; i++) { int64_t v = UNPACK(W, i); \
                         uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v; largest = m > largest ? m : largest; } break;
 
-void dptrain_fixed_add_packed(const void *restrict packed, size_t count, int width, void *restrict sums) {
-    const unsigned char *from = packed;
-    unsigned char *to = sums;
+static void add_packed_scalar(const unsigned char *restrict from, size_t count, int width, unsigned char *restrict to) {
     switch (width) {
         ADD_CASE(1) ADD_CASE(2) ADD_CASE(3) ADD_CASE(4) ADD_CASE(5) ADD_CASE(6) ADD_CASE(7) ADD_CASE(8)
     }
+}
+
+#if defined(__x86_64__)
+// Four values at a time: each pair's bytes loaded as 16, shuffled to the top of their 64-bit
+// lanes, shifted down and sign-extended ((x ^ m) - m: AVX2 has no 64-bit arithmetic shift).
+// The second load reads up to 16 - 2 * width bytes past the four values, so the vector loop
+// stops where that would pass the end of the source; the rest goes bytewise.
+__attribute__((target("avx2")))
+static void add_packed_avx2(const unsigned char *restrict from, size_t count, int width, unsigned char *restrict to) {
+    unsigned char order[16];
+    for (int lane = 0; lane < 2; lane++)
+        for (int byte = 0; byte < 8; byte++)
+            order[8 * lane + byte] = byte >= 8 - width ? (unsigned char)(width * lane + byte - (8 - width)) : 0x80;
+    const __m256i shuffle = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)order));
+    const __m256i sign = _mm256_set1_epi64x((long long)(1ULL << (8 * width - 1)));
+    const __m128i shift = _mm_cvtsi32_si128(64 - 8 * width);
+    size_t bytes = count * (size_t)width, i = 0;
+    for (; i + 4 <= count && (size_t)width * (i + 2) + 16 <= bytes; i += 4) {
+        __m128i first = _mm_loadu_si128((const __m128i *)(from + width * i));
+        __m128i second = _mm_loadu_si128((const __m128i *)(from + width * (i + 2)));
+        __m256i values = _mm256_shuffle_epi8(_mm256_inserti128_si256(_mm256_castsi128_si256(first), second, 1), shuffle);
+        values = _mm256_srl_epi64(values, shift);
+        values = _mm256_sub_epi64(_mm256_xor_si256(values, sign), sign);
+        __m256i sums = _mm256_loadu_si256((const __m256i *)(to + 8 * i));
+        _mm256_storeu_si256((__m256i *)(to + 8 * i), _mm256_add_epi64(sums, values));
+    }
+    add_packed_scalar(from + (size_t)width * i, count - i, width, to + 8 * i);
+}
+#endif
+
+void dptrain_fixed_add_packed(const void *restrict packed, size_t count, int width, void *restrict sums) {
+#if defined(__x86_64__)
+    if (width < 8 && __builtin_cpu_supports("avx2")) { add_packed_avx2(packed, count, width, sums); return; }
+#endif
+    add_packed_scalar(packed, count, width, sums);
 }
 
 uint64_t dptrain_fixed_largest_magnitude_packed(const void *packed, size_t count, int width) {
@@ -192,3 +263,4 @@ void dptrain_fixed_to_float(const void *restrict sums, size_t count, double inve
         out[i] = (float)((double)v * inverseScale);
     }
 }
+

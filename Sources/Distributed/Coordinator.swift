@@ -119,7 +119,7 @@ public final class Coordinator {
         parameters = config.model.initialParameters(config.initialization, seed: config.seed)
         gradientSum = [Float](repeating: 0, count: parameters.count)
         sharedMemory = CoordinatorSharedMemory(enabled: options.sharedMemory)
-        exactSum = FixedPointSum(format: config.shardPlan(sampleCount: train.count).fixedPointFormat, count: parameters.count)
+        exactSum = FixedPointSum(format: config.shardPlan(sampleCount: train.count).fixedPointFormat(for: options.wirePrecision), count: parameters.count)
         optimizer = makeOptimizer(config.optimizer, parameterCount: parameters.count)
         store = try options.checkpointDirectory.map(CheckpointStore.init(directory:))
         account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, now: Self.now())

@@ -14,10 +14,12 @@ public final class SimulatedWorker {
     private var encoder = MessageEncoder()
     private var runID: UInt64 = 0
     private var parameterCount = 0
-    /// The stored gradient: Int64 fixed-point sums, sent whole (8 bytes a value). A real worker
-    /// packs its sums to the bytes they need over a socket, about 5 in a converging run, so the
-    /// ceiling measured with these is the one for the largest gradients.
-    private var gradient: [Int64] = []
+    /// The stored gradient: fixed-point sums of a converging run's size on the run's grid,
+    /// in the slot whole (8 bytes a value) as a real worker's, and over a socket packed as a
+    /// real worker packs them (5 bytes a value on the fine grid, 2 on a bf16 run's). Packed
+    /// once, at the welcome: the coordinator's cost is what is measured, not the workers'.
+    private var packed: [UInt8] = []
+    private var packedWidth = gradientBytesPerValue
     private let giveUpAfterSeconds: Double
     private let offersSharedMemory: Bool
     /// The segments, when the coordinator granted shared memory: the stored gradient is written
@@ -67,20 +69,28 @@ public final class SimulatedWorker {
             let configuration = try RunConfiguration.decode(welcome.configuration, parameterCount: welcome.parameterCount)
             runID = header.runID
             parameterCount = welcome.parameterCount
-            // Small values (a few thousand units of at least 2^-40), so that the coordinator's weights stay finite however long it runs.
-            gradient = (0..<parameterCount).map { Int64(($0 % 17) - 8) << 12 }
+            let training = configuration.training
+            let gradient = Self.storedGradient(count: parameterCount, chunk: training.largestChunk,
+                                               format: training.fixedPointFormat(for: configuration.precision))
             shared = try welcome.sharedMemory.map {
                 try WorkerSharedMemory($0, weightBytes: parameterCount * configuration.precision.bytesPerValue,
                                        gradientBytes: parameterCount * gradientBytesPerValue)
             }
-            _ = shared?.publish(gradient, step: 0)
+            if shared != nil {
+                _ = shared?.publish(gradient.values, step: 0)
+            } else {
+                packedWidth = gradient.packedWidth
+                packed = [UInt8](repeating: 0, count: parameterCount * packedWidth)
+                packed.withUnsafeMutableBytes { gradient.pack(width: packedWidth, into: $0) }
+            }
         case .step:
             guard header.runID == runID, message[1].count >= 8 else { return true }
             let samples = UInt32(littleEndian: message[1].loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-            shared?.slot.publish(sequence: header.step, length: gradient.count * gradientBytesPerValue)
+            shared?.slot.publish(sequence: header.step, length: parameterCount * gradientBytesPerValue)
             try encoder.gradient(runID: runID, step: header.step, sampleCount: samples, lossSum: Double(samples),
-                                 computeNanoseconds: 0, parameterCount: parameterCount, bulkInSharedMemory: shared != nil)
-            _ = try (shared == nil ? gradient : []).withUnsafeBytes { bulk in
+                                 computeNanoseconds: 0, parameterCount: parameterCount, bulkInSharedMemory: shared != nil,
+                                 valueBytes: shared == nil ? packedWidth : gradientBytesPerValue)
+            _ = try (shared == nil ? packed : []).withUnsafeBytes { bulk in
                 try encoder.withFrames(bulk: bulk) { try socket.send($0, $1, $2, .dontWait) }
             }
         case .heartbeat:
@@ -98,5 +108,16 @@ public final class SimulatedWorker {
             break
         }
         return true
+    }
+
+    /// Sums of a converging run's size on `format`'s grid, for chunks of `chunk` samples: values
+    /// up to chunk/8 in magnitude (a real run's sums of 128 samples stay under 32, which is what
+    /// makes them 5 bytes on the fine grid), small enough that the coordinator's weights stay
+    /// finite however long it runs.
+    static func storedGradient(count: Int, chunk: Int, format: FixedPointFormat) -> FixedPointSum {
+        var sum = FixedPointSum(format: format, count: count)
+        let floats = (0..<count).map { Float(($0 % 17) - 8) * Float(chunk) / 64 }
+        _ = floats.withUnsafeBufferPointer { sum.add(chunk: $0) }
+        return sum
     }
 }

@@ -292,7 +292,7 @@ public final class Worker {
         } catch {
             throw WorkerError.sharedMemory("\(error)")
         }
-        chunks = ChunkedGradient(spec: training.model, largestChunk: training.largestChunk, format: training.fixedPointFormat)
+        chunks = ChunkedGradient(spec: training.model, largestChunk: training.largestChunk, format: training.fixedPointFormat(for: configuration.precision))
         alignedParameters = [Float](repeating: 0, count: welcome.parameterCount)
         packedSums = [UInt8](repeating: 0, count: welcome.parameterCount * gradientBytesPerValue)
         chunkIndices = [Int32](repeating: 0, count: training.largestChunk)

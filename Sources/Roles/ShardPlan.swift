@@ -1,4 +1,5 @@
 import MLP
+import Wire
 
 /// The run's fixed virtual shards and what each step trains: a function of the sample
 /// count, the shard count, the global batch and the seed, never of the workers. Every
@@ -54,7 +55,13 @@ public struct ShardPlan: Equatable, Sendable {
 
     /// The largest chunk: the rows of one gradient computation.
     public var largestChunk: Int { chunkSizes[0] }
-    public var fixedPointFormat: FixedPointFormat { FixedPointFormat(largestChunk: largestChunk) }
+    /// The fixed-point form of the gradient sums of a run whose weights travel in float32 (and
+    /// the single process's).
+    public var fixedPointFormat: FixedPointFormat { fixedPointFormat(for: .float32) }
+    /// The fixed-point form of the gradient sums of a run whose weights travel in `precision`.
+    public func fixedPointFormat(for precision: WirePrecision) -> FixedPointFormat {
+        FixedPointFormat(largestChunk: largestChunk, precision: precision)
+    }
 
     /// Positions in shard `shard`'s epoch order trained at step `step` (from 0) of an epoch; empty
     /// once the shard is through.

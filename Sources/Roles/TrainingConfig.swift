@@ -1,4 +1,5 @@
 import MLP
+import Wire
 
 /// Everything that decides a training run's result: with the same config and
 /// the same data, a run is reproducible to the bit.
@@ -49,8 +50,11 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
     /// The most samples of one chunk: the rows of one gradient computation.
     public var largestChunk: Int { (batchSize + shardCount - 1) / shardCount }
-    /// The fixed-point form of the run's gradient sums.
-    public var fixedPointFormat: FixedPointFormat { FixedPointFormat(largestChunk: largestChunk) }
+    /// The fixed-point form of the run's gradient sums when its weights travel in `precision`
+    /// (float32 for the single process).
+    public func fixedPointFormat(for precision: WirePrecision = .float32) -> FixedPointFormat {
+        FixedPointFormat(largestChunk: largestChunk, precision: precision)
+    }
 
     /// The run's shards and chunks over `sampleCount` training samples.
     public func shardPlan(sampleCount: Int) -> ShardPlan {

@@ -8,14 +8,23 @@ import MLP
 /// chunks here, so a chunk's bits do not depend on who computes it.
 public final class ChunkedGradient {
     public let workspace: Workspace
-    public private(set) var sum: FixedPointSum
+    /// The exact sum of the chunks added since the last `reset()`.
+    public var sum: FixedPointSum {
+        if needsZero { storage.reset(); needsZero = false }   // no chunk since the reset
+        return storage
+    }
+    private var storage: FixedPointSum
+    /// The first chunk after a reset writes the sum rather than adding to it: no pass to zero it
+    /// first. Until that chunk, `storage` holds the last step's sums, so reading it zeroes it.
+    private var needsZero = false
+    private var replaceNext = false
     /// One chunk's float gradient (P) and labels (largest chunk).
     private var chunkGradient: [Float]
     private var labels: [UInt8]
 
     public init(spec: ModelSpec, largestChunk: Int, format: FixedPointFormat) {
         workspace = Workspace(spec: spec, capacity: largestChunk)
-        sum = FixedPointSum(format: format, count: spec.parameterCount)
+        storage = FixedPointSum(format: format, count: spec.parameterCount)
         chunkGradient = [Float](repeating: 0, count: spec.parameterCount)
         labels = [UInt8](repeating: 0, count: largestChunk)
     }
@@ -24,12 +33,15 @@ public final class ChunkedGradient {
     /// than a loss that is not finite).
     public private(set) var lastFailureWasRange = false
 
-    public func reset() { sum.reset() }
+    public func reset() {
+        needsZero = true
+        replaceNext = true
+    }
 
     /// The error for a chunk that failed at `step` of `epoch`, at base rate `learningRate`.
     public func divergence(epoch: Int, step: Int, learningRate: Float) -> TrainingError {
         lastFailureWasRange
-            ? .gradientOutOfRange(epoch: epoch, step: step, bound: Float(FixedPointFormat.chunkBound) / Float(sum.format.scale), learningRate: learningRate)
+            ? .gradientOutOfRange(epoch: epoch, step: step, bound: Float(FixedPointFormat.chunkBound) / Float(storage.format.scale), learningRate: learningRate)
             : .lossNotFinite(epoch: epoch, step: step, learningRate: learningRate)
     }
 
@@ -44,7 +56,9 @@ public final class ChunkedGradient {
                 workspace.gradient(parameters: parameters, labels: labels.baseAddress!, rows: rows, into: gradient.baseAddress!)
             }
         }
-        let inRange = chunkGradient.withUnsafeBufferPointer { sum.add(chunk: $0) }
+        let inRange = chunkGradient.withUnsafeBufferPointer { storage.add(chunk: $0, replacing: replaceNext) }
+        needsZero = false
+        replaceNext = false
         guard inRange && score.lossSum.isFinite else {
             lastFailureWasRange = score.lossSum.isFinite
             return nil

@@ -80,8 +80,11 @@
 // behind samples shipped to it, until it answers one of them.
 //
 // Float32 or bf16: the run's wire precision (`WirePrecision`), which the coordinator
-// names in the welcome's configuration ("wirePrecision"; absent means float32). It is
-// the weights' alone: gradients are exact fixed-point sums in every run.
+// names in the welcome's configuration ("wirePrecision"; absent means float32). Gradients
+// are exact fixed-point sums in every run; the precision picks their grid
+// (`FixedPointFormat(largestChunk:precision:)`): a bf16 run's is 24 bits coarser, so that
+// its sums travel packed in 2 bytes a value as its weights do (version 4; 3 summed bf16
+// runs on float32's grid).
 //
 // The shard's labels ride in meta (at most a few tens of KB) so that its
 // pixels can go out straight from the data set's storage.
@@ -97,7 +100,7 @@
 // state machine's call, not the decoder's: it only reports the step.
 
 /// The version every header carries; a peer with another one is refused.
-public let protocolVersion: UInt16 = 3
+public let protocolVersion: UInt16 = 4
 
 /// Bytes of one gradient value on the wire or in a gradient slot: a little-endian Int64 fixed-point sum.
 public let gradientBytesPerValue = 8

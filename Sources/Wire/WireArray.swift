@@ -1,3 +1,5 @@
+import CKernels
+
 /// A 4-byte value as the wire holds it: little-endian bits.
 public protocol WireScalar {
     static func fromWire(_ bits: UInt32) -> Self
@@ -44,29 +46,21 @@ public struct WireArray<Element: WireScalar>: RandomAccessCollection {
 }
 
 extension WireArray where Element == Float {
-    /// The index of the first NaN or infinity, reading only the exponent bits.
+    /// The index of the first NaN or infinity, reading only the exponent bits, in place at
+    /// whatever alignment the frame has (a C loop that vectorises either way).
     func firstNonFinite() -> Int? {
-        let exponent: UInt32 = 0x7F80_0000
         #if _endian(little)
-        if let floats = alignedFloats {
-            // Or the exponents together in blocks, which vectorises, and look closer only at a bad block.
-            let words = UnsafeRawPointer(floats.baseAddress!).assumingMemoryBound(to: UInt32.self)
-            var block = 0
-            while block < count {
-                let end = Swift.min(block + 256, count)
-                var any: UInt32 = 0
-                for index in block..<end { any |= (words[index] & exponent) == exponent ? 1 : 0 }
-                if any != 0 { break }
-                block = end
-            }
-            guard block < count else { return nil }
-        }
-        #endif
+        guard let base = bytes.baseAddress else { return nil }
+        let index = dptrain_float_first_non_finite(base, count)
+        return index < count ? index : nil
+        #else
+        let exponent: UInt32 = 0x7F80_0000
         for index in indices {
             let bits = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self))
             if bits & exponent == exponent { return index }
         }
         return nil
+        #endif
     }
 
     /// The values as floats in place, when the frame is aligned for them.

@@ -54,10 +54,10 @@ final class RejectionTests: XCTestCase {
 
     func testWrongVersion() {
         var frames = heartbeat
-        // Version 1 sent float gradients summed in worker order: a peer that speaks it is refused.
-        frames[0].put(UInt16(1), at: 4)
-        let error = assertRejects(frames, toCoordinator) { if case .unsupportedVersion(1) = $0 { true } else { false } }
-        XCTAssertEqual(error?.description, "protocol version 1, this build speaks version 3")
+        // Version 3 summed a bf16 run's gradients on float32's grid: a peer that speaks it is refused.
+        frames[0].put(UInt16(3), at: 4)
+        let error = assertRejects(frames, toCoordinator) { if case .unsupportedVersion(3) = $0 { true } else { false } }
+        XCTAssertEqual(error?.description, "protocol version 3, this build speaks version 4")
     }
 
     func testUnknownType() {

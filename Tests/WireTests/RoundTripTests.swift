@@ -12,7 +12,7 @@ final class RoundTripTests: XCTestCase {
             Header(type: .gradient, runID: 0x0102_0304_0506_0708, step: 9, payloadLength: 10).write(to: $0)
         }
         XCTAssertEqual(Array(bytes[0..<4]), Array("DPTR".utf8))
-        XCTAssertEqual(Array(bytes[4..<8]), [3, 0, 6, 0])
+        XCTAssertEqual(Array(bytes[4..<8]), [4, 0, 6, 0])
         XCTAssertEqual(Array(bytes[8..<16]), [8, 7, 6, 5, 4, 3, 2, 1])
         XCTAssertEqual(bytes[16], 9)
         XCTAssertEqual(bytes[24], 10)

@@ -21,10 +21,15 @@ void dptrain_bf16_to_float(const void *in, size_t count, float *out);
 
 /// The index of the first bfloat16 NaN or infinity among `count` (at any alignment), or `count` if none.
 size_t dptrain_bf16_first_non_finite(const void *in, size_t count);
+
+/// The index of the first float32 NaN or infinity among `count` little-endian floats (at any
+/// alignment), or `count` if none.
+size_t dptrain_float_first_non_finite(const void *in, size_t count);
 /// Adds each of `values[0..<count]` times `scale`, rounded half to even, to the int64 `sums`
-/// (little-endian, any alignment). Returns nonzero when some |value * scale| is not below `bound`
+/// (little-endian, any alignment), or, `replace` nonzero, writes them there in place of what
+/// was there. Returns nonzero when some |value * scale| is not below `bound`
 /// (or is NaN); `bound` must be at most 2^51 for the rounding to be exact.
-int dptrain_fixed_accumulate(const float *values, size_t count, double scale, double bound, void *sums);
+int dptrain_fixed_accumulate(const float *values, size_t count, double scale, double bound, void *sums, int replace);
 
 /// sums[i] += values[i], both `count` int64s at any alignment.
 void dptrain_fixed_add(const void *values, size_t count, void *sums);
