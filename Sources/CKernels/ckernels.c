@@ -264,3 +264,16 @@ void dptrain_fixed_to_float(const void *restrict sums, size_t count, double inve
     }
 }
 
+
+void dptrain_fixed_total(const void *const *sources, const int *widths, size_t sourceCount, size_t begin, size_t end,
+                         void *sums, double inverseScale, float *out) {
+    size_t count = end - begin;
+    unsigned char *to = (unsigned char *)sums + 8 * begin;
+    __builtin_memset(to, 0, 8 * count);
+    for (size_t s = 0; s < sourceCount; s++) {
+        const unsigned char *from = (const unsigned char *)sources[s] + (size_t)widths[s] * begin;
+        if (widths[s] == 8) dptrain_fixed_add(from, count, to);
+        else dptrain_fixed_add_packed(from, count, widths[s], to);
+    }
+    dptrain_fixed_to_float(to, count, inverseScale, out + begin);
+}

@@ -125,7 +125,7 @@ extension Coordinator {
                 samplesArrived(at: member.id, request: request)
                 // Its first gradient there shows the worker has mapped its slot: nothing else may open it now.
                 slot?.closeDescriptor()
-                if slot != nil, view.sums.baseAddress == UnsafeRawPointer(slot!.data.baseAddress) { stepTimings.bytes += UInt64(gradientBytes) }
+                if slot != nil, view.sums.baseAddress == UnsafeRawPointer(slot!.data.baseAddress) { stepTimings.bytes += UInt64(view.sums.count) }
                 firstGradientArrival = firstGradientArrival ?? now
                 return message != nil
             case .drop(let reason):

@@ -34,7 +34,7 @@ struct CoordinatorSharedMemory {
 extension Coordinator {
     /// Bytes of the weights in the run's wire precision.
     var weightBytes: Int { parameters.count * options.wirePrecision.bytesPerValue }
-    /// Bytes of a gradient: Int64 fixed-point sums, whatever the wire precision.
+    /// A gradient slot's room: the sums at their widest (a worker packs them to the bytes they need).
     var gradientBytes: Int { parameters.count * gradientBytesPerValue }
 
     /// The grant for a member being welcomed, when its hello offered shared memory from this

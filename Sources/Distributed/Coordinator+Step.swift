@@ -97,13 +97,16 @@ extension Coordinator {
     }
 
     /// Adds the answers' exact fixed-point sums (any order gives the same integers) and turns
-    /// the total into floats once, into `gradientSum`; nil when the step was abandoned.
+    /// the total into floats once, into `gradientSum`, the parameters split among the reduce
+    /// team's threads; nil when the step was abandoned.
     private func reduce() -> BatchScore? {
         var score = BatchScore()
         var slowest: UInt64 = 0, fastest = UInt64.max
-        exactSum.reset()
+        answerSums.removeAll(keepingCapacity: true)
+        answerWidths.removeAll(keepingCapacity: true)
         for answer in gradients {
-            exactSum.add(received: answer.view.sums, width: answer.view.valueBytes)
+            answerSums.append(answer.view.sums.baseAddress)
+            answerWidths.append(Int32(answer.view.valueBytes))
             score += BatchScore(lossSum: answer.view.lossSum, correct: Int(answer.view.correct), samples: Int(answer.view.sampleCount))
             slowest = max(slowest, answer.view.computeNanoseconds)
             epochWorkers.record(answer.member.id, host: answer.member.host, computeNanoseconds: answer.view.computeNanoseconds,
@@ -111,6 +114,7 @@ extension Coordinator {
             fastest = min(fastest, answer.view.computeNanoseconds)
         }
         let abandoned = machine.stepAbandoned
+        if !abandoned { total() }   // before the messages the sums lie in go back to the spares
         machine.completeStep()
         for answer in gradients { if let message = answer.message { spareMessages.append(message) } }
         gradients.removeAll(keepingCapacity: true)
@@ -118,9 +122,28 @@ extension Coordinator {
         stepWeights = nil
         stepTimings.slowestComputeNanoseconds = slowest
         stepTimings.fastestComputeNanoseconds = fastest == .max ? 0 : fastest
-        if abandoned { return nil }
-        gradientSum.withUnsafeMutableBufferPointer { exactSum.floats(into: $0) }
-        return score
+        return abandoned ? nil : score
+    }
+
+    /// The answers' total as floats into `gradientSum`, each of the team's threads over its
+    /// range of the parameters. One thread when the pass is small: waking the others costs
+    /// more than it saves below about a million values (measured with `dptrain bench`).
+    private func total() {
+        let format = gradientFormat
+        let team = answerSums.count * parameters.count >= 1 << 20 ? reduceTeam : nil
+        answerSums.withUnsafeBufferPointer { sources in
+            answerWidths.withUnsafeBufferPointer { widths in
+                exactSum.withUnsafeMutableBufferPointer { total in
+                    gradientSum.withUnsafeMutableBufferPointer { out in
+                        let sums = total, floats = out
+                        let pass = { (range: Range<Int>) in
+                            FixedPointSum.total(of: sources, widths: widths, range: range, format: format, sums: sums, into: floats)
+                        }
+                        if let team { team.run(count: floats.count, pass) } else { pass(0..<floats.count) }
+                    }
+                }
+            }
+        }
     }
 
     /// Steps the optimizer with the summed gradient over the step's true sample count.

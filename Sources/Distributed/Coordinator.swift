@@ -81,9 +81,15 @@ public final class Coordinator {
     /// The current step's accepted answers, each in the message it arrived in.
     /// (An answer from a doorbell has no message: its meta is decoded, its sums are in the slot.)
     var gradients: [(member: CoordinatorStateMachine.Member, message: Message?, view: GradientView)] = []
-    /// The step's exact sum of the answers, and the same as floats for the optimizer.
-    var exactSum: FixedPointSum
+    /// The grid of the answers' exact sums; their int64 total, and the same as floats for the optimizer.
+    let gradientFormat: FixedPointFormat
+    var exactSum: [Int64]
     var gradientSum: [Float]
+    /// Where each answer's sums lie and their widths, for the reduce; reused step to step.
+    var answerSums: [UnsafeRawPointer?] = []
+    var answerWidths: [Int32] = []
+    /// The threads the reduce splits its pass over, from `run` to its end.
+    var reduceTeam = ParameterTeam(threads: 1)
     /// Requests of the step sent so far, and the weights they share.
     var requestsSent = 0
     var stepWeights: SharedFrame?
@@ -119,7 +125,8 @@ public final class Coordinator {
         parameters = config.model.initialParameters(config.initialization, seed: config.seed)
         gradientSum = [Float](repeating: 0, count: parameters.count)
         sharedMemory = CoordinatorSharedMemory(enabled: options.sharedMemory)
-        exactSum = FixedPointSum(format: config.shardPlan(sampleCount: train.count).fixedPointFormat(for: options.wirePrecision), count: parameters.count)
+        gradientFormat = config.shardPlan(sampleCount: train.count).fixedPointFormat(for: options.wirePrecision)
+        exactSum = [Int64](repeating: 0, count: parameters.count)
         optimizer = makeOptimizer(config.optimizer, parameterCount: parameters.count)
         store = try options.checkpointDirectory.map(CheckpointStore.init(directory:))
         account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, now: Self.now())
@@ -164,6 +171,8 @@ public final class Coordinator {
         if options.stopsOnSignal { dptrain_catch_stop_signals() }
         // A worker gone shows as EPIPE on its step pipe, which must not kill the coordinator.
         signal(SIGPIPE, SIG_IGN)
+        reduceTeam = ParameterTeam.forThisMachine()
+        defer { reduceTeam.stop() }
         do {
             let report = try trainToEnd()
             try finishRun()

@@ -15,9 +15,9 @@ public final class SimulatedWorker {
     private var runID: UInt64 = 0
     private var parameterCount = 0
     /// The stored gradient: fixed-point sums of a converging run's size on the run's grid,
-    /// in the slot whole (8 bytes a value) as a real worker's, and over a socket packed as a
-    /// real worker packs them (5 bytes a value on the fine grid, 2 on a bf16 run's). Packed
-    /// once, at the welcome: the coordinator's cost is what is measured, not the workers'.
+    /// packed as a real worker packs them, in its slot or over its socket (5 bytes a value on
+    /// the fine grid, 2 on a bf16 run's). Packed once, at the welcome: the coordinator's cost
+    /// is what is measured, not the workers'.
     private var packed: [UInt8] = []
     private var packedWidth = gradientBytesPerValue
     private let giveUpAfterSeconds: Double
@@ -25,6 +25,9 @@ public final class SimulatedWorker {
     /// The segments, when the coordinator granted shared memory: the stored gradient is written
     /// into the slot once, and each step only publishes it anew.
     private var shared: WorkerSharedMemory?
+    /// The doorbell that comes with shared memory: steps and answers over pipes, as a real
+    /// worker on the coordinator's host takes them.
+    private var doorbell: Doorbell?
 
     public init(endpoint: String, context: Context, sharedMemory: Bool, giveUpAfterSeconds: Double = 60) throws {
         self.giveUpAfterSeconds = giveUpAfterSeconds
@@ -41,6 +44,7 @@ public final class SimulatedWorker {
         var lastHello: UInt64 = 0
         var items = [PollItem(socket)]
         while true {
+            if let bell = doorbell, items.count == 1 { items.append(PollItem(descriptor: bell.readDescriptor)) }
             let now = DispatchTime.now().uptimeNanoseconds
             if Double(now - lastHeard) / 1e9 > giveUpAfterSeconds {
                 throw WorkerError.coordinatorSilent(endpoint: (try? socket.lastEndpoint()) ?? "?", seconds: giveUpAfterSeconds)
@@ -52,17 +56,23 @@ public final class SimulatedWorker {
                 lastHello = now
             }
             guard try poll(&items, timeoutMilliseconds: 100) > 0 else { continue }
+            if let bell = doorbell, items.count > 1, !items[1].ready.isEmpty {
+                lastHeard = DispatchTime.now().uptimeNanoseconds
+                guard bell.receive() == .open else { throw WorkerError.sharedMemory("the bench's coordinator closed its doorbell") }
+                while try bell.reader.next({ try handle(frames: $0) }) != nil {}
+            }
             while try socket.receive(into: message, .dontWait) {
                 lastHeard = DispatchTime.now().uptimeNanoseconds
-                if try !handle() { return }
+                guard !message.isTruncated, message.count == framesPerMessage else { continue }
+                if try !handle(frames: message) { return }
             }
         }
     }
 
-    /// Handles the message just received; false when training is over.
-    private func handle() throws -> Bool {
-        guard !message.isTruncated, message.count == framesPerMessage,
-              let header = try? Header(parsing: message[0]) else { return true }
+    /// Handles one message, from the socket or the doorbell; false when training is over.
+    private func handle<Frames: Collection>(frames message: Frames) throws -> Bool where Frames.Element == UnsafeRawBufferPointer {
+        guard message.count == framesPerMessage, let header = try? Header(parsing: message.first!) else { return true }
+        let meta = message[message.index(after: message.startIndex)]
         switch header.type {
         case .welcome:
             guard runID == 0, case .welcome(let welcome) = try decode(frames: message, context: DecodeContext(receiver: .worker)).body else { return true }
@@ -76,20 +86,26 @@ public final class SimulatedWorker {
                 try WorkerSharedMemory($0, weightBytes: parameterCount * configuration.precision.bytesPerValue,
                                        gradientBytes: parameterCount * gradientBytesPerValue)
             }
+            doorbell = try welcome.sharedMemory.map {
+                try Doorbell.openForWorker(pid: Int32(bitPattern: $0.pid), stepPipe: Int32(bitPattern: $0.stepPipeDescriptor),
+                                           answerPipe: Int32(bitPattern: $0.answerPipeDescriptor))
+            }
+            packedWidth = gradient.packedWidth
             if shared != nil {
-                _ = shared?.publish(gradient.values, step: 0)
+                _ = shared?.publish(gradient, width: packedWidth, step: 0)
             } else {
-                packedWidth = gradient.packedWidth
                 packed = [UInt8](repeating: 0, count: parameterCount * packedWidth)
                 packed.withUnsafeMutableBytes { gradient.pack(width: packedWidth, into: $0) }
             }
         case .step:
-            guard header.runID == runID, message[1].count >= 8 else { return true }
-            let samples = UInt32(littleEndian: message[1].loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-            shared?.slot.publish(sequence: header.step, length: parameterCount * gradientBytesPerValue)
+            guard header.runID == runID, meta.count >= 8 else { return true }
+            let samples = UInt32(littleEndian: meta.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+            shared?.slot.publish(sequence: header.step, length: parameterCount * packedWidth)
             try encoder.gradient(runID: runID, step: header.step, sampleCount: samples, lossSum: Double(samples),
                                  computeNanoseconds: 0, parameterCount: parameterCount, bulkInSharedMemory: shared != nil,
-                                 valueBytes: shared == nil ? packedWidth : gradientBytesPerValue)
+                                 valueBytes: packedWidth)
+            // Through the doorbell when there is one, as a real worker answers; the socket if the pipe is full.
+            if let bell = doorbell, encoder.withHeaderAndMeta({ bell.send(header: $0, meta: $1) }) == .sent { return true }
             _ = try (shared == nil ? packed : []).withUnsafeBytes { bulk in
                 try encoder.withFrames(bulk: bulk) { try socket.send($0, $1, $2, .dontWait) }
             }

@@ -327,16 +327,17 @@ public final class Worker {
             _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
             throw WorkerError.lossNotFinite(step: number)
         }
+        // Each sum goes as the fewest bytes that hold every one (5 of 8 in a converging run, 2 in a
+        // bf16 one), through the slot or the socket: the same integers, so the same weights, in
+        // fewer bytes to move.
+        let width = chunks.sum.packedWidth
         var throughSlot = false
         if let shared {
             // The coordinator rewrites the weights only after this step: if it did, this step is over.
             let fromSharedWeights = step.parameters.bytes.baseAddress == UnsafeRawPointer(shared.weights.data.baseAddress)
             guard !fromSharedWeights || shared.weightsHold(step: number, bytes: weightBytes) else { return }
-            throughSlot = self.shared?.publish(chunks.sum.values, step: number) ?? false
+            throughSlot = self.shared?.publish(chunks.sum, width: width, step: number) ?? false
         }
-        // Over the socket each sum goes as the fewest bytes that hold every one (about 5 of 8 in a
-        // converging run): the same integers, so the same weights, in fewer bytes to send.
-        let width = throughSlot ? gradientBytesPerValue : chunks.sum.packedWidth
         try encoder.gradient(runID: runID, step: number, sampleCount: UInt32(score.samples), lossSum: score.lossSum,
                              computeNanoseconds: computeNanoseconds, parameterCount: chunks.sum.values.count,
                              bulkInSharedMemory: throughSlot, correct: UInt32(score.correct), valueBytes: width)

@@ -1,3 +1,4 @@
+import MLP
 import Wire
 
 /// A worker's side of the same-host bulk transport: the coordinator's weights segment, read
@@ -22,16 +23,17 @@ struct WorkerSharedMemory {
     /// weights rewritten meanwhile are never taken for the step's.
     func weightsHold(step: UInt64, bytes: Int) -> Bool { weights.holds(sequence: step, length: bytes) }
 
-    /// Writes a gradient's sums into the slot, then publishes them as step `step`'s; false, writing
-    /// nothing, when the slot already holds an answer of that step. A step can be answered twice
-    /// (the second time with chunks of a worker lost meanwhile): the coordinator reads the first
-    /// answer only when it handles its message, so the slot keeps it and the second one goes
-    /// over the socket.
-    mutating func publish(_ sums: [Int64], step: UInt64) -> Bool {
+    /// Writes a gradient's sums into the slot, packed to `width` bytes a value as over a socket
+    /// (the coordinator reads fewer bytes, and bounds them by the width alone), then publishes
+    /// them as step `step`'s; false, writing nothing, when the slot already holds an answer of
+    /// that step. A step can be answered twice (the second time with chunks of a worker lost
+    /// meanwhile): the coordinator reads the first answer only when it handles its message, so
+    /// the slot keeps it and the second one goes over the socket.
+    mutating func publish(_ sum: FixedPointSum, width: Int, step: UInt64) -> Bool {
         guard step != slotStep else { return false }
-        let bytes = sums.count * gradientBytesPerValue
+        let bytes = sum.values.count * width
         slot.invalidate()
-        sums.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: slot.data[0..<bytes]).copyMemory(from: $0) }
+        sum.pack(width: width, into: UnsafeMutableRawBufferPointer(rebasing: slot.data[0..<bytes]))
         slot.publish(sequence: step, length: bytes)
         slotStep = step
         return true

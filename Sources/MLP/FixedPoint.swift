@@ -112,6 +112,20 @@ public struct FixedPointSum {
         values.withUnsafeBytes { dptrain_fixed_pack($0.baseAddress!, values.count, Int32(width), out.baseAddress!) }
     }
 
+    /// The total of received sums as floats, over the parameters `range` only, so that threads
+    /// can share one total, each its own range: `sources[i]` points at the whole of a received
+    /// sum, little-endian integers of `widths[i]` bytes (1 to 8) at any alignment, each bounded
+    /// by the caller (`magnitudeBound`), so nothing wraps; `sums` is room for the int64 total.
+    /// The same floats, in the range, as adding the sums one by one and calling `floats(into:)`.
+    public static func total(of sources: UnsafeBufferPointer<UnsafeRawPointer?>, widths: UnsafeBufferPointer<Int32>,
+                             range: Range<Int>, format: FixedPointFormat,
+                             sums: UnsafeMutableBufferPointer<Int64>, into floats: UnsafeMutableBufferPointer<Float>) {
+        precondition(sources.count == widths.count && range.upperBound <= sums.count && sums.count == floats.count)
+        guard !range.isEmpty else { return }
+        dptrain_fixed_total(sources.baseAddress, widths.baseAddress, sources.count, range.lowerBound, range.upperBound,
+                            sums.baseAddress!, 1 / format.scale, floats.baseAddress!)
+    }
+
     /// The sum as floats, for the optimizer: the one rounding after the exact sum.
     public func floats(into destination: UnsafeMutableBufferPointer<Float>) {
         precondition(destination.count == values.count)

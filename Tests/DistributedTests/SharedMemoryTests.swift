@@ -62,23 +62,29 @@ extension DistributedTrainingTests {
     /// published with; a worker's second answer of one step (chunks of a worker lost meanwhile)
     /// does not overwrite the first, which the coordinator may not have read yet.
     func testASlotHoldsOneAnswerAStepAndHandsItOutWholeOnly() throws {
-        let sums: [Int64] = [1, -2, 3 << 40], bytes = 3 * gradientBytesPerValue
+        var sum = FixedPointSum(format: FixedPointFormat(largestChunk: 1), count: 3), other = sum
+        [1, -2, 3 << 40].withUnsafeBytes { sum.add(received: $0) }
+        [7, 7, 7].withUnsafeBytes { other.add(received: $0) }
+        let width = sum.packedWidth, bytes = 3 * width   // 6 bytes a value: 3 << 40 needs 43 bits
         let weights = try SharedSegment.create(dataBytes: 8), slot = try SharedSegment.create(dataBytes: bytes)
         var worker = try WorkerSharedMemory(SharedMemoryGrant(pid: UInt32(getpid()), weightsDescriptor: UInt32(weights.descriptor),
                                                               weightsNonce: weights.nonce, slotDescriptor: UInt32(slot.descriptor),
                                                               slotNonce: slot.nonce, stepPipeDescriptor: 0, answerPipeDescriptor: 0),
                                             weightBytes: 8, gradientBytes: bytes)
         XCTAssertNil(slot.bulk(step: 5, length: bytes), "nothing published yet")
-        XCTAssertTrue(worker.publish(sums, step: 5))
-        XCTAssertFalse(worker.publish([7, 7, 7], step: 5), "a second answer of step 5 goes over the socket")
+        XCTAssertTrue(worker.publish(sum, width: width, step: 5))
+        XCTAssertFalse(worker.publish(other, width: 1, step: 5), "a second answer of step 5 goes over the socket")
         let published = try XCTUnwrap(slot.bulk(step: 5, length: bytes))
-        XCTAssertEqual((0..<3).map { published.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self) }, sums)
+        var back = FixedPointSum(format: sum.format, count: 3)
+        back.add(received: published, width: width)
+        XCTAssertEqual(width, 6)
+        XCTAssertEqual(back.values, [1, -2, 3 << 40], "packed in the slot as over a socket")
         XCTAssertNil(slot.bulk(step: 4, length: bytes), "another step")
-        XCTAssertNil(slot.bulk(step: 5, length: bytes - 8), "another length")
-        XCTAssertNil(slot.bulk(step: 5, length: bytes + 8), "longer than the slot")
-        XCTAssertTrue(worker.publish([7, 7, 7], step: 6))
+        XCTAssertNil(slot.bulk(step: 5, length: bytes - 3), "another length")
+        XCTAssertNil(slot.bulk(step: 5, length: bytes + 3), "longer than the slot holds")
+        XCTAssertTrue(worker.publish(other, width: 1, step: 6))
         XCTAssertNil(slot.bulk(step: 5, length: bytes))
-        XCTAssertNotNil(slot.bulk(step: 6, length: bytes))
+        XCTAssertNotNil(slot.bulk(step: 6, length: 3))
     }
 }
 
