@@ -121,10 +121,11 @@ final class DistributedProcessTests: ProcessTestCase {
         for key in ["wait_ms", "reduce_ms", "update_ms", "broadcast_ms", "worker_compute_max_ms", "worker_compute_min_ms"] {
             XCTAssertNotNil(epoch[key] as? Double, key)
         }
-        // Float32 weights out and Int64 fixed-point sums in, for each worker, plus headers: about 2 x (407 + 814) KB.
+        // Float32 weights out and the fixed-point sums in, packed to 5 bytes a value (6 in the first
+        // steps), for each worker, plus headers: about 2 x (407 + 509) KB.
         let bytes = try XCTUnwrap(epoch["bytes_per_step"] as? Int)
-        XCTAssertGreaterThan(bytes, 2 * (407_080 + 814_160))
-        XCTAssertLessThan(bytes, 2 * (407_080 + 814_160) + 4096)
+        XCTAssertGreaterThan(bytes, 2 * (407_080 + 5 * 101_770))
+        XCTAssertLessThan(bytes, 2 * (407_080 + 6 * 101_770) + 4096)
     }
 
     func testPortInUseIsOneLineNamingIt() throws {
