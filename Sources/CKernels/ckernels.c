@@ -97,12 +97,13 @@ size_t dptrain_float_first_non_finite(const void *in, size_t count) { return fir
 
 VECTOR_CLONES
 int dptrain_fixed_accumulate(const float *restrict values, size_t count, double scale, double bound,
-                             void *restrict sums, int replace) {
+                             void *restrict sums, int replace, uint64_t *restrict signBits) {
     // x + 1.5 * 2^52 rounds x to an integer, half to even, in the low bits of the double, for
     // |x| < 2^51: integer adds and subtracts that vectorise, where llrint does not without AVX-512.
     const double magic = 6755399441055744.0;
     const int64_t magicBits = 0x4338000000000000LL;
     int outside = 0;
+    uint64_t differing = 0;   // every bit of the new sums that differs from its sign, as in dptrain_fixed_width
     unsigned char *bytes = sums;
     for (size_t i = 0; i < count; i++) {
         double x = (double)values[i] * scale;
@@ -114,7 +115,9 @@ int dptrain_fixed_accumulate(const float *restrict values, size_t count, double 
         else __builtin_memcpy(&sum, bytes + 8 * i, 8);
         uint64_t next = (uint64_t)sum + (uint64_t)(bits - magicBits);
         __builtin_memcpy(bytes + 8 * i, &next, 8);
+        differing |= next ^ (uint64_t)((int64_t)next >> 63);
     }
+    *signBits = differing;
     return outside;
 }
 
@@ -145,6 +148,12 @@ uint64_t dptrain_fixed_largest_magnitude(const void *values, size_t count) {
     return largest;
 }
 
+int dptrain_fixed_width_of_bits(uint64_t signBits) {
+    int width = 1;   // a width of w bytes holds values whose magnitude bits fit 8w - 1
+    while (width < 8 && (signBits >> (8 * width - 1)) != 0) width++;
+    return width;
+}
+
 VECTOR_CLONES
 int dptrain_fixed_width(const void *values, size_t count) {
     uint64_t bits = 0;   // every bit that differs from the sign, over all values
@@ -154,9 +163,7 @@ int dptrain_fixed_width(const void *values, size_t count) {
         __builtin_memcpy(&v, from + 8 * i, 8);
         bits |= (uint64_t)(v ^ (v >> 63));
     }
-    int width = 1;   // a width of w bytes holds values whose magnitude bits fit 8w - 1
-    while (width < 8 && (bits >> (8 * width - 1)) != 0) width++;
-    return width;
+    return dptrain_fixed_width_of_bits(bits);
 }
 
 // One loop per width, so that each copies a constant number of bytes.
@@ -199,12 +206,13 @@ void dptrain_fixed_pack(const void *restrict values, size_t count, int width, vo
 // The i-th packed value, sign-extended: its bytes at the top of an int64, shifted back down.
 #define UNPACK(W, i) ({ uint64_t raw = 0; __builtin_memcpy((unsigned char *)&raw + 8 - (W), from + (W) * (i), (W)); \
                         (int64_t)raw >> (64 - 8 * (W)); })
-#define ADD_CASE(W) case W: for (size_t i = 0; i < count; i++) { int64_t b; __builtin_memcpy(&b, to + 8 * i, 8); \
+#define ADD_CASE(W) case W: for (size_t i = 0; i < count; i++) { int64_t b = 0; if (!replace) __builtin_memcpy(&b, to + 8 * i, 8); \
                         b = (int64_t)((uint64_t)b + (uint64_t)UNPACK(W, i)); __builtin_memcpy(to + 8 * i, &b, 8); } break;
 #define LARGEST_CASE(W) case W: for (size_t i = 0; i < count; i++) { int64_t v = UNPACK(W, i); \
                         uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v; largest = m > largest ? m : largest; } break;
 
-static void add_packed_scalar(const unsigned char *restrict from, size_t count, int width, unsigned char *restrict to) {
+// replace: the values are written in place of the sums (a total's first source), not added.
+static void add_packed_scalar(const unsigned char *restrict from, size_t count, int width, unsigned char *restrict to, int replace) {
     switch (width) {
         ADD_CASE(1) ADD_CASE(2) ADD_CASE(3) ADD_CASE(4) ADD_CASE(5) ADD_CASE(6) ADD_CASE(7) ADD_CASE(8)
     }
@@ -216,7 +224,7 @@ static void add_packed_scalar(const unsigned char *restrict from, size_t count, 
 // The second load reads up to 16 - 2 * width bytes past the four values, so the vector loop
 // stops where that would pass the end of the source; the rest goes bytewise.
 __attribute__((target("avx2")))
-static void add_packed_avx2(const unsigned char *restrict from, size_t count, int width, unsigned char *restrict to) {
+static void add_packed_avx2(const unsigned char *restrict from, size_t count, int width, unsigned char *restrict to, int replace) {
     unsigned char order[16];
     for (int lane = 0; lane < 2; lane++)
         for (int byte = 0; byte < 8; byte++)
@@ -231,18 +239,22 @@ static void add_packed_avx2(const unsigned char *restrict from, size_t count, in
         __m256i values = _mm256_shuffle_epi8(_mm256_inserti128_si256(_mm256_castsi128_si256(first), second, 1), shuffle);
         values = _mm256_srl_epi64(values, shift);
         values = _mm256_sub_epi64(_mm256_xor_si256(values, sign), sign);
-        __m256i sums = _mm256_loadu_si256((const __m256i *)(to + 8 * i));
+        __m256i sums = replace ? _mm256_setzero_si256() : _mm256_loadu_si256((const __m256i *)(to + 8 * i));
         _mm256_storeu_si256((__m256i *)(to + 8 * i), _mm256_add_epi64(sums, values));
     }
-    add_packed_scalar(from + (size_t)width * i, count - i, width, to + 8 * i);
+    add_packed_scalar(from + (size_t)width * i, count - i, width, to + 8 * i, replace);
 }
 #endif
 
-void dptrain_fixed_add_packed(const void *restrict packed, size_t count, int width, void *restrict sums) {
+static void add_packed(const void *restrict packed, size_t count, int width, void *restrict sums, int replace) {
 #if defined(__x86_64__)
-    if (width < 8 && __builtin_cpu_supports("avx2")) { add_packed_avx2(packed, count, width, sums); return; }
+    if (width < 8 && __builtin_cpu_supports("avx2")) { add_packed_avx2(packed, count, width, sums, replace); return; }
 #endif
-    add_packed_scalar(packed, count, width, sums);
+    add_packed_scalar(packed, count, width, sums, replace);
+}
+
+void dptrain_fixed_add_packed(const void *restrict packed, size_t count, int width, void *restrict sums) {
+    add_packed(packed, count, width, sums, 0);
 }
 
 uint64_t dptrain_fixed_largest_magnitude_packed(const void *packed, size_t count, int width) {
@@ -269,11 +281,13 @@ void dptrain_fixed_total(const void *const *sources, const int *widths, size_t s
                          void *sums, double inverseScale, float *out) {
     size_t count = end - begin;
     unsigned char *to = (unsigned char *)sums + 8 * begin;
-    __builtin_memset(to, 0, 8 * count);
+    if (sourceCount == 0) __builtin_memset(to, 0, 8 * count);
     for (size_t s = 0; s < sourceCount; s++) {
         const unsigned char *from = (const unsigned char *)sources[s] + (size_t)widths[s] * begin;
-        if (widths[s] == 8) dptrain_fixed_add(from, count, to);
-        else dptrain_fixed_add_packed(from, count, widths[s], to);
+        // The first source is written, not added to zeros: no pass to clear the total first.
+        if (widths[s] == 8 && s == 0) __builtin_memcpy(to, from, 8 * count);
+        else if (widths[s] == 8) dptrain_fixed_add(from, count, to);
+        else add_packed(from, count, widths[s], to, s == 0);
     }
     dptrain_fixed_to_float(to, count, inverseScale, out + begin);
 }

@@ -46,14 +46,19 @@ public struct FixedPointSum {
     public let format: FixedPointFormat
     /// The sums, little-endian int64s (the wire's form on every host dptrain runs on).
     public private(set) var values: [Int64]
+    /// Every bit of the values that differs from its sign, when the last change was a chunk's
+    /// add (which sees each value last): the packed width without another pass.
+    private var signBits: UInt64?
 
     public init(format: FixedPointFormat, count: Int) {
         self.format = format
         values = [Int64](repeating: 0, count: count)
+        signBits = 0
     }
 
     public mutating func reset() {
         values.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        signBits = 0
     }
 
     /// Adds one chunk's float gradient, rounded once, or, `replacing`, makes the sum that chunk's
@@ -62,10 +67,13 @@ public struct FixedPointSum {
     public mutating func add(chunk gradient: UnsafeBufferPointer<Float>, replacing: Bool = false) -> Bool {
         precondition(gradient.count == values.count)
         let scale = format.scale
-        return values.withUnsafeMutableBytes { sums in
+        var bits: UInt64 = 0
+        let inRange = values.withUnsafeMutableBytes { sums in
             dptrain_fixed_accumulate(gradient.baseAddress!, gradient.count, scale, Double(FixedPointFormat.chunkBound), sums.baseAddress!,
-                                     replacing ? 1 : 0) == 0
+                                     replacing ? 1 : 0, &bits) == 0
         }
+        signBits = bits
+        return inRange
     }
 
     /// Adds another sum of the same format, as it arrived: little-endian integers of `width`
@@ -73,6 +81,7 @@ public struct FixedPointSum {
     /// (`largestMagnitude`), so nothing wraps.
     public mutating func add(received bytes: UnsafeRawBufferPointer, width: Int = 8) {
         precondition(bytes.count == values.count * width)
+        signBits = nil
         values.withUnsafeMutableBytes { sums in
             if width == 8 {
                 dptrain_fixed_add(bytes.baseAddress!, sums.count / 8, sums.baseAddress!)
@@ -103,7 +112,8 @@ public struct FixedPointSum {
     /// converging run's sums need 5 (6 in its first steps: 147 of 177 steps at 5 bytes, 30 at 6,
     /// in `launch --workers 2 --batch 1024 --epochs 3`), so a gradient crosses a socket in 5/8 of its bytes.
     public var packedWidth: Int {
-        values.withUnsafeBytes { Int(dptrain_fixed_width($0.baseAddress!, values.count)) }
+        if let signBits { return Int(dptrain_fixed_width_of_bits(signBits)) }
+        return values.withUnsafeBytes { Int(dptrain_fixed_width($0.baseAddress!, values.count)) }
     }
 
     /// The sums as their low `width` bytes each into `out` (values.count * width bytes).

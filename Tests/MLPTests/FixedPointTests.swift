@@ -125,6 +125,64 @@ final class FixedPointTests: XCTestCase {
         }
     }
 
+    /// The width a chunk's add finds as it writes the sums is the one a pass over them finds,
+    /// for chunks that leave the sums at every width, added or written in place.
+    func testWidthFromTheChunksAddIsTheScannedWidth() {
+        let format = FixedPointFormat(largestChunk: 64)
+        for magnitude in [Float(0), 1e-12, 1e-9, 1e-6, 1e-3, 0.5, 300, 40_000, -40_000] {
+            let chunk = (0..<1000).map { Float($0 % 7) / 6 * magnitude - magnitude / 3 }
+            var sum = FixedPointSum(format: format, count: chunk.count)
+            for replacing in [true, false] {
+                XCTAssertTrue(chunk.withUnsafeBufferPointer { sum.add(chunk: $0, replacing: replacing) })
+                var scanned = FixedPointSum(format: format, count: chunk.count)
+                sum.values.withUnsafeBytes { scanned.add(received: $0) }
+                XCTAssertEqual(sum.packedWidth, scanned.packedWidth, "chunk of up to \(magnitude), replacing \(replacing)")
+            }
+        }
+    }
+
+    /// The total of received sums of mixed widths at odd addresses, taken range by range as the
+    /// coordinator's threads take it, is to the bit the floats of adding them one by one: for
+    /// every width first (the first source is written, not added), and with no source at all.
+    func testTotalByRangesIsTheSumOfTheReceivedSums() {
+        let format = FixedPointFormat(largestChunk: 64), count = 1000
+        for order in [[8, 5, 1, 2, 3, 4, 6, 7], [5, 8, 2], [1], [2, 2], []] {
+            var expected = FixedPointSum(format: format, count: count)
+            var storage: [UnsafeMutableRawBufferPointer] = []   // each source 3 bytes into its allocation
+            defer { storage.forEach { $0.deallocate() } }
+            for width in order {
+                let top = width == 8 ? Int64(1) << 58 : (Int64(1) << (8 * width - 1)) - 1
+                let values = (0..<count).map { i -> Int64 in
+                    switch i % 5 { case 0: top; case 1: -top - 1; default: (Int64((i * 7919 + width) % 2001) - 1000) % top }
+                }
+                var sum = FixedPointSum(format: format, count: count)
+                values.withUnsafeBytes { sum.add(received: $0) }
+                let packed = UnsafeMutableRawBufferPointer.allocate(byteCount: 3 + count * width, alignment: 8)
+                storage.append(packed)
+                let source = UnsafeMutableRawBufferPointer(rebasing: packed[3...])
+                sum.pack(width: width, into: source)
+                expected.add(received: UnsafeRawBufferPointer(source), width: width)
+            }
+            var floats = [Float](repeating: .nan, count: count), total = [Float](repeating: .nan, count: count)
+            var sums = [Int64](repeating: 99, count: count)
+            floats.withUnsafeMutableBufferPointer { expected.floats(into: $0) }
+            let sources: [UnsafeRawPointer?] = storage.map { UnsafeRawPointer($0.baseAddress! + 3) }
+            let widths = order.map(Int32.init)
+            for range in [0..<1, 1..<333, 333..<1000] {
+                sources.withUnsafeBufferPointer { sources in
+                    widths.withUnsafeBufferPointer { widths in
+                        sums.withUnsafeMutableBufferPointer { sums in
+                            total.withUnsafeMutableBufferPointer {
+                                FixedPointSum.total(of: sources, widths: widths, range: range, format: format, sums: sums, into: $0)
+                            }
+                        }
+                    }
+                }
+            }
+            XCTAssertEqual(total.map(\.bitPattern), floats.map(\.bitPattern), "widths \(order)")
+        }
+    }
+
     func testFormatFollowsTheChunkSize() {
         XCTAssertEqual(FixedPointFormat(largestChunk: 1).fractionBits, 40)
         XCTAssertEqual(FixedPointFormat(largestChunk: 33).fractionBits, 35)

@@ -28,8 +28,10 @@ size_t dptrain_float_first_non_finite(const void *in, size_t count);
 /// Adds each of `values[0..<count]` times `scale`, rounded half to even, to the int64 `sums`
 /// (little-endian, any alignment), or, `replace` nonzero, writes them there in place of what
 /// was there. Returns nonzero when some |value * scale| is not below `bound`
-/// (or is NaN); `bound` must be at most 2^51 for the rounding to be exact.
-int dptrain_fixed_accumulate(const float *values, size_t count, double scale, double bound, void *sums, int replace);
+/// (or is NaN); `bound` must be at most 2^51 for the rounding to be exact. `signBits` gets every
+/// bit of the resulting sums that differs from its value's sign, for dptrain_fixed_width_of_bits.
+int dptrain_fixed_accumulate(const float *values, size_t count, double scale, double bound, void *sums, int replace,
+                             uint64_t *signBits);
 
 /// sums[i] += values[i], both `count` int64s at any alignment.
 void dptrain_fixed_add(const void *values, size_t count, void *sums);
@@ -39,6 +41,8 @@ uint64_t dptrain_fixed_largest_magnitude(const void *values, size_t count);
 
 /// The fewest bytes, 1 to 8, that hold every one of `count` int64s (at any alignment) as a
 /// little-endian two's complement integer.
+/// The width dptrain_fixed_width gives for values whose bits that differ from their signs are `signBits` ored.
+int dptrain_fixed_width_of_bits(uint64_t signBits);
 int dptrain_fixed_width(const void *values, size_t count);
 
 /// Each of `count` int64s (at any alignment) as its low `width` bytes, little-endian, into
