@@ -132,16 +132,16 @@ extension Coordinator {
     /// `launch --workers 2 --batch 256 --log-every 1` on two cores).
     private func total() {
         let format = gradientFormat
-        let team = answerSums.count * parameters.count >= 1 << 20 ? reduceTeam : nil
+        let split = answerSums.count * parameters.count >= 1 << 20
         answerSums.withUnsafeBufferPointer { sources in
             answerWidths.withUnsafeBufferPointer { widths in
                 exactSum.withUnsafeMutableBufferPointer { total in
                     gradientSum.withUnsafeMutableBufferPointer { out in
                         let sums = total, floats = out
-                        let pass = { (range: Range<Int>) in
+                        // A closure literal passed straight on: a closure kept in a variable would be allocated every step.
+                        reduceTeam.run(count: floats.count, split: split) { range in
                             FixedPointSum.total(of: sources, widths: widths, range: range, format: format, sums: sums, into: floats)
                         }
-                        if let team { team.run(count: floats.count, pass) } else { pass(0..<floats.count) }
                     }
                 }
             }

@@ -40,9 +40,9 @@ final class ParameterTeam: @unchecked Sendable {
     }
 
     /// Calls `body` once for each of `threads` ranges of 0..<count, on as many threads, and
-    /// returns when all are done.
-    func run(count: Int, _ body: (Range<Int>) -> Void) {
-        guard threads > 1 else { return body(0..<count) }
+    /// returns when all are done; or, `split` false, once for the whole on this thread.
+    func run(count: Int, split: Bool = true, _ body: (Range<Int>) -> Void) {
+        guard threads > 1, split else { return body(0..<count) }
         withoutActuallyEscaping(body) { body in
             condition.lock()
             self.body = body
