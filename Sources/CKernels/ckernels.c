@@ -198,7 +198,7 @@ static void pack_avx2(const unsigned char *restrict from, size_t count, int widt
 
 void dptrain_fixed_pack(const void *restrict values, size_t count, int width, void *restrict out) {
 #if defined(__x86_64__)
-    if (width < 8 && __builtin_cpu_supports("avx2")) { pack_avx2(values, count, width, out); return; }
+    if (width >= 1 && width < 8 && __builtin_cpu_supports("avx2")) { pack_avx2(values, count, width, out); return; }
 #endif
     pack_scalar(values, count, width, out);
 }
@@ -248,7 +248,7 @@ static void add_packed_avx2(const unsigned char *restrict from, size_t count, in
 
 static void add_packed(const void *restrict packed, size_t count, int width, void *restrict sums, int replace) {
 #if defined(__x86_64__)
-    if (width < 8 && __builtin_cpu_supports("avx2")) { add_packed_avx2(packed, count, width, sums, replace); return; }
+    if (width >= 1 && width < 8 && __builtin_cpu_supports("avx2")) { add_packed_avx2(packed, count, width, sums, replace); return; }
 #endif
     add_packed_scalar(packed, count, width, sums, replace);
 }
@@ -275,7 +275,6 @@ void dptrain_fixed_to_float(const void *restrict sums, size_t count, double inve
         out[i] = (float)((double)v * inverseScale);
     }
 }
-
 
 void dptrain_fixed_total(const void *const *sources, const int *widths, size_t sourceCount, size_t begin, size_t end,
                          void *sums, double inverseScale, float *out) {

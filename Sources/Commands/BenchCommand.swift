@@ -81,7 +81,7 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Steps each --simulated-workers count is measured over.")
     var steps = 40
 
-    @Option(name: .customLong("wire-precision"), help: ArgumentHelp("How the weights travel in --simulated-workers: float32 or bf16 (gradients are exact Int64 sums either way).", valueName: "format"))
+    @Option(name: .customLong("wire-precision"), help: ArgumentHelp("How weights and gradients travel in --simulated-workers: float32, or bf16 (half the bytes both ways, as for --wire-precision on the coordinator).", valueName: "format"))
     var wirePrecision: WirePrecision = .float32
 
     @Option(name: .customLong("shared-memory"), help: ArgumentHelp("With --simulated-workers: on, weights and gradients through shared memory (as for any worker on the coordinator's host); off, over tcp loopback.", valueName: "on|off"))
@@ -211,7 +211,7 @@ struct BenchCommand: ParsableCommand {
     /// `shards` chunks, each chunk's gradient alone, summed exactly in fixed point.
     func exactRate(spec: ModelSpec, batch: Int, shards: Int, data: LabeledImages) -> Double {
         let plan = ShardPlan(sampleCount: data.count, shardCount: shards, batchSize: batch, seed: 1)
-        let chunks = ChunkedGradient(spec: spec, largestChunk: plan.largestChunk, format: plan.fixedPointFormat)
+        let chunks = ChunkedGradient(spec: spec, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(for: .float32))
         var parameters = spec.initialParameters(.he, seed: 1)
         var gradient = [Float](repeating: 0, count: parameters.count)
         let optimizer = makeOptimizer(OptimizerConfig(kind: .momentum, learningRate: 0.01), parameterCount: parameters.count)

@@ -41,9 +41,9 @@ struct SimulatedWorkerBench {
 
     func run() throws {
         let megabytes = Double(model.parameterCount * precision.bytesPerValue) / 1e6
-        let gradientMegabytes = Double(model.parameterCount * gradientBytesPerValue) / 1e6
-        print("\(model.summary), \(batch) samples per worker per step, \(steps) steps, weights as \(precision), gradients as Int64 "
-              + String(format: "(%.2f MB of weights and %.2f MB of gradient per worker), ", megabytes, gradientMegabytes)
+        print("\(model.summary), \(batch) samples per worker per step, \(steps) steps, weights as \(precision), gradients as exact sums "
+              + String(format: "packed as a converging run's (%.2f MB of weights and %.2f MB of gradient per worker), ", megabytes,
+                       Double(model.parameterCount * (precision == .bf16 ? 2 : 5)) / 1e6)
               + (sharedMemory ? "simulated workers in shared memory (control messages over tcp loopback)" : "simulated workers over tcp loopback"))
         print("workers  steps/s   samples/s      MB/s  bcast ms  wait ms  (first)  reduce ms  update ms  MB/step")
         for count in workerCounts {

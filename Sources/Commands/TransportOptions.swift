@@ -4,7 +4,7 @@ import Wire
 /// The coordinator's flags for how weights and gradients travel.
 public struct TransportOptions: ParsableArguments {
     @Option(name: .customLong("wire-precision"), help: ArgumentHelp(
-        "How the weights travel: float32, or bf16 (half the weight bytes; the coordinator keeps float32 weights). Gradients travel as exact Int64 sums either way: bf16 does not halve them.",
+        "How weights and gradients travel: float32, or bf16 (half the bytes both ways: weights as bfloat16, the coordinator keeping float32 weights; the exact gradient sums on a grid 2^24 times coarser, 2 bytes a value where float32's take 5).",
         valueName: "format"))
     public var wirePrecision: WirePrecision = .float32
 

@@ -8,12 +8,15 @@ import Foundation
 final class ParameterTeam: @unchecked Sendable {
     /// Threads in all, this one included.
     let threads: Int
-    private let condition = NSCondition()
+    /// Guards the pass in hand (`generation`, `body`, `count`, `stopping`); helpers wait on it.
+    private let work = NSCondition()
+    /// Guards `pending`; only `run` waits on it, so finishing helpers wake no other helper.
+    private let done = NSCondition()
     private var generation = 0
     private var pending = 0
     private var stopping = false
     private var count = 0
-    // The pass in hand: set by `run` under the lock, read by each helper under it.
+    // The pass in hand: set by `run` under `work`, read by each helper under it.
     private var body: ((Range<Int>) -> Void)?
 
     /// A team of `threads` (at least 1: with 1, `run` is a plain call on this thread).
@@ -44,49 +47,54 @@ final class ParameterTeam: @unchecked Sendable {
     func run(count: Int, split: Bool = true, _ body: (Range<Int>) -> Void) {
         guard threads > 1, split else { return body(0..<count) }
         withoutActuallyEscaping(body) { body in
-            condition.lock()
+            done.lock()
+            pending = threads - 1
+            done.unlock()
+            work.lock()
+            precondition(!stopping, "a pass after stop() would wait for helpers that are gone")
             self.body = body
             self.count = count
-            pending = threads - 1
             generation += 1
-            condition.broadcast()
-            condition.unlock()
+            work.broadcast()
+            work.unlock()
             body(Self.range(0, of: threads, count: count))
-            condition.lock()
-            while pending > 0 { condition.wait() }
+            done.lock()
+            while pending > 0 { done.wait() }
+            done.unlock()
+            work.lock()
             self.body = nil
-            condition.unlock()
+            work.unlock()
         }
     }
 
     /// Ends the helpers once they finish the pass in hand.
     func stop() {
-        condition.lock()
+        work.lock()
         stopping = true
-        condition.broadcast()
-        condition.unlock()
+        work.broadcast()
+        work.unlock()
     }
 
     private func helper(index: Int) {
         var seen = 0
         while true {
-            condition.lock()
-            while generation == seen && !stopping { condition.wait() }
+            work.lock()
+            while generation == seen && !stopping { work.wait() }
             if stopping {
-                condition.unlock()
+                work.unlock()
                 return
             }
             seen = generation
             var body = self.body
             let count = self.count
-            condition.unlock()
+            work.unlock()
             body?(Self.range(index, of: threads, count: count))
             // Let go of the pass before saying it is done: `run` checks that nothing holds it past its return.
             body = nil
-            condition.lock()
+            done.lock()
             pending -= 1
-            if pending == 0 { condition.broadcast() }
-            condition.unlock()
+            if pending == 0 { done.signal() }
+            done.unlock()
         }
     }
 }

@@ -8,7 +8,7 @@ import Foundation
 ///     0   sequence  UInt64  the step the data belongs to (0: nothing yet)
 ///     8   length    UInt64  bytes of data that step wrote
 ///     16  nonce     UInt64  the creator's random number, which the opener checks
-///     64  data      weights in the run's wire precision, or a gradient's Int64 sums
+///     64  data      weights in the run's wire precision, or a gradient's sums packed to the answer's width
 ///
 /// The writer writes the data, then publishes length and sequence; the reader checks both
 /// when the control message that names the step arrives, so a writer that died mid-write

@@ -8,9 +8,13 @@ import CKernels
 public struct FixedPointFormat: Codable, Equatable, Sendable {
     /// A value v is stored as round(v * 2^fractionBits).
     public let fractionBits: Int
+    /// The largest magnitude one chunk's value may have, in units: `chunkBound` on the fine
+    /// grid, and on the coarse one as many units as hold the same gradient, so that a bf16 run
+    /// is stopped as diverged where a float32 one is (not 2^24 times later).
+    public let chunkLimit: UInt64
 
-    /// The largest magnitude one chunk's value may have, in units: the rounding trick in the
-    /// C kernel is exact below 2^51. A chunk beyond it has diverged.
+    /// The largest magnitude one chunk's value may have on any grid, in units: the rounding
+    /// trick in the C kernel is exact below 2^51. A chunk beyond it has diverged.
     public static let chunkBound: UInt64 = 1 << 51
     /// The most chunks one sum adds: with each below 2^51, any sum stays below 2^59, far from
     /// int64's end, whatever the grouping.
@@ -35,7 +39,11 @@ public struct FixedPointFormat: Codable, Equatable, Sendable {
         let chunkBits = Int.bitWidth - (largestChunk - 1).leadingZeroBitCount   // ceil(log2(largestChunk))
         let fine = min(max(51 - Self.perSampleBits - chunkBits, 8), 40)
         fractionBits = coarse ? fine - Self.coarseGridBits : fine
+        chunkLimit = coarse ? Self.chunkBound >> Self.coarseGridBits : Self.chunkBound
     }
+
+    /// The largest magnitude one chunk's gradient element may have, as a float.
+    public var chunkLimitValue: Float { Float(chunkLimit) / Float(scale) }
 
     /// 2^fractionBits (the coarse grid's can be below 1: its units are then whole numbers above 1).
     public var scale: Double { Double(sign: .plus, exponent: fractionBits, significand: 1) }
@@ -63,13 +71,13 @@ public struct FixedPointSum {
 
     /// Adds one chunk's float gradient, rounded once, or, `replacing`, makes the sum that chunk's
     /// alone (a reset and an add in one pass, not two); false when some element is beyond the
-    /// format's range or not finite (the run has diverged), leaving the sum unusable.
+    /// format's `chunkLimit` or not finite (the run has diverged), leaving the sum unusable.
     public mutating func add(chunk gradient: UnsafeBufferPointer<Float>, replacing: Bool = false) -> Bool {
         precondition(gradient.count == values.count)
         let scale = format.scale
         var bits: UInt64 = 0
         let inRange = values.withUnsafeMutableBytes { sums in
-            dptrain_fixed_accumulate(gradient.baseAddress!, gradient.count, scale, Double(FixedPointFormat.chunkBound), sums.baseAddress!,
+            dptrain_fixed_accumulate(gradient.baseAddress!, gradient.count, scale, Double(format.chunkLimit), sums.baseAddress!,
                                      replacing ? 1 : 0, &bits) == 0
         }
         signBits = bits
@@ -80,7 +88,7 @@ public struct FixedPointSum {
     /// bytes (8: int64s; fewer: their low bytes) at any alignment. The caller has bounded it
     /// (`largestMagnitude`), so nothing wraps.
     public mutating func add(received bytes: UnsafeRawBufferPointer, width: Int = 8) {
-        precondition(bytes.count == values.count * width)
+        precondition((1...8).contains(width) && bytes.count == values.count * width)
         signBits = nil
         values.withUnsafeMutableBytes { sums in
             if width == 8 {
@@ -94,6 +102,7 @@ public struct FixedPointSum {
     /// The largest |value| among little-endian integers of `width` bytes at any alignment: a
     /// received sum of k chunks must stay within k * `FixedPointFormat.chunkBound`.
     public static func largestMagnitude(_ bytes: UnsafeRawBufferPointer, width: Int = 8) -> UInt64 {
+        precondition((1...8).contains(width))
         guard let base = bytes.baseAddress else { return 0 }
         if width == 8 { return dptrain_fixed_largest_magnitude(base, bytes.count / 8) }
         return dptrain_fixed_largest_magnitude_packed(base, bytes.count / width, Int32(width))
@@ -118,7 +127,7 @@ public struct FixedPointSum {
 
     /// The sums as their low `width` bytes each into `out` (values.count * width bytes).
     public func pack(width: Int, into out: UnsafeMutableRawBufferPointer) {
-        precondition(out.count >= values.count * width)
+        precondition((1...8).contains(width) && out.count >= values.count * width)
         values.withUnsafeBytes { dptrain_fixed_pack($0.baseAddress!, values.count, Int32(width), out.baseAddress!) }
     }
 
@@ -130,7 +139,8 @@ public struct FixedPointSum {
     public static func total(of sources: UnsafeBufferPointer<UnsafeRawPointer?>, widths: UnsafeBufferPointer<Int32>,
                              range: Range<Int>, format: FixedPointFormat,
                              sums: UnsafeMutableBufferPointer<Int64>, into floats: UnsafeMutableBufferPointer<Float>) {
-        precondition(sources.count == widths.count && range.upperBound <= sums.count && sums.count == floats.count)
+        precondition(sources.count == widths.count && widths.allSatisfy { (1...8).contains($0) } && sources.allSatisfy { $0 != nil })
+        precondition(range.lowerBound >= 0 && range.upperBound <= sums.count && sums.count == floats.count)
         guard !range.isEmpty else { return }
         dptrain_fixed_total(sources.baseAddress, widths.baseAddress, sources.count, range.lowerBound, range.upperBound,
                             sums.baseAddress!, 1 / format.scale, floats.baseAddress!)

@@ -55,10 +55,8 @@ public struct ShardPlan: Equatable, Sendable {
 
     /// The largest chunk: the rows of one gradient computation.
     public var largestChunk: Int { chunkSizes[0] }
-    /// The fixed-point form of the gradient sums of a run whose weights travel in float32 (and
-    /// the single process's).
-    public var fixedPointFormat: FixedPointFormat { fixedPointFormat(for: .float32) }
-    /// The fixed-point form of the gradient sums of a run whose weights travel in `precision`.
+    /// The fixed-point form of the gradient sums of a run whose weights travel in `precision`
+    /// (the single process's: float32). Never defaulted: a bf16 run's grid is 2^24 coarser.
     public func fixedPointFormat(for precision: WirePrecision) -> FixedPointFormat {
         FixedPointFormat(largestChunk: largestChunk, precision: precision)
     }

@@ -51,8 +51,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// The most samples of one chunk: the rows of one gradient computation.
     public var largestChunk: Int { (batchSize + shardCount - 1) / shardCount }
     /// The fixed-point form of the run's gradient sums when its weights travel in `precision`
-    /// (float32 for the single process).
-    public func fixedPointFormat(for precision: WirePrecision = .float32) -> FixedPointFormat {
+    /// (float32 for the single process). Never defaulted: a bf16 run's grid is 2^24 coarser.
+    public func fixedPointFormat(for precision: WirePrecision) -> FixedPointFormat {
         FixedPointFormat(largestChunk: largestChunk, precision: precision)
     }
 

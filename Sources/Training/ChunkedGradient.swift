@@ -8,16 +8,14 @@ import MLP
 /// chunks here, so a chunk's bits do not depend on who computes it.
 public final class ChunkedGradient {
     public let workspace: Workspace
-    /// The exact sum of the chunks added since the last `reset()`.
-    public var sum: FixedPointSum {
-        if needsZero { storage.reset(); needsZero = false }   // no chunk since the reset
-        return storage
-    }
+    /// The exact sum of the chunks added since the last `reset()`; zeros when none was.
+    public var sum: FixedPointSum { added ? storage : zeros }
     private var storage: FixedPointSum
-    /// The first chunk after a reset writes the sum rather than adding to it: no pass to zero it
-    /// first. Until that chunk, `storage` holds the last step's sums, so reading it zeroes it.
-    private var needsZero = false
-    private var replaceNext = false
+    private let zeros: FixedPointSum
+    /// Whether a chunk was added since the reset. The first one writes `storage` rather than
+    /// adding to it, so a reset costs no pass over the sums: until then `storage` holds the
+    /// last step's, and `sum` is `zeros`.
+    private var added = false
     /// One chunk's float gradient (P) and labels (largest chunk).
     private var chunkGradient: [Float]
     private var labels: [UInt8]
@@ -25,6 +23,7 @@ public final class ChunkedGradient {
     public init(spec: ModelSpec, largestChunk: Int, format: FixedPointFormat) {
         workspace = Workspace(spec: spec, capacity: largestChunk)
         storage = FixedPointSum(format: format, count: spec.parameterCount)
+        zeros = storage
         chunkGradient = [Float](repeating: 0, count: spec.parameterCount)
         labels = [UInt8](repeating: 0, count: largestChunk)
     }
@@ -33,15 +32,12 @@ public final class ChunkedGradient {
     /// than a loss that is not finite).
     public private(set) var lastFailureWasRange = false
 
-    public func reset() {
-        needsZero = true
-        replaceNext = true
-    }
+    public func reset() { added = false }
 
     /// The error for a chunk that failed at `step` of `epoch`, at base rate `learningRate`.
     public func divergence(epoch: Int, step: Int, learningRate: Float) -> TrainingError {
         lastFailureWasRange
-            ? .gradientOutOfRange(epoch: epoch, step: step, bound: Float(FixedPointFormat.chunkBound) / Float(storage.format.scale), learningRate: learningRate)
+            ? .gradientOutOfRange(epoch: epoch, step: step, bound: storage.format.chunkLimitValue, learningRate: learningRate)
             : .lossNotFinite(epoch: epoch, step: step, learningRate: learningRate)
     }
 
@@ -56,9 +52,8 @@ public final class ChunkedGradient {
                 workspace.gradient(parameters: parameters, labels: labels.baseAddress!, rows: rows, into: gradient.baseAddress!)
             }
         }
-        let inRange = chunkGradient.withUnsafeBufferPointer { storage.add(chunk: $0, replacing: replaceNext) }
-        needsZero = false
-        replaceNext = false
+        let inRange = chunkGradient.withUnsafeBufferPointer { storage.add(chunk: $0, replacing: !added) }
+        added = true
         guard inRange && score.lossSum.isFinite else {
             lastFailureWasRange = score.lossSum.isFinite
             return nil

@@ -48,11 +48,11 @@
 //   gradient   w->c  u32 sample count, f64 loss sum, u64 compute ns,        gradient sum, Int64 fixed point, each
 //                    u32 samples classified right (<= sample count),        value as its low w bytes LE (sign-
 //                    u8 bytes per value w (1..8: the fewest that hold       extended on reading; count = run's
-//                    every value; 8 through shared memory)                  parameter count; each chunk's float
+//                    every value, over the socket or in the slot alike)     parameter count; each chunk's float
 //                                                                           gradient computed alone, rounded once,
 //                                                                           then added exactly; each |value| <=
 //                                                                           chunks x 2^51, checked by the
-//                                                                           coordinator), whatever the wire precision
+//                                                                           coordinator); bf16 runs on a coarser grid
 //   heartbeat  both  empty                                                  empty
 //   goodbye    w->c  empty (the worker leaves cleanly)                      empty
 //   shutdown   c->w  empty (training is done)                               empty
@@ -102,7 +102,8 @@
 /// The version every header carries; a peer with another one is refused.
 public let protocolVersion: UInt16 = 4
 
-/// Bytes of one gradient value on the wire or in a gradient slot: a little-endian Int64 fixed-point sum.
+/// The most bytes one gradient value takes, on the wire or in a gradient slot: a little-endian Int64
+/// fixed-point sum whole; a sender packs the sums to the fewest bytes that hold them (the meta's width).
 public let gradientBytesPerValue = 8
 
 /// The first four bytes of every header: "DPTR" read as a little-endian UInt32.

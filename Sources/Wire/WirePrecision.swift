@@ -1,8 +1,9 @@
 import CKernels
 
-/// How the weights travel in a step's bulk frame (gradients are exact Int64 sums whatever
-/// the precision). The coordinator picks it for the run and tells each worker in its
-/// welcome; both ends compute and keep state in float32 whatever the wire carries.
+/// How the weights travel in a step's bulk frame (gradients are exact fixed-point sums whatever
+/// the precision; the precision picks their grid, `FixedPointFormat(largestChunk:precision:)`).
+/// The coordinator picks it for the run and tells each worker in its welcome; both ends
+/// compute and keep state in float32 whatever the wire carries.
 ///
 /// Everything that depends on the number format of the bulk frames is in this file
 /// (and `Coordinator+WirePrecision.swift`), so that a

@@ -42,6 +42,13 @@ final class LaunchTests: XCTestCase {
         }
     }
 
+    /// The coordinator's --wire-precision says what bf16 halves: both ways, the gradients' sums on a coarser grid.
+    func testHelpSaysBF16HalvesBothWays() {
+        let help = CoordinatorCommand.helpMessage(columns: 1000)
+        XCTAssertTrue(help.contains("half the bytes both ways"), help)
+        XCTAssertFalse(help.contains("does not halve"), help)
+    }
+
     func testExitStatusIsTheCoordinators() {
         XCTAssertEqual(LaunchCommand.exitStatus([("coordinator", .exited(0)), ("worker 1", .exited(0))]), 0)
         XCTAssertEqual(LaunchCommand.exitStatus([("coordinator", .exited(2)), ("worker 1", .exited(0))]), 2)

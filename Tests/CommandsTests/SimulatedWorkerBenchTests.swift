@@ -13,10 +13,10 @@ final class SimulatedWorkerBenchTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(atPath: folder) }
 
     /// The JSON lines of one bench run, in order.
-    func bench(_ precision: String) throws -> [[String: Any]] {
-        let metrics = "\(folder)/\(precision).jsonl"
+    func bench(_ precision: String, sharedMemory: String = "off") throws -> [[String: Any]] {
+        let metrics = "\(folder)/\(precision)-\(sharedMemory).jsonl"
         let result = try Run.dptrain(["bench", "--simulated-workers", "1,3", "--hidden", "8", "--batch", "4", "--steps", "8",
-                                      "--wire-precision", precision, "--shared-memory", "off", "--metrics", metrics])
+                                      "--wire-precision", precision, "--shared-memory", sharedMemory, "--metrics", metrics])
         XCTAssertEqual(result.status, 0, result.errors)
         let rows = result.output.split(separator: "\n").filter { $0.hasPrefix("      1 ") || $0.hasPrefix("      3 ") }
         XCTAssertEqual(rows.count, 2, result.output)
@@ -42,6 +42,17 @@ final class SimulatedWorkerBenchTests: XCTestCase {
         // 784-8-10 has 6,370 parameters: weights of 25 KB as float32, 13 KB as bf16; gradient sums of a
         // converging run's size packed to 5 bytes a value on float32's grid (32 KB), 2 on bf16's coarse
         // grid (13 KB); and the headers besides. A step moves 2 + 2 bytes a parameter, not 4 + 5.
+        for (full, half) in zip(float32, bf16) {
+            let ratio = Double(half["bytes_per_step"] as! Int) / Double(full["bytes_per_step"] as! Int)
+            XCTAssertEqual(ratio, 4.0 / 9.0, accuracy: 0.02, "bytes per step: \(half) against \(full)")
+        }
+    }
+
+    /// Through shared memory the simulated workers answer on their doorbells with packed slots,
+    /// as real same-host workers do: the same bytes a step as over the socket, halved by bf16.
+    func testSharedMemoryRunsAndBF16HalvesItsBytesToo() throws {
+        let float32 = try bench("float32", sharedMemory: "on"), bf16 = try bench("bf16", sharedMemory: "on")
+        XCTAssertEqual(float32.map { $0["shared_memory"] as? String }, ["on", "on"])
         for (full, half) in zip(float32, bf16) {
             let ratio = Double(half["bytes_per_step"] as! Int) / Double(full["bytes_per_step"] as! Int)
             XCTAssertEqual(ratio, 4.0 / 9.0, accuracy: 0.02, "bytes per step: \(half) against \(full)")

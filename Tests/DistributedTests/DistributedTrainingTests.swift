@@ -55,7 +55,7 @@ final class DistributedTrainingTests: XCTestCase {
         let plan = config.shardPlan(sampleCount: train.count)
         let samples = plan.epochSamples(epoch: 1)
         let start = config.model.initialParameters(config.initialization, seed: config.seed)
-        let chunks = ChunkedGradient(spec: config.model, largestChunk: plan.largestChunk, format: plan.fixedPointFormat)
+        let chunks = ChunkedGradient(spec: config.model, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(for: .float32))
         for shard in 0..<plan.shardCount {
             _ = samples[shard][plan.chunk(shard: shard, step: 0)].withUnsafeBufferPointer { chunks.add($0, of: train, parameters: start) }
         }

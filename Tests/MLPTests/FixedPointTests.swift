@@ -183,6 +183,17 @@ final class FixedPointTests: XCTestCase {
         }
     }
 
+    /// A bf16 run's coarse grid stops a diverging chunk at the same gradient as the fine grid,
+    /// not 2^24 times later.
+    func testTheCoarseGridHasTheFineGridsLimit() {
+        let fine = FixedPointFormat(largestChunk: 64), coarse = FixedPointFormat(largestChunk: 64, coarse: true)
+        XCTAssertEqual(fine.chunkLimitValue, 65_536)
+        XCTAssertEqual(coarse.chunkLimitValue, fine.chunkLimitValue)
+        var sum = FixedPointSum(format: coarse, count: 2)
+        XCTAssertTrue([Float(65_000), -65_000].withUnsafeBufferPointer { sum.add(chunk: $0) })
+        XCTAssertFalse([Float(65_536), 0].withUnsafeBufferPointer { sum.add(chunk: $0) })
+    }
+
     func testFormatFollowsTheChunkSize() {
         XCTAssertEqual(FixedPointFormat(largestChunk: 1).fractionBits, 40)
         XCTAssertEqual(FixedPointFormat(largestChunk: 33).fractionBits, 35)

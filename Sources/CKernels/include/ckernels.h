@@ -39,14 +39,16 @@ void dptrain_fixed_add(const void *values, size_t count, void *sums);
 /// The largest |values[i]| of `count` int64s at any alignment.
 uint64_t dptrain_fixed_largest_magnitude(const void *values, size_t count);
 
+/// The width dptrain_fixed_width gives for values whose bits that differ from their signs,
+/// ored together, are `signBits` (as dptrain_fixed_accumulate reports them).
+int dptrain_fixed_width_of_bits(uint64_t signBits);
+
 /// The fewest bytes, 1 to 8, that hold every one of `count` int64s (at any alignment) as a
 /// little-endian two's complement integer.
-/// The width dptrain_fixed_width gives for values whose bits that differ from their signs are `signBits` ored.
-int dptrain_fixed_width_of_bits(uint64_t signBits);
 int dptrain_fixed_width(const void *values, size_t count);
 
-/// Each of `count` int64s (at any alignment) as its low `width` bytes, little-endian, into
-/// `out` (count * width bytes); the caller chose `width` with dptrain_fixed_width.
+/// Each of `count` int64s (at any alignment) as its low `width` bytes (1 to 8), little-endian,
+/// into `out` (count * width bytes); the caller chose a `width` that holds every value.
 void dptrain_fixed_pack(const void *values, size_t count, int width, void *out);
 
 /// sums[i] += the i-th of `count` packed `width`-byte integers (1 to 8, sign-extended), `sums`
