@@ -49,7 +49,7 @@ public struct CoordinatorCommand: ParsableCommand {
         let data = try dataOptions.load()
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
         let stepsPerEpoch = (data.train.count + config.batchSize * workers - 1) / (config.batchSize * workers)
-        let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch, resuming: membership.resume)
+        let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch, resuming: membership.resume) { logger.warning("\($0)") }
         BLAS.useOneThread()
         logger.info("\(RunLines.configuration(config))")
         logger.info("\(BLASKernels.summary)")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Training
 
 /// --metrics, --tensorboard, --log-every and --save: what a training run leaves behind.
@@ -31,11 +32,25 @@ public struct OutputOptions: ParsableArguments {
     }
 
     /// The metrics file and TensorBoard writer asked for, opened now so that a bad path fails before
-    /// training. A resumed run appends to its metrics file.
-    func logs(estimatedSteps: Int, resuming: Bool = false) throws -> RunLogs {
+    /// training. A resumed run appends to its metrics file. `warn` is told, in a line, when one
+    /// of them cannot be written (a full disk): the run goes on, its lines are lost.
+    func logs(estimatedSteps: Int, resuming: Bool = false, warn: @escaping (String) -> Void = OutputOptions.warnOnStandardError) throws -> RunLogs {
         var logs: [StepLog] = []
-        if let metrics { logs.append(try MetricsLog(path: metrics, append: resuming)) }
-        if let tensorboard { logs.append(try TensorBoardLog(directory: tensorboard)) }
+        if let metrics {
+            let log = try MetricsLog(path: metrics, append: resuming)
+            log.onWriteFailure = { warn("--metrics \($0)") }
+            logs.append(log)
+        }
+        if let tensorboard {
+            let log = try TensorBoardLog(directory: tensorboard)
+            log.writer.onWriteFailure = { warn("--tensorboard \($0)") }
+            logs.append(log)
+        }
         return RunLogs(every: logInterval(estimatedSteps: estimatedSteps), logs)
+    }
+
+    /// A warning line on standard error, for commands with no logger.
+    static func warnOnStandardError(_ text: String) {
+        FileHandle.standardError.write(Data("warning: \(text)\n".utf8))
     }
 }

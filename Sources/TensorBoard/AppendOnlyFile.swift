@@ -12,17 +12,29 @@ public final class AppendOnlyFile {
     private var lastFlush = DispatchTime.now().uptimeNanoseconds
     /// Nanoseconds a routine line may wait in the buffer.
     public static let flushInterval: UInt64 = 1_000_000_000
+    /// Told once, in a sentence, when writing starts to fail (a full disk, say), and again if it
+    /// fails anew after writes went through: the lines of a failed write are lost, and a run
+    /// goes on without them rather than stopping for its logs.
+    public var onFailure: ((String) -> Void)?
+    /// Whether the last write failed.
+    public private(set) var failing = false
 
     /// Opens `path`, created empty, or with `append` kept and written at its end; nil if it cannot.
+    /// Opened in place (open(2)), never replaced: a pipe or a device stays what it is. The
+    /// process's own standard output or error, by any of its names, is written through that
+    /// descriptor, so the lines interleave with the rest of the output instead of overwriting it.
     public init?(path: String, append: Bool = false) {
-        let keep = append && FileManager.default.fileExists(atPath: path)
-        guard keep || FileManager.default.createFile(atPath: path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: path) else { return nil }
-        if keep { handle.seekToEndOfFile() }
+        let standard = Self.standardStreams[path].map { dup($0) }
+        let descriptor = standard ?? open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0o644)
+        guard descriptor >= 0 else { return nil }
         self.path = path
-        self.handle = handle
+        handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         pending.reserveCapacity(64 * 1024)
     }
+
+    private static let standardStreams: [String: Int32] = [
+        "/dev/stdout": 1, "/dev/fd/1": 1, "/proc/self/fd/1": 1, "/dev/stderr": 2, "/dev/fd/2": 2, "/proc/self/fd/2": 2,
+    ]
 
     deinit {
         flush()
@@ -38,15 +50,20 @@ public final class AppendOnlyFile {
     /// Writes what the buffer holds, straight to the descriptor.
     public func flush() {
         lastFlush = DispatchTime.now().uptimeNanoseconds
-        pending.withUnsafeBytes { bytes in
+        let failure = pending.withUnsafeBytes { bytes -> String? in
             var rest = bytes
             while !rest.isEmpty {
                 let written = Foundation.write(handle.fileDescriptor, rest.baseAddress, rest.count)
                 if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { return }
+                guard written > 0 else { return written < 0 ? String(cString: strerror(errno)) : "nothing was written" }
                 rest = UnsafeRawBufferPointer(rebasing: rest[written...])
             }
+            return nil
         }
         pending.removeAll(keepingCapacity: true)
+        if let failure, !failing {
+            onFailure?("\(path): writing failed (\(failure)); its lines are lost until it can be written again: free space on its disk, or give another path")
+        }
+        failing = failure != nil
     }
 }

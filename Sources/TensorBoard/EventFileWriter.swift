@@ -11,6 +11,11 @@ import Foundation
 public final class EventFileWriter {
     public var path: String { file.path }
     private let file: AppendOnlyFile
+    /// Told in a sentence when the file cannot be written (`AppendOnlyFile.onFailure`).
+    public var onWriteFailure: ((String) -> Void)? {
+        get { file.onFailure }
+        set { file.onFailure = newValue }
+    }
 
     /// Creates `directory` if needed and a new event file in it.
     public init(directory: String, wallTime: Double = Date().timeIntervalSince1970) throws {

@@ -13,6 +13,11 @@ import TensorBoard
 public final class MetricsLog: StepLog {
     private let file: AppendOnlyFile
     public var path: String { file.path }
+    /// Told in a sentence when the file cannot be written (`AppendOnlyFile.onFailure`).
+    public var onWriteFailure: ((String) -> Void)? {
+        get { file.onFailure }
+        set { file.onFailure = newValue }
+    }
     /// The last epoch's report: the done line's `train_loss` is that epoch's.
     private var lastEpoch: TrainingReport?
 
