@@ -64,12 +64,15 @@ container=$(buildah from "$image")
 in_image() { buildah run --isolation chroot --user 65532:65532 "$container" -- "$@"; }
 [ "$(in_image dptrain --version)" = "$(tar -xzOf "$archive" "$name/README" | head -1 | sed 's/^dptrain \([^ ]*\) (commit \([^)]*\)).*/dptrain \1 (commit \2)/')" ] \
   || fail "dptrain --version in the image: $(in_image dptrain --version)"
-in_image dptrain train --epochs 1 > "$work/train.out" 2>&1 || fail "dptrain train in the image: $(tail -3 "$work/train.out")"
+in_image timeout 300 dptrain train --epochs 1 > "$work/train.out" 2>&1 || fail "dptrain train in the image (exit $?; 124: the 300 s limit): $(tail -3 "$work/train.out")"
 grep -q '^done: test accuracy 0\.9' "$work/train.out" || fail "dptrain train in the image: $(tail -2 "$work/train.out")"
 say "ok: in the image, as user 65532: $(grep '^done:' "$work/train.out")"
-in_image sh -c 'coordinator --bind ipc:///tmp/c.sock --workers 2 --epochs 1 > /tmp/c.out 2>&1 & c=$!
-  worker --connect ipc:///tmp/c.sock 2>/dev/null & DPTRAIN_COORDINATOR=ipc:///tmp/c.sock worker 2>/dev/null
-  wait $c && grep "^done:" /tmp/c.out' > "$work/distributed.out" 2>&1 || fail "coordinator and workers in the image: $(tail -3 "$work/distributed.out")"
+# Every process in the image under a time limit, so that a hang fails with the coordinator's last
+# lines in seconds rather than stalling the suite; a failure prints what the coordinator said.
+in_image sh -c 'timeout 120 coordinator --bind ipc:///tmp/c.sock --workers 2 --epochs 1 > /tmp/c.out 2>&1 & c=$!
+  timeout 120 worker --connect ipc:///tmp/c.sock 2>/dev/null & DPTRAIN_COORDINATOR=ipc:///tmp/c.sock timeout 120 worker 2>/dev/null
+  if wait $c; then grep "^done:" /tmp/c.out; else s=$?; echo "coordinator exit $s (124: the 120 s limit):"; tail -5 /tmp/c.out; exit 1; fi' \
+  > "$work/distributed.out" 2>&1 || fail "coordinator and workers in the image: $(tail -6 "$work/distributed.out")"
 say "ok: in the image, a coordinator and two workers: $(cat "$work/distributed.out")"
 
 if podman run --rm "$image" dptrain --version > "$work/run.out" 2>&1; then
