@@ -276,12 +276,12 @@ void dptrain_fixed_to_float(const void *restrict sums, size_t count, double inve
     }
 }
 
-void dptrain_fixed_total(const void *const *sources, const int *widths, size_t sourceCount, size_t begin, size_t end,
-                         void *sums, double inverseScale, float *out) {
+void dptrain_fixed_total(const void *const *sources, const int *widths, size_t sourceCount, size_t folded,
+                         size_t begin, size_t end, void *sums, double inverseScale, float *out) {
     size_t count = end - begin;
     unsigned char *to = (unsigned char *)sums + 8 * begin;
     if (sourceCount == 0) __builtin_memset(to, 0, 8 * count);
-    for (size_t s = 0; s < sourceCount; s++) {
+    for (size_t s = folded; s < sourceCount; s++) {
         const unsigned char *from = (const unsigned char *)sources[s] + (size_t)widths[s] * begin;
         // The first source is written, not added to zeros: no pass to clear the total first.
         if (widths[s] == 8 && s == 0) __builtin_memcpy(to, from, 8 * count);
@@ -289,4 +289,10 @@ void dptrain_fixed_total(const void *const *sources, const int *widths, size_t s
         else add_packed(from, count, widths[s], to, s == 0);
     }
     dptrain_fixed_to_float(to, count, inverseScale, out + begin);
+}
+
+void dptrain_fixed_fold(const void *restrict source, size_t count, int width, void *restrict sums, int replace) {
+    if (width == 8 && replace) __builtin_memcpy(sums, source, 8 * count);
+    else if (width == 8) dptrain_fixed_add(source, count, sums);
+    else add_packed(source, count, width, sums, replace);
 }

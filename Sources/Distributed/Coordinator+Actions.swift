@@ -61,6 +61,7 @@ extension Coordinator {
             case let .lost(member, reason):
                 // Its answers of this step are void: the machine has asked its chunks of others.
                 for answer in gradients where answer.member.id == member.id { if let message = answer.message { spareMessages.append(message) } }
+                if gradients.contains(where: { $0.member.id == member.id }) { answersFolded = 0 }   // its sums may be in the total
                 gradients.removeAll { $0.member.id == member.id }
                 forgetSharedMemory(of: member.id)
                 if reason == .left {

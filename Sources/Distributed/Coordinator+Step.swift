@@ -18,6 +18,7 @@ extension Coordinator {
         firstGradientArrival = nil
 
         let broadcastStart = Self.now()
+        answersFolded = 0
         machine.planStep(now: broadcastStart)
         try broadcast()
         let waitStart = Self.now()
@@ -90,11 +91,32 @@ extension Coordinator {
     /// member's chunks of others, whose requests go out here.
     private func awaitGradients() throws {
         while !machine.isStepComplete {
+            foldAnswers()
             let due = machine.nanosecondsUntilDue(now: Self.now())
             try pump(timeoutMilliseconds: Int(min(due, Liveness.probeInterval) / 1_000_000) + 1)
             try broadcast()
         }
     }
+
+    /// Adds the answers in so far into the total while the rest are awaited, so that after the
+    /// last only its own add and the conversion remain: when the step's total is small enough
+    /// for one thread (a large one is split among the reduce team's threads once all are in).
+    private func foldAnswers() {
+        guard answersFolded < gradients.count, machine.stepRequests.count * parameters.count < Self.splitReduceValues else { return }
+        exactSum.withUnsafeMutableBufferPointer { sums in
+            while answersFolded < gradients.count {
+                let view = gradients[answersFolded].view
+                FixedPointSum.fold(view.sums.baseAddress!, width: view.valueBytes, first: answersFolded == 0, into: sums)
+                answersFolded += 1
+            }
+        }
+    }
+
+    /// Answers × parameters from which the reduce is split among threads: waking the others
+    /// costs more than it saves below about a million values (two workers' answers of
+    /// 784-128-10, 203,540 values: 0.141–0.147 ms a step with two threads against
+    /// 0.097–0.117 ms with one, `launch --workers 2 --batch 256 --log-every 1` on two cores).
+    static let splitReduceValues = 1 << 20
 
     /// Adds the answers' exact fixed-point sums (any order gives the same integers) and turns
     /// the total into floats once, into `gradientSum`, the parameters split among the reduce
@@ -126,13 +148,11 @@ extension Coordinator {
     }
 
     /// The answers' total as floats into `gradientSum`, each of the team's threads over its
-    /// range of the parameters. One thread when the pass is small: waking the others costs
-    /// more than it saves below about a million values (two workers' answers of 784-128-10,
-    /// 203,540 values: 0.141–0.147 ms a step with two threads against 0.097–0.117 ms with one,
-    /// `launch --workers 2 --batch 256 --log-every 1` on two cores).
+    /// range of the parameters (one thread below `splitReduceValues`), the answers folded in
+    /// while the step waited included.
     private func total() {
-        let format = gradientFormat
-        let split = answerSums.count * parameters.count >= 1 << 20
+        let format = gradientFormat, folded = answersFolded
+        let split = answerSums.count * parameters.count >= Self.splitReduceValues
         answerSums.withUnsafeBufferPointer { sources in
             answerWidths.withUnsafeBufferPointer { widths in
                 exactSum.withUnsafeMutableBufferPointer { total in
@@ -140,7 +160,7 @@ extension Coordinator {
                         let sums = total, floats = out
                         // A closure literal passed straight on: a closure kept in a variable would be allocated every step.
                         reduceTeam.run(count: floats.count, split: split) { range in
-                            FixedPointSum.total(of: sources, widths: widths, range: range, format: format, sums: sums, into: floats)
+                            FixedPointSum.total(of: sources, widths: widths, folded: folded, range: range, format: format, sums: sums, into: floats)
                         }
                     }
                 }

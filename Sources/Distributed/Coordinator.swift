@@ -88,6 +88,9 @@ public final class Coordinator {
     /// Where each answer's sums lie and their widths, for the reduce; reused step to step.
     var answerSums: [UnsafeRawPointer?] = []
     var answerWidths: [Int32] = []
+    /// The step's first answers already added into `exactSum` while the rest were awaited;
+    /// back to 0 when an answer is voided (its member lost), and the total is made anew.
+    var answersFolded = 0
     /// The threads the reduce splits its pass over, from `run` to its end.
     var reduceTeam = ParameterTeam(threads: 1)
     /// Requests of the step sent so far, and the weights they share.

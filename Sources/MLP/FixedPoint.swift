@@ -134,16 +134,27 @@ public struct FixedPointSum {
     /// The total of received sums as floats, over the parameters `range` only, so that threads
     /// can share one total, each its own range: `sources[i]` points at the whole of a received
     /// sum, little-endian integers of `widths[i]` bytes (1 to 8) at any alignment, each bounded
-    /// by the caller (`magnitudeBound`), so nothing wraps; `sums` is room for the int64 total.
-    /// The same floats, in the range, as adding the sums one by one and calling `floats(into:)`.
-    public static func total(of sources: UnsafeBufferPointer<UnsafeRawPointer?>, widths: UnsafeBufferPointer<Int32>,
+    /// by the caller (`magnitudeBound`), so nothing wraps; `sums` is room for the int64 total,
+    /// which already holds the first `folded` sources (`fold`), all of it. The same floats, in the
+    /// range, as adding the sums one by one and calling `floats(into:)`.
+    public static func total(of sources: UnsafeBufferPointer<UnsafeRawPointer?>, widths: UnsafeBufferPointer<Int32>, folded: Int = 0,
                              range: Range<Int>, format: FixedPointFormat,
                              sums: UnsafeMutableBufferPointer<Int64>, into floats: UnsafeMutableBufferPointer<Float>) {
         precondition(sources.count == widths.count && widths.allSatisfy { (1...8).contains($0) } && sources.allSatisfy { $0 != nil })
+        precondition((0...sources.count).contains(folded))
         precondition(range.lowerBound >= 0 && range.upperBound <= sums.count && sums.count == floats.count)
         guard !range.isEmpty else { return }
-        dptrain_fixed_total(sources.baseAddress, widths.baseAddress, sources.count, range.lowerBound, range.upperBound,
+        dptrain_fixed_total(sources.baseAddress, widths.baseAddress, sources.count, folded, range.lowerBound, range.upperBound,
                             sums.baseAddress!, 1 / format.scale, floats.baseAddress!)
+    }
+
+    /// Adds one received sum (little-endian integers of `width` bytes, bounded by the caller) into
+    /// the int64 `sums`, or, `first`, writes it there in their place: a total built answer by
+    /// answer as they arrive, finished by `total(of:widths:folded:…)`.
+    public static func fold(_ source: UnsafeRawPointer, width: Int, first: Bool, into sums: UnsafeMutableBufferPointer<Int64>) {
+        precondition((1...8).contains(width))
+        guard let base = sums.baseAddress else { return }
+        dptrain_fixed_fold(source, sums.count, Int32(width), base, first ? 1 : 0)
     }
 
     /// The sum as floats, for the optimizer: the one rounding after the exact sum.

@@ -143,7 +143,8 @@ final class FixedPointTests: XCTestCase {
 
     /// The total of received sums of mixed widths at odd addresses, taken range by range as the
     /// coordinator's threads take it, is to the bit the floats of adding them one by one: for
-    /// every width first (the first source is written, not added), and with no source at all.
+    /// every width first (the first source is written, not added), with no source at all, and
+    /// with the first answers folded in as they came.
     func testTotalByRangesIsTheSumOfTheReceivedSums() {
         let format = FixedPointFormat(largestChunk: 64), count = 1000
         for order in [[8, 5, 1, 2, 3, 4, 6, 7], [5, 8, 2], [1], [2, 2], []] {
@@ -163,23 +164,29 @@ final class FixedPointTests: XCTestCase {
                 sum.pack(width: width, into: source)
                 expected.add(received: UnsafeRawBufferPointer(source), width: width)
             }
-            var floats = [Float](repeating: .nan, count: count), total = [Float](repeating: .nan, count: count)
-            var sums = [Int64](repeating: 99, count: count)
+            var floats = [Float](repeating: .nan, count: count)
             floats.withUnsafeMutableBufferPointer { expected.floats(into: $0) }
             let sources: [UnsafeRawPointer?] = storage.map { UnsafeRawPointer($0.baseAddress! + 3) }
             let widths = order.map(Int32.init)
-            for range in [0..<1, 1..<333, 333..<1000] {
-                sources.withUnsafeBufferPointer { sources in
-                    widths.withUnsafeBufferPointer { widths in
-                        sums.withUnsafeMutableBufferPointer { sums in
-                            total.withUnsafeMutableBufferPointer {
-                                FixedPointSum.total(of: sources, widths: widths, range: range, format: format, sums: sums, into: $0)
+            // The first `folded` answers added as they came (`fold`), the rest by the total.
+            for folded in 0...min(2, order.count) {
+                var total = [Float](repeating: .nan, count: count), sums = [Int64](repeating: 99, count: count)
+                sums.withUnsafeMutableBufferPointer { sums in
+                    for index in 0..<folded { FixedPointSum.fold(sources[index]!, width: order[index], first: index == 0, into: sums) }
+                }
+                for range in [0..<1, 1..<333, 333..<1000] {
+                    sources.withUnsafeBufferPointer { sources in
+                        widths.withUnsafeBufferPointer { widths in
+                            sums.withUnsafeMutableBufferPointer { sums in
+                                total.withUnsafeMutableBufferPointer {
+                                    FixedPointSum.total(of: sources, widths: widths, folded: folded, range: range, format: format, sums: sums, into: $0)
+                                }
                             }
                         }
                     }
                 }
+                XCTAssertEqual(total.map(\.bitPattern), floats.map(\.bitPattern), "widths \(order), \(folded) folded first")
             }
-            XCTAssertEqual(total.map(\.bitPattern), floats.map(\.bitPattern), "widths \(order)")
         }
     }
 

@@ -61,11 +61,16 @@ uint64_t dptrain_fixed_largest_magnitude_packed(const void *packed, size_t count
 /// out[i] = sums[i] * inverseScale as floats (through double).
 void dptrain_fixed_to_float(const void *sums, size_t count, double inverseScale, float *out);
 
+/// One received sum (`count` little-endian integers of `width` bytes, 1 to 8, at any alignment)
+/// added into the int64 `sums`, or, `replace` nonzero, written there in their place.
+void dptrain_fixed_fold(const void *source, size_t count, int width, void *sums, int replace);
+
 /// Over the values begin..<end only: the total of `sourceCount` received sums (source s:
 /// little-endian integers of widths[s] bytes, 1 to 8, at any alignment, indexed from its
-/// start) into the int64 `sums`, then times `inverseScale` as floats into `out`. Threads may
-/// share `sums` and `out`, each its own range.
-void dptrain_fixed_total(const void *const *sources, const int *widths, size_t sourceCount, size_t begin, size_t end,
-                         void *sums, double inverseScale, float *out);
+/// start) into the int64 `sums`, then times `inverseScale` as floats into `out`. The first
+/// `folded` sources are already in `sums` (added as they arrived); 0: `sums` holds nothing yet.
+/// Threads may share `sums` and `out`, each its own range.
+void dptrain_fixed_total(const void *const *sources, const int *widths, size_t sourceCount, size_t folded,
+                         size_t begin, size_t end, void *sums, double inverseScale, float *out);
 
 #endif
