@@ -33,9 +33,18 @@ public final class Authenticator: @unchecked Sendable {
     ///     replaced), for at most `refusalsReported` of them; on the handler's thread.
     ///   - reload: asked about every 200 ms on the handler's thread, for new keys to admit
     ///     from then on (nil: keep them); e.g. when a signal handler has set a flag.
-    public init(context: Context, authorizedKeys: Set<String>,
-                onRefusal: @escaping @Sendable (Refusal) -> Void,
-                reload: (@Sendable () -> Set<String>?)? = nil) throws {
+    public convenience init(context: Context, authorizedKeys: Set<String>,
+                            onRefusal: @escaping @Sendable (Refusal) -> Void,
+                            reload: (@Sendable () -> Set<String>?)? = nil) throws {
+        try self.init(context: context, authorizedKeys: authorizedKeys, onRefusal: onRefusal, reload: reload,
+                      sendReply: { try $0.send(copying: $1) })
+    }
+
+    /// `sendReply` sends one reply on the handler's socket: a test's, to make a send fail.
+    init(context: Context, authorizedKeys: Set<String>,
+         onRefusal: @escaping @Sendable (Refusal) -> Void,
+         reload: (@Sendable () -> Set<String>?)?,
+         sendReply: @escaping @Sendable (Socket, [[UInt8]]) throws -> Void) throws {
         self.context = context
         let state = State(authorizedKeys)
         self.state = state
@@ -43,7 +52,7 @@ public final class Authenticator: @unchecked Sendable {
         // Bound before init returns, so that no CURVE socket of the context is ever without its handler.
         try socket.bind(Authenticator.endpoint)
         let thread = Thread {
-            Authenticator.serve(socket, state, onRefusal: onRefusal, reload: reload)
+            Authenticator.serve(socket, state, onRefusal: onRefusal, reload: reload, sendReply: sendReply)
             state.finished.signal()
         }
         thread.name = "dptrain ZAP handler"
@@ -85,14 +94,25 @@ public final class Authenticator: @unchecked Sendable {
     }
 
     private static func serve(_ socket: Socket, _ state: State, onRefusal: @Sendable (Refusal) -> Void,
-                              reload: (@Sendable () -> Set<String>?)?) {
+                              reload: (@Sendable () -> Set<String>?)?,
+                              sendReply: (Socket, [[UInt8]]) throws -> Void) {
         let request = Message(maxFrames: 8)
         var items = [PollItem(socket)]
         while state.lock.withLock({ state.running }) {
             do {
                 if try poll(&items, timeoutMilliseconds: 200) > 0, try socket.receive(into: request, .dontWait) {
                     let (reply, refusal) = answer(request, state)
-                    try socket.send(copying: reply)
+                    // A REP socket must send its reply before it may receive again: a reply lost to
+                    // a signal (EINTR; the coordinator reloads its keys on SIGHUP) would leave every
+                    // later request unanswered and every handshake hanging. Send it again.
+                    while true {
+                        do {
+                            try sendReply(socket, reply)
+                            break
+                        } catch let error as ZMQError where error.isInterrupted {
+                            continue
+                        }
+                    }
                     if let refusal { onRefusal(refusal) }
                 }
                 if let keys = reload?() { state.replace(keys) }

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import ZMQ
+@testable import ZMQ
 
 /// CURVE over real tcp sockets: keys, the ZAP handler, and what a refused or mistaken client sees.
 final class CurveTests: XCTestCase {
@@ -71,6 +71,32 @@ final class CurveTests: XCTestCase {
 
     /// A refused client learns it from the monitor; the server receives none of its messages
     /// (libzmq never delivers them), and the refusal is reported once however often it retries.
+    /// A reply the handler could not send because a signal interrupted it (SIGHUP reloads the
+    /// keys) is sent again: the handshake it answers, and every later one, still completes.
+    func testAReplyInterruptedBySignalIsSentAgain() throws {
+        let workerKeys = try CurveKeyPair.generate()
+        let interruptions = Counter()
+        let authenticator = try Authenticator(context: context, authorizedKeys: [workerKeys.publicKey], onRefusal: { _ in }, reload: nil,
+                                              sendReply: { socket, reply in
+                                                  // The first two attempts at each of the first replies fail as an interrupted send would.
+                                                  if interruptions.next() % 3 != 2 { throw ZMQError(code: EINTR, operation: "send frame 1 of 6") }
+                                                  try socket.send(copying: reply)
+                                              })
+        defer { authenticator.stop() }
+        let serverKeys = try CurveKeyPair.generate()
+        let router = try Socket(context, .router)
+        try router.apply(.curveServer(serverKeys, authenticator))
+        try router.bind("tcp://127.0.0.1:*")
+        try router.set(.receiveTimeout, 5000)
+        for index in 0..<2 {
+            let (dealer, _) = try client(workerKeys, serverKey: serverKeys.publicKey, to: router)
+            try dealer.send(copying: [Array("hello \(index)".utf8)])
+            let message = try XCTUnwrap(try router.receive(), "handshake \(index) never completed")
+            XCTAssertEqual(Array(message[1]), Array("hello \(index)".utf8))
+        }
+        XCTAssertGreaterThanOrEqual(interruptions.value, 6)
+    }
+
     func testAnUnknownKeyIsRefusedAndNeverDelivered() throws {
         let (router, serverKeys, _, log) = try server(admitting: [try CurveKeyPair.generate()])
         let intruder = try CurveKeyPair.generate()
@@ -134,4 +160,13 @@ final class RefusalLog: @unchecked Sendable {
     private var list: [Authenticator.Refusal] = []
     func append(_ refusal: Authenticator.Refusal) { lock.withLock { list.append(refusal) } }
     var refusals: [Authenticator.Refusal] { lock.withLock { list } }
+}
+
+/// A count shared with the handler's thread.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    /// The count before this call.
+    func next() -> Int { lock.withLock { defer { count += 1 }; return count } }
 }
