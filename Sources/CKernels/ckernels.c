@@ -253,10 +253,6 @@ static void add_packed(const void *restrict packed, size_t count, int width, voi
     add_packed_scalar(packed, count, width, sums, replace);
 }
 
-void dptrain_fixed_add_packed(const void *restrict packed, size_t count, int width, void *restrict sums) {
-    add_packed(packed, count, width, sums, 0);
-}
-
 uint64_t dptrain_fixed_largest_magnitude_packed(const void *packed, size_t count, int width) {
     const unsigned char *from = packed;
     uint64_t largest = 0;
@@ -276,23 +272,24 @@ void dptrain_fixed_to_float(const void *restrict sums, size_t count, double inve
     }
 }
 
+// One received sum into the int64 sums, added or (`replace`) written in their place.
+static void fold(const unsigned char *restrict from, size_t count, int width, unsigned char *restrict to, int replace) {
+    if (width == 8 && replace) __builtin_memcpy(to, from, 8 * count);
+    else if (width == 8) dptrain_fixed_add(from, count, to);
+    else add_packed(from, count, width, to, replace);
+}
+
+void dptrain_fixed_fold(const void *restrict source, size_t count, int width, void *restrict sums, int replace) {
+    fold(source, count, width, sums, replace);
+}
+
 void dptrain_fixed_total(const void *const *sources, const int *widths, size_t sourceCount, size_t folded,
                          size_t begin, size_t end, void *sums, double inverseScale, float *out) {
     size_t count = end - begin;
     unsigned char *to = (unsigned char *)sums + 8 * begin;
     if (sourceCount == 0) __builtin_memset(to, 0, 8 * count);
-    for (size_t s = folded; s < sourceCount; s++) {
-        const unsigned char *from = (const unsigned char *)sources[s] + (size_t)widths[s] * begin;
-        // The first source is written, not added to zeros: no pass to clear the total first.
-        if (widths[s] == 8 && s == 0) __builtin_memcpy(to, from, 8 * count);
-        else if (widths[s] == 8) dptrain_fixed_add(from, count, to);
-        else add_packed(from, count, widths[s], to, s == 0);
-    }
+    // The first source is written, not added to zeros: no pass to clear the total first.
+    for (size_t s = folded; s < sourceCount; s++)
+        fold((const unsigned char *)sources[s] + (size_t)widths[s] * begin, count, widths[s], to, s == 0);
     dptrain_fixed_to_float(to, count, inverseScale, out + begin);
-}
-
-void dptrain_fixed_fold(const void *restrict source, size_t count, int width, void *restrict sums, int replace) {
-    if (width == 8 && replace) __builtin_memcpy(sums, source, 8 * count);
-    else if (width == 8) dptrain_fixed_add(source, count, sums);
-    else add_packed(source, count, width, sums, replace);
 }

@@ -41,9 +41,12 @@ struct SimulatedWorkerBench {
 
     func run() throws {
         let megabytes = Double(model.parameterCount * precision.bytesPerValue) / 1e6
+        // The simulated workers' own gradient (one shard each: chunks of `batch`), for its packed size.
+        let gradient = SimulatedWorker.storedGradient(count: model.parameterCount, chunk: batch,
+                                                      format: FixedPointFormat(largestChunk: batch, precision: precision))
         print("\(model.summary), \(batch) samples per worker per step, \(steps) steps, weights as \(precision), gradients as exact sums "
               + String(format: "packed as a converging run's (%.2f MB of weights and %.2f MB of gradient per worker), ", megabytes,
-                       Double(model.parameterCount * (precision == .bf16 ? 2 : 5)) / 1e6)
+                       Double(model.parameterCount * gradient.packedWidth) / 1e6)
               + (sharedMemory ? "simulated workers in shared memory (control messages over tcp loopback)" : "simulated workers over tcp loopback"))
         print("workers  steps/s   samples/s      MB/s  bcast ms  wait ms  (first)  reduce ms  update ms  MB/step")
         for count in workerCounts {

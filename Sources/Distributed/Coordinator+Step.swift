@@ -102,7 +102,7 @@ extension Coordinator {
     /// last only its own add and the conversion remain: when the step's total is small enough
     /// for one thread (a large one is split among the reduce team's threads once all are in).
     private func foldAnswers() {
-        guard answersFolded < gradients.count, machine.stepRequests.count * parameters.count < Self.splitReduceValues else { return }
+        guard answersFolded < gradients.count, !reduceSplits(answers: machine.stepRequests.count) else { return }
         exactSum.withUnsafeMutableBufferPointer { sums in
             while answersFolded < gradients.count {
                 let view = gradients[answersFolded].view
@@ -112,11 +112,11 @@ extension Coordinator {
         }
     }
 
-    /// Answers × parameters from which the reduce is split among threads: waking the others
-    /// costs more than it saves below about a million values (two workers' answers of
-    /// 784-128-10, 203,540 values: 0.141–0.147 ms a step with two threads against
+    /// Whether a total of `answers` answers is split among the reduce team's threads: from a
+    /// million values on; below, waking the others costs more than it saves (two workers'
+    /// answers of 784-128-10, 203,540 values: 0.141–0.147 ms a step with two threads against
     /// 0.097–0.117 ms with one, `launch --workers 2 --batch 256 --log-every 1` on two cores).
-    static let splitReduceValues = 1 << 20
+    private func reduceSplits(answers: Int) -> Bool { answers * parameters.count >= 1 << 20 }
 
     /// Adds the answers' exact fixed-point sums (any order gives the same integers) and turns
     /// the total into floats once, into `gradientSum`, the parameters split among the reduce
@@ -148,11 +148,11 @@ extension Coordinator {
     }
 
     /// The answers' total as floats into `gradientSum`, each of the team's threads over its
-    /// range of the parameters (one thread below `splitReduceValues`), the answers folded in
-    /// while the step waited included.
+    /// range of the parameters (one thread for a small total, `reduceSplits`), the answers
+    /// folded in while the step waited included.
     private func total() {
         let format = gradientFormat, folded = answersFolded
-        let split = answerSums.count * parameters.count >= Self.splitReduceValues
+        let split = reduceSplits(answers: answerSums.count)
         answerSums.withUnsafeBufferPointer { sources in
             answerWidths.withUnsafeBufferPointer { widths in
                 exactSum.withUnsafeMutableBufferPointer { total in

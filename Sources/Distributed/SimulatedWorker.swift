@@ -130,7 +130,7 @@ public final class SimulatedWorker {
     /// up to chunk/8 in magnitude (a real run's sums of 128 samples stay under 32, which is what
     /// makes them 5 bytes on the fine grid), small enough that the coordinator's weights stay
     /// finite however long it runs.
-    static func storedGradient(count: Int, chunk: Int, format: FixedPointFormat) -> FixedPointSum {
+    public static func storedGradient(count: Int, chunk: Int, format: FixedPointFormat) -> FixedPointSum {
         var sum = FixedPointSum(format: format, count: count)
         let floats = (0..<count).map { Float(($0 % 17) - 8) * Float(chunk) / 64 }
         _ = floats.withUnsafeBufferPointer { sum.add(chunk: $0) }

@@ -42,9 +42,6 @@ public final class Worker {
     private var shared: WorkerSharedMemory?
     /// The coordinator's doorbell, granted with the segments: steps in, gradient-ready answers out, past libzmq.
     private var doorbell: Doorbell?
-    private let noSums: [Int64] = []
-    /// The sums packed to the bytes their values need, for the socket; sized at the welcome.
-    private var packedSums: [UInt8] = []
 
     /// Bytes of the run's weights in its wire precision.
     private var weightBytes: Int {
@@ -294,7 +291,6 @@ public final class Worker {
         }
         chunks = ChunkedGradient(spec: training.model, largestChunk: training.largestChunk, format: training.fixedPointFormat(for: configuration.precision))
         alignedParameters = [Float](repeating: 0, count: welcome.parameterCount)
-        packedSums = [UInt8](repeating: 0, count: welcome.parameterCount * gradientBytesPerValue)
         chunkIndices = [Int32](repeating: 0, count: training.largestChunk)
         logger.info("joined as worker \(machine.workerID): \(training.model.summary), batch \(training.batchSize) over \(counted(training.shardCount, "shard"))")
         if let core = configuration.blasCore, core != BLAS.coreName {
@@ -359,20 +355,16 @@ public final class Worker {
                 break   // cannot happen for an answer's few fields; the socket carries it
             }
         }
-        // Through the slot, the message says only that the slot holds the step; otherwise it carries the sums.
-        let sent = try packedSums.withUnsafeMutableBytes { packed in
-            let bulk: UnsafeRawBufferPointer
-            if throughSlot {
-                bulk = UnsafeRawBufferPointer(start: nil, count: 0)
-            } else {
-                let bytes = UnsafeMutableRawBufferPointer(rebasing: packed[0..<chunks.sum.values.count * width])
-                chunks.sum.pack(width: width, into: bytes)
-                bulk = UnsafeRawBufferPointer(bytes)
-            }
-            // Never block: with no coordinator connected a blocking send would wait for one forever.
-            return try encoder.withFrames(bulk: bulk) { header, meta, bulk in
-                try socket.send(header, meta, bulk, .dontWait)
-            }
+        // Through the slot, the message says only that the slot holds the step; otherwise it carries
+        // the sums, packed straight into the frame libzmq sends (no copy of them in between).
+        // Never block: with no coordinator connected a blocking send would wait for one forever.
+        let sent: Bool
+        if throughSlot {
+            sent = try encoder.withFrames(bulk: UnsafeRawBufferPointer(start: nil, count: 0)) { try socket.send($0, $1, $2, .dontWait) }
+        } else {
+            let sums = chunks.sum
+            let frame = try SharedFrame(count: sums.values.count * width) { sums.pack(width: width, into: $0) }
+            sent = try encoder.withHeaderAndMeta { try socket.send($0, $1, then: frame, .dontWait) }
         }
         if sent { machine.sent(now: Self.now()) } else { try perform(machine.sendFailed(now: Self.now())) }
         stepsDone += 1

@@ -90,13 +90,7 @@ public struct FixedPointSum {
     public mutating func add(received bytes: UnsafeRawBufferPointer, width: Int = 8) {
         precondition((1...8).contains(width) && bytes.count == values.count * width)
         signBits = nil
-        values.withUnsafeMutableBytes { sums in
-            if width == 8 {
-                dptrain_fixed_add(bytes.baseAddress!, sums.count / 8, sums.baseAddress!)
-            } else {
-                dptrain_fixed_add_packed(bytes.baseAddress!, sums.count / 8, Int32(width), sums.baseAddress!)
-            }
-        }
+        values.withUnsafeMutableBufferPointer { Self.fold(bytes.baseAddress!, width: width, first: false, into: $0) }
     }
 
     /// The largest |value| among little-endian integers of `width` bytes at any alignment: a

@@ -16,8 +16,8 @@ public final class AppendOnlyFile {
     /// fails anew after writes went through: the lines of a failed write are lost, and a run
     /// goes on without them rather than stopping for its logs.
     public var onFailure: ((String) -> Void)?
-    /// Whether the last write failed.
-    public private(set) var failing = false
+    /// Whether the last write failed: a failure is told when it starts, not at every write.
+    private var failing = false
 
     /// Opens `path`, created empty, or with `append` kept and written at its end; nil if it cannot.
     /// Opened in place (open(2)), never replaced: a pipe or a device stays what it is. The

@@ -41,14 +41,31 @@ extension Socket {
         guard try sendFrame(first, index: 0, of: 4, blocking, moreAfter: true) else { return false }
         _ = try sendFrame(second, index: 1, of: 4, blocking, moreAfter: true)
         _ = try sendFrame(third, index: 2, of: 4, blocking, moreAfter: true)
+        try sendLast(shared, index: 3, of: 4, blocking)
+        return true
+    }
+
+    /// Sends two copied frames (a header and a meta frame, say), then `shared` as the last
+    /// frame, uncopied.
+    @discardableResult
+    public func send(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer,
+                     then shared: SharedFrame, _ blocking: Blocking = .wait) throws -> Bool {
+        guard try sendFrame(first, index: 0, of: 3, blocking, moreAfter: true) else { return false }
+        _ = try sendFrame(second, index: 1, of: 3, blocking, moreAfter: true)
+        try sendLast(shared, index: 2, of: 3, blocking)
+        return true
+    }
+
+    /// The message's last frame, a new reference to `shared`'s buffer. Once the first frame is
+    /// queued libzmq accepts the rest, so an interrupted send is retried.
+    private func sendLast(_ shared: SharedFrame, index: Int, of total: Int, _ blocking: Blocking) throws {
         var last = zmq_msg_t()
         try shared.reference(into: &last)
         while zmq_msg_send(&last, handle, blocking.flag) == -1 {
-            let error = ZMQError.last("send frame 4 of 4 (\(shared.count) bytes)")
+            let error = ZMQError.last("send frame \(index + 1) of \(total) (\(shared.count) bytes)")
             if error.isInterrupted { continue }
             zmq_msg_close(&last)
             throw error
         }
-        return true
     }
 }

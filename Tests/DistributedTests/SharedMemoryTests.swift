@@ -45,7 +45,8 @@ extension DistributedTrainingTests {
         Thread { try? worker.run(); done.leave() }.start()
         var sent = 0
         done.enter()
-        Thread { sent = (try? TornWriter(endpoint: coordinator.endpoint).answerFirstStepTorn()) ?? -1; done.leave() }.start()
+        let writer = try TornWriter(endpoint: coordinator.endpoint)
+        Thread { sent = (try? writer.answerFirstStepTorn()) ?? -1; done.leave() }.start()
         let report = try coordinator.run()
         XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
 
@@ -90,45 +91,27 @@ extension DistributedTrainingTests {
 
 /// A member on this host that takes shared memory, then claims a gradient its slot does not hold.
 struct TornWriter {
-    let socket: Socket
-    let context: Context
+    let member: HandDrivenMember
 
-    init(endpoint: String) throws {
-        context = try Context()
-        socket = try Socket(context, .dealer)
-        try socket.set(.receiveTimeout, 10_000)
-        try socket.connect(endpoint)
-    }
+    init(endpoint: String) throws { member = try HandDrivenMember(endpoint: endpoint) }
 
     /// Joins, waits for its first step, fills its slot with huge values, and sends three gradient
     /// messages for the step that its slot does not back; returns how many it sent.
     func answerFirstStepTorn() throws -> Int {
-        var encoder = MessageEncoder()
-        try encoder.hello(Hello(host: "torn writer", blasCore: BLAS.coreName, sharedMemory: SharedMemoryOffer(hostIdentity: SharedSegment.hostIdentity)))
-        try socket.send(copying: encoder.frames())
-        var shared: WorkerSharedMemory?
-        var runID: UInt64 = 0, bytes = 0
-        while true {
-            let message = try XCTUnwrap(socket.receive(maxFrames: framesPerMessage))
-            let header = try Header(parsing: message[0])
-            if header.type == .welcome, case .welcome(let welcome) = try decode(frames: message, context: DecodeContext(receiver: .worker)).body {
-                runID = header.runID
-                bytes = welcome.parameterCount * gradientBytesPerValue
-                shared = try WorkerSharedMemory(XCTUnwrap(welcome.sharedMemory), weightBytes: welcome.parameterCount * 4, gradientBytes: bytes)
-            }
-            guard header.type == .step, let shared else { continue }
-            let slot = shared.slot
-            slot.data.initializeMemory(as: Int64.self, repeating: 1 << 62)
-            var sent = 0
-            for publish in [nil, (header.step, bytes - 8), (header.step - 1, bytes)] as [(UInt64, Int)?] {
-                if let (sequence, length) = publish { slot.publish(sequence: sequence, length: length) }
-                try encoder.gradient(runID: runID, step: header.step, sampleCount: 32, lossSum: 1, computeNanoseconds: 1,
-                                     parameterCount: bytes / gradientBytesPerValue, bulkInSharedMemory: true)
-                try socket.send(copying: encoder.frames())
-                sent += 1
-            }
-            return sent
+        let first = try XCTUnwrap(member.joinAndAwaitFirstStep(host: "torn writer", offersSharedMemory: true))
+        let bytes = first.welcome.parameterCount * gradientBytesPerValue
+        let shared = try WorkerSharedMemory(XCTUnwrap(first.welcome.sharedMemory), weightBytes: first.welcome.parameterCount * 4,
+                                            gradientBytes: bytes)
+        shared.slot.data.initializeMemory(as: Int64.self, repeating: 1 << 62)
+        var sent = 0
+        for publish in [nil, (first.step, bytes - 8), (first.step - 1, bytes)] as [(UInt64, Int)?] {
+            if let (sequence, length) = publish { shared.slot.publish(sequence: sequence, length: length) }
+            try member.encoder.gradient(runID: first.runID, step: first.step, sampleCount: 32, lossSum: 1, computeNanoseconds: 1,
+                                        parameterCount: bytes / gradientBytesPerValue, bulkInSharedMemory: true)
+            try member.socket.send(copying: member.encoder.frames())
+            sent += 1
         }
+        return sent
     }
 }
 

@@ -47,39 +47,21 @@ extension DistributedTrainingTests {
 /// A member that answers its first step at once with sums that are not its chunks' gradient
 /// (in range, so they are accepted), then says goodbye a tenth of a second later.
 struct AnswerThenLeave {
-    let socket: Socket
-    let context: Context
+    let member: HandDrivenMember
 
-    init(endpoint: String) throws {
-        context = try Context()
-        socket = try Socket(context, .dealer)
-        try socket.set(.receiveTimeout, 10_000)
-        try socket.connect(endpoint)
-    }
+    init(endpoint: String) throws { member = try HandDrivenMember(endpoint: endpoint) }
 
     func answerFirstStepThenLeave() throws -> Bool {
-        var encoder = MessageEncoder()
-        try encoder.hello(Hello(host: "leaver", blasCore: BLAS.coreName, sharedMemory: nil))
-        try socket.send(copying: encoder.frames())
-        var runID: UInt64 = 0, parameterCount = 0
-        while let message = try socket.receive(maxFrames: framesPerMessage) {
-            let header = try Header(parsing: message[0])
-            if header.type == .welcome, case .welcome(let welcome) = try decode(frames: message, context: DecodeContext(receiver: .worker)).body {
-                runID = header.runID
-                parameterCount = welcome.parameterCount
-            }
-            guard header.type == .step, parameterCount > 0 else { continue }
-            let samples = UInt32(littleEndian: message[1].loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-            let sums = [Int64](repeating: 1 << 40, count: parameterCount)
-            try encoder.gradient(runID: runID, step: header.step, sampleCount: samples, lossSum: Double(samples), computeNanoseconds: 1,
-                                 parameterCount: parameterCount)
-            try sums.withUnsafeBytes { bulk in _ = try encoder.withFrames(bulk: bulk) { try socket.send($0, $1, $2) } }
-            // Long enough for the coordinator to take the answer into its total, well before the others answer.
-            Thread.sleep(forTimeInterval: 0.1)
-            encoder.signal(.goodbye, runID: runID)
-            try socket.send(copying: encoder.frames())
-            return true
-        }
-        return false
+        guard let first = try member.joinAndAwaitFirstStep(host: "leaver", offersSharedMemory: false) else { return false }
+        let parameterCount = first.welcome.parameterCount
+        let sums = [Int64](repeating: 1 << 40, count: parameterCount)
+        try member.encoder.gradient(runID: first.runID, step: first.step, sampleCount: first.samples, lossSum: Double(first.samples),
+                                    computeNanoseconds: 1, parameterCount: parameterCount)
+        try sums.withUnsafeBytes { bulk in _ = try member.encoder.withFrames(bulk: bulk) { try member.socket.send($0, $1, $2) } }
+        // Long enough for the coordinator to take the answer into its total, well before the others answer.
+        Thread.sleep(forTimeInterval: 0.1)
+        member.encoder.signal(.goodbye, runID: first.runID)
+        try member.socket.send(copying: member.encoder.frames())
+        return true
     }
 }

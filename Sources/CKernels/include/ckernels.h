@@ -51,9 +51,6 @@ int dptrain_fixed_width(const void *values, size_t count);
 /// into `out` (count * width bytes); the caller chose a `width` that holds every value.
 void dptrain_fixed_pack(const void *values, size_t count, int width, void *out);
 
-/// sums[i] += the i-th of `count` packed `width`-byte integers (1 to 8, sign-extended), `sums`
-/// int64s at any alignment.
-void dptrain_fixed_add_packed(const void *packed, size_t count, int width, void *sums);
 
 /// The largest |value| of `count` packed `width`-byte integers (1 to 8, sign-extended).
 uint64_t dptrain_fixed_largest_magnitude_packed(const void *packed, size_t count, int width);
