@@ -7,10 +7,10 @@ public struct DptrainCommand: ParsableCommand {
         discussion: """
             dptrain trains on the MNIST files it ships with; no download, no flag needed.
             Start with `dptrain launch --workers 2`, or `dptrain train` for one process,
-            then `dptrain evaluate --model FILE`.
+            then `dptrain evaluate --model FILE` or `dptrain predict --model FILE`.
             """,
         version: BuildInfo.line(program: "dptrain"),
-        subcommands: [LaunchCommand.self, TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, EvaluateCommand.self, ReportCommand.self,
+        subcommands: [LaunchCommand.self, TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, EvaluateCommand.self, PredictCommand.self, ReportCommand.self,
                       BenchCommand.self, KeygenCommand.self],
         defaultSubcommand: TrainCommand.self)
 

@@ -15,10 +15,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let (spec, parameters) = try ModelFile.load(from: model)
-        let test = try dataOptions.loadTestSet()
-        guard spec.inputSize == test.featureCount, spec.classCount >= test.classCount else {
-            throw ValidationError("the model takes \(spec.inputSize) inputs and has \(spec.classCount) outputs, but the data has \(test.featureCount) pixels and \(test.classCount) classes")
-        }
+        let test = try dataOptions.testSet(fitting: spec)
         let evaluation = Evaluation(parameters: parameters, data: test, spec: spec)
         print("model: \(spec.summary)")
         print(String(format: "test accuracy %.4f (%d of %d), mean loss %.4f",
