@@ -63,14 +63,20 @@ final class PredictProcessTests: XCTestCase {
 
     /// A model of another shape than the data: one line that says both shapes, and a failure.
     func testModelThatDoesNotFitTheDataIsOneLine() throws {
-        let model = folder + "/small.safetensors"
-        let spec = ModelSpec(layerSizes: [100, 16, 10])
-        try ModelFile.save(spec: spec, parameters: spec.initialParameters(.he, seed: 7), to: model)
+        let model = try modelOf100Inputs()
         let result = try dptrain(["predict", "--model", model])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertEqual(result.output, "")
         XCTAssertEqual(result.errors.split(separator: "\n").count, 1, result.errors)
         XCTAssertTrue(result.errors.contains("the model takes 100 inputs and has 10 outputs, but the data has 784 pixels and 10 classes"), result.errors)
+    }
+
+    /// A model that takes 100 inputs, where MNIST has 784.
+    func modelOf100Inputs() throws -> String {
+        let model = folder + "/small.safetensors"
+        let spec = ModelSpec(layerSizes: [100, 16, 10])
+        try ModelFile.save(spec: spec, parameters: spec.initialParameters(.he, seed: 7), to: model)
+        return model
     }
 
     func testOutputInAFolderThatDoesNotExistFailsFirst() throws {
@@ -83,9 +89,7 @@ final class PredictProcessTests: XCTestCase {
 extension PredictProcessTests {
     /// evaluate says the same mismatch in the same one line (it had printed the usage after it).
     func testEvaluateSaysAMismatchInOneLine() throws {
-        let model = folder + "/small.safetensors"
-        let spec = ModelSpec(layerSizes: [100, 16, 10])
-        try ModelFile.save(spec: spec, parameters: spec.initialParameters(.he, seed: 7), to: model)
+        let model = try modelOf100Inputs()
         let result = try dptrain(["evaluate", "--model", model])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertEqual(result.errors.split(separator: "\n").count, 1, result.errors)
