@@ -17,6 +17,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // --prometheus: the text exposition (lock-free counters and gauges) and a small HTTP server with no dependencies.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // System libraries: private plumbing, imported only by the Swift module that wraps each.
@@ -49,6 +52,11 @@ let package = Package(
         .target(name: "Distributed", dependencies: [
             "MLP", "Dataset", "Wire", "ZMQ", "Roles", "Training", "CSignals", "CSharedMemory", .product(name: "Logging", package: "swift-log"),
         ]),
+        // --prometheus: a run's live figures as Prometheus series, served on /metrics. The step loop sets
+        // atomic values; the HTTP server's threads read them.
+        .target(name: "Monitoring", dependencies: [
+            "Training", "Distributed", .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "FlyingFox", package: "FlyingFox"),
+        ]),
         // dptrain report: metrics files to one HTML page of inline SVG charts.
         .target(name: "Report"),
         // TensorBoard's event files: TFRecord framing around hand-encoded Event protocol buffers.
@@ -62,7 +70,7 @@ let package = Package(
         .target(name: "Supervision"),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
-            "MLP", "Dataset", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CBuildInfo", "Supervision", "CSignals", "Report",
+            "MLP", "Dataset", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CBuildInfo", "Supervision", "CSignals", "Report", "Monitoring",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -80,6 +88,7 @@ let package = Package(
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision"]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Training"]),
         .testTarget(name: "CommandsTests", dependencies: [
             "Commands", "Supervision", "Training", "Roles", "Distributed", "Wire", "ZMQ", "MLP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import MLP
+import Monitoring
 import Distributed
 import Roles
 import Training
@@ -30,6 +31,7 @@ public struct CoordinatorCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
     @OptionGroup var transport: TransportOptions
+    @OptionGroup var prometheus: PrometheusOptions
     @OptionGroup(title: "Security") var security: CoordinatorSecurityOptions
 
     @Flag(help: "Log every detail: each worker's samples, each slow step, each dropped message.")
@@ -64,7 +66,11 @@ public struct CoordinatorCommand: ParsableCommand {
                 trainSamples: data.train.count, testSamples: data.test.count,
                 logEvery: logs.every,
                 coordinator: membership.runLineFields(workers: workers, endpoint: coordinator.endpoint)).write(to: logs)
-        let observers: [TrainingObserver] = [ProgressDisplay(), logs]
+        var observers: [TrainingObserver] = [ProgressDisplay(), logs]
+        let series = Series(labels: Series.labels(runID: coordinator.runID, role: "coordinator", member: nil))
+        let endpoint = try prometheus.start(series) { logger.info("\($0)") }
+        if endpoint != nil { observers.append(TrainingSeries(series)) }
+        defer { endpoint?.finish { logger.info("\($0)") } }
         let report = try coordinator.run(observer: ObserverList(observers))
         if coordinator.stoppedBySignal != 0 {
             // A scheduler's preemption: keep what was trained, and exit 0 so it is not taken for a failure.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dataset
 import Foundation
 import MLP
+import Monitoring
 import Distributed
 import Roles
 import Training
@@ -15,13 +16,15 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
 
     @OptionGroup var output: OutputOptions
+    @OptionGroup var prometheus: PrometheusOptions
 
     func run() throws {
         let data = try dataOptions.load()
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
         let stepsPerEpoch = (data.train.count + config.batchSize - 1) / config.batchSize
         let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch)
-        RunLine(runID: UInt64.random(in: 1...UInt64.max), trainer: "single-process", resumed: false, config: config,
+        let runID = UInt64.random(in: 1...UInt64.max)
+        RunLine(runID: runID, trainer: "single-process", resumed: false, config: config,
                 trainSamples: data.train.count, testSamples: data.test.count,
                 logEvery: logs.every).write(to: logs)
         BLAS.useOneThread()
@@ -31,7 +34,11 @@ struct TrainCommand: ParsableCommand {
         print(BLASKernels.summary)
 
         let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test)
-        let observers: [TrainingObserver] = [ProgressDisplay(), logs]
+        var observers: [TrainingObserver] = [ProgressDisplay(), logs]
+        let series = Series(labels: Series.labels(runID: runID, role: "single-process", member: nil))
+        let endpoint = try prometheus.start(series) { print($0) }
+        if endpoint != nil { observers.append(TrainingSeries(series)) }
+        defer { endpoint?.finish { print($0) } }
         let report = try trainer.run(observer: ObserverList(observers))
         print(RunLines.done(report))
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import MLP
+import Monitoring
 import Distributed
 import Roles
 import Training
@@ -35,6 +36,7 @@ public struct WorkerCommand: ParsableCommand {
     var acceptOtherKernels = false
 
     @OptionGroup(title: "Security") var security: WorkerSecurityOptions
+    @OptionGroup var prometheus: PrometheusOptions
 
     @Flag(help: "Log every detail, debug lines included.")
     var verbose = false
@@ -67,7 +69,8 @@ public struct WorkerCommand: ParsableCommand {
         PlainLogHandler.bootstrap(verbose: verbose)
         BLAS.useOneThread()
         let context = try Context()
-        let worker = try Worker(endpoint: endpoint(environment: ProcessInfo.processInfo.environment), context: context, logger: Logger(label: "worker"),
+        let logger = Logger(label: "worker")
+        let worker = try Worker(endpoint: endpoint(environment: ProcessInfo.processInfo.environment), context: context, logger: logger,
                                 giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true, sharedMemory: sharedMemory.isOn,
                                 acceptsOtherKernels: acceptOtherKernels,
                                 dropIncoming: Self.testFault(),
@@ -76,6 +79,10 @@ public struct WorkerCommand: ParsableCommand {
         if let delay = ProcessInfo.processInfo.environment["DPTRAIN_TEST_STEP_DELAY_MS"].flatMap(Double.init), delay > 0 {
             worker.testStepDelay = delay / 1000
         }
+        let series = Series(labels: Series.labels(runID: nil, role: "worker", member: nil))
+        let endpoint = try prometheus.start(series) { logger.info("\($0)") }
+        if endpoint != nil { worker.monitor = WorkerSeries(registry: series.registry) }
+        defer { endpoint?.finish { logger.info("\($0)") } }
         do {
             try worker.run()
         } catch WorkerError.stopped {

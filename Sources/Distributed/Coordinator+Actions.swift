@@ -12,6 +12,7 @@ import ZMQ
 /// is full has stopped reading, and the machine handles it as it does any loss.
 extension Coordinator {
     func perform(_ actions: [CoordinatorStateMachine.Action]) {
+        if !actions.isEmpty { observer?.membersChanged(training: machine.members.count, joining: machine.joining.count) }
         for action in actions {
             switch action {
             case .welcome(let member):
@@ -74,6 +75,7 @@ extension Coordinator {
                                                 ("detail", .string(reason.description)), ("host", .string(member.host)),
                                                 ("cleanly", .bool(reason == .left))])
             case .dropped(let reason):
+                observer?.messageDropped(reason.kind)
                 let logged = loggedDrops[reason.kind, default: 0]
                 loggedDrops[reason.kind] = logged + 1
                 if logged < 20 { logger.warning("dropped \(reason)") }

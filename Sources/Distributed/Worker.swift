@@ -49,6 +49,8 @@ public final class Worker {
     }
 
     public private(set) var stepsDone = 0
+    /// Told of each welcome and each answered step (the Prometheus endpoint); nil for none.
+    public var monitor: WorkerMonitor?
     /// Seconds added to each step's compute, for tests that need a slow worker (a straggler).
     public var testStepDelay: Double = 0
     /// Leave cleanly at the end of the step in hand on SIGTERM or SIGINT.
@@ -292,6 +294,7 @@ public final class Worker {
         chunks = ChunkedGradient(spec: training.model, largestChunk: training.largestChunk, format: training.fixedPointFormat(for: configuration.precision))
         alignedParameters = [Float](repeating: 0, count: welcome.parameterCount)
         chunkIndices = [Int32](repeating: 0, count: training.largestChunk)
+        monitor?.joined(runID: runID, member: machine.workerID)
         logger.info("joined as worker \(machine.workerID): \(training.model.summary), batch \(training.batchSize) over \(counted(training.shardCount, "shard"))")
         if let core = configuration.blasCore, core != BLAS.coreName {
             logger.warning("worker \(machine.workerID): computing on \(BLAS.coreName) BLAS kernels in a run on \(core), as --accept-other-kernels allows: the weights may differ in the last bits from one process's")
@@ -316,6 +319,7 @@ public final class Worker {
         }
         if testStepDelay > 0 { Thread.sleep(forTimeInterval: testStepDelay) }
         let computeNanoseconds = DispatchTime.now().uptimeNanoseconds - start
+        if let score { monitor?.answered(samples: score.samples, computeNanoseconds: computeNanoseconds) }
         guard let score else {
             // Tell the coordinator, which stops the run with the reason, rather than leave it waiting.
             try? encoder.failure("the loss or a gradient became NaN, infinite or too large to sum exactly at step \(number): training diverged; restart with a lower --lr",
@@ -409,4 +413,10 @@ public enum WorkerError: Error, CustomStringConvertible, Equatable {
             return "worker: stopped by a signal before joining a run"
         }
     }
+}
+
+/// What a worker tells a watcher as it works: plain calls on its own thread, which must not wait.
+public protocol WorkerMonitor: AnyObject {
+    func joined(runID: UInt64, member: UInt32)
+    func answered(samples: Int, computeNanoseconds: UInt64)
 }

@@ -97,6 +97,10 @@ public protocol TrainingObserver: AnyObject {
     func trainingFinished(_ report: TrainingReport)
     /// Anything else worth a metrics line: a worker joined or was lost, a checkpoint written.
     func event(_ name: String, _ fields: [(String, JSONValue)])
+    /// The coordinator's members, training and joining, after anything that may have changed them.
+    func membersChanged(training: Int, joining: Int)
+    /// A message was dropped, for the reason `kind` names (`DropReason.kind`); no metrics line of its own.
+    func messageDropped(_ kind: String)
 }
 
 extension TrainingObserver {
@@ -104,6 +108,8 @@ extension TrainingObserver {
     public func epochFinished(_ report: TrainingReport) {}
     public func trainingFinished(_ report: TrainingReport) {}
     public func event(_ name: String, _ fields: [(String, JSONValue)]) {}
+    public func membersChanged(training: Int, joining: Int) {}
+    public func messageDropped(_ kind: String) {}
 }
 
 /// Passes each event to several observers, in order.
@@ -114,6 +120,8 @@ public final class ObserverList: TrainingObserver {
     public func epochFinished(_ report: TrainingReport) { observers.forEach { $0.epochFinished(report) } }
     public func trainingFinished(_ report: TrainingReport) { observers.forEach { $0.trainingFinished(report) } }
     public func event(_ name: String, _ fields: [(String, JSONValue)]) { observers.forEach { $0.event(name, fields) } }
+    public func membersChanged(training: Int, joining: Int) { observers.forEach { $0.membersChanged(training: training, joining: joining) } }
+    public func messageDropped(_ kind: String) { observers.forEach { $0.messageDropped(kind) } }
 }
 
 extension TrainingReport {
