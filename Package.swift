@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision"]),
-        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Training"]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Training", "MLP", .product(name: "Prometheus", package: "swift-prometheus")]),
         .testTarget(name: "CommandsTests", dependencies: [
             "Commands", "Supervision", "Training", "Roles", "Distributed", "Wire", "ZMQ", "MLP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

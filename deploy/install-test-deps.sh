@@ -4,7 +4,8 @@
 # tcpdump, which watches a secured run's traffic; pyzmq, another ZeroMQ tool that
 # must read dptrain's key files; the tensorboard Python package, whose own loader
 # reads dptrain's event files back; Chromium, which renders dptrain report's page
-# to a PNG. Only what is missing; sudo when not root.
+# to a PNG; Debian's prometheus and promtool, which scrape and lint the --prometheus endpoint
+# (its tests run their own Prometheus on loopback). Only what is missing; sudo when not root.
 set -euo pipefail
 
 sudo=""
@@ -21,6 +22,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# prometheus and promtool (PrometheusProcessTests), without the exporters it recommends.
+if [ ! -x /usr/bin/prometheus ] || [ ! -x /usr/bin/promtool ]; then
+  echo "installing prometheus"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
 if ! python3 -c "import safetensors, numpy, tensorboard" 2>/dev/null; then

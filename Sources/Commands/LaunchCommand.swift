@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Monitoring
 import Supervision
 
 struct LaunchCommand: ParsableCommand {
@@ -35,6 +36,7 @@ struct LaunchCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
     @OptionGroup var transport: TransportOptions
+    @OptionGroup var prometheus: PrometheusOptions
 
     @Flag(help: "Encrypt and authenticate the run with CURVE keys made for it alone (in a temporary folder, removed at the end).")
     var secure = false
@@ -52,6 +54,7 @@ struct LaunchCommand: ParsableCommand {
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be between 1 and 256 (got \(workers))") }
         guard maxRestarts >= 0 else { throw ValidationError("--max-restarts must be 0 or more (got \(maxRestarts))") }
         try membership.validate(workers: workers)
+        try prometheus.validate(processes: workers + 1)
         if secure && insecure { throw ValidationError("--secure and --insecure contradict each other: choose one") }
         if let bind, !secure, !insecure, CoordinatorSecurityOptions.isReachableFromNetwork(bind) {
             throw ValidationError(CoordinatorSecurityOptions.insecureBindText(bind, alternatives: "add --secure for keys made for this run"))
@@ -88,7 +91,8 @@ struct LaunchCommand: ParsableCommand {
         var coordinatorArguments = ["coordinator", "--bind", endpoint, "--workers", String(workers)]
             + Self.coordinatorFlags(fromLaunchArguments: Self.argumentsAfterLaunch(CommandLine.arguments))
             + (report != nil && output.metrics == nil ? ["--metrics", reportMetrics!] : [])
-        var workerArguments = (1...workers).map { _ in ["worker", "--connect", Self.connectable(endpoint)] }
+            + Self.prometheusArguments(prometheus.prometheus, process: 0)
+        var workerArguments = (1...workers).map { ["worker", "--connect", Self.connectable(endpoint)] + Self.prometheusArguments(prometheus.prometheus, process: $0) }
         let keys = secure ? try ThrowawayKeys(workers: workers) : nil
         defer { keys?.remove() }
         if let keys {
@@ -148,6 +152,14 @@ struct LaunchCommand: ParsableCommand {
         return coordinator.succeeded && workerFailed ? 1 : coordinator.shellStatus
     }
 
+    /// --prometheus for the coordinator (process 0) and worker N: HOST:PORT+N, so that each has its
+    /// own port in a row; with port 0, each takes any free port and logs it.
+    static func prometheusArguments(_ address: String?, process: Int) -> [String] {
+        guard let address, let parsed = try? EndpointAddress(address) else { return [] }
+        let port = parsed.port == 0 ? 0 : Int(parsed.port) + process
+        return ["--prometheus", parsed.host.contains(":") ? "[\(parsed.host)]:\(port)" : "\(parsed.host):\(port)"]
+    }
+
     /// What followed `launch` on the command line, exactly as typed.
     static func argumentsAfterLaunch(_ commandLine: [String]) -> [String] {
         guard let launch = commandLine.dropFirst().firstIndex(of: "launch") else { return [] }
@@ -157,7 +169,7 @@ struct LaunchCommand: ParsableCommand {
     /// The launch arguments without the launcher's own --workers, --bind, --report and --max-restarts: the
     /// rest is the coordinator's, passed on as typed rather than re-serialised from parsed values.
     static func coordinatorFlags(fromLaunchArguments arguments: [String]) -> [String] {
-        let launcherOptions = ["--workers", "--bind", "--report", "--max-restarts"]
+        let launcherOptions = ["--workers", "--bind", "--report", "--max-restarts", "--prometheus"]
         let launcherFlags = ["--secure"]
         var flags: [String] = []
         var remaining = arguments[...]

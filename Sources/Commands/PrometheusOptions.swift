@@ -9,6 +9,14 @@ public struct PrometheusOptions: ParsableArguments {
     public init() {}
 
     public func validate() throws {
+        try validate(processes: 1)
+    }
+
+    /// For `launch`: the coordinator takes PORT and worker N PORT+N, which must all be ports.
+    func validate(processes: Int) throws {
+        if let prometheus, let address = try? EndpointAddress(prometheus), address.port != 0, Int(address.port) + processes - 1 > 65535 {
+            throw ValidationError("--prometheus \(prometheus): launch gives the coordinator port \(address.port) and worker N port \(address.port)+N, past 65535 with \(processes - 1) workers; choose a lower port")
+        }
         if let prometheus {
             do { _ = try EndpointAddress(prometheus) } catch let error as EndpointAddressError { throw ValidationError(error.description) }
         }
