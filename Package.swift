@@ -41,16 +41,20 @@ let package = Package(
         .target(name: "CSharedMemory"),
         // IDX files, MNIST, shards and batches.
         .target(name: "Dataset", dependencies: ["CZlib", "CKernels"], swiftSettings: alwaysOptimised),
+        // The run's plan: its training config, its virtual shards and chunks, the epochs' orders,
+        // who holds which shards and how far the run has come. Below the roles and the single
+        // process alike, so that both follow one plan. No wire, no sockets, no clock.
+        .target(name: "Plan", dependencies: ["MLP"]),
         // The roles' decisions as state machines: membership, samples, liveness, the run's
         // configuration. Time comes in, actions go out. No sockets, no clock, no logging.
-        .target(name: "Roles", dependencies: ["MLP", "Wire"]),
+        .target(name: "Roles", dependencies: ["MLP", "Plan", "Wire"]),
         // The single-process trainer, the run's accounting, evaluation, metrics, model files,
         // checkpoints, progress. No sockets.
-        .target(name: "Training", dependencies: ["MLP", "Dataset", "Roles", "TensorBoard"]),
+        .target(name: "Training", dependencies: ["MLP", "Dataset", "Plan", "TensorBoard"]),
         // The coordinator's and the worker's drivers: poll, decode, feed the machine, perform
         // its actions, compute. The only training code that touches sockets.
         .target(name: "Distributed", dependencies: [
-            "MLP", "Dataset", "Wire", "ZMQ", "Roles", "Training", "CSignals", "CSharedMemory", .product(name: "Logging", package: "swift-log"),
+            "MLP", "Dataset", "Wire", "ZMQ", "Plan", "Roles", "Training", "CSignals", "CSharedMemory", .product(name: "Logging", package: "swift-log"),
         ]),
         // --prometheus: a run's live figures as Prometheus series, served on /metrics. The step loop sets
         // atomic values; the HTTP server's threads read them.
@@ -70,7 +74,7 @@ let package = Package(
         .target(name: "Supervision"),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
-            "MLP", "Dataset", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CBuildInfo", "Supervision", "CSignals", "Report", "Monitoring",
+            "MLP", "Dataset", "Plan", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CBuildInfo", "Supervision", "CSignals", "Report", "Monitoring",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -80,9 +84,10 @@ let package = Package(
 
         .testTarget(name: "MLPTests", dependencies: ["MLP"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),
-        .testTarget(name: "RolesTests", dependencies: ["Roles", "Wire"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Roles", "MLP", "Dataset"]),
-        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "Roles", "MLP", "Dataset", "Wire", "ZMQ",
+        .testTarget(name: "PlanTests", dependencies: ["Plan", "MLP"]),
+        .testTarget(name: "RolesTests", dependencies: ["Roles", "Plan", "Wire"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Plan", "MLP", "Dataset"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "Plan", "Roles", "MLP", "Dataset", "Wire", "ZMQ",
                                                              .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
@@ -90,7 +95,7 @@ let package = Package(
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "Training", "MLP", .product(name: "Prometheus", package: "swift-prometheus")]),
         .testTarget(name: "CommandsTests", dependencies: [
-            "Commands", "Supervision", "Training", "Roles", "Distributed", "Wire", "ZMQ", "MLP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands", "Supervision", "Training", "Plan", "Roles", "Distributed", "Wire", "ZMQ", "MLP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
     ],
     swiftLanguageModes: [.v5]
