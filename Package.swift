@@ -20,6 +20,8 @@ let package = Package(
         // --prometheus: the text exposition (lock-free counters and gauges) and a small HTTP server with no dependencies.
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        // --config: run files in YAML, whose parser (libyaml inside) says the line of every key.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System libraries: private plumbing, imported only by the Swift module that wraps each.
@@ -77,6 +79,7 @@ let package = Package(
             "MLP", "Dataset", "Plan", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CBuildInfo", "Supervision", "CSignals", "Report", "Monitoring",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "dptrain", dependencies: ["Commands", "Training"]),
         .executableTarget(name: "coordinator", dependencies: ["Commands", "Training"]),

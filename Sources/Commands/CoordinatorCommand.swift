@@ -25,6 +25,7 @@ public struct CoordinatorCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Workers to wait for before the first step.")
     var workers: Int
 
+    @OptionGroup var runFile: RunFileOption
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
 
@@ -52,6 +53,7 @@ public struct CoordinatorCommand: ParsableCommand {
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
         let stepsPerEpoch = (data.train.count + config.batchSize * workers - 1) / (config.batchSize * workers)
         let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch, resuming: membership.resume) { logger.warning("\($0)") }
+        let settings = RunSettings.of(config, data: dataOptions.data)
         BLAS.useOneThread()
         logger.info("\(RunLines.configuration(config))")
         logger.info("\(BLASKernels.summary)")
@@ -64,7 +66,7 @@ public struct CoordinatorCommand: ParsableCommand {
                                           security: try security.security(context: context, logger: logger))
         RunLine(runID: coordinator.runID, trainer: "coordinator", resumed: membership.resume, config: config,
                 trainSamples: data.train.count, testSamples: data.test.count,
-                logEvery: logs.every,
+                logEvery: logs.every, settings: settings,
                 coordinator: membership.runLineFields(workers: workers, endpoint: coordinator.endpoint)).write(to: logs)
         var observers: [TrainingObserver] = [ProgressDisplay(), logs]
         let series = Series(labels: Series.labels(runID: coordinator.runID, role: "coordinator", member: nil))
@@ -76,7 +78,7 @@ public struct CoordinatorCommand: ParsableCommand {
             // A scheduler's preemption: keep what was trained, and exit 0 so it is not taken for a failure.
             var wrote = coordinator.lastCheckpoint.map { ["checkpoint \($0)"] } ?? []
             if let save = output.save {
-                try ModelFile.save(spec: config.model, parameters: coordinator.parameters, to: save)
+                try ModelFile.save(spec: config.model, parameters: coordinator.parameters, to: save, settings: settings)
                 wrote.append("model \(save)")
             }
             print("stopped by signal \(coordinator.stoppedBySignal) at step \(coordinator.machine.step): "
@@ -85,7 +87,7 @@ public struct CoordinatorCommand: ParsableCommand {
         }
         print(RunLines.done(report, workers: report.workers))
         if let save = output.save {
-            try ModelFile.save(spec: config.model, parameters: coordinator.parameters, to: save)
+            try ModelFile.save(spec: config.model, parameters: coordinator.parameters, to: save, settings: settings)
             print("saved the model to \(save)")
         }
     }

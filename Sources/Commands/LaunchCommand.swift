@@ -30,6 +30,7 @@ struct LaunchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("At the end, write the run's HTML report here (dptrain report).", valueName: "file"))
     var report: String?
 
+    @OptionGroup var runFile: RunFileOption
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
 
@@ -89,7 +90,7 @@ struct LaunchCommand: ParsableCommand {
         let reportMetrics = report == nil ? nil : output.metrics ?? "\(NSTemporaryDirectory())dptrain-launch-\(getpid()).jsonl"
         defer { if report != nil && output.metrics == nil { unlink(reportMetrics!) } }
         var coordinatorArguments = ["coordinator", "--bind", endpoint, "--workers", String(workers)]
-            + Self.coordinatorFlags(fromLaunchArguments: Self.argumentsAfterLaunch(CommandLine.arguments))
+            + Self.coordinatorFlags(fromLaunchArguments: Self.argumentsAfterLaunch(RunFiles.effectiveArguments))
             + (report != nil && output.metrics == nil ? ["--metrics", reportMetrics!] : [])
             + Self.prometheusArguments(prometheus.prometheus, process: 0)
         var workerArguments = (1...workers).map { ["worker", "--connect", Self.connectable(endpoint)] + Self.prometheusArguments(prometheus.prometheus, process: $0) }
@@ -169,7 +170,7 @@ struct LaunchCommand: ParsableCommand {
     /// The launch arguments without the launcher's own --workers, --bind, --report and --max-restarts: the
     /// rest is the coordinator's, passed on as typed rather than re-serialised from parsed values.
     static func coordinatorFlags(fromLaunchArguments arguments: [String]) -> [String] {
-        let launcherOptions = ["--workers", "--bind", "--report", "--max-restarts", "--prometheus"]
+        let launcherOptions = ["--workers", "--bind", "--report", "--max-restarts", "--prometheus", "--config"]
         let launcherFlags = ["--secure"]
         var flags: [String] = []
         var remaining = arguments[...]

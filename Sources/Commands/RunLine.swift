@@ -16,6 +16,8 @@ struct RunLine {
     var trainSamples: Int
     var testSamples: Int
     var logEvery: Int
+    /// The run's settings as run-file keys (`RunSettings`): `dptrain config` prints the same.
+    var settings: [(String, String)] = []
     /// Fields only a distributed run has: workers to start with, the most, the deadline, checkpoints.
     var coordinator: [(String, JSONValue)] = []
 
@@ -28,6 +30,7 @@ struct RunLine {
             ("command", .array(CommandLine.arguments.map(JSONValue.string))),
             ("model", .string(config.model.summary)), ("config", .encoding(config)),
             ("train_samples", .int(trainSamples)), ("test_samples", .int(testSamples)), ("log_every", .int(logEvery)),
+            ("settings", .object(settings.map { ($0.0, .string($0.1)) })),
         ] + coordinator
     }
 

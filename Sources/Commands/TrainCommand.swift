@@ -12,6 +12,7 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train in this one process, with no sockets.")
 
+    @OptionGroup var runFile: RunFileOption
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
 
@@ -24,9 +25,10 @@ struct TrainCommand: ParsableCommand {
         let stepsPerEpoch = (data.train.count + config.batchSize - 1) / config.batchSize
         let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch)
         let runID = UInt64.random(in: 1...UInt64.max)
+        let settings = RunSettings.of(config, data: dataOptions.data)
         RunLine(runID: runID, trainer: "single-process", resumed: false, config: config,
                 trainSamples: data.train.count, testSamples: data.test.count,
-                logEvery: logs.every).write(to: logs)
+                logEvery: logs.every, settings: settings).write(to: logs)
         BLAS.useOneThread()
 
         print("dptrain: " + RunLines.configuration(config))
@@ -46,7 +48,7 @@ struct TrainCommand: ParsableCommand {
             printSample(parameters: trainer.parameters, spec: config.model, data: data.test)
         }
         if let save = output.save {
-            try ModelFile.save(spec: config.model, parameters: trainer.parameters, to: save)
+            try ModelFile.save(spec: config.model, parameters: trainer.parameters, to: save, settings: settings)
             print("saved the model to \(save)")
         }
     }

@@ -35,6 +35,7 @@ public struct WorkerCommand: ParsableCommand {
     @Flag(help: "Join a run whose BLAS kernels are not this worker's (it is refused otherwise): the run goes on, but its weights may differ in the last bits from one process's.")
     var acceptOtherKernels = false
 
+    @OptionGroup var runFile: RunFileOption
     @OptionGroup(title: "Security") var security: WorkerSecurityOptions
     @OptionGroup var prometheus: PrometheusOptions
 

@@ -13,10 +13,16 @@ import MLP
 public enum ModelFile {
     public static let formatName = "dptrain"
 
-    public static func save(spec: ModelSpec, parameters: [Float], to path: String) throws {
+    /// `settings`, the run's flags as run-file keys and values (`dptrain config --from` prints them),
+    /// go in the metadata as `dptrain_settings`, a JSON array of [key, value] pairs in their order.
+    public static func save(spec: ModelSpec, parameters: [Float], to path: String, settings: [(String, String)] = []) throws {
         precondition(parameters.count == spec.parameterCount)
+        var entries = metadata(spec)
+        if !settings.isEmpty {
+            entries.append((settingsKey, JSONValue.array(settings.map { .array([.string($0.0), .string($0.1)]) }).json))
+        }
         var header = "{\"__metadata__\":{"
-        header += metadata(spec).map { "\"\($0.0)\":\"\($0.1)\"" }.joined(separator: ",")
+        header += entries.map { JSONValue.quoted($0.0) + ":" + JSONValue.quoted($0.1) }.joined(separator: ",")
         header += "}"
         for tensor in tensors(spec) {
             header += tensorEntry(tensor.name, shape: tensor.shape, floatOffset: tensor.floatOffset, count: tensor.count)
@@ -37,20 +43,21 @@ public enum ModelFile {
         }
     }
 
+    public static let settingsKey = "dptrain_settings"
+
+    /// The run settings a model was saved with; nil for a model saved without them.
+    public static func settings(from path: String) throws -> [(String, String)]? {
+        let (_, header, _) = try read(path)
+        guard let text = (header["__metadata__"] as? [String: String])?[settingsKey] else { return nil }
+        guard let pairs = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [[String]], pairs.allSatisfy({ $0.count == 2 }) else {
+            throw ModelFileError(path: path, reason: "its \(settingsKey) metadata is not a list of [key, value] pairs")
+        }
+        return pairs.map { ($0[0], $0[1]) }
+    }
+
     public static func load(from path: String) throws -> (spec: ModelSpec, parameters: [Float]) {
         func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw fail(FileManager.default.fileExists(atPath: path) ? "cannot be read; check its permissions" : "no such file")
-        }
-        guard data.count >= 8 else { throw fail("only \(data.count) bytes: not a safetensors model file") }
-        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard headerLength > 1, headerLength <= UInt64(min(data.count - 8, 100 << 20)) else {
-            throw fail("its header length \(headerLength) does not fit a \(data.count)-byte file: not a safetensors model file, or truncated")
-        }
-        let headerEnd = 8 + Int(headerLength)
-        guard let header = try? JSONSerialization.jsonObject(with: data[8..<headerEnd]) as? [String: Any] else {
-            throw fail("its header is not JSON: not a safetensors model file")
-        }
+        let (data, header, headerEnd) = try read(path)
         guard let meta = header["__metadata__"] as? [String: String], meta["format"] == formatName else {
             throw fail("it is a safetensors file without dptrain's metadata (format, layers, hidden_activation, loss, bias); "
                        + "a tool that re-saves it must keep the metadata, as Python's safetensors does when given metadata=")
@@ -72,6 +79,24 @@ public enum ModelFile {
             throw fail("tensor \(tensor.name) holds NaN or infinite weights")
         }
         return (spec, parameters)
+    }
+
+    /// The file's bytes, its JSON header and where the header ends.
+    static func read(_ path: String) throws -> (data: Data, header: [String: Any], headerEnd: Int) {
+        func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw fail(FileManager.default.fileExists(atPath: path) ? "cannot be read; check its permissions" : "no such file")
+        }
+        guard data.count >= 8 else { throw fail("only \(data.count) bytes: not a safetensors model file") }
+        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength > 1, headerLength <= UInt64(min(data.count - 8, 100 << 20)) else {
+            throw fail("its header length \(headerLength) does not fit a \(data.count)-byte file: not a safetensors model file, or truncated")
+        }
+        let headerEnd = 8 + Int(headerLength)
+        guard let header = try? JSONSerialization.jsonObject(with: data[8..<headerEnd]) as? [String: Any] else {
+            throw fail("its header is not JSON: not a safetensors model file")
+        }
+        return (data, header, headerEnd)
     }
 
     /// The model that the metadata describes; names each key that is missing or wrong.

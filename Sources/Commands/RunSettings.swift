@@ -1,0 +1,31 @@
+import Foundation
+import Plan
+
+/// The settings that make a run what it is, as run-file keys with the values the run used:
+/// every training flag spelled out (defaults and a preset's choices included) and the data.
+/// Written into the metrics file's run line and the model file, so that `dptrain config --from
+/// MODEL` prints a run file that trains the same model again.
+enum RunSettings {
+    static func of(_ config: TrainingConfig, data: String?) -> [(String, String)] {
+        var settings: [(String, String)] = [
+            ("epochs", String(config.epochs)), ("batch", String(config.batchSize)), ("shards", String(config.shardCount)),
+            ("hidden", config.model.layerSizes.dropFirst().dropLast().map(String.init).joined(separator: ",")),
+            ("activation", config.model.hiddenActivation.rawValue), ("loss", config.model.loss.rawValue),
+            ("optimizer", config.optimizer.kind.rawValue), ("lr", config.optimizer.learningRate.description),
+            ("schedule", config.optimizer.schedule.rawValue), ("momentum", config.optimizer.momentum.description),
+            ("weight-decay", config.optimizer.weightDecay.description), ("init", config.initialization.rawValue),
+            ("no-bias", String(!config.model.useBias)), ("seed", String(config.seed)),
+        ]
+        if let data { settings.append(("data", data)) }
+        return settings
+    }
+
+    /// The settings as YAML, one `key: value` a line, quoted where YAML would read the value otherwise.
+    static func yaml(_ settings: [(String, String)]) -> String {
+        settings.map { key, value in
+            let plain = !value.isEmpty && value.allSatisfy { $0.isLetter || $0.isNumber || "._/,-+".contains($0) }
+                && !["true", "false", "null", "yes", "no", "on", "off", "~"].contains(value.lowercased()) || ["true", "false"].contains(value)
+            return "\(key): " + (plain ? value : "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"")
+        }.joined(separator: "\n") + "\n"
+    }
+}
