@@ -4,6 +4,7 @@ import Foundation
 import MLP
 import Monitoring
 import Distributed
+import Plan
 import Roles
 import Training
 
@@ -22,8 +23,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let data = try dataOptions.load()
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
-        let stepsPerEpoch = (data.train.count + config.batchSize - 1) / config.batchSize
-        let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch)
+        let logs = try output.logs(estimatedSteps: config.plannedSteps(sampleCount: data.train.count))
         let runID = UInt64.random(in: 1...UInt64.max)
         let settings = RunSettings.of(config, data: dataOptions.data)
         RunLine(runID: runID, trainer: "single-process", resumed: false, config: config,
