@@ -25,14 +25,14 @@ final class PrometheusProcessTests: ProcessTestCase {
         for tool in ["prometheus", "promtool"] where !FileManager.default.isExecutableFile(atPath: "/usr/bin/\(tool)") {
             throw XCTSkip("/usr/bin/\(tool) is missing: run deploy/install-test-deps.sh (it installs Debian's prometheus)")
         }
-        let metricsPort = try freePort(), webPort = try freePort(), endpoint = "tcp://127.0.0.1:\(try freePort())"
-        try startPrometheus(scraping: "127.0.0.1:\(metricsPort)", listening: "127.0.0.1:\(webPort)")
+        let metricsPort = try freePort(), workerPort = try freePort(), webPort = try freePort(), endpoint = "tcp://127.0.0.1:\(try freePort())"
+        try startPrometheus(scraping: ["127.0.0.1:\(metricsPort)", "127.0.0.1:\(workerPort)"], listening: "127.0.0.1:\(webPort)")
 
         let metricsFile = "\(folder)/run.jsonl"
         let coordinator = try start("coordinator", ["coordinator", "--bind", endpoint, "--workers", "2", "--epochs", "3", "--batch", "32",
-                                                    "--step-deadline", "2", "--metrics", metricsFile,
+                                                    "--step-deadline", "2", "--metrics", metricsFile, "--checkpoint", "\(folder)/checkpoints",
                                                     "--prometheus", "127.0.0.1:\(metricsPort)"])
-        _ = try start("worker1", ["worker", "--connect", endpoint])
+        _ = try start("worker1", ["worker", "--connect", endpoint, "--prometheus", "127.0.0.1:\(workerPort)"])
         let doomed = try start("worker2", ["worker", "--connect", endpoint])
 
         // Mid-run, with both workers training and Prometheus' scrapes of it stored: read the exposition, kill a worker.
@@ -56,6 +56,14 @@ final class PrometheusProcessTests: ProcessTestCase {
         XCTAssertEqual(lost, 1)
         XCTAssertEqual(try query(webPort, #"max_over_time(dptrain_run_finished[10m])"#), 1, "the final scrape came after the end")
 
+        // Every query of the Grafana dashboard finds its series, as of a second before the run's end.
+        let runID = try XCTUnwrap(try metrics(metricsFile).first?["run_id"] as? String)
+        let end = try XCTUnwrap(done["time"] as? Double)
+        for expression in try Self.dashboardExpressions() {
+            let promQL = expression.replacingOccurrences(of: "$run_id", with: runID).replacingOccurrences(of: "$__rate_interval", with: "1m")
+            XCTAssertGreaterThan(try results(webPort, promQL, at: end - 1), 0, "the dashboard's \(expression) finds nothing")
+        }
+
         // promtool lints the exposition as it was served.
         let exposed = "\(folder)/exposition.txt"
         try exposition.write(toFile: exposed, atomically: true, encoding: .utf8)
@@ -73,7 +81,7 @@ final class PrometheusProcessTests: ProcessTestCase {
 
     // MARK: - Prometheus and its API
 
-    private func startPrometheus(scraping target: String, listening: String) throws {
+    private func startPrometheus(scraping targets: [String], listening: String) throws {
         let config = "\(folder)/prometheus.yml"
         try """
             global:
@@ -82,7 +90,7 @@ final class PrometheusProcessTests: ProcessTestCase {
             scrape_configs:
               - job_name: dptrain
                 static_configs:
-                  - targets: ['\(target)']
+                  - targets: [\(targets.map { "'\($0)'" }.joined(separator: ", "))]
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
@@ -116,13 +124,21 @@ final class PrometheusProcessTests: ProcessTestCase {
         throw XCTSkip("the run's endpoint never showed 300 steps: \(errors("coordinator"))")
     }
 
-    /// The value of an instant query's single result; nil when it has none.
-    private func query(_ port: Int, _ promQL: String) throws -> Double? {
+    /// An instant query's results, now or at a Unix time.
+    private func instant(_ port: Int, _ promQL: String, at time: Double? = nil) throws -> [[String: Any]] {
         var components = URLComponents(string: "http://127.0.0.1:\(port)/api/v1/query")!
-        components.queryItems = [URLQueryItem(name: "query", value: promQL)]
+        components.queryItems = [URLQueryItem(name: "query", value: promQL)] + (time.map { [URLQueryItem(name: "time", value: String($0))] } ?? [])
         let answer = try XCTUnwrap(get(components.url!.absoluteString), "Prometheus does not answer")
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any], answer.body)
-        let results = try XCTUnwrap((json["data"] as? [String: Any])?["result"] as? [[String: Any]], answer.body)
+        XCTAssertEqual(json["status"] as? String, "success", "\(promQL): \(answer.body)")
+        return (json["data"] as? [String: Any])?["result"] as? [[String: Any]] ?? []
+    }
+
+    private func results(_ port: Int, _ promQL: String, at time: Double) throws -> Int { try instant(port, promQL, at: time).count }
+
+    /// The value of an instant query's single result; nil when it has none.
+    private func query(_ port: Int, _ promQL: String) throws -> Double? {
+        let results = try instant(port, promQL)
         guard results.count == 1, let value = results[0]["value"] as? [Any], let text = value.last as? String else { return nil }
         return Double(text)
     }
@@ -136,6 +152,17 @@ final class PrometheusProcessTests: ProcessTestCase {
             Thread.sleep(forTimeInterval: 0.25)
         }
         return last
+    }
+
+    /// Every query of deploy/grafana-dashboard.json.
+    static func dashboardExpressions() throws -> [String] {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let data = try Data(contentsOf: repository.appendingPathComponent("deploy/grafana-dashboard.json"))
+        let dashboard = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let panels = try XCTUnwrap(dashboard["panels"] as? [[String: Any]])
+        let expressions = panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+        XCTAssertGreaterThan(expressions.count, 10)
+        return expressions
     }
 
     /// The value of an unlabelled-by-us series' first sample line in an exposition.

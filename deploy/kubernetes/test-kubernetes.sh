@@ -3,8 +3,11 @@
 # PyPI's kubernetes-validate (strict: unknown fields are errors), installed into a virtual
 # environment of its own; checks what the recipe promises (a coordinator Job and its Service,
 # the workers as a Deployment requesting one core each, the keys as a Secret, checkpoints on a
-# PersistentVolumeClaim); and makes sure a broken manifest is refused, so that a pass means
-# something. Nothing is applied to a cluster: none is reachable from this machine.
+# PersistentVolumeClaim, the pods' Prometheus port and scrape annotations); validates the Prometheus
+# operator's PodMonitor, which kubernetes-validate has no schema for, against PyPI's models of the
+# operator's resources (cloudcoil-models-prometheus-operator, generated from its CRDs: types checked,
+# and an unknown field refused by reading it back); and makes sure a broken manifest is refused,
+# so that a pass means something. Nothing is applied to a cluster: none is reachable from this machine.
 #
 # usage: deploy/kubernetes/test-kubernetes.sh [KUBERNETES_VERSION]   (default: the package's newest)
 set -euo pipefail
@@ -21,6 +24,8 @@ if [ ! -x "$venv/bin/kubernetes-validate" ]; then
   python3 -m venv "$venv" || fail "python3 -m venv failed"
   "$venv/bin/pip" install --quiet kubernetes-validate
 fi
+"$venv/bin/python" -c 'import cloudcoil.models.prometheus_operator' 2>/dev/null \
+  || "$venv/bin/pip" install --quiet cloudcoil-models-prometheus-operator
 version_flag=()
 [ -z "${1:-}" ] || version_flag=(-k "$1")
 validate() { "$venv/bin/kubernetes-validate" --strict "${version_flag[@]}" "$@"; }
@@ -33,8 +38,30 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 sed 's/replicas: 2/replicas: two/' "$here/workers-deployment.yaml" > "$work/bad-type.yaml"
 sed 's/terminationGracePeriodSeconds/terminationGraceSeconds/' "$here/coordinator-job.yaml" > "$work/bad-field.yaml"
+sed 's/podMetricsEndpoints/podMetricEndpoints/' "$here/podmonitor.yaml" > "$work/bad-monitor-field.yaml"
+sed 's/interval: 15s/interval: 15/' "$here/podmonitor.yaml" > "$work/bad-monitor-type.yaml"
 for bad in bad-type bad-field; do
   if validate --quiet "$work/$bad.yaml" >/dev/null 2>&1; then fail "kubernetes-validate accepted $bad.yaml: the check is toothless"; fi
+done
+
+# The PodMonitor against the operator's own schema: every field known and of its type.
+validate_monitors() {
+  "$venv/bin/python" - "$@" <<'PY'
+import sys, yaml
+from cloudcoil.models.prometheus_operator.v1 import PodMonitor
+for path in sys.argv[1:]:
+    for doc in yaml.safe_load_all(open(path)):
+        if not doc or doc.get("kind") != "PodMonitor":
+            continue
+        model = PodMonitor.model_validate(doc)
+        # The models ignore a field they do not know: reading the manifest back shows one.
+        back = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        assert back == doc, f"{path}: fields the PodMonitor schema does not have: {doc} read back as {back}"
+PY
+}
+validate_monitors "${manifests[@]}" || fail "the PodMonitor does not fit the Prometheus operator's schema"
+for bad in bad-monitor-field bad-monitor-type; do
+  if validate_monitors "$work/$bad.yaml" >/dev/null 2>&1; then fail "the PodMonitor check accepted $bad.yaml: it is toothless"; fi
 done
 
 # What the recipe promises, read from the manifests themselves.
@@ -60,6 +87,15 @@ assert worker["resources"]["requests"]["cpu"] in ("1", 1, "1000m"), "a worker do
 env = {e["name"]: e.get("value") for e in worker["env"]}
 port = service["spec"]["ports"][0]["port"]
 assert env["DPTRAIN_COORDINATOR"] == f"tcp://{service['metadata']['name']}:{port}", "the workers do not find the Service"
-print("test-kubernetes.sh: ok: Job + Service, Deployment at 1 CPU per worker, Secret, PVC; workers find tcp://%s:%d" % (service["metadata"]["name"], port))
+monitor = one("PodMonitor")
+for pod in (job, deployment):
+    template = pod["spec"]["template"]
+    container = template["spec"]["containers"][0]
+    assert "--prometheus=0.0.0.0:9400" in container.get("args", []), f"{pod['kind']} serves no /metrics on the pod's address"
+    assert {"name": "metrics", "containerPort": 9400, "protocol": "TCP"} in container["ports"], f"{pod['kind']} names no metrics port"
+    assert template["metadata"]["annotations"] == {"prometheus.io/scrape": "true", "prometheus.io/port": "9400", "prometheus.io/path": "/metrics"}
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= template["metadata"]["labels"].items(), f"the PodMonitor misses the {pod['kind']}"
+assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+print("test-kubernetes.sh: ok: Job + Service, Deployment at 1 CPU per worker, Secret, PVC, PodMonitor and scrape annotations on port 9400; workers find tcp://%s:%d" % (service["metadata"]["name"], port))
 PY
 echo "test-kubernetes.sh: passed (kubernetes-validate $("$venv/bin/kubernetes-validate" --version 2>&1 | head -1), Kubernetes schemas ${1:-of its default version})"

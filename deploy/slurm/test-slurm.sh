@@ -150,6 +150,9 @@ say "$(grep -m1 '^dptrain.sbatch: job' "$out")"
 grep -q "resumed from $checkpoints/checkpoint-" "$out" || fail "the requeued job did not resume from its checkpoint: $(grep -m3 -E 'resum|checkpoint' "$out")"
 say "the requeued job $(grep -m1 -o "resumed from [^ ]*: step [0-9]*, epoch [0-9]*" "$out")"
 grep -q "^done: test accuracy" "$out" || fail "no done line: $(tail -5 "$out")"
+grep -q "^dptrain.sbatch: Prometheus: the coordinator on http://.*:$((20000 + job % 10000 + 1000))/metrics" "$out" \
+  || fail "the job's output names no Prometheus endpoint: $(grep -m2 -i prometheus "$out")"
+say "$(grep -m1 '^dptrain.sbatch: Prometheus' "$out")"
 
 "$bin/dptrain" evaluate --model "$jobdir/model.safetensors" > "$work/evaluate.out" || fail "dptrain evaluate could not read the model"
 accuracy=$(sed -n 's/.*test accuracy \([0-9.]*\).*/\1/p' "$work/evaluate.out" | head -1)
