@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What --prometheus costs the step loop: the same run without the endpoint and with it, scraped
-# every 100 ms by curl (on another core), alternating, ROUNDS times; samples/s of each and their
-# ratio. First dptrain train (one process, on core 0: its HTTP thread shares the core with the
+# every 100 ms by curl (on another core), alternating, ROUNDS times; for each, the samples per
+# second of the run's CPU time (GNU time's user + system, every process of the run and its HTTP
+# threads included: on a shared machine this moves far less with others' load than wall-clock
+# samples/s, which is printed beside it) and their ratio. First dptrain train (one process, on core 0: its HTTP thread shares the core with the
 # steps), then dptrain launch --workers 2 (on cores 0 and 1, every process's endpoint scraped).
 #   benchmarks/prometheus-cost.sh [ROUNDS]
 set -euo pipefail
@@ -13,21 +15,26 @@ command -v curl >/dev/null || { echo "prometheus-cost.sh: needs curl" >&2; exit 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rate() { grep -m1 -o '[0-9,]* samples/s' "$1" | tr -d ',' | cut -d' ' -f1; }
+# Samples over the run's CPU seconds, from the line /usr/bin/time appends.
+cpu_rate() { awk -v n="$2" '/^cpu-seconds / {printf "%d", n / ($2 + $3)}' "$1"; }
+[ -x /usr/bin/time ] || { echo "prometheus-cost.sh: needs GNU time (apt-get install time)" >&2; exit 1; }
 
-# Runs "$@" with its output in $work/out; with SCRAPE=1, curls every endpoint it announces every
-# 100 ms until it ends, and counts the scrapes in $work/scrapes.
+# Runs "$@" with its output in $work/out; with SCRAPE=N, waits for the N endpoints it announces
+# and curls each every 100 ms until it ends, counting the scrapes in $work/scrapes. The scraper
+# runs on core 1 alone, so that its own processes take nothing from the run's core 0.
 run() {
   : > "$work/out"; : > "$work/scrapes"
-  "$@" > "$work/out" 2>&1 &
-  local pid=$! ports=()
-  if [ "${SCRAPE:-0}" = 1 ]; then
-    while kill -0 "$pid" 2>/dev/null; do
-      mapfile -t ports < <(grep -o 'prometheus: serving http://127.0.0.1:[0-9]*' "$work/out" | grep -o '[0-9]*$')
-      for port in "${ports[@]}"; do
-        taskset -c 1 curl -s -o /dev/null "http://127.0.0.1:$port/metrics" && echo >> "$work/scrapes" || true
-      done
-      sleep 0.1
-    done
+  /usr/bin/time -f 'cpu-seconds %U %S' "$@" > "$work/out" 2>&1 &
+  local pid=$!
+  if [ "${SCRAPE:-0}" -gt 0 ]; then
+    taskset -c 1 bash -c '
+      pid=$1 out=$2 scrapes=$3 expected=$4
+      until [ "$(grep -c "prometheus: serving http://127.0.0.1:" "$out")" -ge "$expected" ] || ! kill -0 "$pid" 2>/dev/null; do sleep 0.01; done
+      mapfile -t ports < <(grep -o "prometheus: serving http://127.0.0.1:[0-9]*" "$out" | grep -o "[0-9]*$")
+      while kill -0 "$pid" 2>/dev/null; do
+        for port in "${ports[@]}"; do curl -s -o /dev/null "http://127.0.0.1:$port/metrics" && echo >> "$scrapes"; done
+        sleep 0.1
+      done' scraper "$pid" "$work/out" "$work/scrapes" "$SCRAPE" || true
   fi
   wait "$pid"
 }
@@ -35,20 +42,21 @@ run() {
 echo "$(date -u +%FT%TZ) $(nproc) cores; uptime: $(uptime)"
 train=(taskset -c 0 "$bin" train --epochs 5 --batch 64)
 launch=(taskset -c 0,1 "$bin" launch --workers 2 --epochs 2 --batch 128)
+declare -A endpoints=([train]=1 [launch]=3) samples=([train]=300000 [launch]=120000)
 for name in train launch; do
   declare -n command=$name
-  echo "$name: round  without  with (scraped)  scrapes  ratio"
+  echo "$name: round  samples/CPU-s without  with (scraped)  ratio  scrapes  wall samples/s without  with  ratio"
   for round in $(seq "$rounds"); do
     # Alternate which goes first, so that a drift in the machine's load favours neither.
     if [ $((round % 2)) -eq 1 ]; then
-      SCRAPE=0 run "${command[@]}"; off=$(rate "$work/out")
-      SCRAPE=1 run "${command[@]}" --prometheus 127.0.0.1:0; on=$(rate "$work/out"); scrapes=$(wc -l < "$work/scrapes")
+      SCRAPE=0 run "${command[@]}"; off=$(rate "$work/out"); offcpu=$(cpu_rate "$work/out" "${samples[$name]}")
+      SCRAPE=${endpoints[$name]} run "${command[@]}" --prometheus 127.0.0.1:0; on=$(rate "$work/out"); oncpu=$(cpu_rate "$work/out" "${samples[$name]}"); scrapes=$(wc -l < "$work/scrapes")
     else
-      SCRAPE=1 run "${command[@]}" --prometheus 127.0.0.1:0; on=$(rate "$work/out"); scrapes=$(wc -l < "$work/scrapes")
-      SCRAPE=0 run "${command[@]}"; off=$(rate "$work/out")
+      SCRAPE=${endpoints[$name]} run "${command[@]}" --prometheus 127.0.0.1:0; on=$(rate "$work/out"); oncpu=$(cpu_rate "$work/out" "${samples[$name]}"); scrapes=$(wc -l < "$work/scrapes")
+      SCRAPE=0 run "${command[@]}"; off=$(rate "$work/out"); offcpu=$(cpu_rate "$work/out" "${samples[$name]}")
     fi
-    awk -v n="$name" -v r="$round" -v a="$off" -v b="$on" -v s="$scrapes" \
-      'BEGIN {printf "%s: %5d  %7d  %14d  %7d  %5.3f\n", n, r, a, b, s, b / a}'
+    awk -v n="$name" -v r="$round" -v a="$off" -v b="$on" -v ac="$offcpu" -v bc="$oncpu" -v s="$scrapes" \
+      'BEGIN {printf "%s: %5d  %22d  %14d  %5.3f  %7d  %22d  %4d  %5.3f\n", n, r, ac, bc, bc / ac, s, a, b, b / a}'
   done
 done
 echo "uptime after: $(uptime)"
