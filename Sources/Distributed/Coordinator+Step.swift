@@ -113,9 +113,9 @@ extension Coordinator {
     }
 
     /// Whether a total of `answers` answers is split among the reduce team's threads: from a
-    /// million values on; below, waking the others costs more than it saves (two workers'
-    /// answers of 784-128-10, 203,540 values: 0.141–0.147 ms a step with two threads against
-    /// 0.097–0.117 ms with one, `launch --workers 2 --batch 256 --log-every 1` on two cores).
+    /// million values on; below, waking the others costs more than it saves: two workers'
+    /// answers of 784-128-10 were reduced more slowly by two threads than by one
+    /// (docs/performance.md, "Launch against train").
     private func reduceSplits(answers: Int) -> Bool { answers * parameters.count >= 1 << 20 }
 
     /// Adds the answers' exact fixed-point sums (any order gives the same integers) and turns

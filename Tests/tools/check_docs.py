@@ -15,6 +15,8 @@ them failed, and one still running when its block ends is a failure too (a reade
 left with it). Every process a block starts is killed when the block ends or runs out of time.
 
 A failure prints FILE:LINE, the command and the last lines of its output; the exit status is 1.
+Links first: a link to a file of the repository that does not exist, or to a heading that no
+file has, fails the check before any command runs.
 
 usage: Tests/tools/check_docs.py [FILE.md ...]          default: README.md and docs/*.md
        Tests/tools/check_docs.py --archive ARCHIVE.tar.gz
@@ -130,6 +132,48 @@ def blocks_of(path, shown):
     if inside:
         raise SystemExit(f"{shown}:{start}: a ``` fence is never closed")
     return found
+
+
+def slug(heading):
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]|\[([^\]]*)\]\([^)]*\)", lambda m: m.group(1) or "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def anchors_of(path):
+    found, counts, inside = set(), {}, False
+    with open(path, encoding="utf-8") as file:
+        for text in file:
+            if text.lstrip().startswith("```"):
+                inside = not inside
+            heading = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", text)
+            if heading and not inside:
+                anchor = slug(heading.group(1))
+                n = counts.get(anchor, 0)
+                counts[anchor] = n + 1
+                found.add(anchor if n == 0 else f"{anchor}-{n}")
+    return found
+
+
+def broken_links(path, shown):
+    """Links to files of this repository, or to headings, that lead nowhere."""
+    problems, inside = [], False
+    with open(path, encoding="utf-8") as file:
+        for number, text in enumerate(file, 1):
+            if text.lstrip().startswith("```"):
+                inside = not inside
+            if inside:
+                continue
+            for target in re.findall(r"\]\(([^)\s]+)\)", text):
+                if re.match(r"^[a-z]+:", target):
+                    continue
+                file_part, _, anchor = target.partition("#")
+                destination = os.path.normpath(os.path.join(os.path.dirname(path), file_part)) if file_part else path
+                if not os.path.exists(destination):
+                    problems.append(f"{shown}:{number}: a link to {target}: no such file")
+                elif anchor and destination.endswith(".md") and anchor not in anchors_of(destination):
+                    problems.append(f"{shown}:{number}: a link to {target}: no such heading")
+    return problems
 
 
 def session_processes(session):
@@ -296,6 +340,13 @@ def main():
         files_and_blocks.append((shown, blocks_of(full, shown)))
     if arguments.list:
         return list_blocks(files_and_blocks)
+    links = [problem for path in files for problem in
+             broken_links(path if os.path.isabs(path) else os.path.join(ROOT, path),
+                          os.path.relpath(path if os.path.isabs(path) else os.path.join(ROOT, path), ROOT))]
+    if links:
+        print("\n".join(links), file=sys.stderr)
+        print(f"check_docs: FAILED: {len(links)} broken link(s)", file=sys.stderr)
+        return 1
     binaries = os.path.realpath(arguments.bin) if arguments.bin else default_bin()
     for executable in EXECUTABLES:
         if not os.access(os.path.join(binaries, executable), os.X_OK):
