@@ -111,8 +111,8 @@ public struct FixedPointSum {
     }
 
     /// The fewest bytes a value, 1 to 8, that hold every sum: what goes on the wire. A
-    /// converging run's sums need 5 (6 in its first steps: 147 of 177 steps at 5 bytes, 30 at 6,
-    /// in `launch --workers 2 --batch 1024 --epochs 3`), so a gradient crosses a socket in 5/8 of its bytes.
+    /// converging run's sums need 5, 6 in its first steps (docs/performance.md, "What the same
+    /// weights cost"), so a gradient crosses a socket in 5/8 of its bytes.
     public var packedWidth: Int {
         if let signBits { return Int(dptrain_fixed_width_of_bits(signBits)) }
         return values.withUnsafeBytes { Int(dptrain_fixed_width($0.baseAddress!, values.count)) }
