@@ -38,7 +38,9 @@ struct StepReducer {
     func stop() { team.stop() }
 
     /// Whether a total of `answers` answers is split among the team's threads: from a million
-    /// values on; below, waking the others costs more than it saves (figures in docs/performance.md).
+    /// values on; below, waking the others costs more than it saves: two workers' answers of
+    /// 784-128-10 were reduced more slowly by two threads than by one (docs/performance.md,
+    /// "Launch against train").
     func splits(answers: Int) -> Bool { answers * gradientSum.count >= 1 << 20 }
 
     /// An answer the machine accepted; added into the total at once when one thread does the
