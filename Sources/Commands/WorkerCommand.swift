@@ -61,6 +61,8 @@ public struct WorkerCommand: ParsableCommand {
     public func run() throws {
         PlainLogHandler.bootstrap(verbose: verbose)
         BLAS.useOneThread()
+        ProcessSignals.ignoreBrokenPipes()
+        ProcessSignals.stopAtTheEndOfTheStep()
         let context = try Context()
         let logger = Logger(label: "worker")
         let worker = try Worker(endpoint: endpoint(environment: ProcessInfo.processInfo.environment), context: context, logger: logger,
