@@ -81,6 +81,7 @@ extension Coordinator {
         // machine takes a member's answers in the order it sent them.
         if let known, sharedMemory.doorbells[known.id] != nil { try ringDoorbell(of: known.id) }
         stepTimings.bytes += UInt64(message.byteCount)
+        stepTimings.bytesReceived += UInt64(message.byteCount)
         guard !message.isTruncated, message.count - 1 == framesPerMessage else {
             perform(machine.receiveMisshapen(frames: message.receivedFrames - 1))
             return false
@@ -123,7 +124,10 @@ extension Coordinator {
                 samplesArrived(at: member.id, request: request)
                 // Its first gradient there shows the worker has mapped its slot: nothing else may open it now.
                 slot?.closeDescriptor()
-                if slot != nil, view.sums.baseAddress == UnsafeRawPointer(slot!.data.baseAddress) { stepTimings.bytes += UInt64(view.sums.count) }
+                if slot != nil, view.sums.baseAddress == UnsafeRawPointer(slot!.data.baseAddress) {
+                    stepTimings.bytes += UInt64(view.sums.count)
+                    stepTimings.bytesReceived += UInt64(view.sums.count)
+                }
                 firstGradientArrival = firstGradientArrival ?? now
                 return message != nil
             case .drop(let reason):

@@ -10,7 +10,7 @@ public final class TrainingSeries: TrainingObserver {
     let epoch: Gauge, trainLoss: Gauge, samplesPerSecond: Gauge, learningRate: Gauge
     let testAccuracy: Gauge, testLoss: Gauge, trainAccuracy: Gauge
     let phaseSeconds: [(phase: String, counter: Counter, nanoseconds: KeyPath<StepTimings, UInt64>)]
-    let bytes: Counter
+    let bytes: (sent: Counter, received: Counter)
     let members: (training: Gauge, joining: Gauge)
     let joined: Counter
     let lost: CounterByKind, dropped: CounterByKind
@@ -35,7 +35,9 @@ public final class TrainingSeries: TrainingObserver {
                 (phase, series.counter("dptrain_step_phase_seconds_total", "Coordinator time in each phase of the steps: sending the weights, waiting for the answers, adding them, the optimizer's update.",
                                        [("phase", phase)]), path)
             }
-        bytes = series.counter("dptrain_network_bytes_total", "Bytes the coordinator sent and received in steps and shipments, headers included.")
+        let bytesHelp = "Bytes the coordinator sent and received (shared-memory answers counted as received), headers included."
+        bytes = (series.counter("dptrain_network_bytes_total", bytesHelp, [("direction", "sent")]),
+                 series.counter("dptrain_network_bytes_total", bytesHelp, [("direction", "received")]))
         members = (series.gauge("dptrain_members", "Workers of the run, by state: training takes part in the steps, joining waits for its samples.", [("state", "training")]),
                    series.gauge("dptrain_members", "Workers of the run, by state: training takes part in the steps, joining waits for its samples.", [("state", "joining")]))
         joined = series.counter("dptrain_members_joined_total", "Workers that began taking part in the steps.")
@@ -60,7 +62,9 @@ public final class TrainingSeries: TrainingObserver {
             for phase in phaseSeconds {
                 phase.counter.increment(by: Double(timings[keyPath: phase.nanoseconds] - base[keyPath: phase.nanoseconds]) / 1e9)
             }
-            bytes.increment(by: Int64(timings.bytes - base.bytes))
+            let received = timings.bytesReceived - base.bytesReceived
+            bytes.received.increment(by: Int64(received))
+            bytes.sent.increment(by: Int64(timings.bytes - base.bytes - received))
             previousTimings = timings
             members.training.set(to: Double(progress.workers))
         }

@@ -17,6 +17,8 @@ public struct StepTimings: Equatable, Sendable {
     public var fastestComputeNanoseconds: UInt64 = 0
     /// Bytes sent and received by the coordinator, headers included.
     public var bytes: UInt64 = 0
+    /// The part of `bytes` received (gradients, hellos, heartbeats); the rest was sent.
+    public var bytesReceived: UInt64 = 0
 
     public init() {}
 
@@ -30,6 +32,7 @@ public struct StepTimings: Equatable, Sendable {
         lhs.slowestComputeNanoseconds += rhs.slowestComputeNanoseconds
         lhs.fastestComputeNanoseconds += rhs.fastestComputeNanoseconds
         lhs.bytes += rhs.bytes
+        lhs.bytesReceived += rhs.bytesReceived
     }
 
     /// What was added since `earlier`, a value these timings once had.
@@ -44,6 +47,7 @@ public struct StepTimings: Equatable, Sendable {
         difference.slowestComputeNanoseconds -= earlier.slowestComputeNanoseconds
         difference.fastestComputeNanoseconds -= earlier.fastestComputeNanoseconds
         difference.bytes -= earlier.bytes
+        difference.bytesReceived -= earlier.bytesReceived
         return difference
     }
 

@@ -39,6 +39,7 @@ final class TrainingSeriesTests: XCTestCase {
             timings.steps = step
             timings.waitNanoseconds += 2_000_000
             timings.bytes += 1000
+            timings.bytesReceived += 400
             var progress = StepProgress(epoch: 1, epochs: 2, samplesInEpoch: 32 * step, samplesPerEpoch: 100, loss: 1, samplesPerSecond: 500, elapsedSeconds: 1)
             progress = progress.adding(step: step, learningRate: 0.1, score: BatchScore(lossSum: 32, samples: 32), workers: 2, epochTimings: timings)
             watcher.stepFinished(progress)
@@ -61,7 +62,8 @@ final class TrainingSeriesTests: XCTestCase {
         XCTAssertEqual(values["dptrain_steps_total{\(labels)}"], 4)
         XCTAssertEqual(values["dptrain_epoch{\(labels)}"], 2)
         XCTAssertEqual(values["dptrain_step_phase_seconds_total{\(labels),phase=\"wait\"}"] ?? 0, 0.007, accuracy: 1e-12)
-        XCTAssertEqual(values["dptrain_network_bytes_total{\(labels)}"], 3000)
+        XCTAssertEqual(values["dptrain_network_bytes_total{\(labels),direction=\"sent\"}"], 1800)
+        XCTAssertEqual(values["dptrain_network_bytes_total{\(labels),direction=\"received\"}"], 1200)
         XCTAssertEqual(values["dptrain_members{\(labels),state=\"training\"}"], 1)
         XCTAssertEqual(values["dptrain_members_joined_total{\(labels)}"], 2)
         XCTAssertEqual(values["dptrain_members_lost_total{\(labels),reason=\"deadline\"}"], 1)
