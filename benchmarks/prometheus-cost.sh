@@ -5,7 +5,7 @@
 # threads included: on a shared machine this moves far less with others' load than wall-clock
 # samples/s, which is printed beside it) and their ratio. First dptrain train (one process, on core 0: its HTTP thread shares the core with the
 # steps), then dptrain launch --workers 2 (on cores 0 and 1, every process's endpoint scraped).
-#   benchmarks/prometheus-cost.sh [ROUNDS]
+#   [ONLY=train|launch] benchmarks/prometheus-cost.sh [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -43,7 +43,7 @@ echo "$(date -u +%FT%TZ) $(nproc) cores; uptime: $(uptime)"
 train=(taskset -c 0 "$bin" train --epochs 5 --batch 64)
 launch=(taskset -c 0,1 "$bin" launch --workers 2 --epochs 2 --batch 128)
 declare -A endpoints=([train]=1 [launch]=3) samples=([train]=300000 [launch]=120000)
-for name in train launch; do
+for name in ${ONLY:-train launch}; do
   declare -n command=$name
   echo "$name: round  samples/CPU-s without  with (scraped)  ratio  scrapes  wall samples/s without  with  ratio"
   for round in $(seq "$rounds"); do
