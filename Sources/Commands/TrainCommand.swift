@@ -39,7 +39,7 @@ struct TrainCommand: ParsableCommand {
             printSample(parameters: trainer.parameters, spec: config.model, data: data.test)
         }
         if let save = output.save {
-            try ModelFile.save(spec: config.model, parameters: trainer.parameters, to: save)
+            try ModelSaving.save(spec: config.model, parameters: trainer.parameters, to: save)
             print("saved the model to \(save)")
         }
     }

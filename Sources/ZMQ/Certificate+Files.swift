@@ -1,4 +1,5 @@
 import Foundation
+import OutputFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -77,15 +78,14 @@ extension Certificate {
         return (publicPath, secretPath)
     }
 
+    /// Written whole beside the path, synced, then linked into place (never replacing a file
+    /// that appeared meanwhile), with exactly `mode` from the start: a secret is never readable by others.
     private static func create(_ path: String, mode: mode_t, text: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, mode)
-        guard descriptor >= 0 else { throw CertificateError.cannotWrite(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        // The umask may have taken bits away from a public file's mode; set exactly what was asked.
-        fchmod(descriptor, mode)
-        let bytes = Array(text.utf8)
-        guard bytes.withUnsafeBytes({ Glibc.write(descriptor, $0.baseAddress, $0.count) }) == bytes.count else {
-            throw CertificateError.cannotWrite(path: path, reason: String(cString: strerror(errno)))
+        do {
+            try OutputFile.write(text, to: path, mode: mode, existing: .keep)
+        } catch let error as FileError {
+            if error.code == EEXIST { throw CertificateError.exists(path: path) }
+            throw CertificateError.cannotWrite(path: path, reason: "\(error.reason); \(error.advice)")
         }
     }
 }

@@ -227,7 +227,10 @@ struct Run {
     /// Runs dptrain with `arguments`, and `environment` added to this process's; its output goes to files,
     /// so that nothing blocks on a full pipe. With `measuringMemory`, GNU time measures its peak RSS: the
     /// test process's own rusage would count this large process's memory in the child it spawns.
-    static func dptrain(_ arguments: [String], environment: [String: String] = [:], measuringMemory: Bool = false) throws -> Run {
+    /// With `timeLimit`, a run still going after that many seconds is killed (status 124, as timeout(1) says):
+    /// a hang fails the test instead of stalling the suite.
+    static func dptrain(_ arguments: [String], environment: [String: String] = [:], measuringMemory: Bool = false,
+                        timeLimit: Int? = nil) throws -> Run {
         let folder = NSTemporaryDirectory() + "dptrain-run-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -235,6 +238,9 @@ struct Run {
         if measuringMemory {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/time")
             process.arguments = ["-f", "%M", "-o", folder + "/memory", executable] + arguments
+        } else if let timeLimit {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+            process.arguments = ["-k", "5", String(timeLimit), executable] + arguments
         } else {
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
