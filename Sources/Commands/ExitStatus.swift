@@ -34,6 +34,9 @@ public enum ExitStatus {
         case let error as CheckpointError: return error.fileError != nil ? cannotWrite : configuration
         case is TrainingError, is DatasetError, is ModelFileError: return dataError
         case is CertificateError: return configuration
+        case let error as WorkerError:
+            if case .otherRelease = error { return otherRelease }
+            return nil
         default: return nil
         }
     }
