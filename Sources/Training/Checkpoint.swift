@@ -2,7 +2,7 @@ import Dataset
 import Foundation
 import MLP
 import OutputFiles
-import Roles
+import Plan
 
 /// Everything a coordinator needs to go on where it stopped, bit for bit.
 public struct CheckpointState: Codable, Equatable {
