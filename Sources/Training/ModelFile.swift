@@ -23,7 +23,7 @@ public enum ModelFile {
             self.stepsDone = stepsDone
             self.stepsPlanned = stepsPlanned
         }
-        public var description: String { "partial: trained \(stepsDone) of \(stepsPlanned) steps (its run was interrupted)" }
+        public var description: String { "partial: trained \(stepsDone) of \(stepsPlanned) steps before its run was stopped" }
     }
 
     /// Writes the model: beside `path`, synced, then renamed over it (`OutputFile`), so that a full
