@@ -46,8 +46,18 @@ extension ParsableCommand {
     /// ArgumentParser's main, but a failure that a restart cannot cure exits with its own status
     /// (`ExitStatus`) rather than 1, after the same one line on standard error.
     public static func mainWithExitStatus(_ arguments: [String]? = nil) -> Never {
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot(arguments)
+            command = try parseAsRoot(arguments)
+        } catch {
+            // A mistyped command or a training flag given to a worker: say what was meant.
+            if let hint = CommandLineHints.hint(root: Self.self, arguments: arguments ?? Array(CommandLine.arguments.dropFirst())) {
+                FileHandle.standardError.write(Data("Error: \(hint)\n".utf8))
+                Foundation.exit(ExitStatus.usage)
+            }
+            exit(withError: error)
+        }
+        do {
             try command.run()
             exit(withError: nil)
         } catch {

@@ -117,7 +117,7 @@ public final class Coordinator {
             throw TrainingError.dataDoesNotFitModel(
                 "the model \(config.model.summary) does not fit data of \(train.featureCount) pixels and \(train.classCount) classes")
         }
-        if let problem = ShardPlan.problem(sampleCount: train.count, shardCount: config.shardCount, batchSize: config.batchSize) {
+        if let problem = config.problem(trainingOn: train.count) {
             throw TrainingError.dataDoesNotFitModel(problem)
         }
         self.config = config

@@ -22,7 +22,7 @@ public final class SingleProcessTrainer {
             throw TrainingError.dataDoesNotFitModel(
                 "the model has \(config.model.classCount) outputs but the data has \(train.classCount) classes")
         }
-        if let problem = ShardPlan.problem(sampleCount: train.count, shardCount: config.shardCount, batchSize: config.batchSize) {
+        if let problem = config.problem(trainingOn: train.count) {
             throw TrainingError.dataDoesNotFitModel(problem)
         }
         self.config = config
