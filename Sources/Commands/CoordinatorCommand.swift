@@ -71,7 +71,7 @@ public struct CoordinatorCommand: ParsableCommand {
             var wrote = coordinator.lastCheckpoint.map { ["checkpoint \($0)"] } ?? []
             if let save = output.save {
                 let partial = ModelFile.Partial(stepsDone: Int(coordinator.machine.step),
-                                                stepsPlanned: config.epochs * config.shardPlan(sampleCount: data.train.count).stepsPerEpoch)
+                                                stepsPlanned: config.plannedSteps(sampleCount: data.train.count))
                 try ModelSaving.save(spec: config.model, parameters: coordinator.parameters, to: save, partial: partial,
                                      checkpointFolder: membership.checkpoint)
                 wrote.append("model \(save) (\(partial))")
