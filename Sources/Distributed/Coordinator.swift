@@ -172,9 +172,8 @@ public final class Coordinator {
     @discardableResult
     public func run(observer: TrainingObserver? = nil) throws -> TrainingReport {
         self.observer = observer
-        if options.stopsOnSignal { dptrain_catch_stop_signals() }
-        // A worker gone shows as EPIPE on its step pipe, which must not kill the coordinator.
-        signal(SIGPIPE, SIG_IGN)
+        // The process ignores SIGPIPE (a worker gone shows as EPIPE on its step pipe) and, with
+        // `stopsOnSignal`, catches the stop signals: its command sets that up.
         reduceTeam = ParameterTeam.forThisMachine()
         defer { reduceTeam.stop() }
         do {
