@@ -49,7 +49,7 @@ struct TrainCommand: ParsableCommand {
                   ?? "no usable checkpoint in \(store.directory): starting from the beginning")
         }
         // Only a run that keeps checkpoints stops gently: without one, Ctrl-C ends it as it always did.
-        if store != nil { dptrain_catch_stop_signals() }
+        if store != nil { ProcessSignals.stopAtTheEndOfTheStep() }
         let report = try trainer.run(observer: ObserverList(observers), checkpoints: store.map { .init(store: $0, every: checkpoints.checkpointEvery) },
                                      resume: resume, stopRequested: { dptrain_stop_requested() != 0 })
         if let stopped = trainer.stoppedAtStep {
