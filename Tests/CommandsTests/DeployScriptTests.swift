@@ -56,6 +56,7 @@ final class DeployScriptTests: XCTestCase {
         try XCTSkipUnless(getuid() == 0, "deploy/test.sh runs the archive's tests only as root")
         for script in ["deploy/install-deps.sh", "deploy/install-test-deps.sh"] { try stub(script, "exit 0") }
         try stub("bin/swift", "echo \"swift $*\" >> \"$MARKS\"; exit 1")
+        try stub("bin/python3", "echo \"python3 $*\" >> \"$MARKS\"")
         try stub("deploy/release.sh", "echo \"release\" >> \"$MARKS\"; echo \"1M /tmp/dptrain-test.tar.gz (dptrain)\"")
         for script in ["deploy/kubernetes/test-kubernetes.sh", "deploy/test-release.sh", "deploy/systemd/test-systemd.sh",
                        "deploy/container/test-container.sh", "deploy/slurm/test-slurm.sh"] {
@@ -63,7 +64,7 @@ final class DeployScriptTests: XCTestCase {
         }
         let result = try run("deploy/test.sh")
         XCTAssertNotEqual(result.status, 0)
-        XCTAssertEqual(marks(), ["swift test --disable-swift-testing", "deploy/kubernetes/test-kubernetes.sh", "release",
+        XCTAssertEqual(marks(), ["swift test --disable-swift-testing", "python3 Tests/tools/check_docs.py", "deploy/kubernetes/test-kubernetes.sh", "release",
                                  "deploy/test-release.sh /tmp/dptrain-test.tar.gz", "deploy/systemd/test-systemd.sh /tmp/dptrain-test.tar.gz",
                                  "deploy/container/test-container.sh /tmp/dptrain-test.tar.gz", "deploy/slurm/test-slurm.sh /tmp/dptrain-test.tar.gz"])
         XCTAssertTrue(result.errors.contains("test.sh: FAILED: swift test, deploy/systemd/test-systemd.sh"), result.errors)
