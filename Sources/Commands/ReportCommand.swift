@@ -32,14 +32,6 @@ struct ReportCommand: ParsableCommand {
 
     static func write(files: [String], to output: String) throws {
         let page = ReportPage(runs: try files.map(RunHistory.init(path:))).html()
-<<<<<<< HEAD
         try OutputFile.write(page, to: output)
-=======
-        do {
-            try page.write(toFile: output, atomically: true, encoding: .utf8)
-        } catch {
-            throw ReportError.unwritable(path: output)
-        }
->>>>>>> main
     }
 }
