@@ -132,8 +132,8 @@ extension CoordinatorStateMachine {
     public mutating func receiveInvalid(_ error: WireError, from peer: Peer, now: UInt64) -> [Action] {
         var actions = [count(.malformed("\(error)"))]
         switch error {
-        case .unsupportedVersion:
-            actions.append(.refuse(peer, .wrongVersion, "this coordinator speaks dptrain protocol version \(protocolVersion)", answeringRun: nil))
+        case .unsupportedVersion(let version):
+            actions.append(.refuseOtherVersion(peer, version: version))
         case .runMismatch(let otherRun, _) where member(at: peer) == nil:
             // Most likely a worker of the coordinator that ran here before this one: tell it at
             // once (once a second at most), so that it rejoins without waiting out its timeout,

@@ -40,6 +40,9 @@ public struct CoordinatorStateMachine {
         /// Send this peer a refusal; under `answeringRun` rather than this run's id when set
         /// (a worker of another run decodes only its own run's messages).
         case refuse(Peer, RefuseReason, String, answeringRun: UInt64?)
+        /// Refuse a hello of protocol version `version` (another release) in a header of that
+        /// version, which a worker of any release reads (see Protocol.swift).
+        case refuseOtherVersion(Peer, version: UInt16)
         /// Send this member a heartbeat (also the probe of a waiting step).
         case heartbeat(Member)
         /// Send this member these training samples (global indices), to append to its storage.
