@@ -145,7 +145,7 @@ public struct WorkerStateMachine {
         case .runFinished:
             state = .stopped(.trainingDone)
             return []
-        case .wrongVersion, .runFull, .notAuthorised, .otherKernels:
+        case .wrongVersion, .runFull, .notAuthorised, .otherKernels, .noBF16:
             state = .failed(.refused(reason, text))
             return []
         }

@@ -38,7 +38,8 @@ public final class SingleProcessTrainer {
     @discardableResult
     public func run(observer: TrainingObserver? = nil) throws -> TrainingReport {
         let plan = config.shardPlan(sampleCount: train.count)
-        let chunks = ChunkedGradient(spec: config.model, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(for: .float32))
+        let chunks = ChunkedGradient(spec: config.model, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(for: .float32),
+                                     compute: config.computePrecision)
         let evaluationWorkspace = Workspace(spec: config.model, capacity: 1000)
         var gradient = [Float](repeating: 0, count: parameters.count)
 
