@@ -1,4 +1,5 @@
 import Foundation
+import MLP
 import Roles
 import Training
 
@@ -10,6 +11,7 @@ enum RunLines {
         let optimizer = config.optimizer
         return "\(config.model.summary), \(optimizer.kind.rawValue) lr \(optimizer.learningRate) \(optimizer.schedule.rawValue), "
             + "batch \(config.batchSize) in \(counted(config.shardCount, "shard")), \(counted(config.epochs, "epoch")), seed \(config.seed)"
+            + (config.computePrecision == .bf16 ? ", bf16 compute (\(OneDNN.version) on \(OneDNN.instructionSet))" : "")
     }
 
     /// "done: test accuracy 0.9712 after 3 epochs (1,407 steps) with 2 workers, 412,345 samples/s, 1.2s"
