@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import MLP
 import Distributed
+import Plan
 import Roles
 import Training
 import ZMQ
@@ -48,8 +49,7 @@ public struct CoordinatorCommand: ParsableCommand {
         let logger = Logger(label: "coordinator")
         let data = try dataOptions.load()
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
-        let stepsPerEpoch = (data.train.count + config.batchSize * workers - 1) / (config.batchSize * workers)
-        let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch, resuming: membership.resume) { logger.warning("\($0)") }
+        let logs = try output.logs(estimatedSteps: config.plannedSteps(sampleCount: data.train.count), resuming: membership.resume) { logger.warning("\($0)") }
         BLAS.useOneThread()
         logger.info("\(RunLines.configuration(config))")
         logger.info("\(BLASKernels.summary)")
