@@ -11,7 +11,7 @@ core=${CORE:-0}
 bin=${DPTRAIN:-.build/release/dptrain}
 [ -n "${DPTRAIN:-}" ] || swift build -c release --product dptrain >/dev/null 2>&1
 rate() { grep '^done' | grep -o '[0-9,]* samples/s' | tr -d ',' | cut -d' ' -f1; }
-echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), core $core; $(uptime)"
+echo "cpu: $(lscpu | sed -n 's/^Model name: *//p') (family $(lscpu | sed -n 's/^CPU family: *//p'), model $(lscpu | sed -n 's/^Model: *//p')), core $core; $(uptime)"
 taskset -c "$core" "$bin" bench --models 784-128-10 --batches 128 --seconds 0.5 | grep '^bf16:'
 for model in "128 128" "800 512"; do
   set -- $model
