@@ -114,8 +114,9 @@ final class BF16SupportTests: XCTestCase {
     }
 
     func testTheSeamHidesFlagsFromThisProcessesCheck() {
+        let before = ProcessInfo.processInfo.environment[BF16Support.hideFlagsVariable]
         setenv(BF16Support.hideFlagsVariable, "avx512_bf16,amx_bf16", 1)
-        defer { unsetenv(BF16Support.hideFlagsVariable) }
+        defer { if let before { setenv(BF16Support.hideFlagsVariable, before, 1) } else { unsetenv(BF16Support.hideFlagsVariable) } }
         XCTAssertFalse(BF16Support.isAvailable)
         XCTAssertEqual(BF16Support.currentProblem, BF16Support.problem(cpuFlags: []))
     }
