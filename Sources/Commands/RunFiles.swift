@@ -9,7 +9,7 @@ public enum RunFiles {
     /// them on to its coordinator from here.
     nonisolated(unsafe) static var effectiveArguments = CommandLine.arguments
 
-    /// Parses and runs `Root` as ArgumentParser's `main()` does, on the command line with its run file put in.
+    /// Parses and runs `Root` as `mainWithExitStatus()` does, on the command line with its run file put in.
     /// A run file that cannot be read, or that sets what the command does not take, is one line and exit 64.
     public static func main<Root: ParsableCommand>(_ root: Root.Type) -> Never {
         var arguments = Array(CommandLine.arguments.dropFirst())
@@ -17,11 +17,10 @@ public enum RunFiles {
             arguments = try expand(arguments, root: root)
         } catch {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
-            exit(ExitCode.validationFailure.rawValue)
+            exit(ExitStatus.usage)
         }
         effectiveArguments = [CommandLine.arguments[0]] + arguments
-        Root.main(arguments)
-        exit(0)
+        Root.mainWithExitStatus(arguments)
     }
 
     /// `arguments` with the run file's flags before the command line's own; unchanged without --config.
