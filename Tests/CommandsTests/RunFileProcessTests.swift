@@ -73,6 +73,7 @@ final class RunFileProcessTests: ProcessTestCase {
             init: uniform
             no-bias: true
             seed: 1
+            resume: false
             """)
         let reread = try dptrain(["config", try write("printed.yaml", printed.output)])
         XCTAssertEqual(reread.output.split(separator: "\n").dropFirst(), printed.output.split(separator: "\n").dropFirst())
