@@ -113,10 +113,8 @@ public final class Worker {
             case .stopped(.left):
                 if stepsDone == 0 && machine.workerID == 0 { throw WorkerError.stopped }
                 return
-            case .failed(.coordinatorSilent(let seconds)):
-                throw WorkerError.coordinatorSilent(endpoint: endpoint, seconds: seconds)
-            case .failed(.refused(_, let text)):
-                throw WorkerError.refused(endpoint: endpoint, reason: text)
+            case .failed(let failure):
+                throw WorkerError(failure, endpoint: endpoint)
             case .joining, .joined:
                 break
             }
@@ -405,6 +403,16 @@ public enum WorkerError: Error, CustomStringConvertible, Equatable {
             return "worker: \(reason); start the worker with --shared-memory off to take the weights over the socket"
         case .stopped:
             return "worker: stopped by a signal before joining a run"
+        }
+    }
+}
+
+extension WorkerError {
+    /// Why a worker (or a simulated one) whose state machine failed stops.
+    init(_ failure: WorkerStateMachine.Failure, endpoint: String) {
+        switch failure {
+        case .coordinatorSilent(let seconds): self = .coordinatorSilent(endpoint: endpoint, seconds: seconds)
+        case .refused(_, let text): self = .refused(endpoint: endpoint, reason: text)
         }
     }
 }
