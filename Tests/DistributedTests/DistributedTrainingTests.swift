@@ -72,7 +72,7 @@ final class DistributedTrainingTests: XCTestCase {
         for workers in 1...3 {
             let (coordinator, report) = try distributed(config, workers: workers, train: train, test: test)
             XCTAssertEqual(report.step, 1)
-            XCTAssertEqual(coordinator.gradientSum, expected, "\(workers) workers")
+            XCTAssertEqual(coordinator.reducer.gradientSum, expected, "\(workers) workers")
             XCTAssertEqual(coordinator.parameters, single.parameters, "\(workers) workers")
         }
     }
