@@ -1,0 +1,50 @@
+import ArgumentParser
+
+/// The benchmarks' one reader of lists, and of their older spellings.
+enum BenchList {
+    /// `text` as integers separated by `separator` (`1,2,4`; `784-128-10` with "-"), each in
+    /// `range`; nil when one is missing, not an integer or out of range.
+    static func integers(_ text: some StringProtocol, separator: Character = ",", in range: ClosedRange<Int>) -> [Int]? {
+        let values = text.split(separator: separator, omittingEmptySubsequences: false).map { Int($0).flatMap { range.contains($0) ? $0 : nil } }
+        return values.allSatisfy { $0 != nil } ? values.map { $0! } : nil
+    }
+
+    /// Worker counts from 1 to 256, or the one line that says what `text` should have been.
+    static func counts(_ text: String, of what: String, example: String) throws -> [Int] {
+        guard let counts = integers(text, in: 1...256) else {
+            throw ValidationError("\(what) '\(text)' must be from 1 to 256, comma-separated, like \(example)")
+        }
+        return counts
+    }
+
+    /// The arguments of the subcommand that an older spelling of `dptrain bench` names, from what
+    /// follows `bench`: `--workers 1,2 --batch 512` is `workers 1,2 --batch 512`, `--secure` makes
+    /// it `secure`, `--simulated-workers 1,2` is `ceiling 1,2`, `--logging-cost` is `logging`.
+    /// nil when none is named.
+    static func modernSpelling(of arguments: [String]) -> [String]? {
+        var workers: String?, simulatedWorkers: String?, secure = false, loggingCost = false
+        var rest: [String] = []
+        var index = arguments.startIndex
+        while index < arguments.endIndex {
+            let argument = arguments[index]
+            let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
+            index += 1
+            switch name {
+            case "--workers", "--simulated-workers":
+                var value = argument.contains("=") ? String(argument.drop { $0 != "=" }.dropFirst()) : nil
+                if value == nil, index < arguments.endIndex {
+                    value = arguments[index]
+                    index += 1
+                }
+                if name == "--workers" { workers = value } else { simulatedWorkers = value }
+            case "--secure": secure = true
+            case "--logging-cost": loggingCost = true
+            default: rest.append(argument)
+            }
+        }
+        if let simulatedWorkers { return ["ceiling", simulatedWorkers] + rest }
+        if loggingCost { return ["logging"] + rest }
+        if let workers { return [secure ? "secure" : "workers", workers] + rest }
+        return secure ? ["secure"] + rest : nil
+    }
+}
