@@ -83,13 +83,15 @@ struct BenchStepCommand: ParsableCommand {
 
     var parsedBatches: [Int]? { BenchList.integers(batches, in: 1...(1 << 20)) }
 
-    /// The benchmark an older spelling names, its options and this one's --data with it.
+    /// The benchmark an older spelling names, its options and this one's --data with it (the
+    /// ceiling's simulated workers read no data: it ignored --data then, and does now).
     func olderSpellingCommand() throws -> ParsableCommand {
         guard let modern = BenchList.modernSpelling(of: olderSpelling) else {
             throw ValidationError("'\(olderSpelling[0])' is not an option of the step benchmark; the benchmarks are step, workers, secure, ceiling and logging, each with its own options (dptrain bench BENCHMARK --help)")
         }
+        let data = modern.first == BenchCeilingCommand.configuration.commandName ? nil : dataOptions.data
         do {
-            return try BenchCommand.parseAsRoot(modern + (dataOptions.data.map { ["--data", $0] } ?? []))
+            return try BenchCommand.parseAsRoot(modern + (data.map { ["--data", $0] } ?? []))
         } catch {
             throw ValidationError(BenchCommand.message(for: error))
         }

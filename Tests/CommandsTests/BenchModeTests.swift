@@ -52,6 +52,8 @@ final class BenchModeTests: XCTestCase {
         XCTAssertEqual(secure.distributed.batch, 1024)
         XCTAssertEqual(secure.distributed.dataOptions.data, "/data/mnist")
         XCTAssertEqual(secure.rounds.rounds, 5)
+        // --data went with every spelling; the ceiling reads no data and ignores it, as it did.
+        XCTAssertNil(message(["bench", "--simulated-workers", "2", "--data", "/data/mnist"]))
         // Their wrong values get the subcommand's line; an option no benchmark has, a line that lists them.
         XCTAssertEqual(message(["bench", "--workers", "2,zero"]), "worker counts '2,zero' must be from 1 to 256, comma-separated, like 1,2,4")
         XCTAssertEqual(message(["bench", "--modles", "784-10"]),
