@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Roles", dependencies: ["MLP", "Plan", "Wire"]),
         // The single-process trainer, the run's accounting, evaluation, metrics, model files,
         // checkpoints, progress. No sockets.
-        .target(name: "Training", dependencies: ["MLP", "Dataset", "Plan", "TensorBoard"]),
+        .target(name: "Training", dependencies: ["MLP", "Dataset", "Plan", "TensorBoard", "OutputFiles"]),
         // The coordinator's and the worker's drivers: poll, decode, feed the machine, perform
         // its actions, compute. The only training code that touches sockets.
         .target(name: "Distributed", dependencies: [
@@ -56,9 +56,12 @@ let package = Package(
         // dptrain report: metrics files to one HTML page of inline SVG charts.
         .target(name: "Report"),
         // TensorBoard's event files: TFRecord framing around hand-encoded Event protocol buffers.
-        .target(name: "TensorBoard"),
+        .target(name: "TensorBoard", dependencies: ["OutputFiles"]),
+        // Whole files written beside their path, synced, then renamed (devices written in place);
+        // failures that name their errno. Every file dptrain writes goes through it.
+        .target(name: "OutputFiles"),
         // A thin Swift wrapper of libzmq: the only module that imports CZMQ.
-        .target(name: "ZMQ", dependencies: ["CZMQ", "CMalloc"]),
+        .target(name: "ZMQ", dependencies: ["CZMQ", "CMalloc", "OutputFiles"]),
         // The wire protocol: message types, header, encode and validating decode. No sockets.
         .target(name: "Wire", dependencies: ["CKernels"], swiftSettings: alwaysOptimised),
         // Child processes that live and die together, restarted when they fail: dptrain launch's
@@ -66,7 +69,7 @@ let package = Package(
         .target(name: "Supervision"),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
-            "MLP", "Dataset", "Plan", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CBuildInfo", "Supervision", "CSignals", "Report",
+            "MLP", "Dataset", "Plan", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CBuildInfo", "Supervision", "CSignals", "Report", "OutputFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -86,7 +89,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision"]),
         .testTarget(name: "CommandsTests", dependencies: [
-            "Commands", "Supervision", "Training", "Plan", "Roles", "Distributed", "Wire", "ZMQ", "MLP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands", "Supervision", "Training", "Plan", "Roles", "Distributed", "Wire", "ZMQ", "MLP", "OutputFiles", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
     ],
     swiftLanguageModes: [.v5]

@@ -87,7 +87,7 @@ struct BenchStepCommand: ParsableCommand {
     /// ceiling's simulated workers read no data: it ignored --data then, and does now).
     func olderSpellingCommand() throws -> ParsableCommand {
         guard let modern = BenchList.modernSpelling(of: olderSpelling) else {
-            throw ValidationError("'\(olderSpelling[0])' is not an option of the step benchmark; the benchmarks are step, workers, secure, ceiling and logging, each with its own options (dptrain bench BENCHMARK --help)")
+            throw ValidationError(BenchList.unknown(olderSpelling[0]))
         }
         let data = modern.first == BenchCeilingCommand.configuration.commandName ? nil : dataOptions.data
         do {

@@ -17,6 +17,18 @@ enum BenchList {
         return counts
     }
 
+    /// The line for a word that is neither a benchmark nor an option of the step benchmark (the
+    /// default, which reads what follows `bench` when no benchmark is named).
+    static func unknown(_ word: String) -> String {
+        let names = BenchCommand.configuration.subcommands.map { $0._commandName }
+        if !word.hasPrefix("-"), let nearest = names.min(by: { CommandLineHints.editDistance(word, $0) < CommandLineHints.editDistance(word, $1) }),
+           CommandLineHints.editDistance(word, nearest) <= 2 {
+            return "'\(word)' is not a benchmark: did you mean `dptrain bench \(nearest)`? (dptrain bench --help lists them)"
+        }
+        return "'\(word)' is not \(word.hasPrefix("-") ? "an option of the step benchmark" : "a benchmark"); the benchmarks are "
+            + "step, workers, secure, ceiling and logging, each with its own options (dptrain bench BENCHMARK --help)"
+    }
+
     /// The arguments of the subcommand that an older spelling of `dptrain bench` names, from what
     /// follows `bench`: `--workers 1,2 --batch 512` is `workers 1,2 --batch 512`, `--secure` makes
     /// it `secure`, `--simulated-workers 1,2` is `ceiling 1,2`, `--logging-cost` is `logging`.

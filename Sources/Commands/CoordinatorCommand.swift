@@ -72,8 +72,11 @@ public struct CoordinatorCommand: ParsableCommand {
             // A scheduler's preemption: keep what was trained, and exit 0 so it is not taken for a failure.
             var wrote = coordinator.lastCheckpoint.map { ["checkpoint \($0)"] } ?? []
             if let save = output.save {
-                try ModelFile.save(spec: config.model, parameters: coordinator.parameters, to: save)
-                wrote.append("model \(save)")
+                let partial = ModelFile.Partial(stepsDone: Int(coordinator.machine.step),
+                                                stepsPlanned: config.plannedSteps(sampleCount: data.train.count))
+                try ModelSaving.save(spec: config.model, parameters: coordinator.parameters, to: save, partial: partial,
+                                     checkpointFolder: membership.checkpoint)
+                wrote.append("model \(save) (\(partial))")
             }
             print("stopped by signal \(coordinator.stoppedBySignal) at step \(coordinator.machine.step): "
                   + (wrote.isEmpty ? "nothing written (no --checkpoint or --save)" : "wrote " + wrote.joined(separator: " and ")))
@@ -81,7 +84,7 @@ public struct CoordinatorCommand: ParsableCommand {
         }
         print(RunLines.done(report, workers: report.workers))
         if let save = output.save {
-            try ModelFile.save(spec: config.model, parameters: coordinator.parameters, to: save)
+            try ModelSaving.save(spec: config.model, parameters: coordinator.parameters, to: save, checkpointFolder: membership.checkpoint)
             print("saved the model to \(save)")
         }
     }

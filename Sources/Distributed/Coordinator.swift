@@ -104,7 +104,7 @@ public final class Coordinator {
             throw TrainingError.dataDoesNotFitModel(
                 "the model \(config.model.summary) does not fit data of \(train.featureCount) pixels and \(train.classCount) classes")
         }
-        if let problem = ShardPlan.problem(sampleCount: train.count, shardCount: config.shardCount, batchSize: config.batchSize) {
+        if let problem = config.problem(trainingOn: train.count) {
             throw TrainingError.dataDoesNotFitModel(problem)
         }
         self.config = config
@@ -174,9 +174,8 @@ public final class Coordinator {
     private func trainToEnd() throws -> TrainingReport {
         if options.resume {
             try restoreNewestCheckpoint()
-        } else if let store, !store.checkpointPaths().isEmpty {
-            // Pruning keeps the newest steps: a fresh run here would lose its own checkpoints to an old run's.
-            throw CheckpointError(path: store.directory, reason: "already holds checkpoints of a run; pass --resume to go on from them, or choose an empty folder")
+        } else {
+            try store?.refuseIfHoldsARun()
         }
         var report = TrainingReport(epoch: machine.course.currentEpoch - 1, step: Int(machine.step), trainLoss: 0, testAccuracy: 0,
                                     samplesPerSecond: 0, elapsedSeconds: 0, workers: 0)

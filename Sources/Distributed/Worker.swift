@@ -224,6 +224,9 @@ public final class Worker {
             // Weights in shared memory are read only when the segment holds the message's step whole.
             context.sharedBulk = shared?.weights
             envelope = try decode(frames: frames, context: context)
+        } catch WireError.unsupportedVersion(let version) {
+            try perform(machine.receiveOtherVersion(version, now: Self.now()))
+            return
         } catch {
             logger.warning("dropped a message from the coordinator: \(error)")
             return
@@ -387,6 +390,8 @@ public final class Worker {
 public enum WorkerError: Error, CustomStringConvertible, Equatable {
     case coordinatorSilent(endpoint: String, seconds: Double)
     case refused(endpoint: String, reason: String)
+    /// The coordinator runs another release (its protocol version when its header said it).
+    case otherRelease(endpoint: String, coordinatorVersion: UInt16?, text: String)
     case lossNotFinite(step: UInt64)
     case sharedMemory(String)
     case stopped
@@ -397,6 +402,11 @@ public enum WorkerError: Error, CustomStringConvertible, Equatable {
             return "worker: heard nothing from a coordinator at \(endpoint) for \(Int(seconds)) s; giving up (is it running, and is the endpoint right?)"
         case let .refused(endpoint, reason):
             return "worker: the coordinator at \(endpoint) refused this worker: \(reason)"
+        case let .otherRelease(endpoint, version?, _):
+            return "worker: the coordinator at \(endpoint) speaks dptrain protocol version \(version) and this worker version \(protocolVersion): "
+                + "they are different releases; run the same dptrain release on every machine"
+        case let .otherRelease(endpoint, nil, text):
+            return "worker: the coordinator at \(endpoint) refused this worker: \(text)"
         case let .lossNotFinite(step):
             return "worker: the loss or a gradient became NaN, infinite or too large to sum exactly at step \(step): training diverged; restart with a lower --lr"
         case let .sharedMemory(reason):
@@ -413,6 +423,7 @@ extension WorkerError {
         switch failure {
         case .coordinatorSilent(let seconds): self = .coordinatorSilent(endpoint: endpoint, seconds: seconds)
         case .refused(_, let text): self = .refused(endpoint: endpoint, reason: text)
+        case let .otherRelease(version, text): self = .otherRelease(endpoint: endpoint, coordinatorVersion: version, text: text)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MLP
+import OutputFiles
 
 /// A trained model in the safetensors format: an 8-byte little-endian header
 /// length, a JSON header, then the tensors' bytes. dptrain writes one F32
@@ -9,14 +10,28 @@ import MLP
 /// the layer sizes and activations that rebuild the model, and the input
 /// scaling (pixels / 255) that anyone feeding it images must apply. Loading
 /// takes the tensors in any order and any valid header layout, as other tools
-/// write them.
+/// write them. A model saved by a run that stopped before its end (a signal) says
+/// so: "steps_done" of "steps_planned" in the metadata, which `evaluate` reports.
 public enum ModelFile {
     public static let formatName = "dptrain"
 
-    public static func save(spec: ModelSpec, parameters: [Float], to path: String) throws {
+    /// How far the run that saved a model got, when it stopped before its end.
+    public struct Partial: Equatable, Sendable, CustomStringConvertible {
+        public var stepsDone: Int
+        public var stepsPlanned: Int
+        public init(stepsDone: Int, stepsPlanned: Int) {
+            self.stepsDone = stepsDone
+            self.stepsPlanned = stepsPlanned
+        }
+        public var description: String { "partial: trained \(stepsDone) of \(stepsPlanned) steps before its run was stopped" }
+    }
+
+    /// Writes the model: beside `path`, synced, then renamed over it (`OutputFile`), so that a full
+    /// disk leaves the file that was there whole. Throws `FileError`, which names the errno.
+    public static func save(spec: ModelSpec, parameters: [Float], to path: String, partial: Partial? = nil) throws {
         precondition(parameters.count == spec.parameterCount)
         var header = "{\"__metadata__\":{"
-        header += metadata(spec).map { "\"\($0.0)\":\"\($0.1)\"" }.joined(separator: ",")
+        header += metadata(spec, partial: partial).map { "\"\($0.0)\":\"\($0.1)\"" }.joined(separator: ",")
         header += "}"
         for tensor in tensors(spec) {
             header += tensorEntry(tensor.name, shape: tensor.shape, floatOffset: tensor.floatOffset, count: tensor.count)
@@ -30,14 +45,16 @@ public enum ModelFile {
         withUnsafeBytes(of: &length) { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: header.utf8)
         parameters.withUnsafeBytes { bytes.append(contentsOf: $0) }  // Float is little-endian on every Linux target we run on
-        do {
-            try bytes.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw ModelFileError(path: path, reason: "cannot write it; check that its folder exists and is writable")
-        }
+        try bytes.withUnsafeBytes { try OutputFile.write($0, to: path) }
     }
 
     public static func load(from path: String) throws -> (spec: ModelSpec, parameters: [Float]) {
+        let model = try read(from: path)
+        return (model.spec, model.parameters)
+    }
+
+    /// The model, and how far its run got when it was saved before its end.
+    public static func read(from path: String) throws -> (spec: ModelSpec, parameters: [Float], partial: Partial?) {
         func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw fail(FileManager.default.fileExists(atPath: path) ? "cannot be read; check its permissions" : "no such file")
@@ -71,7 +88,10 @@ public enum ModelFile {
             let tensor = tensors(spec).last { $0.floatOffset <= bad }!
             throw fail("tensor \(tensor.name) holds NaN or infinite weights")
         }
-        return (spec, parameters)
+        let partial = meta["steps_done"].flatMap(Int.init).flatMap { done in
+            meta["steps_planned"].flatMap(Int.init).map { Partial(stepsDone: done, stepsPlanned: $0) }
+        }
+        return (spec, parameters, partial)
     }
 
     /// The model that the metadata describes; names each key that is missing or wrong.
@@ -104,13 +124,14 @@ public enum ModelFile {
         }
     }
 
-    static func metadata(_ spec: ModelSpec) -> [(String, String)] {
-        [("format", formatName), ("format_version", "1"),
+    static func metadata(_ spec: ModelSpec, partial: Partial? = nil) -> [(String, String)] {
+        let progress = partial.map { [("partial", "true"), ("steps_done", String($0.stepsDone)), ("steps_planned", String($0.stepsPlanned))] } ?? []
+        return [("format", formatName), ("format_version", "1"),
          ("layers", spec.layerSizes.map(String.init).joined(separator: ",")),
          ("hidden_activation", spec.hiddenActivation.rawValue),
          ("output_activation", spec.loss == .crossEntropy ? "softmax" : "sigmoid"),
          ("loss", spec.loss.rawValue), ("bias", String(spec.useBias)),
-         ("weight_layout", "fan_in,fan_out"), ("input_scaling", "pixels / 255")]
+         ("weight_layout", "fan_in,fan_out"), ("input_scaling", "pixels / 255")] + progress
     }
 
     static func tensorEntry(_ name: String, shape: [Int], floatOffset: Int, count: Int) -> String {

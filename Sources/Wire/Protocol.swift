@@ -99,6 +99,14 @@
 // message. Whether a step is stale or from the future is the coordinator's
 // state machine's call, not the decoder's: it only reports the step.
 
+// Another release: the header's first 8 bytes (magic, version, type) and a refusal's layout
+// (u16 reason, str text) are the same in every version. A coordinator refuses a hello of
+// another version (wrongVersion) in a header of THAT version, its text naming both versions,
+// so that a worker of any release decodes it and stops; a worker that receives any message of
+// another version from its coordinator stops too, naming both versions, instead of waiting
+// for a welcome it cannot read. A change to any layout above raises the version, and the
+// release's version with it (its minor number is this one).
+
 /// The version every header carries; a peer with another one is refused.
 public let protocolVersion: UInt16 = 4
 

@@ -179,6 +179,24 @@ final class ProcessGroupTests: XCTestCase {
         XCTAssertEqual(captured.lines(.errors).last, "[test] crasher exited with status 5, and all 2 restarts are used: stopping the others")
     }
 
+    /// A status that a restart cannot cure stops the group at once, restarts left or not, and is
+    /// said once; another status from the same child is restarted.
+    func testAnIncurableStatusIsNotRestarted() throws {
+        let group = ProcessGroup(name: "test", gracePeriod: 1, maxRestarts: 3, incurableStatuses: [78], sink: captured.sink)
+        try start(group, "sleeper", "sleep 60")
+        try group.start(name: "misconfigured", executable: "/bin/sh", arguments: ["-c", "echo 'bad flags' >&2; exit 78"],
+                        restartArguments: ["-c", "echo 'bad flags' >&2; exit 78"])
+        XCTAssertEqual(group.wait().map(\.termination), [.signalled(SIGTERM), .exited(78)])
+        XCTAssertTrue(group.restarts.isEmpty)
+        XCTAssertEqual(captured.lines(.errors), ["[misconfigured] bad flags",
+                                                 "[test] misconfigured exited with status 78, which a restart cannot cure: stopping the others"])
+
+        let curable = ProcessGroup(name: "test", gracePeriod: 1, maxRestarts: 1, incurableStatuses: [78], sink: { _, _ in })
+        try curable.start(name: "flaky", executable: "/bin/sh", arguments: ["-c", "exit 1"], restartArguments: ["-c", "exit 0"])
+        XCTAssertEqual(curable.wait().map(\.termination), [.exited(0)])
+        XCTAssertEqual(curable.restarts.count, 1)
+    }
+
     /// A child without restart arguments stops the group when it fails, whatever the budget.
     func testChildWithoutRestartArgumentsStopsTheGroup() throws {
         let group = makeGroup(maxRestarts: 3)
