@@ -23,9 +23,14 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        // oneDNN's bf16 matrix products (Debian ships no pkg-config file for it).
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
 
         // The math: parameters, forward/backward, losses, optimizers. No I/O.
-        .target(name: "MLP", dependencies: ["CBLAS", "CKernels"], swiftSettings: alwaysOptimised),
+        .target(name: "MLP", dependencies: ["CBLAS", "CKernels", "CMatmul"], swiftSettings: alwaysOptimised),
+        // oneDNN's bf16 matmul behind a few C calls: each product made once, run on the calling thread.
+        .target(name: "CMatmul", dependencies: ["CDNNL"], cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
         // Elementwise C loops that clang vectorises and Swift does not.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A stop-signal flag for workers that leave at the end of their step; a SIGHUP count for reloading keys.

@@ -30,15 +30,30 @@ public struct LabeledImages: Equatable, Sendable {
     /// and their labels into `labelsOut` (n). The step loop's only pass over pixels.
     public func gather(_ indices: UnsafeBufferPointer<Int32>, inputs: UnsafeMutablePointer<Float>,
                        labels labelsOut: UnsafeMutablePointer<UInt8>) {
+        gatherLabels(indices, into: labelsOut)
+        guard let first = indices.baseAddress else { return }
+        pixels.withUnsafeBufferPointer { source in
+            dptrain_gather_rows(source.baseAddress!, featureCount, first, indices.count, inputs, 1 / 255)
+        }
+    }
+
+    /// Writes the samples at `indices` into `pixels` (n, features) as bfloat16 pixel values 0...255
+    /// (exact), and their labels into `labelsOut` (n): the bf16 step loop's only pass over pixels.
+    public func gatherPixels(_ indices: UnsafeBufferPointer<Int32>, into out: UnsafeMutablePointer<UInt16>,
+                             labels labelsOut: UnsafeMutablePointer<UInt8>) {
+        gatherLabels(indices, into: labelsOut)
+        guard let first = indices.baseAddress else { return }
+        pixels.withUnsafeBufferPointer { source in
+            dptrain_gather_rows_bf16(source.baseAddress!, featureCount, first, indices.count, out)
+        }
+    }
+
+    private func gatherLabels(_ indices: UnsafeBufferPointer<Int32>, into labelsOut: UnsafeMutablePointer<UInt8>) {
         labels.withUnsafeBufferPointer { labels in
             for (row, index) in indices.enumerated() {
                 precondition(index >= 0 && Int(index) < labels.count, "sample \(index) is outside the set")
                 labelsOut[row] = labels[Int(index)]
             }
-        }
-        guard let first = indices.baseAddress else { return }
-        pixels.withUnsafeBufferPointer { source in
-            dptrain_gather_rows(source.baseAddress!, featureCount, first, indices.count, inputs, 1 / 255)
         }
     }
 

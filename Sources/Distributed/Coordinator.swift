@@ -138,9 +138,12 @@ public final class Coordinator {
     }
 
     static func settings(_ options: CoordinatorOptions, _ config: TrainingConfig, sampleCount: Int) -> CoordinatorStateMachine.Settings {
-        .init(expectedWorkers: options.workers, maxWorkers: options.maxWorkers, stepDeadlineSeconds: options.stepDeadline,
-              sampleCount: sampleCount, batchSize: config.batchSize, shardCount: config.shardCount, seed: config.seed,
-              epochs: config.epochs, restarted: options.resume, blasCore: BLAS.coreName)
+        var settings = CoordinatorStateMachine.Settings(
+            expectedWorkers: options.workers, maxWorkers: options.maxWorkers, stepDeadlineSeconds: options.stepDeadline,
+            sampleCount: sampleCount, batchSize: config.batchSize, shardCount: config.shardCount, seed: config.seed,
+            epochs: config.epochs, restarted: options.resume, blasCore: BLAS.coreName)
+        settings.compute = config.computePrecision
+        return settings
     }
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }

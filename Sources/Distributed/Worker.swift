@@ -137,7 +137,8 @@ public final class Worker {
             case .sendHello(let previous):
                 let offer = offersSharedMemory ? SharedMemoryOffer(hostIdentity: SharedSegment.hostIdentity) : nil
                 try encoder.hello(Hello(previousWorkerID: previous, host: host, blasCore: BLAS.coreName,
-                                        acceptsOtherKernels: acceptsOtherKernels, sharedMemory: offer))
+                                        acceptsOtherKernels: acceptsOtherKernels, computesBF16: BF16Support.isAvailable,
+                                        sharedMemory: offer))
                 if !saidWaiting {
                     logger.info("waiting for a coordinator at \(endpoint); retrying with backoff")
                     saidWaiting = true
@@ -287,7 +288,8 @@ public final class Worker {
         } catch {
             throw WorkerError.sharedMemory("\(error)")
         }
-        chunks = ChunkedGradient(spec: training.model, largestChunk: training.largestChunk, format: training.fixedPointFormat(for: configuration.precision))
+        chunks = ChunkedGradient(spec: training.model, largestChunk: training.largestChunk, format: training.fixedPointFormat(for: configuration.precision),
+                                 compute: training.computePrecision)
         alignedParameters = [Float](repeating: 0, count: welcome.parameterCount)
         chunkIndices = [Int32](repeating: 0, count: training.largestChunk)
         logger.info("joined as worker \(machine.workerID): \(training.model.summary), batch \(training.batchSize) over \(counted(training.shardCount, "shard"))")
@@ -299,8 +301,8 @@ public final class Worker {
     /// Forward and backward over each of the step's chunks alone, their exact fixed-point sum back.
     private func answer(_ step: StepView, step number: UInt64) throws {
         guard let chunks, let shard else { return }
-        guard step.chunkSizes.allSatisfy({ Int($0) <= chunks.workspace.capacity }) else {
-            logger.warning("dropped step \(number): a chunk larger than the run's \(chunks.workspace.capacity) samples")
+        guard step.chunkSizes.allSatisfy({ Int($0) <= chunks.capacity }) else {
+            logger.warning("dropped step \(number): a chunk larger than the run's \(chunks.capacity) samples")
             return
         }
         let start = DispatchTime.now().uptimeNanoseconds

@@ -1,3 +1,4 @@
+import MLP
 import Plan
 import Wire
 
@@ -86,6 +87,8 @@ public struct CoordinatorStateMachine {
         /// The BLAS kernels the run computes on; a worker on others is refused unless it accepts
         /// losing bit-identity. Nil: not checked.
         public var blasCore: String?
+        /// The run's compute precision: a bf16 run refuses workers that cannot compute in it.
+        public var compute: ComputePrecision = .float32
 
         public init(expectedWorkers: Int, maxWorkers: Int = .max, stepDeadlineSeconds: Double = Liveness.defaultStepDeadlineSeconds,
                     sampleCount: Int, batchSize: Int, shardCount: Int? = nil, seed: UInt64, epochs: Int, restarted: Bool = false,

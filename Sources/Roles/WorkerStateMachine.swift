@@ -151,7 +151,7 @@ public struct WorkerStateMachine {
         case .wrongVersion:
             state = .failed(.otherRelease(coordinatorVersion: nil, text: text))
             return []
-        case .runFull, .notAuthorised, .otherKernels:
+        case .runFull, .notAuthorised, .otherKernels, .noBF16:
             state = .failed(.refused(reason, text))
             return []
         }

@@ -58,7 +58,8 @@ public final class SingleProcessTrainer {
     public func run(observer: TrainingObserver? = nil, checkpoints: Checkpoints? = nil, resume: (Checkpoint, path: String)? = nil,
                     stopRequested: () -> Bool = { false }) throws -> TrainingReport {
         let plan = config.shardPlan(sampleCount: train.count)
-        let chunks = ChunkedGradient(spec: config.model, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(coarse: false))
+        let chunks = ChunkedGradient(spec: config.model, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(coarse: false),
+                                     compute: config.computePrecision)
         let evaluationWorkspace = Workspace(spec: config.model, capacity: 1000)
         var gradient = [Float](repeating: 0, count: parameters.count)
 

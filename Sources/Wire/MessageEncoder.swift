@@ -26,7 +26,7 @@ public struct MessageEncoder {
         meta.appendLittleEndian(hello.previousWorkerID)
         meta.appendPrefixed(host)
         meta.appendPrefixed(core)
-        meta.appendLittleEndian(UInt8(hello.acceptsOtherKernels ? 1 : 0))
+        meta.appendLittleEndian(UInt8(hello.acceptsOtherKernels ? 1 : 0) | (hello.computesBF16 ? 2 : 0))
         if let offer = hello.sharedMemory {
             try checkLimit("hello host identity length", offer.hostIdentity.utf8.count, Limits.hostBytes)
             meta.append(offer)

@@ -31,7 +31,8 @@
 //   type       dir   meta                                                   bulk
 //   hello      w->c  u32 previous worker id (0 = new), str host (<= 256 B), empty
 //                    str BLAS core (<= 64 B, OpenBLAS's name for the kernels
-//                    it runs), u8 flags (bit 0: joins a run on other kernels)
+//                    it runs), u8 flags (bit 0: joins a run on other kernels;
+//                    bit 1: computes in bf16 natively, so may join a --compute bf16 run)
 //                    [, str host identity (<= 256 B): a shared-memory offer]
 //   welcome    c->w  u32 worker id, u32 n + n bytes configuration           empty
 //                    (opaque, JSON by the Training layer, <= 64 KiB),
@@ -179,6 +180,8 @@ public enum RefuseReason: UInt16, CaseIterable, Sendable, CustomStringConvertibl
     case runFinished = 6
     /// The worker's BLAS kernels are not the run's: its gradients would differ in the last bits.
     case otherKernels = 7
+    /// The run computes in bf16 and the worker cannot (no native bf16 on its CPU, or an older dptrain).
+    case noBF16 = 8
 
     public var description: String {
         switch self {
@@ -189,6 +192,7 @@ public enum RefuseReason: UInt16, CaseIterable, Sendable, CustomStringConvertibl
         case .notAuthorised: "not authorised"
         case .duplicateID: "duplicate worker id"
         case .otherKernels: "other BLAS kernels"
+        case .noBF16: "cannot compute in bf16"
         }
     }
 }
