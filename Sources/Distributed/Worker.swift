@@ -149,6 +149,10 @@ public final class Worker {
                 _ = try encoder.withFrames { try socket.send($0, .dontWait) }
             case .sendGoodbye:
                 encoder.signal(.goodbye, runID: runID)
+                // Through the doorbell when there is one: the coordinator then reads the goodbye
+                // before the end of file this process's exit leaves on that pipe, and counts the
+                // leave as clean; over the socket it could arrive after the end of file, a lost connection.
+                if let bell = doorbell, encoder.withHeaderAndMeta({ bell.send(header: $0, meta: $1) }) == .sent { break }
                 _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
             case .reconnect:
                 // Start over on a fresh connection, under the same id: the old one may hold a dead coordinator's queue.
