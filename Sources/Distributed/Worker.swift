@@ -149,11 +149,7 @@ public final class Worker {
                 _ = try encoder.withFrames { try socket.send($0, .dontWait) }
             case .sendGoodbye:
                 encoder.signal(.goodbye, runID: runID)
-                // Through the doorbell when there is one: the coordinator then reads the goodbye
-                // before the end of file this process's exit leaves on that pipe, and counts the
-                // leave as clean; over the socket it could arrive after the end of file, a lost connection.
-                if let bell = doorbell, encoder.withHeaderAndMeta({ bell.send(header: $0, meta: $1) }) == .sent { break }
-                _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
+                sendLastWord()
             case .reconnect:
                 // Start over on a fresh connection, under the same id: the old one may hold a dead coordinator's queue.
                 logger.warning("lost the coordinator at \(endpoint); rejoining")
@@ -218,6 +214,15 @@ public final class Worker {
             return
         }
         try handle(frames: message)
+    }
+
+    /// Sends the message in the encoder, a goodbye or a failure, that may be this process's last:
+    /// through the doorbell when there is one, so that the coordinator reads it before the end of
+    /// file this process's exit leaves on that pipe (over the socket it could arrive after it, and
+    /// the worker be taken for a lost connection, its word dropped as a stranger's); else the socket.
+    private func sendLastWord() {
+        if let bell = doorbell, encoder.withHeaderAndMeta({ bell.send(header: $0, meta: $1) }) == .sent { return }
+        _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
     }
 
     /// Handles one message, from the socket or the doorbell alike.
@@ -325,7 +330,7 @@ public final class Worker {
             // Tell the coordinator, which stops the run with the reason, rather than leave it waiting.
             try? encoder.failure("the loss or a gradient became NaN, infinite or too large to sum exactly at step \(number): training diverged; restart with a lower --lr",
                                  runID: runID, step: number)
-            _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
+            sendLastWord()
             throw WorkerError.lossNotFinite(step: number)
         }
         // Each sum goes as the fewest bytes that hold every one (5 of 8 in a converging run, 2 in a
