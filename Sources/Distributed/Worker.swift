@@ -115,12 +115,8 @@ public final class Worker {
             case .stopped(.left):
                 if stepsDone == 0 && machine.workerID == 0 { throw WorkerError.stopped }
                 return
-            case .failed(.coordinatorSilent(let seconds)):
-                throw WorkerError.coordinatorSilent(endpoint: endpoint, seconds: seconds)
-            case .failed(.refused(_, let text)):
-                throw WorkerError.refused(endpoint: endpoint, reason: text)
-            case .failed(.otherRelease(let version, let text)):
-                throw WorkerError.otherRelease(endpoint: endpoint, coordinatorVersion: version, text: text)
+            case .failed(let failure):
+                throw WorkerError(failure, endpoint: endpoint)
             case .joining, .joined:
                 break
             }
@@ -155,7 +151,7 @@ public final class Worker {
                 _ = try encoder.withFrames { try socket.send($0, .dontWait) }
             case .sendGoodbye:
                 encoder.signal(.goodbye, runID: runID)
-                _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
+                sendLastWord()
             case .reconnect:
                 // Start over on a fresh connection, under the same id: the old one may hold a dead coordinator's queue.
                 logger.warning("lost the coordinator at \(endpoint); rejoining")
@@ -220,6 +216,15 @@ public final class Worker {
             return
         }
         try handle(frames: message)
+    }
+
+    /// Sends the message in the encoder, a goodbye or a failure, that may be this process's last:
+    /// through the doorbell when there is one, so that the coordinator reads it before the end of
+    /// file this process's exit leaves on that pipe (over the socket it could arrive after it, and
+    /// the worker be taken for a lost connection, its word dropped as a stranger's); else the socket.
+    private func sendLastWord() {
+        if let bell = doorbell, encoder.withHeaderAndMeta({ bell.send(header: $0, meta: $1) }) == .sent { return }
+        _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
     }
 
     /// Handles one message, from the socket or the doorbell alike.
@@ -329,7 +334,7 @@ public final class Worker {
             // Tell the coordinator, which stops the run with the reason, rather than leave it waiting.
             try? encoder.failure("the loss or a gradient became NaN, infinite or too large to sum exactly at step \(number): training diverged; restart with a lower --lr",
                                  runID: runID, step: number)
-            _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
+            sendLastWord()
             throw WorkerError.lossNotFinite(step: number)
         }
         // Each sum goes as the fewest bytes that hold every one (5 of 8 in a converging run, 2 in a
@@ -423,6 +428,17 @@ public enum WorkerError: Error, CustomStringConvertible, Equatable {
             return "worker: \(reason); start the worker with --shared-memory off to take the weights over the socket"
         case .stopped:
             return "worker: stopped by a signal before joining a run"
+        }
+    }
+}
+
+extension WorkerError {
+    /// Why a worker (or a simulated one) whose state machine failed stops.
+    init(_ failure: WorkerStateMachine.Failure, endpoint: String) {
+        switch failure {
+        case .coordinatorSilent(let seconds): self = .coordinatorSilent(endpoint: endpoint, seconds: seconds)
+        case .refused(_, let text): self = .refused(endpoint: endpoint, reason: text)
+        case let .otherRelease(version, text): self = .otherRelease(endpoint: endpoint, coordinatorVersion: version, text: text)
         }
     }
 }
