@@ -37,7 +37,7 @@ let package = Package(
         // Anonymous memory files for same-host bulk transport, and their published words.
         .target(name: "CSharedMemory"),
         // IDX files, MNIST, shards and batches.
-        .target(name: "Dataset", dependencies: ["CZlib", "CKernels"], swiftSettings: alwaysOptimised),
+        .target(name: "Dataset", dependencies: ["CZlib", "CKernels", "MLP"], swiftSettings: alwaysOptimised),
         // The roles' decisions as state machines: membership, samples, liveness, the run's
         // configuration. Time comes in, actions go out. No sockets, no clock, no logging.
         .target(name: "Roles", dependencies: ["MLP", "Wire"]),

@@ -150,7 +150,7 @@ struct BenchCommand: ParsableCommand {
                                             steps: steps, precision: wirePrecision, sharedMemory: sharedMemory.isOn,
                                             metrics: try metrics.map { try MetricsLog(path: $0) }).run()
         }
-        let data = try dataOptions.load()
+        let data = try dataOptions.prepareAsIs()
         BLAS.useOneThread()
         print(BLASKernels.summary)
         if loggingCost {

@@ -26,6 +26,7 @@ public struct CoordinatorCommand: ParsableCommand {
 
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var splits: SplitOptions
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
@@ -46,7 +47,8 @@ public struct CoordinatorCommand: ParsableCommand {
     public func run() throws {
         PlainLogHandler.bootstrap(verbose: verbose)
         let logger = Logger(label: "coordinator")
-        let data = try dataOptions.load()
+        let data = try dataOptions.prepare(splits, seed: training.seed ?? TrainingConfig.standard().seed)
+        logger.info("data: \(data.summary)")
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
         let stepsPerEpoch = (data.train.count + config.batchSize * workers - 1) / (config.batchSize * workers)
         let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch, resuming: membership.resume) { logger.warning("\($0)") }
@@ -70,7 +72,7 @@ public struct CoordinatorCommand: ParsableCommand {
             // A scheduler's preemption: keep what was trained, and exit 0 so it is not taken for a failure.
             var wrote = coordinator.lastCheckpoint.map { ["checkpoint \($0)"] } ?? []
             if let save = output.save {
-                try ModelFile.save(spec: config.model, parameters: coordinator.parameters, to: save)
+                try ModelFile.save(spec: config.model, parameters: coordinator.parameters, normalization: data.normalization, to: save)
                 wrote.append("model \(save)")
             }
             print("stopped by signal \(coordinator.stoppedBySignal) at step \(coordinator.machine.step): "
@@ -79,7 +81,7 @@ public struct CoordinatorCommand: ParsableCommand {
         }
         print(RunLines.done(report, workers: report.workers))
         if let save = output.save {
-            try ModelFile.save(spec: config.model, parameters: coordinator.parameters, to: save)
+            try ModelFile.save(spec: config.model, parameters: coordinator.parameters, normalization: data.normalization, to: save)
             print("saved the model to \(save)")
         }
     }

@@ -14,11 +14,8 @@ struct EvaluateCommand: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
 
     func run() throws {
-        let (spec, parameters) = try ModelFile.load(from: model)
-        let test = try dataOptions.loadTestSet()
-        guard spec.inputSize == test.featureCount, spec.classCount >= test.classCount else {
-            throw ValidationError("the model takes \(spec.inputSize) inputs and has \(spec.classCount) outputs, but the data has \(test.featureCount) pixels and \(test.classCount) classes")
-        }
+        let (spec, parameters, normalization) = try ModelFile.loadModel(from: model)
+        let test = try dataOptions.loadEvaluationSet(for: spec, normalization: normalization)
         let evaluation = Evaluation(parameters: parameters, data: test, spec: spec)
         print("model: \(spec.summary)")
         print(String(format: "test accuracy %.4f (%d of %d), mean loss %.4f",

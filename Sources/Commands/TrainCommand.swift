@@ -13,11 +13,12 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var splits: SplitOptions
 
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let data = try dataOptions.load()
+        let data = try dataOptions.prepare(splits, seed: training.seed ?? TrainingConfig.standard().seed)
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
         let stepsPerEpoch = (data.train.count + config.batchSize - 1) / config.batchSize
         let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch)
@@ -27,7 +28,7 @@ struct TrainCommand: ParsableCommand {
         BLAS.useOneThread()
 
         print("dptrain: " + RunLines.configuration(config))
-        print("data: \(ProgressDisplay.grouped(Double(data.train.count))) training and \(ProgressDisplay.grouped(Double(data.test.count))) test samples of \(data.rows)x\(data.columns), \(counted(data.train.classCount, "class", plural: "classes"))")
+        print("data: \(data.summary)")
         print(BLASKernels.summary)
 
         let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test)
@@ -39,7 +40,7 @@ struct TrainCommand: ParsableCommand {
             printSample(parameters: trainer.parameters, spec: config.model, data: data.test)
         }
         if let save = output.save {
-            try ModelFile.save(spec: config.model, parameters: trainer.parameters, to: save)
+            try ModelFile.save(spec: config.model, parameters: trainer.parameters, normalization: data.normalization, to: save)
             print("saved the model to \(save)")
         }
     }

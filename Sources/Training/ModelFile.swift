@@ -1,3 +1,4 @@
+import Dataset
 import Foundation
 import MLP
 
@@ -7,18 +8,20 @@ import MLP
 /// ("layers.L.bias", [fan_out]), in the order of its flat parameter buffer, so
 /// the data section is that buffer as it is. The header's __metadata__ holds
 /// the layer sizes and activations that rebuild the model, and the input
-/// scaling (pixels / 255) that anyone feeding it images must apply. Loading
+/// scaling (pixels / 255) that anyone feeding it images must apply; a model trained with
+/// another normalisation names it ("normalize") and holds its "input.offset" and "input.factor"
+/// tensors ([fan_in]: x' = (x - offset) * factor) after the parameters. Loading
 /// takes the tensors in any order and any valid header layout, as other tools
 /// write them.
 public enum ModelFile {
     public static let formatName = "dptrain"
 
-    public static func save(spec: ModelSpec, parameters: [Float], to path: String) throws {
+    public static func save(spec: ModelSpec, parameters: [Float], normalization: Normalization = .pixelScale, to path: String) throws {
         precondition(parameters.count == spec.parameterCount)
         var header = "{\"__metadata__\":{"
-        header += metadata(spec).map { "\"\($0.0)\":\"\($0.1)\"" }.joined(separator: ",")
+        header += metadata(spec, normalization).map { "\"\($0.0)\":\"\($0.1)\"" }.joined(separator: ",")
         header += "}"
-        for tensor in tensors(spec) {
+        for tensor in tensors(spec) + inputTensors(spec, normalization) {
             header += tensorEntry(tensor.name, shape: tensor.shape, floatOffset: tensor.floatOffset, count: tensor.count)
         }
         header += "}"
@@ -30,6 +33,11 @@ public enum ModelFile {
         withUnsafeBytes(of: &length) { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: header.utf8)
         parameters.withUnsafeBytes { bytes.append(contentsOf: $0) }  // Float is little-endian on every Linux target we run on
+        if !normalization.isPixelScale {
+            let stored = normalization.perFeature(spec.inputSize)
+            stored.offsets.withUnsafeBytes { bytes.append(contentsOf: $0) }
+            stored.factors.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        }
         do {
             try bytes.write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
@@ -38,6 +46,12 @@ public enum ModelFile {
     }
 
     public static func load(from path: String) throws -> (spec: ModelSpec, parameters: [Float]) {
+        let model = try loadModel(from: path)
+        return (model.spec, model.parameters)
+    }
+
+    /// A model and the normalisation its inputs need.
+    public static func loadModel(from path: String) throws -> (spec: ModelSpec, parameters: [Float], normalization: Normalization) {
         func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw fail(FileManager.default.fileExists(atPath: path) ? "cannot be read; check its permissions" : "no such file")
@@ -71,7 +85,32 @@ public enum ModelFile {
             let tensor = tensors(spec).last { $0.floatOffset <= bad }!
             throw fail("tensor \(tensor.name) holds NaN or infinite weights")
         }
-        return (spec, parameters)
+        return (spec, parameters, try normalization(meta: meta, spec: spec, header: header, data: data, headerEnd: headerEnd, fail: fail))
+    }
+
+    /// The model's input normalisation: pixels / 255 when the metadata names none (every model
+    /// from before dptrain stored it).
+    static func normalization(meta: [String: String], spec: ModelSpec, header: [String: Any], data: Data, headerEnd: Int,
+                              fail: (String) -> ModelFileError) throws -> Normalization {
+        guard let name = meta["normalize"], name != "pixels" else { return .pixelScale }
+        guard let mode = NormalizeMode(rawValue: name) else { throw fail("its metadata's normalize \(name) is not none, scale or standardize") }
+        var values = [Float](repeating: 0, count: 2 * spec.inputSize)
+        try values.withUnsafeMutableBytes { target in
+            for tensor in inputTensors(spec, Normalization(mode: mode, offsets: [0], factors: [0])) {
+                let range = try byteRange(of: tensor, in: header, dataLength: data.count - headerEnd, fail: fail)
+                data.copyBytes(to: UnsafeMutableRawBufferPointer(rebasing: target[((tensor.floatOffset - spec.parameterCount) * 4)...]),
+                               from: (headerEnd + range.lowerBound)..<(headerEnd + range.upperBound))
+            }
+        }
+        guard values.allSatisfy(\.isFinite) else { throw fail("its input normalisation holds NaN or infinite values") }
+        return Normalization(mode: mode, offsets: Array(values[..<spec.inputSize]), factors: Array(values[spec.inputSize...]))
+    }
+
+    /// The normalisation's two tensors, after the parameters; none for the pixel scale.
+    static func inputTensors(_ spec: ModelSpec, _ normalization: Normalization) -> [(name: String, shape: [Int], floatOffset: Int, count: Int)] {
+        guard !normalization.isPixelScale else { return [] }
+        return [("input.offset", [spec.inputSize], spec.parameterCount, spec.inputSize),
+                ("input.factor", [spec.inputSize], spec.parameterCount + spec.inputSize, spec.inputSize)]
     }
 
     /// The model that the metadata describes; names each key that is missing or wrong.
@@ -104,13 +143,15 @@ public enum ModelFile {
         }
     }
 
-    static func metadata(_ spec: ModelSpec) -> [(String, String)] {
-        [("format", formatName), ("format_version", "1"),
+    static func metadata(_ spec: ModelSpec, _ normalization: Normalization = .pixelScale) -> [(String, String)] {
+        let scaling = normalization.isPixelScale ? [("input_scaling", "pixels / 255")]
+            : [("input_scaling", "(x - input.offset) * input.factor"), ("normalize", normalization.mode.rawValue)]
+        return [("format", formatName), ("format_version", "1"),
          ("layers", spec.layerSizes.map(String.init).joined(separator: ",")),
          ("hidden_activation", spec.hiddenActivation.rawValue),
          ("output_activation", spec.loss == .crossEntropy ? "softmax" : "sigmoid"),
          ("loss", spec.loss.rawValue), ("bias", String(spec.useBias)),
-         ("weight_layout", "fan_in,fan_out"), ("input_scaling", "pixels / 255")]
+         ("weight_layout", "fan_in,fan_out")] + scaling
     }
 
     static func tensorEntry(_ name: String, shape: [Int], floatOffset: Int, count: Int) -> String {
