@@ -38,16 +38,20 @@ let package = Package(
         .target(name: "CSharedMemory"),
         // IDX files, MNIST, shards and batches.
         .target(name: "Dataset", dependencies: ["CZlib", "CKernels", "MLP"], swiftSettings: alwaysOptimised),
+        // The run's plan: its training config, its virtual shards and chunks, the epochs' orders,
+        // who holds which shards and how far the run has come. Below the roles and the single
+        // process alike, so that both follow one plan. No wire, no sockets, no clock.
+        .target(name: "Plan", dependencies: ["MLP"]),
         // The roles' decisions as state machines: membership, samples, liveness, the run's
         // configuration. Time comes in, actions go out. No sockets, no clock, no logging.
-        .target(name: "Roles", dependencies: ["MLP", "Wire"]),
+        .target(name: "Roles", dependencies: ["MLP", "Plan", "Wire"]),
         // The single-process trainer, the run's accounting, evaluation, metrics, model files,
         // checkpoints, progress. No sockets.
-        .target(name: "Training", dependencies: ["MLP", "Dataset", "Roles", "TensorBoard"]),
+        .target(name: "Training", dependencies: ["MLP", "Dataset", "Plan", "TensorBoard"]),
         // The coordinator's and the worker's drivers: poll, decode, feed the machine, perform
         // its actions, compute. The only training code that touches sockets.
         .target(name: "Distributed", dependencies: [
-            "MLP", "Dataset", "Wire", "ZMQ", "Roles", "Training", "CSignals", "CSharedMemory", .product(name: "Logging", package: "swift-log"),
+            "MLP", "Dataset", "Wire", "ZMQ", "Plan", "Roles", "Training", "CSignals", "CSharedMemory", .product(name: "Logging", package: "swift-log"),
         ]),
         // dptrain report: metrics files to one HTML page of inline SVG charts.
         .target(name: "Report"),
@@ -62,7 +66,7 @@ let package = Package(
         .target(name: "Supervision"),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
-            "MLP", "Dataset", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CBuildInfo", "Supervision", "CSignals", "Report",
+            "MLP", "Dataset", "Plan", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CBuildInfo", "Supervision", "CSignals", "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -72,16 +76,17 @@ let package = Package(
 
         .testTarget(name: "MLPTests", dependencies: ["MLP"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),
-        .testTarget(name: "RolesTests", dependencies: ["Roles", "Wire"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Roles", "MLP", "Dataset"]),
-        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "Roles", "MLP", "Dataset", "Wire", "ZMQ",
+        .testTarget(name: "PlanTests", dependencies: ["Plan", "MLP"]),
+        .testTarget(name: "RolesTests", dependencies: ["Roles", "Plan", "Wire"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Plan", "MLP", "Dataset"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "Plan", "Roles", "MLP", "Dataset", "Wire", "ZMQ",
                                                              .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision"]),
         .testTarget(name: "CommandsTests", dependencies: [
-            "Commands", "Supervision", "Training", "Roles", "Distributed", "Wire", "ZMQ", "MLP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands", "Supervision", "Training", "Plan", "Roles", "Distributed", "Wire", "ZMQ", "MLP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
     ],
     swiftLanguageModes: [.v5]

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import MLP
 import Distributed
+import Plan
 import Roles
 import Training
 import ZMQ

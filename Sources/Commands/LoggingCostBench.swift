@@ -1,5 +1,6 @@
 import Dataset
 import Foundation
+import Plan
 import Roles
 import Training
 

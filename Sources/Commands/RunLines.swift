@@ -1,4 +1,5 @@
 import Foundation
+import Plan
 import Roles
 import Training
 

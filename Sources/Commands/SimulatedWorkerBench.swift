@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MLP
 import Distributed
+import Plan
 import Roles
 import Training
 import Wire

@@ -3,6 +3,7 @@ import Dataset
 import Foundation
 import MLP
 import Distributed
+import Plan
 import Roles
 import Training
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MLP
 import Distributed
+import Plan
 import Roles
 import Training
 

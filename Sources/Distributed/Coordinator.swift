@@ -3,6 +3,7 @@ import Dataset
 import Foundation
 import Logging
 import MLP
+import Plan
 import Roles
 import Training
 import Wire

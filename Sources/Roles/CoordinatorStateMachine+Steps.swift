@@ -1,3 +1,5 @@
+import Plan
+
 /// The run's course: its start, each step's plan and completion, epochs, and its end.
 extension CoordinatorStateMachine {
     /// Starts training with the members gathered: the first assignment of shards (or the
@@ -61,7 +63,7 @@ extension CoordinatorStateMachine {
             } else {
                 stepRequests.append(StepRequest(member: member))
             }
-            assignment!.appendChunks(of: holder.shards, heldBy: member.id, to: &stepRequests[count])
+            assignment!.appendChunks(of: holder.shards, heldBy: member.id, to: &stepRequests[count].chunks)
             guard !stepRequests[count].indices.isEmpty else { continue }
             awaiting[member.id] = 1
             count += 1

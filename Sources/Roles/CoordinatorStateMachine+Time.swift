@@ -1,3 +1,5 @@
+import Plan
+
 /// Time and loss: heartbeats, probes, the step's deadline, silence, and members
 /// that cannot be reached. Every loss of one instant is settled together.
 extension CoordinatorStateMachine {
@@ -123,7 +125,7 @@ extension CoordinatorStateMachine {
             let theirs = orphanShards.filter { assignment.holder(of: $0) == member.id }.sorted()
             guard !theirs.isEmpty else { continue }
             var request = StepRequest(member: member)
-            assignment.appendChunks(of: theirs, heldBy: member.id, to: &request)
+            assignment.appendChunks(of: theirs, heldBy: member.id, to: &request.chunks)
             stepRequests.append(request)
             awaiting[member.id, default: 0] += 1
         }

@@ -1,3 +1,4 @@
+import Plan
 import Wire
 
 /// Every decision of the coordinator, with no sockets and no clock: who is in
@@ -104,20 +105,7 @@ public struct CoordinatorStateMachine {
         }
     }
 
-    /// What a checkpoint keeps of the machine, to go on where it stopped.
-    public struct ResumePoint: Equatable, Sendable {
-        public var step: UInt64
-        public var memberIDs: [UInt32]
-        public var nextID: UInt32
-        public var assignment: ShardAssignment
-
-        public init(step: UInt64, memberIDs: [UInt32], nextID: UInt32, assignment: ShardAssignment) {
-            self.step = step
-            self.memberIDs = memberIDs
-            self.nextID = nextID
-            self.assignment = assignment
-        }
-    }
+    public typealias ResumePoint = Plan.ResumePoint
 
     public let settings: Settings
     public internal(set) var phase = Phase.gathering

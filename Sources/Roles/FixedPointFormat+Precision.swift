@@ -1,4 +1,5 @@
 import MLP
+import Plan
 import Wire
 
 extension FixedPointFormat {
@@ -7,5 +8,19 @@ extension FixedPointFormat {
     /// too; float32 runs and the single process on the fine one.
     public init(largestChunk: Int, precision: WirePrecision) {
         self.init(largestChunk: largestChunk, coarse: precision == .bf16)
+    }
+}
+
+extension TrainingConfig {
+    /// The fixed-point form of the run's gradient sums when its weights travel in `precision`.
+    public func fixedPointFormat(for precision: WirePrecision) -> FixedPointFormat {
+        fixedPointFormat(coarse: precision == .bf16)
+    }
+}
+
+extension ShardPlan {
+    /// The fixed-point form of the gradient sums of a run whose weights travel in `precision`.
+    public func fixedPointFormat(for precision: WirePrecision) -> FixedPointFormat {
+        fixedPointFormat(coarse: precision == .bf16)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MLP
+import Plan
 import Wire
 
 /// What the coordinator tells a worker in its welcome: the run's training

@@ -1,7 +1,7 @@
 import Dataset
 import Foundation
 import MLP
-import Roles
+import Plan
 
 /// Everything a coordinator needs to go on where it stopped, bit for bit.
 public struct CheckpointState: Codable, Equatable {

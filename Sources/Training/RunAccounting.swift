@@ -1,5 +1,5 @@
 import MLP
-import Roles
+import Plan
 
 /// One account of a run, kept the same way by every trainer (the single
 /// process and the coordinator): which epoch it is in, the samples and loss
@@ -101,7 +101,7 @@ public struct RunAccounting: Sendable {
 extension RunAccounting {
     /// A checkpoint of this account, with the coordinator's part of the run: the one place a
     /// checkpoint's state is put together.
-    public func checkpointState(training: TrainingConfig, sampleCount: Int, resume point: CoordinatorStateMachine.ResumePoint,
+    public func checkpointState(training: TrainingConfig, sampleCount: Int, resume point: ResumePoint,
                                 optimizerStep: Int, divergenceStartLoss: Double?) -> CheckpointState {
         var state = CheckpointState(
             training: training, sampleCount: sampleCount, step: point.step, epoch: epoch, epochInProgress: epochInProgress,

@@ -1,7 +1,7 @@
 import Dataset
 import Foundation
 import MLP
-import Roles
+import Plan
 
 /// The whole training loop in one process, with no sockets: the reference the
 /// distributed run is checked against, and the mode for tests and debugging.
@@ -38,7 +38,7 @@ public final class SingleProcessTrainer {
     @discardableResult
     public func run(observer: TrainingObserver? = nil) throws -> TrainingReport {
         let plan = config.shardPlan(sampleCount: train.count)
-        let chunks = ChunkedGradient(spec: config.model, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(for: .float32))
+        let chunks = ChunkedGradient(spec: config.model, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(coarse: false))
         let evaluationWorkspace = Workspace(spec: config.model, capacity: 1000)
         var gradient = [Float](repeating: 0, count: parameters.count)
 

@@ -1,5 +1,5 @@
 import MLP
-import Roles
+import Plan
 
 extension TrainingConfig {
     /// The flags whose values differ between this config and `other`, each as

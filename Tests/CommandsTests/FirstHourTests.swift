@@ -3,6 +3,7 @@ import Foundation
 import XCTest
 @testable import Commands
 import MLP
+import Plan
 import Roles
 import Training
 

@@ -1,5 +1,6 @@
 import Foundation
 import MLP
+import Plan
 import Roles
 import Training
 import XCTest

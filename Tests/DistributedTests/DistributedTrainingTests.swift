@@ -5,6 +5,7 @@ import MLP
 import Wire
 import XCTest
 import ZMQ
+import Plan
 import Roles
 import Training
 @testable import Distributed

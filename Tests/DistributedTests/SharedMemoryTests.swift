@@ -1,6 +1,7 @@
 import Dataset
 import Foundation
 import MLP
+import Plan
 import Roles
 import Training
 import Wire

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MLP
+import Plan
 import Roles
 import Training
 import Wire

@@ -1,6 +1,7 @@
 import MLP
 import Wire
 import XCTest
+@testable import Plan
 @testable import Roles
 
 typealias Machine = CoordinatorStateMachine

@@ -1,7 +1,7 @@
 import Foundation
 import MLP
 import XCTest
-import Roles
+import Plan
 @testable import Training
 
 final class ModelFileTests: XCTestCase {

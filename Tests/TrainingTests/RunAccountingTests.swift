@@ -1,5 +1,5 @@
 import MLP
-import Roles
+import Plan
 import XCTest
 @testable import Training
 

@@ -2,7 +2,7 @@ import Dataset
 import Foundation
 import MLP
 import XCTest
-import Roles
+import Plan
 @testable import Training
 
 /// Real training on the MNIST bundled with dptrain.

@@ -1,5 +1,4 @@
 import MLP
-import Wire
 
 /// The run's fixed virtual shards and what each step trains: a function of the sample
 /// count, the shard count, the global batch and the seed, never of the workers. Every
@@ -55,10 +54,11 @@ public struct ShardPlan: Equatable, Sendable {
 
     /// The largest chunk: the rows of one gradient computation.
     public var largestChunk: Int { chunkSizes[0] }
-    /// The fixed-point form of the gradient sums of a run whose weights travel in `precision`
-    /// (the single process's: float32). Never defaulted: a bf16 run's grid is 2^24 coarser.
-    public func fixedPointFormat(for precision: WirePrecision) -> FixedPointFormat {
-        FixedPointFormat(largestChunk: largestChunk, precision: precision)
+    /// The fixed-point form of the gradient sums: the coarse grid for a run whose weights travel
+    /// in bf16, the fine one otherwise (the single process). Never defaulted: the coarse grid is
+    /// 2^24 coarser.
+    public func fixedPointFormat(coarse: Bool) -> FixedPointFormat {
+        FixedPointFormat(largestChunk: largestChunk, coarse: coarse)
     }
 
     /// Positions in shard `shard`'s epoch order trained at step `step` (from 0) of an epoch; empty

@@ -106,7 +106,7 @@ public struct ShardAssignment: Equatable, Sendable {
 
     /// Appends the current step's chunks of `shards` (held by worker `id`) to `request`:
     /// local indices into the worker's storage, one chunk per shard with samples left.
-    public func appendChunks<Shards: Sequence<Int>>(of shards: Shards, heldBy id: UInt32, to request: inout StepRequest) {
+    public func appendChunks<Shards: Sequence<Int>>(of shards: Shards, heldBy id: UInt32, to request: inout StepChunks) {
         guard let holder = holders.first(where: { $0.id == id }) else { return }
         for shard in shards {
             let chunk = plan.chunk(shard: shard, step: stepsDone)
@@ -134,31 +134,36 @@ public struct ShardAssignment: Equatable, Sendable {
     }
 }
 
-/// One request of a step to one member: its chunks' local indices, chunk after chunk.
-public struct StepRequest: Sendable {
-    public let member: CoordinatorStateMachine.Member
+/// The chunks of a step asked of one member: local indices into its storage, chunk after chunk.
+public struct StepChunks: Sendable {
     public internal(set) var indices: [UInt32] = []
     /// Samples of each chunk, in order.
     public internal(set) var chunkSizes: [UInt32] = []
     /// The shard of each chunk.
     public internal(set) var shards: [Int] = []
-    public internal(set) var state = State.pending
 
-    public enum State: Equatable, Sendable {
-        case pending
-        case answered
-        /// Its member was lost: its chunks were asked of others.
-        case void
-    }
-
-    init(member: CoordinatorStateMachine.Member) { self.member = member }
+    public init() {}
 
     /// Empty again for the next step, keeping the buffers.
-    mutating func reset() {
+    public mutating func removeAll() {
         indices.removeAll(keepingCapacity: true)
         chunkSizes.removeAll(keepingCapacity: true)
         shards.removeAll(keepingCapacity: true)
-        state = .pending
+    }
+}
+
+/// What a checkpoint keeps of the coordinator's course, to go on where it stopped.
+public struct ResumePoint: Equatable, Sendable {
+    public var step: UInt64
+    public var memberIDs: [UInt32]
+    public var nextID: UInt32
+    public var assignment: ShardAssignment
+
+    public init(step: UInt64, memberIDs: [UInt32], nextID: UInt32, assignment: ShardAssignment) {
+        self.step = step
+        self.memberIDs = memberIDs
+        self.nextID = nextID
+        self.assignment = assignment
     }
 }
 

@@ -1,5 +1,4 @@
 import MLP
-import Wire
 
 /// Everything that decides a training run's result: with the same config and
 /// the same data, a run is reproducible to the bit.
@@ -50,10 +49,11 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
     /// The most samples of one chunk: the rows of one gradient computation.
     public var largestChunk: Int { (batchSize + shardCount - 1) / shardCount }
-    /// The fixed-point form of the run's gradient sums when its weights travel in `precision`
-    /// (float32 for the single process). Never defaulted: a bf16 run's grid is 2^24 coarser.
-    public func fixedPointFormat(for precision: WirePrecision) -> FixedPointFormat {
-        FixedPointFormat(largestChunk: largestChunk, precision: precision)
+    /// The fixed-point form of the run's gradient sums: on the coarse grid when its weights travel
+    /// in bf16, on the fine one otherwise (the single process). Never defaulted: the coarse grid
+    /// is 2^24 coarser.
+    public func fixedPointFormat(coarse: Bool) -> FixedPointFormat {
+        FixedPointFormat(largestChunk: largestChunk, coarse: coarse)
     }
 
     /// The run's shards and chunks over `sampleCount` training samples.

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Roles
+@testable import Plan
 
 /// The fixed virtual shards: what a step trains depends on the seed, the batch and the shard
 /// count only; workers hold whole shards and are shipped each at most once.
@@ -48,7 +48,7 @@ final class ShardAssignmentTests: XCTestCase {
             while !assignment.epochFinished {
                 var samples: [Int32] = []
                 for holder in assignment.holders {
-                    var request = StepRequest(member: .init(id: holder.id, peer: [], host: ""))
+                    var request = StepChunks()
                     assignment.appendChunks(of: holder.shards, heldBy: holder.id, to: &request)
                     // Local index → the sample the worker stores there.
                     var stored = [Int32](repeating: -1, count: holder.storedCount)
