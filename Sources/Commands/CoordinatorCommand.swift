@@ -58,7 +58,7 @@ public struct CoordinatorCommand: ParsableCommand {
         logger.info("\(BLASKernels.summary)")
 
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
-        let coordinator = try Coordinator(config: config, train: data.train, test: data.test,
+        let coordinator = try Coordinator(config: config, train: data.train, test: data.test, validation: data.validation,
                                           options: membership.options(workers: workers, wirePrecision: transport.wirePrecision,
                                                                       sharedMemory: transport.sharedMemory.isOn),
                                           endpoint: bind, context: context, logger: logger,
@@ -85,5 +85,6 @@ public struct CoordinatorCommand: ParsableCommand {
             try ModelFile.save(spec: config.model, parameters: coordinator.parameters, normalization: data.normalization, to: save)
             print("saved the model to \(save)")
         }
+        try splits.saveBestModel(coordinator.evaluation, spec: config.model, normalization: data.normalization)
     }
 }

@@ -65,7 +65,17 @@ public struct SplitOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Hold out N samples (5000) or a fraction F (0.1) of the training set for validation, by a seeded split: validation accuracy is reported each epoch, the test set at the end only.", valueName: "n|f"))
     public var validation: String?
 
+    @Option(name: .customLong("save-best"), help: ArgumentHelp("Write the model of the epoch with the best validation accuracy here (needs --validation).", valueName: "file"))
+    public var saveBest: String?
+
     public init() {}
+
+    /// Writes the best validation epoch's model to --save-best, and says so.
+    public func saveBestModel(_ evaluation: RunEvaluation, spec: ModelSpec, normalization: Normalization) throws {
+        guard let saveBest, let best = evaluation.best else { return }
+        try ModelFile.save(spec: spec, parameters: best.parameters, normalization: normalization, to: saveBest)
+        print(String(format: "saved the model of epoch %d, the best validation accuracy (%.4f), to %@", best.epoch, best.accuracy, saveBest))
+    }
 
     public func validate() throws {
         if let testFraction, !(testFraction > 0 && testFraction < 1) {
@@ -73,6 +83,10 @@ public struct SplitOptions: ParsableArguments {
         }
         if let validation, HeldOut(validation) == nil {
             throw ValidationError("--validation must be a sample count (5000) or a fraction between 0 and 1 (0.1) (got \(validation))")
+        }
+        if let saveBest {
+            guard validation != nil else { throw ValidationError("--save-best keeps the epoch with the best validation accuracy: add --validation 5000 (or a fraction)") }
+            try OutputPath.checkFile(saveBest, flag: "--save-best")
         }
     }
 

@@ -32,7 +32,7 @@ struct TrainCommand: ParsableCommand {
         print("data: \(data.summary)")
         print(BLASKernels.summary)
 
-        let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test)
+        let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test, validation: data.validation)
         let observers: [TrainingObserver] = [ProgressDisplay(), logs]
         let report = try trainer.run(observer: ObserverList(observers))
         print(RunLines.done(report))
@@ -44,6 +44,7 @@ struct TrainCommand: ParsableCommand {
             try ModelFile.save(spec: config.model, parameters: trainer.parameters, normalization: data.normalization, to: save)
             print("saved the model to \(save)")
         }
+        try splits.saveBestModel(trainer.evaluation, spec: config.model, normalization: data.normalization)
     }
 
     /// As the original design did: one test sample's one-hot target beside the network's output.

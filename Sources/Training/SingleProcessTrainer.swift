@@ -10,9 +10,10 @@ public final class SingleProcessTrainer {
     public private(set) var parameters: [Float]
     private let optimizer: Optimizer
     private let train: LabeledImages
-    private let test: LabeledImages
+    /// The test set, and the validation set scored each epoch in its place when there is one.
+    public private(set) var evaluation: RunEvaluation
 
-    public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages) throws {
+    public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, validation: LabeledImages? = nil) throws {
         precondition(config.problems.isEmpty, "validate the config before training: \(config.problems)")
         guard config.model.inputSize == train.featureCount else {
             throw TrainingError.dataDoesNotFitModel(
@@ -27,19 +28,19 @@ public final class SingleProcessTrainer {
         }
         self.config = config
         self.train = train
-        self.test = test
+        evaluation = RunEvaluation(spec: config.model, test: test, validation: validation)
         parameters = config.model.initialParameters(config.initialization, seed: config.seed)
         optimizer = makeOptimizer(config.optimizer, parameterCount: parameters.count)
     }
 
-    /// Trains for `config.epochs` epochs, evaluating on the test set after each. Each step is
+    /// Trains for `config.epochs` epochs, evaluating on the validation set after each, or on the
+    /// test set when there is none (a validating run scores the test set at the end). Each step is
     /// exactly what a coordinator's step is with any number of workers: a chunk of every shard,
     /// each chunk's gradient computed alone and summed exactly (`ChunkedGradient`).
     @discardableResult
     public func run(observer: TrainingObserver? = nil) throws -> TrainingReport {
         let plan = config.shardPlan(sampleCount: train.count)
         let chunks = ChunkedGradient(spec: config.model, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(coarse: false))
-        let evaluationWorkspace = Workspace(spec: config.model, capacity: 1000)
         var gradient = [Float](repeating: 0, count: parameters.count)
 
         var account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, now: Self.now())
@@ -83,16 +84,16 @@ public final class SingleProcessTrainer {
                 }
             }
             account.pauseClock(now: Self.now())
-            let evaluation = Evaluation(parameters: parameters, data: test, workspace: evaluationWorkspace)
-            if let verdict = divergence.epochFinished(testAccuracy: evaluation.accuracy, testSamples: test.count, classCount: train.classCount) {
+            let scored = evaluation.scoreEpoch(parameters)
+            if let verdict = divergence.epochFinished(testAccuracy: scored.accuracy, testSamples: evaluation.epochSet.count, classCount: train.classCount) {
                 throw TrainingError.divergence(verdict, epoch: account.epoch, step: step, learningRate: config.optimizer.learningRate)
             }
             let trainingScore = account.epochScore
-            report = account.finishEpoch(testAccuracy: evaluation.accuracy, step: step, workers: 1, distributed: false, now: Self.now())
-            report.record(evaluation, trainingScore: trainingScore)
+            report = account.finishEpoch(testAccuracy: evaluation.reportedTestAccuracy(scored), step: step, workers: 1, distributed: false, now: Self.now())
+            evaluation.record(scored, into: &report, trainingScore: trainingScore, parameters: parameters)
             observer?.epochFinished(report)
         }
-        report = account.finalReport(report)
+        report = evaluation.finish(account.finalReport(report), parameters: parameters)
         observer?.trainingFinished(report)
         return report
     }
