@@ -51,8 +51,7 @@ public struct CoordinatorCommand: ParsableCommand {
         let data = try dataOptions.prepare(splits, seed: training.seed ?? TrainingConfig.standard().seed)
         logger.info("data: \(data.summary)")
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
-        let stepsPerEpoch = (data.train.count + config.batchSize * workers - 1) / (config.batchSize * workers)
-        let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch, resuming: membership.resume) { logger.warning("\($0)") }
+        let logs = try output.logs(estimatedSteps: config.plannedSteps(sampleCount: data.train.count), resuming: membership.resume) { logger.warning("\($0)") }
         BLAS.useOneThread()
         logger.info("\(RunLines.configuration(config))")
         logger.info("\(BLASKernels.summary)")

@@ -21,8 +21,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let data = try dataOptions.prepare(splits, seed: training.seed ?? TrainingConfig.standard().seed)
         let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
-        let stepsPerEpoch = (data.train.count + config.batchSize - 1) / config.batchSize
-        let logs = try output.logs(estimatedSteps: config.epochs * stepsPerEpoch)
+        let logs = try output.logs(estimatedSteps: config.plannedSteps(sampleCount: data.train.count))
         RunLine(runID: UInt64.random(in: 1...UInt64.max), trainer: "single-process", resumed: false, config: config,
                 trainSamples: data.train.count, testSamples: data.test.count,
                 logEvery: logs.every).write(to: logs)

@@ -18,7 +18,7 @@ extension Coordinator {
         let path = try store.write(Checkpoint(state: state, parameters: parameters, moments: optimizerState.moments))
         lastCheckpoint = path
         logger.info("checkpoint at step \(point.step): \(path)")
-        observer?.event("checkpoint", [("step", .int(Int(point.step))), ("epoch", .int(state.epoch)), ("path", .string(path))])
+        observer?.event("checkpoint", [("step", .int(Int(point.step))), ("epoch", .int(state.course.currentEpoch)), ("path", .string(path))])
         return path
     }
 
@@ -54,8 +54,8 @@ extension Coordinator {
         account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, restoring: state, now: Self.now())
         divergence = DivergenceCheck(startLoss: state.divergenceStartLoss)
         machine = CoordinatorStateMachine(settings: machine.settings, resuming: .init(
-            step: state.step, memberIDs: state.memberIDs, nextID: state.nextWorkerID, assignment: state.assignment))
-        logger.info("resumed from \(path): step \(state.step), epoch \(state.epoch)")
-        observer?.event("resumed", [("step", .int(Int(state.step))), ("epoch", .int(state.epoch)), ("path", .string(path))])
+            step: state.step, course: state.course, memberIDs: state.memberIDs, nextID: state.nextWorkerID, assignment: state.assignment))
+        logger.info("resumed from \(path): step \(state.step), epoch \(state.course.currentEpoch)")
+        observer?.event("resumed", [("step", .int(Int(state.step))), ("epoch", .int(state.course.currentEpoch)), ("path", .string(path))])
     }
 }

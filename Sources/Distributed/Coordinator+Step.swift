@@ -8,8 +8,8 @@ import ZMQ
 
 /// One synchronous step, phase by phase: plan, broadcast, await, reduce, update.
 extension Coordinator {
-    /// Runs one step: a chunk of every shard, asked of the shards' holders; returns its summed
-    /// score, with where its time went in `stepTimings`, or nil when every member was lost
+    /// Runs the step the machine planned: a chunk of every shard, asked of the shards' holders;
+    /// returns its summed score, with where its time went in `stepTimings`, or nil when every member was lost
     /// during it (the same chunks are trained at the next step).
     func runStep() throws -> BatchScore? {
         let learningRate = account.learningRate(config.optimizer)
@@ -19,7 +19,6 @@ extension Coordinator {
 
         let broadcastStart = Self.now()
         answersFolded = 0
-        machine.planStep(now: broadcastStart)
         try broadcast()
         let waitStart = Self.now()
         try awaitGradients()
@@ -51,7 +50,7 @@ extension Coordinator {
             let shared = sharedMemory.slots[request.member.id] != nil
             // The socket's copy of the weights, made once a step, when a member first takes them from the socket.
             if !shared, stepWeights == nil { stepWeights = try weightsFrame() }
-            try encoder.step(runID: runID, step: machine.step, epoch: UInt32(account.epoch), indices: request.indices,
+            try encoder.step(runID: runID, step: machine.step, epoch: UInt32(machine.course.currentEpoch), indices: request.indices,
                              chunkSizes: request.chunkSizes, parameterCount: parameters.count,
                              precision: options.wirePrecision, bulkInSharedMemory: shared)
             if shared, let doorbell = stepRingsDoorbell(of: request.member.id, request: requestsSent - 1) {
@@ -171,7 +170,7 @@ extension Coordinator {
     /// Steps the optimizer with the summed gradient over the step's true sample count.
     private func applyUpdate(score: BatchScore, learningRate: Float) throws {
         guard score.lossSum.isFinite else {
-            throw TrainingError.lossNotFinite(epoch: account.epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
+            throw TrainingError.lossNotFinite(epoch: machine.course.currentEpoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
         }
         if score.samples > 0 {
             parameters.withUnsafeMutableBufferPointer { p in
@@ -182,7 +181,7 @@ extension Coordinator {
         }
         // Finite gradients can still add up to infinity, or a step overflow the weights: stop here, not on the workers.
         guard parameters.withUnsafeBufferPointer(allFinite) else {
-            throw TrainingError.lossNotFinite(epoch: account.epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
+            throw TrainingError.lossNotFinite(epoch: machine.course.currentEpoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
         }
     }
 
@@ -194,12 +193,12 @@ extension Coordinator {
         let chunks = ChunkedGradient(spec: config.model, largestChunk: assignment.plan.largestChunk, format: assignment.plan.fixedPointFormat(for: options.wirePrecision))
         for request in machine.stepRequests where request.member.id == member.id && request.state == .pending {
             for shard in request.shards {
-                let globals = assignment.chunkSamples(shard: shard)
+                let globals = assignment.chunkSamples(shard: shard, step: machine.course.stepsDone)
                 let score = globals.withUnsafeBufferPointer { indices in
                     parameters.withUnsafeBufferPointer { chunks.add(indices, of: train, parameters: $0.baseAddress!) }
                 }
                 if score == nil {
-                    return chunks.divergence(epoch: account.epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
+                    return chunks.divergence(epoch: machine.course.currentEpoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
                 }
             }
         }

@@ -156,7 +156,7 @@ public final class Coordinator {
     static func settings(_ options: CoordinatorOptions, _ config: TrainingConfig, sampleCount: Int) -> CoordinatorStateMachine.Settings {
         .init(expectedWorkers: options.workers, maxWorkers: options.maxWorkers, stepDeadlineSeconds: options.stepDeadline,
               sampleCount: sampleCount, batchSize: config.batchSize, shardCount: config.shardCount, seed: config.seed,
-              restarted: options.resume, blasCore: BLAS.coreName)
+              epochs: config.epochs, restarted: options.resume, blasCore: BLAS.coreName)
     }
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -195,9 +195,9 @@ public final class Coordinator {
             // Pruning keeps the newest steps: a fresh run here would lose its own checkpoints to an old run's.
             throw CheckpointError(path: store.directory, reason: "already holds checkpoints of a run; pass --resume to go on from them, or choose an empty folder")
         }
-        var report = TrainingReport(epoch: account.epoch - 1, step: Int(machine.step), trainLoss: 0, testAccuracy: 0,
+        var report = TrainingReport(epoch: machine.course.currentEpoch - 1, step: Int(machine.step), trainLoss: 0, testAccuracy: 0,
                                     samplesPerSecond: 0, elapsedSeconds: 0, workers: 0)
-        if account.isFinished { return completedRunReport() }
+        if machine.course.isFinished { return completedRunReport() }
         guard try gatherWorkers() else {
             stoppedBySignal = dptrain_stop_requested()
             return report
@@ -207,52 +207,57 @@ public final class Coordinator {
         if machine.members.count > config.shardCount {
             logger.warning("\(counted(machine.members.count - config.shardCount, "worker")) will wait idle: the run has \(counted(config.shardCount, "shard")) and a worker holds whole shards; pass --shards \(machine.members.count) or more to use them all")
         }
-        observer?.event("training_started", [("step", .int(Int(machine.step))), ("epoch", .int(account.epoch)), ("workers", .int(machine.members.count)),
+        observer?.event("training_started", [("step", .int(Int(machine.step))), ("epoch", .int(machine.course.currentEpoch)), ("workers", .int(machine.members.count)),
                                              ("hosts", .object(machine.members.map { (String($0.id), .string($0.host)) }))])
 
+        // The machine decides the course (`advance`); this loop carries it out.
         var saidWaiting = false
-        while !account.isFinished {
+        while true {
             if stopRequested() {
                 try stopForSignal()
                 return account.finalReport(report)
             }
-            if !account.epochInProgress {
-                machine.startEpoch()
+            switch machine.advance(now: Self.now()) {
+            case .beginEpoch:
                 account.beginEpoch(now: Self.now())
-            }
-            if machine.epochFinished {
-                report = try finishEpoch()
-                continue
-            }
-            perform(machine.stepBoundary(now: Self.now()))
-            if machine.members.isEmpty {
+            case .closeEpoch(let epoch):
+                report = try finishEpoch(epoch)
+            case .waitForWorkers(let actions):
+                perform(actions)
                 if !saidWaiting { logger.warning("no workers left: waiting for workers to join at \(endpoint)") }
                 saidWaiting = true
                 try pump(timeoutMilliseconds: 200)
-                continue
+            case .step(let actions):
+                perform(actions)
+                saidWaiting = false
+                try trainPlannedStep()
+            case .endOfRun:
+                if machine.droppedCount > 0 {
+                    logger.info("dropped \(counted(machine.droppedCount, "bad message")): \(machine.dropped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: "; "))")
+                }
+                report = evaluation.finish(account.finalReport(report), parameters: parameters)
+                observer?.trainingFinished(report)
+                return report
             }
-            saidWaiting = false
-            let learningRate = account.learningRate(config.optimizer)
-            guard let score = try runStep() else { continue }
-            if let verdict = divergence.stepFinished(lossSum: score.lossSum, samples: score.samples) {
-                throw TrainingError.divergence(verdict, epoch: account.epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
-            }
-            account.recordStep(score, timings: stepTimings)
-            if let observer {
-                let progress = account.stepProgress(now: Self.now()).adding(
-                    step: Int(machine.step), learningRate: learningRate, score: score, workers: machine.members.count, epochTimings: account.epochTimings)
-                gradientSum.withUnsafeBufferPointer { observer.stepFinished(progress.with(gradientSum: $0)) }
-            }
-            if let every = options.checkpointEvery, machine.step % UInt64(every) == 0 { try writeCheckpoint() }
         }
-        if machine.droppedCount > 0 {
-            logger.info("dropped \(counted(machine.droppedCount, "bad message")): \(machine.dropped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: "; "))")
-        }
-        report = evaluation.finish(account.finalReport(report), parameters: parameters)
-        observer?.trainingFinished(report)
-        return report
     }
 
+    /// Trains the step the machine planned, and records, logs and checkpoints it.
+    private func trainPlannedStep() throws {
+        let learningRate = account.learningRate(config.optimizer)
+        let epoch = machine.course.epoch
+        guard let score = try runStep() else { return }
+        if let verdict = divergence.stepFinished(lossSum: score.lossSum, samples: score.samples) {
+            throw TrainingError.divergence(verdict, epoch: epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
+        }
+        account.recordStep(score, timings: stepTimings)
+        if let observer {
+            let progress = account.stepProgress(epoch: epoch, now: Self.now()).adding(
+                step: Int(machine.step), learningRate: learningRate, score: score, workers: machine.members.count, epochTimings: account.epochTimings)
+            gradientSum.withUnsafeBufferPointer { observer.stepFinished(progress.with(gradientSum: $0)) }
+        }
+        if let every = options.checkpointEvery, machine.step % UInt64(every) == 0 { try writeCheckpoint() }
+    }
     /// Waits for the workers the run starts with, saying every ten seconds what it waits for;
     /// false when a stop signal came first.
     private func gatherWorkers() throws -> Bool {
@@ -286,22 +291,22 @@ public final class Coordinator {
         return report
     }
 
-    /// Scores the test set, reports the epoch, and writes the epoch's checkpoint.
-    private func finishEpoch() throws -> TrainingReport {
+    /// Scores the test set, reports epoch `epoch`, and writes the epoch's checkpoint.
+    private func finishEpoch(_ epoch: Int) throws -> TrainingReport {
         account.pauseClock(now: Self.now())
         perform(machine.heartbeats(now: Self.now()))   // the workers hear nothing else while the test set is scored
         let scored = evaluation.scoreEpoch(parameters)
         if let verdict = divergence.epochFinished(testAccuracy: scored.accuracy, testSamples: evaluation.epochSet.count, classCount: train.classCount) {
-            throw TrainingError.divergence(verdict, epoch: account.epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
+            throw TrainingError.divergence(verdict, epoch: epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
         }
         let trainingScore = account.epochScore
-        var report = account.finishEpoch(testAccuracy: evaluation.reportedTestAccuracy(scored), step: Int(machine.step), workers: machine.members.count,
+        var report = account.finishEpoch(epoch, testAccuracy: evaluation.reportedTestAccuracy(scored), step: Int(machine.step), workers: machine.members.count,
                                          distributed: true, now: Self.now())
         evaluation.record(scored, into: &report, trainingScore: trainingScore, parameters: parameters)
         report.workerFigures = epochWorkers
         epochWorkers = WorkerFigures()
         observer?.epochFinished(report)
-        if options.checkpointEvery == nil || account.isFinished { try writeCheckpoint() }
+        if options.checkpointEvery == nil || machine.course.isFinished { try writeCheckpoint() }
         return report
     }
 

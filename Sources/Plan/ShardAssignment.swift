@@ -1,7 +1,7 @@
 import MLP
 
-/// Which shards each worker holds, where each sits in the worker's storage, and how far
-/// the epoch has come, as workers join and leave.
+/// Which shards each worker holds and where each sits in the worker's storage, as workers
+/// join and leave, with the shards' orders of the epoch under way.
 ///
 /// Workers hold whole shards, in contiguous runs: with n workers in id order, the i-th
 /// holds shards [i * S / n, (i + 1) * S / n). Every join or loss redraws those runs, and a
@@ -23,11 +23,10 @@ public struct ShardAssignment: Equatable, Sendable {
     public let plan: ShardPlan
     /// In id order.
     public private(set) var holders: [Holder] = []
-    /// The epoch under way (from 1); 0 before the first.
-    public private(set) var epoch = 0
-    /// Steps of the epoch done.
-    public private(set) var stepsDone = 0
-    /// Each shard's order in `epoch` (positions into the shard); drawn again from the seed, never stored.
+    /// The epoch whose orders are drawn (from 1); 0 before the first. The run's course
+    /// (`RunCourse`) says which epoch and step it is; this only keeps the orders that go with it.
+    public private(set) var ordersEpoch = 0
+    /// Each shard's order in `ordersEpoch` (positions into the shard); drawn again from the seed, never stored.
     public private(set) var orders: [[Int32]] = []
 
     /// Shards of `plan` over `holderIDs` (ascending); `shipments` says what to ship to each.
@@ -42,8 +41,7 @@ public struct ShardAssignment: Equatable, Sendable {
     /// The same run's progress over new workers with empty storage (a resumed coordinator's).
     public func resumed(holderIDs: [UInt32]) -> ShardAssignment {
         var fresh = ShardAssignment(plan: plan, holderIDs: holderIDs)
-        fresh.epoch = epoch
-        fresh.stepsDone = stepsDone
+        fresh.ordersEpoch = ordersEpoch
         fresh.orders = orders
         return fresh
     }
@@ -83,33 +81,27 @@ public struct ShardAssignment: Equatable, Sendable {
         return holders.isEmpty ? [] : rebalance()
     }
 
-    /// Starts the next epoch: each shard's new order.
-    public mutating func startEpoch() {
-        epoch += 1
-        stepsDone = 0
+    /// Draws each shard's order in epoch `epoch` (from 1).
+    public mutating func drawOrders(epoch: Int) {
+        guard epoch != ordersEpoch else { return }
+        ordersEpoch = epoch
         // Each shard's order is rewritten in place: after the first epoch, an epoch allocates nothing here.
         if orders.count != plan.shardCount { orders = Array(repeating: [], count: plan.shardCount) }
         for shard in 0..<plan.shardCount { plan.epochOrder(shard: shard, epoch: epoch, into: &orders[shard]) }
     }
 
-    /// Every step of the epoch is done.
-    public var epochFinished: Bool { epoch > 0 && stepsDone >= plan.stepsPerEpoch }
-
     /// No one holds the shards: training waits for a worker.
     public var waitsForWorkers: Bool { holders.isEmpty }
-
-    /// The step in hand is done.
-    public mutating func commitStep() { stepsDone += 1 }
 
     /// The holder of `shard`.
     public func holder(of shard: Int) -> UInt32? { holders.first { $0.shards.contains(shard) }?.id }
 
-    /// Appends the current step's chunks of `shards` (held by worker `id`) to `request`:
+    /// Appends step `step`'s chunks of `shards` (held by worker `id`) to `request`:
     /// local indices into the worker's storage, one chunk per shard with samples left.
-    public func appendChunks<Shards: Sequence<Int>>(of shards: Shards, heldBy id: UInt32, to request: inout StepChunks) {
+    public func appendChunks<Shards: Sequence<Int>>(of shards: Shards, heldBy id: UInt32, step: Int, to request: inout StepChunks) {
         guard let holder = holders.first(where: { $0.id == id }) else { return }
         for shard in shards {
-            let chunk = plan.chunk(shard: shard, step: stepsDone)
+            let chunk = plan.chunk(shard: shard, step: step)
             guard !chunk.isEmpty, let offset = holder.offsets[shard] else { continue }
             for position in orders[shard][chunk] { request.indices.append(UInt32(offset + Int(position))) }
             request.chunkSizes.append(UInt32(chunk.count))
@@ -117,9 +109,9 @@ public struct ShardAssignment: Equatable, Sendable {
         }
     }
 
-    /// The global indices of the current step's chunk of `shard`.
-    public func chunkSamples(shard: Int) -> [Int32] {
-        orders[shard][plan.chunk(shard: shard, step: stepsDone)].map { plan.shards[shard][Int($0)] }
+    /// The global indices of step `step`'s chunk of `shard`.
+    public func chunkSamples(shard: Int, step: Int) -> [Int32] {
+        orders[shard][plan.chunk(shard: shard, step: step)].map { plan.shards[shard][Int($0)] }
     }
 
     private func index(of id: UInt32) -> Int? { holders.firstIndex { $0.id == id } }
@@ -129,7 +121,6 @@ public struct ShardAssignment: Equatable, Sendable {
         guard plan.sampleCount == sampleCount else { return "it splits \(plan.sampleCount) samples, the data has \(sampleCount)" }
         guard holders.map(\.id) == holders.map(\.id).sorted(), Set(holders.map(\.id)).count == holders.count,
               !holders.contains(where: { $0.id == 0 || $0.id == .max }) else { return "its worker ids are not ascending and distinct" }
-        guard epoch >= 0, stepsDone >= 0, stepsDone <= plan.stepsPerEpoch else { return "its step \(stepsDone) is not within an epoch" }
         return nil
     }
 }
@@ -155,21 +146,24 @@ public struct StepChunks: Sendable {
 /// What a checkpoint keeps of the coordinator's course, to go on where it stopped.
 public struct ResumePoint: Equatable, Sendable {
     public var step: UInt64
+    public var course: RunCourse
     public var memberIDs: [UInt32]
     public var nextID: UInt32
     public var assignment: ShardAssignment
 
-    public init(step: UInt64, memberIDs: [UInt32], nextID: UInt32, assignment: ShardAssignment) {
+    public init(step: UInt64, course: RunCourse, memberIDs: [UInt32], nextID: UInt32, assignment: ShardAssignment) {
         self.step = step
+        self.course = course
         self.memberIDs = memberIDs
         self.nextID = nextID
         self.assignment = assignment
     }
 }
 
-/// A checkpoint keeps the plan's inputs and the epoch's progress; shards and orders are drawn again.
+/// A checkpoint keeps the plan's inputs and the holders; shards and orders are drawn again
+/// (the orders for the epoch the checkpoint's course is in, by `drawOrders`).
 extension ShardAssignment: Codable {
-    enum CodingKeys: String, CodingKey { case sampleCount, shardCount, batchSize, seed, holders, epoch, stepsDone }
+    enum CodingKeys: String, CodingKey { case sampleCount, shardCount, batchSize, seed, holders }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -183,9 +177,6 @@ extension ShardAssignment: Codable {
         guard holders.allSatisfy({ $0.offsets.count == shardCount }) else {
             throw DecodingError.dataCorruptedError(forKey: .holders, in: c, debugDescription: "holders do not fit the shards")
         }
-        epoch = try c.decode(Int.self, forKey: .epoch)
-        stepsDone = try c.decode(Int.self, forKey: .stepsDone)
-        if epoch > 0 { orders = (0..<shardCount).map { plan.epochOrder(shard: $0, epoch: epoch) } }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -195,7 +186,5 @@ extension ShardAssignment: Codable {
         try c.encode(plan.batchSize, forKey: .batchSize)
         try c.encode(plan.seed, forKey: .seed)
         try c.encode(holders, forKey: .holders)
-        try c.encode(epoch, forKey: .epoch)
-        try c.encode(stepsDone, forKey: .stepsDone)
     }
 }

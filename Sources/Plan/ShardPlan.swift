@@ -48,8 +48,24 @@ public struct ShardPlan: Equatable, Sendable {
         var all = (0..<Int32(sampleCount)).map { $0 }
         generator.shuffle(&all)
         shards = (0..<shardCount).map { s in stride(from: s, to: sampleCount, by: shardCount).map { all[$0] } }
-        chunkSizes = (0..<shardCount).map { batchSize / shardCount + ($0 < batchSize % shardCount ? 1 : 0) }
-        stepsPerEpoch = zip(shards, chunkSizes).map { ($0.count + $1 - 1) / $1 }.max() ?? 0
+        chunkSizes = (0..<shardCount).map { Self.chunkSize(shard: $0, shardCount: shardCount, batchSize: batchSize) }
+        stepsPerEpoch = Self.stepsPerEpoch(sampleCount: sampleCount, shardCount: shardCount, batchSize: batchSize)
+        assert(stepsPerEpoch == zip(shards, chunkSizes).map { ($0.count + $1 - 1) / $1 }.max())
+    }
+
+    /// Samples shard `shard` trains per step: B / S, the remainder one each to the first shards.
+    static func chunkSize(shard: Int, shardCount: Int, batchSize: Int) -> Int {
+        batchSize / shardCount + (shard < batchSize % shardCount ? 1 : 0)
+    }
+
+    /// Steps of an epoch: until the slowest shard is through. Shard s holds every S-th sample
+    /// from s, so its size is known without drawing the shards.
+    public static func stepsPerEpoch(sampleCount: Int, shardCount: Int, batchSize: Int) -> Int {
+        (0..<min(shardCount, sampleCount)).map { shard in
+            let samples = (sampleCount - shard + shardCount - 1) / shardCount
+            let size = chunkSize(shard: shard, shardCount: shardCount, batchSize: batchSize)
+            return (samples + size - 1) / size
+        }.max() ?? 0
     }
 
     /// The largest chunk: the rows of one gradient computation.

@@ -22,7 +22,7 @@ extension CoordinatorStateMachine {
     }
 
     /// Between steps: joining members take whole shards and take part from the next step.
-    public mutating func stepBoundary(now: UInt64) -> [Action] {
+    mutating func stepBoundary(now: UInt64) -> [Action] {
         guard !joining.isEmpty, var assignment else { return [] }
         let shipments = assignment.add(joining.map(\.id))
         self.assignment = assignment
@@ -39,16 +39,49 @@ extension CoordinatorStateMachine {
         shipments.compactMap { shipment in member(id: shipment.id).map { .ship(shipment.samples, to: $0) } }
     }
 
-    /// Every step of the epoch is trained.
-    public var epochFinished: Bool { assignment?.epochFinished ?? false }
+    /// What the driver does next in the run's course, once training has started and no step is
+    /// in flight.
+    public enum Course: Equatable, Sendable {
+        /// Epoch `n` (from 1) begins: its shards' orders are drawn; the driver starts its clock.
+        case beginEpoch(Int)
+        /// A step is planned (`stepRequests`): carry out these actions (joining members' samples),
+        /// then send the requests and await the answers.
+        case step([Action])
+        /// The step is due but no member is left: carry out these actions and wait for a worker.
+        case waitForWorkers([Action])
+        /// Epoch `n` is trained: the driver scores, reports and checkpoints it.
+        case closeEpoch(Int)
+        /// Every epoch is closed.
+        case endOfRun
+    }
 
-    /// Starts the next epoch: each shard's new order.
-    public mutating func startEpoch() { assignment?.startEpoch() }
+    /// Decides what comes next: the only place where an epoch begins or closes, a step is
+    /// planned, or the run reaches its end. Between steps, joining members take part from here.
+    public mutating func advance(now: UInt64) -> Course {
+        precondition(phase == .training && !stepInFlight && assignment != nil)
+        switch course.next {
+        case .beginEpoch(let epoch):
+            course.beginEpoch()
+            assignment!.drawOrders(epoch: epoch)
+            return .beginEpoch(epoch)
+        case .closeEpoch(let epoch):
+            course.closeEpoch()
+            return .closeEpoch(epoch)
+        case .endOfRun:
+            return .endOfRun
+        case .trainStep:
+            let actions = stepBoundary(now: now)
+            guard !members.isEmpty else { return .waitForWorkers(actions) }
+            planStep(now: now)
+            return .step(actions)
+        }
+    }
 
     /// Opens the next step: each member holding chunks of this step gets a request
     /// (`stepRequests`), and the step waits for each answer until the deadline.
-    public mutating func planStep(now: UInt64) {
+    mutating func planStep(now: UInt64) {
         precondition(phase == .training && awaiting.isEmpty && assignment != nil)
+        guard case .trainStep(let stepInEpoch) = course.next else { preconditionFailure("no step is due: \(course)") }
         step += 1
         stepInFlight = true
         stepAbandoned = false
@@ -63,7 +96,7 @@ extension CoordinatorStateMachine {
             } else {
                 stepRequests.append(StepRequest(member: member))
             }
-            assignment!.appendChunks(of: holder.shards, heldBy: member.id, to: &stepRequests[count].chunks)
+            assignment!.appendChunks(of: holder.shards, heldBy: member.id, step: stepInEpoch, to: &stepRequests[count].chunks)
             guard !stepRequests[count].indices.isEmpty else { continue }
             awaiting[member.id] = 1
             count += 1
@@ -75,8 +108,8 @@ extension CoordinatorStateMachine {
 
     /// The step is done: its chunks count as trained, unless every member was lost during it.
     public mutating func completeStep() {
-        precondition(awaiting.isEmpty)
-        if !stepAbandoned { assignment?.commitStep() }
+        precondition(awaiting.isEmpty && stepInFlight)
+        if !stepAbandoned { course.commitStep() }
         stepInFlight = false
     }
 

@@ -125,7 +125,7 @@ extension CoordinatorStateMachine {
             let theirs = orphanShards.filter { assignment.holder(of: $0) == member.id }.sorted()
             guard !theirs.isEmpty else { continue }
             var request = StepRequest(member: member)
-            assignment.appendChunks(of: theirs, heldBy: member.id, to: &request.chunks)
+            assignment.appendChunks(of: theirs, heldBy: member.id, step: course.stepsDone, to: &request.chunks)
             stepRequests.append(request)
             awaiting[member.id, default: 0] += 1
         }

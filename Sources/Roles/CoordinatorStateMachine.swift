@@ -83,6 +83,8 @@ public struct CoordinatorStateMachine {
         /// Virtual shards; nil for `ShardPlan.defaultShardCount(batchSize:)`.
         public var shardCount: Int
         public var seed: UInt64
+        /// Epochs the run trains.
+        public var epochs: Int
         /// A coordinator restarted with --resume: some of the workers it waits for may have
         /// died with the one before, so it waits for them only a while (see `isReadyToStart`).
         public var restarted: Bool
@@ -91,8 +93,10 @@ public struct CoordinatorStateMachine {
         public var blasCore: String?
 
         public init(expectedWorkers: Int, maxWorkers: Int = .max, stepDeadlineSeconds: Double = Liveness.defaultStepDeadlineSeconds,
-                    sampleCount: Int, batchSize: Int, shardCount: Int? = nil, seed: UInt64, restarted: Bool = false, blasCore: String? = nil) {
-            precondition(expectedWorkers > 0 && maxWorkers >= expectedWorkers && batchSize > 0)
+                    sampleCount: Int, batchSize: Int, shardCount: Int? = nil, seed: UInt64, epochs: Int, restarted: Bool = false,
+                    blasCore: String? = nil) {
+            precondition(expectedWorkers > 0 && maxWorkers >= expectedWorkers && batchSize > 0 && epochs > 0)
+            self.epochs = epochs
             self.shardCount = shardCount ?? ShardPlan.defaultShardCount(batchSize: batchSize)
             self.blasCore = blasCore
             self.expectedWorkers = expectedWorkers
@@ -113,8 +117,11 @@ public struct CoordinatorStateMachine {
     public internal(set) var members: [Member] = []
     /// Members welcomed since the last step boundary; they take part from the next.
     public internal(set) var joining: [Member] = []
-    /// Which shards each member holds, and the epoch's progress; nil until training starts.
+    /// Which shards each member holds; nil until training starts.
     public internal(set) var assignment: ShardAssignment?
+    /// Where the run stands in its epochs and steps: the one count of them, which decides when an
+    /// epoch begins and closes, which step trains and when the run ends (`advance(now:)`).
+    public internal(set) var course: RunCourse
     /// The step under way (1 for the first), 0 before training.
     public internal(set) var step: UInt64 = 0
     /// The current step's requests: first one per member with chunks to train, in id order,
@@ -153,19 +160,25 @@ public struct CoordinatorStateMachine {
 
     public init(settings: Settings) {
         self.settings = settings
+        course = RunCourse(epochs: settings.epochs, stepsPerEpoch: ShardPlan.stepsPerEpoch(
+            sampleCount: settings.sampleCount, shardCount: settings.shardCount, batchSize: settings.batchSize))
     }
 
-    /// A resumed run: its step, its sample assignment and the ids its workers had.
+    /// A resumed run: its step, its course (extended to the settings' epochs), its sample
+    /// assignment and the ids its workers had.
     public init(settings: Settings, resuming point: ResumePoint) {
         self.init(settings: settings)
         step = point.step
+        course = point.course
+        course.extend(to: max(settings.epochs, point.course.epochs))
         reservedIDs = point.memberIDs.sorted()
         nextID = max(point.nextID, (point.memberIDs.max() ?? 0) &+ 1, 1)
         assignment = point.assignment
+        if course.epoch > 0 { assignment?.drawOrders(epoch: course.epoch) }
     }
 
     public var resumePoint: ResumePoint? {
-        assignment.map { ResumePoint(step: step, memberIDs: members.map(\.id), nextID: nextID, assignment: $0) }
+        assignment.map { ResumePoint(step: step, course: course, memberIDs: members.map(\.id), nextID: nextID, assignment: $0) }
     }
 
     public var allMembers: [Member] { members + joining }

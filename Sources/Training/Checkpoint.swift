@@ -10,9 +10,8 @@ public struct CheckpointState: Codable, Equatable {
     public var sampleCount: Int
     /// Optimizer steps taken.
     public var step: UInt64
-    /// The epoch under way, or the next one when `epochInProgress` is false.
-    public var epoch: Int
-    public var epochInProgress: Bool
+    /// Where the run stands in its epochs and steps.
+    public var course: RunCourse
     /// Training samples seen, which places the learning-rate schedule.
     public var samplesSeen: Int
     public var assignment: ShardAssignment
@@ -33,14 +32,13 @@ public struct CheckpointState: Codable, Equatable {
     /// does not judge against an already trained loss (absent in earlier checkpoints).
     public var divergenceStartLoss: Double?
 
-    public init(training: TrainingConfig, sampleCount: Int, step: UInt64, epoch: Int, epochInProgress: Bool, samplesSeen: Int,
+    public init(training: TrainingConfig, sampleCount: Int, step: UInt64, course: RunCourse, samplesSeen: Int,
                 assignment: ShardAssignment, memberIDs: [UInt32], nextWorkerID: UInt32, optimizerStep: Int,
                 trainingSeconds: Double, runLossSum: Double, runSamples: Int, epochLossSum: Double, epochSamples: Int) {
         self.training = training
         self.sampleCount = sampleCount
         self.step = step
-        self.epoch = epoch
-        self.epochInProgress = epochInProgress
+        self.course = course
         self.samplesSeen = samplesSeen
         self.assignment = assignment
         self.memberIDs = memberIDs
@@ -77,7 +75,7 @@ public struct Checkpoint: Equatable {
 /// previous checkpoint stays usable. The three newest are kept.
 public struct CheckpointStore {
     public static let magic: [UInt8] = Array("DPCK".utf8)
-    public static let version: UInt32 = 2
+    public static let version: UInt32 = 3
     public static let kept = 3
     public let directory: String
 
@@ -151,7 +149,9 @@ public struct CheckpointStore {
         guard let data = FileManager.default.contents(atPath: path) else { throw refuse("cannot be read") }
         guard data.count >= 20, Array(data.prefix(4)) == magic else { throw refuse("not a dptrain checkpoint (no DPCK header)") }
         let version = readLittleEndian(UInt32.self, data, at: 4)
-        guard version == Self.version else { throw refuse("checkpoint format \(version), this dptrain reads \(Self.version)") }
+        guard version == Self.version else {
+            throw refuse("checkpoint format \(version), this dptrain reads \(Self.version): resume it with the release that wrote it, or start over in an empty --checkpoint folder")
+        }
         let stored = readLittleEndian(UInt32.self, data, at: data.count - 4)
         guard stored == crc(data.prefix(data.count - 4)) else {
             throw refuse("its checksum does not match: the file is truncated or corrupt")
@@ -169,6 +169,9 @@ public struct CheckpointStore {
         }
         if let problem = state.assignment.problem(sampleCount: state.sampleCount) {
             throw refuse("its shard assignment is inconsistent: \(problem)")
+        }
+        if let problem = state.course.problem(plan: state.assignment.plan) {
+            throw refuse("its place in the run is inconsistent: \(problem)")
         }
         let parameterCount = state.training.model.parameterCount
         let momentCount = makeOptimizer(state.training.optimizer, parameterCount: 0).state.moments.count

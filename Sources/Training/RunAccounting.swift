@@ -2,16 +2,14 @@ import MLP
 import Plan
 
 /// One account of a run, kept the same way by every trainer (the single
-/// process and the coordinator): which epoch it is in, the samples and loss
-/// so far, the training time (evaluation and checkpoints excluded), the
-/// schedule's progress, and the reports made of them. Time comes in as
-/// monotonic nanoseconds; the trainers read the clock.
+/// process and the coordinator): the samples and loss so far, the training
+/// time (evaluation and checkpoints excluded), the schedule's progress, and the
+/// reports made of them. Which epoch and step it is, and when the run ends, is
+/// the run's course's (`RunCourse`): the trainers pass the epoch in. Time comes
+/// in as monotonic nanoseconds; the trainers read the clock.
 public struct RunAccounting: Sendable {
     public let epochs: Int
     public let samplesPerEpoch: Int
-    /// The epoch under way, or the next one when `epochInProgress` is false.
-    public private(set) var epoch = 1
-    public private(set) var epochInProgress = false
     public private(set) var runScore = BatchScore()
     public private(set) var epochScore = BatchScore()
     public private(set) var runTimings = StepTimings()
@@ -32,7 +30,6 @@ public struct RunAccounting: Sendable {
 
     /// Samples trained since the run began; this places the learning-rate schedule.
     public var samplesSeen: Int { runScore.samples + epochScore.samples }
-    public var isFinished: Bool { epoch > epochs }
 
     /// The learning rate of the next step.
     public func learningRate(_ optimizer: OptimizerConfig) -> Float {
@@ -40,8 +37,6 @@ public struct RunAccounting: Sendable {
     }
 
     public mutating func beginEpoch(now: UInt64) {
-        precondition(!epochInProgress && !isFinished)
-        epochInProgress = true
         epochScore = BatchScore()
         epochTimings = StepTimings()
         epochTrainingBase = trainingNanoseconds
@@ -65,14 +60,14 @@ public struct RunAccounting: Sendable {
         if let timings { epochTimings += timings }
     }
 
-    public func stepProgress(now: UInt64) -> StepProgress {
+    public func stepProgress(epoch: Int, now: UInt64) -> StepProgress {
         let seconds = Double(trainingTime(now: now)) / 1e9
         return StepProgress(epoch: epoch, epochs: epochs, samplesInEpoch: epochScore.samples, samplesPerEpoch: samplesPerEpoch,
                             loss: epochScore.meanLoss, samplesPerSecond: Double(samplesSeen) / seconds, elapsedSeconds: seconds)
     }
 
-    /// Closes the epoch with its test accuracy; returns its report.
-    public mutating func finishEpoch(testAccuracy: Double, step: Int, workers: Int, distributed: Bool, now: UInt64) -> TrainingReport {
+    /// Closes epoch `epoch` with its test accuracy; returns its report.
+    public mutating func finishEpoch(_ epoch: Int, testAccuracy: Double, step: Int, workers: Int, distributed: Bool, now: UInt64) -> TrainingReport {
         pauseClock(now: now)
         runScore += epochScore
         runTimings += epochTimings
@@ -81,9 +76,7 @@ public struct RunAccounting: Sendable {
                                     elapsedSeconds: Double(now &- started) / 1e9, workers: workers,
                                     timings: distributed ? epochTimings : nil, samples: epochScore.samples)
         report.epochSamplesPerSecond = Double(epochScore.samples) / (Double(trainingNanoseconds - epochTrainingBase) / 1e9)
-        epochInProgress = false
         epochScore = BatchScore()
-        epoch += 1
         return report
     }
 
@@ -104,7 +97,7 @@ extension RunAccounting {
     public func checkpointState(training: TrainingConfig, sampleCount: Int, resume point: ResumePoint,
                                 optimizerStep: Int, divergenceStartLoss: Double?) -> CheckpointState {
         var state = CheckpointState(
-            training: training, sampleCount: sampleCount, step: point.step, epoch: epoch, epochInProgress: epochInProgress,
+            training: training, sampleCount: sampleCount, step: point.step, course: point.course,
             samplesSeen: samplesSeen, assignment: point.assignment, memberIDs: point.memberIDs, nextWorkerID: point.nextID,
             optimizerStep: optimizerStep, trainingSeconds: Double(trainingNanoseconds) / 1e9,
             runLossSum: runScore.lossSum + epochScore.lossSum, runSamples: samplesSeen,
@@ -117,8 +110,6 @@ extension RunAccounting {
     /// The account of a run restored from a checkpoint.
     public init(epochs: Int, samplesPerEpoch: Int, restoring state: CheckpointState, now: UInt64) {
         self.init(epochs: epochs, samplesPerEpoch: samplesPerEpoch, now: now)
-        epoch = state.epoch
-        epochInProgress = state.epochInProgress
         trainingNanoseconds = UInt64(state.trainingSeconds * 1e9)
         // The epoch's samples so far came in its training time so far: its rate goes on from there.
         epochTrainingBase = trainingNanoseconds - min(UInt64(max(state.epochTrainingSeconds ?? 0, 0) * 1e9), trainingNanoseconds)

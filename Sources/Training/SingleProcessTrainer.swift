@@ -44,15 +44,22 @@ public final class SingleProcessTrainer {
         var gradient = [Float](repeating: 0, count: parameters.count)
 
         var account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, now: Self.now())
+        var course = RunCourse(config, sampleCount: train.count)
+        var samples: [[Int32]] = []
         var step = 0
         var divergence = DivergenceCheck()
         var report = TrainingReport(epoch: 0, step: 0, trainLoss: 0, testAccuracy: 0,
                                     samplesPerSecond: 0, elapsedSeconds: 0, workers: 1)
 
-        while !account.isFinished {
-            let samples = plan.epochSamples(epoch: account.epoch)
-            account.beginEpoch(now: Self.now())
-            for stepInEpoch in 0..<plan.stepsPerEpoch {
+        // The course the coordinator's state machine follows, step for step: the same epochs, the same chunks.
+        while true {
+            switch course.next {
+            case .beginEpoch(let epoch):
+                course.beginEpoch()
+                samples = plan.epochSamples(epoch: epoch)
+                account.beginEpoch(now: Self.now())
+            case .trainStep(let stepInEpoch):
+                let epoch = course.epoch
                 chunks.reset()
                 var score = BatchScore()
                 for shard in 0..<plan.shardCount {
@@ -62,12 +69,12 @@ public final class SingleProcessTrainer {
                         parameters.withUnsafeBufferPointer { chunks.add(indices, of: train, parameters: $0.baseAddress!) }
                     }
                     guard let chunkScore else {
-                        throw chunks.divergence(epoch: account.epoch, step: step + 1, learningRate: config.optimizer.learningRate)
+                        throw chunks.divergence(epoch: epoch, step: step + 1, learningRate: config.optimizer.learningRate)
                     }
                     score += chunkScore
                 }
                 if let verdict = divergence.stepFinished(lossSum: score.lossSum, samples: score.samples) {
-                    throw TrainingError.divergence(verdict, epoch: account.epoch, step: step + 1, learningRate: config.optimizer.learningRate)
+                    throw TrainingError.divergence(verdict, epoch: epoch, step: step + 1, learningRate: config.optimizer.learningRate)
                 }
                 gradient.withUnsafeMutableBufferPointer { chunks.sum.floats(into: $0) }
                 let learningRate = account.learningRate(config.optimizer)
@@ -77,26 +84,29 @@ public final class SingleProcessTrainer {
                     }
                 }
                 step += 1
+                course.commitStep()
                 account.recordStep(score)
                 if let observer {
-                    let progress = account.stepProgress(now: Self.now()).adding(step: step, learningRate: learningRate, score: score)
+                    let progress = account.stepProgress(epoch: epoch, now: Self.now()).adding(step: step, learningRate: learningRate, score: score)
                     gradient.withUnsafeBufferPointer { observer.stepFinished(progress.with(gradientSum: $0)) }
                 }
+            case .closeEpoch(let epoch):
+                course.closeEpoch()
+                account.pauseClock(now: Self.now())
+                let scored = evaluation.scoreEpoch(parameters)
+                if let verdict = divergence.epochFinished(testAccuracy: scored.accuracy, testSamples: evaluation.epochSet.count, classCount: train.classCount) {
+                    throw TrainingError.divergence(verdict, epoch: epoch, step: step, learningRate: config.optimizer.learningRate)
+                }
+                let trainingScore = account.epochScore
+                report = account.finishEpoch(epoch, testAccuracy: evaluation.reportedTestAccuracy(scored), step: step, workers: 1, distributed: false, now: Self.now())
+                evaluation.record(scored, into: &report, trainingScore: trainingScore, parameters: parameters)
+                observer?.epochFinished(report)
+            case .endOfRun:
+                report = evaluation.finish(account.finalReport(report), parameters: parameters)
+                observer?.trainingFinished(report)
+                return report
             }
-            account.pauseClock(now: Self.now())
-            let scored = evaluation.scoreEpoch(parameters)
-            if let verdict = divergence.epochFinished(testAccuracy: scored.accuracy, testSamples: evaluation.epochSet.count, classCount: train.classCount) {
-                throw TrainingError.divergence(verdict, epoch: account.epoch, step: step, learningRate: config.optimizer.learningRate)
-            }
-            let trainingScore = account.epochScore
-            report = account.finishEpoch(testAccuracy: evaluation.reportedTestAccuracy(scored), step: step, workers: 1, distributed: false, now: Self.now())
-            evaluation.record(scored, into: &report, trainingScore: trainingScore, parameters: parameters)
-            observer?.epochFinished(report)
         }
-        report = evaluation.finish(account.finalReport(report), parameters: parameters)
-        observer?.trainingFinished(report)
-        return report
     }
-
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 }

@@ -12,7 +12,7 @@ extension XCTestCase {
 
     func machine(workers: Int = 2, maxWorkers: Int = .max, samples: Int = 60, batch: Int = 10, shards: Int = 2, deadline: Double = 2) -> Machine {
         Machine(settings: .init(expectedWorkers: workers, maxWorkers: maxWorkers, stepDeadlineSeconds: deadline,
-                                sampleCount: samples, batchSize: batch, shardCount: shards, seed: 1))
+                                sampleCount: samples, batchSize: batch, shardCount: shards, seed: 1, epochs: 3))
     }
 
     /// The member a hello admitted.
@@ -46,7 +46,7 @@ final class CoordinatorStateMachineTests: XCTestCase {
         _ = m.receiveHello(Hello(host: "a"), from: alice, now: now)
         _ = m.receiveHello(Hello(host: "b"), from: bob, now: now)
         _ = m.startTraining(now: now)
-        m.startEpoch()
+        XCTAssertEqual(m.advance(now: 0), .beginEpoch(1))
         m.planStep(now: now)
         return m
     }
@@ -101,7 +101,7 @@ final class CoordinatorStateMachineTests: XCTestCase {
 
     /// The run's BLAS kernels are every worker's: other kernels round differently in the last bits.
     func testAWorkerOnOtherKernelsIsRefusedUnlessItAccepts() {
-        var m = Machine(settings: .init(expectedWorkers: 2, sampleCount: 60, batchSize: 10, shardCount: 2, seed: 1, blasCore: "SkylakeX"))
+        var m = Machine(settings: .init(expectedWorkers: 2, sampleCount: 60, batchSize: 10, shardCount: 2, seed: 1, epochs: 1, blasCore: "SkylakeX"))
         XCTAssertEqual(admitted(m.receiveHello(Hello(host: "a", blasCore: "SkylakeX"), from: alice, now: 0))?.blasCore, "SkylakeX")
         let refused = m.receiveHello(Hello(host: "b", blasCore: "Haswell"), from: bob, now: 0)
         XCTAssertEqual(refused.last, .refuse(bob, .otherKernels, "this run computes on SkylakeX BLAS kernels and this worker on Haswell: "
@@ -177,7 +177,7 @@ final class CoordinatorMembershipTests: XCTestCase {
         var m = machine(workers: 1, maxWorkers: 2)
         _ = m.receiveHello(Hello(host: "a"), from: [1], now: 0)
         _ = m.startTraining(now: 0)
-        m.startEpoch()
+        XCTAssertEqual(m.advance(now: 0), .beginEpoch(1))
         m.planStep(now: 0)
         let joiner = admitted(m.receiveHello(Hello(host: "b"), from: [2], now: 0))!
         XCTAssertEqual(m.members.map(\.id), [1])
@@ -194,10 +194,10 @@ final class CoordinatorMembershipTests: XCTestCase {
         _ = m.receiveHello(Hello(host: "a"), from: [1], now: 0)
         _ = m.receiveHello(Hello(host: "b"), from: [2], now: 0)
         _ = m.startTraining(now: 0)
-        m.startEpoch()
+        XCTAssertEqual(m.advance(now: 0), .beginEpoch(1))
         m.planStep(now: 0)
         _ = m.receiveGradient(step: 1, sampleCount: 5, largestMagnitude: 0, from: [1], now: 0)
-        let chunkOfShard1 = m.assignment!.chunkSamples(shard: 1)
+        let chunkOfShard1 = m.assignment!.chunkSamples(shard: 1, step: m.course.stepsDone)
         let actions = m.receiveGoodbye(from: [2], now: 0)
         guard case .lost(let member, .left) = actions.first else { return XCTFail("\(actions)") }
         XCTAssertEqual(member.id, 2)
@@ -216,8 +216,8 @@ final class CoordinatorMembershipTests: XCTestCase {
 
     func testResumedRunGivesWorkersTheirIdsBackAndNewcomersFreshOnes() {
         let assignment = ShardAssignment(plan: ShardPlan(sampleCount: 60, shardCount: 2, batchSize: 10, seed: 1), holderIDs: [4, 7])
-        var m = Machine(settings: .init(expectedWorkers: 2, sampleCount: 60, batchSize: 10, shardCount: 2, seed: 1),
-                        resuming: .init(step: 150, memberIDs: [4, 7], nextID: 8, assignment: assignment))
+        var m = Machine(settings: .init(expectedWorkers: 2, sampleCount: 60, batchSize: 10, shardCount: 2, seed: 1, epochs: 30),
+                        resuming: .init(step: 150, course: RunCourse(epochs: 30, stepsPerEpoch: 6), memberIDs: [4, 7], nextID: 8, assignment: assignment))
         XCTAssertEqual(admitted(m.receiveHello(Hello(previousWorkerID: 7, host: "b"), from: [1], now: 0))?.id, 7)
         // A newcomer never takes the place kept for worker 4, which may still come back.
         XCTAssertEqual(admitted(m.receiveHello(Hello(host: "new"), from: [2], now: 0))?.id, 8)
@@ -229,7 +229,7 @@ final class CoordinatorMembershipTests: XCTestCase {
         XCTAssertEqual(m.members.map(\.id), [7, 8])
         XCTAssertEqual(m.joining.map(\.id), [9, 4])
         _ = m.startTraining(now: 0)
-        m.startEpoch()
+        XCTAssertEqual(m.advance(now: 0), .beginEpoch(1))
         m.planStep(now: 0)
         XCTAssertEqual(m.step, 151)
     }
@@ -238,8 +238,8 @@ final class CoordinatorMembershipTests: XCTestCase {
     /// --workers forever: it goes on with those that came back once the others had their time.
     func testRestartedRunGoesOnWithTheWorkersThatCameBack() {
         let assignment = ShardAssignment(plan: ShardPlan(sampleCount: 60, shardCount: 2, batchSize: 10, seed: 1), holderIDs: [4, 7])
-        let settings = Machine.Settings(expectedWorkers: 4, stepDeadlineSeconds: 2, sampleCount: 60, batchSize: 10, seed: 1, restarted: true)
-        let resumed = Machine(settings: settings, resuming: .init(step: 150, memberIDs: [4, 7], nextID: 8, assignment: assignment))
+        let settings = Machine.Settings(expectedWorkers: 4, stepDeadlineSeconds: 2, sampleCount: 60, batchSize: 10, seed: 1, epochs: 30, restarted: true)
+        let resumed = Machine(settings: settings, resuming: .init(step: 150, course: RunCourse(epochs: 30, stepsPerEpoch: 6), memberIDs: [4, 7], nextID: 8, assignment: assignment))
         let wait = Liveness.resumeGatherWait(stepDeadline: 2 * Self.second)
         XCTAssertEqual(wait, 7 * Self.second)   // the workers' 5 s silence timeout and the last 2 s of hello backoff
 
@@ -276,7 +276,7 @@ final class CoordinatorMembershipTests: XCTestCase {
         var m = machine(workers: 5, samples: 1000, batch: 10, shards: 5, deadline: 2)
         for peer in 1...5 { _ = m.receiveHello(Hello(host: "w\(peer)"), from: [UInt8(peer)], now: 0) }
         _ = m.startTraining(now: 0)
-        m.startEpoch()
+        XCTAssertEqual(m.advance(now: 0), .beginEpoch(1))
         m.planStep(now: 0)
         // Workers 1 and 2 answer; 3, 4 and 5 go silent past the deadline.
         _ = m.receiveGradient(step: 1, sampleCount: 2, largestMagnitude: 0, from: [1], now: Self.second)
@@ -297,7 +297,66 @@ final class CoordinatorMembershipTests: XCTestCase {
         guard case .accept = m.receiveGradient(step: 1, sampleCount: 6, largestMagnitude: 0, from: [2], now: 3 * Self.second) else { return XCTFail() }
         XCTAssertTrue(m.isStepComplete)
         m.completeStep()
-        XCTAssertEqual(m.assignment!.stepsDone, 1)
+        XCTAssertEqual(m.course.stepsDone, 1)
         XCTAssertNil(m.assignment!.problem(sampleCount: 1000))
+    }
+}
+
+/// The run's course decided by the machine alone: the driver only carries out `advance`.
+final class CoordinatorCourseTests: XCTestCase {
+    /// A whole two-epoch run with one worker answering every step: the machine begins, steps,
+    /// closes and ends exactly as the single process's course does, and asks for every sample of
+    /// each epoch once.
+    func testTheMachinesCourseIsTheSingleProcesss() {
+        var m = Machine(settings: .init(expectedWorkers: 1, sampleCount: 60, batchSize: 10, shardCount: 2, seed: 1, epochs: 2))
+        _ = m.receiveHello(Hello(host: "a"), from: [1], now: 0)
+        _ = m.startTraining(now: 0)
+        var reference = RunCourse(epochs: 2, stepsPerEpoch: 6)
+        var asked: [Int: [UInt32]] = [:]
+        while true {
+            let expected = reference.next
+            let course = m.advance(now: 0)
+            switch (expected, course) {
+            case (.beginEpoch(let e), .beginEpoch(let got)):
+                XCTAssertEqual(got, e)
+                reference.beginEpoch()
+            case (.trainStep, .step):
+                XCTAssertEqual(m.stepRequests.count, 1)
+                asked[reference.epoch, default: []] += m.stepRequests[0].indices
+                let count = m.stepRequests[0].indices.count
+                guard case .accept = m.receiveGradient(step: m.step, sampleCount: count, largestMagnitude: 0, from: [1], now: 0) else { return XCTFail() }
+                m.completeStep()
+                reference.commitStep()
+            case (.closeEpoch(let e), .closeEpoch(let got)):
+                XCTAssertEqual(got, e)
+                reference.closeEpoch()
+            case (.endOfRun, .endOfRun):
+                XCTAssertEqual(m.step, 12)
+                XCTAssertEqual(asked.mapValues { Set($0).count }, [1: 60, 2: 60])
+                XCTAssertNotEqual(asked[1], asked[2], "each epoch its own order")
+                return
+            default:
+                return XCTFail("expected \(expected), the machine said \(course)")
+            }
+        }
+    }
+
+    /// A step whose every member was lost is trained again: the course does not move on.
+    func testAnAbandonedStepIsTrainedAgain() {
+        var m = Machine(settings: .init(expectedWorkers: 1, sampleCount: 60, batchSize: 10, shardCount: 2, seed: 1, epochs: 1))
+        _ = m.receiveHello(Hello(host: "a"), from: [1], now: 0)
+        _ = m.startTraining(now: 0)
+        XCTAssertEqual(m.advance(now: 0), .beginEpoch(1))
+        guard case .step = m.advance(now: 0) else { return XCTFail() }
+        let first = m.stepRequests[0].indices
+        _ = m.receiveGoodbye(from: [1], now: 0)
+        m.completeStep()
+        XCTAssertEqual(m.course.stepsDone, 0)
+        XCTAssertEqual(m.advance(now: 0), .waitForWorkers([]))
+        _ = m.receiveHello(Hello(host: "b"), from: [2], now: 0)
+        guard case .step(let actions) = m.advance(now: 0) else { return XCTFail() }
+        XCTAssertEqual(shipped(actions).mapValues(\.count), [2: 60])
+        XCTAssertEqual(m.stepRequests[0].indices.count, first.count)
+        XCTAssertEqual(m.course.next, .trainStep(stepInEpoch: 0))
     }
 }

@@ -10,7 +10,7 @@ final class CoordinatorLivenessTests: XCTestCase {
         var m = machine(workers: workers, shards: 6)
         for peer in 1...workers { _ = m.receiveHello(Hello(host: "w\(peer)"), from: [UInt8(peer)], now: 0) }
         _ = m.startTraining(now: 0)
-        m.startEpoch()
+        XCTAssertEqual(m.advance(now: 0), .beginEpoch(1))
         return m
     }
 

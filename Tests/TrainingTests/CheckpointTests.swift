@@ -14,9 +14,10 @@ final class CheckpointTests: XCTestCase {
         let parameters = config.model.initialParameters(.he, seed: step)
         var assignment = ShardAssignment(plan: ShardPlan(sampleCount: 50, shardCount: 4, batchSize: 8, seed: 3), holderIDs: [1, 2])
         _ = assignment.rebalance()
-        assignment.startEpoch()
-        assignment.commitStep()
-        let state = CheckpointState(training: config, sampleCount: 50, step: step, epoch: 1, epochInProgress: true, samplesSeen: Int(step) * 16,
+        var course = RunCourse(epochs: 3, stepsPerEpoch: assignment.plan.stepsPerEpoch)
+        course.beginEpoch()
+        course.commitStep()
+        let state = CheckpointState(training: config, sampleCount: 50, step: step, course: course, samplesSeen: Int(step) * 16,
                                     assignment: assignment, memberIDs: [1, 2], nextWorkerID: 3, optimizerStep: Int(step),
                                     trainingSeconds: 1.5, runLossSum: 2, runSamples: 32, epochLossSum: 2, epochSamples: 32)
         return Checkpoint(state: state, parameters: parameters, moments: [parameters.map { $0 / 2 }])
