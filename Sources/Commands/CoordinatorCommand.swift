@@ -50,14 +50,15 @@ public struct CoordinatorCommand: ParsableCommand {
         let logger = Logger(label: "coordinator")
         let data = try dataOptions.prepare(splits, seed: training.seed ?? TrainingConfig.standard().seed)
         logger.info("data: \(data.summary)")
-        let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
+        var config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
+        let initialParameters = try training.initialParameters(for: &config)
         let logs = try output.logs(estimatedSteps: config.plannedSteps(sampleCount: data.train.count), resuming: membership.resume) { logger.warning("\($0)") }
         BLAS.useOneThread()
         logger.info("\(RunLines.configuration(config))")
         logger.info("\(BLASKernels.summary)")
 
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
-        let coordinator = try Coordinator(config: config, train: data.train, test: data.test, validation: data.validation,
+        let coordinator = try Coordinator(config: config, train: data.train, test: data.test, validation: data.validation, initialParameters: initialParameters,
                                           options: membership.options(workers: workers, wirePrecision: transport.wirePrecision,
                                                                       sharedMemory: transport.sharedMemory.isOn),
                                           endpoint: bind, context: context, logger: logger,

@@ -20,7 +20,8 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let data = try dataOptions.prepare(splits, seed: training.seed ?? TrainingConfig.standard().seed)
-        let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
+        var config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
+        let initialParameters = try training.initialParameters(for: &config)
         let logs = try output.logs(estimatedSteps: config.plannedSteps(sampleCount: data.train.count))
         RunLine(runID: UInt64.random(in: 1...UInt64.max), trainer: "single-process", resumed: false, config: config,
                 trainSamples: data.train.count, testSamples: data.test.count,
@@ -31,7 +32,8 @@ struct TrainCommand: ParsableCommand {
         print("data: \(data.summary)")
         print(BLASKernels.summary)
 
-        let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test, validation: data.validation)
+        let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test, validation: data.validation,
+                                                initialParameters: initialParameters)
         let observers: [TrainingObserver] = [ProgressDisplay(), logs]
         let report = try trainer.run(observer: ObserverList(observers))
         print(RunLines.done(report))

@@ -111,7 +111,8 @@ public final class Coordinator {
     var loggedDrops: [String: Int] = [:]
 
     /// Binds `endpoint` (tcp://HOST:PORT or ipc://PATH) on `context`, secured as `security` says.
-    public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, validation: LabeledImages? = nil, options: CoordinatorOptions,
+    public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, validation: LabeledImages? = nil,
+                initialParameters: [Float]? = nil, options: CoordinatorOptions,
                 endpoint: String, context: Context, logger: Logger, security: SocketSecurity = .none) throws {
         precondition(config.problems.isEmpty)
         guard config.model.inputSize == train.featureCount, config.model.classCount >= train.classCount else {
@@ -127,7 +128,7 @@ public final class Coordinator {
         evaluation = RunEvaluation(spec: config.model, test: test, validation: validation)
         self.logger = logger
         machine = CoordinatorStateMachine(settings: Self.settings(options, config, sampleCount: train.count))
-        parameters = config.model.initialParameters(config.initialization, seed: config.seed)
+        parameters = initialParameters ?? config.model.initialParameters(config.initialization, seed: config.seed)
         gradientSum = [Float](repeating: 0, count: parameters.count)
         sharedMemory = CoordinatorSharedMemory(enabled: options.sharedMemory)
         gradientFormat = config.shardPlan(sampleCount: train.count).fixedPointFormat(for: options.wirePrecision)

@@ -50,8 +50,10 @@ public enum ModelFile {
         return (model.spec, model.parameters)
     }
 
-    /// A model and the normalisation its inputs need.
-    public static func loadModel(from path: String) throws -> (spec: ModelSpec, parameters: [Float], normalization: Normalization) {
+    /// A model and the normalisation its inputs need. A file without dptrain's metadata is read as a
+    /// PyTorch nn.Sequential's state_dict (`SequentialModelFile`) with `activation` between its layers,
+    /// and inputs as dptrain gives them by default (pixels / 255).
+    public static func loadModel(from path: String, activation: Activation = .relu) throws -> (spec: ModelSpec, parameters: [Float], normalization: Normalization) {
         func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw fail(FileManager.default.fileExists(atPath: path) ? "cannot be read; check its permissions" : "no such file")
@@ -66,6 +68,9 @@ public enum ModelFile {
             throw fail("its header is not JSON: not a safetensors model file")
         }
         guard let meta = header["__metadata__"] as? [String: String], meta["format"] == formatName else {
+            if let sequential = try SequentialModelFile.load(header: header, data: data, headerEnd: headerEnd, activation: activation, fail: fail) {
+                return (sequential.spec, sequential.parameters, .pixelScale)
+            }
             throw fail("it is a safetensors file without dptrain's metadata (format, layers, hidden_activation, loss, bias); "
                        + "a tool that re-saves it must keep the metadata, as Python's safetensors does when given metadata=")
         }
@@ -183,5 +188,10 @@ public enum ModelFile {
 public struct ModelFileError: Error, CustomStringConvertible {
     public let path: String
     public let reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
     public var description: String { "\(path): \(reason)" }
 }
