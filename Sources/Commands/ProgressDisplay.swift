@@ -17,7 +17,8 @@ public final class ProgressDisplay: TrainingObserver {
     private let mode: Mode
     private let columns: () -> Int
     private let write: (String) -> Void
-    private var lastDraw: UInt64 = 0
+    /// The run's training time at the last frame drawn.
+    private var lastDraw = -Double.infinity
     /// Where the first step seen left the run. That step's time is mostly warm-up (the workers'
     /// first batches, page faults), so the time left goes by the rate measured after it: from
     /// the first step alone, a 3-second run would be promised in 48.
@@ -47,10 +48,10 @@ public final class ProgressDisplay: TrainingObserver {
         guard mode != .lines else { return }
         let firstStep = self.firstStep ?? (progress.samplesDone, progress.elapsedSeconds)
         self.firstStep = firstStep
-        // Ten frames a second is smooth enough and costs nothing next to a step.
-        let now = DispatchTime.now().uptimeNanoseconds
-        guard now - lastDraw > 100_000_000 || progress.samplesInEpoch == progress.samplesPerEpoch else { return }
-        lastDraw = now
+        // Ten frames a second of training is smooth enough and costs nothing next to a step. The
+        // time is the progress's own, so the display reads no clock.
+        guard progress.elapsedSeconds - lastDraw >= 0.1 || progress.samplesInEpoch == progress.samplesPerEpoch else { return }
+        lastDraw = progress.elapsedSeconds
         let bar = Self.bar(progress, secondsLeft: progress.secondsLeft(since: firstStep), columns: columns())
         write(mode == .terminal ? "\r\u{1B}[K" + bar : Self.frameMarker + bar + "\n")
     }

@@ -41,14 +41,6 @@ public struct WorkerCommand: ParsableCommand {
 
     public init() {}
 
-    /// A fault for tests of the end of a run over a lossy link: DPTRAIN_TEST_DROP_SHUTDOWN=P
-    /// drops each shutdown message this worker receives with probability P.
-    static func testFault() -> ((MessageType) -> Bool)? {
-        guard let text = ProcessInfo.processInfo.environment["DPTRAIN_TEST_DROP_SHUTDOWN"], let probability = Double(text) else { return nil }
-        var generator = SeededGenerator(seed: UInt64(ProcessInfo.processInfo.processIdentifier))
-        return { type in type == .shutdown && Double(generator.nextUnitFloat()) < probability }
-    }
-
     public func validate() throws {
         _ = try endpoint(environment: ProcessInfo.processInfo.environment)
         guard giveUpAfter > 0 && giveUpAfter.isFinite else { throw ValidationError("--give-up-after must be a positive number of seconds") }
@@ -70,12 +62,9 @@ public struct WorkerCommand: ParsableCommand {
         let worker = try Worker(endpoint: endpoint(environment: ProcessInfo.processInfo.environment), context: context, logger: Logger(label: "worker"),
                                 giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true, sharedMemory: sharedMemory.isOn,
                                 acceptsOtherKernels: acceptOtherKernels,
-                                dropIncoming: Self.testFault(),
+                                faults: .fromEnvironment(ProcessInfo.processInfo.environment,
+                                                         seed: UInt64(ProcessInfo.processInfo.processIdentifier)),
                                 security: try security.security())
-        // For tests only: a worker made slow on purpose, which the metrics must name as a straggler.
-        if let delay = ProcessInfo.processInfo.environment["DPTRAIN_TEST_STEP_DELAY_MS"].flatMap(Double.init), delay > 0 {
-            worker.testStepDelay = delay / 1000
-        }
         do {
             try worker.run()
         } catch WorkerError.stopped {

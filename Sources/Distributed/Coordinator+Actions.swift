@@ -61,7 +61,12 @@ extension Coordinator {
             case let .lost(member, reason):
                 // Its answers of this step are void: the machine has asked its chunks of others.
                 for answer in gradients where answer.member.id == member.id { if let message = answer.message { spareMessages.append(message) } }
-                if gradients.contains(where: { $0.member.id == member.id }) { answersFolded = 0 }   // its sums may be in the total
+                if let index = gradients.firstIndex(where: { $0.member.id == member.id }) {
+                    let added = index < answersFolded
+                    if added { answersFolded = 0 }   // its sums are in the total: it is made anew from the answers that stay
+                    observer?.event("answer_voided", [("worker", .int(Int(member.id))), ("step", .int(Int(machine.step))),
+                                                      ("added_to_total", .bool(added))])
+                }
                 gradients.removeAll { $0.member.id == member.id }
                 forgetSharedMemory(of: member.id)
                 if reason == .left {

@@ -127,6 +127,8 @@ extension Coordinator {
                 slot?.closeDescriptor()
                 if slot != nil, view.sums.baseAddress == UnsafeRawPointer(slot!.data.baseAddress) { stepTimings.bytes += UInt64(view.sums.count) }
                 firstGradientArrival = firstGradientArrival ?? now
+                // Added into the total now, before any later message (its member's goodbye) can void it.
+                foldAnswers()
                 return message != nil
             case .drop(let reason):
                 perform([.dropped(reason)])

@@ -90,17 +90,16 @@ extension Coordinator {
     /// member's chunks of others, whose requests go out here.
     private func awaitGradients() throws {
         while !machine.isStepComplete {
-            foldAnswers()
             let due = machine.nanosecondsUntilDue(now: Self.now())
             try pump(timeoutMilliseconds: Int(min(due, Liveness.probeInterval) / 1_000_000) + 1)
             try broadcast()
         }
     }
 
-    /// Adds the answers in so far into the total while the rest are awaited, so that after the
-    /// last only its own add and the conversion remain: when the step's total is small enough
-    /// for one thread (a large one is split among the reduce team's threads once all are in).
-    private func foldAnswers() {
+    /// Adds the answers in so far into the total as they arrive, while the rest are awaited, so
+    /// that after the last only its own add and the conversion remain: when the step's total is
+    /// small enough for one thread (a large one is split among the reduce team's threads once all are in).
+    func foldAnswers() {
         guard answersFolded < gradients.count, !reduceSplits(answers: machine.stepRequests.count) else { return }
         exactSum.withUnsafeMutableBufferPointer { sums in
             while answersFolded < gradients.count {

@@ -25,8 +25,8 @@ public final class Worker {
     private var encoder = MessageEncoder()
     private let message = Message(maxFrames: framesPerMessage)
     private var machine: WorkerStateMachine
-    /// A test's fault: drops an incoming message of this type when it returns true.
-    private let dropIncoming: ((MessageType) -> Bool)?
+    /// Faults a test put in on purpose; none in production.
+    private let faults: WorkerFaults
 
     // Set by the welcome and the shards.
     private var runID: UInt64 = 0
@@ -49,8 +49,6 @@ public final class Worker {
     }
 
     public private(set) var stepsDone = 0
-    /// Seconds added to each step's compute, for tests that need a slow worker (a straggler).
-    public var testStepDelay: Double = 0
     /// Leave cleanly at the end of the step in hand on SIGTERM or SIGINT.
     private let leavesOnStopSignal: Bool
     /// Join a run whose BLAS kernels are not this worker's, giving up bit-identity.
@@ -61,14 +59,14 @@ public final class Worker {
     /// Connects (lazily: nothing needs to listen yet) to the coordinator at `endpoint`.
     public init(endpoint: String, context: Context, logger: Logger, giveUpAfterSeconds: Double = 300,
                 host: String = Worker.defaultHost, leavesOnStopSignal: Bool = false, sharedMemory: Bool = true,
-                acceptsOtherKernels: Bool = false, dropIncoming: ((MessageType) -> Bool)? = nil, security: SocketSecurity = .none) throws {
+                acceptsOtherKernels: Bool = false, faults: WorkerFaults = .none, security: SocketSecurity = .none) throws {
         offersSharedMemory = sharedMemory && !SharedSegment.hostIdentity.isEmpty
         self.acceptsOtherKernels = acceptsOtherKernels
         self.endpoint = endpoint
         self.context = context
         self.logger = logger
         self.leavesOnStopSignal = leavesOnStopSignal
-        self.dropIncoming = dropIncoming
+        self.faults = faults
         self.host = String(host.utf8.prefix(Limits.hostBytes)) ?? "worker"
         machine = WorkerStateMachine(giveUpAfterSeconds: giveUpAfterSeconds, now: Self.now())
         self.security = security
@@ -233,7 +231,7 @@ public final class Worker {
             logger.warning("dropped a message from the coordinator: \(error)")
             return
         }
-        if let dropIncoming, dropIncoming(envelope.header.type) { return }
+        if let drop = faults.dropIncoming, drop(envelope.header.type) { return }
         let now = Self.now()
         machine.heard(now: now)
         switch envelope.body {
@@ -320,8 +318,9 @@ public final class Worker {
             alignedParameters.withUnsafeMutableBufferPointer { step.parameters.copy(into: $0) }
             score = alignedParameters.withUnsafeBufferPointer { addChunks(of: step, shard: shard, parameters: $0.baseAddress!) }
         }
-        if testStepDelay > 0 { Thread.sleep(forTimeInterval: testStepDelay) }
+        if faults.stepDelay > 0 { Thread.sleep(forTimeInterval: faults.stepDelay) }
         let computeNanoseconds = DispatchTime.now().uptimeNanoseconds - start
+        faults.beforeAnswer?(number)
         guard let score else {
             // Tell the coordinator, which stops the run with the reason, rather than leave it waiting.
             try? encoder.failure("the loss or a gradient became NaN, infinite or too large to sum exactly at step \(number): training diverged; restart with a lower --lr",

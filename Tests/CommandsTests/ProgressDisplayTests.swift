@@ -17,8 +17,11 @@ final class ProgressDisplayTests: XCTestCase {
         XCTAssertTrue(written.hasSuffix("loss 2.3000  64 samples/s"), written)
         // Then 29,872 samples in 0.5 s: 150,000 samples left take 2.5 s, not the 12.5 s that
         // the whole 2.5 s since the start would promise.
-        Thread.sleep(forTimeInterval: 0.11)   // the bar redraws ten times a second
+        // The bar redraws ten times a second of the run's time: not at 2.05 s, again at 2.5 s.
         written = ""
+        display.stepFinished(StepProgress(epoch: 1, epochs: 3, samplesInEpoch: 256, samplesPerEpoch: 60_000,
+                                          loss: 2.2, samplesPerSecond: 120, elapsedSeconds: 2.05))
+        XCTAssertEqual(written, "")
         display.stepFinished(StepProgress(epoch: 1, epochs: 3, samplesInEpoch: 30_000, samplesPerEpoch: 60_000,
                                           loss: 0.25, samplesPerSecond: 12_000, elapsedSeconds: 2.5))
         XCTAssertTrue(written.hasPrefix("\r\u{1B}[Kepoch 1/3 " + String(repeating: "█", count: 20) + String(repeating: "·", count: 20)), written)

@@ -26,10 +26,13 @@ extension DistributedTrainingTests {
         let context = try Context()
         let coordinator = try Coordinator(config: config, train: train, test: test, options: CoordinatorOptions(workers: 3),
                                           endpoint: "tcp://127.0.0.1:*", context: context, logger: Self.quiet)
+        // The two real workers hold their first answers until the leaver's answer has been voided,
+        // so that it is the first in, added to the total, and voided while the step still waits.
+        let voided = VoidedAnswers()
         let done = DispatchGroup()
         for _ in 0..<2 {
-            let worker = try Worker(endpoint: coordinator.endpoint, context: context, logger: Self.quiet, giveUpAfterSeconds: 60)
-            worker.testStepDelay = 0.3   // still computing when the leaver's answer and goodbye arrive
+            let faults = WorkerFaults(beforeAnswer: { step in if step == 1 { voided.waitForFirst() } })
+            let worker = try Worker(endpoint: coordinator.endpoint, context: context, logger: Self.quiet, giveUpAfterSeconds: 60, faults: faults)
             done.enter()
             Thread { try? worker.run(); done.leave() }.start()
         }
@@ -37,16 +40,37 @@ extension DistributedTrainingTests {
         var answered = false
         done.enter()
         Thread { answered = (try? leaver.answerFirstStepThenLeave()) ?? false; done.leave() }.start()
-        let report = try coordinator.run()
+        let report = try coordinator.run(observer: voided)
         XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
         XCTAssertTrue(answered, "the leaver never saw a step")
+        XCTAssertEqual(voided.addedToTotal, [true], "the leaver's answer was added into the total before it was voided")
         XCTAssertEqual(report.step, 10)
-        XCTAssertEqual(coordinator.parameters, single.parameters, "the void answer's sums stayed in the total")
+        XCTAssertTrue(coordinator.parameters == single.parameters, "the void answer's sums stayed in the total")
+    }
+}
+
+/// Sees the coordinator's `answer_voided` events, and lets workers wait for the first.
+final class VoidedAnswers: TrainingObserver {
+    private let condition = NSCondition()
+    private var seen: [Bool] = []
+
+    var addedToTotal: [Bool] { condition.withLock { seen } }
+
+    func event(_ name: String, _ fields: [(String, JSONValue)]) {
+        guard name == "answer_voided" else { return }
+        condition.withLock {
+            if case .bool(let added)? = fields.first(where: { $0.0 == "added_to_total" })?.1 { seen.append(added) }
+            condition.broadcast()
+        }
+    }
+
+    func waitForFirst() {
+        condition.withLock { while seen.isEmpty { _ = condition.wait(until: Date(timeIntervalSinceNow: 30)) } }
     }
 }
 
 /// A member that answers its first step at once with sums that are not its chunks' gradient
-/// (in range, so they are accepted), then says goodbye a tenth of a second later.
+/// (in range, so they are accepted), then says goodbye.
 struct AnswerThenLeave {
     let member: HandDrivenMember
 
@@ -59,8 +83,7 @@ struct AnswerThenLeave {
         try member.encoder.gradient(runID: first.runID, step: first.step, sampleCount: first.samples, lossSum: Double(first.samples),
                                     computeNanoseconds: 1, parameterCount: parameterCount)
         try sums.withUnsafeBytes { bulk in _ = try member.encoder.withFrames(bulk: bulk) { try member.socket.send($0, $1, $2) } }
-        // Long enough for the coordinator to take the answer into its total, well before the others answer.
-        Thread.sleep(forTimeInterval: 0.1)
+        // The coordinator adds the answer into its total as it arrives, before it reads this goodbye.
         member.encoder.signal(.goodbye, runID: first.runID)
         try member.socket.send(copying: member.encoder.frames())
         return true

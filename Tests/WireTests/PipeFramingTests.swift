@@ -31,7 +31,7 @@ final class PipeFramingTests: XCTestCase {
             XCTAssertEqual(frames.count, framesPerMessage)
             XCTAssertTrue(frames[2].isEmpty)
             let envelope = try decode(frames: frames, context: DecodeContext(receiver: .coordinator, runID: run))
-            guard case .gradient(let view) = envelope.body else { throw XCTSkip("not a gradient") }
+            guard case .gradient(let view) = envelope.body else { throw NotAGradient(body: "\(envelope.body)") }
             XCTAssertEqual(view.sampleCount, 128)
             XCTAssertEqual(view.correct, 100)
             return envelope.step
@@ -114,3 +114,6 @@ final class PipeFramingTests: XCTestCase {
         XCTAssertEqual(reader.pendingBytes, 0, "the refused message is consumed: the next one is read")
     }
 }
+
+/// A framed message that decoded to something other than the gradient it was made as: a failure.
+struct NotAGradient: Error { let body: String }
