@@ -58,7 +58,7 @@ public struct CoordinatorCommand: ParsableCommand {
         logger.info("\(BLASKernels.summary)")
 
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
-        let coordinator = try Coordinator(config: config, train: data.train, test: data.test, validation: data.validation, initialParameters: initialParameters,
+        let coordinator = try Coordinator(config: config, train: data.train, test: data.test, validation: data.validation, testEveryEpoch: splits.testEveryEpoch, initialParameters: initialParameters,
                                           options: membership.options(workers: workers, wirePrecision: transport.wirePrecision,
                                                                       sharedMemory: transport.sharedMemory.isOn),
                                           endpoint: bind, context: context, logger: logger,

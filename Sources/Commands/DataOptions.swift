@@ -65,6 +65,9 @@ public struct SplitOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Hold out N samples (5000) or a fraction F (0.1) of the training set for validation, by a seeded split: validation accuracy is reported each epoch, the test set at the end only.", valueName: "n|f"))
     public var validation: String?
 
+    @Flag(name: .customLong("test-every-epoch"), help: "With --validation, score the test set after every epoch too, not only at the end.")
+    public var testEveryEpoch = false
+
     @Option(name: .customLong("save-best"), help: ArgumentHelp("Write the model of the epoch with the best validation accuracy here (needs --validation).", valueName: "file"))
     public var saveBest: String?
 

@@ -32,7 +32,7 @@ struct TrainCommand: ParsableCommand {
         print("data: \(data.summary)")
         print(BLASKernels.summary)
 
-        let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test, validation: data.validation,
+        let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test, validation: data.validation, testEveryEpoch: splits.testEveryEpoch,
                                                 initialParameters: initialParameters)
         let observers: [TrainingObserver] = [ProgressDisplay(), logs]
         let report = try trainer.run(observer: ObserverList(observers))

@@ -62,14 +62,57 @@ enum CSVTable {
         mutating func parse(lines: UnsafeBufferPointer<UInt8>) throws {
             var start = 0
             while start < lines.count {
+                line += 1
+                // Most rows of an image CSV are whole numbers 0-255: one pass over their bytes.
+                if columns > 0 && values == nil, let end = bytesLine(lines, from: start) {
+                    start = end + 1
+                    continue
+                }
                 var end = start
                 while end < lines.count && lines[end] != UInt8(ascii: "\n") { end += 1 }
-                line += 1
                 var last = end
                 if last > start && lines[last - 1] == UInt8(ascii: "\r") { last -= 1 }
                 if last > start { try parse(line: UnsafeBufferPointer(rebasing: lines[start..<last])) }
                 start = end + 1
             }
+        }
+
+        /// Reads the row at `start` when it is nothing but `columns` whole numbers 0-255 (labels
+        /// under 256) and commas, and returns where it ends; otherwise takes nothing back and
+        /// returns nil, for `parse(line:)` to read it, and say what is wrong with it.
+        @inline(__always)
+        mutating func bytesLine(_ text: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+            let keptBytes = bytes.count, keptLabels = labels.count
+            var at = start, column = 0, value = 0, digits = 0
+            let label = labelColumn ?? 0
+            while at <= text.count {
+                let byte = at < text.count ? text[at] : UInt8(ascii: "\n")
+                let digit = Int(byte) &- 48
+                if digit >= 0 && digit <= 9 {
+                    value = value &* 10 &+ digit
+                    digits += 1
+                } else if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
+                    guard digits > 0, digits <= 3, value <= 255, column < columns else { break }
+                    if column == label { labels.append(UInt8(value)) } else { bytes.append(UInt8(value)) }
+                    column += 1
+                    value = 0
+                    digits = 0
+                    if byte != UInt8(ascii: ",") {
+                        if byte == UInt8(ascii: "\r") {
+                            guard at + 1 >= text.count || text[at + 1] == UInt8(ascii: "\n") else { break }
+                            at += 1
+                        }
+                        guard column == columns else { break }
+                        return at
+                    }
+                } else {
+                    break
+                }
+                at += 1
+            }
+            bytes.removeLast(bytes.count - keptBytes)
+            labels.removeLast(labels.count - keptLabels)
+            return nil
         }
 
         /// `range` of `text` without the spaces, tabs and double quotes around a cell.

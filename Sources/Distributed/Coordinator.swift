@@ -111,7 +111,7 @@ public final class Coordinator {
     var loggedDrops: [String: Int] = [:]
 
     /// Binds `endpoint` (tcp://HOST:PORT or ipc://PATH) on `context`, secured as `security` says.
-    public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, validation: LabeledImages? = nil,
+    public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, validation: LabeledImages? = nil, testEveryEpoch: Bool = false,
                 initialParameters: [Float]? = nil, options: CoordinatorOptions,
                 endpoint: String, context: Context, logger: Logger, security: SocketSecurity = .none) throws {
         precondition(config.problems.isEmpty)
@@ -125,7 +125,7 @@ public final class Coordinator {
         self.config = config
         self.options = options
         self.train = train
-        evaluation = RunEvaluation(spec: config.model, test: test, validation: validation)
+        evaluation = RunEvaluation(spec: config.model, test: test, validation: validation, testEveryEpoch: testEveryEpoch)
         self.logger = logger
         machine = CoordinatorStateMachine(settings: Self.settings(options, config, sampleCount: train.count))
         parameters = initialParameters ?? config.model.initialParameters(config.initialization, seed: config.seed)

@@ -8,13 +8,16 @@ import MLP
 public struct RunEvaluation {
     public let test: LabeledImages
     public let validation: LabeledImages?
+    /// Score the test set after every epoch too, beside the validation set (--test-every-epoch).
+    public let testEveryEpoch: Bool
     private let workspace: Workspace
     /// The epoch with the best validation accuracy so far, and its weights (the first such epoch on a tie).
     public private(set) var best: (epoch: Int, accuracy: Double, parameters: [Float])?
 
-    public init(spec: ModelSpec, test: LabeledImages, validation: LabeledImages?) {
+    public init(spec: ModelSpec, test: LabeledImages, validation: LabeledImages?, testEveryEpoch: Bool = false) {
         self.test = test
         self.validation = validation
+        self.testEveryEpoch = testEveryEpoch
         workspace = Workspace(spec: spec, capacity: 1000)
     }
 
@@ -38,6 +41,11 @@ public struct RunEvaluation {
         report.validationLoss = evaluation.score.meanLoss
         report.testLoss = nil
         report.confusion = nil
+        if testEveryEpoch {
+            let tested = Evaluation(parameters: parameters, data: test, workspace: workspace)
+            report.testAccuracy = tested.accuracy
+            report.testLoss = tested.score.meanLoss
+        }
         if best == nil || evaluation.accuracy > best!.accuracy {
             best = (report.epoch, evaluation.accuracy, parameters)
         }

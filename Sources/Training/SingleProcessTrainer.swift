@@ -13,7 +13,7 @@ public final class SingleProcessTrainer {
     /// The test set, and the validation set scored each epoch in its place when there is one.
     public private(set) var evaluation: RunEvaluation
 
-    public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, validation: LabeledImages? = nil,
+    public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, validation: LabeledImages? = nil, testEveryEpoch: Bool = false,
                 initialParameters: [Float]? = nil) throws {
         precondition(config.problems.isEmpty, "validate the config before training: \(config.problems)")
         guard config.model.inputSize == train.featureCount else {
@@ -29,7 +29,7 @@ public final class SingleProcessTrainer {
         }
         self.config = config
         self.train = train
-        evaluation = RunEvaluation(spec: config.model, test: test, validation: validation)
+        evaluation = RunEvaluation(spec: config.model, test: test, validation: validation, testEveryEpoch: testEveryEpoch)
         precondition(initialParameters.map { $0.count == config.model.parameterCount } ?? true)
         parameters = initialParameters ?? config.model.initialParameters(config.initialization, seed: config.seed)
         optimizer = makeOptimizer(config.optimizer, parameterCount: parameters.count)
