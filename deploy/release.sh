@@ -56,15 +56,65 @@ if ldd "$root/bin/dptrain" | grep -q /opt/swift; then
   exit 1
 fi
 cp -r data/mnist "$root/share/dptrain/mnist"
-cat > "$root/README" <<EOF
-dptrain $version (commit $commit), for x86-64 Linux with glibc 2.36 or later.
+# The archive's README: its ```sh blocks run as pasted from the unpacked folder, and
+# deploy/test-release.sh has Tests/tools/check_docs.py --archive run every one of them.
+sed -e "s/@VERSION@/$version/g" -e "s/@COMMIT@/$commit/g" > "$root/README" <<'EOF'
+dptrain @VERSION@ (commit @COMMIT@), for x86-64 Linux with glibc 2.36 or later.
 
-  bin/dptrain launch --workers 2          train on the bundled MNIST, here
-  bin/coordinator --bind tcp://*:5555 --workers 2
-  bin/worker --connect tcp://HOST:5555    (or DPTRAIN_COORDINATOR=tcp://HOST:5555 bin/worker)
+Paste these from this folder, dptrain-@VERSION@-linux-x86_64. The executables find lib/ and
+share/ beside their real location, so they also run through links from anywhere.
 
-Put the executables on PATH with symbolic links (ln -s "$PWD"/bin/* /usr/local/bin/): they find
-lib/ and share/ beside their real location.
+Train on the bundled MNIST in one process, then with a coordinator and two worker processes on
+this machine, and score the saved model (one epoch each; leave out --epochs 1 for three):
+
+```sh
+bin/dptrain train --epochs 1
+bin/dptrain launch --workers 2 --epochs 1 --save model.safetensors
+bin/dptrain evaluate --model model.safetensors
+```
+
+The commands on PATH, for this shell:
+
+```sh
+export PATH="$PWD/bin:$PATH"
+dptrain --version
+```
+
+or for every user of this machine, as root, from this folder:
+
+```text
+ln -s "$PWD"/bin/* /usr/local/bin/
+```
+
+Several machines: the coordinator on one host with the data, a worker on each of the others.
+Every connection is encrypted and authenticated with keys, and a coordinator bound to the
+network refuses to start without them (--insecure runs it in plaintext, for a network you
+trust). Tried on this one machine, with one key pair for the coordinator and one for both
+workers:
+
+```sh
+bin/dptrain keygen coordinator --dir keys
+bin/dptrain keygen worker --dir keys
+mkdir -p keys/authorized && cp keys/worker.key keys/authorized/
+bin/coordinator --bind tcp://*:5555 --workers 2 --epochs 1 \
+  --key keys/coordinator.key_secret --authorized-keys keys/authorized &
+bin/worker --connect tcp://localhost:5555 --key keys/worker.key_secret --coordinator-key keys/coordinator.key &
+bin/worker --connect tcp://localhost:5555 --key keys/worker.key_secret --coordinator-key keys/coordinator.key
+wait
+```
+
+Across hosts only public keys travel: keys/coordinator.key to each worker's host, and each
+worker host's NAME.key into the coordinator's keys/authorized/ (one pair a host, made there with
+bin/dptrain keygen NAME --dir keys). Then, with host-a the coordinator's host:
+
+```text
+host-a$ bin/coordinator --bind tcp://*:5555 --workers 2 --key keys/coordinator.key_secret --authorized-keys keys/authorized
+host-b$ bin/worker --connect tcp://host-a:5555 --key keys/host-b.key_secret --coordinator-key keys/coordinator.key
+host-c$ DPTRAIN_COORDINATOR=tcp://host-a:5555 bin/worker --key keys/host-c.key_secret --coordinator-key keys/coordinator.key
+```
+
+Every command says what it takes with --help. Slurm, systemd, Kubernetes and container recipes
+are in the source repository's deploy/ folder, described in its docs/deployment.md.
 EOF
 
 mkdir -p "$output"

@@ -3,7 +3,8 @@
 # empty tmpfs over the toolchain's folder, from a folder outside the repository. Checks that every
 # library the executables load is glibc's or the archive's own, that --version names the commit,
 # that `dptrain train --epochs 1` trains and saves a model that `dptrain evaluate` reads, and that
-# a coordinator with two workers (one told --connect, one DPTRAIN_COORDINATOR) trains an epoch.
+# a coordinator with two workers (one told --connect, one DPTRAIN_COORDINATOR) trains an epoch, and
+# that every command of the archive's README runs as pasted from the unpacked folder.
 #
 # usage: deploy/test-release.sh [ARCHIVE]   (default: builds one with deploy/release.sh)
 # Needs root, for the mount namespace.
@@ -85,4 +86,8 @@ status=0; wait $coordinator || status=$?
 wait $worker1 || fail "worker 1 (--connect): $(tail -3 worker1.err)"
 wait $worker2 || fail "worker 2 (DPTRAIN_COORDINATOR): $(tail -3 worker2.err)"
 pass "coordinator and two workers: $(grep '^done:' coordinator.out)"
+
+# The archive's README, pasted from the unpacked folder: every ```sh block runs as written.
+python3 "$here/Tests/tools/check_docs.py" --archive "$archive" || fail "a command of the archive's README does not run as pasted (above)"
+pass "every command of the archive's README runs as pasted"
 echo "test-release.sh: passed"

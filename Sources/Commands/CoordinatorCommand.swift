@@ -57,6 +57,8 @@ public struct CoordinatorCommand: ParsableCommand {
         logger.info("\(RunLines.configuration(config))")
         logger.info("\(BLASKernels.summary)")
 
+        ProcessSignals.ignoreBrokenPipes()
+        ProcessSignals.stopAtTheEndOfTheStep()
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
         let coordinator = try Coordinator(config: config, train: data.train, test: data.test, validation: data.validation, testEveryEpoch: splits.testEveryEpoch, initialParameters: initialParameters,
                                           options: membership.options(workers: workers, wirePrecision: transport.wirePrecision,

@@ -83,6 +83,7 @@ struct DistributedBench {
             let authenticator = try Authenticator(context: context, authorizedKeys: Set(authorized.keys.keys), onRefusal: { _ in })
             security = .curveServer(try Certificate.loadSecret(path: keys.folder + "/coordinator.key_secret").keyPair!, authenticator)
         }
+        ProcessSignals.ignoreBrokenPipes()
         let coordinator = try Coordinator(config: config, train: data.train, test: data.test,
                                           options: CoordinatorOptions(workers: count),
                                           endpoint: endpoint, context: context, logger: quiet, security: security)

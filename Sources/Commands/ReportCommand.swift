@@ -34,7 +34,7 @@ struct ReportCommand: ParsableCommand {
         do {
             try page.write(toFile: output, atomically: true, encoding: .utf8)
         } catch {
-            throw ReportError("\(output): cannot write the report; check that its folder exists and is writable")
+            throw ReportError.unwritable(path: output)
         }
     }
 }

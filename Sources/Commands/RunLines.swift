@@ -13,7 +13,7 @@ enum RunLines {
             + "batch \(config.batchSize) in \(counted(config.shardCount, "shard")), \(counted(config.epochs, "epoch")), seed \(config.seed)"
     }
 
-    /// "done: test accuracy 0.9712 after 3 epochs (1,407 steps) with 2 workers, 412,345 samples/s, 1.2s"
+    /// The run's last line, "done: test accuracy ACCURACY after N epochs (S steps) with W workers, RATE samples/s, SECONDSs"
     static func done(_ report: TrainingReport, workers: Int? = nil) -> String {
         let with = workers.map { " with \(counted($0, "worker"))" } ?? ""
         return String(format: "done: test accuracy %.4f after %@ (%@)%@, %@ samples/s, %.1fs",

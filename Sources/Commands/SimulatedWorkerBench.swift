@@ -88,6 +88,7 @@ struct SimulatedWorkerBench {
 
         let quiet = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
+        ProcessSignals.ignoreBrokenPipes()
         let coordinator = try Coordinator(config: config, train: train, test: test,
                                           options: CoordinatorOptions(workers: workers, wirePrecision: precision, sharedMemory: sharedMemory),
                                           endpoint: "tcp://127.0.0.1:*", context: context, logger: quiet)

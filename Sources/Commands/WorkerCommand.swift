@@ -58,6 +58,8 @@ public struct WorkerCommand: ParsableCommand {
     public func run() throws {
         PlainLogHandler.bootstrap(verbose: verbose)
         BLAS.useOneThread()
+        ProcessSignals.ignoreBrokenPipes()
+        ProcessSignals.stopAtTheEndOfTheStep()
         let context = try Context()
         let worker = try Worker(endpoint: endpoint(environment: ProcessInfo.processInfo.environment), context: context, logger: Logger(label: "worker"),
                                 giveUpAfterSeconds: giveUpAfter, leavesOnStopSignal: true, sharedMemory: sharedMemory.isOn,

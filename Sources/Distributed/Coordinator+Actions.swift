@@ -14,8 +14,8 @@ extension Coordinator {
     func perform(_ actions: [CoordinatorStateMachine.Action]) {
         for action in actions {
             switch action {
-            case .welcome(let member):
-                let grant = sharedMemoryGrant(for: member)
+            case let .welcome(member, offer):
+                let grant = sharedMemoryGrant(for: member, offer: offer)
                 let through = grant == nil ? "" : ", weights and gradients through shared memory"
                 if machine.phase == .gathering, machine.members.contains(member) {
                     logger.info("\(machine.members.count) of \(counted(machine.settings.expectedWorkers, "worker")) joined (worker \(member.id) from \(member.host)\(through))")
@@ -60,14 +60,10 @@ extension Coordinator {
                                                   ("workers", .int(machine.members.count)), ("host", .string(member.host))])
             case let .lost(member, reason):
                 // Its answers of this step are void: the machine has asked its chunks of others.
-                for answer in gradients where answer.member.id == member.id { if let message = answer.message { spareMessages.append(message) } }
-                if let index = gradients.firstIndex(where: { $0.member.id == member.id }) {
-                    let added = index < answersFolded
-                    if added { answersFolded = 0 }   // its sums are in the total: it is made anew from the answers that stay
+                if let added = reducer.void(memberID: member.id, recycle: { spareMessages.append($0) }) {
                     observer?.event("answer_voided", [("worker", .int(Int(member.id))), ("step", .int(Int(machine.step))),
                                                       ("added_to_total", .bool(added))])
                 }
-                gradients.removeAll { $0.member.id == member.id }
                 forgetSharedMemory(of: member.id)
                 if reason == .left {
                     logger.info("worker \(member.id) (\(member.host)) left at step \(machine.step)")

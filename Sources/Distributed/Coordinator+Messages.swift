@@ -112,23 +112,19 @@ extension Coordinator {
         case .hello(let hello):
             // A hello names its sender's connection (address, key): only the socket's count.
             guard let message else { break }
-            sharedMemory.offer = hello.sharedMemory.map { (peer, $0) }
             perform(machine.receiveHello(hello, from: peer, address: peerAddress(message),
                                          key: message.property("User-Id", frame: 1), now: now))
-            sharedMemory.offer = nil
         case .gradient(let view):
             switch machine.receiveGradient(step: envelope.step, sampleCount: Int(view.sampleCount),
                                            largestMagnitude: FixedPointSum.magnitudeBound(view.sums, width: view.valueBytes), from: peer, now: now) {
             case .accept(let member, let request):
                 // From a doorbell the bulk is empty (PipeReader sees to it): the view's sums are in the slot.
-                gradients.append((member, message, view))
+                reducer.accept((member, message, view), expectedAnswers: machine.stepRequests.count)
                 samplesArrived(at: member.id, request: request)
                 // Its first gradient there shows the worker has mapped its slot: nothing else may open it now.
                 slot?.closeDescriptor()
                 if slot != nil, view.sums.baseAddress == UnsafeRawPointer(slot!.data.baseAddress) { stepTimings.bytes += UInt64(view.sums.count) }
                 firstGradientArrival = firstGradientArrival ?? now
-                // Added into the total now, before any later message (its member's goodbye) can void it.
-                foldAnswers()
                 return message != nil
             case .drop(let reason):
                 perform([.dropped(reason)])

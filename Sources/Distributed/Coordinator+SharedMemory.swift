@@ -25,8 +25,6 @@ struct CoordinatorSharedMemory {
         /// Request `request` of step `step` followed the samples on the socket.
         case followedBy(step: UInt64, request: Int)
     }
-    /// The offer of the hello being handled, for the welcome it may lead to.
-    var offer: (peer: CoordinatorStateMachine.Peer, offer: SharedMemoryOffer)?
 
     init(enabled: Bool) { self.enabled = enabled }
 }
@@ -39,11 +37,10 @@ extension Coordinator {
 
     /// The grant for a member being welcomed, when its hello offered shared memory from this
     /// host; nil (the socket carries its bulk) otherwise, or when the segments cannot be made.
-    func sharedMemoryGrant(for member: CoordinatorStateMachine.Member) -> SharedMemoryGrant? {
-        defer { sharedMemory.offer = nil }
+    func sharedMemoryGrant(for member: CoordinatorStateMachine.Member, offer: SharedMemoryOffer?) -> SharedMemoryGrant? {
         forgetSharedMemory(of: member.id)
-        guard sharedMemory.enabled, let pending = sharedMemory.offer, pending.peer == member.peer,
-              !SharedSegment.hostIdentity.isEmpty, pending.offer.hostIdentity == SharedSegment.hostIdentity else { return nil }
+        guard sharedMemory.enabled, let offer, !SharedSegment.hostIdentity.isEmpty,
+              offer.hostIdentity == SharedSegment.hostIdentity else { return nil }
         do {
             let weights = try sharedMemory.weights ?? SharedSegment.create(dataBytes: weightBytes)
             let slot = try SharedSegment.create(dataBytes: gradientBytes)

@@ -18,7 +18,6 @@ extension Coordinator {
         firstGradientArrival = nil
 
         let broadcastStart = Self.now()
-        answersFolded = 0
         try broadcast()
         let waitStart = Self.now()
         try awaitGradients()
@@ -96,37 +95,12 @@ extension Coordinator {
         }
     }
 
-    /// Adds the answers in so far into the total as they arrive, while the rest are awaited, so
-    /// that after the last only its own add and the conversion remain: when the step's total is
-    /// small enough for one thread (a large one is split among the reduce team's threads once all are in).
-    func foldAnswers() {
-        guard answersFolded < gradients.count, !reduceSplits(answers: machine.stepRequests.count) else { return }
-        exactSum.withUnsafeMutableBufferPointer { sums in
-            while answersFolded < gradients.count {
-                let view = gradients[answersFolded].view
-                FixedPointSum.fold(view.sums.baseAddress!, width: view.valueBytes, first: answersFolded == 0, into: sums)
-                answersFolded += 1
-            }
-        }
-    }
-
-    /// Whether a total of `answers` answers is split among the reduce team's threads: from a
-    /// million values on; below, waking the others costs more than it saves (two workers'
-    /// answers of 784-128-10, 203,540 values: 0.141–0.147 ms a step with two threads against
-    /// 0.097–0.117 ms with one, `launch --workers 2 --batch 256 --log-every 1` on two cores).
-    private func reduceSplits(answers: Int) -> Bool { answers * parameters.count >= 1 << 20 }
-
-    /// Adds the answers' exact fixed-point sums (any order gives the same integers) and turns
-    /// the total into floats once, into `gradientSum`, the parameters split among the reduce
-    /// team's threads; nil when the step was abandoned.
+    /// Scores the step's answers and has the reducer total their exact sums into floats
+    /// (`reducer.gradientSum`); nil when the step was abandoned.
     private func reduce() -> BatchScore? {
         var score = BatchScore()
         var slowest: UInt64 = 0, fastest = UInt64.max
-        answerSums.removeAll(keepingCapacity: true)
-        answerWidths.removeAll(keepingCapacity: true)
-        for answer in gradients {
-            answerSums.append(answer.view.sums.baseAddress)
-            answerWidths.append(Int32(answer.view.valueBytes))
+        for answer in reducer.answers {
             score += BatchScore(lossSum: answer.view.lossSum, correct: Int(answer.view.correct), samples: Int(answer.view.sampleCount))
             slowest = max(slowest, answer.view.computeNanoseconds)
             epochWorkers.record(answer.member.id, host: answer.member.host, computeNanoseconds: answer.view.computeNanoseconds,
@@ -134,36 +108,13 @@ extension Coordinator {
             fastest = min(fastest, answer.view.computeNanoseconds)
         }
         let abandoned = machine.stepAbandoned
-        if !abandoned { total() }   // before the messages the sums lie in go back to the spares
         machine.completeStep()
-        for answer in gradients { if let message = answer.message { spareMessages.append(message) } }
-        gradients.removeAll(keepingCapacity: true)
+        reducer.finish(abandoned: abandoned, recycle: { spareMessages.append($0) })
         requestsSent = 0
         stepWeights = nil
         stepTimings.slowestComputeNanoseconds = slowest
         stepTimings.fastestComputeNanoseconds = fastest == .max ? 0 : fastest
         return abandoned ? nil : score
-    }
-
-    /// The answers' total as floats into `gradientSum`, each of the team's threads over its
-    /// range of the parameters (one thread for a small total, `reduceSplits`), the answers
-    /// folded in while the step waited included.
-    private func total() {
-        let format = gradientFormat, folded = answersFolded
-        let split = reduceSplits(answers: answerSums.count)
-        answerSums.withUnsafeBufferPointer { sources in
-            answerWidths.withUnsafeBufferPointer { widths in
-                exactSum.withUnsafeMutableBufferPointer { total in
-                    gradientSum.withUnsafeMutableBufferPointer { out in
-                        let sums = total, floats = out
-                        // A closure literal passed straight on: a closure kept in a variable would be allocated every step.
-                        reduceTeam.run(count: floats.count, split: split) { range in
-                            FixedPointSum.total(of: sources, widths: widths, folded: folded, range: range, format: format, sums: sums, into: floats)
-                        }
-                    }
-                }
-            }
-        }
     }
 
     /// Steps the optimizer with the summed gradient over the step's true sample count.
@@ -173,7 +124,7 @@ extension Coordinator {
         }
         if score.samples > 0 {
             parameters.withUnsafeMutableBufferPointer { p in
-                gradientSum.withUnsafeBufferPointer { g in
+                reducer.gradientSum.withUnsafeBufferPointer { g in
                     optimizer.step(parameters: p, gradientSum: g, sampleCount: score.samples, learningRate: learningRate)
                 }
             }

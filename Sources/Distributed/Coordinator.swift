@@ -80,21 +80,8 @@ public final class Coordinator {
 
     /// Received messages not in use, reused so that steps allocate nothing.
     var spareMessages: [Message] = []
-    /// The current step's accepted answers, each in the message it arrived in.
-    /// (An answer from a doorbell has no message: its meta is decoded, its sums are in the slot.)
-    var gradients: [(member: CoordinatorStateMachine.Member, message: Message?, view: GradientView)] = []
-    /// The grid of the answers' exact sums; their int64 total, and the same as floats for the optimizer.
-    let gradientFormat: FixedPointFormat
-    var exactSum: [Int64]
-    var gradientSum: [Float]
-    /// Where each answer's sums lie and their widths, for the reduce; reused step to step.
-    var answerSums: [UnsafeRawPointer?] = []
-    var answerWidths: [Int32] = []
-    /// The step's first answers already added into `exactSum` while the rest were awaited;
-    /// back to 0 when an answer is voided (its member lost), and the total is made anew.
-    var answersFolded = 0
-    /// The threads the reduce splits its pass over, from `run` to its end.
-    var reduceTeam = ParameterTeam(threads: 1)
+    /// The step's answers and their exact total.
+    var reducer: StepReducer
     /// Requests of the step sent so far, and the weights they share.
     var requestsSent = 0
     var stepWeights: SharedFrame?
@@ -129,10 +116,8 @@ public final class Coordinator {
         self.logger = logger
         machine = CoordinatorStateMachine(settings: Self.settings(options, config, sampleCount: train.count))
         parameters = initialParameters ?? config.model.initialParameters(config.initialization, seed: config.seed)
-        gradientSum = [Float](repeating: 0, count: parameters.count)
         sharedMemory = CoordinatorSharedMemory(enabled: options.sharedMemory)
-        gradientFormat = config.shardPlan(sampleCount: train.count).fixedPointFormat(for: options.wirePrecision)
-        exactSum = [Int64](repeating: 0, count: parameters.count)
+        reducer = StepReducer(parameterCount: parameters.count, format: config.fixedPointFormat(for: options.wirePrecision))
         optimizer = makeOptimizer(config.optimizer, parameterCount: parameters.count)
         store = try options.checkpointDirectory.map(CheckpointStore.init(directory:))
         account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, now: Self.now())
@@ -174,11 +159,10 @@ public final class Coordinator {
     @discardableResult
     public func run(observer: TrainingObserver? = nil) throws -> TrainingReport {
         self.observer = observer
-        if options.stopsOnSignal { dptrain_catch_stop_signals() }
-        // A worker gone shows as EPIPE on its step pipe, which must not kill the coordinator.
-        signal(SIGPIPE, SIG_IGN)
-        reduceTeam = ParameterTeam.forThisMachine()
-        defer { reduceTeam.stop() }
+        // The process ignores SIGPIPE (a worker gone shows as EPIPE on its step pipe) and, with
+        // `stopsOnSignal`, catches the stop signals: its command sets that up.
+        reducer.start(team: ParameterTeam.forThisMachine())
+        defer { reducer.stop() }
         do {
             let report = try trainToEnd()
             try finishRun()
@@ -255,7 +239,7 @@ public final class Coordinator {
         if let observer {
             let progress = account.stepProgress(epoch: epoch, now: Self.now()).adding(
                 step: Int(machine.step), learningRate: learningRate, score: score, workers: machine.members.count, epochTimings: account.epochTimings)
-            gradientSum.withUnsafeBufferPointer { observer.stepFinished(progress.with(gradientSum: $0)) }
+            reducer.gradientSum.withUnsafeBufferPointer { observer.stepFinished(progress.with(gradientSum: $0)) }
         }
         if let every = options.checkpointEvery, machine.step % UInt64(every) == 0 { try writeCheckpoint() }
     }

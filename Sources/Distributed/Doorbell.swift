@@ -44,11 +44,11 @@ final class Doorbell {
     /// The coordinator's end of a new doorbell; the worker's ends stay open in `peerEnds` for it to open.
     static func makeForCoordinator() throws -> Doorbell {
         var step: [Int32] = [-1, -1], answer: [Int32] = [-1, -1]
-        guard dptrain_pipe(&step) == 0 else { throw SharedMemoryError("could not create a doorbell pipe: \(String(cString: strerror(errno)))") }
+        guard dptrain_pipe(&step) == 0 else { throw SharedMemoryError(.cannotCreate, "could not create a doorbell pipe: \(String(cString: strerror(errno)))") }
         guard dptrain_pipe(&answer) == 0 else {
             let reason = String(cString: strerror(errno))
             Glibc.close(step[0]); Glibc.close(step[1])
-            throw SharedMemoryError("could not create a doorbell pipe: \(reason)")
+            throw SharedMemoryError(.cannotCreate, "could not create a doorbell pipe: \(reason)")
         }
         return Doorbell(read: answer[0], write: step[1], peerEnds: (step[0], answer[1]))
     }
@@ -57,12 +57,12 @@ final class Doorbell {
     /// write end, opened through /proc/PID/fd/FD.
     static func openForWorker(pid: Int32, stepPipe: Int32, answerPipe: Int32) throws -> Doorbell {
         let read = dptrain_pipe_open(pid, stepPipe, 0)
-        guard read >= 0 else { throw SharedMemoryError("could not open the coordinator's step pipe (/proc/\(pid)/fd/\(stepPipe)): \(String(cString: strerror(errno)))") }
+        guard read >= 0 else { throw SharedMemoryError(.cannotOpen, "could not open the coordinator's step pipe (/proc/\(pid)/fd/\(stepPipe)): \(String(cString: strerror(errno)))") }
         let write = dptrain_pipe_open(pid, answerPipe, 1)
         guard write >= 0 else {
             let reason = String(cString: strerror(errno))
             Glibc.close(read)
-            throw SharedMemoryError("could not open the coordinator's answer pipe (/proc/\(pid)/fd/\(answerPipe)): \(reason)")
+            throw SharedMemoryError(.cannotOpen, "could not open the coordinator's answer pipe (/proc/\(pid)/fd/\(answerPipe)): \(reason)")
         }
         return Doorbell(read: read, write: write, peerEnds: (-1, -1))
     }

@@ -36,7 +36,7 @@ final class SharedSegment {
     /// A new segment for `dataBytes` bytes of data, kept open for the other end to open.
     static func create(dataBytes: Int) throws -> SharedSegment {
         let fd = dptrain_memfd_create(headerBytes + dataBytes)
-        guard fd >= 0 else { throw SharedMemoryError("could not create a \(dataBytes)-byte shared segment: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw SharedMemoryError(.cannotCreate, "could not create a \(dataBytes)-byte shared segment: \(String(cString: strerror(errno)))") }
         let nonce = UInt64.random(in: 1...UInt64.max)
         let segment = try map(fd, dataBytes: dataBytes, nonce: nonce, keepOpen: true)
         segment.base.storeBytes(of: nonce, toByteOffset: 16, as: UInt64.self)
@@ -47,17 +47,17 @@ final class SharedSegment {
     static func open(pid: Int32, fd: Int32, dataBytes: Int, nonce: UInt64) throws -> SharedSegment {
         let opened = dptrain_memfd_open(pid, fd)
         guard opened >= 0 else {
-            throw SharedMemoryError("could not open the coordinator's shared memory (/proc/\(pid)/fd/\(fd)): \(String(cString: strerror(errno)))")
+            throw SharedMemoryError(.cannotOpen, "could not open the coordinator's shared memory (/proc/\(pid)/fd/\(fd)): \(String(cString: strerror(errno)))")
         }
         var status = stat()
         guard fstat(opened, &status) == 0, Int(status.st_size) == headerBytes + dataBytes else {
             close(opened)
-            throw SharedMemoryError("the coordinator's shared memory /proc/\(pid)/fd/\(fd) is not the size the welcome said")
+            throw SharedMemoryError(.notTheGranted, "the coordinator's shared memory /proc/\(pid)/fd/\(fd) is not the size the welcome said")
         }
         // Mapped, the descriptor is no longer needed: the mapping keeps the memory.
         let segment = try map(opened, dataBytes: dataBytes, nonce: nonce, keepOpen: false)
         guard segment.base.load(fromByteOffset: 16, as: UInt64.self) == nonce else {
-            throw SharedMemoryError("/proc/\(pid)/fd/\(fd) is not the coordinator's shared memory (its nonce differs)")
+            throw SharedMemoryError(.notTheGranted, "/proc/\(pid)/fd/\(fd) is not the coordinator's shared memory (its nonce differs)")
         }
         return segment
     }
@@ -67,7 +67,7 @@ final class SharedSegment {
         guard let address, address != MAP_FAILED else {
             let reason = String(cString: strerror(errno))
             close(fd)
-            throw SharedMemoryError("could not map a \(dataBytes)-byte shared segment: \(reason)")
+            throw SharedMemoryError(.cannotOpen, "could not map a \(dataBytes)-byte shared segment: \(reason)")
         }
         if !keepOpen { close(fd) }
         return SharedSegment(descriptor: keepOpen ? fd : -1, dataBytes: dataBytes, nonce: nonce, base: address)
@@ -112,9 +112,26 @@ extension SharedSegment: SharedBulkSource {
     }
 }
 
-public struct SharedMemoryError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
+/// Why same-host shared memory could not be set up; the member then moves its bulk over the socket.
+public struct SharedMemoryError: Error, CustomStringConvertible, Equatable {
+    public enum Kind: Equatable, Sendable {
+        /// This process could not make a segment or a pipe (no memory, too many files).
+        case cannotCreate
+        /// The coordinator's segment or pipe could not be opened or mapped through /proc.
+        case cannotOpen
+        /// What was opened is not what the welcome described (its size or its nonce).
+        case notTheGranted
+    }
+
+    public let kind: Kind
+    public let detail: String
+
+    init(_ kind: Kind, _ detail: String) {
+        self.kind = kind
+        self.detail = detail
+    }
+
+    public var description: String { detail }
 }
 
 extension SharedSegment {

@@ -99,9 +99,8 @@ public final class Worker {
 
     /// Runs until the coordinator says training is done, or a stop signal makes it leave.
     public func run() throws {
-        if leavesOnStopSignal { dptrain_catch_stop_signals() }
-        // A coordinator gone shows as EPIPE on the answer pipe, which must not kill the worker.
-        signal(SIGPIPE, SIG_IGN)
+        // The process ignores SIGPIPE (a coordinator gone shows as EPIPE on the answer pipe) and,
+        // when the worker leaves on a stop signal, catches it: its command sets that up.
         while true {
             if leavesOnStopSignal, dptrain_stop_requested() != 0, machine.isRunning {
                 try perform(machine.stopRequested(now: Self.now()))

@@ -26,9 +26,8 @@ public struct FixedPointFormat: Codable, Equatable, Sendable {
     /// How much coarser the grid of a run that halves its messages (`--wire-precision bf16`) is
     /// than the fine one: 24 bits, so that the sums a converging run keeps in 5 bytes a value
     /// on the fine grid fit 2, and its gradients travel in half a float32's bytes as its weights
-    /// do. Measured, `train --batch 128 --epochs 3` on a grid 20 to 30 bits coarser ends at test
-    /// accuracy 0.9721 to 0.9735 against 0.9725 on the fine one (0.9691 at 34 bits, chance at 40);
-    /// adam and 784-800-10 lose nothing at 24 either.
+    /// do. A grid this much coarser costs no accuracy a run can tell apart, where a much coarser
+    /// one does (docs/performance.md, "bf16 on the wire"), so 24 leaves room on both sides.
     public static let coarseGridBits = 24
 
     /// The format for chunks of at most `largestChunk` samples: as fine as the bound allows,
@@ -112,8 +111,8 @@ public struct FixedPointSum {
     }
 
     /// The fewest bytes a value, 1 to 8, that hold every sum: what goes on the wire. A
-    /// converging run's sums need 5 (6 in its first steps: 147 of 177 steps at 5 bytes, 30 at 6,
-    /// in `launch --workers 2 --batch 1024 --epochs 3`), so a gradient crosses a socket in 5/8 of its bytes.
+    /// converging run's sums need 5, 6 in its first steps (docs/performance.md, "What the same
+    /// weights cost"), so a gradient crosses a socket in 5/8 of its bytes.
     public var packedWidth: Int {
         if let signBits { return Int(dptrain_fixed_width_of_bits(signBits)) }
         return values.withUnsafeBytes { Int(dptrain_fixed_width($0.baseAddress!, values.count)) }

@@ -23,9 +23,9 @@ public struct ShardPlan: Equatable, Sendable {
 
     /// The shard count a run gets without --shards: one shard per 128 samples of the global
     /// batch, at least 2 (so that two workers share the default batch of 128) and at most 16.
-    /// Each chunk's gradient is computed alone, so a chunk's rows are the sgemm's: on the
-    /// 2-core machine `train` at a batch of 512 ran at a median 140,000, 167,000 and 197,000 samples/s
-    /// in chunks of 32, 64 and 128 rows. Never a function of the workers: the same flags give
+    /// Each chunk's gradient is computed alone, so a chunk's rows are the sgemm's, and sgemm on
+    /// few rows runs well below its peak: chunks of 128 rows train markedly faster than 64 or 32
+    /// (docs/performance.md, "Chunk size and the default shard count"). Never a function of the workers: the same flags give
     /// the same model whoever trains it; more workers than shards need --shards.
     public static func defaultShardCount(batchSize: Int) -> Int { min(max(batchSize / 128, min(2, batchSize)), 16) }
 

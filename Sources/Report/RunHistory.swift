@@ -17,13 +17,13 @@ public struct RunHistory {
     /// Reads `path`. A line that is not a JSON object is an error naming the file and the line.
     public init(path: String) throws {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ReportError("\(path): cannot read the metrics file; give the path of a file that --metrics wrote")
+            throw ReportError.unreadable(path: path)
         }
         name = (path as NSString).lastPathComponent
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let event = object["event"] as? String else {
-                throw ReportError("\(path):\(index + 1): not a metrics line (a JSON object with an \"event\"); is this a file that --metrics wrote?")
+                throw ReportError.notAMetricsLine(path: path, line: index + 1)
             }
             switch event {
             case "run": runs.append(object)
@@ -35,7 +35,7 @@ public struct RunHistory {
             }
         }
         guard !steps.isEmpty || !epochs.isEmpty else {
-            throw ReportError("\(path): holds no step or epoch lines yet; a run writes them as it trains")
+            throw ReportError.nothingToDraw(path: path)
         }
     }
 
@@ -73,9 +73,22 @@ public struct RunHistory {
     }
 }
 
-public struct ReportError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+/// Why a report could not be made, in a sentence that says what to do.
+public enum ReportError: Error, Equatable, CustomStringConvertible {
+    case unreadable(path: String)
+    case notAMetricsLine(path: String, line: Int)
+    case nothingToDraw(path: String)
+    case unwritable(path: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path): return "\(path): cannot read the metrics file; give the path of a file that --metrics wrote"
+        case let .notAMetricsLine(path, line):
+            return "\(path):\(line): not a metrics line (a JSON object with an \"event\"); is this a file that --metrics wrote?"
+        case .nothingToDraw(let path): return "\(path): holds no step or epoch lines yet; a run writes them as it trains"
+        case .unwritable(let path): return "\(path): cannot write the report; check that its folder exists and is writable"
+        }
+    }
 }
 
 extension Dictionary where Key == String, Value == Any {

@@ -55,7 +55,7 @@ extension CoordinatorStateMachine {
         } else {
             joining.append(member)
         }
-        return [.welcome(member)]
+        return [.welcome(member, sharedMemory: hello.sharedMemory)]
     }
 
     /// A gradient for `gradientStep` over `sampleCount` samples, whose largest fixed-point value

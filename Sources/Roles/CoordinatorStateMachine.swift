@@ -43,8 +43,9 @@ public struct CoordinatorStateMachine {
 
     /// What the driver must do, in order.
     public enum Action: Equatable, Sendable {
-        /// Send this new member its welcome.
-        case welcome(Member)
+        /// Send this new member its welcome, granting it shared memory if it offered some (`sharedMemory`:
+        /// its hello's offer, which the driver grants when the offer comes from its own host).
+        case welcome(Member, sharedMemory: SharedMemoryOffer?)
         /// Send this peer a refusal; under `answeringRun` rather than this run's id when set
         /// (a worker of another run decodes only its own run's messages).
         case refuse(Peer, RefuseReason, String, answeringRun: UInt64?)

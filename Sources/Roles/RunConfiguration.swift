@@ -40,27 +40,41 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
     /// small enough to allocate.
     public static func decode(_ bytes: [UInt8], parameterCount: Int) throws -> RunConfiguration {
         guard let configuration = try? JSONDecoder().decode(RunConfiguration.self, from: Data(bytes)) else {
-            throw RunConfigurationError("the coordinator's configuration is not valid JSON for this version of dptrain")
+            throw RunConfigurationError.notJSON
         }
         let model = configuration.training.model
         if let problem = model.problems.first ?? configuration.training.problems.first {
-            throw RunConfigurationError("the coordinator's configuration is unusable: \(problem)")
+            throw RunConfigurationError.unusable(problem)
         }
         guard model.layerSizes.allSatisfy({ $0 <= 1 << 16 }), configuration.training.batchSize <= 1 << 16 else {
-            throw RunConfigurationError("the coordinator's model or batch is too large: \(model.summary), batch \(configuration.training.batchSize)")
+            throw RunConfigurationError.tooLarge(model: model.summary, batch: configuration.training.batchSize)
         }
         guard model.inputSize == configuration.featureCount, model.classCount >= configuration.classCount,
               model.parameterCount == parameterCount else {
-            throw RunConfigurationError("the coordinator's model \(model.summary) does not fit its data or its parameter count \(parameterCount)")
+            throw RunConfigurationError.doesNotFit(model: model.summary, parameterCount: parameterCount)
         }
         if let seconds = configuration.coordinatorSilenceSeconds, !(seconds > 0 && seconds <= 3600) {
-            throw RunConfigurationError("the coordinator's silence timeout \(seconds) s is not between 0 and an hour")
+            throw RunConfigurationError.silenceOutOfRange(seconds: seconds)
         }
         return configuration
     }
 }
 
-public struct RunConfigurationError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
+/// Why a worker cannot train with the configuration its coordinator's welcome carried.
+public enum RunConfigurationError: Error, Equatable, CustomStringConvertible {
+    case notJSON
+    case unusable(String)
+    case tooLarge(model: String, batch: Int)
+    case doesNotFit(model: String, parameterCount: Int)
+    case silenceOutOfRange(seconds: Double)
+
+    public var description: String {
+        switch self {
+        case .notJSON: return "the coordinator's configuration is not valid JSON for this version of dptrain"
+        case .unusable(let problem): return "the coordinator's configuration is unusable: \(problem)"
+        case let .tooLarge(model, batch): return "the coordinator's model or batch is too large: \(model), batch \(batch)"
+        case let .doesNotFit(model, count): return "the coordinator's model \(model) does not fit its data or its parameter count \(count)"
+        case .silenceOutOfRange(let seconds): return "the coordinator's silence timeout \(seconds) s is not between 0 and an hour"
+        }
+    }
 }

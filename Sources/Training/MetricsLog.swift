@@ -3,7 +3,7 @@ import TensorBoard
 
 /// Writes the run's events as JSON lines, one object per line: step lines reach
 /// the disk within a second, every other line at once. Every
-/// line has `event` and `time` (Unix seconds); the README lists each event's
+/// line has `event` and `time` (Unix seconds); docs/guide.md ("The metrics file") lists each event's
 /// fields:
 ///   run      who, what and where: written first, and again on a resume
 ///   step     every --log-every steps (`RunLogs` picks them): loss, learning rate, samples/s, gradient norm, step times

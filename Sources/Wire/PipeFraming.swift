@@ -43,9 +43,24 @@ public enum PipeFraming {
 
 /// Why a doorbell's stream cannot be read on: it is out of step with its writer, so no later
 /// byte can be trusted to start a message.
-public struct PipeFramingError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    init(_ description: String) { self.description = description }
+/// Why bytes from a doorbell pipe are not a message: each a drop, never a crash.
+public enum PipeFramingError: Error, CustomStringConvertible, Equatable {
+    case badLength(Int)
+    case endsInFrameLengths
+    case frameRunsPastEnd(frame: Int)
+    case bytesAfterFrames(Int)
+    case carriesBulk
+
+    public var description: String {
+        switch self {
+        case .badLength(let length):
+            return "a doorbell message of \(length) bytes: no message is under \(PipeFraming.overheadBytes - 4) or over \(PipeFraming.messageBytes - 4)"
+        case .endsInFrameLengths: return "a doorbell message ends inside its frame lengths"
+        case .frameRunsPastEnd(let index): return "a doorbell message's frame \(index) runs past its end"
+        case .bytesAfterFrames(let count): return "a doorbell message has \(count) bytes after its frames"
+        case .carriesBulk: return "a doorbell message carries a bulk frame: a pipe's bulk is in shared memory"
+        }
+    }
 }
 
 /// The reading end's buffer: bytes as they come, whole messages out. One read fills it with
@@ -86,23 +101,23 @@ public final class PipeReader {
         guard end - start >= 4 else { return nil }
         let length = Int(UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: start, as: UInt32.self)))
         guard length >= PipeFraming.overheadBytes - 4, length + 4 <= PipeFraming.messageBytes else {
-            throw PipeFramingError("a doorbell message of \(length) bytes: no message is under \(PipeFraming.overheadBytes - 4) or over \(PipeFraming.messageBytes - 4)")
+            throw PipeFramingError.badLength(length)
         }
         guard end - start >= 4 + length else { return nil }
         let messageEnd = start + 4 + length
         return try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: framesPerMessage) { frames in
             var offset = start + 4
             for index in 0..<framesPerMessage {
-                guard messageEnd - offset >= 4 else { throw PipeFramingError("a doorbell message ends inside its frame lengths") }
+                guard messageEnd - offset >= 4 else { throw PipeFramingError.endsInFrameLengths }
                 let count = Int(UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
                 offset += 4
-                guard count <= messageEnd - offset else { throw PipeFramingError("a doorbell message's frame \(index) runs past its end") }
+                guard count <= messageEnd - offset else { throw PipeFramingError.frameRunsPastEnd(frame: index) }
                 frames.initializeElement(at: index, to: UnsafeRawBufferPointer(rebasing: buffer[offset..<offset + count]))
                 offset += count
             }
-            guard offset == messageEnd else { throw PipeFramingError("a doorbell message has \(messageEnd - offset) bytes after its frames") }
+            guard offset == messageEnd else { throw PipeFramingError.bytesAfterFrames(messageEnd - offset) }
             guard frames[framesPerMessage - 1].isEmpty else {
-                throw PipeFramingError("a doorbell message carries a bulk frame: a pipe's bulk is in shared memory")
+                throw PipeFramingError.carriesBulk
             }
             start = messageEnd
             return try body(UnsafeBufferPointer(frames))

@@ -86,9 +86,9 @@
 // names in the welcome's configuration ("wirePrecision"; absent means float32). Gradients
 // are exact fixed-point sums in every run; the precision picks their grid
 // (`FixedPointFormat(largestChunk:precision:)`): a bf16 run's is 24 bits coarser, so that
-// its sums travel packed in 2 bytes a value as its weights do (version 4; 3 summed bf16
-// runs on float32's grid). A shard's features are bytes or float32, named in its meta
-// (version 5; 4 shipped bytes only).
+// its sums travel packed in 2 bytes a value as its weights do. A shard's features are bytes
+// or float32, named in its meta. What each protocol version changed: docs/design.md,
+// "Protocol versions".
 //
 // The shard's labels ride in meta (at most a few tens of KB) so that its
 // pixels can go out straight from the data set's storage.

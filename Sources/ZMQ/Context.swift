@@ -27,8 +27,8 @@ public final class Context: @unchecked Sendable {
     /// libzmq allocates every received message larger than a few kilobytes with malloc, and
     /// CURVE two more buffers for each message it encrypts or decrypts. glibc serves allocations
     /// over 128 KB from a fresh mmap, whose every page faults in zeroed on first touch: for a
-    /// 407 KB weight message that was half of what CURVE costs (1.1–1.3 ms of a one-way message
-    /// against 0.61–0.75 ms with the buffers kept in the heap, benchmarks/curve-cost.sh). Up to
+    /// 407 KB weight message that was half of what CURVE costs (benchmarks/curve-cost.sh; the
+    /// figures are in docs/performance.md, "What CURVE costs"). Up to
     /// 64 MB now come from the heap, where a freed buffer is reused by the next message, and
     /// 256 MB of freed heap stay with the process. Set once per process, by its first context.
     private static let messageBuffersInHeap: Bool = dptrain_keep_allocations_in_heap(64 << 20, 256 << 20) == 1

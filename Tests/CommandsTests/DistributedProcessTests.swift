@@ -128,6 +128,36 @@ final class DistributedProcessTests: ProcessTestCase {
         XCTAssertLessThan(bytes, 2 * (407_080 + 6 * 101_770) + 4096)
     }
 
+    /// The signals a process ignores and catches, from /proc: bit n - 1 stands for signal n.
+    func signalMasks(_ pid: Int32) throws -> (ignored: UInt64, caught: UInt64) {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        func mask(_ name: String) throws -> UInt64 {
+            let line = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix(name + ":") })
+            return try XCTUnwrap(UInt64(line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces), radix: 16))
+        }
+        return (try mask("SigIgn"), try mask("SigCgt"))
+    }
+
+    /// The coordinator and worker commands set up the process's signals (the drivers do not):
+    /// SIGPIPE ignored, since a write into the pipe of a peer that died is EPIPE, a lost
+    /// connection and not a reason to die; SIGTERM and SIGINT caught, to stop at a step's end.
+    func testTheCommandsIgnoreSIGPIPEAndCatchTheStopSignals() throws {
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let coordinator = try start("coordinator", ["coordinator", "--bind", endpoint, "--workers", "2", "--epochs", "1"])
+        let worker = try start("worker", ["worker", "--connect", endpoint])
+        waitUntil("the worker to join") { errors("coordinator").contains("1 of 2 workers joined") }
+        for process in [coordinator, worker] {
+            let masks = try signalMasks(process.processIdentifier)
+            XCTAssertEqual(masks.ignored >> (UInt64(SIGPIPE) - 1) & 1, 1, "SIGPIPE ignored")
+            XCTAssertEqual(masks.caught >> (UInt64(SIGTERM) - 1) & 1, 1, "SIGTERM caught")
+            XCTAssertEqual(masks.caught >> (UInt64(SIGINT) - 1) & 1, 1, "SIGINT caught")
+        }
+        for process in [worker, coordinator] {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
     func testPortInUseIsOneLineNamingIt() throws {
         let endpoint = "tcp://127.0.0.1:\(try freePort())"
         let context = try Context()

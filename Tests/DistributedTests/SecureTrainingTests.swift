@@ -13,7 +13,10 @@ import ZMQ
 /// Coordinators serving CURVE in this process, workers on threads, over real tcp sockets.
 final class SecureTrainingTests: XCTestCase {
     var mnist: MNIST { DistributedTrainingTests.mnist }
-    override class func setUp() { BLAS.useOneThread() }
+    override class func setUp() {
+        BLAS.useOneThread()
+        signal(SIGPIPE, SIG_IGN)   // as the commands do: a peer gone shows as EPIPE
+    }
 
     /// A secured run of `workers` workers; `whileTraining` gets the endpoint and the coordinator's
     /// public key after the first step. `admitted` are further keys the coordinator admits.

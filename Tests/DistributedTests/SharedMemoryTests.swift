@@ -115,20 +115,3 @@ struct TornWriter {
         return sent
     }
 }
-
-extension DistributedTrainingTests {
-    /// Both roles ignore SIGPIPE when they run: a write into the pipe of a peer that died is
-    /// EPIPE, which each handles as a lost connection, not a signal that kills the process.
-    func testTheRolesIgnoreSIGPIPE() throws {
-        signal(SIGPIPE, SIG_DFL)
-        defer { signal(SIGPIPE, SIG_DFL) }
-        var config = TrainingConfig.standard()
-        config.epochs = 1
-        config.batchSize = 64
-        let run = try distributed(config, workers: 2, train: mnist.train.subset(0..<1024), test: mnist.test.subset(0..<100))
-        XCTAssertEqual(run.report.step, 16)
-        var action = sigaction()
-        XCTAssertEqual(sigaction(SIGPIPE, nil, &action), 0)
-        XCTAssertEqual(unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self), unsafeBitCast(SIG_IGN, to: Int.self))
-    }
-}

@@ -17,7 +17,7 @@ extension XCTestCase {
 
     /// The member a hello admitted.
     func admitted(_ actions: [Machine.Action], file: StaticString = #filePath, line: UInt = #line) -> Machine.Member? {
-        guard actions.count == 1, case .welcome(let member) = actions[0] else {
+        guard actions.count == 1, case .welcome(let member, _) = actions[0] else {
             XCTFail("expected a welcome, got \(actions)", file: file, line: line)
             return nil
         }

@@ -38,7 +38,7 @@ for bad in bad-type bad-field; do
 done
 
 # What the recipe promises, read from the manifests themselves.
-"$venv/bin/python" - "${manifests[@]}" <<'PY' || fail "the manifests do not hold what the README promises"
+"$venv/bin/python" - "${manifests[@]}" <<'PY' || fail "the manifests do not hold what docs/deployment.md promises"
 import sys, yaml
 docs = [d for path in sys.argv[1:] for d in yaml.safe_load_all(open(path)) if d]
 by_kind = {}
