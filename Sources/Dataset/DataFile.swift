@@ -55,8 +55,8 @@ public struct DataFile: Sendable {
         guard exists else {
             // An EMNIST folder holds several sets: DIR/emnist-balanced names one of them.
             if IDXFolder.isPrefix(path) { return try IDXFolder.load(path) }
-            throw DatasetError(.missingFile, path: path,
-                               "no such file or folder; pass --data with an IDX or .npy folder, an .npz, a .csv or a .safetensors file")
+            throw DatasetError((path as NSString).pathExtension.isEmpty ? .missingDirectory : .missingFile, path: path,
+                               "no such data directory or file; pass --data with an IDX or .npy folder, an .npz, a .csv or a .safetensors file")
         }
         if path.contains("-ubyte") {
             throw DatasetError(.notADirectory, path: path,
