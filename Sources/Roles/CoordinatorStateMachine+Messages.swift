@@ -32,8 +32,10 @@ extension CoordinatorStateMachine {
             return refuse(.runFull, "this run has its \(settings.maxWorkers) workers and does not take more")
         }
         let id: UInt32
+        let reservedIDs = reservedIDs
         if let reserved = reservedIDs.firstIndex(of: previous) {
-            id = reservedIDs.remove(at: reserved)     // back in its own place after a resume
+            id = reservedIDs[reserved]                 // back in its own place after a resume
+            withGathering { _ = $0.reservedIDs.remove(at: reserved) }
         } else if previous != 0, previous < UInt32.max, !reservedIDs.contains(previous) {
             id = previous                             // a worker coming back keeps its id
             nextID = max(nextID, previous + 1)
@@ -47,7 +49,9 @@ extension CoordinatorStateMachine {
         let member = Member(id: id, peer: peer, host: host, key: key, blasCore: hello.blasCore)
         if let key { keyOfID[id] = key }
         lastHeard[id] = now
-        if phase == .gathering, settings.restarted, firstArrival == nil { firstArrival = now }
+        if case .gathering(let gathering) = state, settings.restarted, gathering.firstArrival == nil {
+            withGathering { $0.firstArrival = now }
+        }
         // Beyond the workers the run starts with, a worker joins at the first step boundary.
         if phase == .gathering && members.count < settings.expectedWorkers {
             members.append(member)
@@ -73,20 +77,29 @@ extension CoordinatorStateMachine {
         guard phase == .training else { return drop(.gradientBeforeTraining(worker: member.id)) }
         if gradientStep < step { return drop(.staleGradient(worker: member.id, step: gradientStep, current: step)) }
         if gradientStep > step { return drop(.futureGradient(worker: member.id, step: gradientStep, current: step)) }
-        guard awaiting[member.id] != nil,
-              let request = stepRequests.firstIndex(where: { $0.member.id == member.id && $0.state == .pending }) else {
+        guard let (request, expected, chunks) = pendingRequest(of: member.id) else {
             return drop(.gradientNotAwaited(worker: member.id, step: step))
         }
         // A wrong count or an out-of-bound value leaves the member awaited: its chunks stay in
         // flight until it answers or is lost.
-        let expected = stepRequests[request].indices.count
         guard sampleCount == expected else { return drop(.wrongSampleCount(worker: member.id, got: sampleCount, expected: expected)) }
-        let bound = UInt64(stepRequests[request].chunkSizes.count) * FixedPointFormat.chunkBound
+        let bound = UInt64(chunks) * FixedPointFormat.chunkBound
         guard largestMagnitude <= bound else { return drop(.gradientOutOfBound(worker: member.id, magnitude: largestMagnitude, bound: bound)) }
-        stepRequests[request].state = .answered
-        let left = awaiting[member.id]! - 1
-        awaiting[member.id] = left > 0 ? left : nil
+        withTraining { training in
+            training.stepRequests[request].state = .answered
+            let left = training.awaiting[member.id]! - 1
+            training.awaiting[member.id] = left > 0 ? left : nil
+        }
         return .accept(member, request: request)
+    }
+
+    /// Member `id`'s next request of the step that it has not answered: its index, its samples
+    /// and its chunks; nil when the step awaits nothing of it. (Read apart from the mutation that
+    /// follows, so that no copy of the step's requests is alive while they change.)
+    private func pendingRequest(of id: UInt32) -> (index: Int, samples: Int, chunks: Int)? {
+        guard case .training(let training) = state, training.awaiting[id] != nil,
+              let index = training.stepRequests.firstIndex(where: { $0.member.id == id && $0.state == .pending }) else { return nil }
+        return (index, training.stepRequests[index].indices.count, training.stepRequests[index].chunkSizes.count)
     }
 
     public mutating func receiveHeartbeat(from peer: Peer, now: UInt64) -> [Action] {
@@ -98,10 +111,12 @@ extension CoordinatorStateMachine {
     /// A goodbye: a member leaving at the end of its step, or acknowledging the shutdown.
     public mutating func receiveGoodbye(from peer: Peer, now: UInt64) -> [Action] {
         guard let member = member(at: peer) else { return strangerOfThisRun(peer, .goodbye) }
-        if phase == .finishing || phase == .finished {
-            unacknowledged.remove(member.id)
+        if case .finishing(var finishing) = state {
+            finishing.unacknowledged.remove(member.id)
+            state = .finishing(finishing)
             return []
         }
+        if phase == .finished { return [] }
         return lose([(member.id, .left)], now: now)
     }
 

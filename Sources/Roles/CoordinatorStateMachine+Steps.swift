@@ -6,15 +6,13 @@ extension CoordinatorStateMachine {
     /// resumed run's progress over the workers that came), shipped to each.
     public mutating func startTraining(now: UInt64) -> [Action] {
         precondition(isReadyToStart(now: now))
-        phase = .training
-        reservedIDs = []
         let ids = members.map(\.id)
         // Workers come with empty storage, after a resume too: everything is shipped anew.
         var fresh = assignment?.resumed(holderIDs: ids) ?? ShardAssignment(
             plan: ShardPlan(sampleCount: settings.sampleCount, shardCount: settings.shardCount, batchSize: settings.batchSize, seed: settings.seed),
             holderIDs: ids)
         let shipments = fresh.rebalance()
-        assignment = fresh
+        state = .training(Training(assignment: fresh))
         // Gathering may have taken long: silence counts from now.
         for member in members { lastHeard[member.id] = now }
         lastHeartbeat = now
@@ -23,12 +21,13 @@ extension CoordinatorStateMachine {
 
     /// Between steps: joining members take whole shards and take part from the next step.
     mutating func stepBoundary(now: UInt64) -> [Action] {
-        guard !joining.isEmpty, var assignment else { return [] }
-        let shipments = assignment.add(joining.map(\.id))
-        self.assignment = assignment
+        guard !joining.isEmpty, phase == .training else { return [] }
+        let joiners = joining.map(\.id)
+        let shipments = withTraining { $0.assignment.add(joiners) }
+        let holders = assignment!.holders
         var actions = shipActions(shipments)
         for member in joining {
-            actions.append(.joined(member, samples: assignment.holders.first { $0.id == member.id }?.storedCount ?? 0))
+            actions.append(.joined(member, samples: holders.first { $0.id == member.id }?.storedCount ?? 0))
         }
         members = (members + joining).sorted { $0.id < $1.id }
         joining = []
@@ -58,11 +57,11 @@ extension CoordinatorStateMachine {
     /// Decides what comes next: the only place where an epoch begins or closes, a step is
     /// planned, or the run reaches its end. Between steps, joining members take part from here.
     public mutating func advance(now: UInt64) -> Course {
-        precondition(phase == .training && !stepInFlight && assignment != nil)
+        precondition(phase == .training && !stepInFlight)
         switch course.next {
         case .beginEpoch(let epoch):
             course.beginEpoch()
-            assignment!.drawOrders(epoch: epoch)
+            withTraining { $0.assignment.drawOrders(epoch: epoch) }
             return .beginEpoch(epoch)
         case .closeEpoch(let epoch):
             course.closeEpoch()
@@ -80,47 +79,49 @@ extension CoordinatorStateMachine {
     /// Opens the next step: each member holding chunks of this step gets a request
     /// (`stepRequests`), and the step waits for each answer until the deadline.
     mutating func planStep(now: UInt64) {
-        precondition(phase == .training && awaiting.isEmpty && assignment != nil)
         guard case .trainStep(let stepInEpoch) = course.next else { preconditionFailure("no step is due: \(course)") }
         step += 1
-        stepInFlight = true
-        stepAbandoned = false
-        // Requests are rebuilt in place, keeping their buffers, when the members are the same as last step's.
-        var count = 0
-        for member in members {
-            guard let holder = assignment!.holders.first(where: { $0.id == member.id }) else { continue }
-            if count < stepRequests.count, stepRequests[count].member.id == member.id {
-                stepRequests[count].reset()
-            } else if count < stepRequests.count {
-                stepRequests[count] = StepRequest(member: member)
-            } else {
-                stepRequests.append(StepRequest(member: member))
+        let members = members
+        withTraining { training in
+            precondition(training.awaiting.isEmpty)
+            training.stepInFlight = true
+            training.stepAbandoned = false
+            // Requests are rebuilt in place, keeping their buffers, when the members are the same as last step's.
+            var count = 0
+            for member in members {
+                guard let holder = training.assignment.holders.first(where: { $0.id == member.id }) else { continue }
+                if count < training.stepRequests.count, training.stepRequests[count].member.id == member.id {
+                    training.stepRequests[count].reset()
+                } else if count < training.stepRequests.count {
+                    training.stepRequests[count] = StepRequest(member: member)
+                } else {
+                    training.stepRequests.append(StepRequest(member: member))
+                }
+                training.assignment.appendChunks(of: holder.shards, heldBy: member.id, step: stepInEpoch, to: &training.stepRequests[count].chunks)
+                guard !training.stepRequests[count].indices.isEmpty else { continue }
+                training.awaiting[member.id] = 1
+                count += 1
             }
-            assignment!.appendChunks(of: holder.shards, heldBy: member.id, step: stepInEpoch, to: &stepRequests[count].chunks)
-            guard !stepRequests[count].indices.isEmpty else { continue }
-            awaiting[member.id] = 1
-            count += 1
+            training.stepRequests.removeSubrange(count...)
+            training.stepStarted = now
+            training.lastProbe = now
         }
-        stepRequests.removeSubrange(count...)
-        stepStarted = now
-        lastProbe = now
     }
 
     /// The step is done: its chunks count as trained, unless every member was lost during it.
     public mutating func completeStep() {
-        precondition(awaiting.isEmpty && stepInFlight)
-        if !stepAbandoned { course.commitStep() }
-        stepInFlight = false
+        let abandoned = withTraining { training in
+            precondition(training.awaiting.isEmpty && training.stepInFlight)
+            training.stepInFlight = false
+            return training.stepAbandoned
+        }
+        if !abandoned { course.commitStep() }
     }
 
     /// Training is over: every member is told, and told again until it acknowledges or the linger passes.
     public mutating func finish(now: UInt64) -> [Action] {
         guard phase == .gathering || phase == .training else { return [] }
-        phase = .finishing
-        awaiting.removeAll()
-        unacknowledged = Set(allMembers.map(\.id))
-        finishStarted = now
-        shutdownSent = now
+        state = .finishing(Finishing(unacknowledged: Set(allMembers.map(\.id)), shutdownSent: now, finishStarted: now))
         return allMembers.map { .shutdown($0) }
     }
 }

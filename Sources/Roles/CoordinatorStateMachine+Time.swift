@@ -14,7 +14,7 @@ extension CoordinatorStateMachine {
     /// What is due at `now`: heartbeats, probes of the members a step still waits for, and
     /// the losses of members past the step's deadline, silent too long, or unreachable.
     public mutating func tick(now: UInt64) -> [Action] {
-        switch phase {
+        switch state {
         case .gathering, .training:
             var actions: [Action] = []
             var losses = pendingLosses
@@ -24,15 +24,15 @@ extension CoordinatorStateMachine {
                 for member in members { actions.append(.heartbeat(member)) }
                 for member in joining { actions.append(.heartbeat(member)) }
             }
-            if !awaiting.isEmpty {
-                if now &- stepStarted >= settings.stepDeadline {
+            if case .training(let training) = state, !training.awaiting.isEmpty {
+                if now &- training.stepStarted >= settings.stepDeadline {
                     let seconds = Liveness.seconds(settings.stepDeadline)
-                    for id in awaiting.keys.sorted() { losses.append((id, .missedDeadline(step: step, seconds: seconds))) }
-                } else if now &- lastProbe >= Liveness.probeInterval, now &- stepStarted < Liveness.probeWindow {
+                    for id in training.awaiting.keys.sorted() { losses.append((id, .missedDeadline(step: step, seconds: seconds))) }
+                } else if now &- training.lastProbe >= Liveness.probeInterval, now &- training.stepStarted < Liveness.probeWindow {
                     // A slow step: a heartbeat to each worker still awaited finds a closed connection
                     // at once, rather than at the next second's heartbeat or the deadline.
-                    lastProbe = now
-                    for member in members where awaiting[member.id] != nil { actions.append(.heartbeat(member)) }
+                    for member in members where training.awaiting[member.id] != nil { actions.append(.heartbeat(member)) }
+                    withTraining { $0.lastProbe = now }
                 }
             }
             // Members awaited by the step have the step's deadline; the rest must keep up their heartbeats.
@@ -44,21 +44,23 @@ extension CoordinatorStateMachine {
                 losses.append((member.id, .silent(seconds: Liveness.seconds(settings.stepDeadline))))
             }
             return losses.isEmpty ? actions : actions + lose(losses, now: now)
-        case .finishing:
-            if unacknowledged.isEmpty || now &- finishStarted >= Liveness.shutdownLinger {
-                phase = .finished
+        case .finishing(var finishing):
+            if finishing.unacknowledged.isEmpty || now &- finishing.finishStarted >= Liveness.shutdownLinger {
+                state = .finished
                 return []
             }
-            guard now &- shutdownSent >= Liveness.shutdownResendInterval else { return [] }
-            shutdownSent = now
-            return allMembers.filter { unacknowledged.contains($0.id) }.map { .shutdown($0) }
+            guard now &- finishing.shutdownSent >= Liveness.shutdownResendInterval else { return [] }
+            finishing.shutdownSent = now
+            state = .finishing(finishing)
+            return allMembers.filter { finishing.unacknowledged.contains($0.id) }.map { .shutdown($0) }
         case .finished:
             return []
         }
     }
 
     private func isSilent(_ member: Member, now: UInt64) -> Bool {
-        awaiting[member.id] == nil && now > (lastHeard[member.id] ?? now) &+ settings.stepDeadline
+        if case .training(let training) = state, training.awaiting[member.id] != nil { return false }
+        return now > (lastHeard[member.id] ?? now) &+ settings.stepDeadline
     }
 
     /// A heartbeat to every member now, before a long pause of the coordinator's (evaluation, checkpoints).
@@ -71,11 +73,15 @@ extension CoordinatorStateMachine {
     /// Nanoseconds until the machine next has something to do on its own, for the driver's poll.
     public func nanosecondsUntilDue(now: UInt64) -> UInt64 {
         var due = lastHeartbeat &+ Liveness.heartbeatInterval
-        if !awaiting.isEmpty {
-            due = min(due, stepStarted &+ settings.stepDeadline)
-            if now &- stepStarted < Liveness.probeWindow { due = min(due, lastProbe &+ Liveness.probeInterval) }
+        switch state {
+        case .training(let training) where !training.awaiting.isEmpty:
+            due = min(due, training.stepStarted &+ settings.stepDeadline)
+            if now &- training.stepStarted < Liveness.probeWindow { due = min(due, training.lastProbe &+ Liveness.probeInterval) }
+        case .finishing(let finishing):
+            due = min(finishing.shutdownSent &+ Liveness.shutdownResendInterval, finishing.finishStarted &+ Liveness.shutdownLinger)
+        default:
+            break
         }
-        if phase == .finishing { due = min(shutdownSent &+ Liveness.shutdownResendInterval, finishStarted &+ Liveness.shutdownLinger) }
         return due > now ? due - now : 0
     }
 
@@ -85,7 +91,10 @@ extension CoordinatorStateMachine {
     public mutating func sendFailed(to id: UInt32, _ failure: SendFailure) {
         guard member(id: id) != nil, !pendingLosses.contains(where: { $0.id == id }) else { return }
         pendingLosses.append((id, failure == .queueFull ? .notReading : .connectionGone))
-        if phase == .finishing { unacknowledged.remove(id) }
+        if case .finishing(var finishing) = state {
+            finishing.unacknowledged.remove(id)
+            state = .finishing(finishing)
+        }
     }
 
     /// Members that stop taking part at the same instant: they stop counting at once, their
@@ -101,42 +110,46 @@ extension CoordinatorStateMachine {
             gone.append(id)
             actions.append(.lost(member, reason))
         }
-        guard phase == .training, var assignment, !gone.isEmpty else {
+        guard phase == .training, !gone.isEmpty else {
             // Before training nothing has been shipped: the first shipments will carry the shards.
             return actions
         }
-        actions += shipActions(assignment.remove(gone))
-        self.assignment = assignment
-        guard stepInFlight else { return actions }
-        var orphanShards: [Int] = []
-        for index in stepRequests.indices where gone.contains(stepRequests[index].member.id) && stepRequests[index].state != .void {
-            orphanShards += stepRequests[index].shards
-            stepRequests[index].state = .void
+        let members = members, stepInEpoch = course.stepsDone
+        let shipments = withTraining { training -> [(id: UInt32, samples: [Int32])] in
+            let shipments = training.assignment.remove(gone)
+            guard training.stepInFlight else { return shipments }
+            var orphanShards: [Int] = []
+            for index in training.stepRequests.indices
+            where gone.contains(training.stepRequests[index].member.id) && training.stepRequests[index].state != .void {
+                orphanShards += training.stepRequests[index].shards
+                training.stepRequests[index].state = .void
+            }
+            guard !orphanShards.isEmpty else { return shipments }
+            if members.isEmpty {
+                // Nobody is left to compute them: the step is abandoned and trained again later.
+                training.stepAbandoned = true
+                training.awaiting.removeAll()
+                for index in training.stepRequests.indices { training.stepRequests[index].state = .void }
+                return shipments
+            }
+            for member in members {
+                let theirs = orphanShards.filter { training.assignment.holder(of: $0) == member.id }.sorted()
+                guard !theirs.isEmpty else { continue }
+                var request = StepRequest(member: member)
+                training.assignment.appendChunks(of: theirs, heldBy: member.id, step: stepInEpoch, to: &request.chunks)
+                training.stepRequests.append(request)
+                training.awaiting[member.id, default: 0] += 1
+            }
+            // The new holders get the step's full deadline for the chunks they were just asked.
+            training.stepStarted = now
+            training.lastProbe = now
+            return shipments
         }
-        guard !orphanShards.isEmpty else { return actions }
-        if members.isEmpty {
-            // Nobody is left to compute them: the step is abandoned and trained again later.
-            stepAbandoned = true
-            awaiting.removeAll()
-            for index in stepRequests.indices { stepRequests[index].state = .void }
-            return actions
-        }
-        for member in members {
-            let theirs = orphanShards.filter { assignment.holder(of: $0) == member.id }.sorted()
-            guard !theirs.isEmpty else { continue }
-            var request = StepRequest(member: member)
-            assignment.appendChunks(of: theirs, heldBy: member.id, step: course.stepsDone, to: &request.chunks)
-            stepRequests.append(request)
-            awaiting[member.id, default: 0] += 1
-        }
-        // The new holders get the step's full deadline for the chunks they were just asked.
-        stepStarted = now
-        lastProbe = now
-        return actions
+        return actions + shipActions(shipments)
     }
 
     private mutating func removeMember(_ id: UInt32) -> Member? {
-        awaiting[id] = nil
+        if awaiting[id] != nil { withTraining { _ = $0.awaiting.removeValue(forKey: id) } }
         lastHeard[id] = nil
         if let index = joining.firstIndex(where: { $0.id == id }) { return joining.remove(at: index) }
         guard let index = members.firstIndex(where: { $0.id == id }) else { return nil }

@@ -32,15 +32,6 @@ public struct CoordinatorStateMachine {
         }
     }
 
-    public enum Phase: Equatable, Sendable {
-        /// Waiting for the workers the run starts with.
-        case gathering
-        case training
-        /// Training is over: the workers are told, until each acknowledges or the linger passes.
-        case finishing
-        case finished
-    }
-
     /// What the driver must do, in order.
     public enum Action: Equatable, Sendable {
         /// Send this new member its welcome, granting it shared memory if it offered some (`sharedMemory`:
@@ -113,51 +104,29 @@ public struct CoordinatorStateMachine {
     public typealias ResumePoint = Plan.ResumePoint
 
     public let settings: Settings
-    public internal(set) var phase = Phase.gathering
+    /// Where the run is, with the data of that phase alone (`CoordinatorStateMachine+State.swift`).
+    public internal(set) var state = State.gathering(Gathering())
     /// Members taking part in steps, in id order: the order gradients are summed in.
     public internal(set) var members: [Member] = []
     /// Members welcomed since the last step boundary; they take part from the next.
     public internal(set) var joining: [Member] = []
-    /// Which shards each member holds; nil until training starts.
-    public internal(set) var assignment: ShardAssignment?
     /// Where the run stands in its epochs and steps: the one count of them, which decides when an
     /// epoch begins and closes, which step trains and when the run ends (`advance(now:)`).
     public internal(set) var course: RunCourse
     /// The step under way (1 for the first), 0 before training.
     public internal(set) var step: UInt64 = 0
-    /// The current step's requests: first one per member with chunks to train, in id order,
-    /// then, after a loss, the lost member's chunks asked of their shards' new holders. Each
-    /// member answers its requests in order. Reused from step to step.
-    public internal(set) var stepRequests: [StepRequest] = []
-    /// Members the current step still waits for, and how many answers from each.
-    public internal(set) var awaiting: [UInt32: Int] = [:]
-    /// A step is planned and not yet completed.
-    public internal(set) var stepInFlight = false
-    /// Every member was lost during the step: its answers are void, and the same chunks are
-    /// trained again at the next step, when a worker has come.
-    public internal(set) var stepAbandoned = false
     /// Messages dropped so far, by kind.
     public internal(set) var dropped: [String: Int] = [:]
     public internal(set) var nextID: UInt32 = 1
-    /// Ids of a resumed run's workers, kept for them until training starts.
-    public internal(set) var reservedIDs: [UInt32] = []
-    /// When a restarted run's first worker arrived: the wait for the others counts from there.
-    var firstArrival: UInt64?
     /// The key each id was first admitted with: an id is bound to its key for the whole run.
     var keyOfID: [UInt32: String] = [:]
 
     // Time, in the driver's monotonic nanoseconds.
     var lastHeard: [UInt32: UInt64] = [:]
     var lastHeartbeat: UInt64 = 0
-    var stepStarted: UInt64 = 0
-    var lastProbe: UInt64 = 0
     var lastOtherRunNotice: [Peer: UInt64] = [:]
     /// Losses found while sending; settled together by the next `tick`, never while samples move.
     var pendingLosses: [(id: UInt32, reason: LossReason)] = []
-    /// Members yet to acknowledge the shutdown, and when it was last sent and first sent.
-    public internal(set) var unacknowledged: Set<UInt32> = []
-    var shutdownSent: UInt64 = 0
-    var finishStarted: UInt64 = 0
 
     public init(settings: Settings) {
         self.settings = settings
@@ -172,10 +141,10 @@ public struct CoordinatorStateMachine {
         step = point.step
         course = point.course
         course.extend(to: max(settings.epochs, point.course.epochs))
-        reservedIDs = point.memberIDs.sorted()
         nextID = max(point.nextID, (point.memberIDs.max() ?? 0) &+ 1, 1)
-        assignment = point.assignment
-        if course.epoch > 0 { assignment?.drawOrders(epoch: course.epoch) }
+        var assignment = point.assignment
+        if course.epoch > 0 { assignment.drawOrders(epoch: course.epoch) }
+        state = .gathering(Gathering(resumed: assignment, reservedIDs: point.memberIDs.sorted()))
     }
 
     public var resumePoint: ResumePoint? {
@@ -187,10 +156,10 @@ public struct CoordinatorStateMachine {
     /// (whose workers may not all have survived the crash), every worker of the checkpoint is back,
     /// or the others have had `Liveness.resumeGatherWait` since the first came to come back too.
     public func isReadyToStart(now: UInt64) -> Bool {
-        guard phase == .gathering, !members.isEmpty else { return false }
+        guard case .gathering(let gathering) = state, !members.isEmpty else { return false }
         if members.count >= settings.expectedWorkers { return true }
-        guard settings.restarted, let firstArrival else { return false }
-        let everyWorkerIsBack = assignment != nil && reservedIDs.isEmpty
+        guard settings.restarted, let firstArrival = gathering.firstArrival else { return false }
+        let everyWorkerIsBack = gathering.resumed != nil && gathering.reservedIDs.isEmpty
         return everyWorkerIsBack || now &- firstArrival >= Liveness.resumeGatherWait(stepDeadline: settings.stepDeadline)
     }
     public var isStepComplete: Bool { awaiting.isEmpty }
