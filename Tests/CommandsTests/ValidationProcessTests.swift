@@ -13,7 +13,8 @@ final class ValidationProcessTests: ProcessTestCase {
     func testValidationTracksTestAndSaveBestKeepsTheBestEpoch() throws {
         let flags = ["--validation", "5000", "--epochs", "3", "--seed", "2"]
         let launch = try start("launch", ["launch", "--workers", "2"] + flags + [
-            "--metrics", "\(folder)/metrics.jsonl", "--save", "\(folder)/last.safetensors", "--save-best", "\(folder)/best.safetensors"])
+            "--metrics", "\(folder)/metrics.jsonl", "--tensorboard", "\(folder)/board",
+            "--save", "\(folder)/last.safetensors", "--save-best", "\(folder)/best.safetensors"])
         wait(launch)
         XCTAssertEqual(launch.terminationStatus, 0, errors("launch"))
         let said = output("launch") + errors("launch")
@@ -28,6 +29,22 @@ final class ValidationProcessTests: ProcessTestCase {
         let test = try XCTUnwrap(done["test_accuracy"] as? Double)
         XCTAssertEqual(validation.last!, test, accuracy: 0.01, "validation accuracy should estimate the test accuracy")
         XCTAssertGreaterThan(test, 0.95)
+
+        // TensorBoard, read by its own loader: validation at each epoch, the test accuracy once, at the end.
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        reader.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("tools/read_tensorboard.py").path, "\(folder)/board"]
+        let pipe = Pipe()
+        reader.standardOutput = pipe
+        try reader.run()
+        let board = pipe.fileHandleForReading.readDataToEndOfFile()
+        reader.waitUntilExit()
+        XCTAssertEqual(reader.terminationStatus, 0, "the tensorboard Python package reads the event files (deploy/install-test-deps.sh)")
+        let scalars = try XCTUnwrap(try JSONSerialization.jsonObject(with: board) as? [String: [[Double]]])
+        XCTAssertEqual(scalars["epoch/validation_accuracy"]?.map { $0[1] }.map { Double(Float($0)) }, validation.map { Double(Float($0)) })
+        XCTAssertEqual(scalars["epoch/test_accuracy"]?.count, 1)
+        XCTAssertEqual(Double(Float(scalars["epoch/test_accuracy"]?.first?[1] ?? 0)), Double(Float(test)))
 
         // The best epoch (the first of equals) is the one --save-best wrote.
         let best = validation.indices.max { validation[$0] < validation[$1] || (validation[$0] == validation[$1] && $0 > $1) }! + 1
