@@ -23,9 +23,14 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        // oneDNN's bf16 matrix products (Debian ships no pkg-config file for it).
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
 
         // The math: parameters, forward/backward, losses, optimizers. No I/O.
-        .target(name: "MLP", dependencies: ["CBLAS", "CKernels"], swiftSettings: alwaysOptimised),
+        .target(name: "MLP", dependencies: ["CBLAS", "CKernels", "CMatmul"], swiftSettings: alwaysOptimised),
+        // oneDNN's bf16 matmul behind a few C calls: each product made once, run on the calling thread.
+        .target(name: "CMatmul", dependencies: ["CDNNL"], cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
         // Elementwise C loops that clang vectorises and Swift does not.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A stop-signal flag for workers that leave at the end of their step; a SIGHUP count for reloading keys.
@@ -47,7 +52,7 @@ let package = Package(
         .target(name: "Roles", dependencies: ["MLP", "Plan", "Wire"]),
         // The single-process trainer, the run's accounting, evaluation, metrics, model files,
         // checkpoints, progress. No sockets.
-        .target(name: "Training", dependencies: ["MLP", "Dataset", "Plan", "TensorBoard"]),
+        .target(name: "Training", dependencies: ["MLP", "Dataset", "Plan", "TensorBoard", "OutputFiles"]),
         // The coordinator's and the worker's drivers: poll, decode, feed the machine, perform
         // its actions, compute. The only training code that touches sockets.
         .target(name: "Distributed", dependencies: [
@@ -56,9 +61,12 @@ let package = Package(
         // dptrain report: metrics files to one HTML page of inline SVG charts.
         .target(name: "Report"),
         // TensorBoard's event files: TFRecord framing around hand-encoded Event protocol buffers.
-        .target(name: "TensorBoard"),
+        .target(name: "TensorBoard", dependencies: ["OutputFiles"]),
+        // Whole files written beside their path, synced, then renamed (devices written in place);
+        // failures that name their errno. Every file dptrain writes goes through it.
+        .target(name: "OutputFiles"),
         // A thin Swift wrapper of libzmq: the only module that imports CZMQ.
-        .target(name: "ZMQ", dependencies: ["CZMQ", "CMalloc"]),
+        .target(name: "ZMQ", dependencies: ["CZMQ", "CMalloc", "OutputFiles"]),
         // The wire protocol: message types, header, encode and validating decode. No sockets.
         .target(name: "Wire", dependencies: ["CKernels"], swiftSettings: alwaysOptimised),
         // Child processes that live and die together, restarted when they fail: dptrain launch's
@@ -66,7 +74,7 @@ let package = Package(
         .target(name: "Supervision"),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
-            "MLP", "Dataset", "Plan", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CBuildInfo", "Supervision", "CSignals", "Report",
+            "MLP", "Dataset", "Plan", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CBuildInfo", "Supervision", "CSignals", "Report", "OutputFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -86,7 +94,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision"]),
         .testTarget(name: "CommandsTests", dependencies: [
-            "Commands", "Supervision", "Training", "Plan", "Roles", "Distributed", "Wire", "ZMQ", "MLP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Commands", "Supervision", "Training", "Plan", "Roles", "Distributed", "Wire", "ZMQ", "MLP", "OutputFiles", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
     ],
     swiftLanguageModes: [.v5]

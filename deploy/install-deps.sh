@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what dptrain needs to build on Debian or Ubuntu, only what is missing:
-# libzmq, OpenBLAS and zlib with their headers, pkg-config, and a Swift toolchain
+# libzmq, OpenBLAS, oneDNN (bf16 matrix products) and zlib with their headers, pkg-config, and a Swift toolchain
 # when the distribution packages one. Uses sudo when not run as root.
 set -euo pipefail
 
-packages=(libzmq3-dev libopenblas-dev zlib1g-dev pkg-config)
+packages=(libzmq3-dev libopenblas-dev libdnnl-dev zlib1g-dev pkg-config)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

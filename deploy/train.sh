@@ -8,8 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
-swift build -c release --product dptrain 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]|prohibited flag' || true
-[ -x .build/release/dptrain ] || { echo "the build failed: see the messages above" >&2; exit 1; }
+# The build's progress lines are filtered out; its status is kept (pipefail), so that a failed
+# build stops here rather than training with the binary an earlier build left.
+if ! swift build -c release --product dptrain 2>&1 | { grep -vE '^\[[0-9]+/[0-9]+\]|prohibited flag' || true; }; then
+  echo "train.sh: the build failed (see the messages above); nothing was trained" >&2
+  exit 1
+fi
 defaults=()
 case " $* " in *" --workers"*) ;; *) defaults+=(--workers 2) ;; esac
 exec .build/release/dptrain launch "${defaults[@]}" "$@"

@@ -293,3 +293,65 @@ void dptrain_fixed_total(const void *const *sources, const int *widths, size_t s
         fold((const unsigned char *)sources[s] + (size_t)widths[s] * begin, count, widths[s], to, s == 0);
     dptrain_fixed_to_float(to, count, inverseScale, out + begin);
 }
+
+// bfloat16 compute.
+
+VECTOR_CLONES void dptrain_gather_rows_bf16(const uint8_t *restrict pixels, size_t features, const int32_t *restrict indices,
+                              size_t count, uint16_t *restrict out) {
+    // A pixel p as a float has its 8 significant bits in the top half: its bfloat16 is exact.
+    uint16_t table[256];
+    for (int p = 0; p < 256; p++) {
+        float value = (float)p;
+        uint32_t bits;
+        __builtin_memcpy(&bits, &value, 4);
+        table[p] = (uint16_t)(bits >> 16);
+    }
+    for (size_t row = 0; row < count; row++) {
+        if (row + 2 < count) {
+            const uint8_t *ahead = pixels + (size_t)indices[row + 2] * features;
+            for (size_t offset = 0; offset < features; offset += 64) __builtin_prefetch(ahead + offset);
+        }
+        const uint8_t *from = pixels + (size_t)indices[row] * features;
+        uint16_t *to = out + row * features;
+        for (size_t f = 0; f < features; f++) to[f] = table[from[f]];
+    }
+}
+
+static inline float bf16_widen(uint16_t value) {
+    uint32_t bits = (uint32_t)value << 16;
+    float result;
+    __builtin_memcpy(&result, &bits, 4);
+    return result;
+}
+
+// One row of dZ = dA * act'(A), `then` done with each value: a loop per activation, so that each vectorises.
+#define BACKWARD_ROW(derivative, then)                                            \
+    for (size_t c = 0; c < columns; c++) {                                        \
+        float y = bf16_widen(out[c]), gc = g[c];                                  \
+        float d = (derivative);                                                   \
+        uint32_t bits;                                                            \
+        __builtin_memcpy(&bits, &d, 4);                                           \
+        to[c] = bf16_round(bits);                                                 \
+        then;                                                                     \
+    }
+#define BACKWARD_ROWS(then)                                                       \
+    for (size_t r = 0; r < rows; r++) {                                           \
+        const float *restrict g = da + r * columns;                               \
+        const uint16_t *restrict out = a + r * columns;                           \
+        uint16_t *restrict to = dz + r * columns;                                 \
+        switch (activation) {                                                     \
+        case 1: BACKWARD_ROW(y > 0 ? gc : 0, then) break;                       \
+        case 2: BACKWARD_ROW(gc * (y * (1 - y)), then) break;                   \
+        default: BACKWARD_ROW(gc * (1 - y * y), then) break;                    \
+        }                                                                         \
+    }
+
+VECTOR_CLONES void dptrain_bf16_activation_backward(int activation, const float *restrict da, const uint16_t *restrict a,
+                                      size_t rows, size_t columns, uint16_t *restrict dz, float *restrict column_sums) {
+    if (column_sums) {
+        for (size_t c = 0; c < columns; c++) column_sums[c] = 0;
+        BACKWARD_ROWS(column_sums[c] += d)
+    } else {
+        BACKWARD_ROWS((void)0)
+    }
+}

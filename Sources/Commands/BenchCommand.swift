@@ -17,7 +17,10 @@ struct BenchCommand: ParsableCommand {
             forward, backward, momentum update), the GFLOP/s that makes, the single-thread sgemm GFLOP/s \
             measured on the same core in the same run at the first layer's shape, the efficiency \
             between them, and samples/s of the step as training computes it (the batch's default shards \
-            as chunks, each chunk alone, summed exactly). Pin it for steady figures: taskset -c 0 dptrain bench
+            as chunks, each chunk alone, summed exactly); where the CPU has native bf16, the same for \
+            --compute bf16 beside them: oneDNN's one-thread bf16 matmul GFLOP/s at the first layer's shape \
+            and the exact step's samples/s, with the kernels oneDNN runs. Pin it for steady figures: \
+            taskset -c 0 dptrain bench
 
             With --workers 1,2,4: for each count, a coordinator (in this process) and that many worker \
             processes train 784-128-10 over ipc for --epochs epochs at the global batch --batch (the same \
@@ -160,7 +163,11 @@ struct BenchCommand: ParsableCommand {
         if let counts = parsedWorkerCounts {
             return try DistributedBench(workerCounts: counts, batch: batch, shards: shards, epochs: epochs, secure: secure, rounds: rounds).run(data: data)
         }
-        print("model            batch   samples/s  train GFLOP/s  sgemm GFLOP/s  efficiency  shards  exact samples/s")
+        let bf16 = BF16Support.isAvailable
+        print(bf16 ? "bf16: \(OneDNN.version) on \(OneDNN.instructionSet), \(try bf16Kernels()) kernels"
+                   : "bf16: not measured: \(BF16Support.currentProblem ?? "")")
+        print("model            batch   samples/s  train GFLOP/s  sgemm GFLOP/s  efficiency  shards  exact samples/s"
+              + (bf16 ? "  bf16 GFLOP/s  bf16 exact samples/s" : ""))
         for sizes in parsedModels! {
             guard sizes.first == data.train.featureCount else {
                 throw ValidationError("model \(sizes.map(String.init).joined(separator: "-")) must start with the data's \(data.train.featureCount) inputs")
@@ -174,11 +181,17 @@ struct BenchCommand: ParsableCommand {
                 let rateText = ProgressDisplay.grouped(rate)
                 let shards = ShardPlan.defaultShardCount(batchSize: batch)
                 let exactText = ProgressDisplay.grouped(exactRate(spec: spec, batch: batch, shards: shards, data: data.train))
-                print(name.padding(toLength: 16, withPad: " ", startingAt: 0)
-                      + String(format: " %5d ", batch)
-                      + String(repeating: " ", count: max(0, 11 - rateText.count)) + rateText
-                      + String(format: "  %13.1f  %13.1f  %9.0f%%  %6d ", trainingGflops, ceiling, 100 * trainingGflops / ceiling, shards)
-                      + String(repeating: " ", count: max(0, 16 - exactText.count)) + exactText)
+                var line = name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                    + String(format: " %5d ", batch)
+                    + String(repeating: " ", count: max(0, 11 - rateText.count)) + rateText
+                    + String(format: "  %13.1f  %13.1f  %9.0f%%  %6d ", trainingGflops, ceiling, 100 * trainingGflops / ceiling, shards)
+                    + String(repeating: " ", count: max(0, 16 - exactText.count)) + exactText
+                if bf16 {
+                    let bf16Ceiling = try OneDNN.ceiling(m: batch, k: sizes[0], n: sizes[1], seconds: seconds, measure: measure).gflops
+                    let bf16Text = ProgressDisplay.grouped(exactRate(spec: spec, batch: batch, shards: shards, data: data.train, compute: .bf16))
+                    line += String(format: "  %12.1f  ", bf16Ceiling) + String(repeating: " ", count: max(0, 20 - bf16Text.count)) + bf16Text
+                }
+                print(line)
             }
         }
     }
@@ -210,9 +223,9 @@ struct BenchCommand: ParsableCommand {
 
     /// Samples per second of training steps as `train` and the workers compute them: the batch as
     /// `shards` chunks, each chunk's gradient alone, summed exactly in fixed point.
-    func exactRate(spec: ModelSpec, batch: Int, shards: Int, data: LabeledImages) -> Double {
+    func exactRate(spec: ModelSpec, batch: Int, shards: Int, data: LabeledImages, compute: ComputePrecision = .float32) -> Double {
         let plan = ShardPlan(sampleCount: data.count, shardCount: shards, batchSize: batch, seed: 1)
-        let chunks = ChunkedGradient(spec: spec, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(for: .float32))
+        let chunks = ChunkedGradient(spec: spec, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(for: .float32), compute: compute)
         var parameters = spec.initialParameters(.he, seed: 1)
         var gradient = [Float](repeating: 0, count: parameters.count)
         let optimizer = makeOptimizer(OptimizerConfig(kind: .momentum, learningRate: 0.01), parameterCount: parameters.count)
@@ -234,6 +247,11 @@ struct BenchCommand: ParsableCommand {
         }
         let steps = measure(step)
         return Double(steps.count * batch) / steps.seconds
+    }
+
+    /// The kernels oneDNN runs the bf16 products of 784-128-10 on, in chunks of 64.
+    func bf16Kernels() throws -> String {
+        try BF16Workspace(spec: ModelSpec(layerSizes: [784, 128, 10]), capacity: 64).kernels.joined(separator: ", ")
     }
 
     /// GFLOP/s of one-thread sgemm at (m, k) x (k, n).

@@ -52,6 +52,7 @@ public struct CoordinatorCommand: ParsableCommand {
         logger.info("data: \(data.summary)")
         var config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
         let initialParameters = try training.initialParameters(for: &config)
+        try data.check(compute: config.computePrecision)
         let logs = try output.logs(estimatedSteps: config.plannedSteps(sampleCount: data.train.count), resuming: membership.resume) { logger.warning("\($0)") }
         BLAS.useOneThread()
         logger.info("\(RunLines.configuration(config))")
@@ -75,8 +76,11 @@ public struct CoordinatorCommand: ParsableCommand {
             // A scheduler's preemption: keep what was trained, and exit 0 so it is not taken for a failure.
             var wrote = coordinator.lastCheckpoint.map { ["checkpoint \($0)"] } ?? []
             if let save = output.save {
-                try ModelFile.save(spec: config.model, parameters: coordinator.parameters, normalization: data.normalization, to: save)
-                wrote.append("model \(save)")
+                let partial = ModelFile.Partial(stepsDone: Int(coordinator.machine.step),
+                                                stepsPlanned: config.plannedSteps(sampleCount: data.train.count))
+                try ModelSaving.save(spec: config.model, parameters: coordinator.parameters, normalization: data.normalization, to: save,
+                                     partial: partial, checkpointFolder: membership.checkpoint)
+                wrote.append("model \(save) (\(partial))")
             }
             print("stopped by signal \(coordinator.stoppedBySignal) at step \(coordinator.machine.step): "
                   + (wrote.isEmpty ? "nothing written (no --checkpoint or --save)" : "wrote " + wrote.joined(separator: " and ")))
@@ -84,7 +88,8 @@ public struct CoordinatorCommand: ParsableCommand {
         }
         print(RunLines.done(report, workers: report.workers))
         if let save = output.save {
-            try ModelFile.save(spec: config.model, parameters: coordinator.parameters, normalization: data.normalization, to: save)
+            try ModelSaving.save(spec: config.model, parameters: coordinator.parameters, normalization: data.normalization, to: save,
+                                 checkpointFolder: membership.checkpoint)
             print("saved the model to \(save)")
         }
         try splits.saveBestModel(coordinator.evaluation, spec: config.model, normalization: data.normalization)

@@ -142,6 +142,14 @@ public struct PreparedData {
     public let sampleShape: [Int]
     public let format: String
 
+    /// bf16 compute takes bytes as pixel values 0-255 and scales the first layer's products by
+    /// 1/255: other features are refused, in one line, before training.
+    public func check(compute: ComputePrecision) throws {
+        guard compute == .bf16, !(train.featureType == .uint8 && normalization.isPixelScale) else { return }
+        throw TrainingError.dataDoesNotFitModel("--compute bf16 takes images of bytes 0-255 scaled by 1/255; these are \(train.featureType) features "
+                              + "normalised by \(normalization.mode.rawValue): leave out --compute bf16, or pass --normalize scale with pixel data")
+    }
+
     /// For the log: "60,000 training and 10,000 test samples of 28x28, 10 classes", and the
     /// features' type and normalisation where they are not bytes scaled as pixels.
     public var summary: String {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Distributed
 import MLP
 import Roles
@@ -18,10 +19,13 @@ struct EvaluateCommand: ParsableCommand {
     var activation: Activation = .relu
 
     func run() throws {
-        let (spec, parameters, normalization) = try ModelFile.loadModel(from: model, activation: activation)
+        let (spec, parameters, normalization, partial) = try ModelFile.loadModel(from: model, activation: activation)
         let test = try dataOptions.loadEvaluationSet(for: spec, normalization: normalization)
         let evaluation = Evaluation(parameters: parameters, data: test, spec: spec)
-        print("model: \(spec.summary)")
+        print("model: \(spec.summary)" + (partial.map { ", \($0)" } ?? ""))
+        if let partial {
+            FileHandle.standardError.write(Data("warning: \(model) is \(partial): resume its run from its checkpoint to finish it\n".utf8))
+        }
         print(String(format: "test accuracy %.4f (%d of %d), mean loss %.4f",
                      evaluation.accuracy, evaluation.score.correct, evaluation.score.samples, evaluation.score.meanLoss))
         print("confusion matrix (rows: true class, columns: predicted):")

@@ -10,7 +10,9 @@ struct LaunchCommand: ParsableCommand {
             Runs `dptrain coordinator` with every training flag given here, and N times `dptrain worker`, \
             their output prefixed [coordinator] and [worker N]. A worker that fails is started again while \
             the coordinator trains on with the others; a coordinator that fails is started again with --resume \
-            when --checkpoint is given. When the restarts are used up, or on Ctrl-C, all are stopped. \
+            when --checkpoint is given. When the restarts are used up, or on Ctrl-C, all are stopped; a process that \
+            exits with a status no restart can cure (64 bad flags, 65 data or a diverged run, 74 an output cannot be \
+            written, 76 another release, 78 a refused configuration) stops them all at once. \
             The exit status is the coordinator's, or 128 plus the signal that stopped the launch (130 for Ctrl-C). \
             The model is the one `dptrain train` trains with the same flags, to the bit, whatever N.
             """)
@@ -106,7 +108,7 @@ struct LaunchCommand: ParsableCommand {
         let terminal = LaunchTerminal.isAvailable ? LaunchTerminal() : nil
         if terminal != nil { LaunchTerminal.askChildrenForFrames() }
         let group = ProcessGroup(name: "launch", gracePeriod: Self.gracePeriod, maxRestarts: maxRestarts,
-                                 sink: terminal?.write ?? ProcessGroup.writeToParent)
+                                 incurableStatuses: ExitStatus.incurable, sink: terminal?.write ?? ProcessGroup.writeToParent)
         group.stopOnInterrupts()
         ProcessGroup.writeToParent(.errors, "[launch] a coordinator and \(workers) worker\(workers == 1 ? "" : "s") on \(endpoint)\(secure ? ", CURVE keys in \(keys!.folder)" : "")\n")
         do {

@@ -12,14 +12,10 @@ public struct MembershipOptions: ParsableArguments {
     @Option(name: .customLong("step-deadline"), parsing: .unconditional, help: ArgumentHelp("Seconds to wait for a worker's gradient, or to hear from a silent worker, before training goes on without it.", valueName: "seconds"))
     public var stepDeadline: Double = 5
 
-    @Option(help: ArgumentHelp("Write checkpoints into this folder.", valueName: "dir"))
-    public var checkpoint: String?
-
-    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: ArgumentHelp("Steps between checkpoints (default: at the end of each epoch; always at the end).", valueName: "steps"))
-    public var checkpointEvery: Int?
-
-    @Flag(help: "Go on from the newest good checkpoint in --checkpoint.")
-    public var resume = false
+    @OptionGroup public var checkpoints: CheckpointOptions
+    public var checkpoint: String? { checkpoints.checkpoint }
+    public var checkpointEvery: Int? { checkpoints.checkpointEvery }
+    public var resume: Bool { checkpoints.resume }
 
     public init() {}
 
@@ -30,10 +26,6 @@ public struct MembershipOptions: ParsableArguments {
         guard stepDeadline >= 1 && stepDeadline <= 3600 else {
             throw ValidationError("--step-deadline must be between 1 and 3600 seconds (got \(stepDeadline)); workers send heartbeats every second")
         }
-        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1 step") }
-        if checkpointEvery != nil && checkpoint == nil { throw ValidationError("--checkpoint-every needs --checkpoint DIR") }
-        if resume && checkpoint == nil { throw ValidationError("--resume needs --checkpoint DIR, the folder to resume from") }
-        if let checkpoint { try OutputPath.checkFolder(checkpoint, flag: "--checkpoint") }
     }
 
     public func options(workers: Int, wirePrecision: WirePrecision = .float32, sharedMemory: Bool = true) -> CoordinatorOptions {

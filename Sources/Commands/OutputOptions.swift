@@ -38,12 +38,12 @@ public struct OutputOptions: ParsableArguments {
         var logs: [StepLog] = []
         if let metrics {
             let log = try MetricsLog(path: metrics, append: resuming)
-            log.onWriteFailure = { warn("--metrics \($0)") }
+            log.onWriteFailure = { warn("--metrics: \($0)") }
             logs.append(log)
         }
         if let tensorboard {
             let log = try TensorBoardLog(directory: tensorboard)
-            log.writer.onWriteFailure = { warn("--tensorboard \($0)") }
+            log.writer.onWriteFailure = { warn("--tensorboard: \($0)") }
             logs.append(log)
         }
         return RunLogs(every: logInterval(estimatedSteps: estimatedSteps), logs)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OutputFiles
 import Report
 
 struct ReportCommand: ParsableCommand {
@@ -31,10 +32,6 @@ struct ReportCommand: ParsableCommand {
 
     static func write(files: [String], to output: String) throws {
         let page = ReportPage(runs: try files.map(RunHistory.init(path:))).html()
-        do {
-            try page.write(toFile: output, atomically: true, encoding: .utf8)
-        } catch {
-            throw ReportError.unwritable(path: output)
-        }
+        try OutputFile.write(page, to: output)
     }
 }

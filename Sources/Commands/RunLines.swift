@@ -1,4 +1,5 @@
 import Foundation
+import MLP
 import Plan
 import Roles
 import Training
@@ -11,6 +12,7 @@ enum RunLines {
         let optimizer = config.optimizer
         return "\(config.model.summary), \(optimizer.kind.rawValue) lr \(optimizer.learningRate) \(optimizer.schedule.rawValue), "
             + "batch \(config.batchSize) in \(counted(config.shardCount, "shard")), \(counted(config.epochs, "epoch")), seed \(config.seed)"
+            + (config.computePrecision == .bf16 ? ", bf16 compute (\(OneDNN.version) on \(OneDNN.instructionSet))" : "")
     }
 
     /// The run's last line, "done: test accuracy ACCURACY after N epochs (S steps) with W workers, RATE samples/s, SECONDSs"

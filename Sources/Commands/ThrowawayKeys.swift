@@ -1,4 +1,5 @@
 import Foundation
+import OutputFiles
 import ZMQ
 
 /// `dptrain launch --secure` and `bench --secure`: a key pair for the coordinator and one for each worker, made
@@ -17,7 +18,7 @@ struct ThrowawayKeys {
         for worker in 1...workers {
             let certificate = Certificate(keyPair: try CurveKeyPair.generate())
             try certificate.write(name: "worker-\(worker)", directory: folder)
-            try certificate.publicText.write(toFile: "\(folder)/authorized/worker-\(worker).key", atomically: true, encoding: .utf8)
+            try OutputFile.write(certificate.publicText, to: "\(folder)/authorized/worker-\(worker).key", existing: .keep)
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSignals
 import Dataset
 import Foundation
 import MLP
@@ -10,20 +11,27 @@ import Training
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train in this one process, with no sockets.")
+        abstract: "Train in this one process, with no sockets.",
+        discussion: """
+            With --checkpoint DIR it writes checkpoints as a coordinator does, and on SIGTERM or Ctrl-C it finishes \
+            the step in hand, writes one and exits 0 (with --save, a model marked partial); --resume goes on from \
+            the newest to the weights of a run never stopped, to the bit.
+            """)
 
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var splits: SplitOptions
 
     @OptionGroup var output: OutputOptions
+    @OptionGroup var checkpoints: CheckpointOptions
 
     func run() throws {
         let data = try dataOptions.prepare(splits, seed: training.seed ?? TrainingConfig.standard().seed)
         var config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
         let initialParameters = try training.initialParameters(for: &config)
-        let logs = try output.logs(estimatedSteps: config.plannedSteps(sampleCount: data.train.count))
-        RunLine(runID: UInt64.random(in: 1...UInt64.max), trainer: "single-process", resumed: false, config: config,
+        try data.check(compute: config.computePrecision)
+        let logs = try output.logs(estimatedSteps: config.plannedSteps(sampleCount: data.train.count), resuming: checkpoints.resume)
+        RunLine(runID: UInt64.random(in: 1...UInt64.max), trainer: "single-process", resumed: checkpoints.resume, config: config,
                 trainSamples: data.train.count, testSamples: data.test.count,
                 logEvery: logs.every).write(to: logs)
         BLAS.useOneThread()
@@ -35,14 +43,38 @@ struct TrainCommand: ParsableCommand {
         let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test, validation: data.validation, testEveryEpoch: splits.testEveryEpoch,
                                                 initialParameters: initialParameters)
         let observers: [TrainingObserver] = [ProgressDisplay(), logs]
-        let report = try trainer.run(observer: ObserverList(observers))
+        let store = try checkpoints.checkpoint.map { try CheckpointStore(directory: $0) }
+        var resume: (Checkpoint, path: String)?
+        if checkpoints.resume, let store {
+            let (found, refused) = store.loadNewest()
+            for line in refused { OutputOptions.warnOnStandardError("\(line); trying the one before") }
+            resume = found.map { ($0.checkpoint, $0.path) }
+            print(found.map { "resuming from \($0.path): step \($0.checkpoint.state.step)" }
+                  ?? "no usable checkpoint in \(store.directory): starting from the beginning")
+        }
+        // Only a run that keeps checkpoints stops gently: without one, Ctrl-C ends it as it always did.
+        if store != nil { ProcessSignals.stopAtTheEndOfTheStep() }
+        let report = try trainer.run(observer: ObserverList(observers), checkpoints: store.map { .init(store: $0, every: checkpoints.checkpointEvery) },
+                                     resume: resume, stopRequested: { dptrain_stop_requested() != 0 })
+        if let stopped = trainer.stoppedAtStep {
+            var wrote = trainer.lastCheckpoint.map { ["checkpoint \($0)"] } ?? []
+            if let save = output.save {
+                let partial = ModelFile.Partial(stepsDone: stopped, stepsPlanned: config.plannedSteps(sampleCount: data.train.count))
+                try ModelSaving.save(spec: config.model, parameters: trainer.parameters, normalization: data.normalization, to: save, partial: partial,
+                                     checkpointFolder: checkpoints.checkpoint)
+                wrote.append("model \(save) (\(partial))")
+            }
+            print("stopped by signal \(dptrain_stop_requested()) at step \(stopped): wrote " + wrote.joined(separator: " and "))
+            return
+        }
         print(RunLines.done(report))
 
         if training.preset == .seed {
             printSample(parameters: trainer.parameters, spec: config.model, data: data.test)
         }
         if let save = output.save {
-            try ModelFile.save(spec: config.model, parameters: trainer.parameters, normalization: data.normalization, to: save)
+            try ModelSaving.save(spec: config.model, parameters: trainer.parameters, normalization: data.normalization, to: save,
+                                 checkpointFolder: checkpoints.checkpoint)
             print("saved the model to \(save)")
         }
         try splits.saveBestModel(trainer.evaluation, spec: config.model, normalization: data.normalization)

@@ -51,6 +51,9 @@ public struct TrainingOptions: ParsableArguments {
     @Flag(name: .customLong("no-bias"), help: "Leave out the biases.")
     public var noBias = false
 
+    @Option(help: ArgumentHelp("Precision of the matrix products: float32, or bf16 (bfloat16 inputs, float32 sums, weights and optimizer state; needs a CPU with AVX512-BF16 or AMX) (default float32).", valueName: "precision"))
+    public var compute: ComputePrecision?
+
     @Option(parsing: .unconditional, help: "Seed for initialisation and shuffling: the same seed gives the same weights, to the bit (default 1).")
     public var seed: UInt64?
 
@@ -89,6 +92,7 @@ public struct TrainingOptions: ParsableArguments {
         if let momentum { config.optimizer.momentum = momentum }
         if let weightDecay { config.optimizer.weightDecay = weightDecay }
         if let seed { config.seed = seed }
+        if let compute { config.compute = compute == .float32 ? nil : compute }
         return config
     }
 
@@ -115,6 +119,7 @@ public struct TrainingOptions: ParsableArguments {
         if let hidden, let widths = hiddenWidths, widths.contains(where: { $0 < 1 }) {
             throw ValidationError("--hidden '\(hidden)' must be comma-separated layer widths of at least 1, such as 128 or 512,256")
         }
+        if compute == .bf16, let problem = BF16Support.currentProblem { throw ValidationError(problem) }
         // Check everything else against a stand-in for the data's shape; the data cannot change these verdicts.
         if let problem = config(inputSize: 784, classCount: 10).problems.first {
             throw ValidationError(problem)
@@ -123,6 +128,7 @@ public struct TrainingOptions: ParsableArguments {
 }
 
 extension Activation: ExpressibleByArgument {}
+extension ComputePrecision: ExpressibleByArgument {}
 extension LearningRateSchedule: ExpressibleByArgument {}
 extension Loss: ExpressibleByArgument {}
 extension OptimizerConfig.Kind: ExpressibleByArgument {}

@@ -83,12 +83,7 @@ public struct LabeledImages: Equatable, Sendable {
     /// and their labels into `labelsOut` (n). The step loop's only pass over the features.
     public func gather(_ indices: UnsafeBufferPointer<Int32>, inputs: UnsafeMutablePointer<Float>,
                        labels labelsOut: UnsafeMutablePointer<UInt8>) {
-        labels.withUnsafeBufferPointer { labels in
-            for (row, index) in indices.enumerated() {
-                precondition(index >= 0 && Int(index) < labels.count, "sample \(index) is outside the set")
-                labelsOut[row] = labels[Int(index)]
-            }
-        }
+        gatherLabels(indices, into: labelsOut)
         guard let first = indices.baseAddress else { return }
         switch featureType {
         case .uint8:
@@ -100,6 +95,27 @@ public struct LabeledImages: Equatable, Sendable {
                 for (row, index) in indices.enumerated() {
                     (inputs + row * featureCount).update(from: source.baseAddress! + Int(index) * featureCount, count: featureCount)
                 }
+            }
+        }
+    }
+
+    /// Writes the samples at `indices` into `pixels` (n, features) as bfloat16 pixel values 0...255
+    /// (exact), and their labels into `labelsOut` (n): the bf16 step loop's only pass over pixels.
+    public func gatherPixels(_ indices: UnsafeBufferPointer<Int32>, into out: UnsafeMutablePointer<UInt16>,
+                             labels labelsOut: UnsafeMutablePointer<UInt8>) {
+        precondition(featureType == .uint8 && byteScale == 1 / 255, "bf16 compute takes pixels scaled by 1/255: the commands refuse other data")
+        gatherLabels(indices, into: labelsOut)
+        guard let first = indices.baseAddress else { return }
+        pixels.withUnsafeBufferPointer { source in
+            dptrain_gather_rows_bf16(source.baseAddress!, featureCount, first, indices.count, out)
+        }
+    }
+
+    private func gatherLabels(_ indices: UnsafeBufferPointer<Int32>, into labelsOut: UnsafeMutablePointer<UInt8>) {
+        labels.withUnsafeBufferPointer { labels in
+            for (row, index) in indices.enumerated() {
+                precondition(index >= 0 && Int(index) < labels.count, "sample \(index) is outside the set")
+                labelsOut[row] = labels[Int(index)]
             }
         }
     }

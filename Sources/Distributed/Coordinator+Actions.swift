@@ -36,6 +36,15 @@ extension Coordinator {
                 } catch {
                     logger.error("could not welcome worker \(member.id): \(error)")
                 }
+            case let .refuseOtherVersion(peer, version):
+                let text = MessageEncoder.otherVersionText(workerVersion: version)
+                if logOnce("refusal") { logger.warning("refused a worker: \(text)") } else { logger.debug("refused a worker: \(text)") }
+                do {
+                    try encoder.refuse(Refusal(reason: .wrongVersion, text: text), runID: runID, version: version)
+                    _ = try sendEncoded(to: peer)
+                } catch {
+                    logger.debug("could not send a refusal: \(error)")
+                }
             case let .refuse(peer, reason, text, answeringRun):
                 if reason != .otherRun, reason != .runFinished {
                     if logOnce("refusal") { logger.info("refused a worker: \(text)") } else { logger.debug("refused a worker: \(text)") }

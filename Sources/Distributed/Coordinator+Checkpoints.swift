@@ -31,21 +31,7 @@ extension Coordinator {
             return
         }
         let state = checkpoint.state
-        guard state.sampleCount == train.count else {
-            throw CheckpointError(path: path, reason: "it was written for \(state.sampleCount) training samples and this data has \(train.count); resume with the same --data")
-        }
-        // Every flag must match, except that --epochs may be raised to extend a run.
-        var sameButEpochs = config
-        sameButEpochs.epochs = state.training.epochs
-        let differences = sameButEpochs.differences(from: state.training)
-        guard differences.isEmpty, config.epochs >= state.training.epochs else {
-            let named = differences.isEmpty ? ["--epochs \(config.epochs) (the checkpoint has \(state.training.epochs); a run can be extended, not shortened)"] : differences
-            throw CheckpointError(path: path, reason: "it was written with other flags: \(named.joined(separator: ", ")); resume with the checkpoint's flags, or use another --checkpoint folder")
-        }
-        let plan = state.assignment.plan
-        guard plan.batchSize == config.batchSize, plan.shardCount == config.shardCount, plan.seed == config.seed else {
-            throw CheckpointError(path: path, reason: "its shards (\(plan.shardCount) of a batch of \(plan.batchSize), seed \(plan.seed)) are not this run's; use another --checkpoint folder")
-        }
+        if let refusal = checkpoint.refusal(config: config, sampleCount: train.count, path: path) { throw refusal }
         if config.epochs > state.training.epochs {
             logger.info("extending the run from \(state.training.epochs) to \(config.epochs) epochs")
         }

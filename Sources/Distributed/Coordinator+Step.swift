@@ -140,7 +140,8 @@ extension Coordinator {
     /// member's report that training diverged is believed only if the coordinator sees the same.
     func ownDivergence(onChunksOf member: CoordinatorStateMachine.Member) -> TrainingError? {
         guard let assignment = machine.assignment else { return nil }
-        let chunks = ChunkedGradient(spec: config.model, largestChunk: assignment.plan.largestChunk, format: assignment.plan.fixedPointFormat(for: options.wirePrecision))
+        let chunks = ChunkedGradient(spec: config.model, largestChunk: assignment.plan.largestChunk, format: assignment.plan.fixedPointFormat(for: options.wirePrecision),
+                                     compute: config.computePrecision)
         for request in machine.stepRequests where request.member.id == member.id && request.state == .pending {
             for shard in request.shards {
                 let globals = assignment.chunkSamples(shard: shard, step: machine.course.stepsDone)

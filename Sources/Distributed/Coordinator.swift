@@ -106,7 +106,7 @@ public final class Coordinator {
             throw TrainingError.dataDoesNotFitModel(
                 "the model \(config.model.summary) does not fit data of \(train.featureCount) pixels and \(train.classCount) classes")
         }
-        if let problem = ShardPlan.problem(sampleCount: train.count, shardCount: config.shardCount, batchSize: config.batchSize) {
+        if let problem = config.problem(trainingOn: train.count) {
             throw TrainingError.dataDoesNotFitModel(problem)
         }
         self.config = config
@@ -140,9 +140,12 @@ public final class Coordinator {
     }
 
     static func settings(_ options: CoordinatorOptions, _ config: TrainingConfig, sampleCount: Int) -> CoordinatorStateMachine.Settings {
-        .init(expectedWorkers: options.workers, maxWorkers: options.maxWorkers, stepDeadlineSeconds: options.stepDeadline,
-              sampleCount: sampleCount, batchSize: config.batchSize, shardCount: config.shardCount, seed: config.seed,
-              epochs: config.epochs, restarted: options.resume, blasCore: BLAS.coreName)
+        var settings = CoordinatorStateMachine.Settings(
+            expectedWorkers: options.workers, maxWorkers: options.maxWorkers, stepDeadlineSeconds: options.stepDeadline,
+            sampleCount: sampleCount, batchSize: config.batchSize, shardCount: config.shardCount, seed: config.seed,
+            epochs: config.epochs, restarted: options.resume, blasCore: BLAS.coreName)
+        settings.compute = config.computePrecision
+        return settings
     }
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -176,9 +179,8 @@ public final class Coordinator {
     private func trainToEnd() throws -> TrainingReport {
         if options.resume {
             try restoreNewestCheckpoint()
-        } else if let store, !store.checkpointPaths().isEmpty {
-            // Pruning keeps the newest steps: a fresh run here would lose its own checkpoints to an old run's.
-            throw CheckpointError(path: store.directory, reason: "already holds checkpoints of a run; pass --resume to go on from them, or choose an empty folder")
+        } else {
+            try store?.refuseIfHoldsARun()
         }
         var report = TrainingReport(epoch: machine.course.currentEpoch - 1, step: Int(machine.step), trainLoss: 0, testAccuracy: 0,
                                     samplesPerSecond: 0, elapsedSeconds: 0, workers: 0)

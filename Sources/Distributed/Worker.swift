@@ -117,6 +117,8 @@ public final class Worker {
                 throw WorkerError.coordinatorSilent(endpoint: endpoint, seconds: seconds)
             case .failed(.refused(_, let text)):
                 throw WorkerError.refused(endpoint: endpoint, reason: text)
+            case .failed(.otherRelease(let version, let text)):
+                throw WorkerError.otherRelease(endpoint: endpoint, coordinatorVersion: version, text: text)
             case .joining, .joined:
                 break
             }
@@ -139,7 +141,8 @@ public final class Worker {
             case .sendHello(let previous):
                 let offer = offersSharedMemory ? SharedMemoryOffer(hostIdentity: SharedSegment.hostIdentity) : nil
                 try encoder.hello(Hello(previousWorkerID: previous, host: host, blasCore: BLAS.coreName,
-                                        acceptsOtherKernels: acceptsOtherKernels, sharedMemory: offer))
+                                        acceptsOtherKernels: acceptsOtherKernels, computesBF16: BF16Support.isAvailable,
+                                        sharedMemory: offer))
                 if !saidWaiting {
                     logger.info("waiting for a coordinator at \(endpoint); retrying with backoff")
                     saidWaiting = true
@@ -226,6 +229,9 @@ public final class Worker {
             // Weights in shared memory are read only when the segment holds the message's step whole.
             context.sharedBulk = shared?.weights
             envelope = try decode(frames: frames, context: context)
+        } catch WireError.unsupportedVersion(let version) {
+            try perform(machine.receiveOtherVersion(version, now: Self.now()))
+            return
         } catch {
             logger.warning("dropped a message from the coordinator: \(error)")
             return
@@ -292,7 +298,8 @@ public final class Worker {
         } catch {
             throw WorkerError.sharedMemory("\(error)")
         }
-        chunks = ChunkedGradient(spec: training.model, largestChunk: training.largestChunk, format: training.fixedPointFormat(for: configuration.precision))
+        chunks = ChunkedGradient(spec: training.model, largestChunk: training.largestChunk, format: training.fixedPointFormat(for: configuration.precision),
+                                 compute: training.computePrecision)
         alignedParameters = [Float](repeating: 0, count: welcome.parameterCount)
         chunkIndices = [Int32](repeating: 0, count: training.largestChunk)
         logger.info("joined as worker \(machine.workerID): \(training.model.summary), batch \(training.batchSize) over \(counted(training.shardCount, "shard"))")
@@ -304,8 +311,8 @@ public final class Worker {
     /// Forward and backward over each of the step's chunks alone, their exact fixed-point sum back.
     private func answer(_ step: StepView, step number: UInt64) throws {
         guard let chunks, let shard else { return }
-        guard step.chunkSizes.allSatisfy({ Int($0) <= chunks.workspace.capacity }) else {
-            logger.warning("dropped step \(number): a chunk larger than the run's \(chunks.workspace.capacity) samples")
+        guard step.chunkSizes.allSatisfy({ Int($0) <= chunks.capacity }) else {
+            logger.warning("dropped step \(number): a chunk larger than the run's \(chunks.capacity) samples")
             return
         }
         let start = DispatchTime.now().uptimeNanoseconds
@@ -395,6 +402,8 @@ public final class Worker {
 public enum WorkerError: Error, CustomStringConvertible, Equatable {
     case coordinatorSilent(endpoint: String, seconds: Double)
     case refused(endpoint: String, reason: String)
+    /// The coordinator runs another release (its protocol version when its header said it).
+    case otherRelease(endpoint: String, coordinatorVersion: UInt16?, text: String)
     case lossNotFinite(step: UInt64)
     case sharedMemory(String)
     case stopped
@@ -405,6 +414,11 @@ public enum WorkerError: Error, CustomStringConvertible, Equatable {
             return "worker: heard nothing from a coordinator at \(endpoint) for \(Int(seconds)) s; giving up (is it running, and is the endpoint right?)"
         case let .refused(endpoint, reason):
             return "worker: the coordinator at \(endpoint) refused this worker: \(reason)"
+        case let .otherRelease(endpoint, version?, _):
+            return "worker: the coordinator at \(endpoint) speaks dptrain protocol version \(version) and this worker version \(protocolVersion): "
+                + "they are different releases; run the same dptrain release on every machine"
+        case let .otherRelease(endpoint, nil, text):
+            return "worker: the coordinator at \(endpoint) refused this worker: \(text)"
         case let .lossNotFinite(step):
             return "worker: the loss or a gradient became NaN, infinite or too large to sum exactly at step \(step): training diverged; restart with a lower --lr"
         case let .sharedMemory(reason):

@@ -98,7 +98,18 @@ public struct ShardAssignment: Equatable, Sendable {
 
     /// Appends step `step`'s chunks of `shards` (held by worker `id`) to `request`:
     /// local indices into the worker's storage, one chunk per shard with samples left.
-    public func appendChunks<Shards: Sequence<Int>>(of shards: Shards, heldBy id: UInt32, step: Int, to request: inout StepChunks) {
+    public func appendChunks(of shards: Range<Int>, heldBy id: UInt32, step: Int, to request: inout StepChunks) {
+        appendChunks(ofEach: shards, heldBy: id, step: step, to: &request)
+    }
+
+    /// The same for shards that are not a run (a lost member's, handed to a new holder).
+    public func appendChunks(of shards: [Int], heldBy id: UInt32, step: Int, to request: inout StepChunks) {
+        appendChunks(ofEach: shards, heldBy: id, step: step, to: &request)
+    }
+
+    // Generic only inside this module, where both callers above specialise it: a generic called
+    // across modules runs unspecialised and allocates on every step.
+    private func appendChunks<Shards: Sequence<Int>>(ofEach shards: Shards, heldBy id: UInt32, step: Int, to request: inout StepChunks) {
         guard let holder = holders.first(where: { $0.id == id }) else { return }
         for shard in shards {
             let chunk = plan.chunk(shard: shard, step: step)

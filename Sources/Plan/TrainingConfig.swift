@@ -13,6 +13,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// Virtual shards the training set is split into (`--shards`); nil for the default rule,
     /// `ShardPlan.defaultShardCount(batchSize:)`. Never depends on the number of workers.
     public var shards: Int?
+    /// The precision of the matrix products (`--compute`); nil, as every config before it, is float32.
+    public var compute: ComputePrecision?
 
     public init(model: ModelSpec, initialization: Initialization, optimizer: OptimizerConfig,
                 epochs: Int, batchSize: Int, seed: UInt64) {
@@ -43,6 +45,9 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
                        optimizer: OptimizerConfig(kind: .sgd, learningRate: 0.5),
                        epochs: 3, batchSize: 32, seed: 1)
     }
+
+    /// The run's compute precision, float32 unless it names bf16.
+    public var computePrecision: ComputePrecision { compute ?? .float32 }
 
     /// The shards the run trains over.
     public var shardCount: Int { shards ?? ShardPlan.defaultShardCount(batchSize: batchSize) }

@@ -36,13 +36,14 @@ public struct ReportPage {
     static let style = """
         body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1420px}
         h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd}
-        .grid{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}.column svg{display:block}h3{font-size:14px;margin:6px 0}.run{margin-right:14px;font-weight:600}
+        .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:12px;align-items:start}
+        svg.chart{display:block;width:100%;height:auto;box-sizing:border-box}h3{font-size:14px;margin:6px 0}.run{margin-right:14px;font-weight:600}
         table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
         th{background:#f4f4f4}td.key{text-align:left;color:#555}
         svg.chart{background:#fff;border:1px solid #e4e4e4;margin:4px 0}
         svg .title{font-size:13px;font-weight:600}svg .tick,svg .legend,svg .marker-label{font-size:10px}
         svg .axis{font-size:11px;fill:#444}svg .grid{stroke:#eee}svg .frame{fill:none;stroke:#999}
-        svg path.series{fill:none;stroke-width:1.6}svg path.layer{stroke:none;opacity:.85}
+        svg path.series{fill:none;stroke-width:1.6}svg path.series.faint{stroke-width:1;opacity:.25}svg path.layer{stroke:none;opacity:.85}
         svg line.marker{stroke-width:1;stroke-dasharray:3 2}.empty{color:#888}
         table.confusion td{min-width:34px}.note{color:#666}
         """
@@ -101,7 +102,13 @@ public struct ReportPage {
         var rates: [Series] = [], workers: [Series] = [], markers: [Marker] = []
         for (index, run) in runs.enumerated() {
             let c = color(index)
-            rates.append(Series(name: runs.count > 1 ? run.name : "samples/s", color: c, points: timePoints(run, run.steps, "samples_per_second")))
+            // Each logged step's rate is noisy (a slow step, a join): its trend smoothed, the raw points faint behind it.
+            let raw = Series(name: (runs.count > 1 ? run.name : "samples/s") + " (each logged step)", color: c,
+                             points: timePoints(run, run.steps, "samples_per_second"), faint: true)
+            var trend = raw.movingAverage(window: Self.rateSmoothingWindow(points: raw.points.count))
+            trend.name = runs.count > 1 ? run.name : "samples/s"
+            trend.faint = false
+            rates += [raw, trend]
             // The worker count: from step lines, and exactly where membership changed.
             let counted = (run.steps + run.events.filter { $0["workers"] is NSNumber })
                 .compactMap { line -> (x: Double, y: Double)? in
@@ -111,11 +118,18 @@ public struct ReportPage {
             workers.append(Series(name: runs.count > 1 ? run.name : "workers", color: c, points: counted, stairs: true))
             markers += self.markers(run)
         }
-        return "<div class=\"column\">" + LineChart(kind: "samples-per-second", title: "Samples/s over time", xLabel: "seconds since the run began", yLabel: "samples/s",
-                         series: rates, markers: markers, fromZero: true).svg() + "\n"
+        return "<div class=\"column\">" + LineChart(kind: "samples-per-second", title: "Samples/s over time (moving average; each logged step faint)",
+                                                      xLabel: "seconds since the run began", yLabel: "samples/s",
+                                                      series: rates, markers: markers, fromZero: true, width: Self.fullWidth).svg() + "\n"
             + LineChart(kind: "workers", title: "Workers", xLabel: "seconds since the run began", yLabel: "workers",
-                        series: workers, markers: markers, fromZero: true, height: 170).svg() + "</div>\n"
+                        series: workers, markers: markers, fromZero: true, height: 170, width: Self.fullWidth).svg() + "</div>\n"
     }
+
+    /// The drawing width of a chart across the whole page.
+    static let fullWidth = 1360.0
+
+    /// Points averaged for the samples/s trend: about a twentieth of the run, odd, at least 5.
+    static func rateSmoothingWindow(points: Int) -> Int { max(5, points / 20) | 1 }
 
     /// Joins, losses, restarts and resumes, where they happened.
     func markers(_ run: RunHistory) -> [Marker] {

@@ -78,7 +78,6 @@ public enum ReportError: Error, Equatable, CustomStringConvertible {
     case unreadable(path: String)
     case notAMetricsLine(path: String, line: Int)
     case nothingToDraw(path: String)
-    case unwritable(path: String)
 
     public var description: String {
         switch self {
@@ -86,7 +85,6 @@ public enum ReportError: Error, Equatable, CustomStringConvertible {
         case let .notAMetricsLine(path, line):
             return "\(path):\(line): not a metrics line (a JSON object with an \"event\"); is this a file that --metrics wrote?"
         case .nothingToDraw(let path): return "\(path): holds no step or epoch lines yet; a run writes them as it trains"
-        case .unwritable(let path): return "\(path): cannot write the report; check that its folder exists and is writable"
         }
     }
 }

@@ -10,6 +10,22 @@ public struct Series {
     public var stairs = false
     /// Drawn as dots as well: few points (one per epoch) read better so.
     public var dots = false
+    /// Drawn thin and pale, with no legend entry: the raw points behind a smoothed line.
+    public var faint = false
+
+    /// The same points, each the mean of the `window` points around it (fewer at the ends):
+    /// a noisy rate's trend, drawn over its raw points.
+    public func movingAverage(window: Int) -> Series {
+        let half = max(window, 1) / 2
+        var sums = [0.0]
+        for point in points { sums.append(sums.last! + point.y) }
+        var smoothed = self
+        smoothed.points = points.indices.map { i in
+            let low = max(0, i - half), high = min(points.count, i + half + 1)
+            return (points[i].x, (sums[high] - sums[low]) / Double(high - low))
+        }
+        return smoothed
+    }
 }
 
 /// A vertical line at an x, labelled: a worker joined, was lost, the run resumed.
@@ -21,6 +37,8 @@ public struct Marker {
 
 /// Axes, ticks and grid shared by the report's charts, as inline SVG.
 struct ChartFrame {
+    /// The drawing's own units: the page scales the chart to its column's width (CSS), so text
+    /// stays near its size when `width` is about the width it is shown at.
     var width = 680.0, height = 240.0
     var left = 64.0, right = 16.0, top = 40.0, bottom = 38.0
     var xRange: ClosedRange<Double>
@@ -57,7 +75,7 @@ struct ChartFrame {
     }
 
     func open(kind: String) -> String {
-        "<svg class=\"chart\" data-chart=\"\(kind)\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(fmt(width)) \(fmt(height))\" width=\"\(fmt(width))\" height=\"\(fmt(height))\">"
+        "<svg class=\"chart\" data-chart=\"\(kind)\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(fmt(width)) \(fmt(height))\" preserveAspectRatio=\"xMinYMin meet\">"
     }
 }
 
@@ -72,6 +90,8 @@ public struct LineChart {
     /// Start the y axis at zero (rates, counts, times).
     public var fromZero = false
     public var height = 240.0
+    /// 680 for a chart in the page's two columns, about twice that for one across the page.
+    public var width = 680.0
 
     public func svg() -> String {
         let points = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
@@ -80,7 +100,7 @@ public struct LineChart {
         var yLow = fromZero ? min(0, ys.min()!) : ys.min()!, yHigh = ys.max()!
         if yHigh - yLow < 1e-9 { yLow -= 0.5; yHigh += 0.5 }
         let pad = (yHigh - yLow) * 0.05
-        let frame = ChartFrame(height: height, xRange: xs.min()!...max(xs.max()!, xs.min()! + 1e-9),
+        let frame = ChartFrame(width: width, height: height, xRange: xs.min()!...max(xs.max()!, xs.min()! + 1e-9),
                                yRange: (fromZero && yLow >= 0 ? yLow : yLow - pad)...(yHigh + pad))
         var svg = frame.open(kind: kind) + frame.axes(title: title, xLabel: xLabel, yLabel: yLabel)
         for marker in markers {
@@ -96,7 +116,7 @@ public struct LineChart {
                 let px = fmt(frame.x(point.x)), py = fmt(frame.y(point.y))
                 if index == 0 { d += "M\(px) \(py)" } else if line.stairs { d += "H\(px)V\(py)" } else { d += "L\(px) \(py)" }
             }
-            svg += "<path class=\"series\" data-series=\"\(escapeHTML(line.name))\" data-points=\"\(valid.count)\" d=\"\(d)\" stroke=\"\(line.color)\"\(line.dashed ? " stroke-dasharray=\"5 3\"" : "")><title>\(escapeHTML(line.name))</title></path>"
+            svg += "<path class=\"series\(line.faint ? " faint" : "")\" data-series=\"\(escapeHTML(line.name))\" data-points=\"\(valid.count)\" d=\"\(d)\" stroke=\"\(line.color)\"\(line.dashed ? " stroke-dasharray=\"5 3\"" : "")><title>\(escapeHTML(line.name))</title></path>"
             if line.dots {
                 for point in valid {
                     svg += "<circle class=\"dot\" cx=\"\(fmt(frame.x(point.x)))\" cy=\"\(fmt(frame.y(point.y)))\" r=\"3\" fill=\"\(line.color)\"/>"
@@ -118,7 +138,7 @@ public struct LineChart {
 
     private func legend(frame: ChartFrame) -> String {
         var svg = "", x = frame.width - frame.right
-        for line in series.reversed() where !line.points.isEmpty {
+        for line in series.reversed() where !line.points.isEmpty && !line.faint {
             let width = Double(line.name.count) * 6.2 + 22
             x -= width
             svg += "<line x1=\"\(fmt(x))\" x2=\"\(fmt(x + 14))\" y1=\"28\" y2=\"28\" stroke=\"\(line.color)\" stroke-width=\"2\"\(line.dashed ? " stroke-dasharray=\"4 2\"" : "")/>"

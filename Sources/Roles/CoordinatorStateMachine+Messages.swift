@@ -28,6 +28,10 @@ extension CoordinatorStateMachine {
                           + "its gradients would differ in the last bits and the run would no longer give the same weights as one process; "
                           + "run the worker with DPTRAIN_BLAS_CORE=\(core) if its CPU has them, or pass --accept-other-kernels to join anyway")
         }
+        if settings.compute == .bf16, !hello.computesBF16 {
+            return refuse(.noBF16, "this run computes in bf16 and this worker cannot: its CPU has neither AVX512-BF16 nor AMX "
+                          + "(or its dptrain predates --compute); run it on a CPU that has them, or train in float32")
+        }
         guard members.count + joining.count < settings.maxWorkers else {
             return refuse(.runFull, "this run has its \(settings.maxWorkers) workers and does not take more")
         }
@@ -132,8 +136,8 @@ extension CoordinatorStateMachine {
     public mutating func receiveInvalid(_ error: WireError, from peer: Peer, now: UInt64) -> [Action] {
         var actions = [count(.malformed("\(error)"))]
         switch error {
-        case .unsupportedVersion:
-            actions.append(.refuse(peer, .wrongVersion, "this coordinator speaks dptrain protocol version \(protocolVersion)", answeringRun: nil))
+        case .unsupportedVersion(let version):
+            actions.append(.refuseOtherVersion(peer, version: version))
         case .runMismatch(let otherRun, _) where member(at: peer) == nil:
             // Most likely a worker of the coordinator that ran here before this one: tell it at
             // once (once a second at most), so that it rejoins without waiting out its timeout,

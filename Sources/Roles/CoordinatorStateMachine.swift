@@ -1,3 +1,4 @@
+import MLP
 import Plan
 import Wire
 
@@ -40,6 +41,9 @@ public struct CoordinatorStateMachine {
         /// Send this peer a refusal; under `answeringRun` rather than this run's id when set
         /// (a worker of another run decodes only its own run's messages).
         case refuse(Peer, RefuseReason, String, answeringRun: UInt64?)
+        /// Refuse a hello of protocol version `version` (another release) in a header of that
+        /// version, which a worker of any release reads (see Protocol.swift).
+        case refuseOtherVersion(Peer, version: UInt16)
         /// Send this member a heartbeat (also the probe of a waiting step).
         case heartbeat(Member)
         /// Send this member these training samples (global indices), to append to its storage.
@@ -83,6 +87,8 @@ public struct CoordinatorStateMachine {
         /// The BLAS kernels the run computes on; a worker on others is refused unless it accepts
         /// losing bit-identity. Nil: not checked.
         public var blasCore: String?
+        /// The run's compute precision: a bf16 run refuses workers that cannot compute in it.
+        public var compute: ComputePrecision = .float32
 
         public init(expectedWorkers: Int, maxWorkers: Int = .max, stepDeadlineSeconds: Double = Liveness.defaultStepDeadlineSeconds,
                     sampleCount: Int, batchSize: Int, shardCount: Int? = nil, seed: UInt64, epochs: Int, restarted: Bool = false,

@@ -97,6 +97,7 @@ extension RefuseReason {
         switch self {
         case .wrongVersion: "wrong_version"
         case .otherKernels: "other_kernels"
+        case .noBF16: "no_bf16"
         case .runFull: "run_full"
         case .notAuthorised: "not_authorised"
         case .duplicateID: "duplicate_id"

@@ -27,6 +27,9 @@ public struct WorkerStateMachine {
         case coordinatorSilent(seconds: Double)
         /// The coordinator will not take this worker, for good.
         case refused(RefuseReason, String)
+        /// The coordinator runs another release: it speaks protocol version `coordinatorVersion`
+        /// (nil when it said so in a refusal, `text`, rather than in its header).
+        case otherRelease(coordinatorVersion: UInt16?, text: String)
     }
 
     public enum Action: Equatable, Sendable {
@@ -145,10 +148,20 @@ public struct WorkerStateMachine {
         case .runFinished:
             state = .stopped(.trainingDone)
             return []
-        case .wrongVersion, .runFull, .notAuthorised, .otherKernels:
+        case .wrongVersion:
+            state = .failed(.otherRelease(coordinatorVersion: nil, text: text))
+            return []
+        case .runFull, .notAuthorised, .otherKernels, .noBF16:
             state = .failed(.refused(reason, text))
             return []
         }
+    }
+
+    /// A message from the coordinator whose header has protocol version `version`, not this
+    /// worker's: another release, which no retry makes this one's. Stop, whatever the state.
+    public mutating func receiveOtherVersion(_ version: UInt16, now: UInt64) -> [Action] {
+        state = .failed(.otherRelease(coordinatorVersion: version, text: ""))
+        return []
     }
 
     /// Training is over: acknowledge, and stop.

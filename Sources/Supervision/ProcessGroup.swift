@@ -61,6 +61,10 @@ public final class ProcessGroup {
     public let gracePeriod: TimeInterval
     /// Restarts allowed in all, across the children.
     public let maxRestarts: Int
+    /// Exit statuses that a restart cannot cure (a configuration refused, a full disk): a child
+    /// that ends with one stops the group at once, restarts left or not, so that its message is
+    /// said once rather than once a restart.
+    public let incurableStatuses: Set<Int32>
     private let sink: Sink
     private let lock = NSLock()
     private var children: [Child] = []
@@ -80,11 +84,14 @@ public final class ProcessGroup {
     ///   - name: prefixes the group's own lines, such as why it stopped.
     ///   - gracePeriod: seconds between SIGTERM and SIGKILL.
     ///   - maxRestarts: failed children started again, in all, before a failure stops the group.
+    ///   - incurableStatuses: exit statuses never restarted: they stop the group.
     ///   - sink: where the children's lines go; the parent's standard output and error by default.
-    public init(name: String, gracePeriod: TimeInterval = 5, maxRestarts: Int = 0, sink: @escaping Sink = ProcessGroup.writeToParent) {
+    public init(name: String, gracePeriod: TimeInterval = 5, maxRestarts: Int = 0, incurableStatuses: Set<Int32> = [],
+                sink: @escaping Sink = ProcessGroup.writeToParent) {
         self.name = name
         self.gracePeriod = gracePeriod
         self.maxRestarts = maxRestarts
+        self.incurableStatuses = incurableStatuses
         self.sink = sink
     }
 
@@ -256,13 +263,15 @@ public final class ProcessGroup {
         lock.lock()
         child.termination = termination
         if termination.succeeded && child.endsTheGroup { isWindingDown = true }
-        let restarted = termination.succeeded ? false : restartIfAllowed(child)
+        let incurable = incurableStatuses.contains(termination.shellStatus) && !termination.succeeded
+        let restarted = termination.succeeded || incurable ? false : restartIfAllowed(child)
         let restartsUsedUp = child.restartArguments != nil && maxRestarts > 0 && restartsDone.count >= maxRestarts
         lock.unlock()
         if restarted {
             // The new child has its own waiter; the group goes on.
         } else if !termination.succeeded {
-            let why = restartsUsedUp ? ", and all \(maxRestarts) restarts are used" : ""
+            let why = incurable && child.restartArguments != nil ? ", which a restart cannot cure"
+                : restartsUsedUp ? ", and all \(maxRestarts) restarts are used" : ""
             stop(reason: "\(child.name) \(termination)\(why): stopping the others")
         } else if child.endsTheGroup {
             // Checked after the grace period rather than now: a sibling started just after this

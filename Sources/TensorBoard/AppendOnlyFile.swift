@@ -1,4 +1,5 @@
 import Foundation
+import OutputFiles
 
 /// A file written at its end through a buffer that goes to disk at least once a
 /// second, and at once when asked: a run's logs lose at most the last second
@@ -19,14 +20,15 @@ public final class AppendOnlyFile {
     /// Whether the last write failed: a failure is told when it starts, not at every write.
     private var failing = false
 
-    /// Opens `path`, created empty, or with `append` kept and written at its end; nil if it cannot.
+    /// Opens `path`, created empty, or with `append` kept and written at its end; throws a
+    /// `FileError` that names the errno if it cannot.
     /// Opened in place (open(2)), never replaced: a pipe or a device stays what it is. The
     /// process's own standard output or error, by any of its names, is written through that
     /// descriptor, so the lines interleave with the rest of the output instead of overwriting it.
-    public init?(path: String, append: Bool = false) {
+    public init(path: String, append: Bool = false) throws {
         let standard = Self.standardStreams[path].map { dup($0) }
         let descriptor = standard ?? open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0o644)
-        guard descriptor >= 0 else { return nil }
+        guard descriptor >= 0 else { throw FileError(path: path, code: errno, doing: "opening") }
         self.path = path
         handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         pending.reserveCapacity(64 * 1024)
@@ -50,19 +52,17 @@ public final class AppendOnlyFile {
     /// Writes what the buffer holds, straight to the descriptor.
     public func flush() {
         lastFlush = DispatchTime.now().uptimeNanoseconds
-        let failure = pending.withUnsafeBytes { bytes -> String? in
-            var rest = bytes
-            while !rest.isEmpty {
-                let written = Foundation.write(handle.fileDescriptor, rest.baseAddress, rest.count)
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { return written < 0 ? String(cString: strerror(errno)) : "nothing was written" }
-                rest = UnsafeRawBufferPointer(rebasing: rest[written...])
+        let failure = pending.withUnsafeBytes { bytes -> FileError? in
+            do {
+                try OutputFile.writeAll(bytes, to: handle.fileDescriptor, shownAs: path)
+                return nil
+            } catch {
+                return error as? FileError
             }
-            return nil
         }
         pending.removeAll(keepingCapacity: true)
         if let failure, !failing {
-            onFailure?("\(path): writing failed (\(failure)); its lines are lost until it can be written again: free space on its disk, or give another path")
+            onFailure?("\(failure.reason) writing \(path); its lines are lost until it can be written again: \(failure.advice)")
         }
         failing = failure != nil
     }

@@ -26,8 +26,7 @@ public final class EventFileWriter {
         }
         let host = ProcessInfo.processInfo.hostName
         let path = (directory as NSString).appendingPathComponent("events.out.tfevents.\(Int(wallTime)).\(host).\(getpid())")
-        guard let file = AppendOnlyFile(path: path) else { throw EventFileError(path: path, reason: "cannot write the file") }
-        self.file = file
+        file = try AppendOnlyFile(path: path)
         file.append(Self.framed(EventProtobuf.fileVersion(wallTime: wallTime)), now: true)
     }
 

@@ -1,6 +1,7 @@
 import Dataset
 import Foundation
 import MLP
+import OutputFiles
 import Plan
 
 /// Everything a coordinator needs to go on where it stopped, bit for bit.
@@ -111,20 +112,12 @@ public struct CheckpointStore {
         appendLittleEndian(Self.crc(bytes), to: &bytes)
 
         let final = path(step: checkpoint.state.step)
-        let temporary = final + ".partial"
-        guard FileManager.default.createFile(atPath: temporary, contents: nil),
-              let handle = FileHandle(forWritingAtPath: temporary) else {
-            throw CheckpointError(path: temporary, reason: "cannot write a checkpoint here; check the folder's permissions and free space")
-        }
         do {
-            try handle.write(contentsOf: bytes)
-            try handle.synchronize()   // on disk before the rename makes it the newest
-            try handle.close()
-        } catch {
-            throw CheckpointError(path: temporary, reason: "writing the checkpoint failed (\(error)); check free space")
-        }
-        guard rename(temporary, final) == 0 else {
-            throw CheckpointError(path: final, reason: "cannot rename the finished checkpoint into place")
+            // On disk before the rename makes it the newest; a failed write leaves no part of it.
+            try bytes.withUnsafeBytes { try OutputFile.write($0, to: final) }
+        } catch let error as FileError {
+            let kept = checkpointPaths().last.map { "the last good checkpoint, \($0), is kept" } ?? "no earlier checkpoint exists"
+            throw CheckpointError(path: final, reason: "\(error.reason) \(error.doing) it; \(kept); \(error.advice)", fileError: error)
         }
         pruneOlder()
         return final
@@ -207,11 +200,14 @@ public struct CheckpointStore {
 public struct CheckpointError: Error, CustomStringConvertible {
     public let path: String
     public let reason: String
+    /// Set when the checkpoint could not be written (a full disk): no restart cures that.
+    public let fileError: FileError?
     public var description: String { "checkpoint \(path): \(reason)" }
 
-    public init(path: String, reason: String) {
+    public init(path: String, reason: String, fileError: FileError? = nil) {
         self.path = path
         self.reason = reason
+        self.fileError = fileError
     }
 }
 

@@ -7,7 +7,14 @@ import MLP
 /// Every trainer (the single process, each worker, the coordinator's own check) computes
 /// chunks here, so a chunk's bits do not depend on who computes it.
 public final class ChunkedGradient {
-    public let workspace: Workspace
+    /// The passes of one chunk, in the run's compute precision.
+    private enum Passes {
+        case float32(Workspace)
+        case bf16(BF16Workspace)
+    }
+    private let passes: Passes
+    /// The largest chunk this computes.
+    public let capacity: Int
     /// The exact sum of the chunks added since the last `reset()`; zeros when none was.
     public var sum: FixedPointSum { added ? storage : zeros }
     private var storage: FixedPointSum
@@ -20,8 +27,19 @@ public final class ChunkedGradient {
     private var chunkGradient: [Float]
     private var labels: [UInt8]
 
-    public init(spec: ModelSpec, largestChunk: Int, format: FixedPointFormat) {
-        workspace = Workspace(spec: spec, capacity: largestChunk)
+    /// With `compute` bf16 the caller has checked `BF16Support`: oneDNN then makes its products.
+    public init(spec: ModelSpec, largestChunk: Int, format: FixedPointFormat, compute: ComputePrecision = .float32) {
+        switch compute {
+        case .float32:
+            passes = .float32(Workspace(spec: spec, capacity: largestChunk))
+        case .bf16:
+            do {
+                passes = .bf16(try BF16Workspace(spec: spec, capacity: largestChunk))
+            } catch {
+                preconditionFailure("bf16 products for \(spec.summary), chunks of \(largestChunk): \(error)")
+            }
+        }
+        capacity = largestChunk
         storage = FixedPointSum(format: format, count: spec.parameterCount)
         zeros = storage
         chunkGradient = [Float](repeating: 0, count: spec.parameterCount)
@@ -43,13 +61,22 @@ public final class ChunkedGradient {
 
     /// Adds the gradient of `data`'s samples at `indices`, computed alone. Returns the chunk's
     /// score, or nil when its gradient is beyond the fixed-point range or not finite (diverged).
+    /// Every chunk of a step takes the same `parameters`: in bf16, the first after `reset()`
+    /// rounds them for all.
     public func add(_ indices: UnsafeBufferPointer<Int32>, of data: LabeledImages, parameters: UnsafePointer<Float>) -> BatchScore? {
         let rows = indices.count
-        precondition(rows > 0 && rows <= workspace.capacity)
-        labels.withUnsafeMutableBufferPointer { data.gather(indices, inputs: workspace.input, labels: $0.baseAddress!) }
-        let score = labels.withUnsafeBufferPointer { labels in
+        precondition(rows > 0 && rows <= capacity)
+        let score = labels.withUnsafeMutableBufferPointer { labels in
             chunkGradient.withUnsafeMutableBufferPointer { gradient in
-                workspace.gradient(parameters: parameters, labels: labels.baseAddress!, rows: rows, into: gradient.baseAddress!)
+                switch passes {
+                case .float32(let workspace):
+                    data.gather(indices, inputs: workspace.input, labels: labels.baseAddress!)
+                    return workspace.gradient(parameters: parameters, labels: labels.baseAddress!, rows: rows, into: gradient.baseAddress!)
+                case .bf16(let workspace):
+                    if !added { workspace.loadWeights(parameters) }
+                    data.gatherPixels(indices, into: workspace.input, labels: labels.baseAddress!)
+                    return workspace.gradient(parameters: parameters, labels: labels.baseAddress!, rows: rows, into: gradient.baseAddress!)
+                }
             }
         }
         let inRange = chunkGradient.withUnsafeBufferPointer { storage.add(chunk: $0, replacing: !added) }

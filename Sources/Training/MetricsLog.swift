@@ -22,10 +22,9 @@ public final class MetricsLog: StepLog {
     private var lastEpoch: TrainingReport?
 
     /// Creates or truncates `path`, or with `append` (a resumed run) adds to what it holds.
-    /// Throws a one-line error if it cannot.
+    /// Throws a `FileError` that names the errno if it cannot.
     public init(path: String, append: Bool = false) throws {
-        guard let file = AppendOnlyFile(path: path, append: append) else { throw MetricsLogError(path: path) }
-        self.file = file
+        file = try AppendOnlyFile(path: path, append: append)
     }
 
     public func write(_ record: StepRecord) {
@@ -109,9 +108,4 @@ public final class MetricsLog: StepLog {
         line += "}\n"
         file.append(line.utf8, now: now)
     }
-}
-
-public struct MetricsLogError: Error, CustomStringConvertible {
-    public let path: String
-    public var description: String { "\(path): cannot write the metrics file; check that its folder exists and is writable" }
 }

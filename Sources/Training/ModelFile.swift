@@ -1,6 +1,7 @@
 import Dataset
 import Foundation
 import MLP
+import OutputFiles
 
 /// A trained model in the safetensors format: an 8-byte little-endian header
 /// length, a JSON header, then the tensors' bytes. dptrain writes one F32
@@ -12,14 +13,29 @@ import MLP
 /// another normalisation names it ("normalize") and holds its "input.offset" and "input.factor"
 /// tensors ([fan_in]: x' = (x - offset) * factor) after the parameters. Loading
 /// takes the tensors in any order and any valid header layout, as other tools
-/// write them.
+/// write them. A model saved by a run that stopped before its end (a signal) says
+/// so: "steps_done" of "steps_planned" in the metadata, which `evaluate` reports.
 public enum ModelFile {
     public static let formatName = "dptrain"
 
-    public static func save(spec: ModelSpec, parameters: [Float], normalization: Normalization = .pixelScale, to path: String) throws {
+    /// How far the run that saved a model got, when it stopped before its end.
+    public struct Partial: Equatable, Sendable, CustomStringConvertible {
+        public var stepsDone: Int
+        public var stepsPlanned: Int
+        public init(stepsDone: Int, stepsPlanned: Int) {
+            self.stepsDone = stepsDone
+            self.stepsPlanned = stepsPlanned
+        }
+        public var description: String { "partial: trained \(stepsDone) of \(stepsPlanned) steps before its run was stopped" }
+    }
+
+    /// Writes the model: beside `path`, synced, then renamed over it (`OutputFile`), so that a full
+    /// disk leaves the file that was there whole. Throws `FileError`, which names the errno.
+    public static func save(spec: ModelSpec, parameters: [Float], normalization: Normalization = .pixelScale, to path: String,
+                            partial: Partial? = nil) throws {
         precondition(parameters.count == spec.parameterCount)
         var header = "{\"__metadata__\":{"
-        header += metadata(spec, normalization).map { "\"\($0.0)\":\"\($0.1)\"" }.joined(separator: ",")
+        header += metadata(spec, normalization, partial: partial).map { "\"\($0.0)\":\"\($0.1)\"" }.joined(separator: ",")
         header += "}"
         for tensor in tensors(spec) + inputTensors(spec, normalization) {
             header += tensorEntry(tensor.name, shape: tensor.shape, floatOffset: tensor.floatOffset, count: tensor.count)
@@ -38,22 +54,25 @@ public enum ModelFile {
             stored.offsets.withUnsafeBytes { bytes.append(contentsOf: $0) }
             stored.factors.withUnsafeBytes { bytes.append(contentsOf: $0) }
         }
-        do {
-            try bytes.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw ModelFileError(path: path, reason: "cannot write it; check that its folder exists and is writable")
-        }
+        try bytes.withUnsafeBytes { try OutputFile.write($0, to: path) }
     }
 
     public static func load(from path: String) throws -> (spec: ModelSpec, parameters: [Float]) {
-        let model = try loadModel(from: path)
+        let model = try read(from: path)
         return (model.spec, model.parameters)
     }
 
-    /// A model and the normalisation its inputs need. A file without dptrain's metadata is read as a
-    /// PyTorch nn.Sequential's state_dict (`SequentialModelFile`) with `activation` between its layers,
-    /// and inputs as dptrain gives them by default (pixels / 255).
-    public static func loadModel(from path: String, activation: Activation = .relu) throws -> (spec: ModelSpec, parameters: [Float], normalization: Normalization) {
+    /// The model, and how far its run got when it was saved before its end.
+    public static func read(from path: String) throws -> (spec: ModelSpec, parameters: [Float], partial: Partial?) {
+        let model = try loadModel(from: path)
+        return (model.spec, model.parameters, model.partial)
+    }
+
+    /// The model, the normalisation its inputs need, and how far its run got. A file without
+    /// dptrain's metadata is read as a PyTorch nn.Sequential's state_dict (`SequentialModelFile`)
+    /// with `activation` between its layers, and inputs as dptrain gives them by default (pixels / 255).
+    public static func loadModel(from path: String, activation: Activation = .relu) throws
+        -> (spec: ModelSpec, parameters: [Float], normalization: Normalization, partial: Partial?) {
         func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw fail(FileManager.default.fileExists(atPath: path) ? "cannot be read; check its permissions" : "no such file")
@@ -69,7 +88,7 @@ public enum ModelFile {
         }
         guard let meta = header["__metadata__"] as? [String: String], meta["format"] == formatName else {
             if let sequential = try SequentialModelFile.load(header: header, data: data, headerEnd: headerEnd, activation: activation, fail: fail) {
-                return (sequential.spec, sequential.parameters, .pixelScale)
+                return (sequential.spec, sequential.parameters, .pixelScale, nil)
             }
             throw fail("it is a safetensors file without dptrain's metadata (format, layers, hidden_activation, loss, bias); "
                        + "a tool that re-saves it must keep the metadata, as Python's safetensors does when given metadata=")
@@ -90,7 +109,10 @@ public enum ModelFile {
             let tensor = tensors(spec).last { $0.floatOffset <= bad }!
             throw fail("tensor \(tensor.name) holds NaN or infinite weights")
         }
-        return (spec, parameters, try normalization(meta: meta, spec: spec, header: header, data: data, headerEnd: headerEnd, fail: fail))
+        let partial = meta["steps_done"].flatMap(Int.init).flatMap { done in
+            meta["steps_planned"].flatMap(Int.init).map { Partial(stepsDone: done, stepsPlanned: $0) }
+        }
+        return (spec, parameters, try normalization(meta: meta, spec: spec, header: header, data: data, headerEnd: headerEnd, fail: fail), partial)
     }
 
     /// The model's input normalisation: pixels / 255 when the metadata names none (every model
@@ -148,15 +170,16 @@ public enum ModelFile {
         }
     }
 
-    static func metadata(_ spec: ModelSpec, _ normalization: Normalization = .pixelScale) -> [(String, String)] {
+    static func metadata(_ spec: ModelSpec, _ normalization: Normalization = .pixelScale, partial: Partial? = nil) -> [(String, String)] {
         let scaling = normalization.isPixelScale ? [("input_scaling", "pixels / 255")]
             : [("input_scaling", "(x - input.offset) * input.factor"), ("normalize", normalization.mode.rawValue)]
+        let progress = partial.map { [("partial", "true"), ("steps_done", String($0.stepsDone)), ("steps_planned", String($0.stepsPlanned))] } ?? []
         return [("format", formatName), ("format_version", "1"),
          ("layers", spec.layerSizes.map(String.init).joined(separator: ",")),
          ("hidden_activation", spec.hiddenActivation.rawValue),
          ("output_activation", spec.loss == .crossEntropy ? "softmax" : "sigmoid"),
          ("loss", spec.loss.rawValue), ("bias", String(spec.useBias)),
-         ("weight_layout", "fan_in,fan_out")] + scaling
+         ("weight_layout", "fan_in,fan_out")] + scaling + progress
     }
 
     static func tensorEntry(_ name: String, shape: [Int], floatOffset: Int, count: Int) -> String {

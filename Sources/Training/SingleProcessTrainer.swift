@@ -6,8 +6,23 @@ import Plan
 /// The whole training loop in one process, with no sockets: the reference the
 /// distributed run is checked against, and the mode for tests and debugging.
 public final class SingleProcessTrainer {
+    /// Where a run writes its checkpoints, and how often: every `every` steps, else at the end of
+    /// each epoch; always at the end and when it stops early. The coordinator's format and rules.
+    public struct Checkpoints {
+        public var store: CheckpointStore
+        public var every: Int?
+        public init(store: CheckpointStore, every: Int? = nil) {
+            self.store = store
+            self.every = every
+        }
+    }
+
     public let config: TrainingConfig
     public private(set) var parameters: [Float]
+    /// The step a stop request ended the run at; nil when it ran to its end.
+    public private(set) var stoppedAtStep: Int?
+    /// The newest checkpoint this run wrote.
+    public private(set) var lastCheckpoint: String?
     private let optimizer: Optimizer
     private let train: LabeledImages
     /// The test set, and the validation set scored each epoch in its place when there is one.
@@ -24,7 +39,7 @@ public final class SingleProcessTrainer {
             throw TrainingError.dataDoesNotFitModel(
                 "the model has \(config.model.classCount) outputs but the data has \(train.classCount) classes")
         }
-        if let problem = ShardPlan.problem(sampleCount: train.count, shardCount: config.shardCount, batchSize: config.batchSize) {
+        if let problem = config.problem(trainingOn: train.count) {
             throw TrainingError.dataDoesNotFitModel(problem)
         }
         self.config = config
@@ -39,10 +54,16 @@ public final class SingleProcessTrainer {
     /// test set when there is none (a validating run scores the test set at the end). Each step is
     /// exactly what a coordinator's step is with any number of workers: a chunk of every shard,
     /// each chunk's gradient computed alone and summed exactly (`ChunkedGradient`).
+    ///
+    /// With `checkpoints`, writes them as the coordinator does; `resume` (a checkpoint and its
+    /// path) goes on from it, to the same weights, to the bit, as a run never stopped. Between
+    /// steps, `stopRequested` (a signal) ends the run early with a checkpoint: `stoppedAtStep`.
     @discardableResult
-    public func run(observer: TrainingObserver? = nil) throws -> TrainingReport {
+    public func run(observer: TrainingObserver? = nil, checkpoints: Checkpoints? = nil, resume: (Checkpoint, path: String)? = nil,
+                    stopRequested: () -> Bool = { false }) throws -> TrainingReport {
         let plan = config.shardPlan(sampleCount: train.count)
-        let chunks = ChunkedGradient(spec: config.model, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(coarse: false))
+        let chunks = ChunkedGradient(spec: config.model, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(coarse: false),
+                                     compute: config.computePrecision)
         var gradient = [Float](repeating: 0, count: parameters.count)
 
         var account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, now: Self.now())
@@ -52,9 +73,38 @@ public final class SingleProcessTrainer {
         var divergence = DivergenceCheck()
         var report = TrainingReport(epoch: 0, step: 0, trainLoss: 0, testAccuracy: 0,
                                     samplesPerSecond: 0, elapsedSeconds: 0, workers: 1)
+        if let (checkpoint, path) = resume {
+            if let refusal = checkpoint.refusal(config: config, sampleCount: train.count, path: path) { throw refusal }
+            let state = checkpoint.state
+            parameters = checkpoint.parameters
+            optimizer.state = OptimizerState(step: state.optimizerStep, moments: checkpoint.moments)
+            account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, restoring: state, now: Self.now())
+            course = state.course
+            course.extend(to: config.epochs)
+            step = Int(state.step)
+            divergence = DivergenceCheck(startLoss: state.divergenceStartLoss)
+            if course.epochOpen { samples = plan.epochSamples(epoch: course.epoch) }
+        } else {
+            try checkpoints?.store.refuseIfHoldsARun()
+        }
+        func writeCheckpoint() throws {
+            guard let checkpoints else { return }
+            var assignment = ShardAssignment(plan: plan, holderIDs: [])
+            if course.epoch >= 1 { assignment.drawOrders(epoch: course.epoch) }
+            let point = ResumePoint(step: UInt64(step), course: course, memberIDs: [], nextID: 1, assignment: assignment)
+            let state = account.checkpointState(training: config, sampleCount: train.count, resume: point,
+                                                optimizerStep: optimizer.state.step, divergenceStartLoss: divergence.startLoss)
+            lastCheckpoint = try checkpoints.store.write(Checkpoint(state: state, parameters: parameters, moments: optimizer.state.moments))
+        }
 
         // The course the coordinator's state machine follows, step for step: the same epochs, the same chunks.
         while true {
+            if !course.isFinished, stopRequested() {
+                account.pauseClock(now: Self.now())
+                try writeCheckpoint()
+                stoppedAtStep = step
+                return account.finalReport(report)
+            }
             switch course.next {
             case .beginEpoch(let epoch):
                 course.beginEpoch()
@@ -92,6 +142,7 @@ public final class SingleProcessTrainer {
                     let progress = account.stepProgress(epoch: epoch, now: Self.now()).adding(step: step, learningRate: learningRate, score: score)
                     gradient.withUnsafeBufferPointer { observer.stepFinished(progress.with(gradientSum: $0)) }
                 }
+                if let every = checkpoints?.every, step % every == 0 { try writeCheckpoint() }
             case .closeEpoch(let epoch):
                 course.closeEpoch()
                 account.pauseClock(now: Self.now())
@@ -103,6 +154,7 @@ public final class SingleProcessTrainer {
                 report = account.finishEpoch(epoch, testAccuracy: evaluation.reportedTestAccuracy(scored), step: step, workers: 1, distributed: false, now: Self.now())
                 evaluation.record(scored, into: &report, trainingScore: trainingScore, parameters: parameters)
                 observer?.epochFinished(report)
+                if checkpoints?.every == nil || course.isFinished { try writeCheckpoint() }
             case .endOfRun:
                 report = evaluation.finish(account.finalReport(report), parameters: parameters)
                 observer?.trainingFinished(report)

@@ -25,9 +25,11 @@ extension TrainingConfig {
         compare("--batch", batchSize, other.batchSize)
         compare("--shards", shardCount, other.shardCount)
         compare("--seed", seed, other.seed)
+        compare("--compute", computePrecision, other.computePrecision)
         // A run whose --shards spelled out the default is the same run as one that left it out.
         var mine = self, theirs = other
         (mine.shards, theirs.shards) = (shardCount, other.shardCount)
+        (mine.compute, theirs.compute) = (computePrecision, other.computePrecision)
         if found.isEmpty && mine != theirs { found.append("settings that have no flag (the input size or the class count)") }
         return found
     }

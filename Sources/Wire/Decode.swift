@@ -88,7 +88,7 @@ private func decodeHello(_ reader: inout ByteReader) throws -> Hello {
     let host = try reader.string("host", limit: Limits.hostBytes)
     let core = try reader.string("BLAS core", limit: Limits.blasCoreBytes)
     let flags = try reader.integer("the flags", as: UInt8.self)
-    return Hello(previousWorkerID: previous, host: host, blasCore: core, acceptsOtherKernels: flags & 1 != 0,
+    return Hello(previousWorkerID: previous, host: host, blasCore: core, acceptsOtherKernels: flags & 1 != 0, computesBF16: flags & 2 != 0,
                  sharedMemory: try reader.sharedMemoryOffer())
 }
 

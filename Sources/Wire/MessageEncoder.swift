@@ -26,7 +26,7 @@ public struct MessageEncoder {
         meta.appendLittleEndian(hello.previousWorkerID)
         meta.appendPrefixed(host)
         meta.appendPrefixed(core)
-        meta.appendLittleEndian(UInt8(hello.acceptsOtherKernels ? 1 : 0))
+        meta.appendLittleEndian(UInt8(hello.acceptsOtherKernels ? 1 : 0) | (hello.computesBF16 ? 2 : 0))
         if let offer = hello.sharedMemory {
             try checkLimit("hello host identity length", offer.hostIdentity.utf8.count, Limits.hostBytes)
             meta.append(offer)
@@ -46,13 +46,21 @@ public struct MessageEncoder {
         finish(.welcome, runID: runID, step: 0, bulkBytes: 0)
     }
 
-    public mutating func refuse(_ refusal: Refusal, runID: UInt64) throws {
+    /// A refusal, in a header of `version`: another than this build's only to answer a hello of
+    /// that version (a refusal's layout is every version's, see Protocol.swift).
+    public mutating func refuse(_ refusal: Refusal, runID: UInt64, version: UInt16 = protocolVersion) throws {
         let text = Array(refusal.text.utf8)
         try checkLimit("refuse text length", text.count, Limits.refuseTextBytes)
         begin()
         meta.appendLittleEndian(refusal.reason.rawValue)
         meta.appendPrefixed(text)
-        finish(.refuse, runID: runID, step: 0, bulkBytes: 0)
+        finish(.refuse, runID: runID, step: 0, bulkBytes: 0, version: version)
+    }
+
+    /// What a coordinator says to a worker of protocol version `version`.
+    public static func otherVersionText(workerVersion version: UInt16) -> String {
+        "this coordinator speaks dptrain protocol version \(protocolVersion) and this worker version \(version): "
+            + "they are different releases; run the same dptrain release on every machine"
     }
 
     /// A worker's report that it cannot go on with the run.
@@ -185,12 +193,12 @@ public struct MessageEncoder {
         meta.removeAll(keepingCapacity: true)
     }
 
-    private mutating func finish(_ type: MessageType, runID: UInt64, step: UInt64, bulkBytes: Int) {
+    private mutating func finish(_ type: MessageType, runID: UInt64, step: UInt64, bulkBytes: Int, version: UInt16 = protocolVersion) {
         self.bulkBytes = bulkBytes
         self.type = type
         let length = UInt64(meta.count) + UInt64(bulkBytes)
         header.withUnsafeMutableBytes {
-            Header(type: type, runID: runID, step: step, payloadLength: length).write(to: $0)
+            Header(type: type, runID: runID, step: step, payloadLength: length, version: version).write(to: $0)
         }
     }
 }

@@ -12,11 +12,14 @@ public struct Hello: Equatable, Sendable {
     public var blasCore: String
     /// The worker joins a run on other kernels, giving up bit-identity.
     public var acceptsOtherKernels: Bool
+    /// The worker's CPU multiplies bf16 natively: it may join a run that computes in bf16.
+    public var computesBF16: Bool
     /// Set when the worker can take its weights and send its gradients through shared memory.
     public var sharedMemory: SharedMemoryOffer?
 
     public init(previousWorkerID: UInt32 = 0, host: String, blasCore: String = "", acceptsOtherKernels: Bool = false,
-                sharedMemory: SharedMemoryOffer? = nil) {
+                computesBF16: Bool = false, sharedMemory: SharedMemoryOffer? = nil) {
+        self.computesBF16 = computesBF16
         self.previousWorkerID = previousWorkerID
         self.host = host
         self.blasCore = blasCore

@@ -31,7 +31,8 @@
 //   type       dir   meta                                                   bulk
 //   hello      w->c  u32 previous worker id (0 = new), str host (<= 256 B), empty
 //                    str BLAS core (<= 64 B, OpenBLAS's name for the kernels
-//                    it runs), u8 flags (bit 0: joins a run on other kernels)
+//                    it runs), u8 flags (bit 0: joins a run on other kernels;
+//                    bit 1: computes in bf16 natively, so may join a --compute bf16 run)
 //                    [, str host identity (<= 256 B): a shared-memory offer]
 //   welcome    c->w  u32 worker id, u32 n + n bytes configuration           empty
 //                    (opaque, JSON by the Training layer, <= 64 KiB),
@@ -102,6 +103,14 @@
 // throws a `WireError` that says what was wrong; the receiver drops the
 // message. Whether a step is stale or from the future is the coordinator's
 // state machine's call, not the decoder's: it only reports the step.
+
+// Another release: the header's first 8 bytes (magic, version, type) and a refusal's layout
+// (u16 reason, str text) are the same in every version. A coordinator refuses a hello of
+// another version (wrongVersion) in a header of THAT version, its text naming both versions,
+// so that a worker of any release decodes it and stops; a worker that receives any message of
+// another version from its coordinator stops too, naming both versions, instead of waiting
+// for a welcome it cannot read. A change to any layout above raises the version, and the
+// release's version with it (its minor number is this one).
 
 /// The version every header carries; a peer with another one is refused.
 public let protocolVersion: UInt16 = 5
@@ -175,6 +184,8 @@ public enum RefuseReason: UInt16, CaseIterable, Sendable, CustomStringConvertibl
     case runFinished = 6
     /// The worker's BLAS kernels are not the run's: its gradients would differ in the last bits.
     case otherKernels = 7
+    /// The run computes in bf16 and the worker cannot (no native bf16 on its CPU, or an older dptrain).
+    case noBF16 = 8
 
     public var description: String {
         switch self {
@@ -185,6 +196,7 @@ public enum RefuseReason: UInt16, CaseIterable, Sendable, CustomStringConvertibl
         case .notAuthorised: "not authorised"
         case .duplicateID: "duplicate worker id"
         case .otherKernels: "other BLAS kernels"
+        case .noBF16: "cannot compute in bf16"
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import OutputFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -57,10 +58,40 @@ extension Certificate {
             throw CertificateError.cannotRead(path: path, reason: String(cString: strerror(errno)))
         }
         let mode = UInt16(info.st_mode & 0o7777)
-        guard mode & 0o077 == 0 else { throw CertificateError.secretOpenToOthers(path: path, mode: mode) }
+        guard mode & 0o077 == 0 || isKubernetesSecret(path: path, info: info) else {
+            throw CertificateError.secretOpenToOthers(path: path, mode: mode)
+        }
         let certificate = try load(path: path)
         guard certificate.secretKey != nil else { throw CertificateError.noSecretKey(path: path) }
         return certificate
+    }
+
+    /// A key that Kubernetes mounted from a Secret into a pod whose securityContext has an
+    /// fsGroup, exactly as the kubelet lays it out: owned by root, group the pod's fsGroup (one of
+    /// this process's groups), read-only for the owner and the group and nothing for others
+    /// (0440: the kubelet adds group read to any defaultMode when an fsGroup is set, and without
+    /// one a non-root container cannot read a 0400 root-owned key at all), reached through the
+    /// kubelet's atomic-writer link NAME -> ..data/NAME.
+    ///
+    /// Why that is safe: the only readers are root, who can read any file anyway, and the
+    /// processes of this process's own group, which Kubernetes gives to this pod's containers
+    /// alone; nobody but root can change the file (no write bits, a read-only volume), so nobody
+    /// can swap the key; and the ..data link is the kubelet's own layout, which a hand-made
+    /// group-readable key on a shared host does not have, so that one is still refused.
+    static func isKubernetesSecret(path: String, info: stat) -> Bool {
+        let mode = info.st_mode & 0o7777
+        guard info.st_uid == 0, mode & ~mode_t(0o440) == 0, processGroups().contains(info.st_gid) else { return false }
+        var link = [CChar](repeating: 0, count: 4096)
+        let length = readlink(path, &link, link.count - 1)
+        guard length > 0 else { return false }
+        return String(decoding: link.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self).hasPrefix("..data/")
+    }
+
+    /// This process's group and supplementary groups.
+    private static func processGroups() -> Set<gid_t> {
+        var groups = [gid_t](repeating: 0, count: Int(getgroups(0, nil)) + 1)
+        let count = getgroups(Int32(groups.count), &groups)
+        return Set(groups.prefix(max(0, Int(count)))).union([getgid(), getegid()])
     }
 
     /// Writes DIRECTORY/NAME.key (mode 0644) and DIRECTORY/NAME.key_secret (mode 0600, never
@@ -77,15 +108,14 @@ extension Certificate {
         return (publicPath, secretPath)
     }
 
+    /// Written whole beside the path, synced, then linked into place (never replacing a file
+    /// that appeared meanwhile), with exactly `mode` from the start: a secret is never readable by others.
     private static func create(_ path: String, mode: mode_t, text: String) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, mode)
-        guard descriptor >= 0 else { throw CertificateError.cannotWrite(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        // The umask may have taken bits away from a public file's mode; set exactly what was asked.
-        fchmod(descriptor, mode)
-        let bytes = Array(text.utf8)
-        guard bytes.withUnsafeBytes({ Glibc.write(descriptor, $0.baseAddress, $0.count) }) == bytes.count else {
-            throw CertificateError.cannotWrite(path: path, reason: String(cString: strerror(errno)))
+        do {
+            try OutputFile.write(text, to: path, mode: mode, existing: .keep)
+        } catch let error as FileError {
+            if error.code == EEXIST { throw CertificateError.exists(path: path) }
+            throw CertificateError.cannotWrite(path: path, reason: "\(error.reason); \(error.advice)")
         }
     }
 }

@@ -50,9 +50,11 @@ public struct PollItem {
 @discardableResult
 public func poll(_ items: inout [PollItem], timeoutMilliseconds: Int) throws -> Int {
     let ready = try withUnsafeTemporaryAllocation(of: zmq_pollitem_t.self, capacity: items.count) { raw in
-        for (index, item) in items.enumerated() {
+        // By index: an iterator over `items` would hold a second reference to its buffer, and the
+        // writes of `ready` below would then copy the array on every poll.
+        for index in items.indices {
             raw.initializeElement(at: index, to: zmq_pollitem_t(
-                socket: item.socket?.handle, fd: item.descriptor, events: item.events.rawValue, revents: 0))
+                socket: items[index].socket?.handle, fd: items[index].descriptor, events: items[index].events.rawValue, revents: 0))
         }
         defer { _ = raw.deinitialize() }
         let result = zmq_poll(raw.baseAddress, Int32(items.count), timeoutMilliseconds)

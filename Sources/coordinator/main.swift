@@ -5,4 +5,4 @@ import Training
 // The same as `dptrain coordinator`, under its own name for deployments.
 BLASKernels.ensureFastKernels()
 setvbuf(stdout, nil, _IOLBF, 0)
-CoordinatorCommand.main()
+CoordinatorCommand.mainWithExitStatus()

@@ -10,7 +10,7 @@ setvbuf(stdout, nil, _IOLBF, 0)
 // spare two copies of the statically linked runtime), it is that command, as the executables of
 // those names are.
 switch URL(fileURLWithPath: CommandLine.arguments[0]).lastPathComponent {
-case "coordinator": CoordinatorCommand.main()
-case "worker": WorkerCommand.main()
-default: DptrainCommand.main()
+case "coordinator": CoordinatorCommand.mainWithExitStatus()
+case "worker": WorkerCommand.mainWithExitStatus()
+default: DptrainCommand.mainWithExitStatus()
 }

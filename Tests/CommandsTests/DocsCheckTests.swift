@@ -34,7 +34,7 @@ final class DocsCheckTests: XCTestCase {
             """)
         XCTAssertEqual(result.status, 1, result.output + result.errors)
         XCTAssertTrue(result.errors.contains("\(result.path):5: exited 64: dptrain tran --epochs 1"), result.errors)
-        XCTAssertTrue(result.errors.contains("Unexpected argument 'tran'"), result.errors)
+        XCTAssertTrue(result.errors.contains("'tran' is not a dptrain command: did you mean `dptrain train`?"), result.errors)
     }
 
     func testWorkingCommandsPassAndTextBlocksAreNotRun() throws {

@@ -48,3 +48,4 @@ final class FlagErrorTests: XCTestCase {
         XCTAssertEqual(seedConfig.epochs, 5)
     }
 }
+

@@ -65,7 +65,7 @@ final class OwnDataProcessTests: ProcessTestCase {
         let mismatch = try start("mismatch", ["evaluate", "--model", "\(folder)/digits.safetensors", "--data", "\(folder)/cancer.csv",
                                                   "--label-column", "diagnosis"])
         wait(mismatch)
-        XCTAssertEqual(mismatch.terminationStatus, 1)
+        XCTAssertEqual(mismatch.terminationStatus, 65)
         XCTAssertEqual(errors("mismatch"), "Error: \(folder)/cancer.csv: samples of 30 features, but the model takes 64; evaluate it on data shaped as its training data\n")
     }
 
@@ -83,14 +83,14 @@ final class OwnDataProcessTests: ProcessTestCase {
             FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
             let run = try start(name, ["train", "--data", path, "--test-fraction", "0.2"])
             wait(run, seconds: 30)
-            XCTAssertEqual(run.terminationStatus, 1, name)
+            XCTAssertEqual(run.terminationStatus, 65, name)  // EX_DATAERR: a restart cannot cure it
             XCTAssertEqual(errors(name), "Error: \(path): \(detail)\n", name)
         }
         let noTest = "\(folder)/two.csv"
         FileManager.default.createFile(atPath: noTest, contents: Data("0,1\n1,2\n".utf8))
         let run = try start("no-test", ["train", "--data", noTest])
         wait(run, seconds: 30)
-        XCTAssertEqual(run.terminationStatus, 1)
+        XCTAssertEqual(run.terminationStatus, 65)
         XCTAssertEqual(errors("no-test"), "Error: \(noTest): has no test split: pass --test-fraction 0.2 to hold out a fifth of it, or --test-data FILE\n")
     }
 }

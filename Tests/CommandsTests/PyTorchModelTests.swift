@@ -56,7 +56,7 @@ final class PyTorchModelTests: ProcessTestCase {
         _ = try run("small", ["train", "--epochs", "1", "--hidden", "16", "--save", "\(folder)/small.safetensors"])
         let refused = try start("refused", ["train", "--init-from", "\(folder)/small.safetensors", "--hidden", "32"])
         wait(refused)
-        XCTAssertEqual(refused.terminationStatus, 1)
+        XCTAssertEqual(refused.terminationStatus, 65)
         XCTAssertEqual(errors("refused"), "Error: \(folder)/small.safetensors: it is a 784-16-10 model, but this run trains 784-32-10; "
                        + "start from a model of the data's inputs and classes, or leave out --hidden and --no-bias\n")
     }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Commands
+import Wire
 
 /// What a scheduler's template relies on: a worker that finds its coordinator in the
 /// environment, and executables that say which release and commit they are.
@@ -43,8 +44,10 @@ final class RendezvousTests: ProcessTestCase {
             let process = try start(program, arguments)
             wait(process, seconds: 10)
             XCTAssertEqual(process.terminationStatus, 0)
-            XCTAssertEqual(output(program), "\(program) \(BuildInfo.version) (commit \(BuildInfo.commit))\n")
+            XCTAssertEqual(output(program), "\(program) \(BuildInfo.version) (protocol \(protocolVersion), commit \(BuildInfo.commit))\n")
         }
         XCTAssertTrue(BuildInfo.version.split(separator: ".").count == 3, BuildInfo.version)
+        // A release of another protocol is another release: its minor number is the protocol's version.
+        XCTAssertEqual(BuildInfo.version.split(separator: ".")[1], "\(protocolVersion)")
     }
 }

@@ -212,3 +212,74 @@ final class SecurityProcessTests: ProcessTestCase {
         XCTAssertEqual(admitted.terminationStatus, 0, errors("admitted"))
     }
 }
+
+/// Keys as Kubernetes mounts a Secret volume into a pod with runAsUser, runAsGroup and fsGroup
+/// 65532 (deploy/kubernetes): the kubelet's layout (NAME -> ..data/NAME, ..data -> a timestamped
+/// folder), each file owned by root, group 65532, mode 0440 whatever the defaultMode. A
+/// coordinator and a worker run as user 65532 with them and train.
+final class KubernetesSecretTests: ProcessTestCase {
+    static let podUser: gid_t = 65532
+
+    /// `names` from `keys`, laid out as the kubelet lays out a Secret volume in `volume`.
+    func secretVolume(_ volume: String, from keys: String, _ names: [String], owner: uid_t = 0, group: gid_t = podUser,
+                      mode: mode_t = 0o440, kubeletLayout: Bool = true) throws {
+        let data = "\(volume)/..2026_12_07_13_20_00.123456789"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        for name in names {
+            let file = kubeletLayout ? "\(data)/\(name)" : "\(volume)/\(name)"
+            try FileManager.default.copyItem(atPath: "\(keys)/\(name)", toPath: file)
+            XCTAssertEqual(chown(file, owner, group), 0)
+            XCTAssertEqual(chmod(file, mode), 0)
+            if kubeletLayout { try FileManager.default.createSymbolicLink(atPath: "\(volume)/\(name)", withDestinationPath: "..data/\(name)") }
+        }
+        if kubeletLayout { try FileManager.default.createSymbolicLink(atPath: "\(volume)/..data", withDestinationPath: (data as NSString).lastPathComponent) }
+        XCTAssertEqual(chown(volume, 0, Self.podUser), 0)
+        XCTAssertEqual(chmod(volume, 0o2755), 0)   // root:fsGroup, setgid, as the kubelet leaves it
+    }
+
+    func testKeysMountedAsKubernetesSecretsAreAccepted() throws {
+        try XCTSkipUnless(CurveKeyPair.isAvailable, "this libzmq was built without CURVE (libsodium)")
+        try XCTSkipUnless(getuid() == 0, "making root-owned files of another group needs root (deploy/test.sh runs as root in CI)")
+        let keys = "\(folder)/keys"
+        try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "\(folder)/authorized", withIntermediateDirectories: true)
+        for name in ["coordinator", "worker"] { try Certificate(keyPair: try CurveKeyPair.generate()).write(name: name, directory: keys) }
+        try FileManager.default.copyItem(atPath: "\(keys)/worker.key", toPath: "\(folder)/authorized/worker.key")
+        try secretVolume("\(folder)/coordinator-keys", from: keys, ["coordinator.key_secret"])
+        try secretVolume("\(folder)/worker-keys", from: keys, ["worker.key_secret", "coordinator.key"])
+        chmod(folder, 0o755)
+
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let user = String(Self.podUser)
+        let coordinator = try start("coordinator", ["coordinator", "--bind", endpoint, "--workers", "1", "--epochs", "1",
+                                                    "--key", "\(folder)/coordinator-keys/coordinator.key_secret",
+                                                    "--authorized-keys", "\(folder)/authorized"], user: user)
+        let worker = try start("worker", ["worker", "--connect", endpoint], environment: [
+            "DPTRAIN_KEY": "\(folder)/worker-keys/worker.key_secret", "DPTRAIN_COORDINATOR_KEY": "\(folder)/worker-keys/coordinator.key"], user: user)
+        wait(coordinator)
+        wait(worker, seconds: 30)
+        XCTAssertEqual(coordinator.terminationStatus, 0, errors("coordinator"))
+        XCTAssertEqual(worker.terminationStatus, 0, errors("worker"))
+        XCTAssertNotNil(accuracy(output("coordinator")), output("coordinator"))
+    }
+
+    /// The same mode without the kubelet's layout, or of a group not the process's, or readable
+    /// by others, or writable by the group, is still refused: the rule is no wider than a Secret.
+    func testAGroupReadableKeyOutsideASecretVolumeIsStillRefused() throws {
+        try XCTSkipUnless(getuid() == 0, "making root-owned files of another group needs root")
+        let keys = "\(folder)/keys"
+        try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
+        try Certificate(keyPair: try CurveKeyPair.generate()).write(name: "worker", directory: keys)
+        let secret = "worker.key_secret"
+        let cases: [(String, uid_t, gid_t, mode_t, Bool)] = [
+            ("hand-made", 0, getgid(), 0o440, false), ("other-group", 0, 4242, 0o440, true),
+            ("other-owner", 4242, getgid(), 0o440, true), ("others-read", 0, getgid(), 0o444, true), ("group-write", 0, getgid(), 0o460, true),
+        ]
+        for (name, owner, group, mode, layout) in cases {
+            try secretVolume("\(folder)/\(name)", from: keys, [secret], owner: owner, group: group, mode: mode, kubeletLayout: layout)
+            XCTAssertThrowsError(try Certificate.loadSecret(path: "\(folder)/\(name)/\(secret)"), name)
+        }
+        try secretVolume("\(folder)/secret", from: keys, [secret], owner: 0, group: getgid())
+        XCTAssertNoThrow(try Certificate.loadSecret(path: "\(folder)/secret/\(secret)"))
+    }
+}

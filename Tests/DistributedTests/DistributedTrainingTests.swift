@@ -24,7 +24,7 @@ final class DistributedTrainingTests: XCTestCase {
     }
 
     /// Runs a coordinator on this thread and `workers` workers on their own; `whileTraining`
-    /// runs on another thread once the first step is done.
+    /// runs on another thread once the first step is done, the run held until it is (`FirstStep`).
     func distributed(_ config: TrainingConfig, workers: Int, train: LabeledImages, test: LabeledImages,
                      endpoint: String = "tcp://127.0.0.1:*", maxWorkers: Int = .max, precision: WirePrecision = .float32,
                      sharedMemory: Bool = true, whileTraining: ((String) -> Void)? = nil)
@@ -40,7 +40,7 @@ final class DistributedTrainingTests: XCTestCase {
             done.enter()
             Thread { try? worker.run(); done.leave() }.start()
         }
-        let observer = FirstStep { if let whileTraining { done.enter(); Thread { whileTraining(coordinator.endpoint); done.leave() }.start() } }
+        let observer = FirstStep(coordinator, whileTraining.map { action in { action(coordinator.endpoint) } })
         let report = try coordinator.run(observer: observer)
         XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
         return (coordinator, report)
@@ -120,13 +120,28 @@ final class DistributedTrainingTests: XCTestCase {
     }
 }
 
-/// Calls `action` once, after the first step.
+/// After the first step, runs `action` on a thread of its own and holds the run there, the
+/// coordinator serving its socket, until the action is done: everything the action sends is read
+/// and answered while the run is under way. (Left to race the run, a rogue whose thread was
+/// scheduled late found a run of 100 steps already over: its hello was never answered, and
+/// SecureTrainingTests failed with "XCTUnwrap failed" once in two full runs.)
 final class FirstStep: TrainingObserver {
+    private unowned let coordinator: Coordinator
     private var action: (() -> Void)?
-    init(_ action: @escaping () -> Void) { self.action = action }
+
+    init(_ coordinator: Coordinator, _ action: (() -> Void)?) {
+        self.coordinator = coordinator
+        self.action = action
+    }
+
     func stepFinished(_ progress: StepProgress) {
-        action?()
-        action = nil
+        guard let action else { return }
+        self.action = nil
+        let finished = DispatchSemaphore(value: 0)
+        Thread { action(); finished.signal() }.start()
+        while finished.wait(timeout: .now()) == .timedOut {
+            XCTAssertNoThrow(try coordinator.pump(timeoutMilliseconds: 10))
+        }
     }
 }
 

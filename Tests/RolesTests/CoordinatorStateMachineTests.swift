@@ -112,6 +112,22 @@ final class CoordinatorStateMachineTests: XCTestCase {
         XCTAssertEqual(admitted(m.receiveHello(Hello(host: "b", blasCore: "Haswell", acceptsOtherKernels: true), from: bob, now: 0))?.blasCore, "Haswell")
     }
 
+    /// A bf16 run admits only workers that compute in bf16 natively; a float32 run admits any.
+    func testAWorkerThatCannotComputeInBF16IsRefusedFromABF16Run() {
+        var settings = Machine.Settings(expectedWorkers: 2, sampleCount: 60, batchSize: 10, shardCount: 2, seed: 1, epochs: 1)
+        settings.compute = .bf16
+        var m = Machine(settings: settings)
+        let refused = m.receiveHello(Hello(host: "b"), from: bob, now: 0)
+        XCTAssertEqual(refused.last, .refuse(bob, .noBF16, "this run computes in bf16 and this worker cannot: its CPU has neither AVX512-BF16 nor AMX "
+                                             + "(or its dptrain predates --compute); run it on a CPU that has them, or train in float32",
+                                             answeringRun: nil))
+        XCTAssertEqual(m.dropped, ["refused_hello_no_bf16": 1])
+        XCTAssertNotNil(admitted(m.receiveHello(Hello(host: "a", computesBF16: true), from: alice, now: 0)))
+
+        var float32 = machine()
+        XCTAssertNotNil(admitted(float32.receiveHello(Hello(host: "b"), from: bob, now: 0)))
+    }
+
     func testSecondHelloFromAMemberIsDropped() {
         var m = machine()
         _ = m.receiveHello(Hello(host: "a"), from: alice, now: 0)

@@ -22,8 +22,9 @@ final class RoundTripTests: XCTestCase {
 
     /// The hello carries the BLAS core and its flag, and after them the shared-memory offer when there is one.
     func testHello() throws {
-        for offer in [nil, SharedMemoryOffer(hostIdentity: "boot-id pid:[4026531836]")] {
-            let sent = Hello(previousWorkerID: 3, host: "node-ü pid 42", blasCore: "SkylakeX", acceptsOtherKernels: true, sharedMemory: offer)
+        for (offer, bf16) in [(nil, false), (SharedMemoryOffer(hostIdentity: "boot-id pid:[4026531836]"), true), (nil, true)] {
+            let sent = Hello(previousWorkerID: 3, host: "node-ü pid 42", blasCore: "SkylakeX", acceptsOtherKernels: !bf16,
+                             computesBF16: bf16, sharedMemory: offer)
             let frames = try encode { try $0.hello(sent) }
             try decoding(frames, toCoordinator) { envelope in
                 guard case .hello(let hello) = envelope.body else { return XCTFail("\(envelope.body)") }

@@ -60,6 +60,23 @@ assert worker["resources"]["requests"]["cpu"] in ("1", 1, "1000m"), "a worker do
 env = {e["name"]: e.get("value") for e in worker["env"]}
 port = service["spec"]["ports"][0]["port"]
 assert env["DPTRAIN_COORDINATOR"] == f"tcp://{service['metadata']['name']}:{port}", "the workers do not find the Service"
+# The secret keys as the kubelet will lay them out: with an fsGroup it makes every Secret file
+# root:fsGroup and adds group read to defaultMode, so dptrain must be given exactly what
+# KubernetesSecretTests (Tests/CommandsTests/SecurityProcessTests.swift) proves it accepts: 0440,
+# group 65532 = the pod's own group, read-only. Anything wider (0444) dptrain refuses, rightly.
+for pod in (job["spec"]["template"]["spec"], deployment["spec"]["template"]["spec"]):
+    context = pod["securityContext"]
+    assert context["runAsUser"] == context["runAsGroup"] == context["fsGroup"] == 65532, "the pod's user, group and fsGroup are not 65532"
+    container = pod["containers"][0]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    for volume in pod["volumes"]:
+        secret = volume.get("secret")
+        if not secret or not any(i["path"].endswith(".key_secret") for i in secret.get("items", [])):
+            continue
+        modes = [secret.get("defaultMode", 0o644)] + [i["mode"] for i in secret["items"] if "mode" in i]
+        assert all((m | 0o440) == 0o440 for m in modes), f"{volume['name']}: a secret key mode {[oct(m) for m in modes]} wider than 0440"
+        assert mounts[volume["name"]].get("readOnly") is True, f"{volume['name']} is not mounted read-only"
+    assert container["image"].startswith("dptrain:"), "the image is not dptrain's"
 print("test-kubernetes.sh: ok: Job + Service, Deployment at 1 CPU per worker, Secret, PVC; workers find tcp://%s:%d" % (service["metadata"]["name"], port))
 PY
 echo "test-kubernetes.sh: passed (kubernetes-validate $("$venv/bin/kubernetes-validate" --version 2>&1 | head -1), Kubernetes schemas ${1:-of its default version})"

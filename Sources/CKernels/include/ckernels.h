@@ -70,4 +70,17 @@ void dptrain_fixed_fold(const void *source, size_t count, int width, void *sums,
 void dptrain_fixed_total(const void *const *sources, const int *widths, size_t sourceCount, size_t folded,
                          size_t begin, size_t end, void *sums, double inverseScale, float *out);
 
+// bfloat16 compute (--compute bf16).
+
+/// Rows `indices[0..<count]` of `pixels` (samples, features) as bfloat16 pixel values, 0 to 255
+/// (exact: bfloat16 holds every integer to 256), into `out` (count, features).
+void dptrain_gather_rows_bf16(const uint8_t *pixels, size_t features, const int32_t *indices, size_t count,
+                              uint16_t *out);
+
+/// dZ = dA * act'(A) over (rows, columns), from the float32 dA and the bfloat16 forward output A
+/// (`activation`: 1 relu, 2 sigmoid, 3 tanh): written as bfloat16 into `dz`, and the column sums
+/// of the float32 dZ into `column_sums` (the bias gradient; NULL for none).
+void dptrain_bf16_activation_backward(int activation, const float *da, const uint16_t *a, size_t rows, size_t columns,
+                                      uint16_t *dz, float *column_sums);
+
 #endif
