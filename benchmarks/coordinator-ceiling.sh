@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The coordinator's ceiling three ways in one run: float32 over tcp loopback, bf16 over
-# tcp loopback, and float32 through shared memory. Each is `dptrain bench
-# --simulated-workers` (a real coordinator against simulated workers that answer each
-# step at once); then each alternative's samples/s over float32 tcp's, per worker count.
+# tcp loopback, and float32 through shared memory. Each is `dptrain bench ceiling` (a real
+# coordinator against simulated workers that answer each step at once); then each
+# alternative's samples/s over float32 tcp's, per worker count.
 #   benchmarks/coordinator-ceiling.sh [HIDDEN] [COUNTS] [BATCH] [STEPS]
 # e.g. benchmarks/coordinator-ceiling.sh 800 1,2,4,8,16 512 80
 set -euo pipefail
@@ -11,7 +11,7 @@ hidden=${1:-800} counts=${2:-1,2,4,8,16} batch=${3:-512} steps=${4:-80}
 swift build -c release --product dptrain >/dev/null 2>&1
 dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
 bench() {
-  .build/release/dptrain bench --simulated-workers "$counts" --hidden "$hidden" --batch "$batch" --steps "$steps" "$@"
+  .build/release/dptrain bench ceiling "$counts" --hidden "$hidden" --batch "$batch" --steps "$steps" "$@"
 }
 bench --wire-precision float32 --shared-memory off --metrics "$dir/tcp.jsonl"
 bench --wire-precision bf16 --shared-memory off --metrics "$dir/bf16.jsonl"

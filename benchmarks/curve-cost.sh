@@ -5,7 +5,7 @@
 # dptrain process keeps them (ZMQ.Context); then libsodium's own speed for the
 # same bytes (benchmarks/tools/aead-speed.c), the floor under CURVE's cost; then
 # whole runs of 2 workers x 512 (a global --batch of 1024) over tcp loopback,
-# plaintext and CURVE alternating (dptrain bench --secure).
+# plaintext and CURVE alternating (dptrain bench secure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product dptrain >/dev/null 2>&1
@@ -18,4 +18,4 @@ for curve in 0 1; do
   echo "large buffers in heap: $(GLIBC_TUNABLES=$heap "$dir/curve-message-cost" "$curve")"
 done
 "$dir/aead-speed"
-.build/release/dptrain bench --workers 2 --batch 1024 --epochs 3 --secure --rounds "${ROUNDS:-5}"
+.build/release/dptrain bench secure 2 --batch 1024 --epochs 3 --rounds "${ROUNDS:-5}"

@@ -5,7 +5,8 @@
 #   BEFORE=/tmp/before-build/release/dptrain benchmarks/same-weights-cost.sh [BATCH] [ROUNDS] [EPOCHS] [WORKERS]
 # (default 1024 7 3 "1 2"). Each round runs BEFORE's `bench --workers W --batch BATCH/W` then
 # this build's `bench --workers W --batch BATCH`, and prints both samples/s; the medians and
-# the median of the rounds' ratios close. Build BEFORE from a commit before the change, e.g.
+# the median of the rounds' ratios close. Both are called with the older spelling of `bench
+# workers W`, which every build reads. Build BEFORE from a commit before the change, e.g.
 #   git worktree add /tmp/before 41b8c00 && (cd /tmp/before && swift build -c release --scratch-path /tmp/before-build)
 set -euo pipefail
 cd "$(dirname "$0")/.."

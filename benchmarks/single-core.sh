@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 core=${1:-0}
 anchors=${ANCHORS:-../shared/anchors}
 swift build -c release --product dptrain >/dev/null
-bench=$(taskset -c "$core" .build/release/dptrain bench --models 784-128-10 --batches 128 --seconds 3)
+bench=$(taskset -c "$core" .build/release/dptrain bench step --models 784-128-10 --batches 128 --seconds 3)
 echo "$bench"
 ours=$(echo "$bench" | awk '$1 == "784-128-10" && $2 == 128 {gsub(",", "", $3); print $3}')
 numpy_rate() {

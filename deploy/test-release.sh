@@ -63,7 +63,7 @@ pass "$(grep -c "$root/bin/../lib/" ldd.txt) libraries from the archive's lib/, 
 
 for program in dptrain coordinator worker; do
   line=$("$bin/$program" --version)
-  [[ $line =~ ^$program\ [0-9]+\.[0-9]+\.[0-9]+\ \(commit\ $EXPECTED_COMMIT(-dirty)?\)$ ]] || fail "$program --version says '$line', expected commit $EXPECTED_COMMIT"
+  [[ $line =~ ^$program\ [0-9]+\.[0-9]+\.[0-9]+\ \(protocol\ [0-9]+,\ commit\ $EXPECTED_COMMIT(-dirty)?\)$ ]] || fail "$program --version says '$line', expected commit $EXPECTED_COMMIT"
 done
 pass "--version: $("$bin/dptrain" --version)"
 

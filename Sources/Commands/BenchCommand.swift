@@ -8,12 +8,41 @@ import Roles
 import Training
 import Wire
 
+/// `dptrain bench`: dptrain's benchmarks, one subcommand each, so that each takes only the
+/// options that shape it.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the step loop on one core, or distributed training with N workers.",
+        abstract: "Measure dptrain: the step loop on one core, distributed runs, encryption, logging, the coordinator's ceiling.",
         discussion: """
-            Without --workers: for each model and batch size, samples/s of the training step (gather, \
+            Each prints a table; `dptrain bench BENCHMARK --help` says what its columns \
+            are and which options shape it. For example:
+
+              taskset -c 0 dptrain bench          the step loop, pinned for steady figures
+              dptrain bench workers 1,2,4         1, 2 and 4 worker processes
+              dptrain bench secure 2 --rounds 5   2 workers, plaintext against CURVE
+              dptrain bench ceiling 1,2,4,8       a coordinator against simulated workers
+              dptrain bench logging               a run without and with its logs
+            """,
+        subcommands: [BenchStepCommand.self, BenchWorkersCommand.self, BenchSecureCommand.self, BenchCeilingCommand.self,
+                      BenchLoggingCommand.self],
+        defaultSubcommand: BenchStepCommand.self)
+
+    /// Loads the data for a benchmark that trains on it, on one BLAS thread, and says which kernels run.
+    static func loadOnOneThread(_ options: DataOptions) throws -> PreparedData {
+        let data = try options.prepareAsIs()
+        BLAS.useOneThread()
+        print(BLASKernels.summary)
+        return data
+    }
+}
+
+struct BenchStepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "step",
+        abstract: "The step loop on one core against the sgemm ceiling (the default benchmark).",
+        discussion: """
+            For each model and batch size, samples/s of the training step (gather, \
             forward, backward, momentum update), the GFLOP/s that makes, the single-thread sgemm GFLOP/s \
             measured on the same core in the same run at the first layer's shape, the efficiency \
             between them, and samples/s of the step as training computes it (the batch's default shards \
@@ -21,26 +50,6 @@ struct BenchCommand: ParsableCommand {
             --compute bf16 beside them: oneDNN's one-thread bf16 matmul GFLOP/s at the first layer's shape \
             and the exact step's samples/s, with the kernels oneDNN runs. Pin it for steady figures: \
             taskset -c 0 dptrain bench
-
-            With --workers 1,2,4: for each count, a coordinator (in this process) and that many worker \
-            processes train 784-128-10 over ipc for --epochs epochs at the global batch --batch (the same \
-            for every count, so every count trains the same model); prints samples/s, the speed-up over \
-            the first count, and where each step's time went.
-
-            With --secure, each count runs over tcp loopback in plaintext and with CURVE keys made for \
-            the run, alternating --rounds times, and a line gives the median CURVE samples/s as a share of \
-            plaintext's.
-
-            With --logging-cost: single-process default runs (784-128-10, batch 128, 3 epochs) alternate \
-            without and with --metrics and --tensorboard at the default --log-every; prints both samples/s \
-            and CPU time per run, and the difference.
-
-            With --simulated-workers 1,2,4,8,16: the coordinator's ceiling. For each count, a coordinator \
-            (in this process, over tcp loopback) against that many simulated workers that answer each step \
-            at once with a stored gradient: steps/s, samples/s and MB/s through the coordinator, and where \
-            each step's time went. --hidden, --batch (per simulated worker here, one shard each), --steps, --wire-precision and \
-            --shared-memory (off by default here, to measure tcp) shape the run; --metrics FILE writes one \
-            {"event":"bench",...} JSON line per count.
             """)
 
     @Option(help: ArgumentHelp("Models as layer widths, comma-separated lists of dash-joined sizes.", valueName: "list"))
@@ -52,117 +61,51 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seconds to measure each figure.")
     var seconds = 2.0
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Worker counts for a distributed benchmark, comma-separated.", valueName: "list"))
-    var workers: String?
-
-    @Option(parsing: .unconditional, help: "Global batch of the distributed benchmark, whatever the worker count (default 1024).")
-    var batch = 1024
-
-    @Option(parsing: .unconditional, help: "Shards of the distributed benchmark (default: --batch / 128, between 2 and 16).")
-    var shards: Int?
-
-    @Option(parsing: .unconditional, help: "Epochs each distributed run trains.")
-    var epochs = 1
-
-    @Flag(help: "With --workers: run each count twice over tcp loopback, in plaintext and with CURVE, and print what encryption costs.")
-    var secure = false
-
-    @Option(help: "With --secure: plaintext and CURVE runs of each count, alternating, this many of each; their medians are compared.")
-    var rounds = 3
-
-    @Flag(name: .customLong("logging-cost"), help: "Measure what the metrics file and TensorBoard cost a training run, over --rounds runs each way.")
-    var loggingCost = false
-
-    @Option(name: .customLong("log-every"), help: ArgumentHelp("Steps between logged steps for --logging-cost (default: the runs' default).", valueName: "n"))
-    var logEvery: Int?
-
-    @Option(name: .customLong("simulated-workers"), parsing: .unconditional, help: ArgumentHelp("Simulated worker counts for the coordinator's ceiling, comma-separated.", valueName: "list"))
-    var simulatedWorkers: String?
-
-    @Option(parsing: .unconditional, help: ArgumentHelp("Hidden layer widths of the --simulated-workers model, comma-separated: 128 or 512,256.", valueName: "list"))
-    var hidden = "128"
-
-    @Option(parsing: .unconditional, help: "Steps each --simulated-workers count is measured over.")
-    var steps = 40
-
-    @Option(name: .customLong("wire-precision"), help: ArgumentHelp("How weights and gradients travel in --simulated-workers: float32, or bf16 (half the bytes both ways, as for --wire-precision on the coordinator).", valueName: "format"))
-    var wirePrecision: WirePrecision = .float32
-
-    @Option(name: .customLong("shared-memory"), help: ArgumentHelp("With --simulated-workers: on, weights and gradients through shared memory (as for any worker on the coordinator's host); off, over tcp loopback.", valueName: "on|off"))
-    var sharedMemory: SharedMemorySwitch = .off
-
-    @Option(help: ArgumentHelp("With --simulated-workers, write one JSON line per count to this file.", valueName: "file"))
-    var metrics: String?
-
     @OptionGroup var dataOptions: DataOptions
 
+    /// The spellings from before the benchmarks were subcommands (`bench --workers 1,2`,
+    /// `--secure`, `--simulated-workers`, `--logging-cost`), which scripts still use: read as the
+    /// subcommand they name.
+    @Argument(parsing: .allUnrecognized, help: .hidden)
+    var olderSpelling: [String] = []
+
     func validate() throws {
+        guard olderSpelling.isEmpty else {
+            _ = try olderSpellingCommand()   // its own options, checked by its own rules
+            return
+        }
         guard parsedModels != nil else { throw ValidationError("--models '\(models)' must be like 784-128-10,784-512-256-10") }
         guard parsedBatches != nil else { throw ValidationError("--batches '\(batches)' must be positive integers like 32,128,512") }
         guard seconds > 0 && seconds <= 600 else { throw ValidationError("--seconds must be between 0 and 600") }
-        if workers != nil && parsedWorkerCounts == nil {
-            throw ValidationError("--workers '\(workers!)' must be worker counts from 1 to 256 like 1,2,4")
-        }
-        if let logEvery, logEvery < 1 { throw ValidationError("--log-every must be at least 1 (got \(logEvery))") }
-        guard batch > 0, epochs > 0 else { throw ValidationError("--batch and --epochs must be at least 1") }
-        if let shards, let problem = ShardPlan.problem(sampleCount: .max, shardCount: shards, batchSize: batch) { throw ValidationError(problem) }
-        guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be between 1 and 100") }
-        if secure && workers == nil { throw ValidationError("--secure compares distributed runs: give --workers too, e.g. --workers 2 --secure") }
-        if let simulatedWorkers {
-            guard parse(counts: simulatedWorkers) != nil else {
-                throw ValidationError("--simulated-workers '\(simulatedWorkers)' must be worker counts from 1 to 256 like 1,2,4,8,16")
-            }
-            guard workers == nil else { throw ValidationError("--simulated-workers and --workers are two different benchmarks: give one") }
-            guard parsedHidden != nil else { throw ValidationError("--hidden '\(hidden)' must be comma-separated layer widths of at least 1, such as 128 or 512,256") }
-            guard (1...100_000).contains(steps) else { throw ValidationError("--steps must be between 1 and 100000 (got \(steps))") }
-            guard batch <= 1 << 16 else { throw ValidationError("--batch must be at most 65536 per worker (got \(batch))") }
-        }
-        if metrics != nil && simulatedWorkers == nil { throw ValidationError("--metrics goes with --simulated-workers") }
-        if let metrics { try OutputPath.checkFile(metrics, flag: "--metrics") }
-    }
-
-    var parsedHidden: [Int]? {
-        let widths = hidden.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) ?? 0 }
-        return widths.allSatisfy({ (1...(1 << 16)).contains($0) }) ? widths : nil
-    }
-
-    func parse(counts: String) -> [Int]? {
-        let counts = counts.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) ?? 0 }
-        return !counts.isEmpty && counts.allSatisfy({ (1...256).contains($0) }) ? counts : nil
-    }
-
-    var parsedWorkerCounts: [Int]? {
-        guard let workers else { return nil }
-        let counts = workers.split(separator: ",").compactMap { Int($0) }
-        return counts.count == workers.split(separator: ",").count && !counts.isEmpty && counts.allSatisfy({ (1...256).contains($0) }) ? counts : nil
     }
 
     var parsedModels: [[Int]]? {
-        let models = self.models.split(separator: ",").map { $0.split(separator: "-").compactMap { Int($0) } }
-        return models.allSatisfy({ $0.count >= 2 && $0.allSatisfy { $0 > 0 } }) && !models.isEmpty ? models : nil
+        let models = self.models.split(separator: ",", omittingEmptySubsequences: false).map { BenchList.integers($0, separator: "-", in: 1...(1 << 16)) }
+        return models.allSatisfy({ ($0?.count ?? 0) >= 2 }) ? models.map { $0! } : nil
     }
 
-    var parsedBatches: [Int]? {
-        let batches = self.batches.split(separator: ",").compactMap { Int($0) }
-        return batches.count == self.batches.split(separator: ",").count && batches.allSatisfy({ $0 > 0 }) && !batches.isEmpty ? batches : nil
+    var parsedBatches: [Int]? { BenchList.integers(batches, in: 1...(1 << 20)) }
+
+    /// The benchmark an older spelling names, its options and this one's --data with it (the
+    /// ceiling's simulated workers read no data: it ignored --data then, and does now).
+    func olderSpellingCommand() throws -> ParsableCommand {
+        guard let modern = BenchList.modernSpelling(of: olderSpelling) else {
+            throw ValidationError(BenchList.unknown(olderSpelling[0]))
+        }
+        let data = modern.first == BenchCeilingCommand.configuration.commandName ? nil : dataOptions.data
+        do {
+            return try BenchCommand.parseAsRoot(modern + (data.map { ["--data", $0] } ?? []))
+        } catch {
+            throw ValidationError(BenchCommand.message(for: error))
+        }
     }
 
     func run() throws {
-        if let simulatedWorkers {
-            BLAS.useOneThread()
-            return try SimulatedWorkerBench(workerCounts: parse(counts: simulatedWorkers)!, hidden: parsedHidden!, batch: batch,
-                                            steps: steps, precision: wirePrecision, sharedMemory: sharedMemory.isOn,
-                                            metrics: try metrics.map { try MetricsLog(path: $0) }).run()
+        if !olderSpelling.isEmpty {
+            var command = try olderSpellingCommand()
+            return try command.run()
         }
-        let data = try dataOptions.prepareAsIs()
-        BLAS.useOneThread()
-        print(BLASKernels.summary)
-        if loggingCost {
-            return try LoggingCostBench(rounds: rounds, logEvery: logEvery).run(data: data)
-        }
-        if let counts = parsedWorkerCounts {
-            return try DistributedBench(workerCounts: counts, batch: batch, shards: shards, epochs: epochs, secure: secure, rounds: rounds).run(data: data)
-        }
+        let data = try BenchCommand.loadOnOneThread(dataOptions)
         let bf16 = BF16Support.isAvailable
         print(bf16 ? "bf16: \(OneDNN.version) on \(OneDNN.instructionSet), \(try bf16Kernels()) kernels"
                    : "bf16: not measured: \(BF16Support.currentProblem ?? "")")

@@ -8,7 +8,7 @@ import Roles
 import Training
 import ZMQ
 
-/// `dptrain bench --workers 1,2,4`: real worker processes, a coordinator in
+/// `dptrain bench workers 1,2,4` and `bench secure 2`: real worker processes, a coordinator in
 /// this process, the figures of each run side by side. With `secure`, each count
 /// runs twice over tcp loopback, in plaintext and then with CURVE, for the cost of encryption.
 struct DistributedBench {
@@ -92,7 +92,7 @@ struct DistributedBench {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable)
             // The sockets carry everything: the transport named is the one measured (shared memory,
-            // which a worker on this host would otherwise use, is `--simulated-workers --shared-memory on`).
+            // which a worker on this host would otherwise use, is `bench ceiling --shared-memory on`).
             process.arguments = ["worker", "--connect", coordinator.endpoint, "--give-up-after", "60", "--shared-memory", "off"]
                 + (keys?.workerArguments(worker) ?? [])
             process.standardError = FileHandle.nullDevice

@@ -4,7 +4,7 @@ import Plan
 import Roles
 import Training
 
-/// `dptrain bench --logging-cost`: what the metrics file and TensorBoard cost a
+/// `dptrain bench logging`: what the metrics file and TensorBoard cost a
 /// training run. Single-process runs, whose steps are the shortest and so feel
 /// logging most, alternate without and with both logs; each run's samples/s and
 /// the CPU time its thread used are compared.

@@ -9,7 +9,7 @@ import Training
 import Wire
 import ZMQ
 
-/// `dptrain bench --simulated-workers 1,2,4,8`: the coordinator's ceiling. A real
+/// `dptrain bench ceiling 1,2,4,8`: the coordinator's ceiling. A real
 /// coordinator (the production driver, over tcp loopback) trains against simulated workers,
 /// threads of this process with their own sockets, that answer each step at once with a
 /// stored gradient: what is left is the coordinator's own cost per step, which bounds what

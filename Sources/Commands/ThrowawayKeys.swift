@@ -2,7 +2,7 @@ import Foundation
 import OutputFiles
 import ZMQ
 
-/// `dptrain launch --secure` and `bench --secure`: a key pair for the coordinator and one for each worker, made
+/// `dptrain launch --secure` and `bench secure`: a key pair for the coordinator and one for each worker, made
 /// for one run in a private temporary folder, the workers' public certificates in an
 /// authorized-keys folder: the same path a run across machines takes.
 struct ThrowawayKeys {

@@ -7,11 +7,18 @@ import ZMQ
 /// A stand-in worker for measuring what the coordinator alone can carry: it joins like a
 /// worker, over its own socket, and answers every step at once with a gradient stored at
 /// its welcome, computing nothing and checking nothing but the header. Only for
-/// `dptrain bench --simulated-workers`: the coordinator it talks to is the real one.
+/// `dptrain bench ceiling`: the coordinator it talks to is the real one.
+///
+/// Its decisions about the coordinator (hello with backoff, heartbeats, rejoining one that
+/// went silent, restarted or closed its doorbell, giving up, refusals, shutdown) are
+/// `WorkerStateMachine`'s, as a real `Worker`'s are; only the compute is replaced.
 public final class SimulatedWorker {
-    private let socket: Socket
+    private let endpoint: String
+    private let context: Context
+    private var socket: Socket
     private let message = Message(maxFrames: framesPerMessage)
     private var encoder = MessageEncoder()
+    private var machine: WorkerStateMachine
     private var runID: UInt64 = 0
     private var parameterCount = 0
     /// The stored gradient: fixed-point sums of a converging run's size on the run's grid,
@@ -20,7 +27,6 @@ public final class SimulatedWorker {
     /// is what is measured, not the workers'.
     private var packed: [UInt8] = []
     private var packedWidth = gradientBytesPerValue
-    private let giveUpAfterSeconds: Double
     private let offersSharedMemory: Bool
     /// The segments, when the coordinator granted shared memory: the stored gradient is written
     /// into the slot once, and each step only publishes it anew.
@@ -28,102 +34,162 @@ public final class SimulatedWorker {
     /// The doorbell that comes with shared memory: steps and answers over pipes, as a real
     /// worker on the coordinator's host takes them.
     private var doorbell: Doorbell?
+    private var pollItems: [PollItem] = []
 
     public init(endpoint: String, context: Context, sharedMemory: Bool, giveUpAfterSeconds: Double = 60) throws {
-        self.giveUpAfterSeconds = giveUpAfterSeconds
+        self.endpoint = endpoint
+        self.context = context
         offersSharedMemory = sharedMemory && !SharedSegment.hostIdentity.isEmpty
-        socket = try Socket(context, .dealer)
+        machine = WorkerStateMachine(giveUpAfterSeconds: giveUpAfterSeconds, now: Worker.now())
+        socket = try Self.connectedSocket(context, endpoint)
+    }
+
+    private static func connectedSocket(_ context: Context, _ endpoint: String) throws -> Socket {
+        let socket = try Socket(context, .dealer)
+        // As a real worker's: nothing queued for a coordinator that is not connected.
+        try socket.set(.immediate, 1)
         try socket.set(.maxMessageSize, Limits.messageBytes)
         try socket.useLargeKernelBuffers(messageBytes: 4 << 20)
         try socket.connect(endpoint)
+        return socket
     }
 
-    /// Joins and answers steps until the coordinator says training is done.
+    /// Joins and answers steps until its state machine stops: training is done (returns), or the
+    /// coordinator is gone for good or refused it (throws, as a worker would).
     public func run() throws {
-        var lastHeard = DispatchTime.now().uptimeNanoseconds
-        var lastHello: UInt64 = 0
-        var items = [PollItem(socket)]
         while true {
-            if let bell = doorbell, items.count == 1 { items.append(PollItem(descriptor: bell.readDescriptor)) }
-            let now = DispatchTime.now().uptimeNanoseconds
-            if Double(now - lastHeard) / 1e9 > giveUpAfterSeconds {
-                throw WorkerError.coordinatorSilent(endpoint: (try? socket.lastEndpoint()) ?? "?", seconds: giveUpAfterSeconds)
+            switch machine.state {
+            case .stopped:
+                return
+            case .failed(let failure):
+                throw WorkerError(failure, endpoint: endpoint)
+            case .joining, .joined:
+                break
             }
-            if runID == 0, now - lastHello > 1_000_000_000 {
-                let offer = offersSharedMemory ? SharedMemoryOffer(hostIdentity: SharedSegment.hostIdentity) : nil
-                try encoder.hello(Hello(host: "simulated worker", blasCore: BLAS.coreName, sharedMemory: offer))
-                _ = try encoder.withFrames { try socket.send($0, .dontWait) }
-                lastHello = now
+            try perform(machine.tick(now: Worker.now()))
+            let wait = machine.nanosecondsUntilDue(now: Worker.now()) / 1_000_000
+            let bell = doorbell?.readDescriptor ?? -1
+            if pollItems.first?.socket !== socket || (pollItems.count > 1 ? pollItems[1].descriptor : -1) != bell {
+                pollItems = [PollItem(socket)] + (bell >= 0 ? [PollItem(descriptor: bell)] : [])
             }
-            guard try poll(&items, timeoutMilliseconds: 100) > 0 else { continue }
-            if let bell = doorbell, items.count > 1, !items[1].ready.isEmpty {
-                lastHeard = DispatchTime.now().uptimeNanoseconds
-                guard bell.receive() == .open else { throw WorkerError.sharedMemory("the bench's coordinator closed its doorbell") }
-                while try bell.reader.next({ try handle(frames: $0) }) != nil {}
-            }
-            while try socket.receive(into: message, .dontWait) {
-                lastHeard = DispatchTime.now().uptimeNanoseconds
-                guard !message.isTruncated, message.count == framesPerMessage else { continue }
-                if try !handle(frames: message) { return }
+            guard try poll(&pollItems, timeoutMilliseconds: Int(min(wait, 100)) + 1) > 0 else { continue }
+            if pollItems.count > 1, !pollItems[1].ready.isEmpty { try ringDoorbell() }
+            while machine.isRunning, try socket.receive(into: message, .dontWait) {
+                guard !message.isTruncated else { continue }
+                try handle(frames: message)
             }
         }
     }
 
-    /// Handles one message, from the socket or the doorbell; false when training is over.
-    private func handle<Frames: Collection>(frames message: Frames) throws -> Bool where Frames.Element == UnsafeRawBufferPointer {
-        guard message.count == framesPerMessage, let header = try? Header(parsing: message.first!) else { return true }
+    private func perform(_ actions: [WorkerStateMachine.Action]) throws {
+        for action in actions {
+            switch action {
+            case .sendHello(let previous):
+                let offer = offersSharedMemory ? SharedMemoryOffer(hostIdentity: SharedSegment.hostIdentity) : nil
+                try encoder.hello(Hello(previousWorkerID: previous, host: "simulated worker", blasCore: BLAS.coreName, sharedMemory: offer))
+                _ = try encoder.withFrames { try socket.send($0, .dontWait) }
+            case .sendHeartbeat, .sendGoodbye:
+                encoder.signal(action == .sendHeartbeat ? .heartbeat : .goodbye, runID: runID)
+                _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
+            case .reconnect:
+                // A fresh connection, as a worker's: the old one may hold a dead coordinator's queue.
+                socket = try Self.connectedSocket(context, endpoint)
+                doorbell = nil
+                shared = nil
+                runID = 0
+            case .explainWait:
+                break   // a thread of the bench: nobody to tell
+            }
+        }
+    }
+
+    /// Every whole message on the doorbell; its end (the coordinator gone) is a lost connection,
+    /// which the machine answers with a rejoin.
+    private func ringDoorbell() throws {
+        guard let bell = doorbell else { return }
+        let open = bell.receive() == .open
+        while doorbell === bell, machine.isRunning, try bell.reader.next({ try handle(frames: $0) }) != nil {}
+        if !open, doorbell === bell {
+            doorbell = nil
+            try perform(machine.connectionLost(now: Worker.now()))
+        }
+    }
+
+    /// Handles one message, from the socket or the doorbell.
+    private func handle<Frames: Collection>(frames message: Frames) throws where Frames.Element == UnsafeRawBufferPointer {
+        guard message.count == framesPerMessage, let header = try? Header(parsing: message.first!) else { return }
         let meta = message[message.index(after: message.startIndex)]
+        let now = Worker.now()
+        machine.heard(now: now)
         switch header.type {
         case .welcome:
-            guard runID == 0, case .welcome(let welcome) = try decode(frames: message, context: DecodeContext(receiver: .worker)).body else { return true }
-            let configuration = try RunConfiguration.decode(welcome.configuration, parameterCount: welcome.parameterCount)
-            runID = header.runID
-            parameterCount = welcome.parameterCount
-            let training = configuration.training
-            let gradient = Self.storedGradient(count: parameterCount, chunk: training.largestChunk,
-                                               format: training.fixedPointFormat(for: configuration.precision))
-            shared = try welcome.sharedMemory.map {
-                try WorkerSharedMemory($0, weightBytes: parameterCount * configuration.precision.bytesPerValue,
-                                       gradientBytes: parameterCount * gradientBytesPerValue)
-            }
-            doorbell = try welcome.sharedMemory.map {
-                try Doorbell.openForWorker(pid: Int32(bitPattern: $0.pid), stepPipe: Int32(bitPattern: $0.stepPipeDescriptor),
-                                           answerPipe: Int32(bitPattern: $0.answerPipeDescriptor))
-            }
-            packedWidth = gradient.packedWidth
-            if shared != nil {
-                _ = shared?.publish(gradient, width: packedWidth, step: 0)
-            } else {
-                packed = [UInt8](repeating: 0, count: parameterCount * packedWidth)
-                packed.withUnsafeMutableBytes { gradient.pack(width: packedWidth, into: $0) }
-            }
+            guard !machine.isJoined, case .welcome(let welcome) = try decode(frames: message, context: DecodeContext(receiver: .worker)).body else { return }
+            try accept(welcome, runID: header.runID, now: now)
         case .step:
-            guard header.runID == runID, meta.count >= 8 else { return true }
-            let samples = UInt32(littleEndian: meta.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-            shared?.slot.publish(sequence: header.step, length: parameterCount * packedWidth)
-            try encoder.gradient(runID: runID, step: header.step, sampleCount: samples, lossSum: Double(samples),
-                                 computeNanoseconds: 0, parameterCount: parameterCount, bulkInSharedMemory: shared != nil,
-                                 valueBytes: packedWidth)
-            // Through the doorbell when there is one, as a real worker answers; the socket if the pipe is full.
-            if let bell = doorbell, encoder.withHeaderAndMeta({ bell.send(header: $0, meta: $1) }) == .sent { return true }
-            _ = try (shared == nil ? packed : []).withUnsafeBytes { bulk in
-                try encoder.withFrames(bulk: bulk) { try socket.send($0, $1, $2, .dontWait) }
-            }
-        case .heartbeat:
-            encoder.signal(.heartbeat, runID: runID)
-            _ = try encoder.withFrames { try socket.send($0, .dontWait) }
+            guard machine.isJoined, header.runID == runID, meta.count >= 8 else { return }
+            try answer(step: header.step, samples: UInt32(littleEndian: meta.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         case .shutdown:
-            encoder.signal(.goodbye, runID: runID)
-            _ = try encoder.withFrames { try socket.send($0, .dontWait) }
-            return false
+            try perform(machine.receiveShutdown(now: now))
         case .refuse:
             if case .refuse(let refusal) = try decode(frames: message, context: DecodeContext(receiver: .worker)).body {
-                throw WorkerError.refused(endpoint: "the bench's coordinator", reason: refusal.text)
+                try perform(machine.receiveRefusal(refusal.reason, refusal.text, runID: header.runID, now: now))
             }
         default:
             break
         }
-        return true
+    }
+
+    private func accept(_ welcome: Welcome, runID: UInt64, now: UInt64) throws {
+        let configuration = try RunConfiguration.decode(welcome.configuration, parameterCount: welcome.parameterCount)
+        guard machine.receiveWelcome(workerID: welcome.workerID, runID: runID,
+                                     silenceSeconds: configuration.coordinatorSilenceSeconds, now: now) else { return }
+        self.runID = runID
+        parameterCount = welcome.parameterCount
+        let training = configuration.training
+        let gradient = Self.storedGradient(count: parameterCount, chunk: training.largestChunk,
+                                           format: training.fixedPointFormat(for: configuration.precision))
+        let grant = offersSharedMemory ? welcome.sharedMemory : nil
+        shared = try grant.map {
+            try WorkerSharedMemory($0, weightBytes: parameterCount * configuration.precision.bytesPerValue,
+                                   gradientBytes: parameterCount * gradientBytesPerValue)
+        }
+        doorbell = try grant.map {
+            try Doorbell.openForWorker(pid: Int32(bitPattern: $0.pid), stepPipe: Int32(bitPattern: $0.stepPipeDescriptor),
+                                       answerPipe: Int32(bitPattern: $0.answerPipeDescriptor))
+        }
+        packedWidth = gradient.packedWidth
+        if shared != nil {
+            _ = shared?.publish(gradient, width: packedWidth, step: 0)
+        } else {
+            packed = [UInt8](repeating: 0, count: parameterCount * packedWidth)
+            packed.withUnsafeMutableBytes { gradient.pack(width: packedWidth, into: $0) }
+        }
+    }
+
+    /// The stored gradient as the answer to `step`: through the doorbell when there is one, as a
+    /// real worker answers; over the socket otherwise. What could not leave is the machine's to judge.
+    private func answer(step: UInt64, samples: UInt32) throws {
+        shared?.slot.publish(sequence: step, length: parameterCount * packedWidth)
+        try encoder.gradient(runID: runID, step: step, sampleCount: samples, lossSum: Double(samples),
+                             computeNanoseconds: 0, parameterCount: parameterCount, bulkInSharedMemory: shared != nil,
+                             valueBytes: packedWidth)
+        if let bell = doorbell {
+            switch encoder.withHeaderAndMeta({ bell.send(header: $0, meta: $1) }) {
+            case .sent:
+                return machine.sent(now: Worker.now())
+            case .full:
+                return try perform(machine.sendFailed(now: Worker.now()))
+            case .broken:
+                doorbell = nil
+                return try perform(machine.connectionLost(now: Worker.now()))
+            case .tooLarge:
+                break   // the socket carries it
+            }
+        }
+        let sent = try (shared == nil ? packed : []).withUnsafeBytes { bulk in
+            try encoder.withFrames(bulk: bulk) { try socket.send($0, $1, $2, .dontWait) }
+        }
+        if sent { machine.sent(now: Worker.now()) } else { try perform(machine.sendFailed(now: Worker.now())) }
     }
 
     /// Sums of a converging run's size on `format`'s grid, for chunks of `chunk` samples: values

@@ -113,12 +113,8 @@ public final class Worker {
             case .stopped(.left):
                 if stepsDone == 0 && machine.workerID == 0 { throw WorkerError.stopped }
                 return
-            case .failed(.coordinatorSilent(let seconds)):
-                throw WorkerError.coordinatorSilent(endpoint: endpoint, seconds: seconds)
-            case .failed(.refused(_, let text)):
-                throw WorkerError.refused(endpoint: endpoint, reason: text)
-            case .failed(.otherRelease(let version, let text)):
-                throw WorkerError.otherRelease(endpoint: endpoint, coordinatorVersion: version, text: text)
+            case .failed(let failure):
+                throw WorkerError(failure, endpoint: endpoint)
             case .joining, .joined:
                 break
             }
@@ -425,6 +421,17 @@ public enum WorkerError: Error, CustomStringConvertible, Equatable {
             return "worker: \(reason); start the worker with --shared-memory off to take the weights over the socket"
         case .stopped:
             return "worker: stopped by a signal before joining a run"
+        }
+    }
+}
+
+extension WorkerError {
+    /// Why a worker (or a simulated one) whose state machine failed stops.
+    init(_ failure: WorkerStateMachine.Failure, endpoint: String) {
+        switch failure {
+        case .coordinatorSilent(let seconds): self = .coordinatorSilent(endpoint: endpoint, seconds: seconds)
+        case .refused(_, let text): self = .refused(endpoint: endpoint, reason: text)
+        case let .otherRelease(version, text): self = .otherRelease(endpoint: endpoint, coordinatorVersion: version, text: text)
         }
     }
 }

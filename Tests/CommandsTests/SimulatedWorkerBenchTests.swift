@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-/// `dptrain bench --simulated-workers` at a tiny size: that it runs a real coordinator against
+/// `dptrain bench ceiling` at a tiny size: that it runs a real coordinator against
 /// its simulated workers and reports each count, not how fast.
 final class SimulatedWorkerBenchTests: XCTestCase {
     let folder = NSTemporaryDirectory() + "dptrain-bench-\(UUID().uuidString)"
@@ -15,7 +15,7 @@ final class SimulatedWorkerBenchTests: XCTestCase {
     /// The JSON lines of one bench run, in order.
     func bench(_ precision: String, sharedMemory: String = "off") throws -> [[String: Any]] {
         let metrics = "\(folder)/\(precision)-\(sharedMemory).jsonl"
-        let result = try Run.dptrain(["bench", "--simulated-workers", "1,3", "--hidden", "8", "--batch", "4", "--steps", "8",
+        let result = try Run.dptrain(["bench", "ceiling", "1,3", "--hidden", "8", "--batch", "4", "--steps", "8",
                                       "--wire-precision", precision, "--shared-memory", sharedMemory, "--metrics", metrics])
         XCTAssertEqual(result.status, 0, result.errors)
         let rows = result.output.split(separator: "\n").filter { $0.hasPrefix("      1 ") || $0.hasPrefix("      3 ") }
@@ -59,9 +59,19 @@ final class SimulatedWorkerBenchTests: XCTestCase {
         }
     }
 
+    /// Scripts written before the benchmarks were subcommands still run: `--simulated-workers` is `ceiling`.
+    func testTheOlderSpellingStillRuns() throws {
+        let result = try Run.dptrain(["bench", "--simulated-workers", "2", "--hidden", "8", "--batch", "4", "--steps", "2"])
+        XCTAssertEqual(result.status, 0, result.errors)
+        XCTAssertEqual(result.output.split(separator: "\n").filter { $0.hasPrefix("      2 ") }.count, 1, result.output)
+    }
+
     func testBadCountsAreOneLine() throws {
-        let result = try Run.dptrain(["bench", "--simulated-workers", "2,zero"])
-        XCTAssertEqual(result.status, 64)
-        XCTAssertTrue(result.errors.hasPrefix("Error: --simulated-workers '2,zero' must be worker counts from 1 to 256 like 1,2,4,8,16\n"), result.errors)
+        for arguments in [["bench", "ceiling", "2,zero"], ["bench", "--simulated-workers", "2,zero"]] {
+            let result = try Run.dptrain(arguments)
+            XCTAssertEqual(result.status, 64)
+            XCTAssertTrue(result.errors.hasPrefix("Error: simulated worker counts '2,zero' must be from 1 to 256, comma-separated, like 1,2,4,8,16\n"),
+                          result.errors)
+        }
     }
 }

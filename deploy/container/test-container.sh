@@ -62,8 +62,10 @@ say "ok: podman build made $image from $(basename "$archive") on $base"
 
 container=$(buildah from "$image")
 in_image() { buildah run --isolation chroot --user 65532:65532 "$container" -- "$@"; }
-[ "$(in_image dptrain --version)" = "$(tar -xzOf "$archive" "$name/README" | head -1 | sed 's/^dptrain \([^ ]*\) (commit \([^)]*\)).*/dptrain \1 (commit \2)/')" ] \
-  || fail "dptrain --version in the image: $(in_image dptrain --version)"
+# The image's dptrain is the archive's: the same --version line, commit and all.
+tar -xzf "$archive" -C "$work" "$name/bin"
+[ "$(in_image dptrain --version)" = "$("$work/$name/bin/dptrain" --version)" ] \
+  || fail "dptrain --version in the image: $(in_image dptrain --version), the archive's: $("$work/$name/bin/dptrain" --version)"
 in_image timeout 300 dptrain train --epochs 1 > "$work/train.out" 2>&1 || fail "dptrain train in the image (exit $?; 124: the 300 s limit): $(tail -3 "$work/train.out")"
 grep -q '^done: test accuracy 0\.9' "$work/train.out" || fail "dptrain train in the image: $(tail -2 "$work/train.out")"
 say "ok: in the image, as user 65532: $(grep '^done:' "$work/train.out")"
@@ -74,6 +76,41 @@ in_image sh -c 'timeout 120 coordinator --bind ipc:///tmp/c.sock --workers 2 --e
   if wait $c; then grep "^done:" /tmp/c.out; else s=$?; echo "coordinator exit $s (124: the 120 s limit):"; tail -5 /tmp/c.out; exit 1; fi' \
   > "$work/distributed.out" 2>&1 || fail "coordinator and workers in the image: $(tail -6 "$work/distributed.out")"
 say "ok: in the image, a coordinator and two workers: $(cat "$work/distributed.out")"
+
+# The keys as a Kubernetes secret volume with `defaultMode: 0440` and `fsGroup: 65532` mounts them
+# (deploy/kubernetes): each file root-owned, group 65532, mode 0440, in a timestamped folder that
+# `..data` links to, and the names the pod reads are links through `..data`. The image's user must
+# accept them as they are, and train secured over tcp with them.
+secret() {   # secret FOLDER FILE...: FILEs laid out in FOLDER as a secret volume lays them out
+  local folder=$1; shift
+  mkdir -p "$folder/..2026_12_07_00_00_00.000000001"
+  for file in "$@"; do
+    cp "$file" "$folder/..2026_12_07_00_00_00.000000001/"
+    ln -s "..data/$(basename "$file")" "$folder/$(basename "$file")"
+  done
+  ln -s ..2026_12_07_00_00_00.000000001 "$folder/..data"
+  chown -R 0:65532 "$folder/..2026_12_07_00_00_00.000000001"
+  chmod 0440 "$folder/..2026_12_07_00_00_00.000000001"/*
+  chmod 0755 "$folder" "$folder/..2026_12_07_00_00_00.000000001"
+}
+"$work/$name/bin/dptrain" keygen coordinator --dir "$work/made" > /dev/null
+"$work/$name/bin/dptrain" keygen worker --dir "$work/made" > /dev/null
+secret "$work/coordinator-keys" "$work/made/coordinator.key_secret"
+secret "$work/authorized-keys" "$work/made/worker.key"
+secret "$work/worker-keys" "$work/made/worker.key_secret" "$work/made/coordinator.key"
+in_secured() {
+  buildah run --isolation chroot --user 65532:65532 \
+    -v "$work/coordinator-keys:/etc/dptrain/coordinator-keys:ro" -v "$work/authorized-keys:/etc/dptrain/authorized-keys:ro" \
+    -v "$work/worker-keys:/etc/dptrain/keys:ro" "$container" -- "$@"
+}
+port=$((20000 + RANDOM % 20000))   # the chroot shares this machine's network
+in_secured env PORT=$port sh -c 'timeout 120 coordinator --bind tcp://127.0.0.1:$PORT --workers 1 --epochs 1 --batch 512 \
+    --key /etc/dptrain/coordinator-keys/coordinator.key_secret --authorized-keys /etc/dptrain/authorized-keys > /tmp/s.out 2>&1 & c=$!
+  DPTRAIN_COORDINATOR=tcp://127.0.0.1:$PORT DPTRAIN_KEY=/etc/dptrain/keys/worker.key_secret \
+    DPTRAIN_COORDINATOR_KEY=/etc/dptrain/keys/coordinator.key timeout 120 worker > /tmp/w.out 2>&1 & w=$!
+  if wait $c && wait $w; then grep "^done:" /tmp/s.out; else echo "coordinator or worker failed:"; tail -3 /tmp/s.out /tmp/w.out; exit 1; fi' \
+  > "$work/secured.out" 2>&1 || fail "a secured run with keys mounted as Kubernetes mounts them: $(tail -8 "$work/secured.out")"
+say "ok: in the image, keys root-owned 0440 behind ..data as a secret volume mounts them: $(cat "$work/secured.out")"
 
 if podman run --rm "$image" dptrain --version > "$work/run.out" 2>&1; then
   say "podman run works here too: $(cat "$work/run.out")"
