@@ -33,6 +33,7 @@ struct LaunchCommand: ParsableCommand {
 
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var splits: SplitOptions
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
