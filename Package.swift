@@ -47,7 +47,7 @@ let package = Package(
         // Anonymous memory files for same-host bulk transport, and their published words.
         .target(name: "CSharedMemory"),
         // IDX files, MNIST, shards and batches.
-        .target(name: "Dataset", dependencies: ["CZlib", "CKernels"], swiftSettings: alwaysOptimised),
+        .target(name: "Dataset", dependencies: ["CZlib", "CKernels", "MLP"], swiftSettings: alwaysOptimised),
         // The run's plan: its training config, its virtual shards and chunks, the epochs' orders,
         // who holds which shards and how far the run has come. Below the roles and the single
         // process alike, so that both follow one plan. No wire, no sockets, no clock.

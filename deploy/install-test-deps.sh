@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # What the tests need beyond the build: GNU time, which measures a process's peak
-# memory; Python's safetensors and NumPy, which re-save a model as other tools do;
+# memory; Python's safetensors and NumPy, which re-save a model as other tools do and
+# write data sets as NumPy users do; scikit-learn, whose bundled real data sets (digits,
+# breast cancer: inside the package, no download) the tests train on;
 # tcpdump, which watches a secured run's traffic; pyzmq, another ZeroMQ tool that
 # must read dptrain's key files; the tensorboard Python package, whose own loader
 # reads dptrain's event files back; Chromium, which renders dptrain report's page
@@ -31,13 +33,13 @@ if [ ! -x /usr/bin/prometheus ] || [ ! -x /usr/bin/promtool ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
-if ! python3 -c "import safetensors, numpy, tensorboard" 2>/dev/null; then
-  echo "installing Python's safetensors, numpy and tensorboard"
+if ! python3 -c "import safetensors, numpy, tensorboard, sklearn" 2>/dev/null; then
+  echo "installing Python's safetensors, numpy, tensorboard and scikit-learn"
   python3 -m pip --version >/dev/null 2>&1 || {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip >/dev/null
   }
   # Debian's own Python refuses pip installs outside a virtual environment unless told.
-  python3 -m pip install --quiet safetensors numpy tensorboard 2>/dev/null \
-    || python3 -m pip install --quiet --break-system-packages safetensors numpy tensorboard
+  python3 -m pip install --quiet safetensors numpy tensorboard scikit-learn 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages safetensors numpy tensorboard scikit-learn
 fi

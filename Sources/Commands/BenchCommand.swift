@@ -29,8 +29,8 @@ struct BenchCommand: ParsableCommand {
         defaultSubcommand: BenchStepCommand.self)
 
     /// Loads the data for a benchmark that trains on it, on one BLAS thread, and says which kernels run.
-    static func loadOnOneThread(_ options: DataOptions) throws -> MNIST {
-        let data = try options.load()
+    static func loadOnOneThread(_ options: DataOptions) throws -> PreparedData {
+        let data = try options.prepareAsIs()
         BLAS.useOneThread()
         print(BLASKernels.summary)
         return data

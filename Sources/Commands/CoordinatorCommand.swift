@@ -29,6 +29,7 @@ public struct CoordinatorCommand: ParsableCommand {
     @OptionGroup var runFile: RunFileOption
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var splits: SplitOptions
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions
@@ -50,8 +51,11 @@ public struct CoordinatorCommand: ParsableCommand {
     public func run() throws {
         PlainLogHandler.bootstrap(verbose: verbose)
         let logger = Logger(label: "coordinator")
-        let data = try dataOptions.load()
-        let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
+        let data = try dataOptions.prepare(splits, seed: training.seed ?? TrainingConfig.standard().seed)
+        logger.info("data: \(data.summary)")
+        var config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
+        let initialParameters = try training.initialParameters(for: &config)
+        try data.check(compute: config.computePrecision)
         let logs = try output.logs(estimatedSteps: config.plannedSteps(sampleCount: data.train.count), resuming: membership.resume) { logger.warning("\($0)") }
         let settings = RunSettings.of(config, data: dataOptions.data)
         BLAS.useOneThread()
@@ -61,7 +65,7 @@ public struct CoordinatorCommand: ParsableCommand {
         ProcessSignals.ignoreBrokenPipes()
         ProcessSignals.stopAtTheEndOfTheStep()
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
-        let coordinator = try Coordinator(config: config, train: data.train, test: data.test,
+        let coordinator = try Coordinator(config: config, train: data.train, test: data.test, validation: data.validation, testEveryEpoch: splits.testEveryEpoch, initialParameters: initialParameters,
                                           options: membership.options(workers: workers, wirePrecision: transport.wirePrecision,
                                                                       sharedMemory: transport.sharedMemory.isOn),
                                           endpoint: bind, context: context, logger: logger,
@@ -82,8 +86,8 @@ public struct CoordinatorCommand: ParsableCommand {
             if let save = output.save {
                 let partial = ModelFile.Partial(stepsDone: Int(coordinator.machine.step),
                                                 stepsPlanned: config.plannedSteps(sampleCount: data.train.count))
-                try ModelSaving.save(spec: config.model, parameters: coordinator.parameters, to: save, partial: partial,
-                                     checkpointFolder: membership.checkpoint, settings: settings)
+                try ModelSaving.save(spec: config.model, parameters: coordinator.parameters, normalization: data.normalization, to: save,
+                                     partial: partial, checkpointFolder: membership.checkpoint, settings: settings)
                 wrote.append("model \(save) (\(partial))")
             }
             print("stopped by signal \(coordinator.stoppedBySignal) at step \(coordinator.machine.step): "
@@ -92,8 +96,10 @@ public struct CoordinatorCommand: ParsableCommand {
         }
         print(RunLines.done(report, workers: report.workers))
         if let save = output.save {
-            try ModelSaving.save(spec: config.model, parameters: coordinator.parameters, to: save, checkpointFolder: membership.checkpoint, settings: settings)
+            try ModelSaving.save(spec: config.model, parameters: coordinator.parameters, normalization: data.normalization, to: save,
+                                 checkpointFolder: membership.checkpoint, settings: settings)
             print("saved the model to \(save)")
         }
+        try splits.saveBestModel(coordinator.evaluation, spec: config.model, normalization: data.normalization)
     }
 }

@@ -27,7 +27,7 @@ struct DistributedBench {
         case curveTCP = "tcp+CURVE"
     }
 
-    func run(data: MNIST) throws {
+    func run(data: PreparedData) throws {
         var config = TrainingConfig.standard(inputSize: data.train.featureCount, classCount: data.train.classCount)
         config.batchSize = batch
         config.shards = shards
@@ -70,7 +70,7 @@ struct DistributedBench {
     }
 
     /// One run: a coordinator here, `workers` worker processes, over `transport`.
-    func measure(config: TrainingConfig, data: MNIST, workers count: Int, transport: Transport) throws -> TrainingReport {
+    func measure(config: TrainingConfig, data: PreparedData, workers count: Int, transport: Transport) throws -> TrainingReport {
         let endpoint = transport == .ipc
             ? "ipc://\(NSTemporaryDirectory())dptrain-bench-\(getpid())-\(count).sock" : "tcp://127.0.0.1:*"
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: count))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Distributed
+import MLP
 import Roles
 import Training
 
@@ -9,14 +10,17 @@ struct EvaluateCommand: ParsableCommand {
         commandName: "evaluate",
         abstract: "Test a saved model: accuracy and confusion matrix on the test set.")
 
-    @Option(help: ArgumentHelp("A model saved by `dptrain train --save`.", valueName: "file"))
+    @Option(help: ArgumentHelp("A model saved by `dptrain train --save`, or a PyTorch nn.Sequential's state_dict saved with safetensors.", valueName: "file"))
     var model: String
 
     @OptionGroup var dataOptions: DataOptions
 
+    @Option(help: "The hidden activation of a PyTorch nn.Sequential's model, which its file does not hold: relu, sigmoid or tanh (default relu). A dptrain model names its own.")
+    var activation: Activation = .relu
+
     func run() throws {
-        let (spec, parameters, partial) = try ModelFile.read(from: model)
-        let test = try dataOptions.testSet(fitting: spec)
+        let (spec, parameters, normalization, partial) = try ModelFile.loadModel(from: model, activation: activation)
+        let test = try dataOptions.loadEvaluationSet(for: spec, normalization: normalization)
         let evaluation = Evaluation(parameters: parameters, data: test, spec: spec)
         print("model: \(spec.summary)" + (partial.map { ", \($0)" } ?? ""))
         if let partial {

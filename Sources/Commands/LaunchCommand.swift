@@ -35,6 +35,7 @@ struct LaunchCommand: ParsableCommand {
     @OptionGroup var runFile: RunFileOption
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var splits: SplitOptions
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var membership: MembershipOptions

@@ -13,7 +13,7 @@ struct LoggingCostBench {
     /// nil for the default interval.
     let logEvery: Int?
 
-    func run(data: MNIST) throws {
+    func run(data: PreparedData) throws {
         let config = TrainingConfig.standard(inputSize: data.train.featureCount, classCount: data.train.classCount)
         let steps = config.epochs * ((data.train.count + config.batchSize - 1) / config.batchSize)
         let every = logEvery ?? StepSampler.defaultInterval(forSteps: steps)
@@ -49,7 +49,7 @@ struct LoggingCostBench {
 
     /// A whole run's samples/s and the CPU seconds its thread used, evaluation included. CPU time
     /// barely moves when other processes take the core: on a busy machine it is the steadier figure.
-    func measure(_ config: TrainingConfig, _ data: MNIST, observer: TrainingObserver?) throws -> (rate: Double, cpu: Double) {
+    func measure(_ config: TrainingConfig, _ data: PreparedData, observer: TrainingObserver?) throws -> (rate: Double, cpu: Double) {
         let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test)
         let start = threadCPUNanoseconds()
         let report = try trainer.run(observer: observer)

@@ -1,3 +1,4 @@
+import Dataset
 import Foundation
 import MLP
 import OutputFiles
@@ -26,16 +27,16 @@ enum ModelSaving {
     }
 
     /// Writes the model to `path`, or to a fallback, which the thrown `SaveError` names.
-    static func save(spec: ModelSpec, parameters: [Float], to path: String, partial: ModelFile.Partial? = nil,
-                     checkpointFolder: String? = nil, settings: [(String, String)] = []) throws {
+    static func save(spec: ModelSpec, parameters: [Float], normalization: Normalization = .pixelScale, to path: String,
+                     partial: ModelFile.Partial? = nil, checkpointFolder: String? = nil, settings: [(String, String)] = []) throws {
         do {
-            try ModelFile.save(spec: spec, parameters: parameters, to: path, partial: partial, settings: settings)
+            try ModelFile.save(spec: spec, parameters: parameters, normalization: normalization, to: path, partial: partial, settings: settings)
         } catch let failure as FileError {
             var fallbackFailures: [FileError] = []
             for folder in fallbackFolders(checkpointFolder: checkpointFolder) {
                 let fallback = (folder as NSString).appendingPathComponent(fallbackName(for: path))
                 do {
-                    try ModelFile.save(spec: spec, parameters: parameters, to: fallback, partial: partial, settings: settings)
+                    try ModelFile.save(spec: spec, parameters: parameters, normalization: normalization, to: fallback, partial: partial, settings: settings)
                 } catch let other as FileError {
                     fallbackFailures.append(other)
                     continue

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MLP
 import Training
 
 struct PredictCommand: ParsableCommand {
@@ -7,7 +8,7 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "A saved model's class and probabilities for each sample, as CSV or JSON lines.",
         discussion: """
-            Reads the samples that `evaluate` scores (the test files of --data) and writes one line per
+            Reads the samples that `evaluate` scores (the test split of --data) and writes one line per
             sample: its index, its label, the class the model picks and the model's output for every
             class (softmax probabilities; sigmoid outputs for a model trained with --loss mse).
             A batch at a time: the output streams, and memory stays one batch beyond the data.
@@ -17,6 +18,9 @@ struct PredictCommand: ParsableCommand {
     var model: String
 
     @OptionGroup var dataOptions: DataOptions
+
+    @Option(help: "The hidden activation of a PyTorch nn.Sequential's model, which its file does not hold: relu, sigmoid or tanh (default relu). A dptrain model names its own.")
+    var activation: Activation = .relu
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the predictions here instead of standard output.", valueName: "file"))
     var output: String?
@@ -29,8 +33,9 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (spec, parameters) = try ModelFile.load(from: model)
-        let data = try dataOptions.testSet(fitting: spec)
+        // The samples evaluate scores, read and normalised as evaluate does, whatever the data's format.
+        let (spec, parameters, normalization, _) = try ModelFile.loadModel(from: model, activation: activation)
+        let data = try dataOptions.loadEvaluationSet(for: spec, normalization: normalization)
         let format = self.format ?? PredictionFormat(forPath: output)
         let sink = try output.map { try PredictionSink(path: $0) } ?? PredictionSink(handle: .standardOutput)
         if let header = format.header(classes: spec.classCount) { sink.write(header) }

@@ -91,9 +91,10 @@ public final class ProgressDisplay: TrainingObserver {
     }
 
     public static func line(_ report: TrainingReport) -> String {
-        String(format: "epoch %d  step %d  loss %.4f  test accuracy %.4f  %@ samples/s  %.1fs  workers %d",
-               report.epoch, report.step, report.trainLoss, report.testAccuracy,
-               grouped(report.samplesPerSecond), report.elapsedSeconds, report.workers)
+        let (name, accuracy) = report.validationAccuracy.map { ("validation", $0) } ?? ("test", report.testAccuracy)
+        return String(format: "epoch %d  step %d  loss %.4f  %@ accuracy %.4f  %@ samples/s  %.1fs  workers %d",
+                      report.epoch, report.step, report.trainLoss, name, accuracy,
+                      grouped(report.samplesPerSecond), report.elapsedSeconds, report.workers)
     }
 
     /// 123456.7 -> "123,457"

@@ -22,14 +22,17 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var runFile: RunFileOption
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var splits: SplitOptions
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var checkpoints: CheckpointOptions
     @OptionGroup var prometheus: PrometheusOptions
 
     func run() throws {
-        let data = try dataOptions.load()
-        let config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
+        let data = try dataOptions.prepare(splits, seed: training.seed ?? TrainingConfig.standard().seed)
+        var config = training.config(inputSize: data.train.featureCount, classCount: data.train.classCount)
+        let initialParameters = try training.initialParameters(for: &config)
+        try data.check(compute: config.computePrecision)
         let logs = try output.logs(estimatedSteps: config.plannedSteps(sampleCount: data.train.count), resuming: checkpoints.resume)
         let runID = UInt64.random(in: 1...UInt64.max)
         let settings = RunSettings.of(config, data: dataOptions.data)
@@ -39,10 +42,11 @@ struct TrainCommand: ParsableCommand {
         BLAS.useOneThread()
 
         print("dptrain: " + RunLines.configuration(config))
-        print("data: \(ProgressDisplay.grouped(Double(data.train.count))) training and \(ProgressDisplay.grouped(Double(data.test.count))) test samples of \(data.rows)x\(data.columns), \(counted(data.train.classCount, "class", plural: "classes"))")
+        print("data: \(data.summary)")
         print(BLASKernels.summary)
 
-        let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test)
+        let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test, validation: data.validation, testEveryEpoch: splits.testEveryEpoch,
+                                                initialParameters: initialParameters)
         var observers: [TrainingObserver] = [ProgressDisplay(), logs]
         let series = Series(labels: Series.labels(runID: runID, role: "single-process", member: nil))
         let endpoint = try prometheus.start(series) { print($0) }
@@ -65,8 +69,8 @@ struct TrainCommand: ParsableCommand {
             var wrote = trainer.lastCheckpoint.map { ["checkpoint \($0)"] } ?? []
             if let save = output.save {
                 let partial = ModelFile.Partial(stepsDone: stopped, stepsPlanned: config.plannedSteps(sampleCount: data.train.count))
-                try ModelSaving.save(spec: config.model, parameters: trainer.parameters, to: save, partial: partial, checkpointFolder: checkpoints.checkpoint,
-                                     settings: settings)
+                try ModelSaving.save(spec: config.model, parameters: trainer.parameters, normalization: data.normalization, to: save, partial: partial,
+                                     checkpointFolder: checkpoints.checkpoint, settings: settings)
                 wrote.append("model \(save) (\(partial))")
             }
             print("stopped by signal \(dptrain_stop_requested()) at step \(stopped): wrote " + wrote.joined(separator: " and "))
@@ -78,9 +82,11 @@ struct TrainCommand: ParsableCommand {
             printSample(parameters: trainer.parameters, spec: config.model, data: data.test)
         }
         if let save = output.save {
-            try ModelSaving.save(spec: config.model, parameters: trainer.parameters, to: save, checkpointFolder: checkpoints.checkpoint, settings: settings)
+            try ModelSaving.save(spec: config.model, parameters: trainer.parameters, normalization: data.normalization, to: save,
+                                 checkpointFolder: checkpoints.checkpoint, settings: settings)
             print("saved the model to \(save)")
         }
+        try splits.saveBestModel(trainer.evaluation, spec: config.model, normalization: data.normalization)
     }
 
     /// As the original design did: one test sample's one-hot target beside the network's output.

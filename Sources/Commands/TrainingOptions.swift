@@ -57,6 +57,9 @@ public struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Seed for initialisation and shuffling: the same seed gives the same weights, to the bit (default 1).")
     public var seed: UInt64?
 
+    @Option(name: .customLong("init-from"), help: ArgumentHelp("Start from this model's weights (a warm start): a dptrain model, or a PyTorch nn.Sequential's safetensors (its hidden activation from --activation, default relu). Its hidden widths are the run's unless --hidden says otherwise.", valueName: "file"))
+    public var initFrom: String?
+
     public init() {}
 
     public enum Preset: String, ExpressibleByArgument, CaseIterable {
@@ -91,6 +94,21 @@ public struct TrainingOptions: ParsableArguments {
         if let seed { config.seed = seed }
         if let compute { config.compute = compute == .float32 ? nil : compute }
         return config
+    }
+
+    /// The weights of --init-from, with `config`'s hidden widths taken from them when --hidden left them
+    /// out; nil without --init-from. The model must take the data's inputs and classes.
+    public func initialParameters(for config: inout TrainingConfig) throws -> [Float]? {
+        guard let initFrom else { return nil }
+        let model = try ModelFile.loadModel(from: initFrom, activation: config.model.hiddenActivation)
+        let sizes = model.spec.layerSizes
+        if hidden == nil { config.model.layerSizes = [config.model.inputSize] + sizes.dropFirst().dropLast() + [config.model.classCount] }
+        guard sizes == config.model.layerSizes, model.spec.useBias == config.model.useBias else {
+            throw ModelFileError(path: initFrom, reason: "it is a \(sizes.map(String.init).joined(separator: "-"))\(model.spec.useBias ? "" : " unbiased") model, "
+                                 + "but this run trains \(config.model.layerSizes.map(String.init).joined(separator: "-"))\(config.model.useBias ? "" : " unbiased"); "
+                                 + "start from a model of the data's inputs and classes, or leave out --hidden and --no-bias")
+        }
+        return model.parameters
     }
 
     var hiddenWidths: [Int]? {

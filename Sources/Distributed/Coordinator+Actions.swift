@@ -106,12 +106,17 @@ extension Coordinator {
     private func ship(_ globals: [Int32], to member: CoordinatorStateMachine.Member) {
         let samples = train.subset(globals)
         do {
-            try encoder.shard(runID: runID, features: samples.featureCount, classCount: config.model.classCount, labels: samples.labels)
+            try encoder.shard(runID: runID, features: samples.featureCount, classCount: config.model.classCount,
+                              featureType: ShardFeatureType(rawValue: samples.featureType.rawValue)!, byteScale: samples.byteScale,
+                              labels: samples.labels)
         } catch {
             logger.error("could not ship samples to worker \(member.id): \(error)")
             return
         }
-        send(to: member, bulk: samples.pixels)
+        switch samples.featureType {
+        case .uint8: send(to: member, bulk: samples.pixels)
+        case .float32: send(to: member, bulk: samples.values)
+        }
         if sharedMemory.doorbells[member.id] != nil { sharedMemory.samplesInFlight[member.id] = .shipped }
         logger.debug("worker \(member.id) (\(member.host)) receives \(counted(samples.count, "sample"))")
     }

@@ -64,7 +64,8 @@ public final class Coordinator {
     public internal(set) var lastCheckpoint: String?
 
     let train: LabeledImages
-    let test: LabeledImages
+    /// The test set, and the validation set scored each epoch in its place when there is one.
+    public private(set) var evaluation: RunEvaluation
     let socket: Socket
     let logger: Logger
     /// A fresh id per run, in every message: the metrics' run line names it too.
@@ -97,7 +98,8 @@ public final class Coordinator {
     var loggedDrops: [String: Int] = [:]
 
     /// Binds `endpoint` (tcp://HOST:PORT or ipc://PATH) on `context`, secured as `security` says.
-    public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, options: CoordinatorOptions,
+    public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, validation: LabeledImages? = nil, testEveryEpoch: Bool = false,
+                initialParameters: [Float]? = nil, options: CoordinatorOptions,
                 endpoint: String, context: Context, logger: Logger, security: SocketSecurity = .none) throws {
         precondition(config.problems.isEmpty)
         guard config.model.inputSize == train.featureCount, config.model.classCount >= train.classCount else {
@@ -110,10 +112,10 @@ public final class Coordinator {
         self.config = config
         self.options = options
         self.train = train
-        self.test = test
+        evaluation = RunEvaluation(spec: config.model, test: test, validation: validation, testEveryEpoch: testEveryEpoch)
         self.logger = logger
         machine = CoordinatorStateMachine(settings: Self.settings(options, config, sampleCount: train.count))
-        parameters = config.model.initialParameters(config.initialization, seed: config.seed)
+        parameters = initialParameters ?? config.model.initialParameters(config.initialization, seed: config.seed)
         sharedMemory = CoordinatorSharedMemory(enabled: options.sharedMemory)
         reducer = StepReducer(parameterCount: parameters.count, format: config.fixedPointFormat(for: options.wirePrecision))
         optimizer = makeOptimizer(config.optimizer, parameterCount: parameters.count)
@@ -220,7 +222,7 @@ public final class Coordinator {
                 if machine.droppedCount > 0 {
                     logger.info("dropped \(counted(machine.droppedCount, "bad message")): \(machine.dropped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: "; "))")
                 }
-                report = account.finalReport(report)
+                report = evaluation.finish(account.finalReport(report), parameters: parameters)
                 observer?.trainingFinished(report)
                 return report
             }
@@ -266,10 +268,10 @@ public final class Coordinator {
 
     /// A resumed run whose checkpoint is its end: nothing to train; its real figures.
     private func completedRunReport() -> TrainingReport {
-        let evaluation = Evaluation(parameters: parameters, data: test, workspace: Workspace(spec: config.model, capacity: 1000))
+        let scored = Evaluation(parameters: parameters, data: evaluation.test, workspace: Workspace(spec: config.model, capacity: 1000))
         logger.info("the run is already complete: \(counted(config.epochs, "epoch")), \(counted(Int(machine.step), "step")); nothing to train")
         var report = account.finalReport(TrainingReport(
-            epoch: config.epochs, step: Int(machine.step), trainLoss: 0, testAccuracy: evaluation.accuracy,
+            epoch: config.epochs, step: Int(machine.step), trainLoss: 0, testAccuracy: scored.accuracy,
             samplesPerSecond: 0, elapsedSeconds: 0, workers: 0))
         report.samplesPerSecond = Double(account.samplesSeen) / max(Double(account.trainingNanoseconds) / 1e9, 1e-9)
         observer?.trainingFinished(report)
@@ -280,14 +282,14 @@ public final class Coordinator {
     private func finishEpoch(_ epoch: Int) throws -> TrainingReport {
         account.pauseClock(now: Self.now())
         perform(machine.heartbeats(now: Self.now()))   // the workers hear nothing else while the test set is scored
-        let evaluation = Evaluation(parameters: parameters, data: test, workspace: Workspace(spec: config.model, capacity: 1000))
-        if let verdict = divergence.epochFinished(testAccuracy: evaluation.accuracy, testSamples: test.count, classCount: train.classCount) {
+        let scored = evaluation.scoreEpoch(parameters)
+        if let verdict = divergence.epochFinished(testAccuracy: scored.accuracy, testSamples: evaluation.epochSet.count, classCount: train.classCount) {
             throw TrainingError.divergence(verdict, epoch: epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
         }
         let trainingScore = account.epochScore
-        var report = account.finishEpoch(epoch, testAccuracy: evaluation.accuracy, step: Int(machine.step), workers: machine.members.count,
+        var report = account.finishEpoch(epoch, testAccuracy: evaluation.reportedTestAccuracy(scored), step: Int(machine.step), workers: machine.members.count,
                                          distributed: true, now: Self.now())
-        report.record(evaluation, trainingScore: trainingScore)
+        evaluation.record(scored, into: &report, trainingScore: trainingScore, parameters: parameters)
         report.workerFigures = epochWorkers
         epochWorkers = WorkerFigures()
         observer?.epochFinished(report)

@@ -258,10 +258,16 @@ public final class Worker {
                 logger.warning("dropped a shard of \(view.features) features and \(view.classCount) classes, which does not fit the model")
                 return
             }
+            let featureType = FeatureType(rawValue: view.featureType.rawValue)!
             if shard == nil {
-                shard = LabeledImages(pixels: [], labels: [], featureCount: view.features, classCount: configuration.classCount)
+                shard = LabeledImages.empty(featureType: featureType, featureCount: view.features, classCount: configuration.classCount)
+                    .withByteScale(view.byteScale)
             }
-            shard!.append(pixels: view.pixels, labels: view.labels)
+            guard shard!.featureType == featureType, shard!.byteScale == view.byteScale else {
+                logger.warning("dropped a shard of \(featureType) features scaled by \(view.byteScale): the samples held are \(shard!.featureType) scaled by \(shard!.byteScale)")
+                return
+            }
+            shard!.append(features: view.pixels, labels: view.labels)
             logger.info("holding \(shard!.count) samples (\(view.count) new)")
         case .step(let view):
             guard shard != nil else {

@@ -74,6 +74,16 @@ public struct ReportPage {
             lossByTime.append(Series(name: prefix + "test", color: c, points: timePoints(run, run.epochs, "test_loss"), dashed: true, dots: true))
             accuracyBySteps.append(Series(name: prefix + "test", color: c, points: points(run.epochs, "step", "test_accuracy"), dots: true))
             accuracyByTime.append(Series(name: prefix + "test", color: c, points: timePoints(run, run.epochs, "test_accuracy"), dots: true))
+            // A validating run's epochs score the validation set; its test set is scored once, at the end.
+            let validation = points(run.epochs, "step", "validation_accuracy")
+            if !validation.isEmpty {
+                let test = points(run.done.map { [$0] } ?? [], "step", "test_accuracy")
+                accuracyBySteps[accuracyBySteps.count - 1] = Series(name: prefix + "test (end)", color: c, points: test, dots: true)
+                accuracyByTime[accuracyByTime.count - 1] = Series(name: prefix + "test (end)", color: c, points: timePoints(run, run.done.map { [$0] } ?? [], "test_accuracy"), dots: true)
+                accuracyBySteps.append(Series(name: prefix + "validation", color: c, points: validation, dashed: true, dots: true))
+                accuracyByTime.append(Series(name: prefix + "validation", color: c, points: timePoints(run, run.epochs, "validation_accuracy"), dashed: true, dots: true))
+                lossBySteps.append(Series(name: prefix + "validation", color: c, points: points(run.epochs, "step", "validation_loss"), dashed: true, dots: true))
+            }
             let train = points(run.epochs, "step", "train_accuracy")
             if !train.isEmpty {
                 accuracyBySteps.append(Series(name: prefix + "train", color: c, points: train, dashed: true, dots: true))

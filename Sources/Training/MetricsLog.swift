@@ -64,7 +64,7 @@ public final class MetricsLog: StepLog {
         var done = report
         // The run's mean loss, early epochs included, says little about the model at the end.
         done.trainLoss = lastEpoch?.trainLoss ?? report.trainLoss
-        done.testLoss = lastEpoch?.testLoss
+        done.testLoss = report.testLoss ?? lastEpoch?.testLoss
         write(event: "done", done, extra: [("run_train_loss", .double(report.trainLoss))])
     }
 
@@ -78,6 +78,10 @@ public final class MetricsLog: StepLog {
             ("samples_per_second", .double(report.samplesPerSecond)),
             ("elapsed_seconds", .double(report.elapsedSeconds)), ("workers", .int(report.workers)),
         ]
+        // A validating run scores the test set at its end only: its epochs have no test accuracy.
+        if report.testAccuracy.isNaN { fields.remove(at: 3) }
+        if let accuracy = report.validationAccuracy { fields.append(("validation_accuracy", .double(accuracy))) }
+        if let loss = report.validationLoss { fields.append(("validation_loss", .double(loss))) }
         if let samples = report.samples { fields.append(("samples", .int(samples))) }
         if let rate = report.epochSamplesPerSecond { fields.append(("epoch_samples_per_second", .double(rate))) }
         if let loss = report.testLoss { fields.append(("test_loss", .double(loss))) }

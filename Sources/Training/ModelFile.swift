@@ -1,3 +1,4 @@
+import Dataset
 import Foundation
 import MLP
 import OutputFiles
@@ -8,7 +9,9 @@ import OutputFiles
 /// ("layers.L.bias", [fan_out]), in the order of its flat parameter buffer, so
 /// the data section is that buffer as it is. The header's __metadata__ holds
 /// the layer sizes and activations that rebuild the model, and the input
-/// scaling (pixels / 255) that anyone feeding it images must apply. Loading
+/// scaling (pixels / 255) that anyone feeding it images must apply; a model trained with
+/// another normalisation names it ("normalize") and holds its "input.offset" and "input.factor"
+/// tensors ([fan_in]: x' = (x - offset) * factor) after the parameters. Loading
 /// takes the tensors in any order and any valid header layout, as other tools
 /// write them. A model saved by a run that stopped before its end (a signal) says
 /// so: "steps_done" of "steps_planned" in the metadata, which `evaluate` reports.
@@ -30,17 +33,17 @@ public enum ModelFile {
     /// disk leaves the file that was there whole. Throws `FileError`, which names the errno.
     /// `settings`, the run's flags as run-file keys and values (`dptrain config --from` prints them),
     /// go in the metadata as `dptrain_settings`, a JSON array of [key, value] pairs in their order.
-    public static func save(spec: ModelSpec, parameters: [Float], to path: String, partial: Partial? = nil,
-                            settings: [(String, String)] = []) throws {
+    public static func save(spec: ModelSpec, parameters: [Float], normalization: Normalization = .pixelScale, to path: String,
+                            partial: Partial? = nil, settings: [(String, String)] = []) throws {
         precondition(parameters.count == spec.parameterCount)
-        var entries = metadata(spec, partial: partial)
+        var entries = metadata(spec, normalization, partial: partial)
         if !settings.isEmpty {
             entries.append((settingsKey, JSONValue.array(settings.map { .array([.string($0.0), .string($0.1)]) }).json))
         }
         var header = "{\"__metadata__\":{"
         header += entries.map { JSONValue.quoted($0.0) + ":" + JSONValue.quoted($0.1) }.joined(separator: ",")
         header += "}"
-        for tensor in tensors(spec) {
+        for tensor in tensors(spec) + inputTensors(spec, normalization) {
             header += tensorEntry(tensor.name, shape: tensor.shape, floatOffset: tensor.floatOffset, count: tensor.count)
         }
         header += "}"
@@ -52,6 +55,11 @@ public enum ModelFile {
         withUnsafeBytes(of: &length) { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: header.utf8)
         parameters.withUnsafeBytes { bytes.append(contentsOf: $0) }  // Float is little-endian on every Linux target we run on
+        if !normalization.isPixelScale {
+            let stored = normalization.perFeature(spec.inputSize)
+            stored.offsets.withUnsafeBytes { bytes.append(contentsOf: $0) }
+            stored.factors.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        }
         try bytes.withUnsafeBytes { try OutputFile.write($0, to: path) }
     }
 
@@ -74,9 +82,21 @@ public enum ModelFile {
 
     /// The model, and how far its run got when it was saved before its end.
     public static func read(from path: String) throws -> (spec: ModelSpec, parameters: [Float], partial: Partial?) {
+        let model = try loadModel(from: path)
+        return (model.spec, model.parameters, model.partial)
+    }
+
+    /// The model, the normalisation its inputs need, and how far its run got. A file without
+    /// dptrain's metadata is read as a PyTorch nn.Sequential's state_dict (`SequentialModelFile`)
+    /// with `activation` between its layers, and inputs as dptrain gives them by default (pixels / 255).
+    public static func loadModel(from path: String, activation: Activation = .relu) throws
+        -> (spec: ModelSpec, parameters: [Float], normalization: Normalization, partial: Partial?) {
         func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
         let (data, header, headerEnd) = try header(of: path)
         guard let meta = header["__metadata__"] as? [String: String], meta["format"] == formatName else {
+            if let sequential = try SequentialModelFile.load(header: header, data: data, headerEnd: headerEnd, activation: activation, fail: fail) {
+                return (sequential.spec, sequential.parameters, .pixelScale, nil)
+            }
             throw fail("it is a safetensors file without dptrain's metadata (format, layers, hidden_activation, loss, bias); "
                        + "a tool that re-saves it must keep the metadata, as Python's safetensors does when given metadata=")
         }
@@ -99,7 +119,32 @@ public enum ModelFile {
         let partial = meta["steps_done"].flatMap(Int.init).flatMap { done in
             meta["steps_planned"].flatMap(Int.init).map { Partial(stepsDone: done, stepsPlanned: $0) }
         }
-        return (spec, parameters, partial)
+        return (spec, parameters, try normalization(meta: meta, spec: spec, header: header, data: data, headerEnd: headerEnd, fail: fail), partial)
+    }
+
+    /// The model's input normalisation: pixels / 255 when the metadata names none (every model
+    /// from before dptrain stored it).
+    static func normalization(meta: [String: String], spec: ModelSpec, header: [String: Any], data: Data, headerEnd: Int,
+                              fail: (String) -> ModelFileError) throws -> Normalization {
+        guard let name = meta["normalize"], name != "pixels" else { return .pixelScale }
+        guard let mode = NormalizeMode(rawValue: name) else { throw fail("its metadata's normalize \(name) is not none, scale or standardize") }
+        var values = [Float](repeating: 0, count: 2 * spec.inputSize)
+        try values.withUnsafeMutableBytes { target in
+            for tensor in inputTensors(spec, Normalization(mode: mode, offsets: [0], factors: [0])) {
+                let range = try byteRange(of: tensor, in: header, dataLength: data.count - headerEnd, fail: fail)
+                data.copyBytes(to: UnsafeMutableRawBufferPointer(rebasing: target[((tensor.floatOffset - spec.parameterCount) * 4)...]),
+                               from: (headerEnd + range.lowerBound)..<(headerEnd + range.upperBound))
+            }
+        }
+        guard values.allSatisfy(\.isFinite) else { throw fail("its input normalisation holds NaN or infinite values") }
+        return Normalization(mode: mode, offsets: Array(values[..<spec.inputSize]), factors: Array(values[spec.inputSize...]))
+    }
+
+    /// The normalisation's two tensors, after the parameters; none for the pixel scale.
+    static func inputTensors(_ spec: ModelSpec, _ normalization: Normalization) -> [(name: String, shape: [Int], floatOffset: Int, count: Int)] {
+        guard !normalization.isPixelScale else { return [] }
+        return [("input.offset", [spec.inputSize], spec.parameterCount, spec.inputSize),
+                ("input.factor", [spec.inputSize], spec.parameterCount + spec.inputSize, spec.inputSize)]
     }
 
     /// The file's bytes, its JSON header and where the header ends.
@@ -150,14 +195,16 @@ public enum ModelFile {
         }
     }
 
-    static func metadata(_ spec: ModelSpec, partial: Partial? = nil) -> [(String, String)] {
+    static func metadata(_ spec: ModelSpec, _ normalization: Normalization = .pixelScale, partial: Partial? = nil) -> [(String, String)] {
+        let scaling = normalization.isPixelScale ? [("input_scaling", "pixels / 255")]
+            : [("input_scaling", "(x - input.offset) * input.factor"), ("normalize", normalization.mode.rawValue)]
         let progress = partial.map { [("partial", "true"), ("steps_done", String($0.stepsDone)), ("steps_planned", String($0.stepsPlanned))] } ?? []
         return [("format", formatName), ("format_version", "1"),
          ("layers", spec.layerSizes.map(String.init).joined(separator: ",")),
          ("hidden_activation", spec.hiddenActivation.rawValue),
          ("output_activation", spec.loss == .crossEntropy ? "softmax" : "sigmoid"),
          ("loss", spec.loss.rawValue), ("bias", String(spec.useBias)),
-         ("weight_layout", "fan_in,fan_out"), ("input_scaling", "pixels / 255")] + progress
+         ("weight_layout", "fan_in,fan_out")] + scaling + progress
     }
 
     static func tensorEntry(_ name: String, shape: [Int], floatOffset: Int, count: Int) -> String {
@@ -189,5 +236,10 @@ public enum ModelFile {
 public struct ModelFileError: Error, CustomStringConvertible {
     public let path: String
     public let reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
     public var description: String { "\(path): \(reason)" }
 }

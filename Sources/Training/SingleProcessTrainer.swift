@@ -25,9 +25,11 @@ public final class SingleProcessTrainer {
     public private(set) var lastCheckpoint: String?
     private let optimizer: Optimizer
     private let train: LabeledImages
-    private let test: LabeledImages
+    /// The test set, and the validation set scored each epoch in its place when there is one.
+    public private(set) var evaluation: RunEvaluation
 
-    public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages) throws {
+    public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, validation: LabeledImages? = nil, testEveryEpoch: Bool = false,
+                initialParameters: [Float]? = nil) throws {
         precondition(config.problems.isEmpty, "validate the config before training: \(config.problems)")
         guard config.model.inputSize == train.featureCount else {
             throw TrainingError.dataDoesNotFitModel(
@@ -42,12 +44,14 @@ public final class SingleProcessTrainer {
         }
         self.config = config
         self.train = train
-        self.test = test
-        parameters = config.model.initialParameters(config.initialization, seed: config.seed)
+        evaluation = RunEvaluation(spec: config.model, test: test, validation: validation, testEveryEpoch: testEveryEpoch)
+        precondition(initialParameters.map { $0.count == config.model.parameterCount } ?? true)
+        parameters = initialParameters ?? config.model.initialParameters(config.initialization, seed: config.seed)
         optimizer = makeOptimizer(config.optimizer, parameterCount: parameters.count)
     }
 
-    /// Trains for `config.epochs` epochs, evaluating on the test set after each. Each step is
+    /// Trains for `config.epochs` epochs, evaluating on the validation set after each, or on the
+    /// test set when there is none (a validating run scores the test set at the end). Each step is
     /// exactly what a coordinator's step is with any number of workers: a chunk of every shard,
     /// each chunk's gradient computed alone and summed exactly (`ChunkedGradient`).
     ///
@@ -60,7 +64,6 @@ public final class SingleProcessTrainer {
         let plan = config.shardPlan(sampleCount: train.count)
         let chunks = ChunkedGradient(spec: config.model, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(coarse: false),
                                      compute: config.computePrecision)
-        let evaluationWorkspace = Workspace(spec: config.model, capacity: 1000)
         var gradient = [Float](repeating: 0, count: parameters.count)
 
         var account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, now: Self.now())
@@ -143,17 +146,17 @@ public final class SingleProcessTrainer {
             case .closeEpoch(let epoch):
                 course.closeEpoch()
                 account.pauseClock(now: Self.now())
-                let evaluation = Evaluation(parameters: parameters, data: test, workspace: evaluationWorkspace)
-                if let verdict = divergence.epochFinished(testAccuracy: evaluation.accuracy, testSamples: test.count, classCount: train.classCount) {
+                let scored = evaluation.scoreEpoch(parameters)
+                if let verdict = divergence.epochFinished(testAccuracy: scored.accuracy, testSamples: evaluation.epochSet.count, classCount: train.classCount) {
                     throw TrainingError.divergence(verdict, epoch: epoch, step: step, learningRate: config.optimizer.learningRate)
                 }
                 let trainingScore = account.epochScore
-                report = account.finishEpoch(epoch, testAccuracy: evaluation.accuracy, step: step, workers: 1, distributed: false, now: Self.now())
-                report.record(evaluation, trainingScore: trainingScore)
+                report = account.finishEpoch(epoch, testAccuracy: evaluation.reportedTestAccuracy(scored), step: step, workers: 1, distributed: false, now: Self.now())
+                evaluation.record(scored, into: &report, trainingScore: trainingScore, parameters: parameters)
                 observer?.epochFinished(report)
                 if checkpoints?.every == nil || course.isFinished { try writeCheckpoint() }
             case .endOfRun:
-                report = account.finalReport(report)
+                report = evaluation.finish(account.finalReport(report), parameters: parameters)
                 observer?.trainingFinished(report)
                 return report
             }

@@ -22,7 +22,10 @@ public final class TensorBoardLog: StepLog {
     }
 
     public func epochFinished(_ report: TrainingReport) {
-        var values: [(tag: String, value: Double)] = [("epoch/train_loss", report.trainLoss), ("epoch/test_accuracy", report.testAccuracy)]
+        var values: [(tag: String, value: Double)] = [("epoch/train_loss", report.trainLoss)]
+        if !report.testAccuracy.isNaN { values.append(("epoch/test_accuracy", report.testAccuracy)) }
+        if let accuracy = report.validationAccuracy { values.append(("epoch/validation_accuracy", accuracy)) }
+        if let loss = report.validationLoss { values.append(("epoch/validation_loss", loss)) }
         if let accuracy = report.trainAccuracy { values.append(("epoch/train_accuracy", accuracy)) }
         if let loss = report.testLoss { values.append(("epoch/test_loss", loss)) }
         if let rate = report.epochSamplesPerSecond { values.append(("epoch/samples_per_second", rate)) }
@@ -39,7 +42,13 @@ public final class TensorBoardLog: StepLog {
         writer.write([("workers", Double(workers))], step: step, now: true)
     }
 
-    public func trainingFinished(_ report: TrainingReport) { writer.flush() }
+    public func trainingFinished(_ report: TrainingReport) {
+        // A validating run's test accuracy, scored once at the end.
+        if report.validationAccuracy != nil && !report.testAccuracy.isNaN {
+            writer.write([("epoch/test_accuracy", report.testAccuracy)], step: report.step, now: true)
+        }
+        writer.flush()
+    }
 
     static func scalars(_ record: StepRecord) -> [(tag: String, value: Double)] {
         var values: [(tag: String, value: Double)] = [

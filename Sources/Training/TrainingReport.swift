@@ -22,6 +22,10 @@ public struct TrainingReport: Equatable, Sendable {
     public var epochSamplesPerSecond: Double?
     /// Mean loss over the test set.
     public var testLoss: Double?
+    /// Accuracy and mean loss over the validation set, in a run that holds one out (--validation);
+    /// `testAccuracy` is then NaN until the run's end, when the test set is scored once.
+    public var validationAccuracy: Double?
+    public var validationLoss: Double?
     /// Accuracy on the epoch's training batches, as trained; nil where the trainer does not count it
     /// (a worker's gradient carries no count of correct answers).
     public var trainAccuracy: Double?

@@ -123,8 +123,12 @@ private func decodeShard(_ reader: inout ByteReader, pixels: UnsafeRawBufferPoin
     guard features >= 1, classes >= 1, classes <= Limits.classCount else {
         throw WireError.shardShape(features: features, classes: classes)
     }
-    // Two UInt32 factors: the product and the sum fit a UInt64 without overflow.
-    let pixelBytes = UInt64(count) * UInt64(features)
+    let typeCode = try reader.integer("the feature type", as: UInt8.self)
+    guard let featureType = ShardFeatureType(rawValue: typeCode) else { throw WireError.unknownFeatureType(typeCode) }
+    let byteScale = Float(bitPattern: try reader.integer("the byte scale", as: UInt32.self))
+    guard byteScale.isFinite, byteScale > 0 else { throw WireError.badByteScale(byteScale) }
+    // Two UInt32 factors and a width of at most 4: the product and the sum fit a UInt64 without overflow.
+    let pixelBytes = UInt64(count) * UInt64(features) * UInt64(featureType.byteWidth)
     guard pixelBytes + UInt64(count) <= Limits.shardBytes else {
         throw WireError.shardTooLarge(count: count, features: features, bytes: pixelBytes + UInt64(count))
     }
@@ -136,8 +140,11 @@ private func decodeShard(_ reader: inout ByteReader, pixels: UnsafeRawBufferPoin
     for (position, label) in labels.enumerated() where UInt32(label) >= classes {
         throw WireError.labelOutOfRange(position: position, label: label, classCount: Int(classes))
     }
-    return ShardView(count: Int(count), features: Int(features), classCount: Int(classes),
-                     pixels: pixels, labels: labels)
+    if featureType == .float32, let position = WireArray<Float>(pixels).firstNonFinite() {
+        throw WireError.shardFeatureNotFinite(position: position)
+    }
+    return ShardView(count: Int(count), features: Int(features), classCount: Int(classes), featureType: featureType,
+                     byteScale: byteScale, pixels: pixels, labels: labels)
 }
 
 private func decodeStep(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer, step: UInt64,

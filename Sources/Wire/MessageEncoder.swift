@@ -71,12 +71,13 @@ public struct MessageEncoder {
         finish(.failure, runID: runID, step: step, bulkBytes: 0)
     }
 
-    /// A shard of `labels.count` samples; the bulk is their `count * features` pixel bytes.
-    public mutating func shard(runID: UInt64, features: Int, classCount: Int, labels: [UInt8]) throws {
+    /// A shard of `labels.count` samples; the bulk is their `count * features` values of `featureType`.
+    public mutating func shard(runID: UInt64, features: Int, classCount: Int, featureType: ShardFeatureType = .uint8,
+                               byteScale: Float = 1 / 255, labels: [UInt8]) throws {
         guard features >= 1, features <= UInt32.max, classCount >= 1, classCount <= Limits.classCount else {
             throw WireError.shardShape(features: UInt32(clamping: features), classes: UInt32(clamping: classCount))
         }
-        let (pixelBytes, overflow) = labels.count.multipliedReportingOverflow(by: features)
+        let (pixelBytes, overflow) = labels.count.multipliedReportingOverflow(by: features * featureType.byteWidth)
         guard !overflow, pixelBytes + labels.count <= Limits.shardBytes else {
             throw WireError.shardTooLarge(count: UInt32(clamping: labels.count), features: UInt32(features),
                                           bytes: UInt64(clamping: pixelBytes))
@@ -88,6 +89,8 @@ public struct MessageEncoder {
         meta.appendLittleEndian(UInt32(labels.count))
         meta.appendLittleEndian(UInt32(features))
         meta.appendLittleEndian(UInt32(classCount))
+        meta.append(featureType.rawValue)
+        meta.appendLittleEndian(byteScale.bitPattern)
         meta.append(contentsOf: labels)
         finish(.shard, runID: runID, step: 0, bulkBytes: pixelBytes)
     }

@@ -57,12 +57,23 @@ public struct Refusal: Equatable, Sendable {
     }
 }
 
+/// How a shard's features travel: image bytes, or floats already normalised.
+public enum ShardFeatureType: UInt8, Sendable {
+    case uint8 = 1
+    case float32 = 2
+
+    public var byteWidth: Int { self == .uint8 ? 1 : 4 }
+}
+
 /// A worker's training samples, in place in the received frames.
 public struct ShardView {
     public let count: Int
     public let features: Int
     public let classCount: Int
-    /// `count * features` bytes, sample after sample.
+    public let featureType: ShardFeatureType
+    /// What uint8 features are multiplied by to make the network's inputs (1 / 255 for pixels).
+    public let byteScale: Float
+    /// `count * features` values of `featureType`, sample after sample (floats checked finite).
     public let pixels: UnsafeRawBufferPointer
     /// `count` bytes, each < `classCount`.
     public let labels: UnsafeRawBufferPointer

@@ -40,8 +40,11 @@
 //                    u32 weights fd, u64 weights nonce, u32 slot fd, u64 slot nonce,
 //                    u32 step pipe fd, u32 answer pipe fd]
 //   refuse     c->w  u16 `RefuseReason`, str text (<= 1 KiB)                empty
-//   shard      c->w  u32 sample count n, u32 features f, u32 classes k,     n*f pixel bytes (u8),
-//                    n label bytes (each < k)                               sample after sample
+//   shard      c->w  u32 sample count n, u32 features f, u32 classes k,     n*f features of type t: bytes (u8)
+//                    u8 feature type t (1 uint8, 2 float32: version 5),     or Float32 LE (each finite),
+//                    f32 byte scale (bytes times it make the network's      sample after sample
+//                    inputs: 1/255 for pixels; finite, > 0; version 5),
+//                    n label bytes (each < k)
 //   step       c->w  u32 epoch, u32 index count m, m x u32 sample indices   parameters, Float32 LE or bf16 LE
 //                    into the worker's storage (each < its sample count),   (count = run's parameter count)
 //                    u32 chunk count k (<= 256), k x u32 chunk sizes
@@ -84,8 +87,9 @@
 // names in the welcome's configuration ("wirePrecision"; absent means float32). Gradients
 // are exact fixed-point sums in every run; the precision picks their grid
 // (`FixedPointFormat(largestChunk:precision:)`): a bf16 run's is 24 bits coarser, so that
-// its sums travel packed in 2 bytes a value as its weights do. What each protocol version
-// changed: docs/design.md, "Protocol versions".
+// its sums travel packed in 2 bytes a value as its weights do. A shard's features are bytes
+// or float32, named in its meta. What each protocol version changed: docs/design.md,
+// "Protocol versions".
 //
 // The shard's labels ride in meta (at most a few tens of KB) so that its
 // pixels can go out straight from the data set's storage.
@@ -109,7 +113,7 @@
 // release's version with it (its minor number is this one).
 
 /// The version every header carries; a peer with another one is refused.
-public let protocolVersion: UInt16 = 4
+public let protocolVersion: UInt16 = 5
 
 /// The most bytes one gradient value takes, on the wire or in a gradient slot: a little-endian Int64
 /// fixed-point sum whole; a sender packs the sums to the fewest bytes that hold them (the meta's width).

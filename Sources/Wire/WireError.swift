@@ -36,6 +36,9 @@ public enum WireError: Error, CustomStringConvertible {
     case shardShape(features: UInt32, classes: UInt32)
     case shardTooLarge(count: UInt32, features: UInt32, bytes: UInt64)
     case shardPixels(expected: UInt64, actual: Int)
+    case unknownFeatureType(UInt8)
+    case badByteScale(Float)
+    case shardFeatureNotFinite(position: Int)
 
     public var description: String {
         switch self {
@@ -91,6 +94,12 @@ public enum WireError: Error, CustomStringConvertible {
             "shard of \(count) samples of \(features) features is \(bytes) bytes, over the limit of \(Limits.shardBytes)"
         case .shardPixels(let expected, let actual):
             "shard pixel frame is \(actual) bytes, its shape needs \(expected)"
+        case .unknownFeatureType(let code):
+            "shard feature type \(code) is neither 1 (uint8) nor 2 (float32)"
+        case .badByteScale(let scale):
+            "shard byte scale \(scale) is not a positive finite number"
+        case .shardFeatureNotFinite(let position):
+            "shard feature \(position) is NaN or infinite"
         }
     }
 }

@@ -41,7 +41,7 @@ final class OtherReleaseTests: ProcessTestCase {
         waitUntil(seconds: 10, "the coordinator's log line") { errors("coordinator").contains("refused a worker: \(text)") }
     }
 
-    /// A real worker whose coordinator answers in version 5: it exits with 76, naming both versions.
+    /// A real worker whose coordinator answers in a later version: it exits with 76, naming both versions.
     func testAWorkerOfAnotherReleaseExitsNamingBothVersions() throws {
         let context = try Context()
         let router = try Socket(context, .router)
@@ -51,11 +51,11 @@ final class OtherReleaseTests: ProcessTestCase {
         let worker = try start("worker", ["worker", "--connect", endpoint])
         let hello = try XCTUnwrap(router.receive(), "no hello in 30 s\n" + errors("worker"))
         XCTAssertEqual(Array(hello[1])[4], UInt8(protocolVersion), "the hello carries the worker's version")
-        let welcome = header(version: 5, type: .welcome, runID: 7, payloadLength: 0)
+        let welcome = header(version: protocolVersion + 1, type: .welcome, runID: 7, payloadLength: 0)
         _ = try router.send(copying: [Array(hello[0]), welcome, [], []])
         wait(worker, seconds: 30)
         XCTAssertEqual(worker.terminationStatus, 76, errors("worker"))
-        XCTAssertTrue(errors("worker").contains("the coordinator at \(endpoint) speaks dptrain protocol version 5 and this worker version \(protocolVersion): "
+        XCTAssertTrue(errors("worker").contains("the coordinator at \(endpoint) speaks dptrain protocol version \(protocolVersion + 1) and this worker version \(protocolVersion): "
                                                 + "they are different releases; run the same dptrain release on every machine"), errors("worker"))
     }
 }

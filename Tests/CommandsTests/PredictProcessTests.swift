@@ -68,7 +68,7 @@ final class PredictProcessTests: XCTestCase {
         XCTAssertNotEqual(result.status, 0)
         XCTAssertEqual(result.output, "")
         XCTAssertEqual(result.errors.split(separator: "\n").count, 1, result.errors)
-        XCTAssertTrue(result.errors.contains("the model takes 100 inputs and has 10 outputs, but the data has 784 pixels and 10 classes"), result.errors)
+        XCTAssertTrue(result.errors.contains("samples of 784 features, but the model takes 100"), result.errors)
     }
 
     /// A model that takes 100 inputs, where MNIST has 784.

@@ -1,3 +1,4 @@
+import Dataset
 import Foundation
 import MLP
 import XCTest
@@ -118,6 +119,29 @@ final class ModelFileTests: XCTestCase {
         XCTAssertEqual(try refusal(metadata: noLoss) { _ in }, "its metadata lacks or garbles loss, bias")
         XCTAssertTrue(try refusal(metadata: [:]) { _ in }.hasPrefix("it is a safetensors file without dptrain's metadata"))
         XCTAssertEqual(try refusal { _ in }, "loaded")
+    }
+
+    /// A model trained on standardised features carries the normalisation, so `evaluate` applies it;
+    /// a model of MNIST's default pixels / 255 is the file dptrain always wrote.
+    func testNormalisationTravelsInTheModel() throws {
+        let spec = ModelSpec(layerSizes: [3, 4, 2])
+        let parameters = spec.initialParameters(.he, seed: 1)
+        let standardize = Normalization(mode: .standardize, offsets: [1, 2, 3], factors: [0.5, 0.25, 2])
+        try ModelFile.save(spec: spec, parameters: parameters, normalization: standardize, to: path)
+        let loaded = try ModelFile.loadModel(from: path)
+        XCTAssertEqual(loaded.parameters, parameters)
+        XCTAssertEqual(loaded.normalization, standardize)
+
+        let digits = Normalization(byteScale: 1 / 16)
+        try ModelFile.save(spec: spec, parameters: parameters, normalization: digits, to: path)
+        XCTAssertEqual(try ModelFile.loadModel(from: path).normalization,
+                       Normalization(mode: .scale, offsets: [0, 0, 0], factors: [1 / 16, 1 / 16, 1 / 16]))
+
+        try ModelFile.save(spec: spec, parameters: parameters, to: path)
+        let plain = try Data(contentsOf: URL(fileURLWithPath: path))
+        try ModelFile.save(spec: spec, parameters: parameters, normalization: .pixelScale, to: path)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), plain)
+        XCTAssertEqual(try ModelFile.loadModel(from: path).normalization, .pixelScale)
     }
 
     func testMetadataSaysHowToScaleTheInput() {

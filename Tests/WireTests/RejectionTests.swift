@@ -57,7 +57,7 @@ final class RejectionTests: XCTestCase {
         // Version 3 summed a bf16 run's gradients on float32's grid: a peer that speaks it is refused.
         frames[0].put(UInt16(3), at: 4)
         let error = assertRejects(frames, toCoordinator) { if case .unsupportedVersion(3) = $0 { true } else { false } }
-        XCTAssertEqual(error?.description, "protocol version 3, this build speaks version 4")
+        XCTAssertEqual(error?.description, "protocol version 3, this build speaks version 5")
     }
 
     func testUnknownType() {
@@ -161,12 +161,24 @@ final class RejectionTests: XCTestCase {
 
     func testLabelAtOrOverTheClassCount() throws {
         var frames = try shard(labels: [1, 2, 3])
-        frames[1][12 + 2] = 10
+        // After the count, features and classes (12 bytes), the feature type (1) and the byte scale (4).
+        frames[1][17 + 2] = 10
         let error = assertRejects(frames, toWorker) {
             if case .labelOutOfRange(position: 2, label: 10, classCount: 10) = $0 { true } else { false }
         }
         XCTAssertEqual(error?.description, "shard label 2 is 10, the data has 10 classes")
         XCTAssertThrowsError(try shard(labels: [1, 10]))
+    }
+
+    /// Float features travel as they are: a NaN among them never reaches a worker's samples.
+    func testFloatShardWithANaNOrAnUnknownType() throws {
+        var frames = try encode(bulk: bytes(of: [Float(1), 2, .nan, 4])) {
+            try $0.shard(runID: run, features: 2, classCount: 10, featureType: .float32, labels: [1, 2])
+        }
+        let error = assertRejects(frames, toWorker) { if case .shardFeatureNotFinite(position: 2) = $0 { true } else { false } }
+        XCTAssertEqual(error?.description, "shard feature 2 is NaN or infinite")
+        frames[1][12] = 3
+        assertRejects(frames, toWorker) { if case .unknownFeatureType(3) = $0 { true } else { false } }
     }
 
     func testShardPixelsOfTheWrongSize() throws {

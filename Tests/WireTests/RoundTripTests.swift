@@ -12,7 +12,7 @@ final class RoundTripTests: XCTestCase {
             Header(type: .gradient, runID: 0x0102_0304_0506_0708, step: 9, payloadLength: 10).write(to: $0)
         }
         XCTAssertEqual(Array(bytes[0..<4]), Array("DPTR".utf8))
-        XCTAssertEqual(Array(bytes[4..<8]), [4, 0, 6, 0])
+        XCTAssertEqual(Array(bytes[4..<8]), [5, 0, 6, 0])
         XCTAssertEqual(Array(bytes[8..<16]), [8, 7, 6, 5, 4, 3, 2, 1])
         XCTAssertEqual(bytes[16], 9)
         XCTAssertEqual(bytes[24], 10)
@@ -96,6 +96,21 @@ final class RoundTripTests: XCTestCase {
             XCTAssertEqual([shard.count, shard.features, shard.classCount], [3, 4, 10])
             XCTAssertEqual(Array(shard.pixels), pixels)
             XCTAssertEqual(Array(shard.labels), [9, 0, 5])
+            XCTAssertEqual(shard.featureType, .uint8)
+            XCTAssertEqual(shard.byteScale, 1 / 255)
+        }
+    }
+
+    func testFloatShardWithItsType() throws {
+        let values: [Float] = [0.5, -1, 3e-8, 2]
+        let frames = try encode(bulk: bytes(of: values)) {
+            try $0.shard(runID: run, features: 2, classCount: 3, featureType: .float32, byteScale: 1 / 16, labels: [2, 0] as [UInt8])
+        }
+        try decoding(frames, toWorker) { envelope in
+            guard case .shard(let shard) = envelope.body else { return XCTFail("\(envelope.body)") }
+            XCTAssertEqual(shard.featureType, .float32)
+            XCTAssertEqual(shard.byteScale, 1 / 16)
+            XCTAssertEqual(Array(shard.pixels), bytes(of: values))
         }
     }
 
