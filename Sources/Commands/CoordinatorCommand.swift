@@ -58,6 +58,8 @@ public struct CoordinatorCommand: ParsableCommand {
         try data.check(compute: config.computePrecision)
         let logs = try output.logs(estimatedSteps: config.plannedSteps(sampleCount: data.train.count), resuming: membership.resume) { logger.warning("\($0)") }
         let settings = RunSettings.of(config, data: dataOptions.data)
+        // The model keeps the training settings alone: the same weights from another copy of the data are the same file.
+        let modelSettings = RunSettings.of(config, data: nil)
         BLAS.useOneThread()
         logger.info("\(RunLines.configuration(config))")
         logger.info("\(BLASKernels.summary)")
@@ -87,7 +89,7 @@ public struct CoordinatorCommand: ParsableCommand {
                 let partial = ModelFile.Partial(stepsDone: Int(coordinator.machine.step),
                                                 stepsPlanned: config.plannedSteps(sampleCount: data.train.count))
                 try ModelSaving.save(spec: config.model, parameters: coordinator.parameters, normalization: data.normalization, to: save,
-                                     partial: partial, checkpointFolder: membership.checkpoint, settings: settings)
+                                     partial: partial, checkpointFolder: membership.checkpoint, settings: modelSettings)
                 wrote.append("model \(save) (\(partial))")
             }
             print("stopped by signal \(coordinator.stoppedBySignal) at step \(coordinator.machine.step): "
@@ -97,9 +99,9 @@ public struct CoordinatorCommand: ParsableCommand {
         print(RunLines.done(report, workers: report.workers))
         if let save = output.save {
             try ModelSaving.save(spec: config.model, parameters: coordinator.parameters, normalization: data.normalization, to: save,
-                                 checkpointFolder: membership.checkpoint, settings: settings)
+                                 checkpointFolder: membership.checkpoint, settings: modelSettings)
             print("saved the model to \(save)")
         }
-        try splits.saveBestModel(coordinator.evaluation, spec: config.model, normalization: data.normalization)
+        try splits.saveBestModel(coordinator.evaluation, spec: config.model, normalization: data.normalization, settings: modelSettings)
     }
 }

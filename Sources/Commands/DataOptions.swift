@@ -74,9 +74,9 @@ public struct SplitOptions: ParsableArguments {
     public init() {}
 
     /// Writes the best validation epoch's model to --save-best, and says so.
-    public func saveBestModel(_ evaluation: RunEvaluation, spec: ModelSpec, normalization: Normalization) throws {
+    public func saveBestModel(_ evaluation: RunEvaluation, spec: ModelSpec, normalization: Normalization, settings: [(String, String)] = []) throws {
         guard let saveBest, let best = evaluation.best else { return }
-        try ModelFile.save(spec: spec, parameters: best.parameters, normalization: normalization, to: saveBest)
+        try ModelFile.save(spec: spec, parameters: best.parameters, normalization: normalization, to: saveBest, settings: settings)
         print(String(format: "saved the model of epoch %d, the best validation accuracy (%.4f), to %@", best.epoch, best.accuracy, saveBest))
     }
 

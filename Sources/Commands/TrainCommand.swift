@@ -36,6 +36,8 @@ struct TrainCommand: ParsableCommand {
         let logs = try output.logs(estimatedSteps: config.plannedSteps(sampleCount: data.train.count), resuming: checkpoints.resume)
         let runID = UInt64.random(in: 1...UInt64.max)
         let settings = RunSettings.of(config, data: dataOptions.data)
+        // The model keeps the training settings alone: the same weights from another copy of the data are the same file.
+        let modelSettings = RunSettings.of(config, data: nil)
         RunLine(runID: runID, trainer: "single-process", resumed: checkpoints.resume, config: config,
                 trainSamples: data.train.count, testSamples: data.test.count,
                 logEvery: logs.every, settings: settings).write(to: logs)
@@ -70,7 +72,7 @@ struct TrainCommand: ParsableCommand {
             if let save = output.save {
                 let partial = ModelFile.Partial(stepsDone: stopped, stepsPlanned: config.plannedSteps(sampleCount: data.train.count))
                 try ModelSaving.save(spec: config.model, parameters: trainer.parameters, normalization: data.normalization, to: save, partial: partial,
-                                     checkpointFolder: checkpoints.checkpoint, settings: settings)
+                                     checkpointFolder: checkpoints.checkpoint, settings: modelSettings)
                 wrote.append("model \(save) (\(partial))")
             }
             print("stopped by signal \(dptrain_stop_requested()) at step \(stopped): wrote " + wrote.joined(separator: " and "))
@@ -83,10 +85,10 @@ struct TrainCommand: ParsableCommand {
         }
         if let save = output.save {
             try ModelSaving.save(spec: config.model, parameters: trainer.parameters, normalization: data.normalization, to: save,
-                                 checkpointFolder: checkpoints.checkpoint, settings: settings)
+                                 checkpointFolder: checkpoints.checkpoint, settings: modelSettings)
             print("saved the model to \(save)")
         }
-        try splits.saveBestModel(trainer.evaluation, spec: config.model, normalization: data.normalization)
+        try splits.saveBestModel(trainer.evaluation, spec: config.model, normalization: data.normalization, settings: modelSettings)
     }
 
     /// As the original design did: one test sample's one-hot target beside the network's output.
