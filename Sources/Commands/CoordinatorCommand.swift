@@ -57,9 +57,9 @@ public struct CoordinatorCommand: ParsableCommand {
         let initialParameters = try training.initialParameters(for: &config)
         try data.check(compute: config.computePrecision)
         let logs = try output.logs(estimatedSteps: config.plannedSteps(sampleCount: data.train.count), resuming: membership.resume) { logger.warning("\($0)") }
-        let settings = RunSettings.of(config, data: dataOptions.data)
+        let settings = RunSettings.of(config, data: dataOptions.data, splits: splits)
         // The model keeps the training settings alone: the same weights from another copy of the data are the same file.
-        let modelSettings = RunSettings.of(config, data: nil)
+        let modelSettings = RunSettings.of(config, data: nil, splits: splits)
         BLAS.useOneThread()
         logger.info("\(RunLines.configuration(config))")
         logger.info("\(BLASKernels.summary)")

@@ -6,7 +6,7 @@ import Plan
 /// Written into the metrics file's run line and the model file, so that `dptrain config --from
 /// MODEL` prints a run file that trains the same model again.
 enum RunSettings {
-    static func of(_ config: TrainingConfig, data: String?) -> [(String, String)] {
+    static func of(_ config: TrainingConfig, data: String?, splits: SplitOptions? = nil) -> [(String, String)] {
         var settings: [(String, String)] = [
             ("epochs", String(config.epochs)), ("batch", String(config.batchSize)), ("shards", String(config.shardCount)),
             ("hidden", config.model.layerSizes.dropFirst().dropLast().map(String.init).joined(separator: ",")),
@@ -16,6 +16,10 @@ enum RunSettings {
             ("weight-decay", config.optimizer.weightDecay.description), ("init", config.initialization.rawValue),
             ("no-bias", String(!config.model.useBias)), ("seed", String(config.seed)),
         ]
+        // How the data is normalised and split changes the weights as much as a training flag does.
+        if let mode = splits?.normalize { settings.append(("normalize", mode.rawValue)) }
+        if let fraction = splits?.testFraction { settings.append(("test-fraction", fraction.description)) }
+        if let validation = splits?.validation { settings.append(("validation", validation)) }
         if let data { settings.append(("data", data)) }
         return settings
     }

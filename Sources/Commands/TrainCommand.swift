@@ -35,9 +35,9 @@ struct TrainCommand: ParsableCommand {
         try data.check(compute: config.computePrecision)
         let logs = try output.logs(estimatedSteps: config.plannedSteps(sampleCount: data.train.count), resuming: checkpoints.resume)
         let runID = UInt64.random(in: 1...UInt64.max)
-        let settings = RunSettings.of(config, data: dataOptions.data)
+        let settings = RunSettings.of(config, data: dataOptions.data, splits: splits)
         // The model keeps the training settings alone: the same weights from another copy of the data are the same file.
-        let modelSettings = RunSettings.of(config, data: nil)
+        let modelSettings = RunSettings.of(config, data: nil, splits: splits)
         RunLine(runID: runID, trainer: "single-process", resumed: checkpoints.resume, config: config,
                 trainSamples: data.train.count, testSamples: data.test.count,
                 logEvery: logs.every, settings: settings).write(to: logs)

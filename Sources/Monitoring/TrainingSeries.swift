@@ -9,6 +9,7 @@ public final class TrainingSeries: TrainingObserver {
     let samples: Counter, steps: Counter
     let epoch: Gauge, trainLoss: Gauge, samplesPerSecond: Gauge, learningRate: Gauge
     let testAccuracy: Gauge, testLoss: Gauge, trainAccuracy: Gauge
+    let validationAccuracy: Gauge, validationLoss: Gauge
     let phaseSeconds: [(phase: String, counter: Counter, nanoseconds: KeyPath<StepTimings, UInt64>)]
     let bytes: (sent: Counter, received: Counter)
     let members: (training: Gauge, joining: Gauge)
@@ -27,8 +28,10 @@ public final class TrainingSeries: TrainingObserver {
         trainLoss = series.gauge("dptrain_train_loss", "Mean training loss of the last step's samples.")
         samplesPerSecond = series.gauge("dptrain_samples_per_second", "Training samples over training time since the run began (evaluation excluded).")
         learningRate = series.gauge("dptrain_learning_rate", "The learning rate of the last step.")
-        testAccuracy = series.gauge("dptrain_test_accuracy_ratio", "Test-set accuracy after the last finished epoch, 0 to 1.")
-        testLoss = series.gauge("dptrain_test_loss", "Mean test-set loss after the last finished epoch.")
+        testAccuracy = series.gauge("dptrain_test_accuracy_ratio", "Test-set accuracy, 0 to 1: after each epoch, or once at the run's end when it holds out a validation set.")
+        testLoss = series.gauge("dptrain_test_loss", "Mean test-set loss, when the test set was last scored.")
+        validationAccuracy = series.gauge("dptrain_validation_accuracy_ratio", "Validation-set accuracy after the last finished epoch, 0 to 1 (--validation).")
+        validationLoss = series.gauge("dptrain_validation_loss", "Mean validation-set loss after the last finished epoch (--validation).")
         trainAccuracy = series.gauge("dptrain_train_accuracy_ratio", "Accuracy on the last finished epoch's training batches, 0 to 1.")
         phaseSeconds = [("broadcast", \.broadcastNanoseconds), ("wait", \.waitNanoseconds), ("reduce", \.reduceNanoseconds), ("update", \.updateNanoseconds)]
             .map { phase, path in
@@ -72,13 +75,23 @@ public final class TrainingSeries: TrainingObserver {
     }
 
     public func epochFinished(_ report: TrainingReport) {
-        testAccuracy.set(to: report.testAccuracy)
-        if let loss = report.testLoss { testLoss.set(to: loss) }
+        recordScores(report)
         if let accuracy = report.trainAccuracy { trainAccuracy.set(to: accuracy) }
     }
 
     public func trainingFinished(_ report: TrainingReport) {
+        // A run that holds out a validation set scores its test set here, once.
+        recordScores(report)
         finished.set(to: 1)
+    }
+
+    /// The test and validation figures a report has: the test's is NaN in the epochs of a run
+    /// that scores its test set only at the end, and is then left as it was.
+    private func recordScores(_ report: TrainingReport) {
+        if report.testAccuracy.isFinite { testAccuracy.set(to: report.testAccuracy) }
+        if let loss = report.testLoss, loss.isFinite { testLoss.set(to: loss) }
+        if let accuracy = report.validationAccuracy, accuracy.isFinite { validationAccuracy.set(to: accuracy) }
+        if let loss = report.validationLoss, loss.isFinite { validationLoss.set(to: loss) }
     }
 
     public func event(_ name: String, _ fields: [(String, JSONValue)]) {

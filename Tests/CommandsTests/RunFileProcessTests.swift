@@ -26,13 +26,14 @@ final class RunFileProcessTests: ProcessTestCase {
             optimizer: adam
             lr: 0.002
             seed: 7
+            validation: 0.1    # a held-out split changes the weights: it must travel too
             """)
         let fromFile = "\(folder)/file.safetensors", fromFlags = "\(folder)/flags.safetensors", metricsPath = "\(folder)/run.jsonl"
         let a = try dptrain(["train", "--config", file, "--epochs", "1", "--save", fromFile, "--metrics", metricsPath])
         XCTAssertEqual(a.status, 0, a.errors)
         XCTAssertTrue(a.output.contains("after 1 epoch"), a.output)
         let b = try dptrain(["train", "--epochs", "1", "--batch", "64", "--hidden", "32,16", "--optimizer", "adam", "--lr", "0.002", "--seed", "7",
-                             "--save", fromFlags])
+                             "--validation", "0.1", "--save", fromFlags])
         XCTAssertEqual(b.status, 0, b.errors)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: fromFile))
         XCTAssertEqual(bytes, try Data(contentsOf: URL(fileURLWithPath: fromFlags)), "the same weights and metadata, byte for byte")
@@ -43,10 +44,12 @@ final class RunFileProcessTests: ProcessTestCase {
         XCTAssertEqual(settings["hidden"], "32,16")
         XCTAssertEqual(settings["lr"], "0.002")
         XCTAssertEqual(settings["schedule"], "cosine", "a default, spelled out")
+        XCTAssertEqual(settings["validation"], "0.1")
 
         let printed = try dptrain(["config", "--from", fromFile])
         XCTAssertEqual(printed.status, 0, printed.errors)
         XCTAssertTrue(printed.output.contains("\nepochs: 1\nbatch: 64\n"), printed.output)
+        XCTAssertTrue(printed.output.contains("\nvalidation: 0.1\n"), printed.output)
         let again = "\(folder)/again.safetensors"
         let repeated = try dptrain(["train", "--config", try write("repeat.yaml", printed.output), "--save", again])
         XCTAssertEqual(repeated.status, 0, repeated.errors)

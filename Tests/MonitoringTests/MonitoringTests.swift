@@ -70,4 +70,28 @@ final class TrainingSeriesTests: XCTestCase {
         XCTAssertEqual(values["dptrain_members_lost_total{\(labels),reason=\"left\"}"], 0)
         XCTAssertEqual(values["dptrain_dropped_messages_total{\(labels),reason=\"stale_gradient\"}"], 2)
     }
+
+    /// A run holding out a validation set: each epoch sets the validation series and leaves the
+    /// test's alone (the epoch's test figure is NaN then); the run's end sets the test's, once.
+    func testValidationEachEpochAndTheTestAtTheEnd() {
+        let series = Series(labels: Series.labels(runID: 0xab, role: "single-process", member: nil))
+        let watcher = TrainingSeries(series)
+        let labels = #"run_id="00000000000000ab",role="single-process""#
+        var epoch = TrainingReport(epoch: 1, step: 10, trainLoss: 0.5, testAccuracy: .nan, samplesPerSecond: 1, elapsedSeconds: 1, workers: 1)
+        epoch.validationAccuracy = 0.91
+        epoch.validationLoss = 0.3
+        watcher.epochFinished(epoch)
+        var values = exposition(series.registry)
+        XCTAssertEqual(values["dptrain_validation_accuracy_ratio{\(labels)}"], 0.91)
+        XCTAssertEqual(values["dptrain_validation_loss{\(labels)}"], 0.3)
+        XCTAssertEqual(values["dptrain_test_accuracy_ratio{\(labels)}"], 0, "no test figure yet")
+        var end = epoch
+        end.testAccuracy = 0.93
+        end.testLoss = 0.25
+        watcher.trainingFinished(end)
+        values = exposition(series.registry)
+        XCTAssertEqual(values["dptrain_test_accuracy_ratio{\(labels)}"], 0.93)
+        XCTAssertEqual(values["dptrain_test_loss{\(labels)}"], 0.25)
+        XCTAssertEqual(values["dptrain_run_finished{\(labels)}"], 1)
+    }
 }
