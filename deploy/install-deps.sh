@@ -4,7 +4,9 @@
 # when the distribution packages one. Uses sudo when not run as root.
 set -euo pipefail
 
-packages=(libzmq3-dev libopenblas-dev libdnnl-dev zlib1g-dev pkg-config)
+# libcurl's development files: the --prometheus endpoint's HTTP server (FlyingFox) brings in
+# FoundationNetworking, which a release build's --static-swift-stdlib links against libcurl.
+packages=(libzmq3-dev libopenblas-dev libdnnl-dev zlib1g-dev pkg-config libcurl4-openssl-dev)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
