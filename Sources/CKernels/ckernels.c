@@ -3,14 +3,18 @@
 #include <immintrin.h>
 #endif
 
+// Samples are scattered over tens of megabytes: ask for the row two ahead while this one is copied.
+static inline void prefetch_row_ahead(const uint8_t *pixels, size_t features, const int32_t *indices,
+                                      size_t row, size_t count) {
+    if (row + 2 >= count) return;
+    const uint8_t *ahead = pixels + (size_t)indices[row + 2] * features;
+    for (size_t offset = 0; offset < features; offset += 64) __builtin_prefetch(ahead + offset);
+}
+
 void dptrain_gather_rows(const uint8_t *restrict pixels, size_t features, const int32_t *restrict indices,
                          size_t count, float *restrict out, float scale) {
     for (size_t row = 0; row < count; row++) {
-        // Samples are scattered over tens of megabytes: ask for the next rows early.
-        if (row + 2 < count) {
-            const uint8_t *ahead = pixels + (size_t)indices[row + 2] * features;
-            for (size_t offset = 0; offset < features; offset += 64) __builtin_prefetch(ahead + offset);
-        }
+        prefetch_row_ahead(pixels, features, indices, row, count);
         const uint8_t *from = pixels + (size_t)indices[row] * features;
         float *to = out + row * features;
         for (size_t f = 0; f < features; f++) to[f] = (float)from[f] * scale;
@@ -307,10 +311,7 @@ VECTOR_CLONES void dptrain_gather_rows_bf16(const uint8_t *restrict pixels, size
         table[p] = (uint16_t)(bits >> 16);
     }
     for (size_t row = 0; row < count; row++) {
-        if (row + 2 < count) {
-            const uint8_t *ahead = pixels + (size_t)indices[row + 2] * features;
-            for (size_t offset = 0; offset < features; offset += 64) __builtin_prefetch(ahead + offset);
-        }
+        prefetch_row_ahead(pixels, features, indices, row, count);
         const uint8_t *from = pixels + (size_t)indices[row] * features;
         uint16_t *to = out + row * features;
         for (size_t f = 0; f < features; f++) to[f] = table[from[f]];

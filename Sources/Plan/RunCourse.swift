@@ -45,9 +45,6 @@ public struct RunCourse: Codable, Equatable, Sendable {
     /// The epoch a step or a report of now belongs to: the one under way, or else the next.
     public var currentEpoch: Int { epochOpen || epoch == epochs ? max(epoch, 1) : epoch + 1 }
 
-    /// Steps trained since the run began.
-    public var stepsTrained: Int { epochOpen ? (epoch - 1) * stepsPerEpoch + stepsDone : epoch * stepsPerEpoch }
-
     public mutating func beginEpoch() {
         guard case .beginEpoch = next else { preconditionFailure("an epoch begins only after the last one closed: \(self)") }
         epoch += 1
