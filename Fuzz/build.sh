@@ -12,12 +12,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-out=.build/fuzz
+out=${FUZZ_BUILD:-.build/fuzz}
 mods=$out/modules
 mkdir -p "$mods" "$out/c"
 
 sanitize=fuzzer,address
-swift_flags=(-parse-as-library -O -g -sanitize=$sanitize -swift-version 5 -I "$mods" -I "$out/c"
+swift_flags=(-parse-as-library -O -g -suppress-warnings -sanitize=$sanitize -swift-version 5 -I "$mods" -I "$out/c"
              -I Sources/CZlib -I Sources/CZMQ -I Sources/CBLAS -I Sources/CDNNL)
 for flag in $(pkg-config --cflags-only-I openblas libzmq zlib); do swift_flags+=(-Xcc "$flag"); done
 link_flags=(-L "$out" $(pkg-config --libs-only-L openblas) -lopenblas -ldnnl -lgomp -lzmq -lz)

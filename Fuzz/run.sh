@@ -13,6 +13,8 @@ set -euo pipefail
 # A Swift trap goes to libFuzzer, which saves the input; the runtime's own backtracer would catch it first.
 export SWIFT_BACKTRACE=enable=no
 cd "$(dirname "$0")/.."
+# FUZZ_BUILD: where the harnesses are built and run (default .build/fuzz), for a long run beside short ones.
+out=${FUZZ_BUILD:-.build/fuzz}
 limit=(-max_total_time=20)
 case ${1:-} in
   --seconds) limit=(-max_total_time="$2"); shift 2 ;;
@@ -20,16 +22,16 @@ case ${1:-} in
 esac
 harnesses=("$@")
 [ ${#harnesses[@]} -ne 0 ] || harnesses=($(ls Fuzz/corpus))
-Fuzz/build.sh "${harnesses[@]}" | grep -v "Cannot export" >&2 || true
-for name in "${harnesses[@]}"; do [ -x ".build/fuzz/$name" ] || { echo "fuzz/run.sh: no harness $name" >&2; exit 2; }; done
+Fuzz/build.sh "${harnesses[@]}" >&2
+for name in "${harnesses[@]}"; do [ -x "$out/$name" ] || { echo "fuzz/run.sh: no harness $name" >&2; exit 2; }; done
 
 failed=()
 for name in "${harnesses[@]}"; do
-  work=.build/fuzz/work/$name crashes=.build/fuzz/crashes/$name log=.build/fuzz/$name.log
+  work=$out/work/$name crashes=$out/crashes/$name log=$out/$name.log
   mkdir -p "$work" "$crashes"
   began=$(date +%s.%N)
   # The harness's inputs are its own business: it prints nothing unless DPTRAIN_FUZZ_VERBOSE is set.
-  if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 LSAN_OPTIONS=suppressions=$PWD/Fuzz/lsan-suppressions.txt:print_suppressions=0 ".build/fuzz/$name" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 \
+  if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 LSAN_OPTIONS=suppressions=$PWD/Fuzz/lsan-suppressions.txt:print_suppressions=0 "$out/$name" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 \
        -print_final_stats=1 -artifact_prefix="$crashes/" "$work" "Fuzz/corpus/$name" > "$log" 2>&1; then
     status=ok
   else
@@ -43,7 +45,7 @@ for name in "${harnesses[@]}"; do
     "$(echo "${runs:-0} / $seconds" | bc -l)" "$corpus"
   if [ $status = FAILED ]; then
     grep -E "ERROR|SUMMARY|Fatal error|Test unit written" "$log" | head -5 >&2
-    echo "fuzz: replay with: .build/fuzz/$name $crashes/crash-*  (full log: $log)" >&2
+    echo "fuzz: replay with: $out/$name $crashes/crash-*  (full log: $log)" >&2
   fi
 done
 if [ ${#failed[@]} -ne 0 ]; then echo "fuzz: FAILED: ${failed[*]}" >&2; exit 1; fi

@@ -32,7 +32,8 @@ public func fuzzSharedMemory(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     whole.copyMemory(from: UnsafeRawBufferPointer(rebasing: written[0..<min(written.count, whole.count)]))
 
     // An opener that checks the nonce it was granted.
-    if let opened = try? SharedSegment.open(pid: getpid(), fd: segment.descriptor, dataBytes: segment.dataBytes, nonce: segment.nonce) {
+    if let opened = try? SharedSegment.open(pid: getpid(), fd: segment.descriptor, dataBytes: segment.dataBytes, nonce: segment.nonce,
+                                            writing: false) {
         blackHole(UInt64(touch(UnsafeRawBufferPointer(opened.data))))
     }
 

@@ -170,7 +170,8 @@ private func decodeStep(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer
         throw WireError.indexOutOfRange(position: position, index: index, shardCount: context.shardCount)
     }
     // Weights read from the coordinator's segment are not scanned again: only the coordinator
-    // writes it, after checking that its weights are finite (Coordinator.applyUpdate), so a
+    // writes it (the kernel sees to that: the segment is sealed against every other writer,
+    // SharedSegment.swift), after checking that its weights are finite (Coordinator.applyUpdate), so a
     // scan of every weight every step would find nothing, on the step's critical path. Weights
     // that came over the network are scanned, always.
     let fromCoordinatorSegment = bulk.isEmpty && context.sharedBulk != nil
