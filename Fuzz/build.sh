@@ -61,7 +61,7 @@ harness() {
   echo "fuzz/build.sh: harness $name"
   swiftc "${swift_flags[@]}" -module-name "Fuzz$(echo "$name" | tr -d -)" -o "$binary" \
     "Fuzz/Harnesses/$name.swift" Fuzz/Harnesses/Support.swift "$@" -use-ld=lld \
-    -L "$out" -lTraining -lTensorBoard -lPlan -lDataset -lMLP -lZMQ -lOutputFiles -lWire -lcmodules "${link_flags[@]}"
+    -L "$out" -lTraining -lTeams -lTensorBoard -lPlan -lDataset -lMLP -lZMQ -lOutputFiles -lWire -lcmodules "${link_flags[@]}"
 }
 
 swift_module OutputFiles
@@ -70,7 +70,8 @@ swift_module MLP
 swift_module Dataset MLP
 swift_module Plan MLP
 swift_module TensorBoard OutputFiles
-swift_module Training MLP Dataset Plan TensorBoard OutputFiles
+swift_module Teams
+swift_module Training MLP Dataset Plan TensorBoard OutputFiles Teams
 swift_module ZMQ OutputFiles
 
 wanted=("$@")

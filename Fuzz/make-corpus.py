@@ -18,7 +18,7 @@ def write(harness, name, data):
         f.write(data)
 
 # --- the wire: header (magic, version, type, run id, step, payload length), meta, bulk ---
-VERSION = 5  # the wire harness sets the build's own version (choice bit 3); the others encode it
+VERSION = 6  # the wire harness sets the build's own version (choice bit 3); the others encode it
 MAGIC = 0x52545044
 RUN = 0x5EED
 
@@ -38,7 +38,7 @@ def wire_seed(name, receiver, kind, meta, bulk=b"", run=RUN, step=0, flags=0, sh
     data = bytes([choice, PARAMETERS - 1, shard]) + struct.pack("<H", len(h)) + h + struct.pack("<H", len(meta)) + meta + bulk
     write("wire-messages", name, data)
 
-hello = struct.pack("<I", 0) + s("host-a") + s("SkylakeX") + bytes([1])
+hello = struct.pack("<I", 0) + s("host-a") + s("SkylakeX") + bytes([1]) + struct.pack("<H", 2)
 wire_seed("hello", TO_COORDINATOR, 1, hello, run=0)
 wire_seed("hello-shared-memory", TO_COORDINATOR, 1, hello + s("boot ns uid 1000"), run=0)
 config = json.dumps({"wirePrecision": "float32"}).encode()
