@@ -38,11 +38,11 @@ for name in "${harnesses[@]}"; do
     status=FAILED
     failed+=("$name")
   fi
-  seconds=$(echo "$(date +%s.%N) - $began" | bc)
+  seconds=$(awk -v a="$began" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
   corpus=$(ls "$work" | wc -l)
   printf 'fuzz: %-14s %-6s %10s inputs in %6.0f s (%6.0f/s), corpus %s\n' "$name" "$status" "${runs:-0}" "$seconds" \
-    "$(echo "${runs:-0} / $seconds" | bc -l)" "$corpus"
+    "$(awk -v n="${runs:-0}" -v s="$seconds" 'BEGIN { print n / s }')" "$corpus"
   if [ $status = FAILED ]; then
     grep -E "ERROR|SUMMARY|Fatal error|Test unit written" "$log" | head -5 >&2
     echo "fuzz: replay with: $out/$name $crashes/crash-*  (full log: $log)" >&2
