@@ -94,7 +94,7 @@ extension CoordinatorStateMachine {
             let left = training.awaiting[member.id]! - 1
             training.awaiting[member.id] = left > 0 ? left : nil
         }
-        balance.record(member: member.id, samples: sampleCount, computeNanoseconds: computeNanoseconds)
+        balance.record(member: member.id, samples: sampleCount, computeNanoseconds: computeNanoseconds, now: now)
         return .accept(member, request: request)
     }
 

@@ -11,7 +11,7 @@ final class SpeedBalanceTests: XCTestCase {
 
     /// Two members of one thread over 8 shards (global batch 16, 2 samples a shard a step).
     func twoMembers(rebalance: Bool = true) -> Machine {
-        var settings = Machine.Settings(expectedWorkers: 2, stepDeadlineSeconds: 2, sampleCount: 1600, batchSize: 16, shardCount: 8, seed: 1, epochs: 5)
+        var settings = Machine.Settings(expectedWorkers: 2, stepDeadlineSeconds: 2, sampleCount: 1600, batchSize: 16, shardCount: 8, seed: 1, epochs: 20)
         settings.rebalance = rebalance
         var m = Machine(settings: settings)
         _ = m.receiveHello(Hello(host: "a"), from: [1], now: 0)
@@ -56,8 +56,9 @@ final class SpeedBalanceTests: XCTestCase {
         let moves = train(&m, steps: 100, costs: [1: 1000, 2: 2000], now: &now)
         XCTAssertEqual(moves, [[1: 5, 2: 3]])
         XCTAssertEqual(shardCounts(m), [5, 3])
-        // Recovered: within the next second or two the split is even again, and stays so.
-        let back = train(&m, steps: 300, costs: [1: 1000, 2: 1000], now: &now)
+        // Recovered: within 6 s the split is even again (old figures fade by half each second,
+        // and a move waits 3 s after the last), and stays so.
+        let back = train(&m, steps: 600, costs: [1: 1000, 2: 1000], now: &now)
         XCTAssertEqual(back, [[1: 4, 2: 4]])
         XCTAssertEqual(shardCounts(m), [4, 4])
     }
