@@ -53,7 +53,7 @@ print("medians: on/(0.75 x unthrottled) %.2f  on/off %.2fx" % (
 PY
 
 echo "# a worker stopped for 300 ms of every second for 10 s, then left alone"
-stall_flags=(--batch 512 --shards 16 --epochs "${STALL_EPOCHS:-12}" --hidden 512)
+stall_flags=(--batch 512 --shards 16 --epochs "${STALL_EPOCHS:-30}" --hidden 512)
 "$bin" train "${stall_flags[@]}" --save "$dir/train.safetensors" >/dev/null 2>&1
 endpoint="ipc://$dir/stall.sock"
 "$bin" worker --connect "$endpoint" --threads 1 2>"$dir/s1.err" &
@@ -77,5 +77,7 @@ for m in moves:
     where = "after the first stop" if t < last else "after the stalls ended"
     print("  %+6.1f s %s: shards %s, samples/s %s" % (t - (first if t < last else last), where, m["shards"], m["samples_per_second"]))
 if not moves: print("  no rebalanced event")
+ends = [json.loads(l)["time"] for l in open(sys.argv[1]) if '"event":"done"' in l]
+if ends: print("  the run ended %+.1f s after the stalls ended" % (ends[-1] - last))
 PY
 if cmp -s "$dir/train.safetensors" "$dir/stall.safetensors"; then echo "  the model equals train's, to the bit"; else echo "  THE MODEL DIFFERS from train's"; fi
