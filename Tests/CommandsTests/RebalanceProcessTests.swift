@@ -37,6 +37,13 @@ final class RebalanceProcessTests: ProcessTestCase {
         let fastest = try XCTUnwrap(speeds.max { $0.value < $1.value }?.key)
         XCTAssertGreaterThan(shards[fastest]!, 8, "\(first)")
         XCTAssertTrue(errors("rebalance-on").contains("shards follow the workers' speeds"), errors("rebalance-on"))
+        // The report draws each worker's shards over time.
+        let report = try start("report", ["report", "\(folder)/rebalance-on.jsonl", "-o", "\(folder)/report.html"])
+        wait(report)
+        XCTAssertEqual(report.terminationStatus, 0, errors("report"))
+        let page = try String(contentsOfFile: "\(folder)/report.html", encoding: .utf8)
+        let chart = try XCTUnwrap(page.components(separatedBy: "data-chart=\"shards\"").dropFirst().first?.components(separatedBy: "</svg>").first, "no shards chart")
+        for worker in shards.keys { XCTAssertTrue(chart.contains("worker \(worker)"), chart) }
 
         let off = try run(rebalance: "off")
         XCTAssertEqual(off.model, expected)
