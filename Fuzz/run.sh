@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer harness (built by Fuzz/build.sh) from its seed corpus, Fuzz/corpus/HARNESS,
 # for a bounded time or number of inputs, with AddressSanitizer and leak detection on: a crash,
-# a leak, an input slower than 10 s or one that takes over 2 GB fails it. Inputs the fuzzer finds
+# a leak, an input slower than 10 s (FUZZ_TIMEOUT) or one that takes over 2 GB fails it. Inputs the fuzzer finds
 # go to .build/fuzz/work/HARNESS (the committed seeds are never changed); a failing input is
 # saved as .build/fuzz/crashes/HARNESS/crash-... and named, with the command that replays it.
 #
@@ -15,6 +15,9 @@ export SWIFT_BACKTRACE=enable=no
 cd "$(dirname "$0")/.."
 # FUZZ_BUILD: where the harnesses are built and run (default .build/fuzz), for a long run beside short ones.
 out=${FUZZ_BUILD:-.build/fuzz}
+# FUZZ_TIMEOUT: the seconds of wall-clock time past which one input counts as a hang (default 10).
+# An input takes milliseconds; on a loaded machine a process at low priority can wait longer.
+timeout=${FUZZ_TIMEOUT:-10}
 limit=(-max_total_time=20)
 case ${1:-} in
   --seconds) limit=(-max_total_time="$2"); shift 2 ;;
@@ -31,7 +34,7 @@ for name in "${harnesses[@]}"; do
   mkdir -p "$work" "$crashes"
   began=$(date +%s.%N)
   # The harness's inputs are its own business: it prints nothing unless DPTRAIN_FUZZ_VERBOSE is set.
-  if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 LSAN_OPTIONS=suppressions=$PWD/Fuzz/lsan-suppressions.txt:print_suppressions=0 "$out/$name" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 \
+  if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 LSAN_OPTIONS=suppressions=$PWD/Fuzz/lsan-suppressions.txt:print_suppressions=0 "$out/$name" "${limit[@]}" -timeout="$timeout" -rss_limit_mb=2048 \
        -print_final_stats=1 -artifact_prefix="$crashes/" "$work" "Fuzz/corpus/$name" > "$log" 2>&1; then
     status=ok
   else
