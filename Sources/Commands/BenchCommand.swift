@@ -235,14 +235,21 @@ struct BenchStepCommand: ParsableCommand {
             }
             _ = rows.withUnsafeBufferPointer { rows in
                 sizes.withUnsafeBufferPointer { sizes in
-                    parameters.withUnsafeBufferPointer { chunks.addChunks(UnsafeBufferPointer(rebasing: rows[0..<rowCount]), sizes: sizes, of: data, parameters: $0.baseAddress!) }
+                    parameters.withUnsafeBufferPointer {
+                        chunks.addChunks(UnsafeBufferPointer(rebasing: rows[0..<rowCount]), sizes: sizes, of: data, parameters: $0.baseAddress!, combine: false)
+                    }
                 }
             }
             stepInEpoch += 1
-            gradient.withUnsafeMutableBufferPointer { chunks.sum.floats(into: $0) }
-            parameters.withUnsafeMutableBufferPointer { p in
-                gradient.withUnsafeBufferPointer { g in optimizer.step(parameters: p, gradientSum: g, sampleCount: batch, learningRate: 0.01) }
+            // As train does: the sum into floats and the update, in one pass split over the threads.
+            gradient.withUnsafeMutableBufferPointer { g in
+                parameters.withUnsafeMutableBufferPointer { p in
+                    chunks.floats(into: g) { range in
+                        optimizer.update(range, parameters: p.baseAddress!, gradientSum: g.baseAddress!, sampleCount: batch, learningRate: 0.01)
+                    }
+                }
             }
+            optimizer.finishStep()
         }
         let steps = measure(step)
         return Double(steps.count * batch) / steps.seconds

@@ -134,8 +134,9 @@ public final class SingleProcessTrainer {
                 let stepScore = stepRows.withUnsafeBufferPointer { rows in
                     chunkSizes.withUnsafeBufferPointer { sizes in
                         parameters.withUnsafeBufferPointer {
+                            // The threads' sums stay apart: the floats below add them as they convert.
                             chunks.addChunks(UnsafeBufferPointer(rebasing: rows[0..<rowCount]), sizes: UnsafeBufferPointer(rebasing: sizes[0..<chunkCount]),
-                                             of: train, parameters: $0.baseAddress!)
+                                             of: train, parameters: $0.baseAddress!, combine: false)
                         }
                     }
                 }
@@ -145,13 +146,17 @@ public final class SingleProcessTrainer {
                 if let verdict = divergence.stepFinished(lossSum: score.lossSum, samples: score.samples) {
                     throw TrainingError.divergence(verdict, epoch: epoch, step: step + 1, learningRate: config.optimizer.learningRate)
                 }
-                gradient.withUnsafeMutableBufferPointer { chunks.sum.floats(into: $0) }
                 let learningRate = account.learningRate(config.optimizer)
-                parameters.withUnsafeMutableBufferPointer { p in
-                    gradient.withUnsafeBufferPointer { g in
-                        optimizer.step(parameters: p, gradientSum: g, sampleCount: score.samples, learningRate: learningRate)
+                // The sum into floats and the update, in one pass split over the threads (elementwise: the same bits).
+                let optimizer = optimizer, samples = score.samples
+                gradient.withUnsafeMutableBufferPointer { g in
+                    parameters.withUnsafeMutableBufferPointer { p in
+                        chunks.floats(into: g) { range in
+                            optimizer.update(range, parameters: p.baseAddress!, gradientSum: g.baseAddress!, sampleCount: samples, learningRate: learningRate)
+                        }
                     }
                 }
+                optimizer.finishStep()
                 step += 1
                 course.commitStep()
                 account.recordStep(score)
