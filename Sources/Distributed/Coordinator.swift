@@ -145,6 +145,8 @@ public final class Coordinator {
             sampleCount: sampleCount, batchSize: config.batchSize, shardCount: config.shardCount, seed: config.seed,
             epochs: config.epochs, restarted: options.resume, blasCore: BLAS.coreName)
         settings.compute = config.computePrecision
+        settings.loss = config.model.loss
+        settings.classCount = config.model.classCount
         return settings
     }
 

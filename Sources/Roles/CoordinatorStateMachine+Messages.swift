@@ -66,12 +66,12 @@ extension CoordinatorStateMachine {
         return [.welcome(member, sharedMemory: hello.sharedMemory)]
     }
 
-    /// A gradient for `gradientStep` over `sampleCount` samples, whose largest fixed-point value
-    /// has magnitude `largestMagnitude`: kept only when it answers this member's next request
-    /// of the current step, for that request's samples, within the fixed-point bound of its
-    /// chunks (each below `FixedPointFormat.chunkBound`, so no sum can overflow).
-    public mutating func receiveGradient(step gradientStep: UInt64, sampleCount: Int, largestMagnitude: UInt64,
-                                         from peer: Peer, now: UInt64) -> GradientDecision {
+    /// A gradient for `gradientStep` whose figures are `answer`: kept only when it answers this
+    /// member's next request of the current step. An answer that no honest member can send (a
+    /// sample count other than the request's, a fixed-point value beyond its chunks' bound, so
+    /// that no sum can overflow, a width its chunks cannot need, a correct count or loss sum that
+    /// its samples cannot give) is rejected and its member lost: its chunks go to the others.
+    public mutating func receiveGradient(step gradientStep: UInt64, _ answer: AnswerFigures, from peer: Peer, now: UInt64) -> GradientDecision {
         func drop(_ reason: DropReason) -> GradientDecision {
             dropped[reason.kind, default: 0] += 1
             return .drop(reason)
@@ -84,11 +84,11 @@ extension CoordinatorStateMachine {
         guard let (request, expected, chunks) = pendingRequest(of: member.id) else {
             return drop(.gradientNotAwaited(worker: member.id, step: step))
         }
-        // A wrong count or an out-of-bound value leaves the member awaited: its chunks stay in
-        // flight until it answers or is lost.
-        guard sampleCount == expected else { return drop(.wrongSampleCount(worker: member.id, got: sampleCount, expected: expected)) }
-        let bound = UInt64(chunks) * FixedPointFormat.chunkBound
-        guard largestMagnitude <= bound else { return drop(.gradientOutOfBound(worker: member.id, magnitude: largestMagnitude, bound: bound)) }
+        if let reason = answer.impossibility(worker: member.id, expectedSamples: expected, chunks: chunks,
+                                             loss: settings.loss, classCount: settings.classCount) {
+            dropped[reason.kind, default: 0] += 1
+            return .reject(reason, lose([(member.id, .impossibleAnswer(reason))], now: now))
+        }
         withTraining { training in
             training.stepRequests[request].state = .answered
             let left = training.awaiting[member.id]! - 1

@@ -63,6 +63,9 @@ public struct CoordinatorStateMachine {
         /// The answer to this member's request `request` (an index into `stepRequests`).
         case accept(Member, request: Int)
         case drop(DropReason)
+        /// An answer no honest member can send: dropped, and its member lost (these actions:
+        /// the loss, and its samples shipped to the others, who are asked its chunks).
+        case reject(DropReason, [Action])
     }
 
     /// What the run is set up with.
@@ -89,6 +92,9 @@ public struct CoordinatorStateMachine {
         public var blasCore: String?
         /// The run's compute precision: a bf16 run refuses workers that cannot compute in it.
         public var compute: ComputePrecision = .float32
+        /// The model's loss and classes, which bound the loss sum an answer can claim.
+        public var loss: Loss = .crossEntropy
+        public var classCount = 10
 
         public init(expectedWorkers: Int, maxWorkers: Int = .max, stepDeadlineSeconds: Double = Liveness.defaultStepDeadlineSeconds,
                     sampleCount: Int, batchSize: Int, shardCount: Int? = nil, seed: UInt64, epochs: Int, restarted: Bool = false,
