@@ -83,6 +83,12 @@ public struct FixedPointSum {
         return inRange
     }
 
+    /// Changes the values in place, as a test's lying or miscomputing worker does to its answer.
+    public mutating func rewrite(_ change: (UnsafeMutableBufferPointer<Int64>) -> Void) {
+        signBits = nil
+        values.withUnsafeMutableBufferPointer { change($0) }
+    }
+
     /// Adds another sum of the same format, as it arrived: little-endian integers of `width`
     /// bytes (8: int64s; fewer: their low bytes) at any alignment. The caller has bounded it
     /// (`largestMagnitude`), so nothing wraps.

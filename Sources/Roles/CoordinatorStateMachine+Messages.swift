@@ -35,6 +35,17 @@ extension CoordinatorStateMachine {
         guard members.count + joining.count < settings.maxWorkers else {
             return refuse(.runFull, "this run has its \(settings.maxWorkers) workers and does not take more")
         }
+        let identity = key ?? address ?? hello.host
+        if expelled.contains(identity) {
+            return refuse(.notAuthorised, "\(key == nil ? "this host" : "this worker's key") sent answers that failed verification in this run: refused until it ends")
+        }
+        if let backoff = backoffs[identity], now < backoff.until {
+            return refuse(.tryLater, "\(key == nil ? "this host" : "this worker's key") lost a worker for silence or bad answers \(backoff.losses == 1 ? "once" : "\(backoff.losses) times"): "
+                          + "try again in \(Int(Liveness.seconds(backoff.until - now).rounded(.up))) s")
+        }
+        if joining.count >= Liveness.mostJoining {
+            return refuse(.tryLater, "\(Liveness.mostJoining) workers are joining this run already: try again in a moment")
+        }
         let id: UInt32
         let reservedIDs = reservedIDs
         if let reserved = reservedIDs.firstIndex(of: previous) {
@@ -50,7 +61,7 @@ extension CoordinatorStateMachine {
             nextID += 1
         }
         let host = address.map { "\(hello.host) at \($0)" } ?? hello.host
-        let member = Member(id: id, peer: peer, host: host, key: key, blasCore: hello.blasCore)
+        let member = Member(id: id, peer: peer, host: host, key: key, blasCore: hello.blasCore, origin: address ?? hello.host)
         if let key { keyOfID[id] = key }
         lastHeard[id] = now
         if case .gathering(let gathering) = state, settings.restarted, gathering.firstArrival == nil {
@@ -62,6 +73,7 @@ extension CoordinatorStateMachine {
             members.sort { $0.id < $1.id }
         } else {
             joining.append(member)
+            unheard.insert(id)
         }
         return [.welcome(member, sharedMemory: hello.sharedMemory)]
     }
@@ -109,6 +121,7 @@ extension CoordinatorStateMachine {
     public mutating func receiveHeartbeat(from peer: Peer, now: UInt64) -> [Action] {
         guard let member = member(at: peer) else { return strangerOfThisRun(peer, .heartbeat) }
         lastHeard[member.id] = now
+        unheard.remove(member.id)
         return []
     }
 

@@ -19,18 +19,20 @@ extension CoordinatorStateMachine {
         return shipActions(shipments)
     }
 
-    /// Between steps: joining members take whole shards and take part from the next step.
+    /// Between steps: joining members that have spoken since their welcome take whole shards and
+    /// take part from the next step.
     mutating func stepBoundary(now: UInt64) -> [Action] {
         guard !joining.isEmpty, phase == .training else { return [] }
-        let joiners = joining.map(\.id)
-        let shipments = withTraining { $0.assignment.add(joiners) }
+        let joiners = joining.filter { !unheard.contains($0.id) }
+        guard !joiners.isEmpty else { return [] }
+        let shipments = withTraining { $0.assignment.add(joiners.map(\.id)) }
         let holders = assignment!.holders
         var actions = shipActions(shipments)
-        for member in joining {
+        for member in joiners {
             actions.append(.joined(member, samples: holders.first { $0.id == member.id }?.storedCount ?? 0))
         }
-        members = (members + joining).sorted { $0.id < $1.id }
-        joining = []
+        members = (members + joiners).sorted { $0.id < $1.id }
+        joining.removeAll { !unheard.contains($0.id) }
         return actions
     }
 

@@ -106,9 +106,11 @@ extension CoordinatorStateMachine {
         var actions: [Action] = []
         var gone: [UInt32] = []
         for (id, reason) in losses where !gone.contains(id) {
+            let tookPart = members.contains { $0.id == id }
             guard let member = removeMember(id) else { continue }
             gone.append(id)
             actions.append(.lost(member, reason))
+            if tookPart { backOff(member, after: reason, now: now) }
         }
         guard phase == .training, !gone.isEmpty else {
             // Before training nothing has been shipped: the first shipments will carry the shards.
@@ -148,9 +150,23 @@ extension CoordinatorStateMachine {
         return actions + shipActions(shipments)
     }
 
+    /// A member that took part and was lost for silence, a missed deadline or a bad answer holds
+    /// the run up each time it comes back: its identity is told to try later, for longer each time
+    /// (`Liveness.rejoinBackoff`). One killed or leaving costs nothing and is not held to it.
+    private mutating func backOff(_ member: Member, after reason: LossReason, now: UInt64) {
+        switch reason {
+        case .silent, .missedDeadline, .impossibleAnswer, .failedVerification:
+            let losses = (backoffs[member.identity]?.losses ?? 0) + 1
+            backoffs[member.identity] = (losses, now &+ Liveness.rejoinBackoff(losses: losses))
+        case .connectionGone, .notReading, .reportedFailure, .left:
+            break
+        }
+    }
+
     private mutating func removeMember(_ id: UInt32) -> Member? {
         if awaiting[id] != nil { withTraining { _ = $0.awaiting.removeValue(forKey: id) } }
         lastHeard[id] = nil
+        unheard.remove(id)
         if let index = joining.firstIndex(where: { $0.id == id }) { return joining.remove(at: index) }
         guard let index = members.firstIndex(where: { $0.id == id }) else { return nil }
         return members.remove(at: index)

@@ -23,14 +23,21 @@ public struct CoordinatorStateMachine {
         public let key: String?
         /// The BLAS kernels it computes on, as its hello said.
         public let blasCore: String
+        /// Where its connection comes from (the address over tcp, else what its hello says): what
+        /// a run without keys backs off and refuses, as a run with keys does the key.
+        public let origin: String
 
-        public init(id: UInt32, peer: Peer, host: String, key: String? = nil, blasCore: String = "") {
+        public init(id: UInt32, peer: Peer, host: String, key: String? = nil, blasCore: String = "", origin: String? = nil) {
             self.id = id
             self.peer = peer
             self.host = host
             self.key = key
             self.blasCore = blasCore
+            self.origin = origin ?? host
         }
+
+        /// Whom back-offs and expulsions hold to account: the key, or without keys the origin.
+        public var identity: String { key ?? origin }
     }
 
     /// What the driver must do, in order.
@@ -139,6 +146,14 @@ public struct CoordinatorStateMachine {
     var lastOtherRunNotice: [Peer: UInt64] = [:]
     /// Losses found while sending; settled together by the next `tick`, never while samples move.
     var pendingLosses: [(id: UInt32, reason: LossReason)] = []
+    /// Joining members not heard from since their welcome: they take part only once they speak,
+    /// so a peer that says hello and nothing more never holds up a step.
+    var unheard: Set<UInt32> = []
+    /// Identities (`Member.identity`) lost for silence, a missed deadline or a bad answer: how
+    /// often, and until when their hellos are told to try later (`Liveness.rejoinBackoff`).
+    public internal(set) var backoffs: [String: (losses: Int, until: UInt64)] = [:]
+    /// Identities whose answers failed verification: refused for the rest of the run.
+    public internal(set) var expelled: Set<String> = []
 
     public init(settings: Settings) {
         self.settings = settings

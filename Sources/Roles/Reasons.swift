@@ -131,6 +131,7 @@ extension RefuseReason {
         case .duplicateID: "duplicate_id"
         case .otherRun: "other_run"
         case .runFinished: "run_finished"
+        case .tryLater: "try_later"
         }
     }
 }

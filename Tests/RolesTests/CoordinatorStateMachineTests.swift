@@ -77,6 +77,7 @@ final class CoordinatorStateMachineTests: XCTestCase {
         XCTAssertEqual(m.members.map(\.id), [1])
         XCTAssertEqual(m.joining, [extra])
         XCTAssertEqual(shipped(m.startTraining(now: 0)).mapValues(\.count), [1: 60])
+        _ = m.receiveHeartbeat(from: bob, now: 0)
         let boundary = m.stepBoundary(now: 0)
         XCTAssertEqual(boundary.last, .joined(extra, samples: 30))
         XCTAssertEqual(shipped(boundary).mapValues(\.count), [2: 30])
@@ -101,8 +102,9 @@ final class CoordinatorStateMachineTests: XCTestCase {
         XCTAssertEqual(m.members, [])
         XCTAssertEqual(refusal(m.receiveHello(Hello(previousWorkerID: 1, host: "m"), from: mallory, key: "mallory-key", now: 10 * Self.second)),
                        .notAuthorised)
-        // Alice herself gets her id back.
-        XCTAssertEqual(admitted(m.receiveHello(Hello(previousWorkerID: 1, host: "a"), from: [3], key: "alice-key", now: 10 * Self.second))?.id, 1)
+        // Alice herself gets her id back, once her key's backoff after her loss for silence is over.
+        let later = 10 * Self.second + Liveness.firstRejoinBackoff
+        XCTAssertEqual(admitted(m.receiveHello(Hello(previousWorkerID: 1, host: "a"), from: [3], key: "alice-key", now: later))?.id, 1)
     }
 
     /// The run's BLAS kernels are every worker's: other kernels round differently in the last bits.
@@ -202,6 +204,9 @@ final class CoordinatorMembershipTests: XCTestCase {
         XCTAssertEqual(refusal(m.receiveHello(Hello(host: "c"), from: [3], now: 0)), .runFull)
         _ = m.receiveGradient(step: 1, answer(10, magnitude: 0), from: [1], now: 0)
         m.completeStep()
+        // It takes part once it has spoken since its welcome (a worker's first heartbeat follows its welcome at once).
+        XCTAssertEqual(m.stepBoundary(now: 0), [])
+        XCTAssertEqual(m.receiveHeartbeat(from: [2], now: 0), [])
         XCTAssertEqual(m.stepBoundary(now: 0).last, .joined(joiner, samples: 30))
         XCTAssertEqual(m.members.map(\.id), [1, 2])
     }
@@ -371,6 +376,8 @@ final class CoordinatorCourseTests: XCTestCase {
         XCTAssertEqual(m.course.stepsDone, 0)
         XCTAssertEqual(m.advance(now: 0), .waitForWorkers([]))
         _ = m.receiveHello(Hello(host: "b"), from: [2], now: 0)
+        XCTAssertEqual(m.advance(now: 0), .waitForWorkers([]), "a joiner takes part once it has spoken since its welcome")
+        _ = m.receiveHeartbeat(from: [2], now: 0)
         guard case .step(let actions) = m.advance(now: 0) else { return XCTFail() }
         XCTAssertEqual(shipped(actions).mapValues(\.count), [2: 60])
         XCTAssertEqual(m.stepRequests[0].indices.count, first.count)
