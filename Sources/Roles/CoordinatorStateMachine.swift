@@ -26,9 +26,12 @@ public struct CoordinatorStateMachine {
         /// Where its connection comes from (the address over tcp, else what its hello says): what
         /// a run without keys backs off and refuses, as a run with keys does the key.
         public let origin: String
+        /// The threads that compute its chunks, as its hello said: its weight in the shards' assignment.
+        public let threads: Int
 
-        public init(id: UInt32, peer: Peer, host: String, key: String? = nil, blasCore: String = "", origin: String? = nil) {
+        public init(id: UInt32, peer: Peer, host: String, key: String? = nil, blasCore: String = "", threads: Int = 1, origin: String? = nil) {
             self.id = id
+            self.threads = threads
             self.peer = peer
             self.host = host
             self.key = key
