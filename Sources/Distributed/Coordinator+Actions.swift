@@ -84,6 +84,18 @@ extension Coordinator {
                                                 ("workers", .int(machine.members.count)), ("reason", .string(reason.kind)),
                                                 ("detail", .string(reason.description)), ("host", .string(member.host)),
                                                 ("cleanly", .bool(reason == .left))])
+            case .keepSnapshot(let step):
+                keepSnapshot(step: step)
+            case .dropSnapshot(let step):
+                snapshots[step] = nil
+            case let .verificationFailed(member, step):
+                logger.error("worker \(member.id) (\(member.host)) answered step \(step) with a gradient that differs from the coordinator's recomputation of the same chunks: expelled, and its \(member.key == nil ? "host" : "key") refused for the rest of the run")
+                observer?.event("verification_failed", [("worker", .int(Int(member.id))), ("step", .int(Int(step))), ("host", .string(member.host)),
+                                                        ("key", member.key.map(JSONValue.string) ?? .encoded("null"))])
+            case .rollBack(let step):
+                let from = machine.step
+                rollBack(toStep: step)
+                observer?.event("rolled_back", [("from_step", .int(Int(from))), ("to_step", .int(Int(step)))])
             case .dropped(let reason):
                 observer?.messageDropped(reason.kind)
                 let logged = loggedDrops[reason.kind, default: 0]

@@ -121,7 +121,7 @@ extension Coordinator {
             switch machine.receiveGradient(step: envelope.step, figures, from: peer, now: now) {
             case .accept(let member, let request):
                 // From a doorbell the bulk is empty (PipeReader sees to it): the view's sums are in the slot.
-                reducer.accept((member, message, view), expectedAnswers: machine.stepRequests.count)
+                reducer.accept((member, request, message, view), expectedAnswers: machine.stepRequests.count)
                 samplesArrived(at: member.id, request: request)
                 // Its first gradient there shows the worker has mapped its slot: nothing else may open it now.
                 slot?.closeDescriptor()

@@ -31,7 +31,7 @@ public struct WorkerFaults {
 
     /// The faults the environment asks for: `DPTRAIN_TEST_STEP_DELAY_MS=N` slows each step by N ms;
     /// `DPTRAIN_TEST_DROP_SHUTDOWN=P` drops each shutdown message with probability P, drawn from `seed`;
-    /// `DPTRAIN_TEST_LIE=KIND` rewrites every answer as `WorkerLie` says (`scale:-10`, `flip-bit:1/1000`, ...).
+    /// `DPTRAIN_TEST_LIE=KIND[@N]` rewrites every answer (from the N-th) as `WorkerLie` says (`scale:-10`, `flip-bit:1/1000`, ...).
     public static func fromEnvironment(_ environment: [String: String], seed: UInt64) -> WorkerFaults {
         var faults = WorkerFaults()
         if let delay = environment[stepDelayVariable].flatMap(Double.init), delay > 0 { faults.stepDelay = delay / 1000 }
@@ -39,7 +39,7 @@ public struct WorkerFaults {
             var generator = SeededGenerator(seed: seed)
             faults.dropIncoming = { type in type == .shutdown && Double(generator.nextUnitFloat()) < probability }
         }
-        if let lie = environment[lieVariable].flatMap(WorkerLie.init) { faults.lie = lie.rewriter(seed: seed) }
+        if let lie = environment[lieVariable].flatMap(WorkerLie.parse) { faults.lie = lie.lie.rewriter(seed: seed, fromAnswer: lie.fromAnswer) }
         return faults
     }
 }

@@ -21,6 +21,7 @@ public enum WorkerLie: Equatable, Sendable {
     /// Parses `scale:-10`, `bound`, `zeros`, `loss:1e300`, `correct` or `flip-bit:1/1000`.
     public init?(_ text: String) {
         let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        guard !text.contains("@") else { return nil }
         switch (parts.first, parts.count > 1 ? parts[1] : nil) {
         case ("scale", let factor?): guard let factor = Double(factor) else { return nil }; self = .scale(factor)
         case ("bound", nil): self = .bound
@@ -35,11 +36,24 @@ public enum WorkerLie: Equatable, Sendable {
         }
     }
 
-    /// The rewrite of an answer, drawing from `seed` where the lie is random.
-    func rewriter(seed: UInt64) -> (UInt64, inout FixedPointSum, inout BatchScore) -> Void {
+    /// A lie and the answer it starts at: `KIND@N` lies from the worker's N-th answer on (its
+    /// first answers honest, so that they pass its probation unchecked), `KIND` from the first.
+    public static func parse(_ text: String) -> (lie: WorkerLie, fromAnswer: Int)? {
+        let parts = text.split(separator: "@", maxSplits: 1).map(String.init)
+        guard let lie = parts.first.flatMap(WorkerLie.init) else { return nil }
+        guard parts.count == 2 else { return (lie, 1) }
+        guard let from = Int(parts[1]), from >= 1 else { return nil }
+        return (lie, from)
+    }
+
+    /// The rewrite of an answer from the worker's `fromAnswer`-th on, drawing from `seed` where the lie is random.
+    func rewriter(seed: UInt64, fromAnswer: Int = 1) -> (UInt64, inout FixedPointSum, inout BatchScore) -> Void {
         var generator = SeededGenerator(seed: seed)
+        var answers = 0
         let limit = Int64(FixedPointFormat.chunkBound - 1)
         return { _, sum, score in
+            answers += 1
+            guard answers >= fromAnswer else { return }
             switch self {
             case .scale(let factor):
                 sum.rewrite { values in

@@ -73,8 +73,9 @@ extension CoordinatorStateMachine {
         case .trainStep:
             let actions = stepBoundary(now: now)
             guard !members.isEmpty else { return .waitForWorkers(actions) }
+            let snapshots = snapshotActions()
             planStep(now: now)
-            return .step(actions)
+            return .step(actions + snapshots)
         }
     }
 

@@ -167,6 +167,9 @@ extension CoordinatorStateMachine {
         if awaiting[id] != nil { withTraining { _ = $0.awaiting.removeValue(forKey: id) } }
         lastHeard[id] = nil
         unheard.remove(id)
+        // Its answers that went unchecked stay in the weights: nothing checks them once it is gone.
+        unverifiedSince[id] = nil
+        answersTaken[id] = nil
         if let index = joining.firstIndex(where: { $0.id == id }) { return joining.remove(at: index) }
         guard let index = members.firstIndex(where: { $0.id == id }) else { return nil }
         return members.remove(at: index)

@@ -66,6 +66,16 @@ public struct CoordinatorStateMachine {
         case shutdown(Member)
         /// Count and log a dropped message.
         case dropped(DropReason)
+        /// Keep the run's state as it stands after `step` steps: verification may roll back to it.
+        case keepSnapshot(step: UInt64)
+        /// The snapshot after `step` steps is no longer needed.
+        case dropSnapshot(step: UInt64)
+        /// This member's answer for `step` differed from the recomputation of its chunks: it is
+        /// expelled (the `lost` that follows) and its key, or host, refused for the rest of the run.
+        case verificationFailed(Member, step: UInt64)
+        /// The step in flight is abandoned: restore the state kept after `step` steps (the state
+        /// in hand when `step` is the one before the abandoned step) and train on from there.
+        case rollBack(toStep: UInt64)
     }
 
     /// Whether to keep a gradient.
@@ -105,6 +115,8 @@ public struct CoordinatorStateMachine {
         /// The model's loss and classes, which bound the loss sum an answer can claim.
         public var loss: Loss = .crossEntropy
         public var classCount = 10
+        /// The fraction of answers recomputed and compared bit for bit (`--verify`); 0 for none.
+        public var verifyFraction = 0.0
 
         public init(expectedWorkers: Int, maxWorkers: Int = .max, stepDeadlineSeconds: Double = Liveness.defaultStepDeadlineSeconds,
                     sampleCount: Int, batchSize: Int, shardCount: Int? = nil, seed: UInt64, epochs: Int, restarted: Bool = false,
@@ -157,6 +169,12 @@ public struct CoordinatorStateMachine {
     public internal(set) var backoffs: [String: (losses: Int, until: UInt64)] = [:]
     /// Identities whose answers failed verification: refused for the rest of the run.
     public internal(set) var expelled: Set<String> = []
+    /// Verification: answers taken from each member since it joined (its probation), the first
+    /// step each member's answer went unchecked, and the course at each step whose state the
+    /// driver keeps (`CoordinatorStateMachine+Verification.swift`).
+    var answersTaken: [UInt32: Int] = [:]
+    public internal(set) var unverifiedSince: [UInt32: UInt64] = [:]
+    public internal(set) var snapshotCourses: [UInt64: RunCourse] = [:]
 
     public init(settings: Settings) {
         self.settings = settings
