@@ -93,9 +93,7 @@ extension Coordinator {
                 observer?.event("verification_failed", [("worker", .int(Int(member.id))), ("step", .int(Int(step))), ("host", .string(member.host)),
                                                         ("key", member.key.map(JSONValue.string) ?? .encoded("null"))])
             case .rollBack(let step):
-                let from = machine.step
                 rollBack(toStep: step)
-                observer?.event("rolled_back", [("from_step", .int(Int(from))), ("to_step", .int(Int(step)))])
             case .dropped(let reason):
                 observer?.messageDropped(reason.kind)
                 let logged = loggedDrops[reason.kind, default: 0]

@@ -53,6 +53,7 @@ extension Coordinator {
             requestsSent = 0
             stepWeights = nil
             logger.warning("rolled back from step \(from) to step \(machine.step): the steps since are trained again without worker \(answer.member.id)")
+            observer?.event("rolled_back", [("from_step", .int(Int(from))), ("to_step", .int(Int(machine.step))), ("worker", .int(Int(answer.member.id)))])
             return true
         }
         return false
