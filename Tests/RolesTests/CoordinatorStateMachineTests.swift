@@ -222,9 +222,10 @@ final class CoordinatorMembershipTests: XCTestCase {
         m.planStep(now: 0)
         XCTAssertEqual(m.stepRequests.map(\.shards.count), [6, 2])
         _ = m.receiveHello(Hello(host: "c", threads: 4), from: [3], now: 0)
-        _ = m.receiveGradient(step: 1, sampleCount: 6, largestMagnitude: 0, from: [1], now: 0)
-        _ = m.receiveGradient(step: 1, sampleCount: 2, largestMagnitude: 0, from: [2], now: 0)
+        _ = m.receiveGradient(step: 1, answer(6, magnitude: 0), from: [1], now: 0)
+        _ = m.receiveGradient(step: 1, answer(2, magnitude: 0), from: [2], now: 0)
         m.completeStep()
+        _ = m.receiveHeartbeat(from: [3], now: 0)
         _ = m.stepBoundary(now: 0)
         // 3 : 1 : 4 of 8 shards.
         XCTAssertEqual(m.assignment?.holders.map(\.shards), [0..<3, 3..<4, 4..<8])
