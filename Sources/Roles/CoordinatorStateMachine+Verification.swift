@@ -26,9 +26,11 @@ extension CoordinatorStateMachine {
         var chosen: [Int] = []
         for (index, request) in training.stepRequests.enumerated() where request.state == .answered {
             let id = request.member.id
+            // Other kernels round the same chunk otherwise in the last bits: such an answer cannot be compared.
+            let comparable = settings.blasCore.map { $0 == request.member.blasCore } ?? true
             let answered = answersTaken[id, default: 0]
             answersTaken[id] = answered + 1
-            if diverging || Self.checks(draw: Double.random(in: 0..<1, using: &generator), answered: answered, fraction: settings.verifyFraction) {
+            if comparable, diverging || Self.checks(draw: Double.random(in: 0..<1, using: &generator), answered: answered, fraction: settings.verifyFraction) {
                 chosen.append(index)
             } else if unverifiedSince[id] == nil {
                 unverifiedSince[id] = step
