@@ -118,7 +118,7 @@ extension Coordinator {
         case .gradient(let view):
             let figures = AnswerFigures(sampleCount: Int(view.sampleCount), lossSum: view.lossSum, correct: Int(view.correct), valueBytes: view.valueBytes,
                                         largestMagnitude: FixedPointSum.magnitudeBound(view.sums, width: view.valueBytes))
-            switch machine.receiveGradient(step: envelope.step, figures, from: peer, now: now) {
+            switch machine.receiveGradient(step: envelope.step, figures, from: peer, now: now, computeNanoseconds: view.computeNanoseconds) {
             case .accept(let member, let request):
                 // From a doorbell the bulk is empty (PipeReader sees to it): the view's sums are in the slot.
                 reducer.accept((member, request, message, view), expectedAnswers: machine.stepRequests.count)

@@ -36,10 +36,14 @@ public struct CoordinatorOptions: Sendable {
     /// member's first answer is always checked), one lying in one answer of k at about 2% a lie,
     /// for a cost measured in docs/performance.md ("Verification by recomputation").
     public static let defaultVerify = 0.02
+    /// Move shards from slow workers to fast ones as their measured speeds call for (`--rebalance`).
+    public var rebalance: Bool
 
     public init(workers: Int, maxWorkers: Int = .max, stepDeadline: Double = Liveness.defaultStepDeadlineSeconds,
                 checkpointDirectory: String? = nil, checkpointEvery: Int? = nil, resume: Bool = false, stopsOnSignal: Bool = false,
-                wirePrecision: WirePrecision = .float32, sharedMemory: Bool = true, verify: Double = CoordinatorOptions.defaultVerify) {
+                wirePrecision: WirePrecision = .float32, sharedMemory: Bool = true, verify: Double = CoordinatorOptions.defaultVerify,
+                rebalance: Bool = true) {
+        self.rebalance = rebalance
         self.workers = workers
         self.maxWorkers = maxWorkers
         self.stepDeadline = stepDeadline
@@ -108,6 +112,8 @@ public final class Coordinator {
     var verifier = AnswerVerifier()
     var snapshots: [UInt64: RunSnapshot] = [:]
     public internal(set) var answersVerified = 0
+    /// When a rebalance was last a line of the output (the others are debug lines).
+    var lastRebalanceLine: UInt64?
 
     /// Binds `endpoint` (tcp://HOST:PORT or ipc://PATH) on `context`, secured as `security` says.
     public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, validation: LabeledImages? = nil, testEveryEpoch: Bool = false,
@@ -160,10 +166,24 @@ public final class Coordinator {
         settings.loss = config.model.loss
         settings.classCount = config.model.classCount
         settings.verifyFraction = options.verify
+        settings.rebalance = options.rebalance
         return settings
     }
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// A line for workers of the same threads that hold unequal numbers of shards (4 shards over
+    /// 3 workers): the step waits for the one with more, and no move can even it out; nil when
+    /// the split is even for the threads or there are fewer shards than workers (warned apart).
+    static func unevenSplit(_ holders: [ShardAssignment.Holder], members: [CoordinatorStateMachine.Member], shardCount: Int) -> String? {
+        let threads = Set(members.map(\.threads))
+        guard threads.count == 1, holders.count > 1, shardCount >= holders.count else { return nil }
+        let counts = holders.map(\.shards.count)
+        guard let most = counts.max(), let least = counts.min(), most > least else { return nil }
+        let even = (1...).lazy.map { holders.count * $0 }.first { $0 >= shardCount }!
+        return "\(counted(shardCount, "shard")) over \(counted(holders.count, "worker")): some compute \(most) a step and others \(least), and each step waits for them; "
+            + "--shards \(even) gives each worker the same share (another --shards trains another model)"
+    }
 
     /// libzmq I/O threads for a coordinator of `workers`: every step moves two
     /// weight-sized messages per worker through them, and one thread serves its
@@ -208,6 +228,9 @@ public final class Coordinator {
         logger.info("training with \(counted(machine.members.count, "worker")): \(machine.members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
         if machine.members.count > config.shardCount {
             logger.warning("\(counted(machine.members.count - config.shardCount, "worker")) will wait idle: the run has \(counted(config.shardCount, "shard")) and a worker holds whole shards; pass --shards \(machine.members.count) or more to use them all")
+        }
+        if let uneven = Self.unevenSplit(machine.assignment?.holders ?? [], members: machine.members, shardCount: config.shardCount) {
+            logger.info("\(uneven)")
         }
         observer?.event("training_started", [("step", .int(Int(machine.step))), ("epoch", .int(machine.course.currentEpoch)), ("workers", .int(machine.members.count)),
                                              ("hosts", .object(machine.members.map { (String($0.id), .string($0.host)) }))])

@@ -31,6 +31,8 @@ public final class Worker {
     // Set by the welcome and the shards.
     private var runID: UInt64 = 0
     private var configuration: RunConfiguration?
+    /// The run's parameters, kept from the welcome: the model's count is worked out anew on each ask.
+    private var parameterCount = 0
     private var chunks: ChunkedGradient?
     private var shard: LabeledImages?
     /// The step's rows as indices into the shard, chunk after chunk, and each chunk's size.
@@ -49,7 +51,7 @@ public final class Worker {
 
     /// Bytes of the run's weights in its wire precision.
     private var weightBytes: Int {
-        (configuration?.training.model.parameterCount ?? 0) * (configuration?.precision ?? .float32).bytesPerValue
+        parameterCount * (configuration?.precision ?? .float32).bytesPerValue
     }
 
     public private(set) var stepsDone = 0
@@ -237,7 +239,7 @@ public final class Worker {
     private func handle<Frames: Collection>(frames: Frames) throws where Frames.Element == UnsafeRawBufferPointer {
         let envelope: Envelope
         do {
-            var context = DecodeContext(receiver: .worker, runID: runID, parameterCount: configuration?.training.model.parameterCount ?? 0,
+            var context = DecodeContext(receiver: .worker, runID: runID, parameterCount: parameterCount,
                                         shardCount: shard?.count ?? 0, precision: configuration?.precision ?? .float32)
             // Weights in shared memory are read only when the segment holds the message's step whole.
             context.sharedBulk = shared?.weights
@@ -295,6 +297,7 @@ public final class Worker {
         let training = configuration.training
         self.configuration = configuration
         self.runID = runID
+        parameterCount = configuration.training.model.parameterCount
         shard = nil   // the coordinator sends this worker's samples anew after every welcome
         doorbell = nil
         do {
@@ -320,7 +323,7 @@ public final class Worker {
         chunkIndices = [Int32](repeating: 0, count: training.largestChunk * training.shardCount)
         chunkSizes = [Int](repeating: 0, count: training.shardCount)
         monitor?.joined(runID: runID, member: machine.workerID)
-        logger.info("joined as worker \(machine.workerID): \(training.model.summary), batch \(training.batchSize) over \(counted(training.shardCount, "shard"))")
+        logger.info("joined as worker \(machine.workerID): \(training.model.summary), batch \(training.batchSize) over \(counted(training.shardCount, "shard")), computing on \(counted(threads, "thread"))")
         if let core = configuration.blasCore, core != BLAS.coreName {
             logger.warning("worker \(machine.workerID): computing on \(BLAS.coreName) BLAS kernels in a run on \(core), as --accept-other-kernels allows: the weights may differ in the last bits from one process's")
         }

@@ -84,7 +84,8 @@ extension CoordinatorStateMachine {
     /// sample count other than the request's, a fixed-point value beyond its chunks' bound, so
     /// that no sum can overflow, a width its chunks cannot need, a correct count or loss sum that
     /// its samples cannot give) is rejected and its member lost: its chunks go to the others.
-    public mutating func receiveGradient(step gradientStep: UInt64, _ answer: AnswerFigures, from peer: Peer, now: UInt64) -> GradientDecision {
+    public mutating func receiveGradient(step gradientStep: UInt64, _ answer: AnswerFigures, from peer: Peer, now: UInt64,
+                                         computeNanoseconds: UInt64 = 0) -> GradientDecision {
         func drop(_ reason: DropReason) -> GradientDecision {
             dropped[reason.kind, default: 0] += 1
             return .drop(reason)
@@ -107,6 +108,7 @@ extension CoordinatorStateMachine {
             let left = training.awaiting[member.id]! - 1
             training.awaiting[member.id] = left > 0 ? left : nil
         }
+        balance.record(member: member.id, samples: answer.sampleCount, computeNanoseconds: computeNanoseconds, now: now)
         return .accept(member, request: request)
     }
 

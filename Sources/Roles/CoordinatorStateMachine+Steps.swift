@@ -19,19 +19,38 @@ extension CoordinatorStateMachine {
         return shipActions(shipments)
     }
 
-    /// Between steps: joining members that have spoken since their welcome take whole shards and
-    /// take part from the next step.
+    /// Between steps: joining members take whole shards and take part from the next step, and
+    /// shards move to follow the members' measured speeds when those call for it.
     mutating func stepBoundary(now: UInt64) -> [Action] {
-        guard !joining.isEmpty, phase == .training else { return [] }
+        guard phase == .training else { return [] }
+        var actions = join(now: now)
+        let holders = assignment!.holders
+        if let weights = balance.proposal(holders: holders, shardCount: settings.shardCount, now: now) {
+            actions += shipActions(withTraining { $0.assignment.reweigh(weights) })
+            let shards = Dictionary(uniqueKeysWithValues: assignment!.holders.map { ($0.id, $0.shards.count) })
+            actions.append(.rebalanced(shards: shards, samplesPerSecond: balance.nanosecondsPerSample.mapValues { 1e9 / $0 }))
+        }
+        return actions
+    }
+
+    /// Joining members that have spoken since their welcome take whole shards, each as large a
+    /// share as its threads would have beside the members' measured weights, and take part from
+    /// the next step. (A peer that says hello and nothing more never holds up a step.)
+    private mutating func join(now: UInt64) -> [Action] {
+        guard !joining.isEmpty else { return [] }
         let joiners = joining.filter { !unheard.contains($0.id) }
         guard !joiners.isEmpty else { return [] }
-        let shipments = withTraining { $0.assignment.add(joiners.map { (id: $0.id, weight: $0.threads) }) }
+        let members = members
+        let threads = { (id: UInt32) in members.first { $0.id == id }?.threads ?? 1 }
         let holders = assignment!.holders
+        let weights = joiners.map { (id: $0.id, weight: balance.newcomerWeight(threads: $0.threads, holders: holders, threadsOf: threads)) }
+        let shipments = withTraining { $0.assignment.add(weights) }
+        let assigned = assignment!.holders
         var actions = shipActions(shipments)
         for member in joiners {
-            actions.append(.joined(member, samples: holders.first { $0.id == member.id }?.storedCount ?? 0))
+            actions.append(.joined(member, samples: assigned.first { $0.id == member.id }?.storedCount ?? 0))
         }
-        members = (members + joiners).sorted { $0.id < $1.id }
+        self.members = (members + joiners).sorted { $0.id < $1.id }
         joining.removeAll { !unheard.contains($0.id) }
         return actions
     }

@@ -109,6 +109,7 @@ extension CoordinatorStateMachine {
             let tookPart = members.contains { $0.id == id }
             guard let member = removeMember(id) else { continue }
             gone.append(id)
+            balance.forget(member: id)
             actions.append(.lost(member, reason))
             if tookPart { backOff(member, after: reason, now: now) }
         }

@@ -76,6 +76,9 @@ public struct CoordinatorStateMachine {
         /// The step in flight is abandoned: restore the state kept after `step` steps (the state
         /// in hand when `step` is the one before the abandoned step) and train on from there.
         case rollBack(toStep: UInt64)
+        /// Shards moved to follow the members' measured speeds (see the ships): each member's
+        /// shards now, and its measured samples per second.
+        case rebalanced(shards: [UInt32: Int], samplesPerSecond: [UInt32: Double])
     }
 
     /// Whether to keep a gradient.
@@ -117,6 +120,8 @@ public struct CoordinatorStateMachine {
         public var classCount = 10
         /// The fraction of answers recomputed and compared bit for bit (`--verify`); 0 for none.
         public var verifyFraction = 0.0
+        /// Move shards to follow the members' measured speeds (`--rebalance`, on by default).
+        public var rebalance = true
 
         public init(expectedWorkers: Int, maxWorkers: Int = .max, stepDeadlineSeconds: Double = Liveness.defaultStepDeadlineSeconds,
                     sampleCount: Int, batchSize: Int, shardCount: Int? = nil, seed: UInt64, epochs: Int, restarted: Bool = false,
@@ -149,6 +154,8 @@ public struct CoordinatorStateMachine {
     public internal(set) var course: RunCourse
     /// The step under way (1 for the first), 0 before training.
     public internal(set) var step: UInt64 = 0
+    /// The members' measured speeds, and whether they call for another split of the shards.
+    public internal(set) var balance: SpeedBalance
     /// Messages dropped so far, by kind.
     public internal(set) var dropped: [String: Int] = [:]
     public internal(set) var nextID: UInt32 = 1
@@ -178,6 +185,7 @@ public struct CoordinatorStateMachine {
 
     public init(settings: Settings) {
         self.settings = settings
+        balance = SpeedBalance(enabled: settings.rebalance)
         course = RunCourse(epochs: settings.epochs, stepsPerEpoch: ShardPlan.stepsPerEpoch(
             sampleCount: settings.sampleCount, shardCount: settings.shardCount, batchSize: settings.batchSize))
     }
