@@ -105,6 +105,7 @@ extension CoordinatorStateMachine {
         }
         withTraining { training in
             training.stepRequests[request].state = .answered
+            training.lastAccepted = now
             let left = training.awaiting[member.id]! - 1
             training.awaiting[member.id] = left > 0 ? left : nil
         }

@@ -127,6 +127,7 @@ extension CoordinatorStateMachine {
             training.stepRequests.removeSubrange(count...)
             training.stepStarted = now
             training.lastProbe = now
+            training.lastAccepted = 0
         }
     }
 

@@ -28,6 +28,9 @@ extension CoordinatorStateMachine {
                 if now &- training.stepStarted >= settings.stepDeadline {
                     let seconds = Liveness.seconds(settings.stepDeadline)
                     for id in training.awaiting.keys.sorted() { losses.append((id, .missedDeadline(step: step, seconds: seconds))) }
+                } else if let deadline = probationDeadline(training), now >= deadline {
+                    let seconds = Liveness.seconds(deadline &- training.stepStarted)
+                    for id in training.awaiting.keys.sorted() { losses.append((id, .missedDeadline(step: step, seconds: seconds))) }
                 } else if now &- training.lastProbe >= Liveness.probeInterval, now &- training.stepStarted < Liveness.probeWindow {
                     // A slow step: a heartbeat to each worker still awaited finds a closed connection
                     // at once, rather than at the next second's heartbeat or the deadline.
@@ -56,6 +59,17 @@ extension CoordinatorStateMachine {
         case .finished:
             return []
         }
+    }
+
+    /// When the step stops waiting for the members it still awaits, if every one of them is on
+    /// probation (its key or host was lost before for silence, a missed deadline or a bad
+    /// answer: `backoffs`) and the others have answered: as long again as the others took, and at
+    /// least `Liveness.probationGrace`, rather than the full step deadline. A member that keeps
+    /// stalling costs the run that, not a deadline, each time its back-off lets it back.
+    func probationDeadline(_ training: Training) -> UInt64? {
+        guard training.lastAccepted > training.stepStarted,
+              training.awaiting.keys.allSatisfy({ id in member(id: id).map { backoffs[$0.identity] != nil } ?? false }) else { return nil }
+        return training.lastAccepted &+ max(Liveness.probationGrace, training.lastAccepted &- training.stepStarted)
     }
 
     private func isSilent(_ member: Member, now: UInt64) -> Bool {

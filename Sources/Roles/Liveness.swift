@@ -54,6 +54,9 @@ public enum Liveness {
         let factor = UInt64(1) << UInt64(2 * min(losses - 1, 10))
         return min(firstRejoinBackoff.multipliedReportingOverflow(by: factor).partialValue, longestRejoinBackoff)
     }
+    /// A member back after such a loss is on probation: once the others have answered a step, it
+    /// is waited for as long again as they took, and at least this long, not the step deadline.
+    public static let probationGrace: UInt64 = 1_000_000_000
     /// The most workers welcomed and not yet taking part at once: more hellos are told to try later,
     /// so a flood of hellos costs no more than this many welcomes until they are lost as silent.
     public static let mostJoining = 16

@@ -55,6 +55,28 @@ final class ChurnTests: XCTestCase {
         XCTAssertEqual(m.dropped["refused_hello_try_later"], 2)
     }
 
+    /// Back after its back-off, a member that stalls again is waited for only a second after the
+    /// others answered (as long again as they took, at least `Liveness.probationGrace`), not the
+    /// step's 2 s deadline; a member never lost has the whole deadline.
+    func testAMemberBackFromABackoffIsWaitedForOnlyAWhileAfterTheOthers() {
+        var m = training()
+        _ = stall(&m, peer: [9], at: 0)
+        let now = 22 * second
+        XCTAssertNotNil(admitted(m.receiveHello(Hello(host: "staller"), from: [10], address: "10.0.0.9", now: now)))
+        _ = m.receiveHeartbeat(from: [10], now: now)
+        guard case .step = m.advance(now: now) else { return XCTFail() }
+        _ = m.receiveGradient(step: m.step, answer(5, magnitude: 0), from: [1], now: now + 100_000_000)
+        XCTAssertEqual(m.tick(now: now + 1_099_000_000).filter { if case .lost = $0 { true } else { false } }, [])
+        let lost = m.tick(now: now + 1_100_000_000)
+        XCTAssertTrue(lost.contains { if case .lost(let member, .missedDeadline(_, 1.1)) = $0 { member.id == 3 } else { false } }, "\(lost)")
+        XCTAssertEqual(m.backoffs["10.0.0.9"]?.losses, 2)
+        // Worker 1 was never lost: alone awaited, it has the whole deadline.
+        _ = m.receiveGradient(step: m.step, answer(5, magnitude: 0), from: [1], now: now + 1_100_000_000)
+        m.completeStep()
+        guard case .step = m.advance(now: now + 2 * second) else { return XCTFail() }
+        XCTAssertEqual(m.tick(now: now + 3 * second + 999_000_000).filter { if case .lost = $0 { true } else { false } }, [])
+    }
+
     /// With keys, the key backs off, wherever it connects from.
     func testWithKeysTheKeyBacksOffNotTheHost() {
         var m = training()
