@@ -134,8 +134,9 @@ public final class SingleProcessTrainer {
                 let stepScore = stepRows.withUnsafeBufferPointer { rows in
                     chunkSizes.withUnsafeBufferPointer { sizes in
                         parameters.withUnsafeBufferPointer {
+                            // The threads' sums stay apart: the floats below add them as they convert.
                             chunks.addChunks(UnsafeBufferPointer(rebasing: rows[0..<rowCount]), sizes: UnsafeBufferPointer(rebasing: sizes[0..<chunkCount]),
-                                             of: train, parameters: $0.baseAddress!)
+                                             of: train, parameters: $0.baseAddress!, combine: false)
                         }
                     }
                 }
@@ -146,12 +147,11 @@ public final class SingleProcessTrainer {
                     throw TrainingError.divergence(verdict, epoch: epoch, step: step + 1, learningRate: config.optimizer.learningRate)
                 }
                 let learningRate = account.learningRate(config.optimizer)
-                // The sum into floats, then the update, each split over the threads (elementwise: the same bits).
-                let sum = chunks.sum, optimizer = optimizer, samples = score.samples
+                // The sum into floats and the update, in one pass split over the threads (elementwise: the same bits).
+                let optimizer = optimizer, samples = score.samples
                 gradient.withUnsafeMutableBufferPointer { g in
-                    chunks.split(count: g.count) { sum.floats(into: g, range: $0) }
                     parameters.withUnsafeMutableBufferPointer { p in
-                        chunks.split(count: p.count) { range in
+                        chunks.floats(into: g) { range in
                             optimizer.update(range, parameters: p.baseAddress!, gradientSum: g.baseAddress!, sampleCount: samples, learningRate: learningRate)
                         }
                     }
