@@ -16,6 +16,10 @@ enum RunSettings {
             ("weight-decay", config.optimizer.weightDecay.description), ("init", config.initialization.rawValue),
             ("no-bias", String(!config.model.useBias)), ("seed", String(config.seed)),
         ]
+        // The recipe's flags, only where given: a run file without them is the run it always was.
+        if let warmup = config.warmup { settings.append(("warmup", warmup.argument)) }
+        if let target = config.stopping?.targetAccuracy { settings.append(("target-accuracy", target.description)) }
+        if let patience = config.stopping?.patience { settings.append(("patience", String(patience))) }
         // How the data is normalised and split changes the weights as much as a training flag does.
         if let mode = splits?.normalize { settings.append(("normalize", mode.rawValue)) }
         if let fraction = splits?.testFraction { settings.append(("test-fraction", fraction.description)) }

@@ -12,7 +12,7 @@ extension Coordinator {
     /// returns its summed score, with where its time went in `stepTimings`, or nil when every member was lost
     /// during it (the same chunks are trained at the next step).
     func runStep() throws -> BatchScore? {
-        let learningRate = account.learningRate(config.optimizer)
+        let learningRate = account.learningRate(config)
         stepTimings = StepTimings()
         stepTimings.steps = 1
         firstGradientArrival = nil

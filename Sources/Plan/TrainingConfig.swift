@@ -15,6 +15,10 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var shards: Int?
     /// The precision of the matrix products (`--compute`); nil, as every config before it, is float32.
     public var compute: ComputePrecision?
+    /// A linear warmup of the learning rate from the run's start (`--warmup`); nil for none.
+    public var warmup: Warmup?
+    /// When the run ends before its last epoch (`--target-accuracy`, `--patience`); nil: never.
+    public var stopping: StoppingRule?
 
     public init(model: ModelSpec, initialization: Initialization, optimizer: OptimizerConfig,
                 epochs: Int, batchSize: Int, seed: UInt64) {
@@ -87,6 +91,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         if !(optimizer.weightDecay >= 0) || !optimizer.weightDecay.isFinite {
             found.append("--weight-decay must be zero or positive (got \(optimizer.weightDecay))")
         }
+        if let problem = warmup?.problem { found.append(problem) }
+        found += stopping?.problems ?? []
         return found
     }
 }

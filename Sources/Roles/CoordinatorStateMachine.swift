@@ -89,6 +89,8 @@ public struct CoordinatorStateMachine {
         public var blasCore: String?
         /// The run's compute precision: a bf16 run refuses workers that cannot compute in it.
         public var compute: ComputePrecision = .float32
+        /// When the run ends before its last epoch (`RunCourse.scored(accuracy:)`); nil: never.
+        public var stopping: StoppingRule?
 
         public init(expectedWorkers: Int, maxWorkers: Int = .max, stepDeadlineSeconds: Double = Liveness.defaultStepDeadlineSeconds,
                     sampleCount: Int, batchSize: Int, shardCount: Int? = nil, seed: UInt64, epochs: Int, restarted: Bool = false,
@@ -137,7 +139,7 @@ public struct CoordinatorStateMachine {
     public init(settings: Settings) {
         self.settings = settings
         course = RunCourse(epochs: settings.epochs, stepsPerEpoch: ShardPlan.stepsPerEpoch(
-            sampleCount: settings.sampleCount, shardCount: settings.shardCount, batchSize: settings.batchSize))
+            sampleCount: settings.sampleCount, shardCount: settings.shardCount, batchSize: settings.batchSize), stopping: settings.stopping)
     }
 
     /// A resumed run: its step, its course (extended to the settings' epochs), its sample
@@ -147,6 +149,7 @@ public struct CoordinatorStateMachine {
         step = point.step
         course = point.course
         course.extend(to: max(settings.epochs, point.course.epochs))
+        course.stopping = settings.stopping
         nextID = max(point.nextID, (point.memberIDs.max() ?? 0) &+ 1, 1)
         var assignment = point.assignment
         if course.epoch > 0 { assignment.drawOrders(epoch: course.epoch) }

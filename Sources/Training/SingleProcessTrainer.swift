@@ -81,6 +81,7 @@ public final class SingleProcessTrainer {
             account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, restoring: state, now: Self.now())
             course = state.course
             course.extend(to: config.epochs)
+            course.stopping = config.stopping
             step = Int(state.step)
             divergence = DivergenceCheck(startLoss: state.divergenceStartLoss)
             if course.epochOpen { samples = plan.epochSamples(epoch: course.epoch) }
@@ -129,7 +130,7 @@ public final class SingleProcessTrainer {
                     throw TrainingError.divergence(verdict, epoch: epoch, step: step + 1, learningRate: config.optimizer.learningRate)
                 }
                 gradient.withUnsafeMutableBufferPointer { chunks.sum.floats(into: $0) }
-                let learningRate = account.learningRate(config.optimizer)
+                let learningRate = account.learningRate(config)
                 parameters.withUnsafeMutableBufferPointer { p in
                     gradient.withUnsafeBufferPointer { g in
                         optimizer.step(parameters: p, gradientSum: g, sampleCount: score.samples, learningRate: learningRate)
@@ -154,6 +155,10 @@ public final class SingleProcessTrainer {
                 report = account.finishEpoch(epoch, testAccuracy: evaluation.reportedTestAccuracy(scored), step: step, workers: 1, distributed: false, now: Self.now())
                 evaluation.record(scored, into: &report, trainingScore: trainingScore, parameters: parameters)
                 observer?.epochFinished(report)
+                if let end = course.scored(accuracy: scored.accuracy) {
+                    let event = account.event(for: end)
+                    observer?.event(event.name, event.fields)
+                }
                 if checkpoints?.every == nil || course.isFinished { try writeCheckpoint() }
             case .endOfRun:
                 report = evaluation.finish(account.finalReport(report), parameters: parameters)

@@ -26,6 +26,9 @@ extension TrainingConfig {
         compare("--shards", shardCount, other.shardCount)
         compare("--seed", seed, other.seed)
         compare("--compute", computePrecision, other.computePrecision)
+        compare("--warmup", warmup, other.warmup) { $0?.argument ?? "none" }
+        compare("--target-accuracy", stopping?.targetAccuracy, other.stopping?.targetAccuracy) { $0.map { "\($0)" } ?? "none" }
+        compare("--patience", stopping?.patience, other.stopping?.patience) { $0.map { "\($0)" } ?? "none" }
         // A run whose --shards spelled out the default is the same run as one that left it out.
         var mine = self, theirs = other
         (mine.shards, theirs.shards) = (shardCount, other.shardCount)
