@@ -44,6 +44,8 @@ let package = Package(
         .target(name: "CBuildInfo"),
         // glibc's malloc settings, for libzmq's per-message buffers.
         .target(name: "CMalloc"),
+        // The CPUs this process may run on, for --threads' default.
+        .target(name: "CAffinity"),
         // Anonymous memory files for same-host bulk transport, and their published words.
         .target(name: "CSharedMemory"),
         // IDX files, MNIST, shards and batches.
@@ -57,11 +59,11 @@ let package = Package(
         .target(name: "Roles", dependencies: ["MLP", "Plan", "Wire"]),
         // The single-process trainer, the run's accounting, evaluation, metrics, model files,
         // checkpoints, progress. No sockets.
-        .target(name: "Training", dependencies: ["MLP", "Dataset", "Plan", "TensorBoard", "OutputFiles"]),
+        .target(name: "Training", dependencies: ["MLP", "Dataset", "Plan", "TensorBoard", "OutputFiles", "Teams"]),
         // The coordinator's and the worker's drivers: poll, decode, feed the machine, perform
         // its actions, compute. The only training code that touches sockets.
         .target(name: "Distributed", dependencies: [
-            "MLP", "Dataset", "Wire", "ZMQ", "Plan", "Roles", "Training", "CSignals", "CSharedMemory", .product(name: "Logging", package: "swift-log"),
+            "MLP", "Dataset", "Wire", "ZMQ", "Plan", "Roles", "Training", "Teams", "CSignals", "CSharedMemory", .product(name: "Logging", package: "swift-log"),
         ]),
         // --prometheus: a run's live figures as Prometheus series, served on /metrics. The step loop sets
         // atomic values; the HTTP server's threads read them.
@@ -75,6 +77,9 @@ let package = Package(
         // Whole files written beside their path, synced, then renamed (devices written in place);
         // failures that name their errno. Every file dptrain writes goes through it.
         .target(name: "OutputFiles"),
+        // Threads that share a pass of work, each its own part: a step's chunks over a process's
+        // cores, the coordinator's reduce over ranges of the parameters.
+        .target(name: "Teams"),
         // A thin Swift wrapper of libzmq: the only module that imports CZMQ.
         .target(name: "ZMQ", dependencies: ["CZMQ", "CMalloc", "OutputFiles"]),
         // The wire protocol: message types, header, encode and validating decode. No sockets.
@@ -84,7 +89,7 @@ let package = Package(
         .target(name: "Supervision"),
         // The command-line interface of every dptrain command, as a library so tests can parse it.
         .target(name: "Commands", dependencies: [
-            "MLP", "Dataset", "Plan", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CBuildInfo", "Supervision", "CSignals", "Report", "OutputFiles", "Monitoring",
+            "MLP", "Dataset", "Plan", "Roles", "Training", "Distributed", "Wire", "ZMQ", "CBuildInfo", "CAffinity", "Supervision", "CSignals", "Report", "OutputFiles", "Monitoring",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
@@ -97,7 +102,7 @@ let package = Package(
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),
         .testTarget(name: "PlanTests", dependencies: ["Plan", "MLP"]),
         .testTarget(name: "RolesTests", dependencies: ["Roles", "Plan", "Wire"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Plan", "MLP", "Dataset"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Plan", "MLP", "Dataset", "Teams"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Training", "Plan", "Roles", "MLP", "Dataset", "Wire", "ZMQ",
                                                              .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),

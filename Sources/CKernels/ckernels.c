@@ -139,6 +139,28 @@ void dptrain_fixed_add(const void *restrict values, size_t count, void *restrict
 }
 
 VECTOR_CLONES
+uint64_t dptrain_fixed_add_sums(int64_t *restrict sums, const int64_t *const *sources, size_t sourceCount, size_t begin, size_t end) {
+    uint64_t differing = 0;
+    for (size_t s = 0; s < sourceCount; s++) {
+        const int64_t *restrict from = sources[s];
+        int last = s + 1 == sourceCount;
+        if (last) {
+            for (size_t i = begin; i < end; i++) {
+                uint64_t next = (uint64_t)sums[i] + (uint64_t)from[i];
+                sums[i] = (int64_t)next;
+                differing |= next ^ (uint64_t)((int64_t)next >> 63);
+            }
+        } else {
+            for (size_t i = begin; i < end; i++) sums[i] = (int64_t)((uint64_t)sums[i] + (uint64_t)from[i]);
+        }
+    }
+    if (sourceCount == 0) {
+        for (size_t i = begin; i < end; i++) differing |= (uint64_t)sums[i] ^ (uint64_t)(sums[i] >> 63);
+    }
+    return differing;
+}
+
+VECTOR_CLONES
 uint64_t dptrain_fixed_largest_magnitude(const void *values, size_t count) {
     const unsigned char *from = values;
     uint64_t largest = 0;

@@ -23,6 +23,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var splits: SplitOptions
+    @OptionGroup var threadOptions: ThreadOptions
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var checkpoints: CheckpointOptions
@@ -42,13 +43,15 @@ struct TrainCommand: ParsableCommand {
                 trainSamples: data.train.count, testSamples: data.test.count,
                 logEvery: logs.every, settings: settings).write(to: logs)
         BLAS.useOneThread()
+        let threads = threadOptions.count()
 
         print("dptrain: " + RunLines.configuration(config))
         print("data: \(data.summary)")
         print(BLASKernels.summary)
+        print("threads: \(threads) computing each step's chunks")
 
         let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test, validation: data.validation, testEveryEpoch: splits.testEveryEpoch,
-                                                initialParameters: initialParameters)
+                                                initialParameters: initialParameters, threads: threads)
         var observers: [TrainingObserver] = [ProgressDisplay(), logs]
         let series = Series(labels: Series.labels(runID: runID, role: "single-process", member: nil))
         let endpoint = try prometheus.start(series) { print($0) }

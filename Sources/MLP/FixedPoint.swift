@@ -73,14 +73,36 @@ public struct FixedPointSum {
     /// format's `chunkLimit` or not finite (the run has diverged), leaving the sum unusable.
     public mutating func add(chunk gradient: UnsafeBufferPointer<Float>, replacing: Bool = false) -> Bool {
         precondition(gradient.count == values.count)
-        let scale = format.scale
-        var bits: UInt64 = 0
-        let inRange = values.withUnsafeMutableBytes { sums in
-            dptrain_fixed_accumulate(gradient.baseAddress!, gradient.count, scale, Double(format.chunkLimit), sums.baseAddress!,
-                                     replacing ? 1 : 0, &bits) == 0
+        let format = format
+        return withValues { sums in
+            var bits: UInt64 = 0
+            let inRange = Self.accumulate(chunk: gradient, format: format, into: sums, replacing: replacing, signBits: &bits)
+            return (inRange, bits)
         }
+    }
+
+    /// `add(chunk:replacing:)` into int64 sums anywhere (a thread's own, or these through
+    /// `withValues`): `signBits` gets every bit of the resulting sums that differs from its sign.
+    public static func accumulate(chunk gradient: UnsafeBufferPointer<Float>, format: FixedPointFormat, into sums: UnsafeMutablePointer<Int64>,
+                                  replacing: Bool, signBits: inout UInt64) -> Bool {
+        dptrain_fixed_accumulate(gradient.baseAddress!, gradient.count, format.scale, Double(format.chunkLimit), sums,
+                                 replacing ? 1 : 0, &signBits) == 0
+    }
+
+    /// Lets `body` write the sums in place (the threads of a process adding their chunks):
+    /// it returns what it computed and every bit of the values it leaves that differs from
+    /// its sign (what `dptrain_fixed_add_sums` reports), so `packedWidth` needs no pass.
+    public mutating func withValues<Result>(_ body: (UnsafeMutablePointer<Int64>) -> (Result, signBits: UInt64)) -> Result {
+        let (result, bits) = values.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
         signBits = bits
-        return inRange
+        return result
+    }
+
+    /// Over the values `range` only: adds `sources` (each as many aligned int64s as these) into
+    /// `sums`, and returns the sign bits of the range's results, for `withValues`. Threads may
+    /// share `sums`, each its own range.
+    public static func add(_ sources: UnsafeBufferPointer<UnsafePointer<Int64>?>, into sums: UnsafeMutablePointer<Int64>, range: Range<Int>) -> UInt64 {
+        dptrain_fixed_add_sums(sums, sources.baseAddress, sources.count, range.lowerBound, range.upperBound)
     }
 
     /// Adds another sum of the same format, as it arrived: little-endian integers of `width`

@@ -18,6 +18,8 @@ public final class SingleProcessTrainer {
     }
 
     public let config: TrainingConfig
+    /// Threads that compute each step's chunks: the weights are the same bits for any count.
+    public let threads: Int
     public private(set) var parameters: [Float]
     /// The step a stop request ended the run at; nil when it ran to its end.
     public private(set) var stoppedAtStep: Int?
@@ -29,8 +31,10 @@ public final class SingleProcessTrainer {
     public private(set) var evaluation: RunEvaluation
 
     public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, validation: LabeledImages? = nil, testEveryEpoch: Bool = false,
-                initialParameters: [Float]? = nil) throws {
+                initialParameters: [Float]? = nil, threads: Int = 1) throws {
         precondition(config.problems.isEmpty, "validate the config before training: \(config.problems)")
+        precondition(threads >= 1)
+        self.threads = threads
         guard config.model.inputSize == train.featureCount else {
             throw TrainingError.dataDoesNotFitModel(
                 "the model takes \(config.model.inputSize) inputs but the data's images have \(train.featureCount) pixels")
@@ -63,7 +67,10 @@ public final class SingleProcessTrainer {
                     stopRequested: () -> Bool = { false }) throws -> TrainingReport {
         let plan = config.shardPlan(sampleCount: train.count)
         let chunks = ChunkedGradient(spec: config.model, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(coarse: false),
-                                     compute: config.computePrecision)
+                                     compute: config.computePrecision, threads: threads)
+        // A step's rows, chunk after chunk, and each chunk's size: what the threads share out.
+        var stepRows = [Int32](repeating: 0, count: plan.largestChunk * plan.shardCount)
+        var chunkSizes = [Int](repeating: 0, count: plan.shardCount)
         var gradient = [Float](repeating: 0, count: parameters.count)
 
         var account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, now: Self.now())
@@ -114,17 +121,27 @@ public final class SingleProcessTrainer {
             case .trainStep(let stepInEpoch):
                 let epoch = course.epoch
                 chunks.reset()
-                var score = BatchScore()
+                var rowCount = 0, chunkCount = 0
                 for shard in 0..<plan.shardCount {
                     let chunk = plan.chunk(shard: shard, step: stepInEpoch)
                     guard !chunk.isEmpty else { continue }
-                    let chunkScore = samples[shard][chunk].withUnsafeBufferPointer { indices in
-                        parameters.withUnsafeBufferPointer { chunks.add(indices, of: train, parameters: $0.baseAddress!) }
+                    for sample in samples[shard][chunk] {
+                        stepRows[rowCount] = sample
+                        rowCount += 1
                     }
-                    guard let chunkScore else {
-                        throw chunks.divergence(epoch: epoch, step: step + 1, learningRate: config.optimizer.learningRate)
+                    chunkSizes[chunkCount] = chunk.count
+                    chunkCount += 1
+                }
+                let stepScore = stepRows.withUnsafeBufferPointer { rows in
+                    chunkSizes.withUnsafeBufferPointer { sizes in
+                        parameters.withUnsafeBufferPointer {
+                            chunks.addChunks(UnsafeBufferPointer(rebasing: rows[0..<rowCount]), sizes: UnsafeBufferPointer(rebasing: sizes[0..<chunkCount]),
+                                             of: train, parameters: $0.baseAddress!)
+                        }
                     }
-                    score += chunkScore
+                }
+                guard let score = stepScore else {
+                    throw chunks.divergence(epoch: epoch, step: step + 1, learningRate: config.optimizer.learningRate)
                 }
                 if let verdict = divergence.stepFinished(lossSum: score.lossSum, samples: score.samples) {
                     throw TrainingError.divergence(verdict, epoch: epoch, step: step + 1, learningRate: config.optimizer.learningRate)

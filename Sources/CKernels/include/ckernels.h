@@ -36,6 +36,12 @@ int dptrain_fixed_accumulate(const float *values, size_t count, double scale, do
 /// sums[i] += values[i], both `count` int64s at any alignment.
 void dptrain_fixed_add(const void *values, size_t count, void *sums);
 
+/// Over the values begin..<end only: sums[i] += sources[s][i] for each of `sourceCount` int64
+/// sums (aligned). Returns every bit of the resulting sums in the range that differs from its
+/// value's sign, as dptrain_fixed_accumulate reports them. Threads may share `sums`, each its
+/// own range: a process's threads' chunk sums added into one.
+uint64_t dptrain_fixed_add_sums(int64_t *sums, const int64_t *const *sources, size_t sourceCount, size_t begin, size_t end);
+
 /// The largest |values[i]| of `count` int64s at any alignment.
 uint64_t dptrain_fixed_largest_magnitude(const void *values, size_t count);
 
