@@ -295,7 +295,6 @@ public final class Coordinator {
         epochWorkers = WorkerFigures()
         observer?.epochFinished(report)
         if let end = machine.epochScored(accuracy: scored.accuracy) {
-            logger.info("stopping after epoch \(epoch): \(end.description)")
             let event = account.event(for: end)
             observer?.event(event.name, event.fields)
         }

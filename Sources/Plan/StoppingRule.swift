@@ -22,26 +22,10 @@ public struct StoppingRule: Codable, Equatable, Sendable {
     }
 }
 
-/// Why a run ended before its last epoch.
+/// Why a run ended at a scored epoch (before its last, or at it).
 public enum EarlyEnd: Codable, Equatable, Sendable {
     /// Epoch `epoch` scored `accuracy`, at least the target.
     case targetReached(epoch: Int, accuracy: Double)
     /// Epoch `epoch` was the `patience`th in a row not to beat `bestAccuracy`, of epoch `bestEpoch`.
     case noImprovement(epoch: Int, bestEpoch: Int, bestAccuracy: Double)
-
-    /// One line for the log.
-    public var description: String {
-        switch self {
-        case .targetReached(let epoch, let accuracy):
-            return "epoch \(epoch) reached the target accuracy (\(percent(accuracy)))"
-        case .noImprovement(let epoch, let bestEpoch, let bestAccuracy):
-            return "no better accuracy in the \(epoch - bestEpoch) epochs since epoch \(bestEpoch) (\(percent(bestAccuracy)))"
-        }
-    }
-
-    private func percent(_ fraction: Double) -> String {
-        let hundredths = Int((fraction * 10_000).rounded())
-        let cents = hundredths % 100
-        return "\(hundredths / 100).\(cents < 10 ? "0" : "")\(cents)%"
-    }
 }
