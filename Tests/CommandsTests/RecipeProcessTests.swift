@@ -16,7 +16,7 @@ final class RecipeProcessTests: ProcessTestCase {
         XCTAssertEqual(train.terminationStatus, 0, errors("train"))
         let expected = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/train.safetensors"))
         XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: "\(folder)/plain.safetensors")), expected, "the recipe flags changed nothing")
-        XCTAssertGreaterThan(try XCTUnwrap(accuracy(output("train")), output("train")), 0.95)
+        XCTAssertGreaterThan(try XCTUnwrap(accuracy(output("train")), output("train")), 0.9)
         let launch = try start("launch", ["launch", "--workers", "3"] + flags + ["--save", "\(folder)/launch.safetensors"])
         wait(launch)
         XCTAssertEqual(launch.terminationStatus, 0, errors("launch"))
