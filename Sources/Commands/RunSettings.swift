@@ -17,6 +17,8 @@ enum RunSettings {
             ("no-bias", String(!config.model.useBias)), ("seed", String(config.seed)),
         ]
         // The recipe's flags, only where given: a run file without them is the run it always was.
+        if let clipNorm = config.clipNorm { settings.append(("clip-norm", clipNorm.description)) }
+        if let smoothing = config.model.labelSmoothing { settings.append(("label-smoothing", smoothing.description)) }
         if let warmup = config.warmup { settings.append(("warmup", warmup.argument)) }
         if let target = config.stopping?.targetAccuracy { settings.append(("target-accuracy", target.description)) }
         if let patience = config.stopping?.patience { settings.append(("patience", String(patience))) }

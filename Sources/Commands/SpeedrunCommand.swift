@@ -18,8 +18,11 @@ struct SpeedrunCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("The test accuracy to reach, as a fraction, such as 0.98.", valueName: "fraction"))
     var target: Double
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Runs, with seeds 1 to N; several give the median and the spread (default 1).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Runs, each with its own seed; several give the median and the spread (default 1).", valueName: "n"))
     var seeds = 1
+
+    @Option(name: .customLong("first-seed"), parsing: .unconditional, help: ArgumentHelp("The first run's seed; the others follow it (default 1).", valueName: "seed"))
+    var firstSeed: UInt64 = 1
 
     @Option(help: ArgumentHelp("Write each run's JSON lines here, with the target_reached event (FILE.seedN.jsonl with several seeds).", valueName: "file"))
     var metrics: String?
@@ -49,7 +52,7 @@ struct SpeedrunCommand: ParsableCommand {
         if let scratch { try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true) }
         defer { if let scratch { try? FileManager.default.removeItem(atPath: scratch) } }
         var outcomes: [Outcome] = []
-        for seed in 1...seeds {
+        for seed in firstSeed..<(firstSeed + UInt64(seeds)) {
             let file = scratch.map { "\($0)/seed\(seed).jsonl" } ?? Self.metricsPath(metrics!, seed: seed, of: seeds)
             let arguments = ["train", "--threads", String(cores)] + recipe.flags
                 + ["--target-accuracy", String(target), "--seed", String(seed), "--metrics", file]
@@ -70,7 +73,7 @@ struct SpeedrunCommand: ParsableCommand {
         if reached.count < outcomes.count { throw ExitCode(ExitStatus.failure) }
     }
 
-    static func metricsPath(_ path: String, seed: Int, of seeds: Int) -> String {
+    static func metricsPath(_ path: String, seed: UInt64, of seeds: Int) -> String {
         guard seeds > 1 else { return path }
         let url = URL(fileURLWithPath: path)
         let stem = url.deletingPathExtension().path, suffix = url.pathExtension

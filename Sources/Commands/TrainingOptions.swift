@@ -45,6 +45,12 @@ public struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("lr-scaling"), help: ArgumentHelp("Scale --lr with the global --batch over a batch of \(LearningRateScaling.referenceBatch): linear (lr x batch/\(LearningRateScaling.referenceBatch)) or sqrt (lr x sqrt(batch/\(LearningRateScaling.referenceBatch))) (default none).", valueName: "rule"))
     public var lrScaling: LearningRateScaling?
 
+    @Option(name: .customLong("clip-norm"), parsing: .unconditional, help: ArgumentHelp("Scale a step's mean gradient down to this global L2 norm when it is longer, as torch.nn.utils.clip_grad_norm_ (default: no clipping).", valueName: "norm"))
+    public var clipNorm: Float?
+
+    @Option(name: .customLong("label-smoothing"), parsing: .unconditional, help: ArgumentHelp("Put this share of each training sample's cross-entropy target evenly on every class, the rest on its label, such as 0.1 (default 0).", valueName: "share"))
+    public var labelSmoothing: Float?
+
     @Option(name: .customLong("target-accuracy"), parsing: .unconditional, help: ArgumentHelp("Stop once an epoch's accuracy (on the validation split, or the test set without one) reaches this fraction, such as 0.98 (default: train every epoch).", valueName: "fraction"))
     public var targetAccuracy: Double?
 
@@ -102,6 +108,8 @@ public struct TrainingOptions: ParsableArguments {
         if let lr { config.optimizer.learningRate = lr }
         if let lrScaling { config.optimizer.learningRate *= lrScaling.factor(batch: config.batchSize) }
         if let schedule { config.optimizer.schedule = schedule }
+        if let clipNorm { config.clipNorm = clipNorm }
+        if let labelSmoothing { config.model.labelSmoothing = labelSmoothing == 0 ? nil : labelSmoothing }
         if let warmup { config.warmup = Warmup(argument: warmup) ?? .steps(-1) }
         if targetAccuracy != nil || patience != nil { config.stopping = StoppingRule(targetAccuracy: targetAccuracy, patience: patience) }
         if let momentum { config.optimizer.momentum = momentum }

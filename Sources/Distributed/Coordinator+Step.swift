@@ -123,6 +123,7 @@ extension Coordinator {
             throw TrainingError.lossNotFinite(epoch: machine.course.currentEpoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
         }
         if score.samples > 0 {
+            if let maxNorm = config.clipNorm { reducer.clip(sampleCount: score.samples, maxNorm: maxNorm) }
             parameters.withUnsafeMutableBufferPointer { p in
                 reducer.gradientSum.withUnsafeBufferPointer { g in
                     optimizer.step(parameters: p, gradientSum: g, sampleCount: score.samples, learningRate: learningRate)

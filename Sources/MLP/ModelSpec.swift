@@ -14,6 +14,11 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     /// The loss fixes the output activation: softmax for cross-entropy, sigmoid for squared error.
     public var loss: Loss
     public var useBias: Bool
+    /// Training only (`--label-smoothing`): the cross-entropy's target puts this share of the
+    /// sample evenly over every class and the rest on its label (Szegedy et al. 2016), which
+    /// keeps the logits from growing without bound. Nil or 0: the one-hot target. Evaluation
+    /// scores the plain loss.
+    public var labelSmoothing: Float?
 
     public init(layerSizes: [Int], hiddenActivation: Activation = .relu,
                 loss: Loss = .crossEntropy, useBias: Bool = true) {
@@ -46,6 +51,10 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         }
         if classCount == 1 && loss == .crossEntropy {
             found.append("cross-entropy needs at least two classes")
+        }
+        if let labelSmoothing {
+            if !(0..<1).contains(labelSmoothing) { found.append("--label-smoothing must be in [0, 1) (got \(labelSmoothing))") }
+            else if loss != .crossEntropy && labelSmoothing > 0 { found.append("--label-smoothing needs --loss cross-entropy") }
         }
         return found
     }

@@ -78,7 +78,7 @@ public final class Workspace {
                          into gradient: UnsafeMutablePointer<Float>) -> BatchScore {
         forward(parameters: parameters, rows: rows)
         let score = scoreOutput(spec.loss, output: output, labels: labels, rows: rows,
-                                classes: spec.classCount, outputGradient: delta)
+                                classes: spec.classCount, outputGradient: delta, smoothing: spec.labelSmoothing ?? 0)
         for l in stride(from: layout.layers.count - 1, through: 0, by: -1) {
             let layer = layout.layers[l]
             let below = l == 0 ? UnsafePointer(input) : UnsafePointer(activations[l - 1])

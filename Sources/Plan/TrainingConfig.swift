@@ -19,6 +19,9 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var warmup: Warmup?
     /// When the run ends before its last epoch (`--target-accuracy`, `--patience`); nil: never.
     public var stopping: StoppingRule?
+    /// The longest the mean gradient of a step may be, by its global L2 norm (`--clip-norm`):
+    /// a longer one is scaled down to it. Computed by the coordinator from the exact sum. Nil: none.
+    public var clipNorm: Float?
 
     public init(model: ModelSpec, initialization: Initialization, optimizer: OptimizerConfig,
                 epochs: Int, batchSize: Int, seed: UInt64) {
@@ -92,6 +95,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
             found.append("--weight-decay must be zero or positive (got \(optimizer.weightDecay))")
         }
         if let problem = warmup?.problem { found.append(problem) }
+        if let clipNorm, !(clipNorm > 0 && clipNorm.isFinite) { found.append("--clip-norm must be a positive number (got \(clipNorm))") }
         found += stopping?.problems ?? []
         return found
     }

@@ -147,6 +147,9 @@ public final class SingleProcessTrainer {
                     throw TrainingError.divergence(verdict, epoch: epoch, step: step + 1, learningRate: config.optimizer.learningRate)
                 }
                 gradient.withUnsafeMutableBufferPointer { chunks.sum.floats(into: $0) }
+                if let maxNorm = config.clipNorm {
+                    gradient.withUnsafeMutableBufferPointer { _ = clipByGlobalNorm($0, sampleCount: score.samples, maxNorm: maxNorm) }
+                }
                 let learningRate = account.learningRate(config)
                 parameters.withUnsafeMutableBufferPointer { p in
                     gradient.withUnsafeBufferPointer { g in

@@ -26,6 +26,8 @@ extension TrainingConfig {
         compare("--shards", shardCount, other.shardCount)
         compare("--seed", seed, other.seed)
         compare("--compute", computePrecision, other.computePrecision)
+        compare("--clip-norm", clipNorm, other.clipNorm) { $0.map { "\($0)" } ?? "none" }
+        compare("--label-smoothing", model.labelSmoothing, other.model.labelSmoothing) { $0.map { "\($0)" } ?? "none" }
         compare("--warmup", warmup, other.warmup) { $0?.argument ?? "none" }
         compare("--target-accuracy", stopping?.targetAccuracy, other.stopping?.targetAccuracy) { $0.map { "\($0)" } ?? "none" }
         compare("--patience", stopping?.patience, other.stopping?.patience) { $0.map { "\($0)" } ?? "none" }

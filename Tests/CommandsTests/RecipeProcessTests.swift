@@ -5,9 +5,10 @@ import XCTest
 /// (the same model file from `train` and from `launch` with any number of workers), and a run
 /// with a target ends at the epoch that reaches it, every process exiting.
 final class RecipeProcessTests: ProcessTestCase {
-    func testWarmupOneCycleAndLrScalingGiveTheSameModelFromTrainAndLaunch() throws {
+    func testTheRecipeFlagsGiveTheSameModelFromTrainAndLaunch() throws {
         let flags = ["--epochs", "1", "--batch", "256", "--shards", "4", "--seed", "5", "--optimizer", "adam",
-                     "--schedule", "one-cycle", "--warmup", "0.2epochs", "--lr-scaling", "sqrt"]
+                     "--schedule", "one-cycle", "--warmup", "0.2epochs", "--lr-scaling", "sqrt",
+                     "--clip-norm", "0.5", "--label-smoothing", "0.1"]
         let train = try start("train", ["train"] + flags + ["--save", "\(folder)/train.safetensors"])
         let plain = try start("plain", ["train", "--epochs", "1", "--batch", "256", "--shards", "4", "--seed", "5", "--optimizer", "adam",
                                         "--save", "\(folder)/plain.safetensors"])

@@ -14,6 +14,40 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    /// The smoothed cross-entropy's gradient, against the differences of the loss it reports.
+    func testLabelSmoothingGradientsMatchFiniteDifferences() {
+        var spec = ModelSpec(layerSizes: [6, 5, 4, 3], hiddenActivation: .tanh)
+        spec.labelSmoothing = 0.2
+        checkGradient(spec, label: "smoothed")
+    }
+
+    /// Smoothing 0.2 over 3 classes: the target of a sample of label 0 is (0.8667, 0.0667, 0.0667).
+    func testLabelSmoothingScoresTheSmoothedTarget() {
+        var spec = ModelSpec(layerSizes: [2, 3], hiddenActivation: .relu)
+        spec.labelSmoothing = 0.2
+        let workspace = Workspace(spec: spec, capacity: 1)
+        workspace.input.update(from: [0, 0], count: 2)
+        var gradient = [Float](repeating: 0, count: spec.parameterCount)
+        let parameters = [Float](repeating: 0, count: spec.parameterCount)   // every class at 1/3
+        let score = workspace.gradient(parameters: parameters, labels: [0], rows: 1, into: &gradient)
+        XCTAssertEqual(score.lossSum, Double(logf(3)), accuracy: 1e-6, "any target against a uniform output costs log 3")
+        let biasGradient = Array(gradient.suffix(3))
+        XCTAssertEqual(biasGradient[0], 1.0 / 3 - (0.8 + 0.2 / 3), accuracy: 1e-6)
+        XCTAssertEqual(biasGradient[1], 1.0 / 3 - 0.2 / 3, accuracy: 1e-6)
+    }
+
+    /// Clipping scales a long gradient to the norm asked for, of its mean, and leaves a short one alone.
+    func testClippingByGlobalNormScalesOnlyLongGradients() {
+        var sum: [Float] = [30, 40]   // over 10 samples: mean (3, 4), norm 5
+        let norm = sum.withUnsafeMutableBufferPointer { clipByGlobalNorm($0, sampleCount: 10, maxNorm: 1) }
+        XCTAssertEqual(norm, 5)
+        XCTAssertEqual(sum[0], 6, accuracy: 1e-5)
+        XCTAssertEqual(sum[1], 8, accuracy: 1e-5)
+        var short: [Float] = [3, 4]
+        _ = short.withUnsafeMutableBufferPointer { clipByGlobalNorm($0, sampleCount: 1, maxNorm: 5) }
+        XCTAssertEqual(short, [3, 4])
+    }
+
     private func checkGradient(_ spec: ModelSpec, label: String) {
         let rows = 4
         var generator = SeededGenerator(seed: 7)
@@ -34,6 +68,11 @@ final class GradientTests: XCTestCase {
             var active: [Bool] = []
             for l in 0..<(spec.layerCount - 1) {
                 active += (0..<(rows * spec.layerSizes[l + 1])).map { workspace.activations[l][$0] > 0 }
+            }
+            // The loss the gradient is of: the training pass's when the target is smoothed.
+            guard spec.labelSmoothing == nil else {
+                var scratch = [Float](repeating: 0, count: p.count)
+                return (workspace.gradient(parameters: p, labels: labels, rows: rows, into: &scratch).lossSum, active)
             }
             return (workspace.score(labels: labels, rows: rows).lossSum, active)
         }
