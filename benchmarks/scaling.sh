@@ -12,6 +12,11 @@
 # unpacked away from a checkout. METRICS, if set, is a folder that keeps every run's metrics.
 # FLAGS are added to every dptrain launch (FLAGS="--shared-memory off" measures the sockets);
 # TORCH=off leaves PyTorch out.
+#
+# Then, unless THREADS=off, the same with threads in one process: for each count T and per-thread
+# batch B, `dptrain train --threads T --batch T*B --shards T` against torch_single.py with
+# torch.set_num_threads(T) at batch T*B and torch_ddp.py with T ranks of B: the same model and
+# global batch three ways.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 workers=${1:-1 2 4 8 15}
@@ -57,4 +62,27 @@ for batch in $batches; do
       'BEGIN {printf "%8d %6d %16d %9s %16d %9s %7.2fx\n", n, b, o, oa, t, ta, (t > 0 ? o / t : 0)}'
   done
 done
+if [ "${THREADS:-on}" != off ]; then
+  echo "dptrain train --threads T against PyTorch with T intra-op threads and DDP with T ranks (global batch T x per-thread batch)"
+  printf "%8s %6s %16s %9s %16s %9s %16s %9s %8s %8s\n" threads batch dptrain accuracy torch-threads accuracy torch-ddp accuracy "/torch" "/ddp"
+  for batch in $batches; do
+    for n in $workers; do
+      file="$metrics/train-$n-$batch.jsonl"
+      rm -f "$file"
+      "$dptrain" train --threads "$n" --batch $((batch * n)) --shards "$n" --epochs "$epochs" --hidden 128 \
+        --lr "$lr" --schedule constant --data "$mnist" --metrics "$file" ${FLAGS:-} >"$metrics/train-$n-$batch.log" 2>&1 \
+        || { echo "dptrain train --threads $n --batch $((batch * n)) failed: see $metrics/train-$n-$batch.log"; continue; }
+      read -r ours our_accuracy < <(grep '"event":"epoch"' "$file" | summarise epoch_samples_per_second test_accuracy)
+      single=0 single_accuracy=- theirs=0 their_accuracy=-
+      if [ "${TORCH:-on}" != off ]; then
+        read -r single single_accuracy < <(THREADS="$n" timeout 600 python3 "$anchors/torch_single.py" "$mnist" "$epochs" $((batch * n)) "$lr" 128 relu \
+          2>"$metrics/torch-single-$n-$batch.log" | tee "$metrics/torch-single-$n-$batch.jsonl" | summarise samples_per_s test_acc)
+        read -r theirs their_accuracy < <(OMP_NUM_THREADS=1 timeout 300 python3 "$anchors/torch_ddp.py" "$mnist" "$n" "$epochs" "$batch" "$lr" 128 relu \
+          2>"$metrics/torch-$n-$batch.log" | summarise samples_per_s test_acc)
+      fi
+      awk -v n="$n" -v b="$batch" -v o="$ours" -v oa="$our_accuracy" -v s="$single" -v sa="$single_accuracy" -v t="$theirs" -v ta="$their_accuracy" \
+        'BEGIN {printf "%8d %6d %16d %9s %16d %9s %16d %9s %7.2fx %7.2fx\n", n, b, o, oa, s, sa, t, ta, (s > 0 ? o / s : 0), (t > 0 ? o / t : 0)}'
+    done
+  done
+fi
 echo "metrics and logs: $metrics"

@@ -3,6 +3,7 @@
 # then 2 epochs (batch 512) with a malloc counter preloaded, and prints the
 # difference per step for each process. The step loop should allocate next to
 # nothing; what remains is mostly libzmq's message buffers.
+# THREADS (default 1) is the worker's --threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product dptrain >/dev/null 2>&1
@@ -11,7 +12,7 @@ gcc -shared -fPIC -O2 -o "$dir/count.so" benchmarks/tools/malloc-count.c -ldl
 bin=$PWD/.build/release/dptrain
 for epochs in 1 2; do
   endpoint=ipc://$dir/$epochs.sock
-  LD_PRELOAD=$dir/count.so "$bin" worker --connect "$endpoint" 2>"$dir/worker$epochs" &
+  LD_PRELOAD=$dir/count.so "$bin" worker --connect "$endpoint" --threads "${THREADS:-1}" 2>"$dir/worker$epochs" &
   LD_PRELOAD=$dir/count.so "$bin" coordinator --bind "$endpoint" --workers 1 --batch 512 --epochs "$epochs" 2>"$dir/coordinator$epochs" >/dev/null
   wait
 done

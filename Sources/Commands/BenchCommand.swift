@@ -61,6 +61,9 @@ struct BenchStepCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seconds to measure each figure.")
     var seconds = 2.0
 
+    @Option(name: .customLong("threads"), help: ArgumentHelp("Thread counts for the threads table, comma-separated (default: 1 and the cores this process may use).", valueName: "list"))
+    var threadCounts: String?
+
     @OptionGroup var dataOptions: DataOptions
 
     /// The spellings from before the benchmarks were subcommands (`bench --workers 1,2`,
@@ -77,6 +80,15 @@ struct BenchStepCommand: ParsableCommand {
         guard parsedModels != nil else { throw ValidationError("--models '\(models)' must be like 784-128-10,784-512-256-10") }
         guard parsedBatches != nil else { throw ValidationError("--batches '\(batches)' must be positive integers like 32,128,512") }
         guard seconds > 0 && seconds <= 600 else { throw ValidationError("--seconds must be between 0 and 600") }
+        guard parsedThreadCounts != nil else { throw ValidationError("--threads '\(threadCounts ?? "")' must be thread counts like 1,2,4 (1 to \(ThreadOptions.most))") }
+    }
+
+    var parsedThreadCounts: [Int]? {
+        guard let threadCounts else {
+            let allowed = AllowedCores.count.cores
+            return allowed > 1 ? [1, allowed] : [1]
+        }
+        return BenchList.integers(threadCounts, in: 1...ThreadOptions.most)
     }
 
     var parsedModels: [[Int]]? {
@@ -137,6 +149,37 @@ struct BenchStepCommand: ParsableCommand {
                 print(line)
             }
         }
+        try printThreadsTable(data: data.train)
+    }
+
+    /// The exact step of each model and batch on each thread count: samples/s, GFLOP/s, the
+    /// efficiency against T times the one-core sgemm ceiling, and the speed-up over one thread.
+    func printThreadsTable(data: LabeledImages) throws {
+        let counts = parsedThreadCounts!
+        guard counts != [1] else { return }
+        print("")
+        print("threads (the exact step; efficiency against T x the one-core sgemm GFLOP/s at the first layer's shape; \(AllowedCores.count.cores) cores allowed)")
+        print("model            batch  shards  threads  exact samples/s  GFLOP/s  efficiency  speed-up")
+        for sizes in parsedModels! {
+            let spec = ModelSpec(layerSizes: sizes)
+            let name = sizes.map(String.init).joined(separator: "-")
+            for batch in parsedBatches! {
+                let shards = ShardPlan.defaultShardCount(batchSize: batch)
+                let ceiling = sgemmGflops(m: batch, k: sizes[0], n: sizes[1])
+                var oneThread: Double?
+                for threads in counts {
+                    let rate = exactRate(spec: spec, batch: batch, shards: shards, data: data, threads: threads)
+                    if threads == 1 { oneThread = rate }
+                    let gflops = rate * Double(spec.trainingFlopsPerSample) / 1e9
+                    let rateText = ProgressDisplay.grouped(rate)
+                    print(name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                          + String(format: " %5d  %6d  %7d  ", batch, shards, threads)
+                          + String(repeating: " ", count: max(0, 15 - rateText.count)) + rateText
+                          + String(format: "  %7.1f  %9.0f%%  ", gflops, 100 * gflops / (Double(threads) * ceiling))
+                          + (oneThread.map { String(format: "%7.2fx", rate / $0) } ?? "       -"))
+                }
+            }
+        }
     }
 
     /// Samples per second of full training steps on real data, after a warm-up.
@@ -165,21 +208,34 @@ struct BenchStepCommand: ParsableCommand {
     }
 
     /// Samples per second of training steps as `train` and the workers compute them: the batch as
-    /// `shards` chunks, each chunk's gradient alone, summed exactly in fixed point.
-    func exactRate(spec: ModelSpec, batch: Int, shards: Int, data: LabeledImages, compute: ComputePrecision = .float32) -> Double {
+    /// `shards` chunks, each chunk's gradient alone, summed exactly in fixed point, the chunks
+    /// shared among `threads` threads.
+    func exactRate(spec: ModelSpec, batch: Int, shards: Int, data: LabeledImages, compute: ComputePrecision = .float32, threads: Int = 1) -> Double {
         let plan = ShardPlan(sampleCount: data.count, shardCount: shards, batchSize: batch, seed: 1)
-        let chunks = ChunkedGradient(spec: spec, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(for: .float32), compute: compute)
+        let chunks = ChunkedGradient(spec: spec, largestChunk: plan.largestChunk, format: plan.fixedPointFormat(for: .float32), compute: compute,
+                                     threads: threads)
         var parameters = spec.initialParameters(.he, seed: 1)
         var gradient = [Float](repeating: 0, count: parameters.count)
         let optimizer = makeOptimizer(OptimizerConfig(kind: .momentum, learningRate: 0.01), parameterCount: parameters.count)
         let samples = plan.epochSamples(epoch: 1)
+        var rows = [Int32](repeating: 0, count: plan.largestChunk * plan.shardCount)
+        var sizes = [Int](repeating: 0, count: plan.shardCount)
         var stepInEpoch = 0
         func step() {
             if stepInEpoch == plan.stepsPerEpoch - 1 { stepInEpoch = 0 }   // the last step may be short
             chunks.reset()
+            var rowCount = 0
             for shard in 0..<plan.shardCount {
-                _ = samples[shard][plan.chunk(shard: shard, step: stepInEpoch)].withUnsafeBufferPointer { indices in
-                    parameters.withUnsafeBufferPointer { chunks.add(indices, of: data, parameters: $0.baseAddress!) }
+                let chunk = plan.chunk(shard: shard, step: stepInEpoch)
+                for sample in samples[shard][chunk] {
+                    rows[rowCount] = sample
+                    rowCount += 1
+                }
+                sizes[shard] = chunk.count
+            }
+            _ = rows.withUnsafeBufferPointer { rows in
+                sizes.withUnsafeBufferPointer { sizes in
+                    parameters.withUnsafeBufferPointer { chunks.addChunks(UnsafeBufferPointer(rebasing: rows[0..<rowCount]), sizes: sizes, of: data, parameters: $0.baseAddress!) }
                 }
             }
             stepInEpoch += 1

@@ -41,6 +41,7 @@ struct LaunchCommand: ParsableCommand {
     @OptionGroup var membership: MembershipOptions
     @OptionGroup var transport: TransportOptions
     @OptionGroup var prometheus: PrometheusOptions
+    @OptionGroup var threadOptions: ThreadOptions
 
     @Flag(help: "Encrypt and authenticate the run with CURVE keys made for it alone (in a temporary folder, removed at the end).")
     var secure = false
@@ -96,7 +97,11 @@ struct LaunchCommand: ParsableCommand {
             + Self.coordinatorFlags(fromLaunchArguments: Self.argumentsAfterLaunch(RunFiles.effectiveArguments))
             + (report != nil && output.metrics == nil ? ["--metrics", reportMetrics!] : [])
             + Self.prometheusArguments(prometheus.prometheus, process: 0)
-        var workerArguments = (1...workers).map { ["worker", "--connect", Self.connectable(endpoint)] + Self.prometheusArguments(prometheus.prometheus, process: $0) }
+        // Each worker's threads: as asked, or this machine's allowed cores shared among the workers.
+        let threads = ["--threads", String(threadOptions.count(sharedAmong: workers))]
+        var workerArguments = (1...workers).map {
+            ["worker", "--connect", Self.connectable(endpoint)] + threads + Self.prometheusArguments(prometheus.prometheus, process: $0)
+        }
         let keys = secure ? try ThrowawayKeys(workers: workers) : nil
         defer { keys?.remove() }
         if let keys {
@@ -173,7 +178,7 @@ struct LaunchCommand: ParsableCommand {
     /// The launch arguments without the launcher's own --workers, --bind, --report and --max-restarts: the
     /// rest is the coordinator's, passed on as typed rather than re-serialised from parsed values.
     static func coordinatorFlags(fromLaunchArguments arguments: [String]) -> [String] {
-        let launcherOptions = ["--workers", "--bind", "--report", "--max-restarts", "--prometheus", "--config"]
+        let launcherOptions = ["--workers", "--bind", "--report", "--max-restarts", "--prometheus", "--config", "--threads"]
         let launcherFlags = ["--secure"]
         var flags: [String] = []
         var remaining = arguments[...]

@@ -9,9 +9,12 @@ public struct ThreadOptions: ParsableArguments {
 
     public init() {}
 
+    /// The most a process takes (what a worker's hello can say).
+    static let most = 1024
+
     public func validate() throws {
-        if let threads, threads < 1 {
-            throw ValidationError("--threads \(threads): give at least 1 thread (or leave it out for the \(AllowedCores.count.cores) cores this process may use)")
+        if let threads, !(1...Self.most).contains(threads) {
+            throw ValidationError("--threads \(threads): give 1 to \(Self.most) threads (or leave it out for the \(AllowedCores.count.cores) cores this process may use)")
         }
     }
 

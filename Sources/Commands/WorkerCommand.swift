@@ -38,6 +38,7 @@ public struct WorkerCommand: ParsableCommand {
     @OptionGroup var runFile: RunFileOption
     @OptionGroup(title: "Security") var security: WorkerSecurityOptions
     @OptionGroup var prometheus: PrometheusOptions
+    @OptionGroup var threadOptions: ThreadOptions
 
     @Flag(help: "Log every detail, debug lines included.")
     var verbose = false
@@ -70,7 +71,7 @@ public struct WorkerCommand: ParsableCommand {
                                 acceptsOtherKernels: acceptOtherKernels,
                                 faults: .fromEnvironment(ProcessInfo.processInfo.environment,
                                                          seed: UInt64(ProcessInfo.processInfo.processIdentifier)),
-                                security: try security.security())
+                                security: try security.security(), threads: threadOptions.count())
         let series = Series(labels: Series.labels(runID: nil, role: "worker", member: nil))
         let endpoint = try prometheus.start(series) { logger.info("\($0)") }
         if endpoint != nil { worker.monitor = WorkerSeries(registry: series.registry) }

@@ -31,9 +31,15 @@ public final class Worker {
     // Set by the welcome and the shards.
     private var runID: UInt64 = 0
     private var configuration: RunConfiguration?
+    /// The run's parameters, kept from the welcome: the model's count is worked out anew on each ask.
+    private var parameterCount = 0
     private var chunks: ChunkedGradient?
     private var shard: LabeledImages?
+    /// The step's rows as indices into the shard, chunk after chunk, and each chunk's size.
     private var chunkIndices: [Int32] = []
+    private var chunkSizes: [Int] = []
+    /// Threads that compute the step's chunks; the hello says so, and the coordinator shares out the shards to match.
+    public let threads: Int
     /// Where the step's parameters are copied when they are not float32 aligned in libzmq's buffer.
     private var alignedParameters: [Float] = []
     /// Offer to take weights and send gradients through shared memory when on the coordinator's host.
@@ -45,7 +51,7 @@ public final class Worker {
 
     /// Bytes of the run's weights in its wire precision.
     private var weightBytes: Int {
-        (configuration?.training.model.parameterCount ?? 0) * (configuration?.precision ?? .float32).bytesPerValue
+        parameterCount * (configuration?.precision ?? .float32).bytesPerValue
     }
 
     public private(set) var stepsDone = 0
@@ -61,7 +67,9 @@ public final class Worker {
     /// Connects (lazily: nothing needs to listen yet) to the coordinator at `endpoint`.
     public init(endpoint: String, context: Context, logger: Logger, giveUpAfterSeconds: Double = 300,
                 host: String = Worker.defaultHost, leavesOnStopSignal: Bool = false, sharedMemory: Bool = true,
-                acceptsOtherKernels: Bool = false, faults: WorkerFaults = .none, security: SocketSecurity = .none) throws {
+                acceptsOtherKernels: Bool = false, faults: WorkerFaults = .none, security: SocketSecurity = .none, threads: Int = 1) throws {
+        precondition((1...Int(Limits.threads)).contains(threads))
+        self.threads = threads
         offersSharedMemory = sharedMemory && !SharedSegment.hostIdentity.isEmpty
         self.acceptsOtherKernels = acceptsOtherKernels
         self.endpoint = endpoint
@@ -140,7 +148,7 @@ public final class Worker {
                 let offer = offersSharedMemory ? SharedMemoryOffer(hostIdentity: SharedSegment.hostIdentity) : nil
                 try encoder.hello(Hello(previousWorkerID: previous, host: host, blasCore: BLAS.coreName,
                                         acceptsOtherKernels: acceptsOtherKernels, computesBF16: BF16Support.isAvailable,
-                                        sharedMemory: offer))
+                                        threads: UInt16(threads), sharedMemory: offer))
                 if !saidWaiting {
                     logger.info("waiting for a coordinator at \(endpoint); retrying with backoff")
                     saidWaiting = true
@@ -231,7 +239,7 @@ public final class Worker {
     private func handle<Frames: Collection>(frames: Frames) throws where Frames.Element == UnsafeRawBufferPointer {
         let envelope: Envelope
         do {
-            var context = DecodeContext(receiver: .worker, runID: runID, parameterCount: configuration?.training.model.parameterCount ?? 0,
+            var context = DecodeContext(receiver: .worker, runID: runID, parameterCount: parameterCount,
                                         shardCount: shard?.count ?? 0, precision: configuration?.precision ?? .float32)
             // Weights in shared memory are read only when the segment holds the message's step whole.
             context.sharedBulk = shared?.weights
@@ -289,6 +297,7 @@ public final class Worker {
         let training = configuration.training
         self.configuration = configuration
         self.runID = runID
+        parameterCount = configuration.training.model.parameterCount
         shard = nil   // the coordinator sends this worker's samples anew after every welcome
         doorbell = nil
         do {
@@ -305,10 +314,14 @@ public final class Worker {
         } catch {
             throw WorkerError.sharedMemory("\(error)")
         }
-        chunks = ChunkedGradient(spec: training.model, largestChunk: training.largestChunk, format: training.fixedPointFormat(for: configuration.precision),
-                                 compute: training.computePrecision)
+        if chunks?.threads != threads || chunks?.capacity != training.largestChunk || chunks?.sum.format != training.fixedPointFormat(for: configuration.precision) {
+            chunks = nil   // its threads end before the new team's start
+            chunks = ChunkedGradient(spec: training.model, largestChunk: training.largestChunk, format: training.fixedPointFormat(for: configuration.precision),
+                                     compute: training.computePrecision, threads: threads)
+        }
         alignedParameters = [Float](repeating: 0, count: welcome.parameterCount)
-        chunkIndices = [Int32](repeating: 0, count: training.largestChunk)
+        chunkIndices = [Int32](repeating: 0, count: training.largestChunk * training.shardCount)
+        chunkSizes = [Int](repeating: 0, count: training.shardCount)
         monitor?.joined(runID: runID, member: machine.workerID)
         logger.info("joined as worker \(machine.workerID): \(training.model.summary), batch \(training.batchSize) over \(counted(training.shardCount, "shard"))")
         if let core = configuration.blasCore, core != BLAS.coreName {
@@ -389,22 +402,19 @@ public final class Worker {
         if sent { machine.sent(now: Self.now()) } else { try perform(machine.sendFailed(now: Self.now())) }
         stepsDone += 1
     }
-    /// Each of the step's chunks alone into `chunks`' exact sum; the step's score, or nil when a
-    /// chunk diverged.
+    /// Each of the step's chunks alone into `chunks`' exact sum, shared among the threads; the
+    /// step's score, or nil when a chunk diverged.
     private func addChunks(of step: StepView, shard: LabeledImages, parameters: UnsafePointer<Float>) -> BatchScore? {
-        guard let chunks else { return nil }
+        guard let chunks, step.chunkSizes.count <= chunkSizes.count, step.indices.count <= chunkIndices.count else { return nil }
         chunks.reset()
-        var score = BatchScore()
-        var first = 0
-        for size in step.chunkSizes {
-            let rows = Int(size)
-            for row in 0..<rows { chunkIndices[row] = Int32(step.indices[first + row]) }
-            first += rows
-            let chunkScore = chunkIndices.withUnsafeBufferPointer { chunks.add(UnsafeBufferPointer(rebasing: $0[0..<rows]), of: shard, parameters: parameters) }
-            guard let chunkScore else { return nil }
-            score += chunkScore
+        for (index, size) in step.chunkSizes.enumerated() { chunkSizes[index] = Int(size) }
+        for (row, index) in step.indices.enumerated() { chunkIndices[row] = Int32(index) }
+        return chunkIndices.withUnsafeBufferPointer { rows in
+            chunkSizes.withUnsafeBufferPointer { sizes in
+                chunks.addChunks(UnsafeBufferPointer(rebasing: rows[0..<step.indices.count]), sizes: UnsafeBufferPointer(rebasing: sizes[0..<step.chunkSizes.count]),
+                                 of: shard, parameters: parameters)
+            }
         }
-        return score
     }
 }
 

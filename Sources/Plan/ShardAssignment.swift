@@ -3,8 +3,10 @@ import MLP
 /// Which shards each worker holds and where each sits in the worker's storage, as workers
 /// join and leave, with the shards' orders of the epoch under way.
 ///
-/// Workers hold whole shards, in contiguous runs: with n workers in id order, the i-th
-/// holds shards [i * S / n, (i + 1) * S / n). Every join or loss redraws those runs, and a
+/// Workers hold whole shards, in contiguous runs in id order, each run as long as the worker's
+/// weight (its thread count) allows: with n workers of equal weight the i-th holds shards
+/// [i * S / n, (i + 1) * S / n), and a worker of 16 threads about 16 times the shards of one
+/// of 1 (each at least one while there are shards enough). Every join or loss redraws those runs, and a
 /// worker is shipped only the shards it has never stored (its storage only grows; a shard
 /// it held before is still there). What a step trains is the plan's alone: the chunk of
 /// every shard at the epoch's step index, whoever holds the shard. So joins and losses
@@ -18,6 +20,27 @@ public struct ShardAssignment: Equatable, Sendable {
         public internal(set) var offsets: [Int?]
         /// Samples in this worker's storage.
         public internal(set) var storedCount: Int
+        /// Its share of the shards against the others': the threads it computes on.
+        public internal(set) var weight: Int = 1
+
+        init(id: UInt32, weight: Int, shardCount: Int) {
+            precondition(weight >= 1)
+            self.id = id
+            self.weight = weight
+            shards = 0..<0
+            offsets = Array(repeating: nil, count: shardCount)
+            storedCount = 0
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            id = try c.decode(UInt32.self, forKey: .id)
+            shards = try c.decode(Range<Int>.self, forKey: .shards)
+            offsets = try c.decode([Int?].self, forKey: .offsets)
+            storedCount = try c.decode(Int.self, forKey: .storedCount)
+            // Checkpoints from before threads weighed every worker alike.
+            weight = max(1, try c.decodeIfPresent(Int.self, forKey: .weight) ?? 1)
+        }
     }
 
     public let plan: ShardPlan
@@ -29,18 +52,23 @@ public struct ShardAssignment: Equatable, Sendable {
     /// Each shard's order in `ordersEpoch` (positions into the shard); drawn again from the seed, never stored.
     public private(set) var orders: [[Int32]] = []
 
-    /// Shards of `plan` over `holderIDs` (ascending); `shipments` says what to ship to each.
+    /// Shards of `plan` over `holderIDs` (ascending), each of weight 1; `rebalance` says what to ship to each.
     public init(plan: ShardPlan, holderIDs: [UInt32]) {
-        precondition(holderIDs == holderIDs.sorted())
+        self.init(plan: plan, holders: holderIDs.map { ($0, 1) })
+    }
+
+    /// Shards of `plan` over `holders` (ids ascending) of these weights.
+    public init(plan: ShardPlan, holders: [(id: UInt32, weight: Int)]) {
+        precondition(holders.map(\.id) == holders.map(\.id).sorted())
         self.plan = plan
-        holders = holderIDs.map { Holder(id: $0, shards: 0..<0, offsets: Array(repeating: nil, count: plan.shardCount), storedCount: 0) }
+        self.holders = holders.map { Holder(id: $0.id, weight: $0.weight, shardCount: plan.shardCount) }
     }
 
     public var holderIDs: [UInt32] { holders.map(\.id) }
 
     /// The same run's progress over new workers with empty storage (a resumed coordinator's).
-    public func resumed(holderIDs: [UInt32]) -> ShardAssignment {
-        var fresh = ShardAssignment(plan: plan, holderIDs: holderIDs)
+    public func resumed(holders: [(id: UInt32, weight: Int)]) -> ShardAssignment {
+        var fresh = ShardAssignment(plan: plan, holders: holders)
         fresh.ordersEpoch = ordersEpoch
         fresh.orders = orders
         return fresh
@@ -50,10 +78,10 @@ public struct ShardAssignment: Equatable, Sendable {
     /// holder, the global indices of the samples to ship it (the shards it has never stored,
     /// in shard order, appended to its storage in that order).
     public mutating func rebalance() -> [(id: UInt32, samples: [Int32])] {
-        let n = holders.count, s = plan.shardCount
+        let runs = Self.runs(weights: holders.map(\.weight), shardCount: plan.shardCount)
         var shipments: [(id: UInt32, samples: [Int32])] = []
         for i in holders.indices {
-            holders[i].shards = (i * s / n)..<((i + 1) * s / n)
+            holders[i].shards = runs[i]
             var samples: [Int32] = []
             for shard in holders[i].shards where holders[i].offsets[shard] == nil {
                 holders[i].offsets[shard] = holders[i].storedCount
@@ -65,12 +93,36 @@ public struct ShardAssignment: Equatable, Sendable {
         return shipments
     }
 
-    /// Workers `ids` join between steps; returns what to ship to whom.
+    /// Each holder's contiguous run of `shardCount` shards, in order, as long as its weight
+    /// allows: the boundaries fall at the shards' share of the weights before them (rounded
+    /// down), moved so that each holder has at least one shard while there are as many shards
+    /// as holders. Equal weights give [i * S / n, (i + 1) * S / n).
+    static func runs(weights: [Int], shardCount: Int) -> [Range<Int>] {
+        let n = weights.count, total = weights.reduce(0, +)
+        guard n > 0 else { return [] }
+        var bounds = [0]
+        var before = 0
+        for i in 1..<max(n, 1) {
+            before += weights[i - 1]
+            var bound = shardCount * before / total
+            if shardCount >= n { bound = min(max(bound, bounds[i - 1] + 1), shardCount - (n - i)) }
+            bounds.append(bound)
+        }
+        bounds.append(shardCount)
+        return (0..<n).map { bounds[$0]..<bounds[$0 + 1] }
+    }
+
+    /// Workers `ids` of weight 1 join between steps; returns what to ship to whom.
     public mutating func add(_ ids: [UInt32]) -> [(id: UInt32, samples: [Int32])] {
-        for id in ids {
-            precondition(index(of: id) == nil)
-            let slot = holders.firstIndex { $0.id > id } ?? holders.count
-            holders.insert(Holder(id: id, shards: 0..<0, offsets: Array(repeating: nil, count: plan.shardCount), storedCount: 0), at: slot)
+        add(ids.map { ($0, 1) })
+    }
+
+    /// Workers join between steps, each of its weight; returns what to ship to whom.
+    public mutating func add(_ joiners: [(id: UInt32, weight: Int)]) -> [(id: UInt32, samples: [Int32])] {
+        for joiner in joiners {
+            precondition(index(of: joiner.id) == nil)
+            let slot = holders.firstIndex { $0.id > joiner.id } ?? holders.count
+            holders.insert(Holder(id: joiner.id, weight: joiner.weight, shardCount: plan.shardCount), at: slot)
         }
         return rebalance()
     }

@@ -50,7 +50,7 @@ extension CoordinatorStateMachine {
             nextID += 1
         }
         let host = address.map { "\(hello.host) at \($0)" } ?? hello.host
-        let member = Member(id: id, peer: peer, host: host, key: key, blasCore: hello.blasCore)
+        let member = Member(id: id, peer: peer, host: host, key: key, blasCore: hello.blasCore, threads: Int(hello.threads))
         if let key { keyOfID[id] = key }
         lastHeard[id] = now
         if case .gathering(let gathering) = state, settings.restarted, gathering.firstArrival == nil {

@@ -6,11 +6,11 @@ extension CoordinatorStateMachine {
     /// resumed run's progress over the workers that came), shipped to each.
     public mutating func startTraining(now: UInt64) -> [Action] {
         precondition(isReadyToStart(now: now))
-        let ids = members.map(\.id)
+        let holders = members.map { (id: $0.id, weight: $0.threads) }
         // Workers come with empty storage, after a resume too: everything is shipped anew.
-        var fresh = assignment?.resumed(holderIDs: ids) ?? ShardAssignment(
+        var fresh = assignment?.resumed(holders: holders) ?? ShardAssignment(
             plan: ShardPlan(sampleCount: settings.sampleCount, shardCount: settings.shardCount, batchSize: settings.batchSize, seed: settings.seed),
-            holderIDs: ids)
+            holders: holders)
         let shipments = fresh.rebalance()
         state = .training(Training(assignment: fresh))
         // Gathering may have taken long: silence counts from now.
@@ -22,7 +22,7 @@ extension CoordinatorStateMachine {
     /// Between steps: joining members take whole shards and take part from the next step.
     mutating func stepBoundary(now: UInt64) -> [Action] {
         guard !joining.isEmpty, phase == .training else { return [] }
-        let joiners = joining.map(\.id)
+        let joiners = joining.map { (id: $0.id, weight: $0.threads) }
         let shipments = withTraining { $0.assignment.add(joiners) }
         let holders = assignment!.holders
         var actions = shipActions(shipments)

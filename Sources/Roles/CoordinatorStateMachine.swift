@@ -23,9 +23,12 @@ public struct CoordinatorStateMachine {
         public let key: String?
         /// The BLAS kernels it computes on, as its hello said.
         public let blasCore: String
+        /// The threads that compute its chunks, as its hello said: its weight in the shards' assignment.
+        public let threads: Int
 
-        public init(id: UInt32, peer: Peer, host: String, key: String? = nil, blasCore: String = "") {
+        public init(id: UInt32, peer: Peer, host: String, key: String? = nil, blasCore: String = "", threads: Int = 1) {
             self.id = id
+            self.threads = threads
             self.peer = peer
             self.host = host
             self.key = key

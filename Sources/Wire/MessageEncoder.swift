@@ -27,6 +27,10 @@ public struct MessageEncoder {
         meta.appendPrefixed(host)
         meta.appendPrefixed(core)
         meta.appendLittleEndian(UInt8(hello.acceptsOtherKernels ? 1 : 0) | (hello.computesBF16 ? 2 : 0))
+        guard (1...Limits.threads).contains(hello.threads) else {
+            throw WireError.overLimit(field: "hello threads", value: UInt64(hello.threads), limit: Int(Limits.threads))
+        }
+        meta.appendLittleEndian(hello.threads)
         if let offer = hello.sharedMemory {
             try checkLimit("hello host identity length", offer.hostIdentity.utf8.count, Limits.hostBytes)
             meta.append(offer)

@@ -14,12 +14,15 @@ public struct Hello: Equatable, Sendable {
     public var acceptsOtherKernels: Bool
     /// The worker's CPU multiplies bf16 natively: it may join a run that computes in bf16.
     public var computesBF16: Bool
+    /// The threads that compute its chunks (1 to `Limits.threads`): its share of the shards.
+    public var threads: UInt16
     /// Set when the worker can take its weights and send its gradients through shared memory.
     public var sharedMemory: SharedMemoryOffer?
 
     public init(previousWorkerID: UInt32 = 0, host: String, blasCore: String = "", acceptsOtherKernels: Bool = false,
-                computesBF16: Bool = false, sharedMemory: SharedMemoryOffer? = nil) {
+                computesBF16: Bool = false, threads: UInt16 = 1, sharedMemory: SharedMemoryOffer? = nil) {
         self.computesBF16 = computesBF16
+        self.threads = threads
         self.previousWorkerID = previousWorkerID
         self.host = host
         self.blasCore = blasCore

@@ -32,7 +32,9 @@
 //   hello      w->c  u32 previous worker id (0 = new), str host (<= 256 B), empty
 //                    str BLAS core (<= 64 B, OpenBLAS's name for the kernels
 //                    it runs), u8 flags (bit 0: joins a run on other kernels;
-//                    bit 1: computes in bf16 natively, so may join a --compute bf16 run)
+//                    bit 1: computes in bf16 natively, so may join a --compute bf16 run),
+//                    u16 threads (1 to 1024: the threads computing its chunks,
+//                    its share of the shards)
 //                    [, str host identity (<= 256 B): a shared-memory offer]
 //   welcome    c->w  u32 worker id, u32 n + n bytes configuration           empty
 //                    (opaque, JSON by the Training layer, <= 64 KiB),
@@ -113,7 +115,7 @@
 // release's version with it (its minor number is this one).
 
 /// The version every header carries; a peer with another one is refused.
-public let protocolVersion: UInt16 = 5
+public let protocolVersion: UInt16 = 6
 
 /// The most bytes one gradient value takes, on the wire or in a gradient slot: a little-endian Int64
 /// fixed-point sum whole; a sender packs the sums to the fewest bytes that hold them (the meta's width).
@@ -211,6 +213,8 @@ public enum Limits {
     public static let blasCoreBytes = 64
     /// A refusal's text, in UTF-8 bytes.
     public static let refuseTextBytes = 1024
+    /// The threads a hello may say a worker computes on.
+    public static let threads: UInt16 = 1024
     /// A welcome's configuration bytes.
     public static let configurationBytes = 64 * 1024
     /// Parameters in a model: 2^28 floats, 1 GiB.

@@ -96,6 +96,37 @@ final class ShardAssignmentTests: XCTestCase {
         XCTAssertTrue(assignment.waitsForWorkers)
     }
 
+    /// A worker's share of the shards follows its threads: 16 threads take 16 times the shards
+    /// of 1; equal weights split as before; everyone keeps at least one while there are enough.
+    func testShardsFollowTheHoldersThreads() {
+        let plan = ShardPlan(sampleCount: 1700, shardCount: 17, batchSize: 170, seed: 2)
+        var assignment = ShardAssignment(plan: plan, holders: [(1, 16), (2, 1)])
+        _ = assignment.rebalance()
+        XCTAssertEqual(assignment.holders.map(\.shards), [0..<16, 16..<17])
+        XCTAssertEqual(ShardAssignment.runs(weights: [1, 16], shardCount: 17), [0..<1, 1..<17])
+        XCTAssertEqual(ShardAssignment.runs(weights: [2, 1, 1], shardCount: 4), [0..<2, 2..<3, 3..<4])
+        XCTAssertEqual(ShardAssignment.runs(weights: [1, 1, 1], shardCount: 4), [0..<1, 1..<2, 2..<4])
+        // Too few shards for the weights: the light ones keep one each.
+        XCTAssertEqual(ShardAssignment.runs(weights: [1, 1, 64], shardCount: 4), [0..<1, 1..<2, 2..<4])
+        XCTAssertEqual(ShardAssignment.runs(weights: [64, 1, 1], shardCount: 4), [0..<2, 2..<3, 3..<4])
+        // More holders than shards: some hold none, as before.
+        XCTAssertEqual(ShardAssignment.runs(weights: [1, 1, 1], shardCount: 2), [0..<0, 0..<1, 1..<2])
+        for weights in [[1], [3, 5], [1, 2, 3, 4], [8, 8, 8, 8, 1]] {
+            for shards in [1, 4, 16, 64] {
+                let runs = ShardAssignment.runs(weights: weights, shardCount: shards)
+                XCTAssertEqual(runs.first?.lowerBound, 0)
+                XCTAssertEqual(runs.last?.upperBound, shards)
+                XCTAssertTrue(zip(runs, runs.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, "\(weights) over \(shards)")
+                if shards >= weights.count { XCTAssertTrue(runs.allSatisfy { !$0.isEmpty }, "\(weights) over \(shards)") }
+            }
+        }
+        // A joiner of 2 threads beside one of 1: two thirds of the shards.
+        let joined = assignment.add([(3, 2)])
+        XCTAssertFalse(joined.isEmpty)
+        XCTAssertEqual(assignment.holders.map(\.weight), [16, 1, 2])
+        XCTAssertEqual(assignment.holders.map(\.shards.count).reduce(0, +), 17)
+    }
+
     /// A checkpoint keeps the plan's inputs and the holders; shards and orders are drawn again.
     func testRoundTripsThroughJSON() throws {
         var assignment = ShardAssignment(plan: ShardPlan(sampleCount: 300, shardCount: 4, batchSize: 20, seed: 9), holderIDs: [2, 5])

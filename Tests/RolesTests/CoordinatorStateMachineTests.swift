@@ -206,6 +206,25 @@ final class CoordinatorMembershipTests: XCTestCase {
         XCTAssertEqual(m.members.map(\.id), [1, 2])
     }
 
+    /// A hello's thread count is the member's weight: a worker of 3 threads is shipped and asked
+    /// for three times the shards of one of 1, at the start and when it joins later.
+    func testAWorkersThreadsSetItsShareOfTheShards() {
+        var m = machine(workers: 2, maxWorkers: 3, samples: 120, batch: 8, shards: 8)
+        XCTAssertEqual(admitted(m.receiveHello(Hello(host: "a", threads: 3), from: [1], now: 0))?.threads, 3)
+        _ = m.receiveHello(Hello(host: "b"), from: [2], now: 0)
+        XCTAssertEqual(shipped(m.startTraining(now: 0)).mapValues(\.count), [1: 90, 2: 30])
+        XCTAssertEqual(m.advance(now: 0), .beginEpoch(1))
+        m.planStep(now: 0)
+        XCTAssertEqual(m.stepRequests.map(\.shards.count), [6, 2])
+        _ = m.receiveHello(Hello(host: "c", threads: 4), from: [3], now: 0)
+        _ = m.receiveGradient(step: 1, sampleCount: 6, largestMagnitude: 0, from: [1], now: 0)
+        _ = m.receiveGradient(step: 1, sampleCount: 2, largestMagnitude: 0, from: [2], now: 0)
+        m.completeStep()
+        _ = m.stepBoundary(now: 0)
+        // 3 : 1 : 4 of 8 shards.
+        XCTAssertEqual(m.assignment?.holders.map(\.shards), [0..<3, 3..<4, 4..<8])
+    }
+
     func testGoodbyeLosesTheMemberAndMovesItsShardAndItsChunkInFlight() {
         var m = machine()
         _ = m.receiveHello(Hello(host: "a"), from: [1], now: 0)

@@ -39,4 +39,61 @@ final class ChunkedGradientTests: XCTestCase {
         add(second, to: both, parameters: parameters)
         XCTAssertEqual(chunks.sum.values, both.sum.values, "two chunks in either order")
     }
+
+    /// A step's chunks shared among 1 to 5 threads give the same integers, the same packed width and
+    /// the same score, step after step (the threads' BLAS calls run at once: OpenBLAS, told to use
+    /// one thread, computes each caller's product on the caller's thread, to the same bits).
+    func testAnyThreadCountGivesTheSameSumAndScore() {
+        let spec = ModelSpec(layerSizes: [784, 64, 10])
+        let data = LabeledImages(pixels: (0..<(784 * 300)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) },
+                                 labels: (0..<300).map { UInt8($0 % 10) }, featureCount: 784, classCount: 10)
+        let format = FixedPointFormat(largestChunk: 32)
+        let rows = (0..<Int32(300)).map { ($0 * 7) % 300 }
+        // Uneven chunks, as a worker's or an epoch's last step has them.
+        let sizes = [32, 32, 17, 32, 5, 32, 32, 32, 1, 32]
+        var expected: (sums: [Int64], width: Int, score: BatchScore)?
+        for threads in 1...5 {
+            let chunks = ChunkedGradient(spec: spec, largestChunk: 32, format: format, threads: threads)
+            XCTAssertEqual(chunks.threads, threads)
+            for step in 0..<3 {
+                var parameters = spec.initialParameters(.he, seed: UInt64(step))
+                parameters[0] += Float(step)
+                chunks.reset()
+                let score = rows.withUnsafeBufferPointer { rows in
+                    sizes.withUnsafeBufferPointer { sizes in
+                        parameters.withUnsafeBufferPointer { chunks.addChunks(rows, sizes: sizes, of: data, parameters: $0.baseAddress!) }
+                    }
+                }
+                guard let score else { return XCTFail("\(threads) threads, step \(step): diverged") }
+                XCTAssertEqual(score.samples, sizes.reduce(0, +))
+                if step == 2 {
+                    if let expected {
+                        XCTAssertEqual(chunks.sum.values, expected.sums, "\(threads) threads")
+                        XCTAssertEqual(chunks.sum.packedWidth, expected.width, "\(threads) threads")
+                        XCTAssertEqual(score, expected.score, "\(threads) threads")
+                    } else {
+                        expected = (chunks.sum.values, chunks.sum.packedWidth, score)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A chunk that diverges on any thread fails the step, and says why.
+    func testADivergingChunkOnAnotherThreadFailsTheStep() {
+        let format = FixedPointFormat(largestChunk: 4)
+        var parameters = spec.initialParameters(.he, seed: 1)
+        for threads in [1, 3] {
+            let chunks = ChunkedGradient(spec: spec, largestChunk: 4, format: format, threads: threads)
+            parameters[0] = .nan
+            let rows: [Int32] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], sizes = [4, 4, 2]
+            let score = rows.withUnsafeBufferPointer { rows in
+                sizes.withUnsafeBufferPointer { sizes in
+                    parameters.withUnsafeBufferPointer { chunks.addChunks(rows, sizes: sizes, of: data, parameters: $0.baseAddress!) }
+                }
+            }
+            XCTAssertNil(score, "\(threads) threads")
+            guard case .lossNotFinite = chunks.divergence(epoch: 1, step: 1, learningRate: 0.1) else { return XCTFail("\(threads) threads") }
+        }
+    }
 }

@@ -57,7 +57,7 @@ final class RejectionTests: XCTestCase {
         // Version 3 summed a bf16 run's gradients on float32's grid: a peer that speaks it is refused.
         frames[0].put(UInt16(3), at: 4)
         let error = assertRejects(frames, toCoordinator) { if case .unsupportedVersion(3) = $0 { true } else { false } }
-        XCTAssertEqual(error?.description, "protocol version 3, this build speaks version 5")
+        XCTAssertEqual(error?.description, "protocol version 3, this build speaks version 6")
     }
 
     func testUnknownType() {
@@ -86,7 +86,7 @@ final class RejectionTests: XCTestCase {
     func testHeaderLengthDisagreeingWithPayload() throws {
         var frames = try encode { try $0.hello(Hello(host: "node")) }
         frames[1].append(0)
-        assertRejects(frames, toCoordinator) { if case .payloadLength(header: 17, actual: 18) = $0 { true } else { false } }
+        assertRejects(frames, toCoordinator) { if case .payloadLength(header: 19, actual: 20) = $0 { true } else { false } }
     }
 
     func testAbsurdPayloadLength() {
@@ -117,6 +117,18 @@ final class RejectionTests: XCTestCase {
         var frames = try encode { try $0.hello(Hello(host: "node")) }
         frames[1].put(UInt32(200), at: 4)
         assertRejects(frames, toCoordinator) { if case .truncated(.hello, _) = $0 { true } else { false } }
+    }
+
+    /// A hello's thread count decides the worker's share of the shards: none, or more than any host has, is refused.
+    func testHelloWithAnImpossibleThreadCount() throws {
+        XCTAssertThrowsError(try encode { try $0.hello(Hello(host: "node", threads: 0)) })
+        for threads in [UInt16(0), 1025, .max] {
+            var frames = try encode { try $0.hello(Hello(host: "node", threads: 7)) }
+            // previous id (4), host (4 + 4), core (4), flags (1): the count follows.
+            frames[1].put(threads, at: 17)
+            let error = assertRejects(frames, toCoordinator) { if case .overLimit("hello threads", UInt64(threads), 1024) = $0 { true } else { false } }
+            XCTAssertEqual(error?.description, "hello threads is \(threads), over the limit of 1024")
+        }
     }
 
     func testInvalidUTF8() throws {

@@ -12,7 +12,7 @@ final class RoundTripTests: XCTestCase {
             Header(type: .gradient, runID: 0x0102_0304_0506_0708, step: 9, payloadLength: 10).write(to: $0)
         }
         XCTAssertEqual(Array(bytes[0..<4]), Array("DPTR".utf8))
-        XCTAssertEqual(Array(bytes[4..<8]), [5, 0, 6, 0])
+        XCTAssertEqual(Array(bytes[4..<8]), [6, 0, 6, 0])
         XCTAssertEqual(Array(bytes[8..<16]), [8, 7, 6, 5, 4, 3, 2, 1])
         XCTAssertEqual(bytes[16], 9)
         XCTAssertEqual(bytes[24], 10)
@@ -22,9 +22,9 @@ final class RoundTripTests: XCTestCase {
 
     /// The hello carries the BLAS core and its flag, and after them the shared-memory offer when there is one.
     func testHello() throws {
-        for (offer, bf16) in [(nil, false), (SharedMemoryOffer(hostIdentity: "boot-id pid:[4026531836]"), true), (nil, true)] {
+        for (offer, bf16, threads) in [(nil, false, UInt16(1)), (SharedMemoryOffer(hostIdentity: "boot-id pid:[4026531836]"), true, 16), (nil, true, 1024)] {
             let sent = Hello(previousWorkerID: 3, host: "node-ü pid 42", blasCore: "SkylakeX", acceptsOtherKernels: !bf16,
-                             computesBF16: bf16, sharedMemory: offer)
+                             computesBF16: bf16, threads: threads, sharedMemory: offer)
             let frames = try encode { try $0.hello(sent) }
             try decoding(frames, toCoordinator) { envelope in
                 guard case .hello(let hello) = envelope.body else { return XCTFail("\(envelope.body)") }
