@@ -51,6 +51,9 @@ public struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("label-smoothing"), parsing: .unconditional, help: ArgumentHelp("Put this share of each training sample's cross-entropy target evenly on every class, the rest on its label, such as 0.1 (default 0).", valueName: "share"))
     public var labelSmoothing: Float?
 
+    @Option(help: ArgumentHelp("Distort each training image afresh each epoch: shift (up to 2 pixels), affine (rotation, scaling, shift) or elastic (Simard 2003), drawn from the seed, the epoch and the sample, so the weights stay the same for any workers (default none).", valueName: "kind"))
+    public var augment: AugmentationKind?
+
     @Option(name: .customLong("target-accuracy"), parsing: .unconditional, help: ArgumentHelp("Stop once an epoch's accuracy (on the validation split, or the test set without one) reaches this fraction, such as 0.98 (default: train every epoch).", valueName: "fraction"))
     public var targetAccuracy: Double?
 
@@ -109,6 +112,7 @@ public struct TrainingOptions: ParsableArguments {
         if let lrScaling { config.optimizer.learningRate *= lrScaling.factor(batch: config.batchSize) }
         if let schedule { config.optimizer.schedule = schedule }
         if let clipNorm { config.clipNorm = clipNorm }
+        if let augment { config.augment = augment }
         if let labelSmoothing { config.model.labelSmoothing = labelSmoothing == 0 ? nil : labelSmoothing }
         if let warmup { config.warmup = Warmup(argument: warmup) ?? .steps(-1) }
         if targetAccuracy != nil || patience != nil { config.stopping = StoppingRule(targetAccuracy: targetAccuracy, patience: patience) }
@@ -157,6 +161,7 @@ extension Activation: ExpressibleByArgument {}
 extension ComputePrecision: ExpressibleByArgument {}
 extension LearningRateSchedule: ExpressibleByArgument {}
 extension LearningRateScaling: ExpressibleByArgument {}
+extension AugmentationKind: ExpressibleByArgument {}
 extension Loss: ExpressibleByArgument {}
 extension OptimizerConfig.Kind: ExpressibleByArgument {}
 extension Initialization: ExpressibleByArgument {}

@@ -143,6 +143,7 @@ extension Coordinator {
         guard let assignment = machine.assignment else { return nil }
         let chunks = ChunkedGradient(spec: config.model, largestChunk: assignment.plan.largestChunk, format: assignment.plan.fixedPointFormat(for: options.wirePrecision),
                                      compute: config.computePrecision)
+        chunks.augmentation = config.augmentation(epoch: machine.course.currentEpoch)
         for request in machine.stepRequests where request.member.id == member.id && request.state == .pending {
             for shard in request.shards {
                 let globals = assignment.chunkSamples(shard: shard, step: machine.course.stepsDone)

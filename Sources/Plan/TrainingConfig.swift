@@ -22,6 +22,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// The longest the mean gradient of a step may be, by its global L2 norm (`--clip-norm`):
     /// a longer one is scaled down to it. Computed by the coordinator from the exact sum. Nil: none.
     public var clipNorm: Float?
+    /// Distort each training image, by a draw of the seed, the epoch and the sample (`--augment`); nil: none.
+    public var augment: AugmentationKind?
 
     public init(model: ModelSpec, initialization: Initialization, optimizer: OptimizerConfig,
                 epochs: Int, batchSize: Int, seed: UInt64) {
@@ -95,8 +97,20 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
             found.append("--weight-decay must be zero or positive (got \(optimizer.weightDecay))")
         }
         if let problem = warmup?.problem { found.append(problem) }
+        if augment != nil, model.inputSize > 0, Augmentation.side(features: model.inputSize) == nil {
+            found.append("--augment needs square images (28x28 for MNIST); these have \(model.inputSize) features")
+        }
+        if augment != nil, computePrecision == .bf16 { found.append("--augment works with --compute float32 only") }
         if let clipNorm, !(clipNorm > 0 && clipNorm.isFinite) { found.append("--clip-norm must be a positive number (got \(clipNorm))") }
         found += stopping?.problems ?? []
         return found
+    }
+}
+
+extension TrainingConfig {
+    /// The distortion of epoch `epoch`'s training images, nil without --augment.
+    public func augmentation(epoch: Int) -> Augmentation? {
+        guard let augment, let side = Augmentation.side(features: model.inputSize) else { return nil }
+        return Augmentation(kind: augment, seed: seed, epoch: epoch, side: side)
     }
 }

@@ -65,6 +65,12 @@ public final class ChunkedGradient {
     /// than a loss that is not finite).
     public private(set) var lastFailureWasRange = false
 
+    /// The distortion of the training images of the epoch under way (`--augment`), applied by
+    /// each lane to the rows it gathers; nil: none. The trainer sets it as epochs begin.
+    public var augmentation: Augmentation? {
+        didSet { for lane in lanes { lane.augmentation = augmentation } }
+    }
+
     public func reset() {
         added = false
         for lane in lanes { lane.weightsLoaded = false }
@@ -167,6 +173,11 @@ final class ChunkLane {
     /// One chunk's float gradient (P) and labels (largest chunk).
     private var chunkGradient: [Float]
     private var labels: [UInt8]
+    /// The epoch's distortion of the gathered images, and its room (`Augmentation.scratchCount`).
+    var augmentation: Augmentation? {
+        didSet { if let augmentation, augmentScratch.count < augmentation.scratchCount { augmentScratch = [Float](repeating: 0, count: augmentation.scratchCount) } }
+    }
+    private var augmentScratch: [Float] = []
     /// This lane's sum, P int64s; nil for lane 0, which adds into the total itself.
     let ownSums: UnsafeMutablePointer<Int64>?
     /// Set by `add`: the sign bits of the sums it left.
@@ -212,6 +223,9 @@ final class ChunkLane {
                 switch passes {
                 case .float32(let workspace):
                     data.gather(indices, inputs: workspace.input, labels: labels.baseAddress!)
+                    if let augmentation {
+                        augmentScratch.withUnsafeMutableBufferPointer { augmentation.apply(workspace.input, rows: rows, scratch: $0.baseAddress!) }
+                    }
                     return workspace.gradient(parameters: parameters, labels: labels.baseAddress!, rows: rows, into: gradient.baseAddress!)
                 case .bf16(let workspace):
                     if !weightsLoaded { workspace.loadWeights(parameters) }

@@ -1,0 +1,190 @@
+import Foundation
+
+/// Random distortions of the training images (`--augment`), as Simard et al. (2003) trained
+/// their MLPs on: each sample's distortion is drawn from the run's seed, the epoch and the
+/// sample itself (a hash of its pixels), so the distorted sample is the same bits whoever
+/// computes it, on any thread of any worker, and the weights stay the same for any number of
+/// workers and threads. Training only: evaluation sees the images as they are. It is O(pixels)
+/// a sample where the step is O(pixels x hidden).
+public enum AugmentationKind: String, CaseIterable, Codable, Sendable {
+    /// A translation by up to 2 pixels each way.
+    case shift
+    /// A rotation of up to 12 degrees, a scaling by up to 10% and a translation of up to 2
+    /// pixels, sampled bilinearly.
+    case affine
+    /// Simard's elastic distortion: a random displacement field smoothed by a Gaussian of
+    /// sigma 4 pixels and scaled by 34, sampled bilinearly; then a small affine map as above.
+    case elastic
+}
+
+/// Distorts square images, row by row, for one epoch of one run.
+public struct Augmentation: Equatable, Sendable {
+    public let kind: AugmentationKind
+    public let seed: UInt64
+    public let epoch: Int
+    /// The images are side x side pixels, in row order.
+    public let side: Int
+
+    public static let maxShift = 2
+    public static let maxRotation: Float = 12 * .pi / 180
+    public static let maxScaling: Float = 0.1
+    public static let elasticSigma: Float = 4
+    public static let elasticScale: Float = 34
+
+    public init(kind: AugmentationKind, seed: UInt64, epoch: Int, side: Int) {
+        self.kind = kind
+        self.seed = seed
+        self.epoch = epoch
+        self.side = side
+    }
+
+    /// The side of the square images of `features` pixels; nil when they are not square.
+    public static func side(features: Int) -> Int? {
+        let side = Int(Double(features).squareRoot().rounded())
+        return side * side == features && side >= 8 ? side : nil
+    }
+
+    /// Floats of scratch space `apply` needs.
+    public var scratchCount: Int { 4 * side * side + Self.kernelRadius * 2 + 1 }
+
+    /// Distorts each of `rows` images of `images` (rows, side x side) in place; pixels from outside
+    /// the image take the value of its top-left pixel (the background).
+    public func apply(_ images: UnsafeMutablePointer<Float>, rows: Int, scratch: UnsafeMutablePointer<Float>) {
+        let pixels = side * side
+        for r in 0..<rows {
+            let image = images + r * pixels
+            var draws = Draws(seed: seed, epoch: epoch, image: UnsafePointer(image), count: pixels)
+            let source = scratch
+            source.update(from: image, count: pixels)
+            switch kind {
+            case .shift:
+                shift(source, into: image, dx: draws.integer(Self.maxShift), dy: draws.integer(Self.maxShift))
+            case .affine:
+                let map = AffineMap(&draws, side: side)
+                sample(source, into: image) { x, y in map.source(x, y) }
+            case .elastic:
+                let dx = scratch + pixels, dy = scratch + 2 * pixels, temp = scratch + 3 * pixels, kernel = scratch + 4 * pixels
+                smoothField(dx, &draws, temp: temp, kernel: kernel)
+                smoothField(dy, &draws, temp: temp, kernel: kernel)
+                let map = AffineMap(&draws, side: side)
+                let side = side
+                sample(source, into: image) { x, y in
+                    let (ax, ay) = map.source(x, y)
+                    let i = y * side + x
+                    return (ax + dx[i], ay + dy[i])
+                }
+            }
+        }
+    }
+
+    private func shift(_ source: UnsafeMutablePointer<Float>, into image: UnsafeMutablePointer<Float>, dx: Int, dy: Int) {
+        let background = source[0]
+        for y in 0..<side {
+            for x in 0..<side {
+                let sx = x - dx, sy = y - dy
+                image[y * side + x] = sx >= 0 && sx < side && sy >= 0 && sy < side ? source[sy * side + sx] : background
+            }
+        }
+    }
+
+    /// image(x, y) = source at `where(x, y)`, bilinearly.
+    private func sample(_ source: UnsafeMutablePointer<Float>, into image: UnsafeMutablePointer<Float>, at where: (Int, Int) -> (Float, Float)) {
+        let background = source[0]
+        func pixel(_ x: Int, _ y: Int) -> Float { x >= 0 && x < side && y >= 0 && y < side ? source[y * side + x] : background }
+        for y in 0..<side {
+            for x in 0..<side {
+                let (sx, sy) = `where`(x, y)
+                let x0 = Int(sx.rounded(.down)), y0 = Int(sy.rounded(.down))
+                let fx = sx - Float(x0), fy = sy - Float(y0)
+                let top = pixel(x0, y0) * (1 - fx) + pixel(x0 + 1, y0) * fx
+                let bottom = pixel(x0, y0 + 1) * (1 - fx) + pixel(x0 + 1, y0 + 1) * fx
+                image[y * side + x] = top * (1 - fy) + bottom * fy
+            }
+        }
+    }
+
+    static let kernelRadius = Int((3 * elasticSigma).rounded(.up))
+
+    /// A field of uniform(-1, 1) displacements smoothed by the Gaussian (separably, zero outside)
+    /// and scaled by `elasticScale`.
+    private func smoothField(_ field: UnsafeMutablePointer<Float>, _ draws: inout Draws, temp: UnsafeMutablePointer<Float>,
+                             kernel: UnsafeMutablePointer<Float>) {
+        let radius = Self.kernelRadius
+        var total: Float = 0
+        for k in -radius...radius {
+            let weight = expf(-Float(k * k) / (2 * Self.elasticSigma * Self.elasticSigma))
+            kernel[k + radius] = weight
+            total += weight
+        }
+        for k in 0...(2 * radius) { kernel[k] /= total }
+        for i in 0..<(side * side) { temp[i] = draws.symmetric(1) }
+        for y in 0..<side {
+            for x in 0..<side {
+                var sum: Float = 0
+                for k in max(-radius, -x)...min(radius, side - 1 - x) { sum += kernel[k + radius] * temp[y * side + x + k] }
+                field[y * side + x] = sum
+            }
+        }
+        for y in 0..<side {
+            for x in 0..<side {
+                var sum: Float = 0
+                for k in max(-radius, -y)...min(radius, side - 1 - y) { sum += kernel[k + radius] * field[(y + k) * side + x] }
+                temp[y * side + x] = sum
+            }
+        }
+        for i in 0..<(side * side) { field[i] = temp[i] * Self.elasticScale }
+    }
+}
+
+/// Where a pixel of the distorted image is taken from: a rotation and scaling about the
+/// centre, and a translation.
+private struct AffineMap {
+    let cosine: Float, sine: Float, scale: Float, dx: Float, dy: Float, centre: Float
+
+    init(_ draws: inout Draws, side: Int) {
+        let angle = draws.symmetric(Augmentation.maxRotation)
+        cosine = cosf(angle)
+        sine = sinf(angle)
+        scale = 1 + draws.symmetric(Augmentation.maxScaling)
+        dx = draws.symmetric(Float(Augmentation.maxShift))
+        dy = draws.symmetric(Float(Augmentation.maxShift))
+        centre = Float(side - 1) / 2
+    }
+
+    /// The inverse map: the source of output pixel (x, y).
+    func source(_ x: Int, _ y: Int) -> (Float, Float) {
+        let u = (Float(x) - centre - dx) / scale, v = (Float(y) - centre - dy) / scale
+        return (cosine * u + sine * v + centre, -sine * u + cosine * v + centre)
+    }
+}
+
+/// SplitMix64 over (seed, epoch, a hash of the sample's pixels): a sample's draws, the same
+/// wherever it is computed. No allocation, so the step loop allocates nothing.
+private struct Draws {
+    var state: UInt64
+
+    init(seed: UInt64, epoch: Int, image: UnsafePointer<Float>, count: Int) {
+        // FNV-1a over the pixels' bits: the sample's identity, which every holder of it has.
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for i in 0..<count {
+            hash = (hash ^ UInt64(image[i].bitPattern)) &* 0x0000_0100_0000_01B3
+        }
+        state = seed
+        state = next() ^ hash
+        state = next() ^ UInt64(truncatingIfNeeded: epoch)
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [-limit, limit).
+    mutating func symmetric(_ limit: Float) -> Float { (Float(next() >> 40) / Float(1 << 24) * 2 - 1) * limit }
+
+    /// Uniform among -limit...limit.
+    mutating func integer(_ limit: Int) -> Int { Int(next() % UInt64(2 * limit + 1)) - limit }
+}
