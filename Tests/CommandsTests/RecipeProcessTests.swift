@@ -8,7 +8,7 @@ final class RecipeProcessTests: ProcessTestCase {
     func testTheRecipeFlagsGiveTheSameModelFromTrainAndLaunch() throws {
         let flags = ["--epochs", "1", "--batch", "256", "--shards", "4", "--seed", "5", "--optimizer", "adam",
                      "--schedule", "one-cycle", "--warmup", "0.2epochs", "--lr-scaling", "sqrt",
-                     "--clip-norm", "0.5", "--label-smoothing", "0.1"]
+                     "--clip-norm", "0.5", "--label-smoothing", "0.1", "--augment", "shift"]
         let train = try start("train", ["train"] + flags + ["--save", "\(folder)/train.safetensors"])
         let plain = try start("plain", ["train", "--epochs", "1", "--batch", "256", "--shards", "4", "--seed", "5", "--optimizer", "adam",
                                         "--save", "\(folder)/plain.safetensors"])
@@ -18,11 +18,11 @@ final class RecipeProcessTests: ProcessTestCase {
         let expected = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/train.safetensors"))
         XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: "\(folder)/plain.safetensors")), expected, "the recipe flags changed nothing")
         XCTAssertGreaterThan(try XCTUnwrap(accuracy(output("train")), output("train")), 0.9)
-        let launch = try start("launch", ["launch", "--workers", "3"] + flags + ["--save", "\(folder)/launch.safetensors"])
+        let launch = try start("launch", ["launch", "--workers", "3", "--threads", "2"] + flags + ["--save", "\(folder)/launch.safetensors"])
         wait(launch)
         XCTAssertEqual(launch.terminationStatus, 0, errors("launch"))
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(folder)/launch.safetensors")), expected,
-                       "launch --workers 3 trained another model than train")
+                       "launch --workers 3 --threads 2 trained another model than train")
     }
 
     /// Reached after the first of five epochs (784-128-10 scores about 0.95 after one): train and
