@@ -11,8 +11,11 @@
 #
 # DPTRAIN (default .build/release/dptrain, built if missing), MNIST (../shared/mnist) and PYTHON
 # (python3, with torch and numpy) say where things are; METRICS, if set, keeps every run's lines;
-# TORCH=off leaves PyTorch out.
+# TORCH=off leaves PyTorch out. PyTorch's OpenMP threads wait passively (OMP_WAIT_POLICY=PASSIVE
+# unless set): on a machine others share, its spinning threads made 2-thread runs take 91-96 s
+# to 98.0% where passive ones took 10.5 s (docs/performance.md, "Time to accuracy").
 set -euo pipefail
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 cd "$(dirname "$0")/.."
 target=${1:-0.98}
 seeds=${2:-3}
