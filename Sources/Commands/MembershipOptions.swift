@@ -12,6 +12,10 @@ public struct MembershipOptions: ParsableArguments {
     @Option(name: .customLong("step-deadline"), parsing: .unconditional, help: ArgumentHelp("Seconds to wait for a worker's gradient, or to hear from a silent worker, before training goes on without it.", valueName: "seconds"))
     public var stepDeadline: Double = 5
 
+    @Option(help: ArgumentHelp("on: move whole shards from slow workers to fast ones as their measured speeds call for, so that a step's workers finish together (the weights are the same either way); off: keep the split the workers' threads give (default on).",
+                               valueName: "on|off"))
+    public var rebalance: SharedMemorySwitch = .on
+
     @OptionGroup public var checkpoints: CheckpointOptions
     public var checkpoint: String? { checkpoints.checkpoint }
     public var checkpointEvery: Int? { checkpoints.checkpointEvery }
@@ -31,13 +35,13 @@ public struct MembershipOptions: ParsableArguments {
     public func options(workers: Int, wirePrecision: WirePrecision = .float32, sharedMemory: Bool = true) -> CoordinatorOptions {
         CoordinatorOptions(workers: workers, maxWorkers: maxWorkers ?? .max, stepDeadline: stepDeadline,
                            checkpointDirectory: checkpoint, checkpointEvery: checkpointEvery, resume: resume, stopsOnSignal: true,
-                           wirePrecision: wirePrecision, sharedMemory: sharedMemory)
+                           wirePrecision: wirePrecision, sharedMemory: sharedMemory, rebalance: rebalance.isOn)
     }
 
     /// The run line's account of these flags.
     func runLineFields(workers: Int, endpoint: String) -> [(String, JSONValue)] {
         [("endpoint", .string(endpoint)), ("workers", .int(workers)), ("max_workers", maxWorkers.map(JSONValue.int) ?? .encoded("null")),
-         ("step_deadline", .double(stepDeadline)), ("checkpoint", checkpoint.map(JSONValue.string) ?? .encoded("null")),
+         ("step_deadline", .double(stepDeadline)), ("rebalance", .bool(rebalance.isOn)), ("checkpoint", checkpoint.map(JSONValue.string) ?? .encoded("null")),
          ("checkpoint_every", checkpointEvery.map(JSONValue.int) ?? .encoded("null"))]
     }
 }

@@ -15,7 +15,8 @@ public struct TransportOptions: ParsableArguments {
 }
 
 /// `--shared-memory on|off`: whether workers on the coordinator's host move weights and
-/// gradients through shared memory (chosen automatically) or over the socket.
+/// gradients through shared memory (chosen automatically) or over the socket; and any other
+/// switch spelled on|off (`--rebalance`).
 public enum SharedMemorySwitch: String, ExpressibleByArgument, CaseIterable, Sendable {
     case on, off
 

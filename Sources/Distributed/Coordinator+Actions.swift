@@ -91,6 +91,20 @@ extension Coordinator {
                 if logged < 20 { logger.warning("dropped \(reason)") }
                 else if logged == 20 { logger.warning("dropping more messages like that (\(reason.kind)) without logging each; --verbose logs each") }
                 if logged >= 20 { logger.debug("dropped \(reason)") }
+            case let .rebalanced(shards, speeds):
+                let ids = shards.keys.sorted()
+                let line = "shards follow the workers' speeds from step \(machine.step + 1): "
+                    + ids.map { "worker \($0) \(counted(shards[$0]!, "shard")) (\(Int(speeds[$0] ?? 0)) samples/s)" }.joined(separator: ", ")
+                let now = Self.now()
+                if lastRebalanceLine.map({ now - $0 >= 5_000_000_000 }) ?? true {
+                    logger.info("\(line)")
+                    lastRebalanceLine = now
+                } else {
+                    logger.debug("\(line)")
+                }
+                observer?.event("rebalanced", [("step", .int(Int(machine.step))),
+                                               ("shards", .object(ids.map { (String($0), .int(shards[$0]!)) })),
+                                               ("samples_per_second", .object(ids.map { (String($0), .int(Int(speeds[$0] ?? 0))) }))])
             }
         }
     }

@@ -117,7 +117,8 @@ extension Coordinator {
                                          key: message.property("User-Id", frame: 1), now: now))
         case .gradient(let view):
             switch machine.receiveGradient(step: envelope.step, sampleCount: Int(view.sampleCount),
-                                           largestMagnitude: FixedPointSum.magnitudeBound(view.sums, width: view.valueBytes), from: peer, now: now) {
+                                           largestMagnitude: FixedPointSum.magnitudeBound(view.sums, width: view.valueBytes), from: peer, now: now,
+                                           computeNanoseconds: view.computeNanoseconds) {
             case .accept(let member, let request):
                 // From a doorbell the bulk is empty (PipeReader sees to it): the view's sums are in the slot.
                 reducer.accept((member, message, view), expectedAnswers: machine.stepRequests.count)

@@ -30,10 +30,13 @@ public struct CoordinatorOptions: Sendable {
     public var wirePrecision: WirePrecision
     /// Move the bulk of workers on this host through shared memory, when they offer it.
     public var sharedMemory: Bool
+    /// Move shards from slow workers to fast ones as their measured speeds call for (`--rebalance`).
+    public var rebalance: Bool
 
     public init(workers: Int, maxWorkers: Int = .max, stepDeadline: Double = Liveness.defaultStepDeadlineSeconds,
                 checkpointDirectory: String? = nil, checkpointEvery: Int? = nil, resume: Bool = false, stopsOnSignal: Bool = false,
-                wirePrecision: WirePrecision = .float32, sharedMemory: Bool = true) {
+                wirePrecision: WirePrecision = .float32, sharedMemory: Bool = true, rebalance: Bool = true) {
+        self.rebalance = rebalance
         self.workers = workers
         self.maxWorkers = maxWorkers
         self.stepDeadline = stepDeadline
@@ -96,6 +99,8 @@ public final class Coordinator {
     var sharedMemory: CoordinatorSharedMemory
     /// Logged drops per kind, so that a flood of junk cannot flood the log.
     var loggedDrops: [String: Int] = [:]
+    /// When a rebalance was last a line of the output (the others are debug lines).
+    var lastRebalanceLine: UInt64?
 
     /// Binds `endpoint` (tcp://HOST:PORT or ipc://PATH) on `context`, secured as `security` says.
     public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, validation: LabeledImages? = nil, testEveryEpoch: Bool = false,
@@ -146,6 +151,7 @@ public final class Coordinator {
             epochs: config.epochs, restarted: options.resume, blasCore: BLAS.coreName)
         settings.compute = config.computePrecision
         settings.stopping = config.stopping
+        settings.rebalance = options.rebalance
         return settings
     }
 

@@ -97,7 +97,7 @@ public struct ShardAssignment: Equatable, Sendable {
     /// allows: the boundaries fall at the shards' share of the weights before them (rounded
     /// down), moved so that each holder has at least one shard while there are as many shards
     /// as holders. Equal weights give [i * S / n, (i + 1) * S / n).
-    static func runs(weights: [Int], shardCount: Int) -> [Range<Int>] {
+    public static func runs(weights: [Int], shardCount: Int) -> [Range<Int>] {
         let n = weights.count, total = weights.reduce(0, +)
         guard n > 0 else { return [] }
         var bounds = [0]
@@ -123,6 +123,18 @@ public struct ShardAssignment: Equatable, Sendable {
             precondition(index(of: joiner.id) == nil)
             let slot = holders.firstIndex { $0.id > joiner.id } ?? holders.count
             holders.insert(Holder(id: joiner.id, weight: joiner.weight, shardCount: plan.shardCount), at: slot)
+        }
+        return rebalance()
+    }
+
+    /// New weights for the holders (by id; those not named keep theirs), and their runs drawn
+    /// again: returns what to ship to whom (only shards a holder has never stored).
+    public mutating func reweigh(_ weights: [UInt32: Int]) -> [(id: UInt32, samples: [Int32])] {
+        for i in holders.indices {
+            if let weight = weights[holders[i].id] {
+                precondition(weight >= 1)
+                holders[i].weight = weight
+            }
         }
         return rebalance()
     }

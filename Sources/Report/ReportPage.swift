@@ -122,7 +122,30 @@ public struct ReportPage {
                                                       xLabel: "seconds since the run began", yLabel: "samples/s",
                                                       series: rates, markers: markers, fromZero: true, width: Self.fullWidth).svg() + "\n"
             + LineChart(kind: "workers", title: "Workers", xLabel: "seconds since the run began", yLabel: "workers",
-                        series: workers, markers: markers, fromZero: true, height: 170, width: Self.fullWidth).svg() + "</div>\n"
+                        series: workers, markers: markers, fromZero: true, height: 170, width: Self.fullWidth).svg()
+            + shardsPerWorker(markers: markers) + "</div>\n"
+    }
+
+    /// Each worker's shards after each move of the rebalancing (the `rebalanced` events), when
+    /// shards moved in some run.
+    func shardsPerWorker(markers: [Marker]) -> String {
+        var series: [Series] = []
+        for (index, run) in runs.enumerated() {
+            var byWorker: [String: [(x: Double, y: Double)]] = [:]
+            for line in run.events where line["event"] as? String == "rebalanced" {
+                guard let t = run.seconds(line), let shards = line["shards"] as? [String: Any] else { continue }
+                for (worker, count) in shards {
+                    if let count = (count as? NSNumber)?.doubleValue { byWorker[worker, default: []].append((t, count)) }
+                }
+            }
+            for (offset, worker) in byWorker.keys.sorted(by: { (Int($0) ?? 0) < (Int($1) ?? 0) }).enumerated() {
+                series.append(Series(name: (runs.count > 1 ? "\(run.name) " : "") + "worker \(worker)", color: color(index + offset),
+                                     points: byWorker[worker]!, stairs: true))
+            }
+        }
+        guard !series.isEmpty else { return "" }
+        return "\n" + LineChart(kind: "shards", title: "Shards per worker, from each move that followed the workers' speeds", xLabel: "seconds since the run began",
+                                yLabel: "shards", series: series, markers: markers, fromZero: true, height: 170, width: Self.fullWidth).svg()
     }
 
     /// The drawing width of a chart across the whole page.

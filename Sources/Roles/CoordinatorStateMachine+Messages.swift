@@ -71,7 +71,7 @@ extension CoordinatorStateMachine {
     /// of the current step, for that request's samples, within the fixed-point bound of its
     /// chunks (each below `FixedPointFormat.chunkBound`, so no sum can overflow).
     public mutating func receiveGradient(step gradientStep: UInt64, sampleCount: Int, largestMagnitude: UInt64,
-                                         from peer: Peer, now: UInt64) -> GradientDecision {
+                                         from peer: Peer, now: UInt64, computeNanoseconds: UInt64 = 0) -> GradientDecision {
         func drop(_ reason: DropReason) -> GradientDecision {
             dropped[reason.kind, default: 0] += 1
             return .drop(reason)
@@ -94,6 +94,7 @@ extension CoordinatorStateMachine {
             let left = training.awaiting[member.id]! - 1
             training.awaiting[member.id] = left > 0 ? left : nil
         }
+        balance.record(member: member.id, samples: sampleCount, computeNanoseconds: computeNanoseconds, now: now)
         return .accept(member, request: request)
     }
 

@@ -19,17 +19,35 @@ extension CoordinatorStateMachine {
         return shipActions(shipments)
     }
 
-    /// Between steps: joining members take whole shards and take part from the next step.
+    /// Between steps: joining members take whole shards and take part from the next step, and
+    /// shards move to follow the members' measured speeds when those call for it.
     mutating func stepBoundary(now: UInt64) -> [Action] {
-        guard !joining.isEmpty, phase == .training else { return [] }
-        let joiners = joining.map { (id: $0.id, weight: $0.threads) }
-        let shipments = withTraining { $0.assignment.add(joiners) }
+        guard phase == .training else { return [] }
+        var actions = join(now: now)
         let holders = assignment!.holders
+        if let weights = balance.proposal(holders: holders, shardCount: settings.shardCount, now: now) {
+            actions += shipActions(withTraining { $0.assignment.reweigh(weights) })
+            let shards = Dictionary(uniqueKeysWithValues: assignment!.holders.map { ($0.id, $0.shards.count) })
+            actions.append(.rebalanced(shards: shards, samplesPerSecond: balance.nanosecondsPerSample.mapValues { 1e9 / $0 }))
+        }
+        return actions
+    }
+
+    /// Joining members take whole shards, each as large a share as its threads would have beside
+    /// the members' measured weights, and take part from the next step.
+    private mutating func join(now: UInt64) -> [Action] {
+        guard !joining.isEmpty else { return [] }
+        let members = members
+        let threads = { (id: UInt32) in members.first { $0.id == id }?.threads ?? 1 }
+        let holders = assignment!.holders
+        let joiners = joining.map { (id: $0.id, weight: balance.newcomerWeight(threads: $0.threads, holders: holders, threadsOf: threads)) }
+        let shipments = withTraining { $0.assignment.add(joiners) }
+        let assigned = assignment!.holders
         var actions = shipActions(shipments)
         for member in joining {
-            actions.append(.joined(member, samples: holders.first { $0.id == member.id }?.storedCount ?? 0))
+            actions.append(.joined(member, samples: assigned.first { $0.id == member.id }?.storedCount ?? 0))
         }
-        members = (members + joining).sorted { $0.id < $1.id }
+        self.members = (members + joining).sorted { $0.id < $1.id }
         joining = []
         return actions
     }

@@ -108,6 +108,7 @@ extension CoordinatorStateMachine {
         for (id, reason) in losses where !gone.contains(id) {
             guard let member = removeMember(id) else { continue }
             gone.append(id)
+            balance.forget(member: id)
             actions.append(.lost(member, reason))
         }
         guard phase == .training, !gone.isEmpty else {

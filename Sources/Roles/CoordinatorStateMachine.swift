@@ -59,6 +59,9 @@ public struct CoordinatorStateMachine {
         case shutdown(Member)
         /// Count and log a dropped message.
         case dropped(DropReason)
+        /// Shards moved to follow the members' measured speeds (see the ships): each member's
+        /// shards now, and its measured samples per second.
+        case rebalanced(shards: [UInt32: Int], samplesPerSecond: [UInt32: Double])
     }
 
     /// Whether to keep a gradient.
@@ -94,6 +97,8 @@ public struct CoordinatorStateMachine {
         public var compute: ComputePrecision = .float32
         /// When the run ends before its last epoch (`RunCourse.scored(accuracy:)`); nil: never.
         public var stopping: StoppingRule?
+        /// Move shards to follow the members' measured speeds (`--rebalance`, on by default).
+        public var rebalance = true
 
         public init(expectedWorkers: Int, maxWorkers: Int = .max, stepDeadlineSeconds: Double = Liveness.defaultStepDeadlineSeconds,
                     sampleCount: Int, batchSize: Int, shardCount: Int? = nil, seed: UInt64, epochs: Int, restarted: Bool = false,
@@ -126,6 +131,8 @@ public struct CoordinatorStateMachine {
     public internal(set) var course: RunCourse
     /// The step under way (1 for the first), 0 before training.
     public internal(set) var step: UInt64 = 0
+    /// The members' measured speeds, and whether they call for another split of the shards.
+    public internal(set) var balance: SpeedBalance
     /// Messages dropped so far, by kind.
     public internal(set) var dropped: [String: Int] = [:]
     public internal(set) var nextID: UInt32 = 1
@@ -141,6 +148,7 @@ public struct CoordinatorStateMachine {
 
     public init(settings: Settings) {
         self.settings = settings
+        balance = SpeedBalance(enabled: settings.rebalance)
         course = RunCourse(epochs: settings.epochs, stepsPerEpoch: ShardPlan.stepsPerEpoch(
             sampleCount: settings.sampleCount, shardCount: settings.shardCount, batchSize: settings.batchSize), stopping: settings.stopping)
     }
