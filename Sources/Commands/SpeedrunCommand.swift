@@ -75,8 +75,7 @@ struct SpeedrunCommand: ParsableCommand {
 
     static func metricsPath(_ path: String, seed: UInt64, of seeds: Int) -> String {
         guard seeds > 1 else { return path }
-        let url = URL(fileURLWithPath: path)
-        let stem = url.deletingPathExtension().path, suffix = url.pathExtension
+        let stem = (path as NSString).deletingPathExtension, suffix = (path as NSString).pathExtension
         return "\(stem).seed\(seed)" + (suffix.isEmpty ? ".jsonl" : ".\(suffix)")
     }
 
