@@ -46,7 +46,12 @@ public struct Augmentation: Equatable, Sendable {
     }
 
     /// Floats of scratch space `apply` needs.
-    public var scratchCount: Int { 5 * side * side }
+    public var scratchCount: Int { paddedWidth * paddedWidth + 4 * side * side }
+
+    /// The image is copied into a frame of background this wide on each side, so that sampling
+    /// needs no bounds checks: a shift stays within it, and a farther point is clamped to it.
+    static let pad = 3
+    var paddedWidth: Int { side + 2 * Self.pad }
 
     /// Distorts each of `rows` images of `images` (rows, side x side) in place; pixels from outside
     /// the image take the value of its top-left pixel (the background).
@@ -55,22 +60,24 @@ public struct Augmentation: Equatable, Sendable {
         for r in 0..<rows {
             let image = images + r * pixels
             var draws = Draws(seed: seed, epoch: epoch, image: UnsafePointer(image), count: pixels)
-            let source = scratch
-            source.update(from: image, count: pixels)
+            let padded = scratch, width = paddedWidth, pad = Self.pad
+            padded.update(repeating: image[0], count: width * width)
+            for y in 0..<side { (padded + (y + pad) * width + pad).update(from: image + y * side, count: side) }
+            let fields = scratch + width * width
             switch kind {
             case .shift:
-                shift(source, into: image, dx: draws.integer(Self.maxShift), dy: draws.integer(Self.maxShift))
+                shift(padded, into: image, dx: draws.integer(Self.maxShift), dy: draws.integer(Self.maxShift))
             case .affine:
                 let map = AffineMap(&draws, side: side)
-                sample(source, into: image) { x, y in map.source(x, y) }
+                sample(padded, into: image) { x, y in map.source(x, y) }
             case .elastic:
-                let dx = scratch + pixels, dy = scratch + 2 * pixels, temp = scratch + 3 * pixels, gaussian = scratch + 4 * pixels
+                let dx = fields, dy = fields + pixels, temp = fields + 2 * pixels, gaussian = fields + 3 * pixels
                 if r == 0 { fillGaussian(gaussian) }
                 smoothField(dx, &draws, temp: temp, gaussian: gaussian)
                 smoothField(dy, &draws, temp: temp, gaussian: gaussian)
                 let map = AffineMap(&draws, side: side)
                 let side = side
-                sample(source, into: image) { x, y in
+                sample(padded, into: image) { x, y in
                     let (ax, ay) = map.source(x, y)
                     let i = y * side + x
                     return (ax + dx[i], ay + dy[i])
@@ -79,28 +86,31 @@ public struct Augmentation: Equatable, Sendable {
         }
     }
 
-    private func shift(_ source: UnsafeMutablePointer<Float>, into image: UnsafeMutablePointer<Float>, dx: Int, dy: Int) {
-        let background = source[0]
+    /// image(x, y) = padded(x - dx, y - dy); the shift is within the frame.
+    private func shift(_ padded: UnsafeMutablePointer<Float>, into image: UnsafeMutablePointer<Float>, dx: Int, dy: Int) {
+        let width = paddedWidth, pad = Self.pad
         for y in 0..<side {
-            for x in 0..<side {
-                let sx = x - dx, sy = y - dy
-                image[y * side + x] = sx >= 0 && sx < side && sy >= 0 && sy < side ? source[sy * side + sx] : background
-            }
+            (image + y * side).update(from: padded + (y - dy + pad) * width + pad - dx, count: side)
         }
     }
 
-    /// image(x, y) = source at `where(x, y)`, bilinearly.
-    private func sample(_ source: UnsafeMutablePointer<Float>, into image: UnsafeMutablePointer<Float>, at where: (Int, Int) -> (Float, Float)) {
-        let background = source[0]
-        func pixel(_ x: Int, _ y: Int) -> Float { x >= 0 && x < side && y >= 0 && y < side ? source[y * side + x] : background }
+    /// image(x, y) = the padded image at `where(x, y)`, bilinearly; a point beyond the frame is
+    /// clamped to its edge, where every tap is background as it would have been.
+    @inline(__always)
+    private func sample(_ padded: UnsafeMutablePointer<Float>, into image: UnsafeMutablePointer<Float>, at where: (Int, Int) -> (Float, Float)) {
+        let width = paddedWidth, pad = Self.pad
+        let low = Float(-pad), high = Float(side + pad - 2)
         for y in 0..<side {
             for x in 0..<side {
-                let (sx, sy) = `where`(x, y)
-                let x0 = Int(sx.rounded(.down)), y0 = Int(sy.rounded(.down))
-                let fx = sx - Float(x0), fy = sy - Float(y0)
-                let top = pixel(x0, y0) * (1 - fx) + pixel(x0 + 1, y0) * fx
-                let bottom = pixel(x0, y0 + 1) * (1 - fx) + pixel(x0 + 1, y0 + 1) * fx
-                image[y * side + x] = top * (1 - fy) + bottom * fy
+                var (sx, sy) = `where`(x, y)
+                sx = min(max(sx, low), high)
+                sy = min(max(sy, low), high)
+                let x0 = sx.rounded(.down), y0 = sy.rounded(.down)
+                let fx = sx - x0, fy = sy - y0
+                let p = padded + (Int(y0) + pad) * width + Int(x0) + pad
+                let top = p[0] + (p[1] - p[0]) * fx
+                let bottom = p[width] + (p[width + 1] - p[width]) * fx
+                image[y * side + x] = top + (bottom - top) * fy
             }
         }
     }
