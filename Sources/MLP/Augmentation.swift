@@ -46,7 +46,7 @@ public struct Augmentation: Equatable, Sendable {
     }
 
     /// Floats of scratch space `apply` needs.
-    public var scratchCount: Int { paddedWidth * paddedWidth + 4 * side * side }
+    public var scratchCount: Int { paddedWidth * paddedWidth + 5 * side * side }
 
     /// The image is copied into a frame of background this wide on each side, so that sampling
     /// needs no bounds checks: a shift stays within it, and a farther point is clamped to it.
@@ -71,16 +71,15 @@ public struct Augmentation: Equatable, Sendable {
                 let map = AffineMap(&draws, side: side)
                 sample(padded, into: image) { x, y in map.source(x, y) }
             case .elastic:
-                let dx = fields, dy = fields + pixels, temp = fields + 2 * pixels, gaussian = fields + 3 * pixels
+                let temp = fields + 2 * pixels, gaussian = fields + 4 * pixels
                 if r == 0 { fillGaussian(gaussian) }
-                smoothField(dx, &draws, temp: temp, gaussian: gaussian)
-                smoothField(dy, &draws, temp: temp, gaussian: gaussian)
+                smoothFields(fields, &draws, temp: temp, gaussian: gaussian)
                 let map = AffineMap(&draws, side: side)
                 let side = side
                 sample(padded, into: image) { x, y in
                     let (ax, ay) = map.source(x, y)
-                    let i = y * side + x
-                    return (ax + dx[i], ay + dy[i])
+                    let i = 2 * y * side + x   // row y holds dx's row y, then dy's
+                    return (ax + fields[i], ay + fields[i + side])
                 }
             }
         }
@@ -131,14 +130,23 @@ public struct Augmentation: Equatable, Sendable {
         }
     }
 
-    /// A field of uniform(-1, 1) displacements smoothed by the Gaussian (G F G: two small
-    /// products, where a loop over the kernel cost five times the step) and scaled by `elasticScale`.
-    private func smoothField(_ field: UnsafeMutablePointer<Float>, _ draws: inout Draws, temp: UnsafeMutablePointer<Float>,
-                             gaussian: UnsafeMutablePointer<Float>) {
-        let n = Int32(side)
-        for i in 0..<(side * side) { field[i] = draws.symmetric(1) }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, gaussian, n, field, n, 0, temp, n)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, Self.elasticScale, temp, n, gaussian, n, 0, field, n)
+    /// Two fields of uniform(-1, 1) displacements, dx and dy, side by side (row y of `fields`,
+    /// 2 side wide, is dx's row y then dy's), each smoothed by the Gaussian as G F G and scaled
+    /// by `elasticScale`: two small products for both, where a loop over the kernel cost five
+    /// times the step. G F for both at once is G (side, side) [dx dy] (side, 2 side); the rows
+    /// of the result, read as 2 side rows of side, are each multiplied by G on the right.
+    private func smoothFields(_ fields: UnsafeMutablePointer<Float>, _ draws: inout Draws, temp: UnsafeMutablePointer<Float>,
+                              gaussian: UnsafeMutablePointer<Float>) {
+        let n = Int32(side), count = 2 * side * side
+        var i = 0
+        while i < count {
+            let (a, b) = draws.symmetricPair()
+            fields[i] = a
+            fields[i + 1] = b
+            i += 2
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2 * n, n, 1, gaussian, n, fields, 2 * n, 0, temp, 2 * n)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 2 * n, n, n, Self.elasticScale, temp, n, gaussian, n, 0, fields, n)
     }
 }
 
@@ -190,6 +198,12 @@ private struct Draws {
 
     /// Uniform in [-limit, limit).
     mutating func symmetric(_ limit: Float) -> Float { (Float(next() >> 40) / Float(1 << 24) * 2 - 1) * limit }
+
+    /// Two uniform draws in [-1, 1) from one number, for the fields' many.
+    mutating func symmetricPair() -> (Float, Float) {
+        let bits = next()
+        return (Float(bits >> 40) / Float(1 << 24) * 2 - 1, Float((bits >> 8) & 0xFF_FFFF) / Float(1 << 24) * 2 - 1)
+    }
 
     /// Uniform among -limit...limit.
     mutating func integer(_ limit: Int) -> Int { Int(next() % UInt64(2 * limit + 1)) - limit }
