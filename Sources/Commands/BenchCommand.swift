@@ -239,10 +239,17 @@ struct BenchStepCommand: ParsableCommand {
                 }
             }
             stepInEpoch += 1
-            gradient.withUnsafeMutableBufferPointer { chunks.sum.floats(into: $0) }
-            parameters.withUnsafeMutableBufferPointer { p in
-                gradient.withUnsafeBufferPointer { g in optimizer.step(parameters: p, gradientSum: g, sampleCount: batch, learningRate: 0.01) }
+            // As train does: the sum into floats and the update, each split over the threads.
+            let sum = chunks.sum
+            gradient.withUnsafeMutableBufferPointer { g in
+                chunks.split(count: g.count) { sum.floats(into: g, range: $0) }
+                parameters.withUnsafeMutableBufferPointer { p in
+                    chunks.split(count: p.count) { range in
+                        optimizer.update(range, parameters: p.baseAddress!, gradientSum: g.baseAddress!, sampleCount: batch, learningRate: 0.01)
+                    }
+                }
             }
+            optimizer.finishStep()
         }
         let steps = measure(step)
         return Double(steps.count * batch) / steps.seconds

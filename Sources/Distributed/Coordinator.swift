@@ -157,6 +157,19 @@ public final class Coordinator {
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
+    /// A line for workers of the same threads that hold unequal numbers of shards (4 shards over
+    /// 3 workers): the step waits for the one with more, and no move can even it out; nil when
+    /// the split is even for the threads or there are fewer shards than workers (warned apart).
+    static func unevenSplit(_ holders: [ShardAssignment.Holder], members: [CoordinatorStateMachine.Member], shardCount: Int) -> String? {
+        let threads = Set(members.map(\.threads))
+        guard threads.count == 1, holders.count > 1, shardCount >= holders.count else { return nil }
+        let counts = holders.map(\.shards.count)
+        guard let most = counts.max(), let least = counts.min(), most > least else { return nil }
+        let even = (1...).lazy.map { holders.count * $0 }.first { $0 >= shardCount }!
+        return "\(counted(shardCount, "shard")) over \(counted(holders.count, "worker")): some compute \(most) a step and others \(least), and each step waits for them; "
+            + "--shards \(even) gives each worker the same share (another --shards trains another model)"
+    }
+
     /// libzmq I/O threads for a coordinator of `workers`: every step moves two
     /// weight-sized messages per worker through them, and one thread serves its
     /// connections one after another.
@@ -200,6 +213,9 @@ public final class Coordinator {
         logger.info("training with \(counted(machine.members.count, "worker")): \(machine.members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
         if machine.members.count > config.shardCount {
             logger.warning("\(counted(machine.members.count - config.shardCount, "worker")) will wait idle: the run has \(counted(config.shardCount, "shard")) and a worker holds whole shards; pass --shards \(machine.members.count) or more to use them all")
+        }
+        if let uneven = Self.unevenSplit(machine.assignment?.holders ?? [], members: machine.members, shardCount: config.shardCount) {
+            logger.info("\(uneven)")
         }
         observer?.event("training_started", [("step", .int(Int(machine.step))), ("epoch", .int(machine.course.currentEpoch)), ("workers", .int(machine.members.count)),
                                              ("hosts", .object(machine.members.map { (String($0.id), .string($0.host)) }))])

@@ -175,7 +175,17 @@ public struct FixedPointSum {
     /// The sum as floats, for the optimizer: the one rounding after the exact sum.
     public func floats(into destination: UnsafeMutableBufferPointer<Float>) {
         precondition(destination.count == values.count)
+        floats(into: destination, range: 0..<values.count)
+    }
+
+    /// The same over the values `range` only (indexed from the start of both), so that threads
+    /// can each convert a range.
+    public func floats(into destination: UnsafeMutableBufferPointer<Float>, range: Range<Int>) {
+        precondition(destination.count == values.count && range.lowerBound >= 0 && range.upperBound <= values.count)
+        guard !range.isEmpty else { return }
         let inverse = 1 / format.scale
-        values.withUnsafeBytes { dptrain_fixed_to_float($0.baseAddress!, values.count, inverse, destination.baseAddress!) }
+        values.withUnsafeBufferPointer {
+            dptrain_fixed_to_float($0.baseAddress! + range.lowerBound, range.count, inverse, destination.baseAddress! + range.lowerBound)
+        }
     }
 }

@@ -159,6 +159,15 @@ public final class ChunkedGradient {
         for chunk in 0..<count { score += chunkScores[chunk] }
         return score
     }
+
+    /// Calls `body` for each of the threads' ranges of 0..<count (`ThreadTeam.range`), one range a
+    /// thread, and returns when all are done: a pass over the parameters (the sum into floats, the
+    /// optimizer's update) shared as the step's chunks were.
+    public func split(count: Int, _ body: (Range<Int>) -> Void) {
+        let parts = threads
+        guard parts > 1 else { return body(0..<count) }
+        team.run(parts: parts) { body(ThreadTeam.range($0, of: parts, count: count)) }
+    }
 }
 
 /// One thread's passes over its chunks: its own workspace, float gradient, labels and (but the

@@ -147,16 +147,20 @@ public final class SingleProcessTrainer {
                 if let verdict = divergence.stepFinished(lossSum: score.lossSum, samples: score.samples) {
                     throw TrainingError.divergence(verdict, epoch: epoch, step: step + 1, learningRate: config.optimizer.learningRate)
                 }
-                gradient.withUnsafeMutableBufferPointer { chunks.sum.floats(into: $0) }
-                if let maxNorm = config.clipNorm {
-                    gradient.withUnsafeMutableBufferPointer { _ = clipByGlobalNorm($0, sampleCount: score.samples, maxNorm: maxNorm) }
-                }
                 let learningRate = account.learningRate(config)
-                parameters.withUnsafeMutableBufferPointer { p in
-                    gradient.withUnsafeBufferPointer { g in
-                        optimizer.step(parameters: p, gradientSum: g, sampleCount: score.samples, learningRate: learningRate)
+                // The sum into floats, then the update, each split over the threads (elementwise: the same bits).
+                let sum = chunks.sum, optimizer = optimizer, samples = score.samples
+                gradient.withUnsafeMutableBufferPointer { g in
+                    chunks.split(count: g.count) { sum.floats(into: g, range: $0) }
+                    // Clipping needs the whole sum's norm: a pass of its own, between the two.
+                    if let maxNorm = config.clipNorm { _ = clipByGlobalNorm(g, sampleCount: samples, maxNorm: maxNorm) }
+                    parameters.withUnsafeMutableBufferPointer { p in
+                        chunks.split(count: p.count) { range in
+                            optimizer.update(range, parameters: p.baseAddress!, gradientSum: g.baseAddress!, sampleCount: samples, learningRate: learningRate)
+                        }
                     }
                 }
+                optimizer.finishStep()
                 step += 1
                 course.commitStep()
                 account.recordStep(score)
