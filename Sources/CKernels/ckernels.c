@@ -161,6 +161,16 @@ uint64_t dptrain_fixed_add_sums(int64_t *restrict sums, const int64_t *const *so
 }
 
 VECTOR_CLONES
+void dptrain_fixed_sources_to_float(const int64_t *const *sources, size_t sourceCount, size_t begin, size_t end,
+                                    double inverseScale, float *restrict out) {
+    for (size_t i = begin; i < end; i++) {
+        uint64_t total = 0;
+        for (size_t s = 0; s < sourceCount; s++) total += (uint64_t)sources[s][i];
+        out[i] = (float)((double)(int64_t)total * inverseScale);
+    }
+}
+
+VECTOR_CLONES
 uint64_t dptrain_fixed_largest_magnitude(const void *values, size_t count) {
     const unsigned char *from = values;
     uint64_t largest = 0;

@@ -235,16 +235,16 @@ struct BenchStepCommand: ParsableCommand {
             }
             _ = rows.withUnsafeBufferPointer { rows in
                 sizes.withUnsafeBufferPointer { sizes in
-                    parameters.withUnsafeBufferPointer { chunks.addChunks(UnsafeBufferPointer(rebasing: rows[0..<rowCount]), sizes: sizes, of: data, parameters: $0.baseAddress!) }
+                    parameters.withUnsafeBufferPointer {
+                        chunks.addChunks(UnsafeBufferPointer(rebasing: rows[0..<rowCount]), sizes: sizes, of: data, parameters: $0.baseAddress!, combine: false)
+                    }
                 }
             }
             stepInEpoch += 1
-            // As train does: the sum into floats and the update, each split over the threads.
-            let sum = chunks.sum
+            // As train does: the sum into floats and the update, in one pass split over the threads.
             gradient.withUnsafeMutableBufferPointer { g in
-                chunks.split(count: g.count) { sum.floats(into: g, range: $0) }
                 parameters.withUnsafeMutableBufferPointer { p in
-                    chunks.split(count: p.count) { range in
+                    chunks.floats(into: g) { range in
                         optimizer.update(range, parameters: p.baseAddress!, gradientSum: g.baseAddress!, sampleCount: batch, learningRate: 0.01)
                     }
                 }

@@ -323,7 +323,7 @@ public final class Worker {
         chunkIndices = [Int32](repeating: 0, count: training.largestChunk * training.shardCount)
         chunkSizes = [Int](repeating: 0, count: training.shardCount)
         monitor?.joined(runID: runID, member: machine.workerID)
-        logger.info("joined as worker \(machine.workerID): \(training.model.summary), batch \(training.batchSize) over \(counted(training.shardCount, "shard"))")
+        logger.info("joined as worker \(machine.workerID): \(training.model.summary), batch \(training.batchSize) over \(counted(training.shardCount, "shard")), computing on \(counted(threads, "thread"))")
         if let core = configuration.blasCore, core != BLAS.coreName {
             logger.warning("worker \(machine.workerID): computing on \(BLAS.coreName) BLAS kernels in a run on \(core), as --accept-other-kernels allows: the weights may differ in the last bits from one process's")
         }

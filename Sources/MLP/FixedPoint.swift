@@ -172,6 +172,16 @@ public struct FixedPointSum {
         dptrain_fixed_fold(source, sums.count, Int32(width), base, first ? 1 : 0)
     }
 
+    /// Over the values `range` only: the total of `sources` (sums of this format, each as many
+    /// aligned int64s as `destination` has floats) as floats into `destination`, converted as
+    /// `floats(into:)` converts one sum. Threads may share `destination`, each its own range.
+    public static func floats(of sources: UnsafeBufferPointer<UnsafePointer<Int64>?>, format: FixedPointFormat,
+                              into destination: UnsafeMutableBufferPointer<Float>, range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= destination.count)
+        guard !range.isEmpty else { return }
+        dptrain_fixed_sources_to_float(sources.baseAddress, sources.count, range.lowerBound, range.upperBound, 1 / format.scale, destination.baseAddress!)
+    }
+
     /// The sum as floats, for the optimizer: the one rounding after the exact sum.
     public func floats(into destination: UnsafeMutableBufferPointer<Float>) {
         precondition(destination.count == values.count)

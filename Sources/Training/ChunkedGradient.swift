@@ -17,8 +17,14 @@ public final class ChunkedGradient {
     public let capacity: Int
     /// Threads that compute a step's chunks, the calling one included.
     public var threads: Int { team.threads }
-    /// The exact sum of the chunks added since the last `reset()`; zeros when none was.
-    public var sum: FixedPointSum { added ? storage : zeros }
+    /// The exact sum of the chunks added since the last `reset()`; zeros when none was. Not
+    /// after `addChunks(…, combine: false)`, which leaves it in the threads' parts.
+    public var sum: FixedPointSum {
+        precondition(partsApart <= 1, "the step's sum is still in its threads' parts: read it with floats(into:then:)")
+        return added ? storage : zeros
+    }
+    /// Lanes whose sums `addChunks(…, combine: false)` left apart (lane 0's in `storage`); 0 or 1 when none.
+    private var partsApart = 0
     private var storage: FixedPointSum
     private let zeros: FixedPointSum
     /// Whether a chunk was added since the reset. The first one writes `storage` rather than
@@ -73,6 +79,7 @@ public final class ChunkedGradient {
 
     public func reset() {
         added = false
+        partsApart = 0
         for lane in lanes { lane.weightsLoaded = false }
     }
 
@@ -100,9 +107,12 @@ public final class ChunkedGradient {
 
     /// Adds a step's chunks, shared among the threads: chunk i is the next `sizes[i]` of `rows`
     /// (indices into `data`). Returns the step's score (the chunks' added in chunk order), or nil
-    /// when a chunk diverged.
+    /// when a chunk diverged. `combine` false leaves the threads' sums apart, for a process that
+    /// needs the step's floats alone (`floats(into:then:)` adds them as it converts: one pass
+    /// over the parameters fewer); `sum` is then not to be read.
     public func addChunks(_ rows: UnsafeBufferPointer<Int32>, sizes: UnsafeBufferPointer<Int>, of data: LabeledImages,
-                          parameters: UnsafePointer<Float>) -> BatchScore? {
+                          parameters: UnsafePointer<Float>, combine: Bool = true) -> BatchScore? {
+        precondition(partsApart <= 1, "a step's chunks are added by one addChunks")
         let count = sizes.count
         precondition(count <= chunkStarts.count, "a step of \(count) chunks, beyond \(chunkStarts.count)")
         var start = 0
@@ -142,6 +152,7 @@ public final class ChunkedGradient {
                 }
             }
             if let failed = lanes[0..<parts].first(where: \.failed) { return (failed, 0) }
+            guard combine else { return (nil, 0) }
             // Every lane's sum into lane 0's, each thread a range of the parameters.
             for part in 1..<parts { laneSums[part - 1] = UnsafePointer(lanes[part].ownSums!) }
             let sources = UnsafeBufferPointer(rebasing: laneSums[0..<(parts - 1)])
@@ -155,9 +166,35 @@ public final class ChunkedGradient {
             lastFailureWasRange = diverged.failedOnRange
             return nil
         }
+        if !combine { partsApart = parts }
         var score = BatchScore()
         for chunk in 0..<count { score += chunkScores[chunk] }
         return score
+    }
+
+    /// The step's exact sum as floats into `floats` (the threads' sums added as they are read when
+    /// `addChunks` left them apart), each thread converting a range and then calling `then` with
+    /// it (the optimizer's update of that range): one pass over the parameters, shared.
+    public func floats(into floats: UnsafeMutableBufferPointer<Float>, then: (Range<Int>) -> Void) {
+        precondition(floats.count == storage.values.count)
+        let parts = partsApart
+        guard parts > 1 else {
+            let sum = added ? storage : zeros
+            return split(count: floats.count) { range in
+                sum.floats(into: floats, range: range)
+                then(range)
+            }
+        }
+        let format = storage.format, laneSums = laneSums, lanes = lanes
+        storage.values.withUnsafeBufferPointer { first in
+            laneSums[0] = first.baseAddress
+            for part in 1..<parts { laneSums[part] = UnsafePointer(lanes[part].ownSums!) }
+            let sources = UnsafeBufferPointer(rebasing: laneSums[0..<parts])
+            split(count: floats.count) { range in
+                FixedPointSum.floats(of: sources, format: format, into: floats, range: range)
+                then(range)
+            }
+        }
     }
 
     /// Calls `body` for each of the threads' ranges of 0..<count (`ThreadTeam.range`), one range a

@@ -136,8 +136,9 @@ public final class SingleProcessTrainer {
                 let stepScore = stepRows.withUnsafeBufferPointer { rows in
                     chunkSizes.withUnsafeBufferPointer { sizes in
                         parameters.withUnsafeBufferPointer {
+                            // The threads' sums stay apart: the floats below add them as they convert.
                             chunks.addChunks(UnsafeBufferPointer(rebasing: rows[0..<rowCount]), sizes: UnsafeBufferPointer(rebasing: sizes[0..<chunkCount]),
-                                             of: train, parameters: $0.baseAddress!)
+                                             of: train, parameters: $0.baseAddress!, combine: false)
                         }
                     }
                 }
@@ -148,13 +149,18 @@ public final class SingleProcessTrainer {
                     throw TrainingError.divergence(verdict, epoch: epoch, step: step + 1, learningRate: config.optimizer.learningRate)
                 }
                 let learningRate = account.learningRate(config)
-                // The sum into floats, then the update, each split over the threads (elementwise: the same bits).
-                let sum = chunks.sum, optimizer = optimizer, samples = score.samples
+                // The sum into floats and the update, in one pass split over the threads (elementwise: the same bits).
+                let optimizer = optimizer, samples = score.samples
                 gradient.withUnsafeMutableBufferPointer { g in
-                    chunks.split(count: g.count) { sum.floats(into: g, range: $0) }
-                    // Clipping needs the whole sum's norm: a pass of its own, between the two.
-                    if let maxNorm = config.clipNorm { _ = clipByGlobalNorm(g, sampleCount: samples, maxNorm: maxNorm) }
                     parameters.withUnsafeMutableBufferPointer { p in
+                        guard let maxNorm = config.clipNorm else {
+                            return chunks.floats(into: g) { range in
+                                optimizer.update(range, parameters: p.baseAddress!, gradientSum: g.baseAddress!, sampleCount: samples, learningRate: learningRate)
+                            }
+                        }
+                        // Clipping needs the whole sum's norm: the floats first, then the clip, then the update.
+                        chunks.floats(into: g) { _ in }
+                        clipByGlobalNorm(g, sampleCount: samples, maxNorm: maxNorm)
                         chunks.split(count: p.count) { range in
                             optimizer.update(range, parameters: p.baseAddress!, gradientSum: g.baseAddress!, sampleCount: samples, learningRate: learningRate)
                         }

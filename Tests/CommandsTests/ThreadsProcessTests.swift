@@ -32,6 +32,28 @@ final class ThreadsProcessTests: ProcessTestCase {
         }
     }
 
+    /// Without --threads, train takes the cores its affinity allows: `taskset -c 0` gives it one,
+    /// and launch shares the machine's cores among its workers.
+    func testTheDefaultFollowsTheCoresTheProcessMayUse() throws {
+        let pinned = Process()
+        pinned.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+        pinned.arguments = ["-c", "0", ProcessTests.executable, "train", "--epochs", "1", "--batch", "512"]
+        let pipe = Pipe()
+        pinned.standardOutput = pipe
+        pinned.standardError = FileHandle.nullDevice
+        try pinned.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        pinned.waitUntilExit()
+        XCTAssertEqual(pinned.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("threads: 1 computing each step's chunks"), text)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        try run("all", ["train", "--epochs", "1", "--batch", "512"])
+        XCTAssertTrue(output("all").contains("threads: \(cores) computing each step's chunks"), output("all"))
+        try run("launch", ["launch", "--workers", "2", "--epochs", "1", "--batch", "512"])
+        let share = max(1, cores / 2), lines = output("launch") + errors("launch")
+        XCTAssertEqual(lines.components(separatedBy: "computing on \(share) thread\(share == 1 ? "" : "s")").count - 1, 2, lines)
+    }
+
     /// launch --workers 1|2 --threads 1|2: the model of train with the same flags, and with bf16 on
     /// the wire (which train has not) the model of one worker of one thread; the coordinator
     /// receives one gradient per worker process a step.

@@ -1,4 +1,5 @@
 import Dataset
+import Foundation
 import MLP
 import Training
 import XCTest
@@ -94,6 +95,46 @@ final class ChunkedGradientTests: XCTestCase {
             }
             XCTAssertNil(score, "\(threads) threads")
             guard case .lossNotFinite = chunks.divergence(epoch: 1, step: 1, learningRate: 0.1) else { return XCTFail("\(threads) threads") }
+        }
+    }
+
+    /// The threads' sums left apart and added as they are converted give the floats of the one
+    /// sum, and `floats(into:then:)` hands each range on once.
+    func testFloatsOfSumsLeftApartAreTheSumsFloats() {
+        let spec = ModelSpec(layerSizes: [784, 32, 10])
+        let data = LabeledImages(pixels: (0..<(784 * 100)).map { UInt8(truncatingIfNeeded: $0 &* 40_503 >> 5) },
+                                 labels: (0..<100).map { UInt8($0 % 10) }, featureCount: 784, classCount: 10)
+        let format = FixedPointFormat(largestChunk: 16)
+        let parameters = spec.initialParameters(.he, seed: 3)
+        let rows = (0..<Int32(100)).map { $0 }, sizes = [16, 16, 16, 16, 16, 16, 4]
+        func step(_ chunks: ChunkedGradient, combine: Bool) -> [Float] {
+            chunks.reset()
+            let score = rows.withUnsafeBufferPointer { rows in
+                sizes.withUnsafeBufferPointer { sizes in
+                    parameters.withUnsafeBufferPointer { chunks.addChunks(rows, sizes: sizes, of: data, parameters: $0.baseAddress!, combine: combine) }
+                }
+            }
+            XCTAssertNotNil(score)
+            var floats = [Float](repeating: .nan, count: spec.parameterCount)
+            var covered = [Int](repeating: 0, count: spec.parameterCount)
+            let lock = NSLock()
+            floats.withUnsafeMutableBufferPointer { out in
+                chunks.floats(into: out) { range in lock.withLock { for i in range { covered[i] += 1 } } }
+            }
+            XCTAssertTrue(covered.allSatisfy { $0 == 1 })
+            return floats
+        }
+        let one = ChunkedGradient(spec: spec, largestChunk: 16, format: format)
+        let expected = step(one, combine: true)
+        var viaSum = [Float](repeating: 0, count: spec.parameterCount)
+        viaSum.withUnsafeMutableBufferPointer { one.sum.floats(into: $0) }
+        XCTAssertEqual(expected.map(\.bitPattern), viaSum.map(\.bitPattern))
+        for threads in 1...4 {
+            let chunks = ChunkedGradient(spec: spec, largestChunk: 16, format: format, threads: threads)
+            for _ in 0..<2 {
+                XCTAssertEqual(step(chunks, combine: false).map(\.bitPattern), expected.map(\.bitPattern), "\(threads) threads, apart")
+                XCTAssertEqual(step(chunks, combine: true).map(\.bitPattern), expected.map(\.bitPattern), "\(threads) threads, combined")
+            }
         }
     }
 }

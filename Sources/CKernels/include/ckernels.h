@@ -42,6 +42,12 @@ void dptrain_fixed_add(const void *values, size_t count, void *sums);
 /// own range: a process's threads' chunk sums added into one.
 uint64_t dptrain_fixed_add_sums(int64_t *sums, const int64_t *const *sources, size_t sourceCount, size_t begin, size_t end);
 
+/// Over the values begin..<end only: the total of `sourceCount` int64 sums (aligned), times
+/// `inverseScale` as floats into `out`, as dptrain_fixed_to_float converts one: the threads' sums
+/// of a step added as they are read, for a process that needs the floats alone.
+void dptrain_fixed_sources_to_float(const int64_t *const *sources, size_t sourceCount, size_t begin, size_t end,
+                                    double inverseScale, float *out);
+
 /// The largest |values[i]| of `count` int64s at any alignment.
 uint64_t dptrain_fixed_largest_magnitude(const void *values, size_t count);
 
