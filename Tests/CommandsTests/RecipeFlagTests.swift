@@ -19,6 +19,16 @@ final class RecipeFlagTests: XCTestCase {
         XCTAssertEqual(config.problems, [])
     }
 
+    /// The configuration line a run prints shows its recipe, so a log says how it was trained.
+    func testTheConfigurationLineShowsTheRecipe() throws {
+        let command = try DptrainCommand.parseAsRoot(["train", "--epochs", "1", "--warmup", "100", "--label-smoothing", "0.1", "--clip-norm", "2",
+                                                      "--augment", "affine", "--target-accuracy", "0.98", "--patience", "2"]) as! TrainCommand
+        XCTAssertEqual(RunLines.configuration(command.training.config(inputSize: 784, classCount: 10)),
+                       "784-128-10 relu, cross-entropy, biases, momentum lr 0.1 cosine, batch 128 in 2 shards, 1 epoch, seed 1, warmup 100, "
+                       + "label smoothing 0.1, gradient clipped at norm 2.0, affine augmentation, stop at accuracy 0.98, "
+                       + "stop after 2 epochs without a better accuracy")
+    }
+
     func testWrongRecipeFlagsAreOneSentence() {
         XCTAssertEqual(message(["train", "--warmup", "soon"]), "--warmup 'soon' must be a number of steps (500) or of epochs (1epoch, 0.5epochs)")
         XCTAssertEqual(message(["train", "--target-accuracy", "98"]), "--target-accuracy must be a fraction in (0, 1], such as 0.98 (got 98.0)")
