@@ -22,6 +22,7 @@ enum RunLines {
         if let warmup = config.warmup { parts.append("warmup \(warmup.argument)") }
         if let smoothing = config.model.labelSmoothing { parts.append("label smoothing \(smoothing)") }
         if let clipNorm = config.clipNorm { parts.append("gradient clipped at norm \(clipNorm)") }
+        if let dropout = config.model.dropout { parts.append("dropout \(dropout)") }
         if let augment = config.augment { parts.append("\(augment.rawValue) augmentation") }
         if let target = config.stopping?.targetAccuracy { parts.append("stop at accuracy \(target)") }
         if let patience = config.stopping?.patience { parts.append("stop after \(counted(patience, "epoch")) without a better accuracy") }

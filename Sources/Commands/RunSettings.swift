@@ -17,6 +17,7 @@ enum RunSettings {
             ("no-bias", String(!config.model.useBias)), ("seed", String(config.seed)),
         ]
         // The recipe's flags, only where given: a run file without them is the run it always was.
+        if let dropout = config.model.dropout { settings.append(("dropout", dropout.description)) }
         if let augment = config.augment { settings.append(("augment", augment.rawValue)) }
         if let clipNorm = config.clipNorm { settings.append(("clip-norm", clipNorm.description)) }
         if let smoothing = config.model.labelSmoothing { settings.append(("label-smoothing", smoothing.description)) }

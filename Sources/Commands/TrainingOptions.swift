@@ -51,6 +51,9 @@ public struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("label-smoothing"), parsing: .unconditional, help: ArgumentHelp("Put this share of each training sample's cross-entropy target evenly on every class, the rest on its label, such as 0.1 (default 0).", valueName: "share"))
     public var labelSmoothing: Float?
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("Drop each hidden unit of each training sample with this probability, scaling the rest up to match, such as 0.2 (ReLU only) (default 0).", valueName: "p"))
+    public var dropout: Float?
+
     @Option(help: ArgumentHelp("Distort each training image afresh each epoch: shift (up to 2 pixels), affine (rotation, scaling, shift) or elastic (Simard 2003), drawn from the seed, the epoch and the sample, so the weights stay the same for any workers (default none).", valueName: "kind"))
     public var augment: AugmentationKind?
 
@@ -113,6 +116,7 @@ public struct TrainingOptions: ParsableArguments {
         if let schedule { config.optimizer.schedule = schedule }
         if let clipNorm { config.clipNorm = clipNorm }
         if let augment { config.augment = augment }
+        if let dropout { config.model.dropout = dropout == 0 ? nil : dropout }
         if let labelSmoothing { config.model.labelSmoothing = labelSmoothing == 0 ? nil : labelSmoothing }
         if let warmup { config.warmup = Warmup(argument: warmup) ?? .steps(-1) }
         if targetAccuracy != nil || patience != nil { config.stopping = StoppingRule(targetAccuracy: targetAccuracy, patience: patience) }

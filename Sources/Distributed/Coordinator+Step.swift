@@ -144,6 +144,7 @@ extension Coordinator {
         let chunks = ChunkedGradient(spec: config.model, largestChunk: assignment.plan.largestChunk, format: assignment.plan.fixedPointFormat(for: options.wirePrecision),
                                      compute: config.computePrecision)
         chunks.augmentation = config.augmentation(epoch: machine.course.currentEpoch)
+        chunks.dropout = config.dropout(epoch: machine.course.currentEpoch)
         for request in machine.stepRequests where request.member.id == member.id && request.state == .pending {
             for shard in request.shards {
                 let globals = assignment.chunkSamples(shard: shard, step: machine.course.stepsDone)

@@ -408,6 +408,7 @@ public final class Worker {
         guard let chunks, step.chunkSizes.count <= chunkSizes.count, step.indices.count <= chunkIndices.count else { return nil }
         chunks.reset()
         if chunks.augmentation?.epoch != Int(step.epoch) { chunks.augmentation = configuration?.training.augmentation(epoch: Int(step.epoch)) }
+        if chunks.dropout?.epoch != Int(step.epoch) { chunks.dropout = configuration?.training.dropout(epoch: Int(step.epoch)) }
         for (index, size) in step.chunkSizes.enumerated() { chunkSizes[index] = Int(size) }
         for (row, index) in step.indices.enumerated() { chunkIndices[row] = Int32(index) }
         return chunkIndices.withUnsafeBufferPointer { rows in

@@ -59,7 +59,7 @@ public struct Augmentation: Equatable, Sendable {
         let pixels = side * side
         for r in 0..<rows {
             let image = images + r * pixels
-            var draws = Draws(seed: seed, epoch: epoch, image: UnsafePointer(image), count: pixels)
+            var draws = SampleDraws(seed: seed, epoch: epoch, image: UnsafePointer(image), count: pixels)
             let padded = scratch, width = paddedWidth, pad = Self.pad
             padded.update(repeating: image[0], count: width * width)
             for y in 0..<side { (padded + (y + pad) * width + pad).update(from: image + y * side, count: side) }
@@ -135,7 +135,7 @@ public struct Augmentation: Equatable, Sendable {
     /// by `elasticScale`: two small products for both, where a loop over the kernel cost five
     /// times the step. G F for both at once is G (side, side) [dx dy] (side, 2 side); the rows
     /// of the result, read as 2 side rows of side, are each multiplied by G on the right.
-    private func smoothFields(_ fields: UnsafeMutablePointer<Float>, _ draws: inout Draws, temp: UnsafeMutablePointer<Float>,
+    private func smoothFields(_ fields: UnsafeMutablePointer<Float>, _ draws: inout SampleDraws, temp: UnsafeMutablePointer<Float>,
                               gaussian: UnsafeMutablePointer<Float>) {
         let n = Int32(side), count = 2 * side * side
         var i = 0
@@ -155,7 +155,7 @@ public struct Augmentation: Equatable, Sendable {
 private struct AffineMap {
     let cosine: Float, sine: Float, scale: Float, dx: Float, dy: Float, centre: Float
 
-    init(_ draws: inout Draws, side: Int) {
+    init(_ draws: inout SampleDraws, side: Int) {
         let angle = draws.symmetric(Augmentation.maxRotation)
         cosine = cosf(angle)
         sine = sinf(angle)
@@ -174,7 +174,7 @@ private struct AffineMap {
 
 /// SplitMix64 over (seed, epoch, a hash of the sample's pixels): a sample's draws, the same
 /// wherever it is computed. No allocation, so the step loop allocates nothing.
-private struct Draws {
+struct SampleDraws {
     var state: UInt64
 
     init(seed: UInt64, epoch: Int, image: UnsafePointer<Float>, count: Int) {
@@ -198,6 +198,12 @@ private struct Draws {
 
     /// Uniform in [-limit, limit).
     mutating func symmetric(_ limit: Float) -> Float { (Float(next() >> 40) / Float(1 << 24) * 2 - 1) * limit }
+
+    /// Four uniform draws in [0, 1) on a grid of 1/65536 from one number, for dropout's many.
+    mutating func quarters() -> (Float, Float, Float, Float) {
+        let bits = next(), scale = 1 / Float(1 << 16)
+        return (Float(bits & 0xFFFF) * scale, Float((bits >> 16) & 0xFFFF) * scale, Float((bits >> 32) & 0xFFFF) * scale, Float(bits >> 48) * scale)
+    }
 
     /// Two uniform draws in [-1, 1) from one number, for the fields' many.
     mutating func symmetricPair() -> (Float, Float) {

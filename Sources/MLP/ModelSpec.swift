@@ -19,6 +19,8 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     /// keeps the logits from growing without bound. Nil or 0: the one-hot target. Evaluation
     /// scores the plain loss.
     public var labelSmoothing: Float?
+    /// Training only (`--dropout`): the probability a hidden unit of a sample is dropped (`DropoutMasks`). Nil or 0: none.
+    public var dropout: Float?
 
     public init(layerSizes: [Int], hiddenActivation: Activation = .relu,
                 loss: Loss = .crossEntropy, useBias: Bool = true) {
@@ -51,6 +53,10 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         }
         if classCount == 1 && loss == .crossEntropy {
             found.append("cross-entropy needs at least two classes")
+        }
+        if let dropout {
+            if !(0..<1).contains(dropout) { found.append("--dropout must be in [0, 1) (got \(dropout))") }
+            else if dropout > 0 && hiddenActivation != .relu { found.append("--dropout needs --activation relu") }
         }
         if let labelSmoothing {
             if !(0..<1).contains(labelSmoothing) { found.append("--label-smoothing must be in [0, 1) (got \(labelSmoothing))") }

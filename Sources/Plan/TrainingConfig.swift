@@ -101,6 +101,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
             found.append("--augment needs square images (28x28 for MNIST); these have \(model.inputSize) features")
         }
         if augment != nil, computePrecision == .bf16 { found.append("--augment works with --compute float32 only") }
+        if (model.dropout ?? 0) > 0, computePrecision == .bf16 { found.append("--dropout works with --compute float32 only") }
         if let clipNorm, !(clipNorm > 0 && clipNorm.isFinite) { found.append("--clip-norm must be a positive number (got \(clipNorm))") }
         found += stopping?.problems ?? []
         return found
@@ -108,6 +109,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 }
 
 extension TrainingConfig {
+    /// The dropout of epoch `epoch`, nil without --dropout.
+    public func dropout(epoch: Int) -> DropoutDraw? {
+        guard let rate = model.dropout, rate > 0 else { return nil }
+        return DropoutDraw(rate: rate, seed: seed, epoch: epoch)
+    }
+
     /// The distortion of epoch `epoch`'s training images, nil without --augment.
     public func augmentation(epoch: Int) -> Augmentation? {
         guard let augment, let side = Augmentation.side(features: model.inputSize) else { return nil }

@@ -122,6 +122,7 @@ public final class SingleProcessTrainer {
                 let epoch = course.epoch
                 chunks.reset()
                 if chunks.augmentation?.epoch != epoch { chunks.augmentation = config.augmentation(epoch: epoch) }
+                if chunks.dropout?.epoch != epoch { chunks.dropout = config.dropout(epoch: epoch) }
                 var rowCount = 0, chunkCount = 0
                 for shard in 0..<plan.shardCount {
                     let chunk = plan.chunk(shard: shard, step: stepInEpoch)

@@ -26,6 +26,7 @@ extension TrainingConfig {
         compare("--shards", shardCount, other.shardCount)
         compare("--seed", seed, other.seed)
         compare("--compute", computePrecision, other.computePrecision)
+        compare("--dropout", model.dropout, other.model.dropout) { $0.map { "\($0)" } ?? "none" }
         compare("--augment", augment, other.augment) { $0?.rawValue ?? "none" }
         compare("--clip-norm", clipNorm, other.clipNorm) { $0.map { "\($0)" } ?? "none" }
         compare("--label-smoothing", model.labelSmoothing, other.model.labelSmoothing) { $0.map { "\($0)" } ?? "none" }

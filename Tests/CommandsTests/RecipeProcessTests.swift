@@ -8,7 +8,7 @@ final class RecipeProcessTests: ProcessTestCase {
     func testTheRecipeFlagsGiveTheSameModelFromTrainAndLaunch() throws {
         let flags = ["--epochs", "1", "--batch", "256", "--shards", "4", "--seed", "5", "--optimizer", "adam",
                      "--schedule", "one-cycle", "--warmup", "0.2epochs", "--lr-scaling", "sqrt",
-                     "--clip-norm", "0.5", "--label-smoothing", "0.1", "--augment", "shift"]
+                     "--clip-norm", "0.5", "--label-smoothing", "0.1", "--augment", "shift", "--dropout", "0.2"]
         let train = try start("train", ["train"] + flags + ["--save", "\(folder)/train.safetensors"])
         let plain = try start("plain", ["train", "--epochs", "1", "--batch", "256", "--shards", "4", "--seed", "5", "--optimizer", "adam",
                                         "--save", "\(folder)/plain.safetensors"])
