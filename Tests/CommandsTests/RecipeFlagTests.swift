@@ -36,6 +36,8 @@ final class RecipeFlagTests: XCTestCase {
         XCTAssertEqual(message(["train", "--clip-norm", "0"]), "--clip-norm must be a positive number (got 0.0)")
         XCTAssertEqual(message(["train", "--label-smoothing", "1"]), "--label-smoothing must be in [0, 1) (got 1.0)")
         XCTAssertEqual(message(["train", "--label-smoothing", "0.1", "--loss", "mse"]), "--label-smoothing needs --loss cross-entropy")
+        XCTAssertEqual(message(["train", "--dropout", "0.2", "--activation", "tanh"]), "--dropout needs --activation relu")
+        XCTAssertEqual(message(["train", "--dropout", "1"]), "--dropout must be in [0, 1) (got 1.0)")
         XCTAssertEqual(message(["speedrun", "--target", "0.999"]),
                        "--target 0.999: dptrain has no recipe known to reach it; the highest it has is 0.99")
         XCTAssertEqual(message(["speedrun", "--target", "98"]), "--target 98.0 must be a test accuracy in (0, 1], such as 0.98")
