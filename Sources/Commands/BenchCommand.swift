@@ -21,10 +21,11 @@ struct BenchCommand: ParsableCommand {
               taskset -c 0 dptrain bench          the step loop, pinned for steady figures
               dptrain bench workers 1,2,4         1, 2 and 4 worker processes
               dptrain bench secure 2 --rounds 5   2 workers, plaintext against CURVE
+              dptrain bench verify 2 --rounds 5   2 workers, without and with verification
               dptrain bench ceiling 1,2,4,8       a coordinator against simulated workers
               dptrain bench logging               a run without and with its logs
             """,
-        subcommands: [BenchStepCommand.self, BenchWorkersCommand.self, BenchSecureCommand.self, BenchCeilingCommand.self,
+        subcommands: [BenchStepCommand.self, BenchWorkersCommand.self, BenchSecureCommand.self, BenchVerifyCommand.self, BenchCeilingCommand.self,
                       BenchLoggingCommand.self],
         defaultSubcommand: BenchStepCommand.self)
 

@@ -28,10 +28,10 @@ struct DistributedBenchOptions: ParsableArguments {
         if let shards, let problem = ShardPlan.problem(sampleCount: .max, shardCount: shards, batchSize: batch) { throw ValidationError(problem) }
     }
 
-    func run(secure: Bool, rounds: Int) throws {
+    func run(secure: Bool, rounds: Int, verify: Double? = nil) throws {
         let data = try BenchCommand.loadOnOneThread(dataOptions)
         try DistributedBench(workerCounts: BenchList.counts(counts, of: "worker counts", example: "1,2,4"), batch: batch, shards: shards,
-                             epochs: epochs, secure: secure, rounds: rounds).run(data: data)
+                             epochs: epochs, secure: secure, rounds: rounds, verify: verify).run(data: data)
     }
 }
 
@@ -75,6 +75,29 @@ struct BenchSecureCommand: ParsableCommand {
     @OptionGroup var rounds: RoundsOption
 
     func run() throws { try distributed.run(secure: true, rounds: rounds.rounds) }
+}
+
+struct BenchVerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "What verification by recomputation costs distributed training: --verify 0 against a fraction.",
+        discussion: """
+            Each count runs over ipc with --verify 0 and with --fraction, alternating --rounds times, \
+            and a line gives the median samples/s with verification as a share of that without. \
+            Example: dptrain bench verify 2 --rounds 5
+            """)
+
+    @OptionGroup var distributed: DistributedBenchOptions
+    @OptionGroup var rounds: RoundsOption
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("The --verify fraction measured (default \(CoordinatorOptions.defaultVerify)).", valueName: "f"))
+    var fraction = CoordinatorOptions.defaultVerify
+
+    func validate() throws {
+        guard fraction > 0 && fraction <= 1 else { throw ValidationError("--fraction must be above 0 and at most 1 (got \(fraction))") }
+    }
+
+    func run() throws { try distributed.run(secure: false, rounds: rounds.rounds, verify: fraction) }
 }
 
 struct BenchLoggingCommand: ParsableCommand {

@@ -20,6 +20,9 @@ struct DistributedBench {
     /// With `secure`: plaintext and CURVE runs, alternating, this many times each; the medians are compared,
     /// so that a busy machine's noise falls on both alike.
     var rounds = 1
+    /// With a fraction: each count runs over ipc with `--verify 0` and with this fraction,
+    /// alternating `rounds` times, for what verification by recomputation costs.
+    var verify: Double?
 
     enum Transport: String {
         case ipc = "ipc"
@@ -33,20 +36,25 @@ struct DistributedBench {
         config.shards = shards
         config.epochs = epochs
         let transports: [Transport] = secure ? [.plainTCP, .curveTCP] : [.ipc]
+        // Each kind of run: its transport and --verify fraction.
+        let kinds: [(transport: Transport, verify: Double)] = verify.map { [(.ipc, 0), (.ipc, $0)] }
+            ?? transports.map { ($0, CoordinatorOptions.defaultVerify) }
+        let compares = secure || verify != nil
         print("784-128-10, \(batch) samples per step in \(counted(config.shardCount, "shard")), \(counted(epochs, "epoch")), workers over \(transports.map(\.rawValue).joined(separator: " and ")) on this machine")
         print("workers  transport   samples/s  speed-up  accuracy  wait ms  (first)  reduce ms  update ms  bcast ms  compute max/min ms  bytes/step")
         var firstRate: Double?
         for count in workerCounts {
-            var rates: [Transport: [Double]] = [:]
-            for transport in Array(repeating: transports, count: secure ? rounds : 1).joined() {
-                let report = try measure(config: config, data: data, workers: count, transport: transport)
+            var rates: [String: [Double]] = [:]
+            for kind in Array(repeating: kinds, count: compares ? rounds : 1).joined() {
+                let report = try measure(config: config, data: data, workers: count, transport: kind.transport, verify: kind.verify)
                 let rate = report.samplesPerSecond
-                rates[transport, default: []].append(rate)
+                let label = verify == nil ? kind.transport.rawValue : "verify \(kind.verify)"
+                rates[label, default: []].append(rate)
                 firstRate = firstRate ?? rate
                 let timings = report.timings ?? StepTimings()
                 let steps = Double(max(timings.steps, 1))
                 func ms(_ nanoseconds: UInt64) -> String { String(format: "%.3f", Double(nanoseconds) / 1e6 / steps) }
-                let row = [String(count), transport.rawValue, ProgressDisplay.grouped(rate),
+                let row = [String(count), label, ProgressDisplay.grouped(rate),
                            String(format: "%.2fx", rate / firstRate!),
                            String(format: "%.4f", report.testAccuracy),
                            ms(timings.waitNanoseconds), ms(timings.firstGradientNanoseconds), ms(timings.reduceNanoseconds), ms(timings.updateNanoseconds),
@@ -56,7 +64,12 @@ struct DistributedBench {
                 let widths = [7, 10, 11, 9, 9, 8, 8, 10, 10, 9, 19, 11]
                 print(zip(row, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined(separator: " "))
             }
-            if let plain = rates[.plainTCP].map(median), let curve = rates[.curveTCP].map(median) {
+            if let verify, let off = rates["verify 0.0"].map(median), let on = rates["verify \(verify)"].map(median) {
+                print(String(format: "%@: --verify %@ runs at %.1f%% of --verify 0's samples/s (medians of %@ each: %@ vs %@)",
+                             counted(count, "worker"), "\(verify)", 100 * on / off, counted(rounds, "run"),
+                             ProgressDisplay.grouped(on), ProgressDisplay.grouped(off)))
+            }
+            if let plain = rates[Transport.plainTCP.rawValue].map(median), let curve = rates[Transport.curveTCP.rawValue].map(median) {
                 print(String(format: "%@: CURVE runs at %.1f%% of plaintext's samples/s (medians of %@ each: %@ vs %@)",
                              counted(count, "worker"), 100 * curve / plain, counted(rounds, "run"),
                              ProgressDisplay.grouped(curve), ProgressDisplay.grouped(plain)))
@@ -70,7 +83,7 @@ struct DistributedBench {
     }
 
     /// One run: a coordinator here, `workers` worker processes, over `transport`.
-    func measure(config: TrainingConfig, data: PreparedData, workers count: Int, transport: Transport) throws -> TrainingReport {
+    func measure(config: TrainingConfig, data: PreparedData, workers count: Int, transport: Transport, verify: Double) throws -> TrainingReport {
         let endpoint = transport == .ipc
             ? "ipc://\(NSTemporaryDirectory())dptrain-bench-\(getpid())-\(count).sock" : "tcp://127.0.0.1:*"
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: count))
@@ -85,7 +98,7 @@ struct DistributedBench {
         }
         ProcessSignals.ignoreBrokenPipes()
         let coordinator = try Coordinator(config: config, train: data.train, test: data.test,
-                                          options: CoordinatorOptions(workers: count),
+                                          options: CoordinatorOptions(workers: count, verify: verify),
                                           endpoint: endpoint, context: context, logger: quiet, security: security)
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let workers = try (1...count).map { worker -> Process in

@@ -24,7 +24,7 @@ extension Coordinator {
                     logger.info("worker \(member.id) joined from \(member.host)\(through)")
                 }
                 if member.blasCore != BLAS.coreName {
-                    logger.warning("worker \(member.id) computes on \(member.blasCore) BLAS kernels, this run on \(BLAS.coreName): it accepted that the weights may now differ in the last bits from one process's")
+                    logger.warning("worker \(member.id) computes on \(member.blasCore) BLAS kernels, this run on \(BLAS.coreName): it accepted that the weights may now differ in the last bits from one process's\(options.verify > 0 ? ", and its answers cannot be verified by recomputation" : "")")
                 }
                 let configuration = RunConfiguration(training: config, featureCount: train.featureCount, classCount: train.classCount,
                                                      coordinatorSilenceSeconds: max(Liveness.seconds(Liveness.defaultCoordinatorSilence), options.stepDeadline),
@@ -84,6 +84,16 @@ extension Coordinator {
                                                 ("workers", .int(machine.members.count)), ("reason", .string(reason.kind)),
                                                 ("detail", .string(reason.description)), ("host", .string(member.host)),
                                                 ("cleanly", .bool(reason == .left))])
+            case .keepSnapshot(let step):
+                keepSnapshot(step: step)
+            case .dropSnapshot(let step):
+                snapshots[step] = nil
+            case let .verificationFailed(member, step):
+                logger.error("worker \(member.id) (\(member.host)) answered step \(step) with a gradient that differs from the coordinator's recomputation of the same chunks: expelled, and its \(member.key == nil ? "host" : "key") refused for the rest of the run")
+                observer?.event("verification_failed", [("worker", .int(Int(member.id))), ("step", .int(Int(step))), ("host", .string(member.host)),
+                                                        ("key", member.key.map(JSONValue.string) ?? .encoded("null"))])
+            case .rollBack(let step):
+                rollBack(toStep: step)
             case .dropped(let reason):
                 observer?.messageDropped(reason.kind)
                 let logged = loggedDrops[reason.kind, default: 0]

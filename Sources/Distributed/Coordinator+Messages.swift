@@ -116,12 +116,12 @@ extension Coordinator {
             perform(machine.receiveHello(hello, from: peer, address: peerAddress(message),
                                          key: message.property("User-Id", frame: 1), now: now))
         case .gradient(let view):
-            switch machine.receiveGradient(step: envelope.step, sampleCount: Int(view.sampleCount),
-                                           largestMagnitude: FixedPointSum.magnitudeBound(view.sums, width: view.valueBytes), from: peer, now: now,
-                                           computeNanoseconds: view.computeNanoseconds) {
+            let figures = AnswerFigures(sampleCount: Int(view.sampleCount), lossSum: view.lossSum, correct: Int(view.correct), valueBytes: view.valueBytes,
+                                        largestMagnitude: FixedPointSum.magnitudeBound(view.sums, width: view.valueBytes))
+            switch machine.receiveGradient(step: envelope.step, figures, from: peer, now: now, computeNanoseconds: view.computeNanoseconds) {
             case .accept(let member, let request):
                 // From a doorbell the bulk is empty (PipeReader sees to it): the view's sums are in the slot.
-                reducer.accept((member, message, view), expectedAnswers: machine.stepRequests.count)
+                reducer.accept((member, request, message, view), expectedAnswers: machine.stepRequests.count)
                 samplesArrived(at: member.id, request: request)
                 // Its first gradient there shows the worker has mapped its slot: nothing else may open it now.
                 slot?.closeDescriptor()
@@ -133,6 +133,8 @@ extension Coordinator {
                 return message != nil
             case .drop(let reason):
                 perform([.dropped(reason)])
+            case let .reject(reason, actions):
+                perform([.dropped(reason)] + actions)
             }
         case .heartbeat:
             perform(machine.receiveHeartbeat(from: peer, now: now))

@@ -21,6 +21,8 @@ extension Coordinator {
         try broadcast()
         let waitStart = Self.now()
         try awaitGradients()
+        // Chosen answers are recomputed before any is used; one that differs rolls the run back.
+        if verifyAnswers() { return nil }
         let reduceStart = Self.now()
         guard let score = reduce() else { return nil }
         let updateStart = Self.now()

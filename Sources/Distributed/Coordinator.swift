@@ -30,12 +30,19 @@ public struct CoordinatorOptions: Sendable {
     public var wirePrecision: WirePrecision
     /// Move the bulk of workers on this host through shared memory, when they offer it.
     public var sharedMemory: Bool
+    /// The fraction of answers recomputed and compared bit for bit (`--verify`); 0 for none.
+    public var verify: Double
+    /// What `--verify` is when not given: a liar in every answer is caught at its first (a new
+    /// member's first answer is always checked), one lying in one answer of k at about 2% a lie,
+    /// for a cost measured in docs/performance.md ("Verification by recomputation").
+    public static let defaultVerify = 0.02
     /// Move shards from slow workers to fast ones as their measured speeds call for (`--rebalance`).
     public var rebalance: Bool
 
     public init(workers: Int, maxWorkers: Int = .max, stepDeadline: Double = Liveness.defaultStepDeadlineSeconds,
                 checkpointDirectory: String? = nil, checkpointEvery: Int? = nil, resume: Bool = false, stopsOnSignal: Bool = false,
-                wirePrecision: WirePrecision = .float32, sharedMemory: Bool = true, rebalance: Bool = true) {
+                wirePrecision: WirePrecision = .float32, sharedMemory: Bool = true, verify: Double = CoordinatorOptions.defaultVerify,
+                rebalance: Bool = true) {
         self.rebalance = rebalance
         self.workers = workers
         self.maxWorkers = maxWorkers
@@ -46,6 +53,7 @@ public struct CoordinatorOptions: Sendable {
         self.stopsOnSignal = stopsOnSignal
         self.wirePrecision = wirePrecision
         self.sharedMemory = sharedMemory
+        self.verify = verify
     }
 }
 
@@ -99,6 +107,11 @@ public final class Coordinator {
     var sharedMemory: CoordinatorSharedMemory
     /// Logged drops per kind, so that a flood of junk cannot flood the log.
     var loggedDrops: [String: Int] = [:]
+    /// Verification by recomputation: the coordinator's own chunk passes and draws, the states it
+    /// may roll back to, and how many answers it has checked.
+    var verifier = AnswerVerifier()
+    var snapshots: [UInt64: RunSnapshot] = [:]
+    public internal(set) var answersVerified = 0
     /// When a rebalance was last a line of the output (the others are debug lines).
     var lastRebalanceLine: UInt64?
 
@@ -151,6 +164,9 @@ public final class Coordinator {
             epochs: config.epochs, restarted: options.resume, blasCore: BLAS.coreName)
         settings.compute = config.computePrecision
         settings.stopping = config.stopping
+        settings.loss = config.model.loss
+        settings.classCount = config.model.classCount
+        settings.verifyFraction = options.verify
         settings.rebalance = options.rebalance
         return settings
     }
@@ -242,6 +258,9 @@ public final class Coordinator {
                 saidWaiting = false
                 try trainPlannedStep()
             case .endOfRun:
+                if answersVerified > 0 {
+                    logger.info("verified \(counted(answersVerified, "answer")) by recomputing them: \(machine.expelled.isEmpty ? "every one matched" : "expelled \(machine.expelled.count) for answers that did not match")")
+                }
                 if machine.droppedCount > 0 {
                     logger.info("dropped \(counted(machine.droppedCount, "bad message")): \(machine.dropped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: "; "))")
                 }

@@ -9,7 +9,9 @@ import ZMQ
 /// it what it accepted and takes back the messages to reuse. Every buffer lives from step to step,
 /// so a step allocates nothing here.
 struct StepReducer {
-    typealias Answer = (member: CoordinatorStateMachine.Member, message: Message?, view: GradientView)
+    /// An accepted answer: its member, the request it answers (an index into the step's
+    /// requests), the message it arrived in and its decoded view.
+    typealias Answer = (member: CoordinatorStateMachine.Member, request: Int, message: Message?, view: GradientView)
 
     /// The grid of the answers' exact sums.
     let format: FixedPointFormat

@@ -337,7 +337,7 @@ public final class Worker {
             return
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let score: BatchScore?
+        var score: BatchScore?
         if let weights = step.parameters.alignedFloat32 {
             // Read the weights where libzmq received them: no copy.
             score = addChunks(of: step, shard: shard, parameters: weights)
@@ -349,26 +349,28 @@ public final class Worker {
         let computeNanoseconds = DispatchTime.now().uptimeNanoseconds - start
         if let score { monitor?.answered(samples: score.samples, computeNanoseconds: computeNanoseconds) }
         faults.beforeAnswer?(number)
-        guard let score else {
+        guard var score else {
             // Tell the coordinator, which stops the run with the reason, rather than leave it waiting.
             try? encoder.failure("the loss or a gradient became NaN, infinite or too large to sum exactly at step \(number): training diverged; restart with a lower --lr",
                                  runID: runID, step: number)
             sendLastWord()
             throw WorkerError.lossNotFinite(step: number)
         }
+        var sum = chunks.sum
+        faults.lie?(number, &sum, &score)
         // Each sum goes as the fewest bytes that hold every one (5 of 8 in a converging run, 2 in a
         // bf16 one), through the slot or the socket: the same integers, so the same weights, in
         // fewer bytes to move.
-        let width = chunks.sum.packedWidth
+        let width = sum.packedWidth
         var throughSlot = false
         if let shared {
             // The coordinator rewrites the weights only after this step: if it did, this step is over.
             let fromSharedWeights = step.parameters.bytes.baseAddress == UnsafeRawPointer(shared.weights.data.baseAddress)
             guard !fromSharedWeights || shared.weightsHold(step: number, bytes: weightBytes) else { return }
-            throughSlot = self.shared?.publish(chunks.sum, width: width, step: number) ?? false
+            throughSlot = self.shared?.publish(sum, width: width, step: number) ?? false
         }
         try encoder.gradient(runID: runID, step: number, sampleCount: UInt32(score.samples), lossSum: score.lossSum,
-                             computeNanoseconds: computeNanoseconds, parameterCount: chunks.sum.values.count,
+                             computeNanoseconds: computeNanoseconds, parameterCount: sum.values.count,
                              bulkInSharedMemory: throughSlot, correct: UInt32(score.correct), valueBytes: width)
         if throughSlot, let bell = doorbell {
             // Straight to the coordinator's waiting thread, past libzmq's I/O threads.
@@ -395,7 +397,7 @@ public final class Worker {
         if throughSlot {
             sent = try encoder.withFrames(bulk: UnsafeRawBufferPointer(start: nil, count: 0)) { try socket.send($0, $1, $2, .dontWait) }
         } else {
-            let sums = chunks.sum
+            let sums = sum
             let frame = try SharedFrame(count: sums.values.count * width) { sums.pack(width: width, into: $0) }
             sent = try encoder.withHeaderAndMeta { try socket.send($0, $1, then: frame, .dontWait) }
         }

@@ -12,6 +12,9 @@ public struct WorkerFaults {
     /// Called with the step's number once its gradient is computed and before it is sent: a test
     /// holds a worker's answer here until something else has happened.
     public var beforeAnswer: ((UInt64) -> Void)?
+    /// Rewrites the step's answer (the step's number, its exact sum, its score) before it leaves:
+    /// a lying member, or a core that miscomputes.
+    public var lie: ((UInt64, inout FixedPointSum, inout BatchScore) -> Void)?
 
     public init(stepDelay: Double = 0, dropIncoming: ((MessageType) -> Bool)? = nil, beforeAnswer: ((UInt64) -> Void)? = nil) {
         self.stepDelay = stepDelay
@@ -24,9 +27,11 @@ public struct WorkerFaults {
     /// Variables a process test sets to make a real worker process faulty.
     public static let stepDelayVariable = "DPTRAIN_TEST_STEP_DELAY_MS"
     public static let dropShutdownVariable = "DPTRAIN_TEST_DROP_SHUTDOWN"
+    public static let lieVariable = "DPTRAIN_TEST_LIE"
 
     /// The faults the environment asks for: `DPTRAIN_TEST_STEP_DELAY_MS=N` slows each step by N ms;
-    /// `DPTRAIN_TEST_DROP_SHUTDOWN=P` drops each shutdown message with probability P, drawn from `seed`.
+    /// `DPTRAIN_TEST_DROP_SHUTDOWN=P` drops each shutdown message with probability P, drawn from `seed`;
+    /// `DPTRAIN_TEST_LIE=KIND[@N]` rewrites every answer (from the N-th) as `WorkerLie` says (`scale:-10`, `flip-bit:1/1000`, ...).
     public static func fromEnvironment(_ environment: [String: String], seed: UInt64) -> WorkerFaults {
         var faults = WorkerFaults()
         if let delay = environment[stepDelayVariable].flatMap(Double.init), delay > 0 { faults.stepDelay = delay / 1000 }
@@ -34,6 +39,7 @@ public struct WorkerFaults {
             var generator = SeededGenerator(seed: seed)
             faults.dropIncoming = { type in type == .shutdown && Double(generator.nextUnitFloat()) < probability }
         }
+        if let lie = environment[lieVariable].flatMap(WorkerLie.parse) { faults.lie = lie.lie.rewriter(seed: seed, fromAnswer: lie.fromAnswer) }
         return faults
     }
 }

@@ -105,6 +105,23 @@ public struct FixedPointSum {
         dptrain_fixed_add_sums(sums, sources.baseAddress, sources.count, range.lowerBound, range.upperBound)
     }
 
+    /// Whether `bytes`, little-endian integers of `width` bytes as an answer carries them, are
+    /// exactly these values: verification by recomputation compares every bit. `scratch` (at
+    /// least the values' count) takes them widened.
+    public func equals(packed bytes: UnsafeRawBufferPointer, width: Int, scratch: UnsafeMutableBufferPointer<Int64>) -> Bool {
+        guard (1...8).contains(width), bytes.count == values.count * width, scratch.count >= values.count else { return false }
+        guard let source = bytes.baseAddress else { return values.isEmpty }
+        let widened = UnsafeMutableBufferPointer(rebasing: scratch[0..<values.count])
+        Self.fold(source, width: width, first: true, into: widened)
+        return values.withUnsafeBufferPointer { $0.elementsEqual(widened) }
+    }
+
+    /// Changes the values in place, as a test's lying or miscomputing worker does to its answer.
+    public mutating func rewrite(_ change: (UnsafeMutableBufferPointer<Int64>) -> Void) {
+        signBits = nil
+        values.withUnsafeMutableBufferPointer { change($0) }
+    }
+
     /// Adds another sum of the same format, as it arrived: little-endian integers of `width`
     /// bytes (8: int64s; fewer: their low bytes) at any alignment. The caller has bounded it
     /// (`largestMagnitude`), so nothing wraps.

@@ -35,6 +35,17 @@ extension CoordinatorStateMachine {
         guard members.count + joining.count < settings.maxWorkers else {
             return refuse(.runFull, "this run has its \(settings.maxWorkers) workers and does not take more")
         }
+        let identity = key ?? address ?? hello.host
+        if expelled.contains(identity) {
+            return refuse(.notAuthorised, "\(key == nil ? "this host" : "this worker's key") sent answers that failed verification in this run: refused until it ends")
+        }
+        if let backoff = backoffs[identity], now < backoff.until {
+            return refuse(.tryLater, "\(key == nil ? "this host" : "this worker's key") lost a worker for silence or bad answers \(backoff.losses == 1 ? "once" : "\(backoff.losses) times"): "
+                          + "try again in \(Int(Liveness.seconds(backoff.until - now).rounded(.up))) s")
+        }
+        if joining.count >= Liveness.mostJoining {
+            return refuse(.tryLater, "\(Liveness.mostJoining) workers are joining this run already: try again in a moment")
+        }
         let id: UInt32
         let reservedIDs = reservedIDs
         if let reserved = reservedIDs.firstIndex(of: previous) {
@@ -50,7 +61,8 @@ extension CoordinatorStateMachine {
             nextID += 1
         }
         let host = address.map { "\(hello.host) at \($0)" } ?? hello.host
-        let member = Member(id: id, peer: peer, host: host, key: key, blasCore: hello.blasCore, threads: Int(hello.threads))
+        let member = Member(id: id, peer: peer, host: host, key: key, blasCore: hello.blasCore, threads: Int(hello.threads),
+                            origin: address ?? hello.host)
         if let key { keyOfID[id] = key }
         lastHeard[id] = now
         if case .gathering(let gathering) = state, settings.restarted, gathering.firstArrival == nil {
@@ -62,16 +74,18 @@ extension CoordinatorStateMachine {
             members.sort { $0.id < $1.id }
         } else {
             joining.append(member)
+            unheard.insert(id)
         }
         return [.welcome(member, sharedMemory: hello.sharedMemory)]
     }
 
-    /// A gradient for `gradientStep` over `sampleCount` samples, whose largest fixed-point value
-    /// has magnitude `largestMagnitude`: kept only when it answers this member's next request
-    /// of the current step, for that request's samples, within the fixed-point bound of its
-    /// chunks (each below `FixedPointFormat.chunkBound`, so no sum can overflow).
-    public mutating func receiveGradient(step gradientStep: UInt64, sampleCount: Int, largestMagnitude: UInt64,
-                                         from peer: Peer, now: UInt64, computeNanoseconds: UInt64 = 0) -> GradientDecision {
+    /// A gradient for `gradientStep` whose figures are `answer`: kept only when it answers this
+    /// member's next request of the current step. An answer that no honest member can send (a
+    /// sample count other than the request's, a fixed-point value beyond its chunks' bound, so
+    /// that no sum can overflow, a width its chunks cannot need, a correct count or loss sum that
+    /// its samples cannot give) is rejected and its member lost: its chunks go to the others.
+    public mutating func receiveGradient(step gradientStep: UInt64, _ answer: AnswerFigures, from peer: Peer, now: UInt64,
+                                         computeNanoseconds: UInt64 = 0) -> GradientDecision {
         func drop(_ reason: DropReason) -> GradientDecision {
             dropped[reason.kind, default: 0] += 1
             return .drop(reason)
@@ -84,17 +98,18 @@ extension CoordinatorStateMachine {
         guard let (request, expected, chunks) = pendingRequest(of: member.id) else {
             return drop(.gradientNotAwaited(worker: member.id, step: step))
         }
-        // A wrong count or an out-of-bound value leaves the member awaited: its chunks stay in
-        // flight until it answers or is lost.
-        guard sampleCount == expected else { return drop(.wrongSampleCount(worker: member.id, got: sampleCount, expected: expected)) }
-        let bound = UInt64(chunks) * FixedPointFormat.chunkBound
-        guard largestMagnitude <= bound else { return drop(.gradientOutOfBound(worker: member.id, magnitude: largestMagnitude, bound: bound)) }
+        if let reason = answer.impossibility(worker: member.id, expectedSamples: expected, chunks: chunks,
+                                             loss: settings.loss, classCount: settings.classCount) {
+            dropped[reason.kind, default: 0] += 1
+            return .reject(reason, lose([(member.id, .impossibleAnswer(reason))], now: now))
+        }
         withTraining { training in
             training.stepRequests[request].state = .answered
+            training.lastAccepted = now
             let left = training.awaiting[member.id]! - 1
             training.awaiting[member.id] = left > 0 ? left : nil
         }
-        balance.record(member: member.id, samples: sampleCount, computeNanoseconds: computeNanoseconds, now: now)
+        balance.record(member: member.id, samples: answer.sampleCount, computeNanoseconds: computeNanoseconds, now: now)
         return .accept(member, request: request)
     }
 
@@ -110,6 +125,7 @@ extension CoordinatorStateMachine {
     public mutating func receiveHeartbeat(from peer: Peer, now: UInt64) -> [Action] {
         guard let member = member(at: peer) else { return strangerOfThisRun(peer, .heartbeat) }
         lastHeard[member.id] = now
+        unheard.remove(member.id)
         return []
     }
 

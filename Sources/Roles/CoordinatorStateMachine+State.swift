@@ -38,6 +38,9 @@ extension CoordinatorStateMachine {
         /// When the step in flight began waiting (again, after a loss), and was last probed.
         var stepStarted: UInt64 = 0
         var lastProbe: UInt64 = 0
+        /// When the step's latest answer was taken (0 for none yet): a member on probation is
+        /// waited for only a while after the others (`probationDeadline`).
+        var lastAccepted: UInt64 = 0
     }
 
     public struct Finishing: Sendable {

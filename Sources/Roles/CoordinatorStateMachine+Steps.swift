@@ -33,22 +33,25 @@ extension CoordinatorStateMachine {
         return actions
     }
 
-    /// Joining members take whole shards, each as large a share as its threads would have beside
-    /// the members' measured weights, and take part from the next step.
+    /// Joining members that have spoken since their welcome take whole shards, each as large a
+    /// share as its threads would have beside the members' measured weights, and take part from
+    /// the next step. (A peer that says hello and nothing more never holds up a step.)
     private mutating func join(now: UInt64) -> [Action] {
         guard !joining.isEmpty else { return [] }
+        let joiners = joining.filter { !unheard.contains($0.id) }
+        guard !joiners.isEmpty else { return [] }
         let members = members
         let threads = { (id: UInt32) in members.first { $0.id == id }?.threads ?? 1 }
         let holders = assignment!.holders
-        let joiners = joining.map { (id: $0.id, weight: balance.newcomerWeight(threads: $0.threads, holders: holders, threadsOf: threads)) }
-        let shipments = withTraining { $0.assignment.add(joiners) }
+        let weights = joiners.map { (id: $0.id, weight: balance.newcomerWeight(threads: $0.threads, holders: holders, threadsOf: threads)) }
+        let shipments = withTraining { $0.assignment.add(weights) }
         let assigned = assignment!.holders
         var actions = shipActions(shipments)
-        for member in joining {
+        for member in joiners {
             actions.append(.joined(member, samples: assigned.first { $0.id == member.id }?.storedCount ?? 0))
         }
-        self.members = (members + joining).sorted { $0.id < $1.id }
-        joining = []
+        self.members = (members + joiners).sorted { $0.id < $1.id }
+        joining.removeAll { !unheard.contains($0.id) }
         return actions
     }
 
@@ -89,8 +92,9 @@ extension CoordinatorStateMachine {
         case .trainStep:
             let actions = stepBoundary(now: now)
             guard !members.isEmpty else { return .waitForWorkers(actions) }
+            let snapshots = snapshotActions()
             planStep(now: now)
-            return .step(actions)
+            return .step(actions + snapshots)
         }
     }
 
@@ -132,6 +136,7 @@ extension CoordinatorStateMachine {
             training.stepRequests.removeSubrange(count...)
             training.stepStarted = now
             training.lastProbe = now
+            training.lastAccepted = 0
         }
     }
 

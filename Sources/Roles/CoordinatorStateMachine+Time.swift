@@ -28,6 +28,9 @@ extension CoordinatorStateMachine {
                 if now &- training.stepStarted >= settings.stepDeadline {
                     let seconds = Liveness.seconds(settings.stepDeadline)
                     for id in training.awaiting.keys.sorted() { losses.append((id, .missedDeadline(step: step, seconds: seconds))) }
+                } else if let deadline = probationDeadline(training), now >= deadline {
+                    let seconds = Liveness.seconds(deadline &- training.stepStarted)
+                    for id in training.awaiting.keys.sorted() { losses.append((id, .missedDeadline(step: step, seconds: seconds))) }
                 } else if now &- training.lastProbe >= Liveness.probeInterval, now &- training.stepStarted < Liveness.probeWindow {
                     // A slow step: a heartbeat to each worker still awaited finds a closed connection
                     // at once, rather than at the next second's heartbeat or the deadline.
@@ -56,6 +59,17 @@ extension CoordinatorStateMachine {
         case .finished:
             return []
         }
+    }
+
+    /// When the step stops waiting for the members it still awaits, if every one of them is on
+    /// probation (its key or host was lost before for silence, a missed deadline or a bad
+    /// answer: `backoffs`) and the others have answered: as long again as the others took, and at
+    /// least `Liveness.probationGrace`, rather than the full step deadline. A member that keeps
+    /// stalling costs the run that, not a deadline, each time its back-off lets it back.
+    func probationDeadline(_ training: Training) -> UInt64? {
+        guard training.lastAccepted > training.stepStarted,
+              training.awaiting.keys.allSatisfy({ id in member(id: id).map { backoffs[$0.identity] != nil } ?? false }) else { return nil }
+        return training.lastAccepted &+ max(Liveness.probationGrace, training.lastAccepted &- training.stepStarted)
     }
 
     private func isSilent(_ member: Member, now: UInt64) -> Bool {
@@ -106,10 +120,12 @@ extension CoordinatorStateMachine {
         var actions: [Action] = []
         var gone: [UInt32] = []
         for (id, reason) in losses where !gone.contains(id) {
+            let tookPart = members.contains { $0.id == id }
             guard let member = removeMember(id) else { continue }
             gone.append(id)
             balance.forget(member: id)
             actions.append(.lost(member, reason))
+            if tookPart { backOff(member, after: reason, now: now) }
         }
         guard phase == .training, !gone.isEmpty else {
             // Before training nothing has been shipped: the first shipments will carry the shards.
@@ -149,9 +165,26 @@ extension CoordinatorStateMachine {
         return actions + shipActions(shipments)
     }
 
+    /// A member that took part and was lost for silence, a missed deadline or a bad answer holds
+    /// the run up each time it comes back: its identity is told to try later, for longer each time
+    /// (`Liveness.rejoinBackoff`). One killed or leaving costs nothing and is not held to it.
+    private mutating func backOff(_ member: Member, after reason: LossReason, now: UInt64) {
+        switch reason {
+        case .silent, .missedDeadline, .impossibleAnswer, .failedVerification:
+            let losses = (backoffs[member.identity]?.losses ?? 0) + 1
+            backoffs[member.identity] = (losses, now &+ Liveness.rejoinBackoff(losses: losses))
+        case .connectionGone, .notReading, .reportedFailure, .left:
+            break
+        }
+    }
+
     private mutating func removeMember(_ id: UInt32) -> Member? {
         if awaiting[id] != nil { withTraining { _ = $0.awaiting.removeValue(forKey: id) } }
         lastHeard[id] = nil
+        unheard.remove(id)
+        // Its answers that went unchecked stay in the weights: nothing checks them once it is gone.
+        unverifiedSince[id] = nil
+        answersTaken[id] = nil
         if let index = joining.firstIndex(where: { $0.id == id }) { return joining.remove(at: index) }
         guard let index = members.firstIndex(where: { $0.id == id }) else { return nil }
         return members.remove(at: index)

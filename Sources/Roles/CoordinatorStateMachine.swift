@@ -23,17 +23,24 @@ public struct CoordinatorStateMachine {
         public let key: String?
         /// The BLAS kernels it computes on, as its hello said.
         public let blasCore: String
+        /// Where its connection comes from (the address over tcp, else what its hello says): what
+        /// a run without keys backs off and refuses, as a run with keys does the key.
+        public let origin: String
         /// The threads that compute its chunks, as its hello said: its weight in the shards' assignment.
         public let threads: Int
 
-        public init(id: UInt32, peer: Peer, host: String, key: String? = nil, blasCore: String = "", threads: Int = 1) {
+        public init(id: UInt32, peer: Peer, host: String, key: String? = nil, blasCore: String = "", threads: Int = 1, origin: String? = nil) {
             self.id = id
             self.threads = threads
             self.peer = peer
             self.host = host
             self.key = key
             self.blasCore = blasCore
+            self.origin = origin ?? host
         }
+
+        /// Whom back-offs and expulsions hold to account: the key, or without keys the origin.
+        public var identity: String { key ?? origin }
     }
 
     /// What the driver must do, in order.
@@ -59,6 +66,16 @@ public struct CoordinatorStateMachine {
         case shutdown(Member)
         /// Count and log a dropped message.
         case dropped(DropReason)
+        /// Keep the run's state as it stands after `step` steps: verification may roll back to it.
+        case keepSnapshot(step: UInt64)
+        /// The snapshot after `step` steps is no longer needed.
+        case dropSnapshot(step: UInt64)
+        /// This member's answer for `step` differed from the recomputation of its chunks: it is
+        /// expelled (the `lost` that follows) and its key, or host, refused for the rest of the run.
+        case verificationFailed(Member, step: UInt64)
+        /// The step in flight is abandoned: restore the state kept after `step` steps (the state
+        /// in hand when `step` is the one before the abandoned step) and train on from there.
+        case rollBack(toStep: UInt64)
         /// Shards moved to follow the members' measured speeds (see the ships): each member's
         /// shards now, and its measured samples per second.
         case rebalanced(shards: [UInt32: Int], samplesPerSecond: [UInt32: Double])
@@ -69,6 +86,9 @@ public struct CoordinatorStateMachine {
         /// The answer to this member's request `request` (an index into `stepRequests`).
         case accept(Member, request: Int)
         case drop(DropReason)
+        /// An answer no honest member can send: dropped, and its member lost (these actions:
+        /// the loss, and its samples shipped to the others, who are asked its chunks).
+        case reject(DropReason, [Action])
     }
 
     /// What the run is set up with.
@@ -97,6 +117,11 @@ public struct CoordinatorStateMachine {
         public var compute: ComputePrecision = .float32
         /// When the run ends before its last epoch (`RunCourse.scored(accuracy:)`); nil: never.
         public var stopping: StoppingRule?
+        /// The model's loss and classes, which bound the loss sum an answer can claim.
+        public var loss: Loss = .crossEntropy
+        public var classCount = 10
+        /// The fraction of answers recomputed and compared bit for bit (`--verify`); 0 for none.
+        public var verifyFraction = 0.0
         /// Move shards to follow the members' measured speeds (`--rebalance`, on by default).
         public var rebalance = true
 
@@ -145,6 +170,20 @@ public struct CoordinatorStateMachine {
     var lastOtherRunNotice: [Peer: UInt64] = [:]
     /// Losses found while sending; settled together by the next `tick`, never while samples move.
     var pendingLosses: [(id: UInt32, reason: LossReason)] = []
+    /// Joining members not heard from since their welcome: they take part only once they speak,
+    /// so a peer that says hello and nothing more never holds up a step.
+    var unheard: Set<UInt32> = []
+    /// Identities (`Member.identity`) lost for silence, a missed deadline or a bad answer: how
+    /// often, and until when their hellos are told to try later (`Liveness.rejoinBackoff`).
+    public internal(set) var backoffs: [String: (losses: Int, until: UInt64)] = [:]
+    /// Identities whose answers failed verification: refused for the rest of the run.
+    public internal(set) var expelled: Set<String> = []
+    /// Verification: answers taken from each member since it joined (its probation), the first
+    /// step each member's answer went unchecked, and the course at each step whose state the
+    /// driver keeps (`CoordinatorStateMachine+Verification.swift`).
+    var answersTaken: [UInt32: Int] = [:]
+    public internal(set) var unverifiedSince: [UInt32: UInt64] = [:]
+    public internal(set) var snapshotCourses: [UInt64: RunCourse] = [:]
 
     public init(settings: Settings) {
         self.settings = settings

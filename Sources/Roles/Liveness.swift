@@ -41,6 +41,26 @@ public enum Liveness {
         max(defaultCoordinatorSilence, stepDeadline) + lastHelloBackoff
     }
 
+    /// A key (or, without keys, a host) whose member was lost for silence, a missed deadline or an
+    /// impossible answer is refused this long after its first such loss, four times longer after
+    /// each further one, up to `longestRejoinBackoff`. A member that stalls a step costs the run one
+    /// step deadline each time it is admitted; backing off 20 s, then 80 s, ... keeps a member that
+    /// stalls again and again to at most 2 deadlines a minute (at the default 5 s, 83% of the steps'
+    /// time left to the others), while an honest worker lost once is back within 20 s.
+    public static let firstRejoinBackoff: UInt64 = 20_000_000_000
+    public static let longestRejoinBackoff: UInt64 = 3_600_000_000_000
+    public static func rejoinBackoff(losses: Int) -> UInt64 {
+        precondition(losses >= 1)
+        let factor = UInt64(1) << UInt64(2 * min(losses - 1, 10))
+        return min(firstRejoinBackoff.multipliedReportingOverflow(by: factor).partialValue, longestRejoinBackoff)
+    }
+    /// A member back after such a loss is on probation: once the others have answered a step, it
+    /// is waited for as long again as they took, and at least this long, not the step deadline.
+    public static let probationGrace: UInt64 = 1_000_000_000
+    /// The most workers welcomed and not yet taking part at once: more hellos are told to try later,
+    /// so a flood of hellos costs no more than this many welcomes until they are lost as silent.
+    public static let mostJoining = 16
+
     public static func nanoseconds(_ seconds: Double) -> UInt64 { UInt64(max(seconds, 0) * 1e9) }
     public static func seconds(_ nanoseconds: UInt64) -> Double { Double(nanoseconds) / 1e9 }
 }

@@ -16,6 +16,12 @@ public enum DropReason: Equatable, Sendable, CustomStringConvertible {
     case wrongSampleCount(worker: UInt32, got: Int, expected: Int)
     /// A fixed-point gradient sum beyond what its chunks can add up to.
     case gradientOutOfBound(worker: UInt32, magnitude: UInt64, bound: UInt64)
+    /// A sum packed wider than any value its chunks can add up to needs: a worker packs the fewest bytes.
+    case impossibleWidth(worker: UInt32, width: Int, widest: Int, chunks: Int)
+    /// More samples right than the answer has.
+    case impossibleCorrect(worker: UInt32, correct: Int, samples: Int)
+    /// A loss sum no float32 loss of that many samples, that many of them wrong, can give.
+    case impossibleLoss(worker: UInt32, lossSum: Double, samples: Int, correct: Int)
     /// Hellos that were refused count as dropped too.
     case refusedHello(RefuseReason)
 
@@ -32,6 +38,9 @@ public enum DropReason: Equatable, Sendable, CustomStringConvertible {
         case .gradientNotAwaited: "gradient_not_awaited"
         case .wrongSampleCount: "wrong_sample_count"
         case .gradientOutOfBound: "gradient_out_of_bound"
+        case .impossibleWidth: "impossible_width"
+        case .impossibleCorrect: "impossible_correct"
+        case .impossibleLoss: "impossible_loss"
         case .refusedHello(let reason): "refused_hello_\(reason.kind)"
         }
     }
@@ -48,7 +57,18 @@ public enum DropReason: Equatable, Sendable, CustomStringConvertible {
         case let .gradientNotAwaited(worker, step): "a gradient for step \(step) from worker \(worker), which this step does not wait for"
         case let .wrongSampleCount(worker, got, expected): "a gradient for \(got) samples from worker \(worker), whose step had \(expected)"
         case let .gradientOutOfBound(worker, magnitude, bound): "a gradient from worker \(worker) with a fixed-point value of magnitude \(magnitude), beyond its chunks' bound \(bound)"
+        case let .impossibleWidth(worker, width, widest, chunks): "a gradient from worker \(worker) packed \(width) bytes a value, where the sums of \(chunks) chunk\(chunks == 1 ? "" : "s") need at most \(widest)"
+        case let .impossibleCorrect(worker, correct, samples): "a gradient from worker \(worker) claiming \(correct) of \(samples) samples right"
+        case let .impossibleLoss(worker, lossSum, samples, correct): "a gradient from worker \(worker) with a loss sum of \(lossSum) for \(samples) samples (\(correct) right), which no float32 loss can give"
         case .refusedHello(let reason): "a hello refused: \(reason)"
+        }
+    }
+
+    /// Whether no honest member could have sent the message: its sender is lost, not just its message dropped.
+    public var isImpossibleAnswer: Bool {
+        switch self {
+        case .wrongSampleCount, .gradientOutOfBound, .impossibleWidth, .impossibleCorrect, .impossibleLoss: true
+        default: false
         }
     }
 }
@@ -67,6 +87,10 @@ public enum LossReason: Equatable, Sendable, CustomStringConvertible {
     case reportedFailure(String)
     /// It said goodbye.
     case left
+    /// It sent an answer no honest member can send (the drop says which).
+    case impossibleAnswer(DropReason)
+    /// Its answer for `step` differed from the coordinator's recomputation of the same chunks.
+    case failedVerification(step: UInt64)
 
     public var kind: String {
         switch self {
@@ -76,6 +100,8 @@ public enum LossReason: Equatable, Sendable, CustomStringConvertible {
         case .notReading: "not_reading"
         case .reportedFailure: "reported_failure"
         case .left: "left"
+        case .impossibleAnswer: "impossible_answer"
+        case .failedVerification: "failed_verification"
         }
     }
 
@@ -87,6 +113,8 @@ public enum LossReason: Equatable, Sendable, CustomStringConvertible {
         case .notReading: "it stopped reading: its send queue is full"
         case .reportedFailure(let reason): "it reported a failure the coordinator does not share: \(reason)"
         case .left: "left cleanly"
+        case .impossibleAnswer(let drop): "it sent \(drop)"
+        case .failedVerification(let step): "its answer for step \(step) differs from the coordinator's recomputation of the same chunks"
         }
     }
 }
@@ -103,6 +131,7 @@ extension RefuseReason {
         case .duplicateID: "duplicate_id"
         case .otherRun: "other_run"
         case .runFinished: "run_finished"
+        case .tryLater: "try_later"
         }
     }
 }

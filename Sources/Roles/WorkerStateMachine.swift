@@ -127,6 +127,9 @@ public struct WorkerStateMachine {
         state = .joined(runID: runID)
         backoff = Liveness.firstHelloBackoff
         lastHeard = now
+        // A heartbeat at the next tick: the coordinator takes a joining worker into steps once it
+        // has heard from it after its welcome.
+        lastSent = now &- Liveness.heartbeatInterval
         return true
     }
 
@@ -141,6 +144,9 @@ public struct WorkerStateMachine {
                 workerID = 0
                 nextHello = now
             }
+            return []
+        case .tryLater:
+            // Backing off after a loss, or too many joining at once: keep asking, with backoff.
             return []
         case .otherRun:
             // A new coordinator answers at the endpoint: rejoin it now rather than after the silence timeout.

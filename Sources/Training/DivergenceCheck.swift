@@ -45,6 +45,16 @@ public struct DivergenceCheck: Sendable {
     }
 
     /// Takes the test accuracy after a whole epoch; a verdict when it is at chance.
+    /// Whether `stepFinished` would stop the run on this step, without recording it (and without
+    /// allocating): a coordinator that verifies answers first recomputes a step that looks diverged.
+    public func wouldStop(lossSum: Double, samples: Int) -> Bool {
+        guard lossSum.isFinite else { return true }
+        guard samples > 0, let startLoss, recent.count >= Self.window - 1 else { return false }
+        let kept = recent.suffix(Self.window - 1)
+        let recentLoss = (kept.reduce(0) { $0 + $1.lossSum } + lossSum) / Double(kept.reduce(0) { $0 + $1.samples } + samples)
+        return recentLoss > Self.lossFactor * startLoss
+    }
+
     public func epochFinished(testAccuracy: Double, testSamples: Int, classCount: Int) -> Verdict? {
         guard classCount > 1, testSamples >= Self.minimumTestSamples else { return nil }
         return testAccuracy <= Self.chanceFactor / Double(classCount)

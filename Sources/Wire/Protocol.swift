@@ -188,6 +188,9 @@ public enum RefuseReason: UInt16, CaseIterable, Sendable, CustomStringConvertibl
     case otherKernels = 7
     /// The run computes in bf16 and the worker cannot (no native bf16 on its CPU, or an older dptrain).
     case noBF16 = 8
+    /// Not now: this worker's key (or host, without keys) was lost for silence or bad answers and
+    /// is backing off, or too many workers are joining at once. Say hello again later.
+    case tryLater = 9
 
     public var description: String {
         switch self {
@@ -199,6 +202,7 @@ public enum RefuseReason: UInt16, CaseIterable, Sendable, CustomStringConvertibl
         case .duplicateID: "duplicate worker id"
         case .otherKernels: "other BLAS kernels"
         case .noBF16: "cannot compute in bf16"
+        case .tryLater: "try again later"
         }
     }
 }

@@ -96,3 +96,14 @@ public struct WireFloats: RandomAccessCollection {
         }
     }
 }
+
+extension WirePrecision {
+    /// `values` as a receiver of them in this precision computes on: through the wire's format
+    /// and back (a bf16 run's workers compute on weights rounded to bf16). `scratch` holds the
+    /// encoded bytes, `count * bytesPerValue` of them.
+    public func roundTrip(_ values: UnsafeBufferPointer<Float>, scratch: UnsafeMutableRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) {
+        let encoded = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<(values.count * bytesPerValue)])
+        encode(values, into: encoded)
+        WireFloats(UnsafeRawBufferPointer(encoded), precision: self).copy(into: out)
+    }
+}

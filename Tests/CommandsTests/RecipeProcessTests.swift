@@ -18,9 +18,13 @@ final class RecipeProcessTests: ProcessTestCase {
         let expected = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/train.safetensors"))
         XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: "\(folder)/plain.safetensors")), expected, "the recipe flags changed nothing")
         XCTAssertGreaterThan(try XCTUnwrap(accuracy(output("train")), output("train")), 0.9)
-        let launch = try start("launch", ["launch", "--workers", "3", "--threads", "2"] + flags + ["--save", "\(folder)/launch.safetensors"])
+        // Every answer recomputed by the coordinator: its draws must be the workers' too.
+        let launch = try start("launch", ["launch", "--workers", "3", "--threads", "2", "--verify", "1"] + flags
+                               + ["--save", "\(folder)/launch.safetensors", "--metrics", "\(folder)/launch.jsonl"])
         wait(launch)
         XCTAssertEqual(launch.terminationStatus, 0, errors("launch"))
+        XCTAssertEqual(try metrics("\(folder)/launch.jsonl").filter { $0["event"] as? String == "verification_failed" }.count, 0,
+                       "an honest worker's augmented answer was taken for a lie")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(folder)/launch.safetensors")), expected,
                        "launch --workers 3 --threads 2 trained another model than train")
     }

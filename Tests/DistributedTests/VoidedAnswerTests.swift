@@ -79,9 +79,12 @@ struct AnswerThenLeave {
     func answerFirstStepThenLeave() throws -> Bool {
         guard let first = try member.joinAndAwaitFirstStep(host: "leaver", offersSharedMemory: false) else { return false }
         let parameterCount = first.welcome.parameterCount
-        let sums = [Int64](repeating: 1 << 40, count: parameterCount)
+        // 2^40 in each value, packed in 6 bytes as a worker packs its sums (the fewest that hold them:
+        // a wider packing than a chunk's sums can need is refused as impossible).
+        let width = 6
+        let sums = (0..<parameterCount).flatMap { _ in withUnsafeBytes(of: Int64(1 << 40).littleEndian) { Array($0.prefix(width)) } }
         try member.encoder.gradient(runID: first.runID, step: first.step, sampleCount: first.samples, lossSum: Double(first.samples),
-                                    computeNanoseconds: 1, parameterCount: parameterCount)
+                                    computeNanoseconds: 1, parameterCount: parameterCount, valueBytes: width)
         try sums.withUnsafeBytes { bulk in _ = try member.encoder.withFrames(bulk: bulk) { try member.socket.send($0, $1, $2) } }
         // The coordinator adds the answer into its total as it arrives, before it reads this goodbye.
         member.encoder.signal(.goodbye, runID: first.runID)

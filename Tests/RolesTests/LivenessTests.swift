@@ -41,7 +41,7 @@ final class CoordinatorLivenessTests: XCTestCase {
         var m = training(workers: 3)
         m.planStep(now: 0)
         // Six shards of chunks 2, 2, 2, 2, 1, 1: worker 2 holds shards 2 and 3.
-        _ = m.receiveGradient(step: 1, sampleCount: 4, largestMagnitude: 0, from: [2], now: 100 * ms)
+        _ = m.receiveGradient(step: 1, answer(4, magnitude: 0), from: [2], now: 100 * ms)
         // Worker 2 answered; 1 and 3 keep sending heartbeats, but the step waits for their gradients.
         _ = m.receiveHeartbeat(from: [1], now: 1900 * ms)
         _ = m.receiveHeartbeat(from: [3], now: 1900 * ms)
@@ -53,7 +53,7 @@ final class CoordinatorLivenessTests: XCTestCase {
         // Their chunks in flight are asked of worker 2, which now holds every shard: the step trains the same samples.
         XCTAssertEqual(m.awaiting, [2: 1])
         XCTAssertEqual(m.stepRequests.last?.shards, [0, 1, 4, 5])
-        guard case .accept = m.receiveGradient(step: 1, sampleCount: 6, largestMagnitude: 0, from: [2], now: 2100 * ms) else { return XCTFail() }
+        guard case .accept = m.receiveGradient(step: 1, answer(6, magnitude: 0), from: [2], now: 2100 * ms) else { return XCTFail() }
         XCTAssertTrue(m.isStepComplete)
         m.completeStep()
         XCTAssertNil(m.assignment!.problem(sampleCount: 60))
@@ -63,7 +63,7 @@ final class CoordinatorLivenessTests: XCTestCase {
         var m = training()
         _ = m.tick(now: 0)
         m.planStep(now: 0)
-        _ = m.receiveGradient(step: 1, sampleCount: 6, largestMagnitude: 0, from: [1], now: 1 * ms)
+        _ = m.receiveGradient(step: 1, answer(6, magnitude: 0), from: [1], now: 1 * ms)
         XCTAssertEqual(m.tick(now: 24 * ms), [])
         XCTAssertEqual(m.tick(now: 25 * ms), [.heartbeat(m.members[1])])
         XCTAssertEqual(m.tick(now: 40 * ms), [])

@@ -34,7 +34,7 @@ final class SpeedBalanceTests: XCTestCase {
                 for case let .rebalanced(shards, _) in actions { moves.append(shards) }
                 for request in m.stepRequests {
                     let samples = request.indices.count
-                    let decision = m.receiveGradient(step: m.step, sampleCount: samples, largestMagnitude: 0, from: request.member.peer, now: now,
+                    let decision = m.receiveGradient(step: m.step, answer(samples, magnitude: 0), from: request.member.peer, now: now,
                                                      computeNanoseconds: UInt64(samples) * costs[request.member.id]!)
                     guard case .accept = decision else { XCTFail("\(decision)"); return moves }
                 }
@@ -92,6 +92,7 @@ final class SpeedBalanceTests: XCTestCase {
         XCTAssertNil(m.balance.nanosecondsPerSample[2])
         XCTAssertNotNil(m.balance.nanosecondsPerSample[1])
         _ = m.receiveHello(Hello(host: "c", threads: 2), from: [3], now: now)
+        _ = m.receiveHeartbeat(from: [3], now: now)   // a joiner takes part once it has spoken after its welcome
         _ = train(&m, steps: 1, costs: [1: 1000, 3: 500], now: &now)
         // Worker 1 weighs 1000 samples/ms on one thread; the newcomer 2 x 1000: a third and two thirds.
         XCTAssertEqual(m.assignment!.holders.map(\.weight), [1000, 2000])
