@@ -3,7 +3,8 @@
 # then 2 epochs (batch 512) with a malloc counter preloaded, and prints the
 # difference per step for each process. The step loop should allocate next to
 # nothing; what remains is mostly libzmq's message buffers.
-# THREADS (default 1) is the worker's --threads.
+# THREADS (default 1) is the worker's --threads; FLAGS are added to the coordinator's training
+# flags (FLAGS="--augment elastic --dropout 0.2" counts the recipe's per-sample draws too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product dptrain >/dev/null 2>&1
@@ -13,7 +14,7 @@ bin=$PWD/.build/release/dptrain
 for epochs in 1 2; do
   endpoint=ipc://$dir/$epochs.sock
   LD_PRELOAD=$dir/count.so "$bin" worker --connect "$endpoint" --threads "${THREADS:-1}" 2>"$dir/worker$epochs" &
-  LD_PRELOAD=$dir/count.so "$bin" coordinator --bind "$endpoint" --workers 1 --batch 512 --epochs "$epochs" 2>"$dir/coordinator$epochs" >/dev/null
+  LD_PRELOAD=$dir/count.so "$bin" coordinator --bind "$endpoint" --workers 1 --batch 512 --epochs "$epochs" ${FLAGS:-} 2>"$dir/coordinator$epochs" >/dev/null
   wait
 done
 count() { grep -o 'mallocs [0-9]*' "$1" | cut -d' ' -f2; }

@@ -61,6 +61,35 @@ public final class ProgressDisplay: TrainingObserver {
         write(Self.line(report) + "\n")
     }
 
+    /// An early end of the run gets its line, after the epoch's that decided it.
+    public func event(_ name: String, _ fields: [(String, JSONValue)]) {
+        guard let line = Self.earlyEndLine(name, fields) else { return }
+        write(line + "\n")
+    }
+
+    /// "target reached: accuracy 0.9812 after epoch 2, 3.1s of training and 120,000 samples", or
+    /// the patience's "stopped early", from the event's fields; nil for any other event.
+    static func earlyEndLine(_ name: String, _ fields: [(String, JSONValue)]) -> String? {
+        func number(_ key: String) -> Double? {
+            switch fields.first(where: { $0.0 == key })?.1 {
+            case .int(let value): return Double(value)
+            case .double(let value): return value
+            default: return nil
+            }
+        }
+        guard let epoch = number("epoch"), let seconds = number("seconds"), let samples = number("samples") else { return nil }
+        let trained = String(format: "%.1fs of training and %@ samples", seconds, grouped(samples))
+        switch name {
+        case "target_reached":
+            return String(format: "target reached: accuracy %.4f after epoch %d, ", number("accuracy") ?? .nan, Int(epoch)) + trained
+        case "stopped_early":
+            return String(format: "stopped early after epoch %d: no better accuracy since epoch %d's %.4f; ", Int(epoch),
+                          Int(number("best_epoch") ?? 0), number("best_accuracy") ?? .nan) + trained
+        default:
+            return nil
+        }
+    }
+
     /// The bar for a terminal `columns` wide, at most `columns - 1` characters: a line that
     /// fills the last column wraps on some terminals. What matters least goes first when
     /// it does not fit: the sample counts, the rate, the time left, then the loss. The time left

@@ -16,6 +16,14 @@ enum RunSettings {
             ("weight-decay", config.optimizer.weightDecay.description), ("init", config.initialization.rawValue),
             ("no-bias", String(!config.model.useBias)), ("seed", String(config.seed)),
         ]
+        // The recipe's flags, only where given: a run file without them is the run it always was.
+        if let dropout = config.model.dropout { settings.append(("dropout", dropout.description)) }
+        if let augment = config.augment { settings.append(("augment", augment.rawValue)) }
+        if let clipNorm = config.clipNorm { settings.append(("clip-norm", clipNorm.description)) }
+        if let smoothing = config.model.labelSmoothing { settings.append(("label-smoothing", smoothing.description)) }
+        if let warmup = config.warmup { settings.append(("warmup", warmup.argument)) }
+        if let target = config.stopping?.targetAccuracy { settings.append(("target-accuracy", target.description)) }
+        if let patience = config.stopping?.patience { settings.append(("patience", String(patience))) }
         // How the data is normalised and split changes the weights as much as a training flag does.
         if let mode = splits?.normalize { settings.append(("normalize", mode.rawValue)) }
         if let fraction = splits?.testFraction { settings.append(("test-fraction", fraction.description)) }

@@ -36,8 +36,32 @@ public struct TrainingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Base learning rate (default 0.1 for momentum and sgd, 0.001 for adam; 0.5 with --preset seed).")
     public var lr: Float?
 
-    @Option(help: "Learning-rate schedule: constant, or cosine decay to zero over the run (default cosine; constant with --preset seed).")
+    @Option(help: "Learning-rate schedule: constant; cosine or linear decay to zero over the run; or one-cycle (up from lr/25 over the first 30% of the run, then down along a cosine, as PyTorch's OneCycleLR) (default cosine; constant with --preset seed).")
     public var schedule: LearningRateSchedule?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Raise the learning rate linearly from near zero to the schedule's over the run's first steps: a number of steps (500) or of epochs (1epoch, 0.5epochs) (default none).", valueName: "steps|Nepochs"))
+    public var warmup: String?
+
+    @Option(name: .customLong("lr-scaling"), help: ArgumentHelp("Scale --lr with the global --batch over a batch of \(LearningRateScaling.referenceBatch): linear (lr x batch/\(LearningRateScaling.referenceBatch)) or sqrt (lr x sqrt(batch/\(LearningRateScaling.referenceBatch))) (default none).", valueName: "rule"))
+    public var lrScaling: LearningRateScaling?
+
+    @Option(name: .customLong("clip-norm"), parsing: .unconditional, help: ArgumentHelp("Scale a step's mean gradient down to this global L2 norm when it is longer, as torch.nn.utils.clip_grad_norm_ (default: no clipping).", valueName: "norm"))
+    public var clipNorm: Float?
+
+    @Option(name: .customLong("label-smoothing"), parsing: .unconditional, help: ArgumentHelp("Put this share of each training sample's cross-entropy target evenly on every class, the rest on its label, such as 0.1 (default 0).", valueName: "share"))
+    public var labelSmoothing: Float?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Drop each hidden unit of each training sample with this probability, scaling the rest up to match, such as 0.2 (ReLU only) (default 0).", valueName: "p"))
+    public var dropout: Float?
+
+    @Option(help: ArgumentHelp("Distort each training image afresh each epoch: shift (up to 2 pixels), affine (rotation, scaling, shift) or elastic (Simard 2003), drawn from the seed, the epoch and the sample, so the weights stay the same for any workers (default none).", valueName: "kind"))
+    public var augment: AugmentationKind?
+
+    @Option(name: .customLong("target-accuracy"), parsing: .unconditional, help: ArgumentHelp("Stop once an epoch's accuracy (on the validation split, or the test set without one) reaches this fraction, such as 0.98 (default: train every epoch).", valueName: "fraction"))
+    public var targetAccuracy: Double?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stop once this many epochs in a row bring no better accuracy (on the validation split, or the test set without one) (default: train every epoch).", valueName: "epochs"))
+    public var patience: Int?
 
     @Option(parsing: .unconditional, help: "Momentum for --optimizer momentum, beta1 for adam (default 0.9).")
     public var momentum: Float?
@@ -88,7 +112,14 @@ public struct TrainingOptions: ParsableArguments {
             config.optimizer.learningRate = TrainingConfig.defaultLearningRate(optimizer)
         }
         if let lr { config.optimizer.learningRate = lr }
+        if let lrScaling { config.optimizer.learningRate *= lrScaling.factor(batch: config.batchSize) }
         if let schedule { config.optimizer.schedule = schedule }
+        if let clipNorm { config.clipNorm = clipNorm }
+        if let augment { config.augment = augment }
+        if let dropout { config.model.dropout = dropout == 0 ? nil : dropout }
+        if let labelSmoothing { config.model.labelSmoothing = labelSmoothing == 0 ? nil : labelSmoothing }
+        if let warmup { config.warmup = Warmup(argument: warmup) ?? .steps(-1) }
+        if targetAccuracy != nil || patience != nil { config.stopping = StoppingRule(targetAccuracy: targetAccuracy, patience: patience) }
         if let momentum { config.optimizer.momentum = momentum }
         if let weightDecay { config.optimizer.weightDecay = weightDecay }
         if let seed { config.seed = seed }
@@ -119,6 +150,9 @@ public struct TrainingOptions: ParsableArguments {
         if let hidden, let widths = hiddenWidths, widths.contains(where: { $0 < 1 }) {
             throw ValidationError("--hidden '\(hidden)' must be comma-separated layer widths of at least 1, such as 128 or 512,256")
         }
+        if let warmup, Warmup(argument: warmup) == nil {
+            throw ValidationError("--warmup '\(warmup)' must be a number of steps (500) or of epochs (1epoch, 0.5epochs)")
+        }
         if compute == .bf16, let problem = BF16Support.currentProblem { throw ValidationError(problem) }
         // Check everything else against a stand-in for the data's shape; the data cannot change these verdicts.
         if let problem = config(inputSize: 784, classCount: 10).problems.first {
@@ -130,6 +164,8 @@ public struct TrainingOptions: ParsableArguments {
 extension Activation: ExpressibleByArgument {}
 extension ComputePrecision: ExpressibleByArgument {}
 extension LearningRateSchedule: ExpressibleByArgument {}
+extension LearningRateScaling: ExpressibleByArgument {}
+extension AugmentationKind: ExpressibleByArgument {}
 extension Loss: ExpressibleByArgument {}
 extension OptimizerConfig.Kind: ExpressibleByArgument {}
 extension Initialization: ExpressibleByArgument {}

@@ -12,7 +12,7 @@ extension Coordinator {
     /// returns its summed score, with where its time went in `stepTimings`, or nil when every member was lost
     /// during it (the same chunks are trained at the next step).
     func runStep() throws -> BatchScore? {
-        let learningRate = account.learningRate(config.optimizer)
+        let learningRate = account.learningRate(config)
         stepTimings = StepTimings()
         stepTimings.steps = 1
         firstGradientArrival = nil
@@ -125,6 +125,7 @@ extension Coordinator {
             throw TrainingError.lossNotFinite(epoch: machine.course.currentEpoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
         }
         if score.samples > 0 {
+            if let maxNorm = config.clipNorm { reducer.clip(sampleCount: score.samples, maxNorm: maxNorm) }
             parameters.withUnsafeMutableBufferPointer { p in
                 reducer.gradientSum.withUnsafeBufferPointer { g in
                     optimizer.step(parameters: p, gradientSum: g, sampleCount: score.samples, learningRate: learningRate)
@@ -144,6 +145,8 @@ extension Coordinator {
         guard let assignment = machine.assignment else { return nil }
         let chunks = ChunkedGradient(spec: config.model, largestChunk: assignment.plan.largestChunk, format: assignment.plan.fixedPointFormat(for: options.wirePrecision),
                                      compute: config.computePrecision)
+        chunks.augmentation = config.augmentation(epoch: machine.course.currentEpoch)
+        chunks.dropout = config.dropout(epoch: machine.course.currentEpoch)
         for request in machine.stepRequests where request.member.id == member.id && request.state == .pending {
             for shard in request.shards {
                 let globals = assignment.chunkSamples(shard: shard, step: machine.course.stepsDone)

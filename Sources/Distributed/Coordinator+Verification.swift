@@ -71,6 +71,10 @@ extension Coordinator {
         }
         let chunks = verifier.chunks!
         chunks.reset()
+        // The epoch's draws, as the workers make them (`--augment`, `--dropout`).
+        let epoch = machine.course.currentEpoch
+        if chunks.augmentation?.epoch != epoch { chunks.augmentation = config.augmentation(epoch: epoch) }
+        if chunks.dropout?.epoch != epoch { chunks.dropout = config.dropout(epoch: epoch) }
         var score = BatchScore()
         let computed = withWeightsAsWorkersHaveThem { weights -> Bool in
             for shard in request.shards {

@@ -163,6 +163,7 @@ public final class Coordinator {
             sampleCount: sampleCount, batchSize: config.batchSize, shardCount: config.shardCount, seed: config.seed,
             epochs: config.epochs, restarted: options.resume, blasCore: BLAS.coreName)
         settings.compute = config.computePrecision
+        settings.stopping = config.stopping
         settings.loss = config.model.loss
         settings.classCount = config.model.classCount
         settings.verifyFraction = options.verify
@@ -272,7 +273,7 @@ public final class Coordinator {
 
     /// Trains the step the machine planned, and records, logs and checkpoints it.
     private func trainPlannedStep() throws {
-        let learningRate = account.learningRate(config.optimizer)
+        let learningRate = account.learningRate(config)
         let epoch = machine.course.epoch
         guard let score = try runStep() else { return }
         if let verdict = divergence.stepFinished(lossSum: score.lossSum, samples: score.samples) {
@@ -334,6 +335,10 @@ public final class Coordinator {
         report.workerFigures = epochWorkers
         epochWorkers = WorkerFigures()
         observer?.epochFinished(report)
+        if let end = machine.epochScored(accuracy: scored.accuracy) {
+            let event = account.event(for: end)
+            observer?.event(event.name, event.fields)
+        }
         if options.checkpointEvery == nil || machine.course.isFinished { try writeCheckpoint() }
         return report
     }

@@ -35,6 +35,11 @@ struct StepReducer {
         exactSum = [Int64](repeating: 0, count: parameterCount)
     }
 
+    /// Clips the total as `--clip-norm` asks (`clipByGlobalNorm`), after `finish`.
+    mutating func clip(sampleCount: Int, maxNorm: Float) {
+        gradientSum.withUnsafeMutableBufferPointer { _ = clipByGlobalNorm($0, sampleCount: sampleCount, maxNorm: maxNorm) }
+    }
+
     /// Threads for large totals, until `stop`.
     mutating func start(team: ParameterTeam) { self.team = team }
     func stop() { team.stop() }

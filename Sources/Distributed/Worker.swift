@@ -409,6 +409,8 @@ public final class Worker {
     private func addChunks(of step: StepView, shard: LabeledImages, parameters: UnsafePointer<Float>) -> BatchScore? {
         guard let chunks, step.chunkSizes.count <= chunkSizes.count, step.indices.count <= chunkIndices.count else { return nil }
         chunks.reset()
+        if chunks.augmentation?.epoch != Int(step.epoch) { chunks.augmentation = configuration?.training.augmentation(epoch: Int(step.epoch)) }
+        if chunks.dropout?.epoch != Int(step.epoch) { chunks.dropout = configuration?.training.dropout(epoch: Int(step.epoch)) }
         for (index, size) in step.chunkSizes.enumerated() { chunkSizes[index] = Int(size) }
         for (row, index) in step.indices.enumerated() { chunkIndices[row] = Int32(index) }
         return chunkIndices.withUnsafeBufferPointer { rows in

@@ -126,7 +126,7 @@ public final class BF16Workspace {
             sigmoidForward(output, count: rows * classes)
         }
         let score = scoreOutput(spec.loss, output: output, labels: labels, rows: rows, classes: classes,
-                                outputGradient: outputGradient)
+                                outputGradient: outputGradient, smoothing: spec.labelSmoothing ?? 0)
         // dZ of the last layer as bfloat16, zero past the chunk's rows; its bias gradient in float32.
         dptrain_float_to_bf16(outputGradient, rows * classes, delta)
         (delta + rows * classes).update(repeating: 0, count: (capacity - rows) * classes)

@@ -25,8 +25,13 @@ public struct BatchScore: Equatable, Sendable {
 
 /// Scores the output O (rows, classes) against the labels and, when `outputGradient`
 /// is given, writes dLoss/dZ of the output layer (rows, classes) there, for the summed loss.
+/// With `smoothing` s (cross-entropy only) the target is (1 - s) onehot(label) + s / C, the loss
+/// its cross-entropy and dZ = P - target.
 func scoreOutput(_ loss: Loss, output: UnsafePointer<Float>, labels: UnsafePointer<UInt8>,
-                 rows: Int, classes: Int, outputGradient: UnsafeMutablePointer<Float>?) -> BatchScore {
+                 rows: Int, classes: Int, outputGradient: UnsafeMutablePointer<Float>?, smoothing: Float = 0) -> BatchScore {
+    if smoothing > 0 && loss == .crossEntropy {
+        return scoreSmoothed(output: output, labels: labels, rows: rows, classes: classes, outputGradient: outputGradient, smoothing: smoothing)
+    }
     var score = BatchScore(samples: rows)
     for r in 0..<rows {
         let o = output + r * classes
@@ -56,6 +61,29 @@ func scoreOutput(_ loss: Loss, output: UnsafePointer<Float>, labels: UnsafePoint
             }
             score.lossSum += Double(0.5 * sum)
         }
+    }
+    return score
+}
+
+/// `scoreOutput` for softmax and cross-entropy against the smoothed target.
+private func scoreSmoothed(output: UnsafePointer<Float>, labels: UnsafePointer<UInt8>, rows: Int, classes: Int,
+                           outputGradient: UnsafeMutablePointer<Float>?, smoothing: Float) -> BatchScore {
+    var score = BatchScore(samples: rows)
+    let spread = smoothing / Float(classes), onLabel = 1 - smoothing
+    for r in 0..<rows {
+        let o = output + r * classes
+        let label = Int(labels[r])
+        var best = 0
+        for c in 1..<classes where o[c] > o[best] { best = c }
+        if best == label { score.correct += 1 }
+        var loss: Double = 0
+        for c in 0..<classes {
+            let p = o[c]
+            let target = spread + (c == label ? onLabel : 0)
+            loss -= Double(target) * Double(logf(p.isNaN ? p : max(p, .leastNormalMagnitude)))
+            outputGradient?[r * classes + c] = p - target
+        }
+        score.lossSum += loss
     }
     return score
 }

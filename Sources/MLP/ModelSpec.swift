@@ -14,6 +14,13 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     /// The loss fixes the output activation: softmax for cross-entropy, sigmoid for squared error.
     public var loss: Loss
     public var useBias: Bool
+    /// Training only (`--label-smoothing`): the cross-entropy's target puts this share of the
+    /// sample evenly over every class and the rest on its label (Szegedy et al. 2016), which
+    /// keeps the logits from growing without bound. Nil or 0: the one-hot target. Evaluation
+    /// scores the plain loss.
+    public var labelSmoothing: Float?
+    /// Training only (`--dropout`): the probability a hidden unit of a sample is dropped (`DropoutMasks`). Nil or 0: none.
+    public var dropout: Float?
 
     public init(layerSizes: [Int], hiddenActivation: Activation = .relu,
                 loss: Loss = .crossEntropy, useBias: Bool = true) {
@@ -46,6 +53,14 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         }
         if classCount == 1 && loss == .crossEntropy {
             found.append("cross-entropy needs at least two classes")
+        }
+        if let dropout {
+            if !(0..<1).contains(dropout) { found.append("--dropout must be in [0, 1) (got \(dropout))") }
+            else if dropout > 0 && hiddenActivation != .relu { found.append("--dropout needs --activation relu") }
+        }
+        if let labelSmoothing {
+            if !(0..<1).contains(labelSmoothing) { found.append("--label-smoothing must be in [0, 1) (got \(labelSmoothing))") }
+            else if loss != .crossEntropy && labelSmoothing > 0 { found.append("--label-smoothing needs --loss cross-entropy") }
         }
         return found
     }

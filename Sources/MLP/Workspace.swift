@@ -20,6 +20,10 @@ public final class Workspace {
     private var delta: UnsafeMutablePointer<Float>
     private var deltaBelow: UnsafeMutablePointer<Float>
 
+    /// Training only: the masks `gradient` drops hidden units by (`ModelSpec.dropout`), which
+    /// its caller draws for each batch; nil for none. Evaluation (`forward`, `score`) drops nothing.
+    public var dropout: DropoutMasks?
+
     public init(spec: ModelSpec, capacity: Int) {
         precondition(spec.problems.isEmpty && capacity > 0)
         self.spec = spec
@@ -49,7 +53,7 @@ public final class Workspace {
     public var output: UnsafePointer<Float> { UnsafePointer(activations[activations.count - 1]) }
 
     /// Runs the batch of `rows` samples in `input` through the model.
-    public func forward(parameters: UnsafePointer<Float>, rows: Int) {
+    public func forward(parameters: UnsafePointer<Float>, rows: Int, dropping: Bool = false) {
         precondition(rows > 0 && rows <= capacity)
         for (l, layer) in layout.layers.enumerated() {
             let below = l == 0 ? UnsafePointer(input) : UnsafePointer(activations[l - 1])
@@ -58,6 +62,7 @@ public final class Workspace {
             let count = rows * layer.fanOut
             if l < layout.layers.count - 1 {
                 activationForward(spec.hiddenActivation, out, count: count)
+                if dropping, let dropout { dropout.apply(layer: l, to: out, rows: rows) }
             } else if spec.loss == .crossEntropy {
                 softmaxForward(out, rows: rows, columns: layer.fanOut)
             } else {
@@ -76,15 +81,16 @@ public final class Workspace {
     /// gradient of the summed loss, and returns the batch's score.
     public func gradient(parameters: UnsafePointer<Float>, labels: UnsafePointer<UInt8>, rows: Int,
                          into gradient: UnsafeMutablePointer<Float>) -> BatchScore {
-        forward(parameters: parameters, rows: rows)
+        forward(parameters: parameters, rows: rows, dropping: true)
         let score = scoreOutput(spec.loss, output: output, labels: labels, rows: rows,
-                                classes: spec.classCount, outputGradient: delta)
+                                classes: spec.classCount, outputGradient: delta, smoothing: spec.labelSmoothing ?? 0)
         for l in stride(from: layout.layers.count - 1, through: 0, by: -1) {
             let layer = layout.layers[l]
             let below = l == 0 ? UnsafePointer(input) : UnsafePointer(activations[l - 1])
             linearBackward(layer, parameters: parameters, input: below, outputGradient: delta,
                            gradient: gradient, inputGradient: l > 0 ? deltaBelow : nil, rows: rows)
             if l > 0 {
+                if let dropout { dropout.apply(layer: l - 1, to: deltaBelow, rows: rows) }
                 activationBackward(spec.hiddenActivation, output: below, gradient: deltaBelow,
                                    count: rows * layer.fanIn)
                 swap(&delta, &deltaBelow)

@@ -11,7 +11,7 @@ public struct RunCourse: Codable, Equatable, Sendable {
         case trainStep(stepInEpoch: Int)
         /// Every step of this epoch is trained: score it, report it, checkpoint it.
         case closeEpoch(Int)
-        /// The last epoch is closed.
+        /// The last epoch is closed, or an earlier one ended the run (`earlyEnd`).
         case endOfRun
     }
 
@@ -23,21 +23,33 @@ public struct RunCourse: Codable, Equatable, Sendable {
     public private(set) var stepsDone = 0
     /// `epoch` has begun and is not closed yet.
     public private(set) var epochOpen = false
+    /// When the run may end before its last epoch; nil: it never does.
+    public var stopping: StoppingRule?
+    /// The best scored accuracy so far and its epoch, for `stopping`'s patience.
+    public private(set) var best: BestEpoch?
+    /// Why the run ended before its last epoch, once a scored epoch ended it.
+    public private(set) var earlyEnd: EarlyEnd?
 
-    public init(epochs: Int, stepsPerEpoch: Int) {
+    public struct BestEpoch: Codable, Equatable, Sendable {
+        public var epoch: Int
+        public var accuracy: Double
+    }
+
+    public init(epochs: Int, stepsPerEpoch: Int, stopping: StoppingRule? = nil) {
         precondition(epochs >= 1 && stepsPerEpoch >= 1)
         self.epochs = epochs
         self.stepsPerEpoch = stepsPerEpoch
+        self.stopping = stopping
     }
 
     /// The course of `config`'s run over `sampleCount` training samples.
     public init(_ config: TrainingConfig, sampleCount: Int) {
-        self.init(epochs: config.epochs, stepsPerEpoch: config.stepsPerEpoch(sampleCount: sampleCount))
+        self.init(epochs: config.epochs, stepsPerEpoch: config.stepsPerEpoch(sampleCount: sampleCount), stopping: config.stopping)
     }
 
     public var next: Next {
         if epochOpen { return stepsDone < stepsPerEpoch ? .trainStep(stepInEpoch: stepsDone) : .closeEpoch(epoch) }
-        return epoch < epochs ? .beginEpoch(epoch + 1) : .endOfRun
+        return epoch < epochs && earlyEnd == nil ? .beginEpoch(epoch + 1) : .endOfRun
     }
 
     public var isFinished: Bool { next == .endOfRun }
@@ -60,6 +72,22 @@ public struct RunCourse: Codable, Equatable, Sendable {
     public mutating func closeEpoch() {
         guard case .closeEpoch = next else { preconditionFailure("the epoch is not through: \(self)") }
         epochOpen = false
+    }
+
+    /// The closed epoch scored `accuracy` (on the validation set, or the test set when there is
+    /// none): the run ends here when it reached the target, or when the last `patience` epochs
+    /// brought nothing better than the best before them. Returns why, when it ends here.
+    @discardableResult
+    public mutating func scored(accuracy: Double) -> EarlyEnd? {
+        precondition(!epochOpen && epoch >= 1, "only a closed epoch is scored: \(self)")
+        if best.map({ accuracy > $0.accuracy }) ?? true { best = BestEpoch(epoch: epoch, accuracy: accuracy) }
+        guard earlyEnd == nil, let stopping else { return nil }
+        if let target = stopping.targetAccuracy, accuracy >= target {
+            earlyEnd = .targetReached(epoch: epoch, accuracy: accuracy)
+        } else if let patience = stopping.patience, let best, epoch - best.epoch >= patience {
+            earlyEnd = .noImprovement(epoch: epoch, bestEpoch: best.epoch, bestAccuracy: best.accuracy)
+        }
+        return earlyEnd
     }
 
     /// The same course run to `epochs` epochs (a resumed run extended with a larger --epochs).

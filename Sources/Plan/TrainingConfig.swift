@@ -15,6 +15,15 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var shards: Int?
     /// The precision of the matrix products (`--compute`); nil, as every config before it, is float32.
     public var compute: ComputePrecision?
+    /// A linear warmup of the learning rate from the run's start (`--warmup`); nil for none.
+    public var warmup: Warmup?
+    /// When the run ends before its last epoch (`--target-accuracy`, `--patience`); nil: never.
+    public var stopping: StoppingRule?
+    /// The longest the mean gradient of a step may be, by its global L2 norm (`--clip-norm`):
+    /// a longer one is scaled down to it. Computed by the coordinator from the exact sum. Nil: none.
+    public var clipNorm: Float?
+    /// Distort each training image, by a draw of the seed, the epoch and the sample (`--augment`); nil: none.
+    public var augment: AugmentationKind?
 
     public init(model: ModelSpec, initialization: Initialization, optimizer: OptimizerConfig,
                 epochs: Int, batchSize: Int, seed: UInt64) {
@@ -87,6 +96,28 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         if !(optimizer.weightDecay >= 0) || !optimizer.weightDecay.isFinite {
             found.append("--weight-decay must be zero or positive (got \(optimizer.weightDecay))")
         }
+        if let problem = warmup?.problem { found.append(problem) }
+        if augment != nil, model.inputSize > 0, Augmentation.side(features: model.inputSize) == nil {
+            found.append("--augment needs square images (28x28 for MNIST); these have \(model.inputSize) features")
+        }
+        if augment != nil, computePrecision == .bf16 { found.append("--augment works with --compute float32 only") }
+        if (model.dropout ?? 0) > 0, computePrecision == .bf16 { found.append("--dropout works with --compute float32 only") }
+        if let clipNorm, !(clipNorm > 0 && clipNorm.isFinite) { found.append("--clip-norm must be a positive number (got \(clipNorm))") }
+        found += stopping?.problems ?? []
         return found
+    }
+}
+
+extension TrainingConfig {
+    /// The dropout of epoch `epoch`, nil without --dropout.
+    public func dropout(epoch: Int) -> DropoutDraw? {
+        guard let rate = model.dropout, rate > 0 else { return nil }
+        return DropoutDraw(rate: rate, seed: seed, epoch: epoch)
+    }
+
+    /// The distortion of epoch `epoch`'s training images, nil without --augment.
+    public func augmentation(epoch: Int) -> Augmentation? {
+        guard let augment, let side = Augmentation.side(features: model.inputSize) else { return nil }
+        return Augmentation(kind: augment, seed: seed, epoch: epoch, side: side)
     }
 }

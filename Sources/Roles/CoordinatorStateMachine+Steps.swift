@@ -98,6 +98,15 @@ extension CoordinatorStateMachine {
         }
     }
 
+    /// The driver scored the epoch `advance` closed (on the validation set, or the test set
+    /// without one): the run's course decides whether the run ends here, before its last epoch
+    /// (`Settings.stopping`); the next `advance` then says `.endOfRun`. Returns why it ends here.
+    @discardableResult
+    public mutating func epochScored(accuracy: Double) -> EarlyEnd? {
+        precondition(phase == .training && !stepInFlight)
+        return course.scored(accuracy: accuracy)
+    }
+
     /// Opens the next step: each member holding chunks of this step gets a request
     /// (`stepRequests`), and the step waits for each answer until the deadline.
     mutating func planStep(now: UInt64) {

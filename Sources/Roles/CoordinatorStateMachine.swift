@@ -115,6 +115,8 @@ public struct CoordinatorStateMachine {
         public var blasCore: String?
         /// The run's compute precision: a bf16 run refuses workers that cannot compute in it.
         public var compute: ComputePrecision = .float32
+        /// When the run ends before its last epoch (`RunCourse.scored(accuracy:)`); nil: never.
+        public var stopping: StoppingRule?
         /// The model's loss and classes, which bound the loss sum an answer can claim.
         public var loss: Loss = .crossEntropy
         public var classCount = 10
@@ -187,7 +189,7 @@ public struct CoordinatorStateMachine {
         self.settings = settings
         balance = SpeedBalance(enabled: settings.rebalance)
         course = RunCourse(epochs: settings.epochs, stepsPerEpoch: ShardPlan.stepsPerEpoch(
-            sampleCount: settings.sampleCount, shardCount: settings.shardCount, batchSize: settings.batchSize))
+            sampleCount: settings.sampleCount, shardCount: settings.shardCount, batchSize: settings.batchSize), stopping: settings.stopping)
     }
 
     /// A resumed run: its step, its course (extended to the settings' epochs), its sample
@@ -197,6 +199,7 @@ public struct CoordinatorStateMachine {
         step = point.step
         course = point.course
         course.extend(to: max(settings.epochs, point.course.epochs))
+        course.stopping = settings.stopping
         nextID = max(point.nextID, (point.memberIDs.max() ?? 0) &+ 1, 1)
         var assignment = point.assignment
         if course.epoch > 0 { assignment.drawOrders(epoch: course.epoch) }

@@ -71,6 +71,18 @@ public final class ChunkedGradient {
     /// than a loss that is not finite).
     public private(set) var lastFailureWasRange = false
 
+    /// The distortion of the training images of the epoch under way (`--augment`), applied by
+    /// each lane to the rows it gathers; nil: none. The trainer sets it as epochs begin.
+    public var augmentation: Augmentation? {
+        didSet { for lane in lanes { lane.augmentation = augmentation } }
+    }
+
+    /// The dropout of the epoch under way (`--dropout`), drawn by each lane for the rows it
+    /// gathers; nil: none. The trainer sets it as epochs begin.
+    public var dropout: DropoutDraw? {
+        didSet { for lane in lanes { lane.dropoutDraw = dropout } }
+    }
+
     public func reset() {
         added = false
         partsApart = 0
@@ -213,6 +225,19 @@ final class ChunkLane {
     /// One chunk's float gradient (P) and labels (largest chunk).
     private var chunkGradient: [Float]
     private var labels: [UInt8]
+    /// The epoch's distortion of the gathered images, and its room (`Augmentation.scratchCount`).
+    var augmentation: Augmentation? {
+        didSet { if let augmentation, augmentScratch.count < augmentation.scratchCount { augmentScratch = [Float](repeating: 0, count: augmentation.scratchCount) } }
+    }
+    private var augmentScratch: [Float] = []
+    /// The epoch's dropout draw; the workspace's masks are made with the first.
+    var dropoutDraw: DropoutDraw? {
+        didSet {
+            if dropoutDraw != nil, case .float32(let workspace) = passes, workspace.dropout == nil {
+                workspace.dropout = DropoutMasks(spec: workspace.spec, capacity: workspace.capacity)
+            }
+        }
+    }
     /// This lane's sum, P int64s; nil for lane 0, which adds into the total itself.
     let ownSums: UnsafeMutablePointer<Int64>?
     /// Set by `add`: the sign bits of the sums it left.
@@ -258,6 +283,12 @@ final class ChunkLane {
                 switch passes {
                 case .float32(let workspace):
                     data.gather(indices, inputs: workspace.input, labels: labels.baseAddress!)
+                    if let dropoutDraw, let masks = workspace.dropout {
+                        masks.draw(dropoutDraw, images: workspace.input, features: workspace.spec.inputSize, rows: rows)
+                    }
+                    if let augmentation {
+                        augmentScratch.withUnsafeMutableBufferPointer { augmentation.apply(workspace.input, rows: rows, scratch: $0.baseAddress!) }
+                    }
                     return workspace.gradient(parameters: parameters, labels: labels.baseAddress!, rows: rows, into: gradient.baseAddress!)
                 case .bf16(let workspace):
                     if !weightsLoaded { workspace.loadWeights(parameters) }

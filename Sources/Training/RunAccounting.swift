@@ -36,6 +36,11 @@ public struct RunAccounting: Sendable {
         optimizer.schedule.rate(base: optimizer.learningRate, progress: Double(samplesSeen) / Double(epochs * samplesPerEpoch))
     }
 
+    /// The learning rate of the next step of `config`'s run: its schedule and its warmup.
+    public func learningRate(_ config: TrainingConfig) -> Float {
+        config.learningRate(samplesSeen: samplesSeen, samplesPerEpoch: samplesPerEpoch)
+    }
+
     public mutating func beginEpoch(now: UInt64) {
         epochScore = BatchScore()
         epochTimings = StepTimings()

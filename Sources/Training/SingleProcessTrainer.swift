@@ -88,6 +88,7 @@ public final class SingleProcessTrainer {
             account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, restoring: state, now: Self.now())
             course = state.course
             course.extend(to: config.epochs)
+            course.stopping = config.stopping
             step = Int(state.step)
             divergence = DivergenceCheck(startLoss: state.divergenceStartLoss)
             if course.epochOpen { samples = plan.epochSamples(epoch: course.epoch) }
@@ -120,6 +121,8 @@ public final class SingleProcessTrainer {
             case .trainStep(let stepInEpoch):
                 let epoch = course.epoch
                 chunks.reset()
+                if chunks.augmentation?.epoch != epoch { chunks.augmentation = config.augmentation(epoch: epoch) }
+                if chunks.dropout?.epoch != epoch { chunks.dropout = config.dropout(epoch: epoch) }
                 var rowCount = 0, chunkCount = 0
                 for shard in 0..<plan.shardCount {
                     let chunk = plan.chunk(shard: shard, step: stepInEpoch)
@@ -146,12 +149,20 @@ public final class SingleProcessTrainer {
                 if let verdict = divergence.stepFinished(lossSum: score.lossSum, samples: score.samples) {
                     throw TrainingError.divergence(verdict, epoch: epoch, step: step + 1, learningRate: config.optimizer.learningRate)
                 }
-                let learningRate = account.learningRate(config.optimizer)
+                let learningRate = account.learningRate(config)
                 // The sum into floats and the update, in one pass split over the threads (elementwise: the same bits).
                 let optimizer = optimizer, samples = score.samples
                 gradient.withUnsafeMutableBufferPointer { g in
                     parameters.withUnsafeMutableBufferPointer { p in
-                        chunks.floats(into: g) { range in
+                        guard let maxNorm = config.clipNorm else {
+                            return chunks.floats(into: g) { range in
+                                optimizer.update(range, parameters: p.baseAddress!, gradientSum: g.baseAddress!, sampleCount: samples, learningRate: learningRate)
+                            }
+                        }
+                        // Clipping needs the whole sum's norm: the floats first, then the clip, then the update.
+                        chunks.floats(into: g) { _ in }
+                        clipByGlobalNorm(g, sampleCount: samples, maxNorm: maxNorm)
+                        chunks.split(count: p.count) { range in
                             optimizer.update(range, parameters: p.baseAddress!, gradientSum: g.baseAddress!, sampleCount: samples, learningRate: learningRate)
                         }
                     }
@@ -176,6 +187,10 @@ public final class SingleProcessTrainer {
                 report = account.finishEpoch(epoch, testAccuracy: evaluation.reportedTestAccuracy(scored), step: step, workers: 1, distributed: false, now: Self.now())
                 evaluation.record(scored, into: &report, trainingScore: trainingScore, parameters: parameters)
                 observer?.epochFinished(report)
+                if let end = course.scored(accuracy: scored.accuracy) {
+                    let event = account.event(for: end)
+                    observer?.event(event.name, event.fields)
+                }
                 if checkpoints?.every == nil || course.isFinished { try writeCheckpoint() }
             case .endOfRun:
                 report = evaluation.finish(account.finalReport(report), parameters: parameters)

@@ -26,6 +26,13 @@ extension TrainingConfig {
         compare("--shards", shardCount, other.shardCount)
         compare("--seed", seed, other.seed)
         compare("--compute", computePrecision, other.computePrecision)
+        compare("--dropout", model.dropout, other.model.dropout) { $0.map { "\($0)" } ?? "none" }
+        compare("--augment", augment, other.augment) { $0?.rawValue ?? "none" }
+        compare("--clip-norm", clipNorm, other.clipNorm) { $0.map { "\($0)" } ?? "none" }
+        compare("--label-smoothing", model.labelSmoothing, other.model.labelSmoothing) { $0.map { "\($0)" } ?? "none" }
+        compare("--warmup", warmup, other.warmup) { $0?.argument ?? "none" }
+        compare("--target-accuracy", stopping?.targetAccuracy, other.stopping?.targetAccuracy) { $0.map { "\($0)" } ?? "none" }
+        compare("--patience", stopping?.patience, other.stopping?.patience) { $0.map { "\($0)" } ?? "none" }
         // A run whose --shards spelled out the default is the same run as one that left it out.
         var mine = self, theirs = other
         (mine.shards, theirs.shards) = (shardCount, other.shardCount)

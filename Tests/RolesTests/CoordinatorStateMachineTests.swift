@@ -1,3 +1,4 @@
+import Foundation
 import MLP
 import Wire
 import XCTest
@@ -402,5 +403,82 @@ final class CoordinatorCourseTests: XCTestCase {
         XCTAssertEqual(shipped(actions).mapValues(\.count), [2: 60])
         XCTAssertEqual(m.stepRequests[0].indices.count, first.count)
         XCTAssertEqual(m.course.next, .trainStep(stepInEpoch: 0))
+    }
+}
+
+/// An early end of run (`--target-accuracy`, `--patience`) decided by the machine's course, fed
+/// the epochs' scores: the driver only scores and carries out `advance`, and every worker is
+/// told the run is over, as at its last epoch.
+final class EarlyEndTests: XCTestCase {
+    /// Trains one epoch of a one-worker run (every step answered, heartbeats ticking), returning what closed it.
+    func trainEpoch(_ m: inout Machine, now: inout UInt64) -> Machine.Course {
+        guard case .beginEpoch = m.advance(now: now) else { return m.advance(now: now) }
+        while case .step = m.advance(now: now) {
+            now += Self.second / 10
+            _ = m.tick(now: now)
+            let count = m.stepRequests[0].indices.count
+            guard case .accept = m.receiveGradient(step: m.step, answer(count, magnitude: 0), from: [1], now: now) else {
+                XCTFail("the answer was not taken")
+                return .endOfRun
+            }
+            m.completeStep()
+        }
+        return .closeEpoch(m.course.epoch)
+    }
+
+    func started(stopping: StoppingRule, epochs: Int = 5) -> Machine {
+        var settings = Machine.Settings(expectedWorkers: 1, sampleCount: 60, batchSize: 10, shardCount: 2, seed: 1, epochs: epochs)
+        settings.stopping = stopping
+        var m = Machine(settings: settings)
+        _ = m.receiveHello(Hello(host: "a"), from: [1], now: 0)
+        _ = m.startTraining(now: 0)
+        return m
+    }
+
+    func testTheRunEndsAtTheFirstEpochThatReachesTheTarget() {
+        var m = started(stopping: StoppingRule(targetAccuracy: 0.98))
+        var now: UInt64 = 0
+        XCTAssertEqual(trainEpoch(&m, now: &now), .closeEpoch(1))
+        XCTAssertNil(m.epochScored(accuracy: 0.97))
+        XCTAssertEqual(trainEpoch(&m, now: &now), .closeEpoch(2))
+        XCTAssertEqual(m.epochScored(accuracy: 0.981), .targetReached(epoch: 2, accuracy: 0.981))
+        XCTAssertEqual(m.advance(now: now), .endOfRun, "three epochs are left, but the target is reached")
+        XCTAssertEqual(m.advance(now: now), .endOfRun)
+        XCTAssertEqual(m.step, 12)
+        XCTAssertEqual(m.finish(now: now), [.shutdown(m.members[0])], "the worker is told, so none waits")
+    }
+
+    func testTheRunEndsWhenPatienceRunsOut() {
+        var m = started(stopping: StoppingRule(patience: 2), epochs: 6)
+        var now: UInt64 = 0
+        for (epoch, accuracy) in [(1, 0.90), (2, 0.95), (3, 0.95), (4, 0.94)] {
+            XCTAssertEqual(trainEpoch(&m, now: &now), .closeEpoch(epoch))
+            let end = m.epochScored(accuracy: accuracy)
+            XCTAssertEqual(end, epoch == 4 ? .noImprovement(epoch: 4, bestEpoch: 2, bestAccuracy: 0.95) : nil, "epoch \(epoch)")
+        }
+        XCTAssertEqual(m.advance(now: now), .endOfRun)
+    }
+
+    func testWithoutARuleEveryEpochIsTrained() {
+        var m = started(stopping: StoppingRule(), epochs: 2)
+        var now: UInt64 = 0
+        XCTAssertEqual(trainEpoch(&m, now: &now), .closeEpoch(1))
+        XCTAssertNil(m.epochScored(accuracy: 1))
+        XCTAssertEqual(trainEpoch(&m, now: &now), .closeEpoch(2))
+        XCTAssertEqual(m.advance(now: now), .endOfRun)
+    }
+
+    /// A checkpoint keeps the best epoch and the early end: a resumed run that had reached its
+    /// target is complete, and one that had not counts its patience from the best before it.
+    func testACheckpointedCourseKeepsItsBestAndItsEnd() throws {
+        var course = RunCourse(epochs: 9, stepsPerEpoch: 1, stopping: StoppingRule(patience: 2))
+        for accuracy in [0.9, 0.8] {
+            course.beginEpoch(); course.commitStep(); course.closeEpoch()
+            course.scored(accuracy: accuracy)
+        }
+        var restored = try JSONDecoder().decode(RunCourse.self, from: JSONEncoder().encode(course))
+        restored.beginEpoch(); restored.commitStep(); restored.closeEpoch()
+        XCTAssertEqual(restored.scored(accuracy: 0.85), .noImprovement(epoch: 3, bestEpoch: 1, bestAccuracy: 0.9))
+        XCTAssertTrue(try JSONDecoder().decode(RunCourse.self, from: JSONEncoder().encode(restored)).isFinished)
     }
 }

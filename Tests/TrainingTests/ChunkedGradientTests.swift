@@ -80,6 +80,32 @@ final class ChunkedGradientTests: XCTestCase {
         }
     }
 
+    /// Distorted images give the same sums on any number of threads (each lane draws a sample's
+    /// distortion from the sample itself), and another sum than the plain images.
+    func testAugmentedStepsAreTheSameOnAnyThreads() {
+        let spec = ModelSpec(layerSizes: [784, 16, 10])
+        let data = LabeledImages(pixels: (0..<(784 * 12)).map { UInt8(truncatingIfNeeded: ($0 % 784 > 300 && $0 % 784 < 500 ? 200 : 0) + $0 / 784) },
+                                 labels: (0..<12).map { UInt8($0 % 10) }, featureCount: 784, classCount: 10)
+        let parameters = spec.initialParameters(.he, seed: 4)
+        func sums(threads: Int, sizes: [Int], augment: AugmentationKind?) -> [Int64] {
+            let chunks = ChunkedGradient(spec: spec, largestChunk: 6, format: FixedPointFormat(largestChunk: 6), threads: threads)
+            chunks.augmentation = augment.map { Augmentation(kind: $0, seed: 9, epoch: 3, side: 28) }
+            let rows = (0..<Int32(12)).map { $0 }
+            let score = rows.withUnsafeBufferPointer { rows in
+                sizes.withUnsafeBufferPointer { sizes in
+                    parameters.withUnsafeBufferPointer { chunks.addChunks(rows, sizes: sizes, of: data, parameters: $0.baseAddress!) }
+                }
+            }
+            XCTAssertNotNil(score)
+            return chunks.sum.values
+        }
+        for kind in AugmentationKind.allCases {
+            let one = sums(threads: 1, sizes: [6, 6], augment: kind)
+            XCTAssertEqual(sums(threads: 3, sizes: [6, 6], augment: kind), one, "\(kind): 3 threads")
+            XCTAssertNotEqual(sums(threads: 1, sizes: [6, 6], augment: nil), one, "\(kind) changed nothing")
+        }
+    }
+
     /// A chunk that diverges on any thread fails the step, and says why.
     func testADivergingChunkOnAnotherThreadFailsTheStep() {
         let format = FixedPointFormat(largestChunk: 4)
