@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing (the build's libraries, Chromium and TensorBoard's Python package for
 # the report and event-file tests), then runs every dptrain test: the Swift suite, the commands of
-# the docs (Tests/tools/check_docs.py), then the deployment
+# the docs (Tests/tools/check_docs.py), every fuzz harness for 20 s (Fuzz/run.sh), the concurrent tests under
+# ThreadSanitizer and AddressSanitizer (deploy/test-sanitizers.sh), then the deployment
 # recipes against real tools: the release archive with the Swift toolchain hidden, the systemd
 # units (systemd-analyze), the Kubernetes manifests (kubernetes-validate), the container image
 # (podman, buildah) and the Slurm job (slurmctld, slurmd, munge). Each installs what it needs and
@@ -32,6 +33,10 @@ finish() {
 # Every ```sh block of README.md and docs/*.md, run as a reader would paste it, with the
 # dptrain, coordinator and worker the Swift tests have just built.
 timed python3 Tests/tools/check_docs.py
+# Every decoder a peer or a file reaches, fuzzed for 20 s a harness with AddressSanitizer (Fuzz/).
+timed Fuzz/run.sh --seconds 20
+# The concurrent tests under ThreadSanitizer and AddressSanitizer (two more builds).
+timed deploy/test-sanitizers.sh
 timed deploy/kubernetes/test-kubernetes.sh
 if [ "$(id -u)" -ne 0 ]; then
   echo "test.sh: skipping the release, systemd, container and Slurm tests: they need root (mount namespaces, daemons); run deploy/test.sh as root"

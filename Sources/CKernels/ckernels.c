@@ -93,7 +93,16 @@ size_t dptrain_float_first_non_finite(const void *in, size_t count) { return fir
 // parameter: compiled for each vector width x86 has, the widest the CPU runs chosen when the
 // program loads. Every width gives the same integers and floats (each element's product by a
 // power of two is exact, and each rounding is IEEE's), so which one runs cannot change a bit.
-#if defined(__x86_64__) && defined(__linux__)
+//
+// Not under ThreadSanitizer: the loader calls each clone's resolver while it relocates the
+// program, before the sanitizer's runtime is set up, and the instrumented resolver crashes
+// (deploy/test-sanitizers.sh). Such a build runs the default width; its integers are the same.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DPTRAIN_NO_CLONES 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__linux__) && !defined(DPTRAIN_NO_CLONES)
 #define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define VECTOR_CLONES

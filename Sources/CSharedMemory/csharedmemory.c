@@ -9,19 +9,25 @@
 #include <unistd.h>
 
 int dptrain_memfd_create(size_t bytes) {
-    int fd = memfd_create("dptrain-bulk", MFD_CLOEXEC);
+    int fd = memfd_create("dptrain-bulk", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) return -1;
-    if (ftruncate(fd, (off_t)bytes) != 0) {
+    if (ftruncate(fd, (off_t)bytes) != 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) {
+        int saved = errno;
         close(fd);
+        errno = saved;
         return -1;
     }
     return fd;
 }
 
-int dptrain_memfd_open(int32_t pid, int32_t fd) {
+int dptrain_memfd_seal_writers(int fd) {
+    return fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SEAL);
+}
+
+int dptrain_memfd_open(int32_t pid, int32_t fd, int writing) {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, (int)fd);
-    return open(path, O_RDWR | O_CLOEXEC);
+    return open(path, (writing ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 }
 
 int dptrain_pipe(int32_t fds[2]) {

@@ -12,8 +12,10 @@ enum LabelValues {
                                "\(place()) has label \(value), not a class number: labels must be whole numbers from 0 to 255")
         }
         guard value < Double(maximumClasses) else {
+            // A whole number past Int's range (1e300) is said as it was written, never converted.
+            let shown = value < 0x1p53 ? "\(Int(value))" : "\(value)"
             throw DatasetError(.labelOutOfRange, path: path,
-                               "\(place()) has label \(Int(value)): dptrain takes at most \(maximumClasses) classes, numbered 0 to 255")
+                               "\(place()) has label \(shown): dptrain takes at most \(maximumClasses) classes, numbered 0 to 255")
         }
         return UInt8(value)
     }

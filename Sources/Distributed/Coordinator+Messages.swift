@@ -123,8 +123,8 @@ extension Coordinator {
                 // From a doorbell the bulk is empty (PipeReader sees to it): the view's sums are in the slot.
                 reducer.accept((member, request, message, view), expectedAnswers: machine.stepRequests.count)
                 samplesArrived(at: member.id, request: request)
-                // Its first gradient there shows the worker has mapped its slot: nothing else may open it now.
-                slot?.closeDescriptor()
+                // Its first gradient there shows the worker has mapped its slot: nothing else may open or write it now.
+                slot?.handOver()
                 if slot != nil, view.sums.baseAddress == UnsafeRawPointer(slot!.data.baseAddress) {
                     stepTimings.bytes += UInt64(view.sums.count)
                     stepTimings.bytesReceived += UInt64(view.sums.count)

@@ -27,6 +27,16 @@ struct CoordinatorSharedMemory {
     }
 
     init(enabled: Bool) { self.enabled = enabled }
+
+    /// The weights segment, sealed against writers as soon as it is made: the coordinator's own
+    /// mapping is the only one that ever writes it. Its descriptor stays open for members still to
+    /// join, so any process of this user can open it through /proc, but only to read: a member maps
+    /// it read-only, and no opener can write it, map it writable or change its size.
+    static func makeWeights(dataBytes: Int) throws -> SharedSegment {
+        let weights = try SharedSegment.create(dataBytes: dataBytes)
+        try weights.sealAgainstWriters()
+        return weights
+    }
 }
 
 extension Coordinator {
@@ -42,7 +52,7 @@ extension Coordinator {
         guard sharedMemory.enabled, let offer, !SharedSegment.hostIdentity.isEmpty,
               offer.hostIdentity == SharedSegment.hostIdentity else { return nil }
         do {
-            let weights = try sharedMemory.weights ?? SharedSegment.create(dataBytes: weightBytes)
+            let weights = try sharedMemory.weights ?? CoordinatorSharedMemory.makeWeights(dataBytes: weightBytes)
             let slot = try SharedSegment.create(dataBytes: gradientBytes)
             let doorbell = try Doorbell.makeForCoordinator()
             sharedMemory.weights = weights

@@ -17,6 +17,12 @@ import Foundation
 /// The memory file has no name: another process of the same user on this host opens it
 /// through /proc/PID/fd/FD while its creator holds it open, and it is gone when the last
 /// process that maps it exits, however it exits. Nothing is ever left in /dev/shm.
+///
+/// Who may write it is sealed into the file, not left to the openers' good manners: its size is
+/// fixed at creation (no process can shrink it under another's mapping), and `sealAgainstWriters`
+/// stops every writer to come (no write(2), no new writable mapping, whoever opens it), leaving
+/// only the mappings made before it: the coordinator's for the weights, sealed as soon as they are
+/// made; the coordinator's and its member's for a slot, sealed when the member has mapped it.
 final class SharedSegment {
     static let headerBytes = 64
 
@@ -43,9 +49,10 @@ final class SharedSegment {
         return segment
     }
 
-    /// Maps process `pid`'s segment `fd`, which must hold `dataBytes` of data and `nonce`.
-    static func open(pid: Int32, fd: Int32, dataBytes: Int, nonce: UInt64) throws -> SharedSegment {
-        let opened = dptrain_memfd_open(pid, fd)
+    /// Maps process `pid`'s segment `fd`, which must hold `dataBytes` of data and `nonce`: read-only
+    /// (the weights, which the kernel then keeps this process from writing), or for `writing` (a slot).
+    static func open(pid: Int32, fd: Int32, dataBytes: Int, nonce: UInt64, writing: Bool) throws -> SharedSegment {
+        let opened = dptrain_memfd_open(pid, fd, writing ? 1 : 0)
         guard opened >= 0 else {
             throw SharedMemoryError(.cannotOpen, "could not open the coordinator's shared memory (/proc/\(pid)/fd/\(fd)): \(String(cString: strerror(errno)))")
         }
@@ -55,15 +62,15 @@ final class SharedSegment {
             throw SharedMemoryError(.notTheGranted, "the coordinator's shared memory /proc/\(pid)/fd/\(fd) is not the size the welcome said")
         }
         // Mapped, the descriptor is no longer needed: the mapping keeps the memory.
-        let segment = try map(opened, dataBytes: dataBytes, nonce: nonce, keepOpen: false)
+        let segment = try map(opened, dataBytes: dataBytes, nonce: nonce, keepOpen: false, writing: writing)
         guard segment.base.load(fromByteOffset: 16, as: UInt64.self) == nonce else {
             throw SharedMemoryError(.notTheGranted, "/proc/\(pid)/fd/\(fd) is not the coordinator's shared memory (its nonce differs)")
         }
         return segment
     }
 
-    private static func map(_ fd: Int32, dataBytes: Int, nonce: UInt64, keepOpen: Bool) throws -> SharedSegment {
-        let address = mmap(nil, headerBytes + dataBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+    private static func map(_ fd: Int32, dataBytes: Int, nonce: UInt64, keepOpen: Bool, writing: Bool = true) throws -> SharedSegment {
+        let address = mmap(nil, headerBytes + dataBytes, writing ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0)
         guard let address, address != MAP_FAILED else {
             let reason = String(cString: strerror(errno))
             close(fd)
@@ -82,6 +89,28 @@ final class SharedSegment {
     func closeDescriptor() {
         if descriptor >= 0 { close(descriptor) }
         descriptor = -1
+    }
+
+    /// Seals the memory file against every writer to come: from now on no process (the creator
+    /// included) can write(2) it or map it writable, whoever opened it and whenever; the writable
+    /// mappings already made go on writing. Throws on a kernel older than 5.1, which cannot seal
+    /// so: the caller then keeps the socket rather than share memory anyone of this user may write.
+    func sealAgainstWriters() throws {
+        precondition(descriptor >= 0, "a segment is sealed through its creator's descriptor")
+        guard dptrain_memfd_seal_writers(descriptor) == 0 else {
+            throw SharedMemoryError(.cannotCreate, "this kernel cannot seal shared memory against writers (F_SEAL_FUTURE_WRITE, Linux 5.1): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// The other end has mapped the segment: it is sealed against writers, so that the two
+    /// mappings made so far are the only ones that write it (a process that opened it meanwhile
+    /// can neither write it nor map it writable), and the creator's descriptor is closed, so that
+    /// nothing can open it through /proc any more. Once only; later calls do nothing.
+    func handOver() {
+        guard descriptor >= 0 else { return }
+        // The weights' seal succeeded on this kernel, or no member maps anything: this one cannot fail.
+        try? sealAgainstWriters()
+        closeDescriptor()
     }
 
     /// The data area, 64-byte aligned.

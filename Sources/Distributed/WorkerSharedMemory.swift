@@ -10,12 +10,15 @@ struct WorkerSharedMemory {
     /// The last step whose gradient the slot holds.
     private var slotStep: UInt64?
 
-    /// Maps the segments the coordinator granted: the weights in the run's wire precision, the
-    /// slot for a gradient's Int64 sums.
+    /// Maps the segments the coordinator granted: the weights in the run's wire precision,
+    /// read-only (the coordinator sealed them: no member may write what every member reads), and
+    /// the slot for a gradient's Int64 sums, which this worker alone writes.
     init(_ grant: SharedMemoryGrant, weightBytes: Int, gradientBytes: Int) throws {
         let pid = Int32(bitPattern: grant.pid)
-        weights = try SharedSegment.open(pid: pid, fd: Int32(bitPattern: grant.weightsDescriptor), dataBytes: weightBytes, nonce: grant.weightsNonce)
-        slot = try SharedSegment.open(pid: pid, fd: Int32(bitPattern: grant.slotDescriptor), dataBytes: gradientBytes, nonce: grant.slotNonce)
+        weights = try SharedSegment.open(pid: pid, fd: Int32(bitPattern: grant.weightsDescriptor), dataBytes: weightBytes,
+                                         nonce: grant.weightsNonce, writing: false)
+        slot = try SharedSegment.open(pid: pid, fd: Int32(bitPattern: grant.slotDescriptor), dataBytes: gradientBytes,
+                                      nonce: grant.slotNonce, writing: true)
     }
 
     /// Whether the weights segment still holds step `step` whole once the worker has computed on

@@ -131,10 +131,11 @@ private func decodeShard(_ reader: inout ByteReader, pixels: UnsafeRawBufferPoin
     guard let featureType = ShardFeatureType(rawValue: typeCode) else { throw WireError.unknownFeatureType(typeCode) }
     let byteScale = Float(bitPattern: try reader.integer("the byte scale", as: UInt32.self))
     guard byteScale.isFinite, byteScale > 0 else { throw WireError.badByteScale(byteScale) }
-    // Two UInt32 factors and a width of at most 4: the product and the sum fit a UInt64 without overflow.
-    let pixelBytes = UInt64(count) * UInt64(features) * UInt64(featureType.byteWidth)
-    guard pixelBytes + UInt64(count) <= Limits.shardBytes else {
-        throw WireError.shardTooLarge(count: count, features: features, bytes: pixelBytes + UInt64(count))
+    // Two UInt32 factors fit a UInt64, but times a width of 4 they may not: an overflow is a refusal.
+    let (pixelBytes, widthOverflow) = (UInt64(count) * UInt64(features)).multipliedReportingOverflow(by: UInt64(featureType.byteWidth))
+    let (shardBytes, labelsOverflow) = pixelBytes.addingReportingOverflow(UInt64(count))
+    guard !widthOverflow, !labelsOverflow, shardBytes <= Limits.shardBytes else {
+        throw WireError.shardTooLarge(count: count, features: features, bytes: widthOverflow || labelsOverflow ? .max : shardBytes)
     }
     let labels = try reader.bytes(UInt64(count), "the labels")
     try reader.finish()
@@ -173,7 +174,8 @@ private func decodeStep(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer
         throw WireError.indexOutOfRange(position: position, index: index, shardCount: context.shardCount)
     }
     // Weights read from the coordinator's segment are not scanned again: only the coordinator
-    // writes it, after checking that its weights are finite (Coordinator.applyUpdate), so a
+    // writes it (the kernel sees to that: the segment is sealed against every other writer,
+    // SharedSegment.swift), after checking that its weights are finite (Coordinator.applyUpdate), so a
     // scan of every weight every step would find nothing, on the step's critical path. Weights
     // that came over the network are scanned, always.
     let fromCoordinatorSegment = bulk.isEmpty && context.sharedBulk != nil

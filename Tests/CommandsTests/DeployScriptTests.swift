@@ -58,13 +58,14 @@ final class DeployScriptTests: XCTestCase {
         try stub("bin/swift", "echo \"swift $*\" >> \"$MARKS\"; exit 1")
         try stub("bin/python3", "echo \"python3 $*\" >> \"$MARKS\"")
         try stub("deploy/release.sh", "echo \"release\" >> \"$MARKS\"; echo \"1M /tmp/dptrain-test.tar.gz (dptrain)\"")
-        for script in ["deploy/kubernetes/test-kubernetes.sh", "deploy/test-release.sh", "deploy/systemd/test-systemd.sh",
+        for script in ["Fuzz/run.sh", "deploy/test-sanitizers.sh", "deploy/kubernetes/test-kubernetes.sh", "deploy/test-release.sh", "deploy/systemd/test-systemd.sh",
                        "deploy/container/test-container.sh", "deploy/slurm/test-slurm.sh"] {
             try stub(script, "echo \"\(script) $*\" >> \"$MARKS\"" + (script.contains("systemd") ? "; exit 3" : ""))
         }
         let result = try run("deploy/test.sh")
         XCTAssertNotEqual(result.status, 0)
-        XCTAssertEqual(marks(), ["swift test --disable-swift-testing", "python3 Tests/tools/check_docs.py", "deploy/kubernetes/test-kubernetes.sh", "release",
+        XCTAssertEqual(marks(), ["swift test --disable-swift-testing", "python3 Tests/tools/check_docs.py", "Fuzz/run.sh --seconds 20",
+                                 "deploy/test-sanitizers.sh", "deploy/kubernetes/test-kubernetes.sh", "release",
                                  "deploy/test-release.sh /tmp/dptrain-test.tar.gz", "deploy/systemd/test-systemd.sh /tmp/dptrain-test.tar.gz",
                                  "deploy/container/test-container.sh /tmp/dptrain-test.tar.gz", "deploy/slurm/test-slurm.sh /tmp/dptrain-test.tar.gz"])
         XCTAssertTrue(result.errors.contains("test.sh: FAILED: swift test, deploy/systemd/test-systemd.sh"), result.errors)

@@ -73,6 +73,8 @@ final class DataFormatTests: XCTestCase {
             ("fraction.csv", "0,1,2\n1.5,1,2\n", nil, .labelNotInteger, "line 2 has label 1.5, not a class number: labels must be whole numbers from 0 to 255"),
             ("negative.csv", "0,1,2\n-1,1,2\n", nil, .labelNotInteger, "line 2 has label -1.0, not a class number: labels must be whole numbers from 0 to 255"),
             ("large.csv", "0,1,2\n300,1,2\n", nil, .labelOutOfRange, "line 2: label 300: dptrain takes at most 256 classes, numbered 0 to 255"),
+            // Found by Fuzz/Harnesses/data-files.swift: the error's own Int(label) trapped on a label past Int.max.
+            ("huge.csv", "0,1,2\n1e300,1,2\n", nil, .labelOutOfRange, "line 2 has label 1e+300: dptrain takes at most 256 classes, numbered 0 to 255"),
             ("one-class.csv", "1,1,2\n1,3,4\n", nil, .oneClass, "every label is 1: a classifier needs at least two classes; check the label column"),
             ("header-only.csv", "label,a,b\n", nil, .emptyFile, "a header and no rows; write the data again"),
             ("named.csv", "0,1\n1,2\n", "label", .missingColumn, "--label-column label names a column, but the file has no header row; give the column's index instead"),

@@ -115,3 +115,93 @@ struct TornWriter {
         return sent
     }
 }
+
+/// Shared memory that only its owner writes: the weights only the coordinator, a slot only its member.
+extension DistributedTrainingTests {
+    /// Another process of the coordinator's user (python3 here) opens the weights through
+    /// /proc/PID/fd/FD, as a worker does, and tries every way to change them: write(2), a writable
+    /// shared mapping, shrinking the file under the coordinator's mapping. The seal refuses each,
+    /// and the weights are the coordinator's to the bit. (Before the seal: all three went through.)
+    func testAnotherProcessOfTheUserCannotWriteTheSharedWeights() throws {
+        let weights = try CoordinatorSharedMemory.makeWeights(dataBytes: 64)
+        let values = (0..<16).map(Float.init)
+        values.withUnsafeBytes { weights.data.copyMemory(from: $0) }
+        weights.publish(sequence: 7, length: 64)
+
+        let attempts = try attack("/proc/\(getpid())/fd/\(weights.descriptor)", offset: SharedSegment.headerBytes)
+        XCTAssertEqual(attempts, ["write: refused", "writable mapping: refused", "shrink: refused"])
+        XCTAssertEqual(Array(weights.data.bindMemory(to: Float.self)), values)
+        XCTAssertNotNil(weights.bulk(step: 7, length: 64), "still published as the coordinator left it")
+    }
+
+    /// A member maps the weights read-only: the kernel refuses to make its mapping writable, so
+    /// no member (a faulty one, or one an attacker runs) can change what every member reads.
+    func testAMemberMapsTheWeightsReadOnly() throws {
+        let weights = try CoordinatorSharedMemory.makeWeights(dataBytes: 64), slot = try SharedSegment.create(dataBytes: 64)
+        let member = try WorkerSharedMemory(grant(weights: weights, slot: slot), weightBytes: 64, gradientBytes: 64)
+        let mapping = UnsafeMutableRawPointer(member.weights.data.baseAddress! - SharedSegment.headerBytes)
+        XCTAssertEqual(mprotect(mapping, SharedSegment.headerBytes + 64, PROT_READ | PROT_WRITE), -1)
+        XCTAssertEqual(errno, EACCES)
+        XCTAssertEqual(mprotect(UnsafeMutableRawPointer(member.slot.data.baseAddress! - SharedSegment.headerBytes),
+                                SharedSegment.headerBytes + 64, PROT_READ | PROT_WRITE), 0, "its slot is its own to write")
+    }
+
+    /// Once the member has mapped its slot (its first answer shows it), the coordinator hands the
+    /// slot over: a process that opened it before can no longer write it or map it writable, the
+    /// coordinator's descriptor is gone from /proc, and the member's own mapping goes on writing.
+    func testASlotHandedOverIsWrittenByItsMemberAlone() throws {
+        let weights = try CoordinatorSharedMemory.makeWeights(dataBytes: 8), slot = try SharedSegment.create(dataBytes: 64)
+        let early = open("/proc/self/fd/\(slot.descriptor)", O_RDWR)   // an opener that raced the member
+        XCTAssertGreaterThanOrEqual(early, 0)
+        defer { close(early) }
+        var member = try WorkerSharedMemory(grant(weights: weights, slot: slot), weightBytes: 8, gradientBytes: 64)
+        slot.handOver()
+
+        XCTAssertEqual(slot.descriptor, -1)
+        var garbage = UInt64.max
+        XCTAssertEqual(pwrite(early, &garbage, 8, off_t(SharedSegment.headerBytes)), -1)
+        XCTAssertEqual(errno, EPERM)
+        XCTAssertEqual(mmap(nil, SharedSegment.headerBytes + 64, PROT_READ | PROT_WRITE, MAP_SHARED, early, 0), MAP_FAILED)
+        XCTAssertEqual(ftruncate(early, 0), -1, "nor shrink it under the coordinator's mapping")
+        var sum = FixedPointSum(format: FixedPointFormat(largestChunk: 1), count: 8)
+        [Int64](1...8).withUnsafeBytes { sum.add(received: $0) }
+        XCTAssertTrue(member.publish(sum, width: 8, step: 3))
+        XCTAssertEqual(try XCTUnwrap(slot.bulk(step: 3, length: 64)).bindMemory(to: Int64.self).map { $0 }, Array(1...8))
+    }
+
+    private func grant(weights: SharedSegment, slot: SharedSegment) -> SharedMemoryGrant {
+        SharedMemoryGrant(pid: UInt32(getpid()), weightsDescriptor: UInt32(weights.descriptor), weightsNonce: weights.nonce,
+                          slotDescriptor: UInt32(slot.descriptor), slotNonce: slot.nonce, stepPipeDescriptor: 0, answerPipeDescriptor: 0)
+    }
+
+    /// Runs another process that opens `path` for writing and tries to change the bytes at `offset`
+    /// three ways; returns what became of each ("write: wrote" or "write: refused", ...).
+    private func attack(_ path: String, offset: Int) throws -> [String] {
+        let script = """
+        import mmap, os, sys
+        fd = os.open(sys.argv[1], os.O_RDWR)
+        offset = int(sys.argv[2])
+        def attempt(name, action):
+            try:
+                action()
+                print(name + ": wrote")
+            except (OSError, ValueError):
+                print(name + ": refused")
+        def map_and_write():
+            mmap.mmap(fd, 0, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)[offset:offset + 4] = b"\\xff" * 4
+        attempt("write", lambda: os.pwrite(fd, b"\\xff" * 4, offset))
+        attempt("writable mapping", map_and_write)
+        attempt("shrink", lambda: os.ftruncate(fd, 0))
+        """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, path, String(offset)]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, text)
+        return text.split(separator: "\n").map(String.init)
+    }
+}

@@ -207,6 +207,16 @@ final class RejectionTests: XCTestCase {
         assertRejects(frames, toWorker) { if case .shardTooLarge = $0 { true } else { false } }
     }
 
+    /// Found by Fuzz/Harnesses/wire-messages.swift: two UInt32 counts times 4 bytes of float32
+    /// features overflow a UInt64, which trapped the worker instead of refusing the shard.
+    func testAbsurdFloatShardIsRefusedNotATrap() throws {
+        var frames = try shard(labels: [1])
+        frames[1].put(UInt32.max, at: 0)
+        frames[1].put(UInt32.max, at: 4)
+        frames[1][12] = ShardFeatureType.float32.rawValue
+        assertRejects(frames, toWorker) { if case .shardTooLarge(count: UInt32.max, features: UInt32.max, bytes: UInt64.max) = $0 { true } else { false } }
+    }
+
     func testShardWithNoFeaturesOrTooManyClasses() throws {
         var frames = try shard(labels: [1])
         frames[1].put(UInt32(0), at: 4)

@@ -8,12 +8,18 @@
 // segment holds. A segment has no name in any file system: it lives while a process
 // holds it open or mapped, so no exit (SIGKILL included) leaves anything behind.
 
-/// A new memory file of `bytes` bytes, close-on-exec; -1 with errno set on failure.
+/// A new memory file of `bytes` bytes, close-on-exec, sealed at that size (no process can shrink
+/// it under another's mapping, which would fault on its next access); -1 with errno on failure.
 int dptrain_memfd_create(size_t bytes);
 
-/// Opens another process's memory file through /proc/PID/fd/FD, read-write; -1 with errno
-/// on failure (another user's process, another pid namespace, a closed descriptor).
-int dptrain_memfd_open(int32_t pid, int32_t fd);
+/// Seals a memory file against every writer to come (F_SEAL_FUTURE_WRITE, Linux 5.1): no
+/// write(2), no new shared writable mapping, from any process; the writable mappings made
+/// before (the creator's, a member's slot) go on writing. -1 with errno (EINVAL: an older kernel).
+int dptrain_memfd_seal_writers(int fd);
+
+/// Opens another process's memory file through /proc/PID/fd/FD, read-only or for `writing`; -1
+/// with errno on failure (another user's process, another pid namespace, a closed descriptor).
+int dptrain_memfd_open(int32_t pid, int32_t fd, int writing);
 
 /// A pipe, both ends non-blocking and close-on-exec: fds[0] reads, fds[1] writes; -1 with errno.
 int dptrain_pipe(int32_t fds[2]);
