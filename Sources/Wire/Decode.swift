@@ -89,7 +89,8 @@ private func decodeHello(_ reader: inout ByteReader) throws -> Hello {
     let core = try reader.string("BLAS core", limit: Limits.blasCoreBytes)
     let flags = try reader.integer("the flags", as: UInt8.self)
     let threads = try reader.integer("the thread count", as: UInt16.self)
-    guard (1...Limits.threads).contains(threads) else {
+    guard threads > 0 else { throw WireError.zeroThreads }
+    guard threads <= Limits.threads else {
         throw WireError.overLimit(field: "hello threads", value: UInt64(threads), limit: Int(Limits.threads))
     }
     return Hello(previousWorkerID: previous, host: host, blasCore: core, acceptsOtherKernels: flags & 1 != 0, computesBF16: flags & 2 != 0,

@@ -27,7 +27,8 @@ public struct MessageEncoder {
         meta.appendPrefixed(host)
         meta.appendPrefixed(core)
         meta.appendLittleEndian(UInt8(hello.acceptsOtherKernels ? 1 : 0) | (hello.computesBF16 ? 2 : 0))
-        guard (1...Limits.threads).contains(hello.threads) else {
+        guard hello.threads > 0 else { throw WireError.zeroThreads }
+        guard hello.threads <= Limits.threads else {
             throw WireError.overLimit(field: "hello threads", value: UInt64(hello.threads), limit: Int(Limits.threads))
         }
         meta.appendLittleEndian(hello.threads)

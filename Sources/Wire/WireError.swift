@@ -22,6 +22,8 @@ public enum WireError: Error, CustomStringConvertible {
     case invalidUTF8(field: String)
     case unknownRefuseReason(UInt16)
     case zeroParameterCount
+    /// A hello that says its worker computes on no thread.
+    case zeroThreads
     /// A Float32 frame whose size is not a multiple of 4.
     case floatBytes(MessageType, bytes: Int)
     case parameterCount(MessageType, got: Int, expected: Int)
@@ -72,6 +74,8 @@ public enum WireError: Error, CustomStringConvertible {
             "unknown refusal reason \(code)"
         case .zeroParameterCount:
             "welcome names a model of 0 parameters"
+        case .zeroThreads:
+            "a hello says its worker computes on 0 threads; a worker computes on 1 to \(Limits.threads)"
         case .sharedBulkNotPublished(let type, let step):
             "\(type) for step \(step) names shared memory that does not hold that step whole"
         case .floatBytes(let type, let bytes):

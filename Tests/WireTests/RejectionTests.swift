@@ -122,7 +122,11 @@ final class RejectionTests: XCTestCase {
     /// A hello's thread count decides the worker's share of the shards: none, or more than any host has, is refused.
     func testHelloWithAnImpossibleThreadCount() throws {
         XCTAssertThrowsError(try encode { try $0.hello(Hello(host: "node", threads: 0)) })
-        for threads in [UInt16(0), 1025, .max] {
+        var zero = try encode { try $0.hello(Hello(host: "node", threads: 7)) }
+        zero[1].put(UInt16(0), at: 17)
+        let none = assertRejects(zero, toCoordinator) { if case .zeroThreads = $0 { true } else { false } }
+        XCTAssertEqual(none?.description, "a hello says its worker computes on 0 threads; a worker computes on 1 to 1024")
+        for threads in [UInt16(1025), .max] {
             var frames = try encode { try $0.hello(Hello(host: "node", threads: 7)) }
             // previous id (4), host (4 + 4), core (4), flags (1): the count follows.
             frames[1].put(threads, at: 17)
