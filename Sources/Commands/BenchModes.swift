@@ -155,7 +155,7 @@ struct BenchCeilingCommand: ParsableCommand {
     var wirePrecision: WirePrecision = .float32
 
     @Option(name: .customLong("shared-memory"), help: ArgumentHelp("on: weights and gradients through shared memory (as for any worker on the coordinator's host); off: over tcp loopback.", valueName: "on|off"))
-    var sharedMemory: SharedMemorySwitch = .off
+    var sharedMemory: Switch = .off
 
     @Option(help: ArgumentHelp("Write one {\"event\":\"bench\",...} JSON line per count to this file.", valueName: "file"))
     var metrics: String?

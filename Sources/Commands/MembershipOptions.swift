@@ -17,7 +17,7 @@ public struct MembershipOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("on: move whole shards from slow workers to fast ones as their measured speeds call for, so that a step's workers finish together (the weights are the same either way); off: keep the split the workers' threads give (default on).",
                                valueName: "on|off"))
-    public var rebalance: SharedMemorySwitch = .on
+    public var rebalance: Switch = .on
 
     @OptionGroup public var checkpoints: CheckpointOptions
     public var checkpoint: String? { checkpoints.checkpoint }

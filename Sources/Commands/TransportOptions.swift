@@ -8,19 +8,18 @@ public struct TransportOptions: ParsableArguments {
         valueName: "format"))
     public var wirePrecision: WirePrecision = .float32
 
-    @Option(name: .customLong("shared-memory"), help: SharedMemorySwitch.help)
-    public var sharedMemory: SharedMemorySwitch = .on
+    @Option(name: .customLong("shared-memory"), help: Switch.sharedMemoryHelp)
+    public var sharedMemory: Switch = .on
 
     public init() {}
 }
 
-/// `--shared-memory on|off`: whether workers on the coordinator's host move weights and
-/// gradients through shared memory (chosen automatically) or over the socket; and any other
-/// switch spelled on|off (`--rebalance`).
-public enum SharedMemorySwitch: String, ExpressibleByArgument, CaseIterable, Sendable {
+/// A flag spelled on|off: `--shared-memory` (whether workers on the coordinator's host move
+/// weights and gradients through shared memory or over the socket), `--rebalance`.
+public enum Switch: String, ExpressibleByArgument, CaseIterable, Sendable {
     case on, off
 
-    static let help = ArgumentHelp(
+    static let sharedMemoryHelp = ArgumentHelp(
         "on: a worker on the coordinator's host takes its weights and sends its gradients through shared memory, the socket carrying only control messages; off: over the socket (default on).",
         valueName: "on|off")
 

@@ -30,8 +30,8 @@ public struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("give-up-after"), parsing: .unconditional, help: ArgumentHelp("Seconds of silence from the coordinator before exiting.", valueName: "seconds"))
     var giveUpAfter: Double = 300
 
-    @Option(name: .customLong("shared-memory"), help: SharedMemorySwitch.help)
-    var sharedMemory: SharedMemorySwitch = .on
+    @Option(name: .customLong("shared-memory"), help: Switch.sharedMemoryHelp)
+    var sharedMemory: Switch = .on
     @Flag(help: "Join a run whose BLAS kernels are not this worker's (it is refused otherwise): the run goes on, but its weights may differ in the last bits from one process's.")
     var acceptOtherKernels = false
 
