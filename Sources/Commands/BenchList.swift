@@ -26,7 +26,7 @@ enum BenchList {
             return "'\(word)' is not a benchmark: did you mean `dptrain bench \(nearest)`? (dptrain bench --help lists them)"
         }
         return "'\(word)' is not \(word.hasPrefix("-") ? "an option of the step benchmark" : "a benchmark"); the benchmarks are "
-            + "step, workers, secure, verify, ceiling and logging, each with its own options (dptrain bench BENCHMARK --help)"
+            + "\(names.dropLast().joined(separator: ", ")) and \(names.last!), each with its own options (dptrain bench BENCHMARK --help)"
     }
 
     /// The arguments of the subcommand that an older spelling of `dptrain bench` names, from what
