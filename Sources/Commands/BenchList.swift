@@ -2,6 +2,13 @@ import ArgumentParser
 
 /// The benchmarks' one reader of lists, and of their older spellings.
 enum BenchList {
+    /// The middle value (the mean of the two middle ones for an even count); 0 for none.
+    static func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
     /// `text` as integers separated by `separator` (`1,2,4`; `784-128-10` with "-"), each in
     /// `range`; nil when one is missing, not an integer or out of range.
     static func integers(_ text: some StringProtocol, separator: Character = ",", in range: ClosedRange<Int>) -> [Int]? {

@@ -145,8 +145,8 @@ struct BenchPrometheusCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Samples per step.")
     var batch = 128
 
-    @Option(parsing: .unconditional, help: "Epochs each run trains.")
-    var epochs = 2
+    @Option(parsing: .unconditional, help: "Epochs each run trains (the default: about 2 s a run here, 20 scrapes).")
+    var epochs = 5
 
     @Option(name: .customLong("interval-ms"), parsing: .unconditional, help: ArgumentHelp("Milliseconds between scrapes.", valueName: "ms"))
     var intervalMilliseconds = 100

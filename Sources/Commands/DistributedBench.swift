@@ -64,22 +64,17 @@ struct DistributedBench {
                 let widths = [7, 10, 11, 9, 9, 8, 8, 10, 10, 9, 19, 11]
                 print(zip(row, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined(separator: " "))
             }
-            if let verify, let off = rates["verify 0.0"].map(median), let on = rates["verify \(verify)"].map(median) {
+            if let verify, let off = rates["verify 0.0"].map(BenchList.median), let on = rates["verify \(verify)"].map(BenchList.median) {
                 print(String(format: "%@: --verify %@ runs at %.1f%% of --verify 0's samples/s (medians of %@ each: %@ vs %@)",
                              counted(count, "worker"), "\(verify)", 100 * on / off, counted(rounds, "run"),
                              ProgressDisplay.grouped(on), ProgressDisplay.grouped(off)))
             }
-            if let plain = rates[Transport.plainTCP.rawValue].map(median), let curve = rates[Transport.curveTCP.rawValue].map(median) {
+            if let plain = rates[Transport.plainTCP.rawValue].map(BenchList.median), let curve = rates[Transport.curveTCP.rawValue].map(BenchList.median) {
                 print(String(format: "%@: CURVE runs at %.1f%% of plaintext's samples/s (medians of %@ each: %@ vs %@)",
                              counted(count, "worker"), 100 * curve / plain, counted(rounds, "run"),
                              ProgressDisplay.grouped(curve), ProgressDisplay.grouped(plain)))
             }
         }
-    }
-
-    func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     /// One run: a coordinator here, `workers` worker processes, over `transport`.

@@ -41,17 +41,18 @@ struct PrometheusCostBench {
                 off = try measure(config, data, endpoint: false)
             }
             pairs.append((off, on))
-            print(String(format: "%5d  %17@  %14@  %5.3f  %21.3f  %7d  %16.2f  %5.2f", round, ProgressDisplay.grouped(off.rate),
-                         ProgressDisplay.grouped(on.rate), on.rate / off.rate, on.stepCPU / off.stepCPU, on.scrapes.count,
-                         1000 * median(on.scrapes), 1000 * (on.scrapes.max() ?? 0)))
+            let row = [String(round), ProgressDisplay.grouped(off.rate), ProgressDisplay.grouped(on.rate), String(format: "%.3f", on.rate / off.rate),
+                       String(format: "%.3f", on.stepCPU / off.stepCPU), String(on.scrapes.count),
+                       String(format: "%.2f", 1000 * BenchList.median(on.scrapes)), String(format: "%.2f", 1000 * (on.scrapes.max() ?? 0))]
+            print(zip(row, [5, 17, 14, 5, 21, 7, 16, 5]).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined(separator: "  "))
         }
         let ratios = pairs.map { $0.on.rate / $0.off.rate }
         let offRates = pairs.map(\.off.rate)
-        let spread = (offRates.max()! - offRates.min()!) / median(offRates)
+        let spread = (offRates.max()! - offRates.min()!) / BenchList.median(offRates)
         print(String(format: "with the endpoint scraped: %.3f of samples/s without it (median of %d rounds, %.3f to %.3f); "
-                     + "the runs without it varied by %.1f%% among themselves", median(ratios), rounds, ratios.min()!, ratios.max()!, 100 * spread))
+                     + "the runs without it varied by %.1f%% among themselves", BenchList.median(ratios), rounds, ratios.min()!, ratios.max()!, 100 * spread))
         let latencies = pairs.flatMap(\.on.scrapes)
-        print(String(format: "scrapes: %d, %.2f ms median, %.2f ms at the 99th percentile", latencies.count, 1000 * median(latencies),
+        print(String(format: "scrapes: %d, %.2f ms median, %.2f ms at the 99th percentile", latencies.count, 1000 * BenchList.median(latencies),
                      1000 * percentile(latencies, 0.99)))
     }
 
@@ -75,12 +76,11 @@ struct PrometheusCostBench {
         return Run(rate: report.samplesPerSecond, stepCPU: cpu, scrapes: scrapes)
     }
 
-    func median(_ values: [Double]) -> Double { percentile(values, 0.5) }
-
+    /// The value below which `fraction` of them lie (nearest rank).
     func percentile(_ values: [Double], _ fraction: Double) -> Double {
         guard !values.isEmpty else { return 0 }
         let sorted = values.sorted()
-        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
+        return sorted[min(sorted.count - 1, max(0, Int((Double(sorted.count) * fraction).rounded(.up)) - 1))]
     }
 }
 
