@@ -137,7 +137,8 @@ struct BenchPrometheusCommand: ParsableCommand {
             of this process scrapes every --interval-ms on one kept-alive connection (as Prometheus \
             does); prints each pair's samples/s and their ratio, the CPU time of the step thread, and \
             the scrapes' durations. Pin it to one core to share that core with the HTTP threads: \
-            taskset -c 0 dptrain bench prometheus --rounds 5
+            taskset -c 0 dptrain bench prometheus --rounds 5. With --workers N, a coordinator here and \
+            N worker processes (as dptrain bench workers runs them), each with its endpoint, all scraped.
             """)
 
     @OptionGroup var rounds: RoundsOption
@@ -151,6 +152,9 @@ struct BenchPrometheusCommand: ParsableCommand {
     @Option(name: .customLong("interval-ms"), parsing: .unconditional, help: ArgumentHelp("Milliseconds between scrapes.", valueName: "ms"))
     var intervalMilliseconds = 100
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("0: single-process runs; N: a coordinator in this process and N worker processes over ipc, every one serving and scraped.", valueName: "n"))
+    var workers = 0
+
     @OptionGroup var dataOptions: DataOptions
 
     func validate() throws {
@@ -158,11 +162,13 @@ struct BenchPrometheusCommand: ParsableCommand {
         guard (1...60_000).contains(intervalMilliseconds) else {
             throw ValidationError("--interval-ms must be between 1 and 60000 (got \(intervalMilliseconds))")
         }
+        guard (0...256).contains(workers) else { throw ValidationError("--workers must be between 0 and 256 (got \(workers))") }
     }
 
     func run() throws {
         let data = try BenchCommand.loadOnOneThread(dataOptions)
-        try PrometheusCostBench(rounds: rounds.rounds, batch: batch, epochs: epochs, interval: Double(intervalMilliseconds) / 1000).run(data: data)
+        try PrometheusCostBench(rounds: rounds.rounds, batch: batch, epochs: epochs, interval: Double(intervalMilliseconds) / 1000, workers: workers)
+            .run(data: data)
     }
 }
 

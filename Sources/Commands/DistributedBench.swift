@@ -77,8 +77,10 @@ struct DistributedBench {
         }
     }
 
-    /// One run: a coordinator here, `workers` worker processes, over `transport`.
-    func measure(config: TrainingConfig, data: PreparedData, workers count: Int, transport: Transport, verify: Double) throws -> TrainingReport {
+    /// One run: a coordinator here, `workers` worker processes, over `transport`; `observer`
+    /// watches the coordinator's run, and worker N (from 1) gets `workerArguments(N)` besides its own.
+    func measure(config: TrainingConfig, data: PreparedData, workers count: Int, transport: Transport, verify: Double,
+                 observer: TrainingObserver? = nil, workerArguments: (Int) -> [String] = { _ in [] }) throws -> TrainingReport {
         let endpoint = transport == .ipc
             ? "ipc://\(NSTemporaryDirectory())dptrain-bench-\(getpid())-\(count).sock" : "tcp://127.0.0.1:*"
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: count))
@@ -102,7 +104,7 @@ struct DistributedBench {
             // The sockets carry everything: the transport named is the one measured (shared memory,
             // which a worker on this host would otherwise use, is `bench ceiling --shared-memory on`).
             process.arguments = ["worker", "--connect", coordinator.endpoint, "--give-up-after", "60", "--shared-memory", "off"]
-                + (keys?.workerArguments(worker) ?? [])
+                + (keys?.workerArguments(worker) ?? []) + workerArguments(worker)
             process.standardError = FileHandle.nullDevice
             try process.run()
             return process
@@ -112,6 +114,6 @@ struct DistributedBench {
             workers.forEach { $0.waitUntilExit() }
             if transport == .ipc { try? FileManager.default.removeItem(atPath: String(endpoint.dropFirst("ipc://".count))) }
         }
-        return try coordinator.run()
+        return try coordinator.run(observer: observer)
     }
 }

@@ -1,23 +1,29 @@
 import Dataset
+import Distributed
 import Foundation
 import Monitoring
 import Plan
 import Training
 
-/// `dptrain bench prometheus`: what --prometheus costs the step loop. Single-process runs
-/// alternate without the endpoint and with it (its series set by the run, as `train
-/// --prometheus` does) while a thread of this process scrapes it as Prometheus does: GET
-/// /metrics on one kept-alive connection every interval. Each pair's samples/s are compared;
-/// the scrapes' latency is printed beside, since Prometheus records it as the scrape's duration.
+/// `dptrain bench prometheus`: what --prometheus costs the step loop. Runs alternate without the
+/// endpoint and with it (its series set by the run, as `--prometheus` does) while a thread of
+/// this process scrapes it as Prometheus does: GET /metrics on one kept-alive connection every
+/// interval. Single-process runs by default; with `workers`, a coordinator here and that many
+/// worker processes, every one of them serving and scraped. Each pair's samples/s are compared;
+/// the scrapes' durations are printed beside, since Prometheus records them.
 struct PrometheusCostBench {
     let rounds: Int
     let batch: Int
     let epochs: Int
     let interval: Double
+    /// 0: single-process runs; else a coordinator and this many worker processes over ipc.
+    var workers = 0
+    /// Each worker's threads: the allowed cores shared among the workers, as `launch` shares them.
+    var threadsPerWorker: Int { max(1, AllowedCores.count.cores / max(workers, 1)) }
 
     struct Run {
         let rate: Double
-        /// CPU seconds of the thread that ran the steps.
+        /// CPU seconds of the thread that ran the steps (the coordinator's, with workers).
         let stepCPU: Double
         let scrapes: [Double]
     }
@@ -27,8 +33,9 @@ struct PrometheusCostBench {
         config.batchSize = batch
         config.epochs = epochs
         let steps = epochs * ((data.train.count + batch - 1) / batch)
-        print("\(config.model.summary), batch \(batch), \(epochs) epochs (\(steps) steps) a run, \(rounds) rounds; each round runs without "
-              + "and with --prometheus (scraped every \(Int(interval * 1000)) ms on one kept-alive connection), alternating which goes first")
+        let processes = workers == 0 ? "one process" : "a coordinator and \(workers) worker processes over ipc (\(threadsPerWorker) threads each)"
+        print("\(config.model.summary), batch \(batch), \(epochs) epochs (\(steps) steps) a run, \(processes), \(rounds) rounds; each round runs "
+              + "without and with --prometheus (scraped every \(Int(interval * 1000)) ms on one kept-alive connection each), alternating which goes first")
         print("round  without samples/s  with samples/s  ratio  step-thread CPU ratio  scrapes  scrape ms median  max")
         var pairs: [(off: Run, on: Run)] = []
         for round in 1...rounds {
@@ -58,23 +65,27 @@ struct PrometheusCostBench {
 
     /// One run's samples/s and the CPU its step thread used; with the endpoint, the scrapes' durations.
     func measure(_ config: TrainingConfig, _ data: PreparedData, endpoint withEndpoint: Bool) throws -> Run {
-        let trainer = try SingleProcessTrainer(config: config, train: data.train, test: data.test)
-        guard withEndpoint else {
-            let start = threadCPUNanoseconds()
-            let report = try trainer.run(observer: nil)
-            return Run(rate: report.samplesPerSecond, stepCPU: Double(threadCPUNanoseconds() - start) / 1e9, scrapes: [])
-        }
-        let series = Series(labels: Series.labels(runID: 1, role: "single-process", member: nil))
-        let endpoint = try MetricsEndpoint(listening: "127.0.0.1:0", series: series)
-        defer { endpoint.stop() }
-        let scraper = ScrapingThread(address: endpoint.address, interval: interval)
-        scraper.start()
+        let series = Series(labels: Series.labels(runID: 1, role: workers == 0 ? "single-process" : "coordinator", member: nil))
+        let endpoint = withEndpoint ? try MetricsEndpoint(listening: "127.0.0.1:0", series: series) : nil
+        defer { endpoint?.stop() }
+        // A worker's endpoint on a port free a moment ago: a worker cannot say which port 0 gave it but in its log.
+        let workerAddresses = withEndpoint ? try (0..<workers).map { _ in "127.0.0.1:\(try EndpointAddress.freeLoopbackPort())" } : []
+        let scraper = endpoint.map { ScrapingThread(addresses: [$0.address] + workerAddresses, interval: interval) }
+        scraper?.start()
+        let observer = withEndpoint ? TrainingSeries(series) : nil
         let start = threadCPUNanoseconds()
-        let report = try trainer.run(observer: TrainingSeries(series))
+        let report: TrainingReport
+        if workers == 0 {
+            report = try SingleProcessTrainer(config: config, train: data.train, test: data.test).run(observer: observer)
+        } else {
+            report = try DistributedBench(workerCounts: [workers], batch: config.batchSize, shards: nil, epochs: config.epochs)
+                .measure(config: config, data: data, workers: workers, transport: .ipc, verify: CoordinatorOptions.defaultVerify, observer: observer,
+                         workerArguments: { ["--threads", String(threadsPerWorker)] + (withEndpoint ? ["--prometheus", workerAddresses[$0 - 1]] : []) })
+        }
         let cpu = Double(threadCPUNanoseconds() - start) / 1e9
-        let scrapes = try scraper.finish()
-        return Run(rate: report.samplesPerSecond, stepCPU: cpu, scrapes: scrapes)
+        return Run(rate: report.samplesPerSecond, stepCPU: cpu, scrapes: try scraper?.finish() ?? [])
     }
+
 
     /// The value below which `fraction` of them lie (nearest rank).
     func percentile(_ values: [Double], _ fraction: Double) -> Double {
@@ -84,29 +95,35 @@ struct PrometheusCostBench {
     }
 }
 
-/// A thread that scrapes an endpoint every interval until told to finish, keeping each scrape's duration.
+/// A thread that scrapes endpoints every interval until told to finish, keeping each scrape's
+/// duration. An endpoint not yet listening (a worker starting) is tried again for 10 s.
 private final class ScrapingThread: @unchecked Sendable {
-    private let address: String
+    private let addresses: [String]
     private let interval: Double
     private let lock = NSCondition()
     private var stopping = false, finished = false
     private var durations: [Double] = []
     private var failure: Error?
 
-    init(address: String, interval: Double) {
-        self.address = address
+    init(addresses: [String], interval: Double) {
+        self.addresses = addresses
         self.interval = interval
     }
 
     func start() {
         Thread.detachNewThread { [self] in
             do {
-                let scraper = try MetricsScraper(address)
+                var scrapers = try addresses.map(connect)
                 var next = Date()
                 while !lock.withLock({ stopping }) {
-                    let scrape = try scraper.scrape()
-                    guard scrape.status == 200 else { throw ScrapeError("the endpoint answered \(scrape.status)") }
-                    lock.withLock { durations.append(scrape.seconds) }
+                    // A worker's endpoint closes when the worker exits at the end of the run, before the
+                    // coordinator's run returns: it is no longer scraped (the scrapes column shows one gone early).
+                    scrapers = try scrapers.filter { scraper in
+                        guard let scrape = try? scraper.scrape() else { return false }
+                        guard scrape.status == 200 else { throw ScrapeError("the endpoint answered \(scrape.status)") }
+                        lock.withLock { durations.append(scrape.seconds) }
+                        return true
+                    }
                     next += interval
                     lock.withLock { _ = stopping || lock.wait(until: max(next, Date())) }
                 }
@@ -116,6 +133,16 @@ private final class ScrapingThread: @unchecked Sendable {
             lock.withLock {
                 finished = true
                 lock.broadcast()
+            }
+        }
+    }
+
+    private func connect(_ address: String) throws -> MetricsScraper {
+        let giveUp = Date() + 10
+        while true {
+            do { return try MetricsScraper(address) } catch {
+                if Date() > giveUp || lock.withLock({ stopping }) { throw ScrapeError("cannot reach the endpoint at \(address): \(error)") }
+                Thread.sleep(forTimeInterval: 0.01)
             }
         }
     }
