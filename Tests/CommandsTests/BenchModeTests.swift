@@ -62,8 +62,8 @@ final class BenchModeTests: XCTestCase {
         XCTAssertEqual(message(["bench", "--workers", "2,zero"]), "worker counts '2,zero' must be from 1 to 256, comma-separated, like 1,2,4")
         XCTAssertEqual(message(["bench", "wokers", "1,2"]), "'wokers' is not a benchmark: did you mean `dptrain bench workers`? (dptrain bench --help lists them)")
         XCTAssertEqual(message(["bench", "1,2"]),
-                       "'1,2' is not a benchmark; the benchmarks are step, workers, secure, verify, ceiling and logging, each with its own options (dptrain bench BENCHMARK --help)")
+                       "'1,2' is not a benchmark; the benchmarks are step, workers, secure, verify, ceiling, logging and prometheus, each with its own options (dptrain bench BENCHMARK --help)")
         XCTAssertEqual(message(["bench", "--modles", "784-10"]),
-                       "'--modles' is not an option of the step benchmark; the benchmarks are step, workers, secure, verify, ceiling and logging, each with its own options (dptrain bench BENCHMARK --help)")
+                       "'--modles' is not an option of the step benchmark; the benchmarks are step, workers, secure, verify, ceiling, logging and prometheus, each with its own options (dptrain bench BENCHMARK --help)")
     }
 }
