@@ -230,8 +230,11 @@ public final class ParameterServer {
             // A member that joins takes the weights as they are now.
             try send(weightsTo: [workerID])
         case .slice(let slice):
-            // A member speaks for itself alone: the id it attached with.
-            guard let peer = memberPeers[slice.workerID], peer.elementsEqual(message[0]) else {
+            // A member speaks for itself alone: the id it attached with. A slice from a member this
+            // server has not met (it replaces a lost one, and the member's connection came back by
+            // itself) makes it known, as an attach would.
+            if memberPeers[slice.workerID] == nil { memberPeers[slice.workerID] = Array(message[0]) }
+            guard memberPeers[slice.workerID]!.elementsEqual(message[0]) else {
                 logger.warning("dropped a slice for worker \(slice.workerID) from a connection that did not attach as it")
                 return
             }

@@ -121,7 +121,7 @@ final class ParameterServerProcessTests: ProcessTestCase {
         wait(launch, seconds: 180)
         let lines = errors("launch") + output("launch")
         XCTAssertEqual(launch.terminationStatus, 0, lines)
-        XCTAssertTrue(lines.contains("parameter server 2 (") && lines.contains("lost at step"), lines)
+        XCTAssertTrue(lines.contains("[coordinator] warning: parameter server ") && lines.contains(") lost at step"), lines)
         XCTAssertTrue(lines.contains("every range has its server again"), lines)
         XCTAssertEqual(try savedModel("launch"), try savedModel("train"), "a server lost and replaced changed the weights")
         let events = try metrics("\(folder)/launch.jsonl").compactMap { $0["event"] as? String }
