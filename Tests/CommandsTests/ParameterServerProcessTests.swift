@@ -17,9 +17,12 @@ final class ParameterServerProcessTests: ProcessTestCase {
         XCTAssertEqual(process.terminationStatus, 0, errors(name))
     }
 
+    /// The median step's bytes through the coordinator's socket (the first steps also carry the
+    /// workers' shards of the data set, shipped once).
     func bytesPerStep(_ name: String) throws -> Int {
-        let epoch = try XCTUnwrap(try metrics("\(folder)/\(name).jsonl").first { $0["event"] as? String == "epoch" })
-        return try XCTUnwrap(epoch["bytes_per_step"] as? Int)
+        let steps = try metrics("\(folder)/\(name).jsonl").filter { $0["event"] as? String == "step" }.compactMap { $0["bytes_per_step"] as? Int }.sorted()
+        XCTAssertGreaterThan(steps.count, 10, name)
+        return steps.isEmpty ? .max : steps[steps.count / 2]
     }
 
     func testLaunchWithOneTwoOrThreeServersWritesTrainsModel() throws {
@@ -35,8 +38,7 @@ final class ParameterServerProcessTests: ProcessTestCase {
                 let lines = errors(name) + output(name)
                 XCTAssertEqual(lines.components(separatedBy: "serving parameters").count - 1, servers, lines)
                 // 784-128-10 has 101,770 parameters: the coordinator's steps and answers carry none of them.
-                let heavy = try metrics("\(folder)/\(name).jsonl").filter { ($0["bytes_per_step"] as? Int ?? 0) > 2_000 * workers }
-                XCTAssertLessThan(try bytesPerStep(name), 2_000 * workers, "\(name): \(heavy.prefix(5))\n" + errors(name).suffix(3000))
+                XCTAssertLessThan(try bytesPerStep(name), 2_000 * workers, name)
             }
         }
         XCTAssertGreaterThan(try XCTUnwrap(accuracy(output("train-sgd"))), 0.85)
