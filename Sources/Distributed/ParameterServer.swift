@@ -97,8 +97,27 @@ public final class ParameterServer {
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
-    /// Serves until the coordinator says training is done, or a stop signal.
+    /// Serves until the coordinator says training is done, or a stop signal; a failure of its link
+    /// to the coordinator is said as a server's (the link's rules are a worker's).
     public func run() throws {
+        do {
+            try serve()
+        } catch let error as WorkerError {
+            if case .otherRelease = error { throw ParameterServerError.otherRelease(Self.asServer(error.description)) }
+            throw ParameterServerError.link(Self.asServer(error.description))
+        } catch let error as HandshakeError {
+            throw ParameterServerError.link(Self.asServer(error.description))
+        }
+    }
+
+    /// A worker's line about its coordinator, as this server's.
+    static func asServer(_ line: String) -> String {
+        var said = line
+        if said.hasPrefix("worker: ") { said = "parameter server: " + said.dropFirst("worker: ".count) }
+        return said.replacingOccurrences(of: "this worker", with: "this server")
+    }
+
+    private func serve() throws {
         logger.info("parameter server for members at \(endpoint)\(memberAuthenticator == nil ? "" : " (encrypted, taking the members the coordinator names)"); its coordinator at \(coordinatorEndpoint)")
         defer { memberAuthenticator?.stop() }
         while true {
@@ -321,9 +340,15 @@ public final class ParameterServer {
 public enum ParameterServerError: Error, CustomStringConvertible, Equatable {
     case rangeDoesNotFit(first: Int, count: Int, parameters: Int)
     case optimizerState(moments: Int, expected: Int)
+    /// Its coordinator refused it, went silent, or its handshake failed: the line says what to do.
+    case link(String)
+    /// Its coordinator runs another release.
+    case otherRelease(String)
 
     public var description: String {
         switch self {
+        case .link(let line), .otherRelease(let line):
+            line
         case let .rangeDoesNotFit(first, count, parameters):
             "parameter server: the coordinator gave this server parameters \(first)..<\(first + count) of a model of \(parameters): the coordinator runs another release or is broken; run the same dptrain release everywhere"
         case let .optimizerState(moments, expected):
