@@ -95,6 +95,7 @@ final class ParameterServerTests: XCTestCase {
         let zeros = [UInt8](repeating: 0, count: 2)
         guard case .dropped(let why) = try slice(1, [0], zeros, 1, { server.receive($0, step: 4) }) else { return XCTFail("a stale slice kept") }
         XCTAssertTrue(why.contains("step 4"), why)
+        guard case .dropped = try slice(1, [0], zeros, 1, { server.receive($0, step: 6) }) else { return XCTFail("a slice from an abandoned step kept") }
         XCTAssertEqual(try slice(1, [0], zeros, 1, { server.receive($0, step: 5) }), .waiting)
         XCTAssertEqual(try slice(2, [0], zeros, 1, { server.receive($0, step: 5) }), .waiting)
         let twice = Commit(learningRate: 0.1, sampleCount: 4, answers: [CommittedAnswer(workerID: 1, chunks: [0]), CommittedAnswer(workerID: 2, chunks: [0])],
