@@ -25,6 +25,9 @@ struct PrometheusCostBench {
         let rate: Double
         /// CPU seconds of the thread that ran the steps (the coordinator's, with workers).
         let stepCPU: Double
+        /// Samples per CPU second of every process of the run (the workers and this one, its
+        /// HTTP threads included, the scraping thread not): steadier than samples/s on a busy machine.
+        let cpuRate: Double
         let scrapes: [Double]
     }
 
@@ -36,7 +39,7 @@ struct PrometheusCostBench {
         let processes = workers == 0 ? "one process" : "a coordinator and \(workers) worker processes over ipc (\(threadsPerWorker) threads each)"
         print("\(config.model.summary), batch \(batch), \(epochs) epochs (\(steps) steps) a run, \(processes), \(rounds) rounds; each round runs "
               + "without and with --prometheus (scraped every \(Int(interval * 1000)) ms on one kept-alive connection each), alternating which goes first")
-        print("round  without samples/s  with samples/s  ratio  step-thread CPU ratio  scrapes  scrape ms median  max")
+        print("round  without samples/s  with samples/s  ratio  samples/CPU-s ratio  step-thread CPU ratio  scrapes  scrape ms median  max")
         var pairs: [(off: Run, on: Run)] = []
         for round in 1...rounds {
             let off: Run, on: Run
@@ -49,15 +52,20 @@ struct PrometheusCostBench {
             }
             pairs.append((off, on))
             let row = [String(round), ProgressDisplay.grouped(off.rate), ProgressDisplay.grouped(on.rate), String(format: "%.3f", on.rate / off.rate),
-                       String(format: "%.3f", on.stepCPU / off.stepCPU), String(on.scrapes.count),
+                       String(format: "%.3f", on.cpuRate / off.cpuRate), String(format: "%.3f", on.stepCPU / off.stepCPU), String(on.scrapes.count),
                        String(format: "%.2f", 1000 * BenchList.median(on.scrapes)), String(format: "%.2f", 1000 * (on.scrapes.max() ?? 0))]
-            print(zip(row, [5, 17, 14, 5, 21, 7, 16, 5]).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined(separator: "  "))
+            print(zip(row, [5, 17, 14, 5, 19, 21, 7, 16, 5]).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined(separator: "  "))
         }
         let ratios = pairs.map { $0.on.rate / $0.off.rate }
         let offRates = pairs.map(\.off.rate)
         let spread = (offRates.max()! - offRates.min()!) / BenchList.median(offRates)
         print(String(format: "with the endpoint scraped: %.3f of samples/s without it (median of %d rounds, %.3f to %.3f); "
                      + "the runs without it varied by %.1f%% among themselves", BenchList.median(ratios), rounds, ratios.min()!, ratios.max()!, 100 * spread))
+        let cpuRatios = pairs.map { $0.on.cpuRate / $0.off.cpuRate }
+        let offCPURates = pairs.map(\.off.cpuRate)
+        print(String(format: "per CPU second of the run's processes: %.3f (median, %.3f to %.3f); the runs without it varied by %.1f%%",
+                     BenchList.median(cpuRatios), cpuRatios.min()!, cpuRatios.max()!,
+                     100 * (offCPURates.max()! - offCPURates.min()!) / BenchList.median(offCPURates)))
         let latencies = pairs.flatMap(\.on.scrapes)
         print(String(format: "scrapes: %d, %.2f ms median, %.2f ms at the 99th percentile", latencies.count, 1000 * BenchList.median(latencies),
                      1000 * percentile(latencies, 0.99)))
@@ -73,7 +81,7 @@ struct PrometheusCostBench {
         let scraper = endpoint.map { ScrapingThread(addresses: [$0.address] + workerAddresses, interval: interval) }
         scraper?.start()
         let observer = withEndpoint ? TrainingSeries(series) : nil
-        let start = threadCPUNanoseconds()
+        let start = threadCPUNanoseconds(), processesStart = processCPUNanoseconds()
         let report: TrainingReport
         if workers == 0 {
             report = try SingleProcessTrainer(config: config, train: data.train, test: data.test).run(observer: observer)
@@ -83,7 +91,10 @@ struct PrometheusCostBench {
                          workerArguments: { ["--threads", String(threadsPerWorker)] + (withEndpoint ? ["--prometheus", workerAddresses[$0 - 1]] : []) })
         }
         let cpu = Double(threadCPUNanoseconds() - start) / 1e9
-        return Run(rate: report.samplesPerSecond, stepCPU: cpu, scrapes: try scraper?.finish() ?? [])
+        let scrapes = try scraper?.finish() ?? []
+        let processesCPU = Double(processCPUNanoseconds() - processesStart - (scraper?.cpuNanoseconds ?? 0)) / 1e9
+        let samples = Double(config.epochs * data.train.count)
+        return Run(rate: report.samplesPerSecond, stepCPU: cpu, cpuRate: samples / processesCPU, scrapes: scrapes)
     }
 
 
@@ -104,6 +115,8 @@ private final class ScrapingThread: @unchecked Sendable {
     private var stopping = false, finished = false
     private var durations: [Double] = []
     private var failure: Error?
+    /// The CPU time this thread used, once finished: the scraper's, which is Prometheus' and not the run's.
+    private(set) var cpuNanoseconds: UInt64 = 0
 
     init(addresses: [String], interval: Double) {
         self.addresses = addresses
@@ -131,6 +144,7 @@ private final class ScrapingThread: @unchecked Sendable {
                 lock.withLock { failure = error }
             }
             lock.withLock {
+                cpuNanoseconds = threadCPUNanoseconds()
                 finished = true
                 lock.broadcast()
             }
@@ -157,4 +171,14 @@ private final class ScrapingThread: @unchecked Sendable {
         if let failure { throw failure }
         return durations
     }
+}
+
+/// CPU time of this process and of its children that have been waited for, user and system.
+func processCPUNanoseconds() -> UInt64 {
+    func nanoseconds(_ who: __rusage_who_t) -> UInt64 {
+        var usage = rusage()
+        getrusage(who, &usage)
+        return [usage.ru_utime, usage.ru_stime].reduce(0) { $0 + UInt64($1.tv_sec) * 1_000_000_000 + UInt64($1.tv_usec) * 1_000 }
+    }
+    return nanoseconds(RUSAGE_SELF.rawValue) + nanoseconds(RUSAGE_CHILDREN.rawValue)
 }
