@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# dptrain across shaped links, against PyTorch DDP, in one run: three hosts as network namespaces
+# (a coordinator host and two worker hosts), each joined to a bridge by a veth whose two ends are
+# both shaped with `tc qdisc ... tbf rate R` (this kernel has tbf, not netem). At each rate R and
+# each per-worker batch B it trains 784-128-10 for EPOCHS epochs with one worker (one thread) a
+# worker host, `--shared-memory off`, lr 0.05 constant, momentum 0.9, in float32 and with
+# `--wire-precision bf16`:
+#   star     dptrain coordinator on the coordinator host, a worker on each worker host
+#   servers  the same, with `coordinator --parameter-servers 2` and a `dptrain parameter-server`
+#            on each worker host (skipped, with one line, while this dptrain has none)
+#   ddp      ../shared/anchors/torch_ddp.py, one rank a worker host (env:// rendezvous,
+#            MASTER_ADDR the first worker host); no coordinator
+# and prints, per run, samples/s (the median of the epochs after the first: the first pays for
+# start-up), test accuracy, and the busiest link's bytes per step in and out of its host (the
+# veths' byte counters read in the switch namespace, over the epochs after the first for dptrain,
+# whose start-up ships the data shards; over the whole run for DDP, whose ranks read the data
+# themselves); then the ratios servers/star, servers/DDP and star/DDP. Every figure has the
+# load average beside it: the machine may be shared.
+#
+#   benchmarks/links.sh [RATES] [BATCHES] [EPOCHS]     (default "unlimited 10gbit 1gbit" "128 512" 2)
+#
+# Needs root (ip netns, tc) and iproute2. Traffic stays inside the namespaces it creates (named
+# dpt-PID-*), which it removes at the end, on Ctrl-C and on error, with every process in them.
+# For steady figures on a shared machine, run it in a high-priority autogroup:
+#   setsid bash -c 'echo -19 > /proc/self/autogroup; nice -n -15 benchmarks/links.sh'
+#
+# Environment: DPTRAIN (default .build/release/dptrain, built if missing), MNIST (../shared/mnist),
+# ANCHORS (../shared/anchors), TORCH_PYTHON (a python with torch; default ../torch-venv/bin/python,
+# else python3), SYSTEMS (default "star servers ddp"), PRECISIONS (default "float32 bf16"),
+# ROUNDS (default 1: each round runs every system once, in alternating order, and the medians are
+# compared), BURST (tbf burst; default the larger of 128kb and 200 us at the rate), LATENCY (tbf
+# latency, default 50ms), PIN (on: worker host 1 on CPU 0, worker host 2 on CPU 1; off),
+# RUN_TIMEOUT (seconds a run may take, default 600), KEEP (a folder that keeps every log).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+case "${1:-}" in -h | --help) usage; exit 0 ;; esac
+fail() { echo "benchmarks/links.sh: $*" >&2; exit 2; }
+
+rates=${1:-unlimited 10gbit 1gbit}
+batches=${2:-128 512}
+epochs=${3:-2}
+systems=${SYSTEMS:-star servers ddp}
+precisions=${PRECISIONS:-float32 bf16}
+rounds=${ROUNDS:-1}
+latency=${LATENCY:-50ms}
+run_timeout=${RUN_TIMEOUT:-600}
+mnist=${MNIST:-../shared/mnist}
+anchors=${ANCHORS:-../shared/anchors}
+hidden=128 lr=0.05
+
+# Every argument is checked before anything is made.
+for rate in $rates; do
+  [[ $rate =~ ^(unlimited|[0-9]+(\.[0-9]+)?[kmg]?bit)$ ]] || fail "rate '$rate' is not 'unlimited' or a tc rate such as 10gbit, 1gbit, 500mbit"
+done
+for batch in $batches; do [[ $batch =~ ^[1-9][0-9]*$ ]] || fail "batch '$batch' is not a positive whole number of samples a worker a step"; done
+[[ $epochs =~ ^[1-9][0-9]*$ ]] || fail "epochs '$epochs' is not a positive whole number"
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || fail "ROUNDS '$rounds' is not a positive whole number"
+[[ $run_timeout =~ ^[1-9][0-9]*$ ]] || fail "RUN_TIMEOUT '$run_timeout' is not a positive whole number of seconds"
+for system in $systems; do [[ $system =~ ^(star|servers|ddp)$ ]] || fail "SYSTEMS names '$system': the systems are star, servers and ddp"; done
+for precision in $precisions; do [[ $precision =~ ^(float32|bf16)$ ]] || fail "PRECISIONS names '$precision': the wire precisions are float32 and bf16"; done
+[ "$(id -u)" -eq 0 ] || fail "needs root, for ip netns and tc: run it with sudo"
+command -v ip >/dev/null && command -v tc >/dev/null || fail "needs iproute2 (ip, tc): apt-get install iproute2"
+[ -d "$mnist" ] || fail "no MNIST at $mnist: set MNIST to the folder of its IDX files"
+
+dptrain=${DPTRAIN:-.build/release/dptrain}
+if [ ! -x "$dptrain" ]; then swift build -c release --product dptrain >/dev/null; fi
+dptrain=$(realpath "$dptrain")
+figures=$PWD/benchmarks/tools/links_figures.py
+
+# Which systems this machine can run: the servers need a dptrain that has them, DDP needs torch.
+if [[ " $systems " == *" servers "* ]] && ! "$dptrain" parameter-server --help 2>/dev/null | grep -q "USAGE: dptrain parameter-server"; then
+  echo "servers: skipped: this dptrain ($("$dptrain" --version)) has no 'parameter-server' command yet"
+  systems=${systems//servers/}
+fi
+if [[ " $systems " == *" ddp "* ]]; then
+  torch_python=${TORCH_PYTHON:-../torch-venv/bin/python}
+  [ -x "$torch_python" ] || torch_python=python3
+  if ! "$torch_python" -c 'import torch' 2>/dev/null; then
+    echo "ddp: skipped: $torch_python cannot import torch (set TORCH_PYTHON to a python that has it)"
+    systems=${systems//ddp/}
+  fi
+fi
+
+tag=dpt-$$
+dir=${KEEP:-$(mktemp -d)}
+mkdir -p "$dir"
+started=()
+cleanup() {
+  trap - EXIT INT TERM
+  # Every process in the script's namespaces is one it started (ip netns exec, env and taskset
+  # exec what they run): asked to stop, then killed if it has not within 5 s.
+  local pids
+  pids=$(for ns in c w1 w2 sw; do ip netns pids "$tag-$ns" 2>/dev/null; done; echo "${started[@]}")
+  for pid in $pids; do kill "$pid" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    local alive=0
+    for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ $alive -eq 0 ] && break
+    sleep 0.1
+  done
+  for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
+  for ns in c w1 w2 sw; do ip netns del "$tag-$ns" 2>/dev/null || true; done
+  [ -n "${KEEP:-}" ] || rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'echo "benchmarks/links.sh: interrupted; removing its namespaces" >&2; exit 130' INT TERM
+
+# The hosts: c (10.77.0.1), w1 (10.77.0.2), w2 (10.77.0.3), each eth0 joined to port1..3 of
+# bridge br0 in the switch namespace sw.
+hosts=(c w1 w2)
+ip netns add "$tag-sw"
+ip -n "$tag-sw" link add name br0 type bridge
+ip -n "$tag-sw" link set br0 up
+ip -n "$tag-sw" link set lo up
+for i in 1 2 3; do
+  host=${hosts[$((i - 1))]}
+  ip netns add "$tag-$host"
+  ip link add name "dpt$$h$i" type veth peer name "dpt$$s$i"
+  ip link set "dpt$$h$i" netns "$tag-$host"
+  ip link set "dpt$$s$i" netns "$tag-sw"
+  ip -n "$tag-$host" link set "dpt$$h$i" name eth0
+  ip -n "$tag-sw" link set "dpt$$s$i" name "port$i" master br0
+  ip -n "$tag-sw" link set "port$i" up
+  ip -n "$tag-$host" addr add "10.77.0.$i/24" dev eth0
+  ip -n "$tag-$host" link set eth0 up
+  ip -n "$tag-$host" link set lo up
+done
+address() { case $1 in c) echo 10.77.0.1 ;; w1) echo 10.77.0.2 ;; w2) echo 10.77.0.3 ;; esac; }
+
+# Shapes both ends of every veth to $1 (or removes the shaping for 'unlimited').
+shape() {
+  local rate=$1 burst
+  for i in 1 2 3; do
+    ip netns exec "$tag-${hosts[$((i - 1))]}" tc qdisc del dev eth0 root 2>/dev/null || true
+    ip netns exec "$tag-sw" tc qdisc del dev "port$i" root 2>/dev/null || true
+  done
+  [ "$rate" = unlimited ] && return
+  burst=${BURST:-$(python3 "$figures" burst "$rate")}
+  for i in 1 2 3; do
+    ip netns exec "$tag-${hosts[$((i - 1))]}" tc qdisc add dev eth0 root tbf rate "$rate" burst "$burst" latency "$latency"
+    ip netns exec "$tag-sw" tc qdisc add dev "port$i" root tbf rate "$rate" burst "$burst" latency "$latency"
+  done
+  echo "links: tbf rate $rate burst $burst latency $latency on both ends of every veth"
+}
+
+# Bytes in and out of each host so far, from the switch's ports ("c_in c_out w1_in w1_out w2_in
+# w2_out": a port's tx is its host's in), then the time they were read.
+counters() {
+  echo "$(ip netns exec "$tag-sw" cat /sys/class/net/port{1,2,3}/statistics/{tx,rx}_bytes | paste -sd' ') $(date +%s.%N)"
+}
+
+# Runs a command on a host in the background, pinned to that host's CPU with PIN=on.
+cpu_of() { case $1 in w1) echo 0 ;; w2) echo 1 ;; *) echo "" ;; esac; }
+on() {
+  local host=$1; shift
+  local cpu; cpu=$(cpu_of "$host")
+  if [ "${PIN:-on}" = on ] && [ -n "$cpu" ] && [ "$(nproc)" -gt "$cpu" ]; then
+    ip netns exec "$tag-$host" taskset -c "$cpu" "$@" &
+  else
+    ip netns exec "$tag-$host" "$@" &
+  fi
+  started+=($!)
+}
+
+# Waits for a process for at most $2 seconds; 1 if it had to be stopped.
+wait_for() {
+  local pid=$1 deadline=$((SECONDS + $2))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then kill "$pid" 2>/dev/null; sleep 2; kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; return 1; fi
+    sleep 0.2
+  done
+  wait "$pid" 2>/dev/null || true
+}
+
+# Stops whatever is left of a run (a worker that has not noticed the end, say) and forgets it.
+finish_run() {
+  local pid
+  for pid in "${started[@]}"; do wait_for "$pid" 10 || true; done
+  started=()
+}
+
+port=5555
+# One dptrain run: star or servers, at one batch and wire precision; prints one line of figures.
+dptrain_run() {
+  local system=$1 batch=$2 precision=$3 name=$4
+  local endpoint=tcp://10.77.0.1:$port servers=()
+  port=$((port + 10))
+  [ "$system" = servers ] && servers=(--parameter-servers 2)
+  local before marked coordinator
+  before=$(counters)
+  on c "$dptrain" coordinator --bind "$endpoint" --insecure --workers 2 --batch $((2 * batch)) --shards 2 \
+    --epochs "$epochs" --hidden "$hidden" --lr "$lr" --schedule constant --wire-precision "$precision" \
+    --shared-memory off --metrics "$dir/$name.jsonl" "${servers[@]}" >"$dir/$name.coordinator.log" 2>&1
+  coordinator=$!
+  if [ "$system" = servers ]; then
+    local k=1
+    for host in w1 w2; do
+      on "$host" "$dptrain" parameter-server --connect "$endpoint" --bind "tcp://$(address "$host"):$((port - 9 + k))" \
+        --insecure --shared-memory off >"$dir/$name.server-$host.log" 2>&1
+      k=$((k + 1))
+    done
+  fi
+  for host in w1 w2; do
+    on "$host" "$dptrain" worker --connect "$endpoint" --shared-memory off --threads 1 --give-up-after 60 >"$dir/$name.worker-$host.log" 2>&1
+  done
+  # The bytes are counted from the end of the first epoch (or, with one epoch, from the first
+  # step): the start-up's data shards are not the step's.
+  local marker='"event":"epoch"'
+  [ "$epochs" -gt 1 ] || marker='"event":"training_started"'
+  until grep -q "$marker" "$dir/$name.jsonl" 2>/dev/null || ! kill -0 "$coordinator" 2>/dev/null; do sleep 0.02; done
+  marked=$(counters)
+  local ended=ok
+  wait_for "$coordinator" "$run_timeout" || ended="stopped after $run_timeout s"
+  local after; after=$(counters)
+  finish_run
+  if ! grep -q '"event":"done"' "$dir/$name.jsonl" 2>/dev/null; then
+    echo "$name: failed ($ended): $(tail -2 "$dir/$name.coordinator.log" | tr '\n' ' ')" >&2
+    return 1
+  fi
+  python3 "$figures" dptrain "$dir/$name.jsonl" "$before" "$marked" "$after"
+}
+
+# One PyTorch DDP run, two ranks on the worker hosts; prints one line of figures.
+ddp_run() {
+  local batch=$1 name=$2
+  local rank=0 ranks=() before after
+  before=$(counters)
+  for host in w1 w2; do
+    on "$host" env RANK=$rank WORLD_SIZE=2 MASTER_ADDR=10.77.0.2 MASTER_PORT=$port GLOO_SOCKET_IFNAME=eth0 \
+      OMP_NUM_THREADS=1 "$torch_python" "$anchors/torch_ddp.py" "$mnist" 2 "$epochs" "$batch" "$lr" "$hidden" relu \
+      >"$dir/$name.rank$rank.jsonl" 2>"$dir/$name.rank$rank.log"
+    ranks+=($!)
+    rank=$((rank + 1))
+  done
+  port=$((port + 10))
+  local ended=ok
+  wait_for "${ranks[0]}" "$run_timeout" || ended="stopped after $run_timeout s"
+  after=$(counters)
+  finish_run
+  if ! grep -q '"epoch"' "$dir/$name.rank0.jsonl" 2>/dev/null; then
+    echo "$name: failed ($ended): $(tail -2 "$dir/$name.rank0.log" | tr '\n' ' ')" >&2
+    return 1
+  fi
+  python3 "$figures" ddp "$dir/$name.rank0.jsonl" "$before" "$after" $((60000 / 2 / batch * epochs))
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $("$dptrain" --version)"
+echo "784-$hidden-10 relu, momentum 0.9, lr $lr constant, $epochs epochs, one worker (1 thread) on each of 2 worker hosts, coordinator on a third; --shared-memory off"
+echo "samples/s: median of epochs 2..$epochs; link KB/step: the busiest host link's bytes a step in/out of its host; load: uptime's 1-minute load average after the run"
+echo "uptime:$(uptime)"
+results=$dir/results.tsv
+: >"$results"
+printf "%-10s %6s %-16s %12s %9s %-12s %12s %12s %6s\n" link batch system samples/s accuracy busiest in-KB/step out-KB/step load
+for rate in $rates; do
+  shape "$rate"
+  for batch in $batches; do
+    kinds=()
+    for system in $systems; do
+      if [ "$system" = ddp ]; then kinds+=(ddp); else for precision in $precisions; do kinds+=("$system-$precision"); done; fi
+    done
+    for round in $(seq "$rounds"); do
+      # Alternate the order from round to round, so that drift in the machine's load falls on all alike.
+      order=("${kinds[@]}")
+      if [ $((round % 2)) -eq 0 ]; then order=(); for ((k = ${#kinds[@]} - 1; k >= 0; k--)); do order+=("${kinds[$k]}"); done; fi
+      for kind in "${order[@]}"; do
+        name=$rate-$batch-$kind-$round
+        if [ "$kind" = ddp ]; then line=$(ddp_run "$batch" "$name") || continue
+        else line=$(dptrain_run "${kind%-*}" "$batch" "${kind#*-}" "$name") || continue; fi
+        load=$(cut -d' ' -f1 /proc/loadavg)
+        printf "%s\t%s\t%s\t%s\t%s\t%s\n" "$rate" "$batch" "$kind" "$round" "$line" "$load" >>"$results"
+        python3 "$figures" row "$rate" "$batch" "$kind" "$line" "$load"
+      done
+    done
+  done
+done
+echo "uptime:$(uptime)"
+python3 "$figures" ratios "$results"
+[ -z "${KEEP:-}" ] || echo "logs and metrics: $dir"

@@ -1,0 +1,119 @@
+"""The arithmetic of benchmarks/links.sh: tbf's burst for a rate, one run's figures from its
+metrics and the links' byte counters, a row of the table, and the ratios at the end.
+
+  links_figures.py burst RATE                          tbf burst in bytes for a tc rate (10gbit)
+  links_figures.py dptrain METRICS BEFORE MARKED AFTER  a dptrain run's figures
+  links_figures.py ddp RANK0_JSONL BEFORE AFTER STEPS   a torch_ddp.py run's figures
+  links_figures.py row RATE BATCH KIND FIGURES LOAD     one printed row
+  links_figures.py ratios RESULTS_TSV                   medians and ratios per link and batch
+
+BEFORE, MARKED and AFTER are counter readings: "c_in c_out w1_in w1_out w2_in w2_out TIME", the
+bytes into and out of each host's link and the time they were read. A run's figures are one
+line: "samples/s accuracy busiest-host in-bytes/step out-bytes/step", the busiest host being the
+one whose link carried the most bytes a step in either direction."""
+import json
+import re
+import statistics
+import sys
+
+HOSTS = ["coordinator", "worker-1", "worker-2"]
+
+
+def rate_bytes_per_second(rate):
+    number, unit = re.fullmatch(r"([0-9.]+)([kmg]?)bit", rate).groups()
+    return float(number) * {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}[unit] / 8
+
+
+def burst(rate):
+    # 200 us of the rate, and never less than 128 KB: tbf splits a packet larger than its burst
+    # into MTU-sized ones, and a veth hands it GSO packets of up to 64 KB.
+    return str(max(131072, round(rate_bytes_per_second(rate) * 200e-6)))
+
+
+def reading(text):
+    values = text.split()
+    return [int(v) for v in values[:6]], float(values[6])
+
+
+def per_step(start, end, steps):
+    """The busiest link's bytes a step between two readings: its host, bytes in, bytes out."""
+    (a, _), (b, _) = reading(start), reading(end)
+    steps = max(steps, 1e-9)
+    links = [((b[2 * h] - a[2 * h]) / steps, (b[2 * h + 1] - a[2 * h + 1]) / steps) for h in range(3)]
+    host = max(range(3), key=lambda h: max(links[h]))
+    return HOSTS[host], links[host][0], links[host][1]
+
+
+def median_after_first(values):
+    return statistics.median(values[1:] or values) if values else 0
+
+
+def dptrain(metrics, before, marked, after):
+    events = [json.loads(line) for line in open(metrics) if line.startswith("{")]
+    epochs = [e for e in events if e.get("event") == "epoch"]
+    done = next(e for e in events if e.get("event") == "done")
+    rate = median_after_first([e["epoch_samples_per_second"] for e in epochs])
+    accuracy = done.get("test_accuracy", epochs[-1]["test_accuracy"] if epochs else 0)
+    # The step the run had reached when the marked reading was taken, between the two step
+    # lines around it.
+    _, when = reading(marked)
+    points = sorted((e["time"], e["step"]) for e in events if e.get("event") in ("training_started", "step", "epoch"))
+    reached = 0.0
+    for (t0, s0), (t1, s1) in zip(points, points[1:]):
+        if t0 <= when <= t1:
+            reached = s0 + (s1 - s0) * ((when - t0) / (t1 - t0) if t1 > t0 else 1)
+            break
+        if when > t1:
+            reached = s1
+    host, into, out = per_step(marked, after, done["step"] - reached)
+    return f"{rate:.0f} {accuracy} {host} {into:.0f} {out:.0f}"
+
+
+def ddp(rank0, before, after, steps):
+    lines = [json.loads(line) for line in open(rank0) if line.startswith("{")]
+    rate = median_after_first([line["samples_per_s"] for line in lines])
+    host, into, out = per_step(before, after, int(steps))
+    return f"{rate:.0f} {lines[-1]['test_acc']} {host} {into:.0f} {out:.0f}"
+
+
+def row(rate, batch, kind, figures, load):
+    samples, accuracy, host, into, out = figures.split()
+    print(f"{rate:<10} {batch:>6} {kind:<16} {int(samples):>12,} {float(accuracy):>9.4f} {host:<12}"
+          f" {int(into) / 1000:>12,.1f} {int(out) / 1000:>12,.1f} {load:>6}")
+
+
+def ratios(path):
+    runs = {}
+    for line in open(path):
+        rate, batch, kind, _round, samples, accuracy, host, into, out, load = line.split()
+        runs.setdefault((rate, int(batch)), {}).setdefault(kind, []).append((float(samples), max(float(into), float(out))))
+    print("ratios of samples/s (medians over rounds), and of the busiest link's bytes a step (the larger direction):")
+    print(f"{'link':<10} {'batch':>6} {'precision':<9} {'servers/star':>12} {'servers/ddp':>12} {'star/ddp':>9} {'bytes servers/star':>19}")
+    for (rate, batch), kinds in runs.items():
+        speed = {kind: statistics.median(s for s, _ in figures) for kind, figures in kinds.items()}
+        busiest = {kind: statistics.median(b for _, b in figures) for kind, figures in kinds.items()}
+
+        def ratio(a, b, of=speed, digits=2):
+            return f"{of[a] / of[b]:.{digits}f}x" if a in of and b in of and of[b] > 0 else "-"
+        for precision in ("float32", "bf16"):
+            star, servers = f"star-{precision}", f"servers-{precision}"
+            if star not in kinds and servers not in kinds:
+                continue
+            print(f"{rate:<10} {batch:>6} {precision:<9} {ratio(servers, star):>12} {ratio(servers, 'ddp'):>12}"
+                  f" {ratio(star, 'ddp'):>9} {ratio(servers, star, busiest):>19}")
+
+
+if __name__ == "__main__":
+    command, arguments = sys.argv[1], sys.argv[2:]
+    if command == "burst":
+        print(burst(*arguments))
+    elif command == "dptrain":
+        print(dptrain(*arguments))
+    elif command == "ddp":
+        print(ddp(*arguments))
+    elif command == "row":
+        row(*arguments)
+    elif command == "ratios":
+        ratios(*arguments)
+    else:
+        sys.exit(f"links_figures.py: unknown command {command}")
