@@ -13,8 +13,8 @@
 # and prints, per run, samples/s (the median of the epochs after the first: the first pays for
 # start-up), test accuracy, and the busiest link's bytes per step in and out of its host (the
 # veths' byte counters read in the switch namespace, over the epochs after the first for dptrain,
-# whose start-up ships the data shards; over the whole run for DDP, whose ranks read the data
-# themselves); then the ratios servers/star, servers/DDP and star/DDP. Every figure has the
+# whose start-up ships the data shards (over the whole run with one epoch); over the whole run for
+# DDP, whose ranks read the data themselves); then the ratios servers/star, servers/DDP and star/DDP. Every figure has the
 # load average beside it: the machine may be shared.
 #
 #   benchmarks/links.sh [RATES] [BATCHES] [EPOCHS]     (default "unlimited 10gbit 1gbit" "128 512" 2)
@@ -24,9 +24,10 @@
 # For steady figures on a shared machine, run it in a high-priority autogroup:
 #   setsid bash -c 'echo -19 > /proc/self/autogroup; nice -n -15 benchmarks/links.sh'
 #
-# Environment: DPTRAIN (default .build/release/dptrain, built if missing), MNIST (../shared/mnist),
-# ANCHORS (../shared/anchors), TORCH_PYTHON (a python with torch; default ../torch-venv/bin/python,
-# else python3), SYSTEMS (default "star servers ddp"), PRECISIONS (default "float32 bf16"),
+# Environment: DPTRAIN (default .build/release/dptrain, built if missing), MNIST (its IDX folder;
+# default ../shared/mnist where there is one, else dptrain's bundled MNIST and no DDP), ANCHORS
+# (../shared/anchors), TORCH_PYTHON (a python with torch; default ../torch-venv/bin/python, else
+# python3), SYSTEMS (default "star servers ddp"), PRECISIONS (default "float32 bf16"),
 # ROUNDS (default 1: each round runs every system once, in alternating order, and the medians are
 # compared), BURST (tbf burst; default the larger of 128kb and 200 us at the rate), LATENCY (tbf
 # latency, default 50ms), PIN (on: worker host 1 on CPU 0, worker host 2 on CPU 1; off),
@@ -46,6 +47,7 @@ rounds=${ROUNDS:-1}
 latency=${LATENCY:-50ms}
 run_timeout=${RUN_TIMEOUT:-600}
 mnist=${MNIST:-../shared/mnist}
+[ -n "${MNIST:-}" ] || [ -d "$mnist" ] || mnist=""
 anchors=${ANCHORS:-../shared/anchors}
 hidden=128 lr=0.05
 
@@ -61,7 +63,9 @@ for system in $systems; do [[ $system =~ ^(star|servers|ddp)$ ]] || fail "SYSTEM
 for precision in $precisions; do [[ $precision =~ ^(float32|bf16)$ ]] || fail "PRECISIONS names '$precision': the wire precisions are float32 and bf16"; done
 [ "$(id -u)" -eq 0 ] || fail "needs root, for ip netns and tc: run it with sudo"
 command -v ip >/dev/null && command -v tc >/dev/null || fail "needs iproute2 (ip, tc): apt-get install iproute2"
-[ -d "$mnist" ] || fail "no MNIST at $mnist: set MNIST to the folder of its IDX files"
+[ -z "$mnist" ] || [ -d "$mnist" ] || fail "no MNIST at $mnist: set MNIST to the folder of its IDX files"
+data=()
+[ -z "$mnist" ] || data=(--data "$mnist")
 
 dptrain=${DPTRAIN:-.build/release/dptrain}
 if [ ! -x "$dptrain" ]; then swift build -c release --product dptrain >/dev/null; fi
@@ -76,7 +80,10 @@ fi
 if [[ " $systems " == *" ddp "* ]]; then
   torch_python=${TORCH_PYTHON:-../torch-venv/bin/python}
   [ -x "$torch_python" ] || torch_python=python3
-  if ! "$torch_python" -c 'import torch' 2>/dev/null; then
+  if [ -z "$mnist" ]; then
+    echo "ddp: skipped: torch_ddp.py needs the MNIST files (../shared/mnist, or set MNIST)"
+    systems=${systems//ddp/}
+  elif ! "$torch_python" -c 'import torch' 2>/dev/null; then
     echo "ddp: skipped: $torch_python cannot import torch (set TORCH_PYTHON to a python that has it)"
     systems=${systems//ddp/}
   fi
@@ -191,7 +198,7 @@ dptrain_run() {
   before=$(counters)
   on c "$dptrain" coordinator --bind "$endpoint" --insecure --workers 2 --batch $((2 * batch)) --shards 2 \
     --epochs "$epochs" --hidden "$hidden" --lr "$lr" --schedule constant --wire-precision "$precision" \
-    --shared-memory off --metrics "$dir/$name.jsonl" "${servers[@]}" >"$dir/$name.coordinator.log" 2>&1
+    --shared-memory off --metrics "$dir/$name.jsonl" "${data[@]}" "${servers[@]}" >"$dir/$name.coordinator.log" 2>&1
   coordinator=$!
   if [ "$system" = servers ]; then
     local k=1
@@ -204,12 +211,13 @@ dptrain_run() {
   for host in w1 w2; do
     on "$host" "$dptrain" worker --connect "$endpoint" --shared-memory off --threads 1 --give-up-after 60 >"$dir/$name.worker-$host.log" 2>&1
   done
-  # The bytes are counted from the end of the first epoch (or, with one epoch, from the first
-  # step): the start-up's data shards are not the step's.
-  local marker='"event":"epoch"'
-  [ "$epochs" -gt 1 ] || marker='"event":"training_started"'
-  until grep -q "$marker" "$dir/$name.jsonl" 2>/dev/null || ! kill -0 "$coordinator" 2>/dev/null; do sleep 0.02; done
-  marked=$(counters)
+  # The bytes are counted from the end of the first epoch: the start-up's data shards are not
+  # the step's. With one epoch, from the start.
+  marked=$before
+  if [ "$epochs" -gt 1 ]; then
+    until grep -q '"event":"epoch"' "$dir/$name.jsonl" 2>/dev/null || ! kill -0 "$coordinator" 2>/dev/null; do sleep 0.02; done
+    marked=$(counters)
+  fi
   local ended=ok
   wait_for "$coordinator" "$run_timeout" || ended="stopped after $run_timeout s"
   local after; after=$(counters)
@@ -245,9 +253,10 @@ ddp_run() {
   python3 "$figures" ddp "$dir/$name.rank0.jsonl" "$before" "$after" $((60000 / 2 / batch * epochs))
 }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $("$dptrain" --version)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $("$dptrain" --version) at $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "784-$hidden-10 relu, momentum 0.9, lr $lr constant, $epochs epochs, one worker (1 thread) on each of 2 worker hosts, coordinator on a third; --shared-memory off"
 echo "samples/s: median of epochs 2..$epochs; link KB/step: the busiest host link's bytes a step in/out of its host; load: uptime's 1-minute load average after the run"
+[ "$epochs" -gt 1 ] || echo "with one epoch, dptrain's bytes a step include the start-up's data shards (two epochs or more leave them out)"
 echo "uptime:$(uptime)"
 results=$dir/results.tsv
 : >"$results"
@@ -265,8 +274,15 @@ for rate in $rates; do
       if [ $((round % 2)) -eq 0 ]; then order=(); for ((k = ${#kinds[@]} - 1; k >= 0; k--)); do order+=("${kinds[$k]}"); done; fi
       for kind in "${order[@]}"; do
         name=$rate-$batch-$kind-$round
-        if [ "$kind" = ddp ]; then line=$(ddp_run "$batch" "$name") || continue
-        else line=$(dptrain_run "${kind%-*}" "$batch" "${kind#*-}" "$name") || continue; fi
+        # In the background, so that Ctrl-C or a TERM reaches the trap at once rather than after the run.
+        if [ "$kind" = ddp ]; then ddp_run "$batch" "$name" >"$dir/figures" &
+        else dptrain_run "${kind%-*}" "$batch" "${kind#*-}" "$name" >"$dir/figures" & fi
+        started=($!)
+        status=0
+        wait "${started[0]}" || status=$?
+        started=()
+        [ $status -eq 0 ] || continue
+        line=$(cat "$dir/figures")
         load=$(cut -d' ' -f1 /proc/loadavg)
         printf "%s\t%s\t%s\t%s\t%s\t%s\n" "$rate" "$batch" "$kind" "$round" "$line" "$load" >>"$results"
         python3 "$figures" row "$rate" "$batch" "$kind" "$line" "$load"

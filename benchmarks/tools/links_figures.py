@@ -87,21 +87,26 @@ def ratios(path):
     for line in open(path):
         rate, batch, kind, _round, samples, accuracy, host, into, out, load = line.split()
         runs.setdefault((rate, int(batch)), {}).setdefault(kind, []).append((float(samples), max(float(into), float(out))))
-    print("ratios of samples/s (medians over rounds), and of the busiest link's bytes a step (the larger direction):")
-    print(f"{'link':<10} {'batch':>6} {'precision':<9} {'servers/star':>12} {'servers/ddp':>12} {'star/ddp':>9} {'bytes servers/star':>19}")
+    print("medians over rounds of samples/s, their ratios, and the busiest link's bytes a step (the larger direction):")
+    print(f"{'link':<10} {'batch':>6} {'precision':<9} {'star':>9} {'servers':>9} {'ddp':>9} {'servers/star':>12} {'servers/ddp':>12}"
+          f" {'star/ddp':>9} {'star KB':>8} {'servers KB':>10} {'ddp KB':>7} {'servers/star':>12}")
     for (rate, batch), kinds in runs.items():
         speed = {kind: statistics.median(s for s, _ in figures) for kind, figures in kinds.items()}
         busiest = {kind: statistics.median(b for _, b in figures) for kind, figures in kinds.items()}
 
-        def ratio(a, b, of=speed, digits=2):
-            return f"{of[a] / of[b]:.{digits}f}x" if a in of and b in of and of[b] > 0 else "-"
+        def ratio(a, b, of=speed):
+            return f"{of[a] / of[b]:.2f}x" if a in of and b in of and of[b] > 0 else "-"
+
+        def figure(kind, of=speed, scale=1):
+            return f"{of[kind] / scale:,.0f}" if kind in of else "-"
         for precision in ("float32", "bf16"):
             star, servers = f"star-{precision}", f"servers-{precision}"
             if star not in kinds and servers not in kinds:
                 continue
-            print(f"{rate:<10} {batch:>6} {precision:<9} {ratio(servers, star):>12} {ratio(servers, 'ddp'):>12}"
-                  f" {ratio(star, 'ddp'):>9} {ratio(servers, star, busiest):>19}")
-
+            print(f"{rate:<10} {batch:>6} {precision:<9} {figure(star):>9} {figure(servers):>9} {figure('ddp'):>9}"
+                  f" {ratio(servers, star):>12} {ratio(servers, 'ddp'):>12} {ratio(star, 'ddp'):>9}"
+                  f" {figure(star, busiest, 1000):>8} {figure(servers, busiest, 1000):>10} {figure('ddp', busiest, 1000):>7}"
+                  f" {ratio(servers, star, busiest):>12}")
 
 if __name__ == "__main__":
     command, arguments = sys.argv[1], sys.argv[2:]
