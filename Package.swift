@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "dptrain", targets: ["dptrain"]),
         .executable(name: "coordinator", targets: ["coordinator"]),
         .executable(name: "worker", targets: ["worker"]),
+        .executable(name: "parameter-server", targets: ["parameter-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -97,6 +98,7 @@ let package = Package(
         .executableTarget(name: "dptrain", dependencies: ["Commands", "Training"]),
         .executableTarget(name: "coordinator", dependencies: ["Commands", "Training"]),
         .executableTarget(name: "worker", dependencies: ["Commands", "Training"]),
+        .executableTarget(name: "parameter-server", dependencies: ["Commands", "Training"]),
 
         .testTarget(name: "MLPTests", dependencies: ["MLP"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset"]),

@@ -46,6 +46,9 @@ public struct CoordinatorCommand: ParsableCommand {
         guard (1...1024).contains(workers) else { throw ValidationError("--workers must be between 1 and 1024 (got \(workers))") }
         try membership.validate(workers: workers)
         try security.validate(bind: bind)
+        if transport.parameterServers > 0, training.clipNorm != nil {
+            throw ValidationError("--clip-norm needs the whole gradient's norm, which no parameter server holds: drop --clip-norm or --parameter-servers")
+        }
     }
 
     public func run() throws {
@@ -67,9 +70,10 @@ public struct CoordinatorCommand: ParsableCommand {
         ProcessSignals.ignoreBrokenPipes()
         ProcessSignals.stopAtTheEndOfTheStep()
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
+        var options = membership.options(workers: workers, wirePrecision: transport.wirePrecision, sharedMemory: transport.sharedMemory.isOn)
+        options.parameterServers = transport.parameterServers
         let coordinator = try Coordinator(config: config, train: data.train, test: data.test, validation: data.validation, testEveryEpoch: splits.testEveryEpoch, initialParameters: initialParameters,
-                                          options: membership.options(workers: workers, wirePrecision: transport.wirePrecision,
-                                                                      sharedMemory: transport.sharedMemory.isOn),
+                                          options: options,
                                           endpoint: bind, context: context, logger: logger,
                                           security: try security.security(context: context, logger: logger))
         RunLine(runID: coordinator.runID, trainer: "coordinator", resumed: membership.resume, config: config,

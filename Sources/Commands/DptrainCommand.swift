@@ -10,7 +10,7 @@ public struct DptrainCommand: ParsableCommand {
             then `dptrain evaluate --model FILE` or `dptrain predict --model FILE`.
             """,
         version: BuildInfo.line(program: "dptrain"),
-        subcommands: [LaunchCommand.self, TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, EvaluateCommand.self, PredictCommand.self, ConfigCommand.self, ReportCommand.self, SpeedrunCommand.self,
+        subcommands: [LaunchCommand.self, TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, ParameterServerCommand.self, EvaluateCommand.self, PredictCommand.self, ConfigCommand.self, ReportCommand.self, SpeedrunCommand.self,
                       BenchCommand.self, KeygenCommand.self],
         defaultSubcommand: TrainCommand.self)
 

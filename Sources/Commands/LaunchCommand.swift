@@ -102,11 +102,16 @@ struct LaunchCommand: ParsableCommand {
         var workerArguments = (1...workers).map {
             ["worker", "--connect", Self.connectable(endpoint)] + threads + Self.prometheusArguments(prometheus.prometheus, process: $0)
         }
-        let keys = secure ? try ThrowawayKeys(workers: workers) : nil
+        // Parameter servers on this machine, each on a free loopback port it tells the coordinator.
+        let servers = transport.parameterServers
+        var serverArguments = (0..<servers).map { _ in ["parameter-server", "--connect", Self.connectable(endpoint), "--bind", "tcp://127.0.0.1:0"] }
+        // A server is admitted by key as a worker is: the keys after the workers' are theirs.
+        let keys = secure ? try ThrowawayKeys(workers: workers + servers) : nil
         defer { keys?.remove() }
         if let keys {
             coordinatorArguments += keys.coordinatorArguments
             for worker in 1...workers { workerArguments[worker - 1] += keys.workerArguments(worker) }
+            for server in 0..<servers { serverArguments[server] += keys.workerArguments(workers + 1 + server) }
         }
 
         // A restarted coordinator goes on from its newest checkpoint (or from the beginning, when it
@@ -124,6 +129,10 @@ struct LaunchCommand: ParsableCommand {
         do {
             try group.start(name: "coordinator", executable: executable, arguments: coordinatorArguments, endsTheGroup: true,
                             restartArguments: coordinatorRestart)
+            for (index, arguments) in serverArguments.enumerated() {
+                let arguments = arguments + (verbose ? ["--verbose"] : [])
+                try group.start(name: "parameter server \(index + 1)", executable: executable, arguments: arguments, restartArguments: arguments)
+            }
             for worker in 1...workers {
                 let arguments = workerArguments[worker - 1] + (verbose ? ["--verbose"] : [])
                 try group.start(name: "worker \(worker)", executable: executable, arguments: arguments, restartArguments: arguments,

@@ -11,7 +11,18 @@ public struct TransportOptions: ParsableArguments {
     @Option(name: .customLong("shared-memory"), help: Switch.sharedMemoryHelp)
     public var sharedMemory: Switch = .on
 
+    @Option(name: .customLong("parameter-servers"), parsing: .unconditional, help: ArgumentHelp(
+        "Parameter servers to wait for (`dptrain parameter-server`), each holding a range of the weights: workers send them their gradients' ranges and take the weights from them, so the coordinator's link carries no parameter-sized message (default 0: the coordinator holds the weights).",
+        valueName: "K"))
+    public var parameterServers = 0
+
     public init() {}
+
+    public func validate() throws {
+        guard (0...Limits.parameterServers).contains(parameterServers) else {
+            throw ValidationError("--parameter-servers must be between 0 and \(Limits.parameterServers) (got \(parameterServers))")
+        }
+    }
 }
 
 /// A flag spelled on|off: `--shared-memory` (whether workers on the coordinator's host move

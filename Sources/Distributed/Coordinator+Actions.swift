@@ -26,10 +26,7 @@ extension Coordinator {
                 if member.blasCore != BLAS.coreName {
                     logger.warning("worker \(member.id) computes on \(member.blasCore) BLAS kernels, this run on \(BLAS.coreName): it accepted that the weights may now differ in the last bits from one process's\(options.verify > 0 ? ", and its answers cannot be verified by recomputation" : "")")
                 }
-                let configuration = RunConfiguration(training: config, featureCount: train.featureCount, classCount: train.classCount,
-                                                     coordinatorSilenceSeconds: max(Liveness.seconds(Liveness.defaultCoordinatorSilence), options.stepDeadline),
-                                                     wirePrecision: options.wirePrecision == .float32 ? nil : options.wirePrecision,
-                                                     blasCore: BLAS.coreName)
+                let configuration = runConfiguration()
                 do {
                     try encoder.welcome(Welcome(workerID: member.id, configuration: configuration.encoded(),
                                                 parameterCount: parameters.count, sharedMemory: grant), runID: runID)

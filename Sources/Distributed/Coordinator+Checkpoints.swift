@@ -12,6 +12,7 @@ extension Coordinator {
     func writeCheckpoint() throws -> String? {
         guard let store, let point = machine.resumePoint else { return nil }
         perform(machine.heartbeats(now: Self.now()))   // writing can take a while
+        try fetchFromServers()
         let optimizerState = optimizer.state
         let state = account.checkpointState(training: config, sampleCount: train.count, resume: point,
                                             optimizerStep: optimizerState.step, divergenceStartLoss: divergence.startLoss)

@@ -28,6 +28,7 @@ extension Coordinator {
             }
         }
         perform(machine.tick(now: Self.now()))
+        heartbeatServers(now: Self.now())
     }
 
     /// The socket, then each member's answer pipe; made anew only when a doorbell came or went,
@@ -76,6 +77,12 @@ extension Coordinator {
     private func handle(_ message: Message) throws -> Bool {
         guard message.count >= 1 else { return false }
         // A member's address is already stored; only a stranger's is copied out of the message.
+        if let server = roster?.server(atAddress: message[0]) {
+            // A parameter server: its own messages, never the machine's.
+            guard !message.isTruncated, message.count - 1 == framesPerMessage else { return false }
+            try handleFromServer(message, index: server)
+            return false
+        }
         let known = machine.member(at: message[0])
         // What the member wrote on its doorbell before this message left is read first: the
         // machine takes a member's answers in the order it sent them.
@@ -89,6 +96,29 @@ extension Coordinator {
         return try handle(frames: message.dropFirst(), from: known, stranger: known == nil ? Array(message[0]) : nil, message: message)
     }
 
+    /// Handles a message from parameter server `index` (its hello again, its state, a heartbeat, its failure).
+    private func handleFromServer(_ message: Message, index: Int) throws {
+        let peer = roster!.servers[index].peer
+        let envelope: Envelope
+        do {
+            envelope = try decode(frames: message.dropFirst(), context: DecodeContext(receiver: .coordinator, runID: runID))
+        } catch {
+            logger.warning("dropped a message from parameter server \(index + 1): \(error)")
+            return
+        }
+        roster!.heard(from: peer, now: Self.now())
+        switch envelope.body {
+        case .serverHello(let hello):
+            receiveServerHello(hello, from: peer, now: Self.now())
+        case .rangeState(let state):
+            receiveRangeState(state, from: peer, step: envelope.step)
+        case .failure(let reason):
+            throw ParameterServerFailure.failed(server: index + 1, reason: reason)
+        default:
+            break
+        }
+    }
+
     /// Handles one message from `known`'s doorbell, or from the socket (`message`, whose
     /// routing id is `stranger` when no member has it): the machine cannot tell which. Returns
     /// true when it keeps `message` (an accepted gradient from the socket).
@@ -99,7 +129,7 @@ extension Coordinator {
         let envelope: Envelope
         let slot = sharedGradient(of: known)
         do {
-            var context = DecodeContext(receiver: .coordinator, runID: runID, parameterCount: parameters.count, precision: options.wirePrecision)
+            var context = DecodeContext(receiver: .coordinator, runID: runID, parameterCount: stepParameterCount, precision: options.wirePrecision)
             // A gradient in shared memory is read only when its slot holds that step whole: the
             // worker publishes after writing, so a worker that died mid-write is never read.
             context.sharedBulk = slot
@@ -110,9 +140,17 @@ extension Coordinator {
         }
 
         switch envelope.body {
+        case .serverHello(let hello):
+            guard message != nil else { break }
+            receiveServerHello(hello, from: peer, now: now)
         case .hello(let hello):
             // A hello names its sender's connection (address, key): only the socket's count.
             guard let message else { break }
+            // A worker's welcome names every parameter server: none is welcomed before they are all here.
+            if let roster, !roster.isComplete {
+                perform([.refuse(peer, .tryLater, "waiting for \(roster.expected - roster.servers.count) more parameter server(s)", answeringRun: nil)])
+                break
+            }
             perform(machine.receiveHello(hello, from: peer, address: peerAddress(message),
                                          key: message.property("User-Id", frame: 1), now: now))
         case .gradient(let view):

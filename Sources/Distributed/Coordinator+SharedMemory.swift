@@ -41,9 +41,9 @@ struct CoordinatorSharedMemory {
 
 extension Coordinator {
     /// Bytes of the weights in the run's wire precision.
-    var weightBytes: Int { parameters.count * options.wirePrecision.bytesPerValue }
+    var weightBytes: Int { stepParameterCount * options.wirePrecision.bytesPerValue }
     /// A gradient slot's room: the sums at their widest (a worker packs them to the bytes they need).
-    var gradientBytes: Int { parameters.count * gradientBytesPerValue }
+    var gradientBytes: Int { stepParameterCount * gradientBytesPerValue }
 
     /// The grant for a member being welcomed, when its hello offered shared memory from this
     /// host; nil (the socket carries its bulk) otherwise, or when the segments cannot be made.

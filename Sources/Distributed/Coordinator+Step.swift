@@ -24,7 +24,10 @@ extension Coordinator {
         // Chosen answers are recomputed before any is used; one that differs rolls the run back.
         if verifyAnswers() { return nil }
         let reduceStart = Self.now()
-        guard let score = reduce() else { return nil }
+        guard let score = reduce() else {
+            try commitToServers(sampleCount: 0, learningRate: learningRate)
+            return nil
+        }
         let updateStart = Self.now()
         try applyUpdate(score: score, learningRate: learningRate)
         let end = Self.now()
@@ -48,13 +51,14 @@ extension Coordinator {
             let request = machine.stepRequests[requestsSent]
             requestsSent += 1
             guard request.state == .pending else { continue }
-            let shared = sharedMemory.slots[request.member.id] != nil
+            // With parameter servers the step carries no weights (they come from the servers), as from shared memory.
+            let shared = sharedMemory.slots[request.member.id] != nil || roster != nil
             // The socket's copy of the weights, made once a step, when a member first takes them from the socket.
             if !shared, stepWeights == nil { stepWeights = try weightsFrame() }
             try encoder.step(runID: runID, step: machine.step, epoch: UInt32(machine.course.currentEpoch), indices: request.indices,
-                             chunkSizes: request.chunkSizes, parameterCount: parameters.count,
+                             chunkSizes: request.chunkSizes, chunks: request.chunkNumbers, parameterCount: stepParameterCount,
                              precision: options.wirePrecision, bulkInSharedMemory: shared)
-            if shared, let doorbell = stepRingsDoorbell(of: request.member.id, request: requestsSent - 1) {
+            if shared, roster == nil, let doorbell = stepRingsDoorbell(of: request.member.id, request: requestsSent - 1) {
                 // Straight to the worker's waiting thread, past libzmq's I/O threads.
                 switch encoder.withHeaderAndMeta({ doorbell.send(header: $0, meta: $1) }) {
                 case .sent:
@@ -110,6 +114,7 @@ extension Coordinator {
             fastest = min(fastest, answer.view.computeNanoseconds)
         }
         let abandoned = machine.stepAbandoned
+        noteCommittedAnswers()
         machine.completeStep()
         reducer.finish(abandoned: abandoned, recycle: { spareMessages.append($0) })
         requestsSent = 0
@@ -123,6 +128,10 @@ extension Coordinator {
     private func applyUpdate(score: BatchScore, learningRate: Float) throws {
         guard score.lossSum.isFinite else {
             throw TrainingError.lossNotFinite(epoch: machine.course.currentEpoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
+        }
+        if roster != nil {
+            // The servers step the optimizer, each over its range; their weights are checked there.
+            return try commitToServers(sampleCount: score.samples, learningRate: learningRate)
         }
         if score.samples > 0 {
             if let maxNorm = config.clipNorm { reducer.clip(sampleCount: score.samples, maxNorm: maxNorm) }

@@ -38,6 +38,8 @@ public struct CoordinatorOptions: Sendable {
     public static let defaultVerify = 0.02
     /// Move shards from slow workers to fast ones as their measured speeds call for (`--rebalance`).
     public var rebalance: Bool
+    /// Parameter servers that hold the weights and optimizer, each a range (`--parameter-servers`); 0: the coordinator does.
+    public var parameterServers = 0
 
     public init(workers: Int, maxWorkers: Int = .max, stepDeadline: Double = Liveness.defaultStepDeadlineSeconds,
                 checkpointDirectory: String? = nil, checkpointEvery: Int? = nil, resume: Bool = false, stopsOnSignal: Bool = false,
@@ -114,6 +116,17 @@ public final class Coordinator {
     public internal(set) var answersVerified = 0
     /// When a rebalance was last a line of the output (the others are debug lines).
     var lastRebalanceLine: UInt64?
+    /// The run's parameter servers, nil without (Coordinator+ParameterServers.swift); the step's
+    /// answers as they are committed to them; the step whose weights `parameters` holds; a fetch
+    /// in flight.
+    var roster: ParameterServerRoster?
+    var commitAnswers: [CommittedAnswer] = []
+    var fetchedStep: UInt64?
+    var fetching: Set<Int> = []
+    var fetchedMoments: [[Float]] = []
+    var fetchedOptimizerSteps = 0
+    var optimizerStepsOnServers = 0
+    var lastServerHeartbeat: UInt64 = 0
 
     /// Binds `endpoint` (tcp://HOST:PORT or ipc://PATH) on `context`, secured as `security` says.
     public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, validation: LabeledImages? = nil, testEveryEpoch: Bool = false,
@@ -134,8 +147,17 @@ public final class Coordinator {
         self.logger = logger
         machine = CoordinatorStateMachine(settings: Self.settings(options, config, sampleCount: train.count))
         parameters = initialParameters ?? config.model.initialParameters(config.initialization, seed: config.seed)
-        sharedMemory = CoordinatorSharedMemory(enabled: options.sharedMemory)
-        reducer = StepReducer(parameterCount: parameters.count, format: config.fixedPointFormat(for: options.wirePrecision))
+        if options.parameterServers > 0 {
+            guard options.parameterServers <= min(Limits.parameterServers, parameters.count), config.clipNorm == nil else {
+                throw TrainingError.dataDoesNotFitModel(config.clipNorm != nil
+                    ? "--clip-norm needs the whole gradient's norm, which no parameter server has: run without --parameter-servers or without --clip-norm"
+                    : "--parameter-servers \(options.parameterServers): at most \(min(Limits.parameterServers, parameters.count))")
+            }
+            roster = ParameterServerRoster(expected: options.parameterServers, parameterCount: parameters.count)
+        }
+        // With parameter servers the weights never travel from here during a step: no segment for them.
+        sharedMemory = CoordinatorSharedMemory(enabled: options.sharedMemory && options.parameterServers == 0)
+        reducer = StepReducer(parameterCount: options.parameterServers > 0 ? 0 : parameters.count, format: config.fixedPointFormat(for: options.wirePrecision))
         optimizer = makeOptimizer(config.optimizer, parameterCount: parameters.count)
         store = try options.checkpointDirectory.map(CheckpointStore.init(directory:))
         account = RunAccounting(epochs: config.epochs, samplesPerEpoch: train.count, now: Self.now())
@@ -147,7 +169,8 @@ public final class Coordinator {
         // An unknown routing id is an error rather than a silent drop: a closed connection shows at once.
         try socket.set(.routerMandatory, 1)
         // Nothing legitimate is larger than a gradient (Int64s); a peer announcing more is cut off by libzmq.
-        try socket.set(.maxMessageSize, parameters.count * 8 + 64 * 1024)
+        // (A server's state is its weights and up to two moments: 12 bytes a parameter.)
+        try socket.set(.maxMessageSize, parameters.count * (options.parameterServers > 0 ? 12 : 8) + 64 * 1024)
         try socket.useLargeKernelBuffers(messageBytes: parameters.count * 8)
         do {
             try socket.bind(endpoint)
@@ -166,7 +189,8 @@ public final class Coordinator {
         settings.stopping = config.stopping
         settings.loss = config.model.loss
         settings.classCount = config.model.classCount
-        settings.verifyFraction = options.verify
+        // Recomputing an answer needs the step's weights, which live on the servers when there are some.
+        settings.verifyFraction = options.parameterServers > 0 ? 0 : options.verify
         settings.rebalance = options.rebalance
         return settings
     }
@@ -221,7 +245,7 @@ public final class Coordinator {
         var report = TrainingReport(epoch: machine.course.currentEpoch - 1, step: Int(machine.step), trainLoss: 0, testAccuracy: 0,
                                     samplesPerSecond: 0, elapsedSeconds: 0, workers: 0)
         if machine.course.isFinished { return completedRunReport() }
-        guard try gatherWorkers() else {
+        guard try gatherServers(), try gatherWorkers() else {
             stoppedBySignal = dptrain_stop_requested()
             return report
         }
@@ -264,6 +288,7 @@ public final class Coordinator {
                 if machine.droppedCount > 0 {
                     logger.info("dropped \(counted(machine.droppedCount, "bad message")): \(machine.dropped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: "; "))")
                 }
+                try fetchFromServers()
                 report = evaluation.finish(account.finalReport(report), parameters: parameters)
                 observer?.trainingFinished(report)
                 return report
@@ -324,6 +349,7 @@ public final class Coordinator {
     private func finishEpoch(_ epoch: Int) throws -> TrainingReport {
         account.pauseClock(now: Self.now())
         perform(machine.heartbeats(now: Self.now()))   // the workers hear nothing else while the test set is scored
+        try fetchFromServers()
         let scored = evaluation.scoreEpoch(parameters)
         if let verdict = divergence.epochFinished(testAccuracy: scored.accuracy, testSamples: evaluation.epochSet.count, classCount: train.classCount) {
             throw TrainingError.divergence(verdict, epoch: epoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
@@ -348,6 +374,7 @@ public final class Coordinator {
         stoppedBySignal = dptrain_stop_requested()
         account.pauseClock(now: Self.now())
         logger.warning("stopping at step \(machine.step), as asked by signal \(stoppedBySignal)")
+        try fetchFromServers()
         try writeCheckpoint()
     }
 
@@ -355,6 +382,7 @@ public final class Coordinator {
 
     /// Tells every worker that training is over, until each acknowledges or the linger passes.
     private func finishRun() throws {
+        shutDownServers()
         perform(machine.finish(now: Self.now()))
         while machine.phase != .finished { try pump(timeoutMilliseconds: 50) }
     }

@@ -56,7 +56,8 @@ struct StepReducer {
     /// of its member (a goodbye) can void it.
     mutating func accept(_ answer: Answer, expectedAnswers: Int) {
         answers.append(answer)
-        guard !splits(answers: expectedAnswers) else { return }
+        // No sums to add in a run with parameter servers: the answer's figures alone come here.
+        guard !gradientSum.isEmpty, !splits(answers: expectedAnswers) else { return }
         exactSum.withUnsafeMutableBufferPointer { sums in
             while folded < answers.count {
                 let view = answers[folded].view
@@ -82,7 +83,7 @@ struct StepReducer {
     /// `gradientSum`, each of the team's threads over its range of the parameters (one thread for
     /// a small total). Then the answers' messages are handed back and a new step can begin.
     mutating func finish(abandoned: Bool, recycle: (Message) -> Void) {
-        if !abandoned { total() }   // before the messages the sums lie in go back
+        if !abandoned, !gradientSum.isEmpty { total() }   // before the messages the sums lie in go back
         for answer in answers { if let message = answer.message { recycle(message) } }
         answers.removeAll(keepingCapacity: true)
         folded = 0

@@ -15,29 +15,31 @@ import ZMQ
 public final class Worker {
     public let endpoint: String
 
-    private let context: Context
-    private var socket: Socket
-    private let security: SocketSecurity
+    let context: Context
+    var socket: Socket
+    let security: SocketSecurity
     /// Reports a failed handshake (a refused key, a wrong coordinator key) that libzmq would retry in silence.
     private var handshake: HandshakeMonitor
-    private let logger: Logger
+    let logger: Logger
     private let host: String
-    private var encoder = MessageEncoder()
+    var encoder = MessageEncoder()
     private let message = Message(maxFrames: framesPerMessage)
-    private var machine: WorkerStateMachine
+    /// Where the servers' messages are received, apart from the coordinator's in hand.
+    let serverMessage = Message(maxFrames: framesPerMessage)
+    var machine: WorkerStateMachine
     /// Faults a test put in on purpose; none in production.
-    private let faults: WorkerFaults
+    let faults: WorkerFaults
 
     // Set by the welcome and the shards.
-    private var runID: UInt64 = 0
-    private var configuration: RunConfiguration?
+    var runID: UInt64 = 0
+    var configuration: RunConfiguration?
     /// The run's parameters, kept from the welcome: the model's count is worked out anew on each ask.
     private var parameterCount = 0
-    private var chunks: ChunkedGradient?
-    private var shard: LabeledImages?
+    var chunks: ChunkedGradient?
+    var shard: LabeledImages?
     /// The step's rows as indices into the shard, chunk after chunk, and each chunk's size.
-    private var chunkIndices: [Int32] = []
-    private var chunkSizes: [Int] = []
+    var chunkIndices: [Int32] = []
+    var chunkSizes: [Int] = []
     /// Threads that compute the step's chunks; the hello says so, and the coordinator shares out the shards to match.
     public let threads: Int
     /// Where the step's parameters are copied when they are not float32 aligned in libzmq's buffer.
@@ -54,7 +56,7 @@ public final class Worker {
         parameterCount * (configuration?.precision ?? .float32).bytesPerValue
     }
 
-    public private(set) var stepsDone = 0
+    public internal(set) var stepsDone = 0
     /// Told of each welcome and each answered step (the Prometheus endpoint); nil for none.
     public var monitor: WorkerMonitor?
     /// Leave cleanly at the end of the step in hand on SIGTERM or SIGINT.
@@ -63,6 +65,15 @@ public final class Worker {
     private let acceptsOtherKernels: Bool
     private var saidWaiting = false
     private var pollItems: [PollItem] = []
+    /// The run's parameter servers, when it has some (Worker+ParameterServers.swift): each a
+    /// connection, its range and the step its weights there are for; the weights they sent, whole;
+    /// a step asked before its weights were all in, and its chunk numbers.
+    var servers: [ServerLink] = []
+    var serverWeights: [Float] = []
+    var pendingStep: PendingStep?
+    var stepChunkNumbers: [UInt32] = []
+    /// Values in the bulk of the coordinator's steps and of gradients to it: none with parameter servers.
+    private var coordinatorBulkCount = 0
 
     /// Connects (lazily: nothing needs to listen yet) to the coordinator at `endpoint`.
     public init(endpoint: String, context: Context, logger: Logger, giveUpAfterSeconds: Double = 300,
@@ -141,7 +152,7 @@ public final class Worker {
         }
     }
 
-    private func perform(_ actions: [WorkerStateMachine.Action]) throws {
+    func perform(_ actions: [WorkerStateMachine.Action]) throws {
         for action in actions {
             switch action {
             case .sendHello(let previous):
@@ -166,6 +177,7 @@ public final class Worker {
                 (socket, handshake) = try Worker.connectedSocket(context, endpoint, security)
                 doorbell = nil   // a new coordinator grants its own
                 runID = 0
+                leaveServers()
             case let .explainWait(waited, left):
                 // Brings the monitor's view of the connection up to date; a failed handshake ends the wait.
                 if let failure = try handshake.failure() {
@@ -183,10 +195,13 @@ public final class Worker {
         // The poll set is kept from wait to wait (a step's wait allocates nothing), and made anew
         // for a new socket or doorbell.
         let bell = doorbell?.readDescriptor ?? -1
-        if pollItems.first?.socket !== socket || (pollItems.count > 1 ? pollItems[1].descriptor : -1) != bell {
-            pollItems = [PollItem(socket)] + (bell >= 0 ? [PollItem(descriptor: bell)] : [])
+        let serverItems = bell >= 0 ? 2 : 1
+        if pollItems.first?.socket !== socket || (pollItems.count > 1 && bell >= 0 ? pollItems[1].descriptor : -1) != bell
+            || pollItems.count != serverItems + servers.count || !zip(pollItems[serverItems...], servers).allSatisfy({ $0.socket === $1.socket }) {
+            pollItems = [PollItem(socket)] + (bell >= 0 ? [PollItem(descriptor: bell)] : []) + servers.map { PollItem($0.socket) }
         }
         guard try poll(&pollItems, timeoutMilliseconds: milliseconds) > 0 else { return }
+        if pollItems.count > serverItems { try receiveFromServers() }
         if pollItems.count > 1, !pollItems[1].ready.isEmpty { try ringDoorbell() }
         if try socket.receive(into: message, .dontWait) { try handleFromSocket() }
     }
@@ -197,6 +212,7 @@ public final class Worker {
     /// end of file again) and rejoins, as when the coordinator falls silent.
     @discardableResult
     private func ringDoorbell() throws -> Int {
+        try receiveFromServers()
         guard let bell = doorbell else { return 0 }
         var handled = 0
         // What came before the end of file is handled first: it was sent.
@@ -230,7 +246,7 @@ public final class Worker {
     /// through the doorbell when there is one, so that the coordinator reads it before the end of
     /// file this process's exit leaves on that pipe (over the socket it could arrive after it, and
     /// the worker be taken for a lost connection, its word dropped as a stranger's); else the socket.
-    private func sendLastWord() {
+    func sendLastWord() {
         if let bell = doorbell, encoder.withHeaderAndMeta({ bell.send(header: $0, meta: $1) }) == .sent { return }
         _ = try? encoder.withFrames { try socket.send($0, .dontWait) }
     }
@@ -239,7 +255,7 @@ public final class Worker {
     private func handle<Frames: Collection>(frames: Frames) throws where Frames.Element == UnsafeRawBufferPointer {
         let envelope: Envelope
         do {
-            var context = DecodeContext(receiver: .worker, runID: runID, parameterCount: parameterCount,
+            var context = DecodeContext(receiver: .worker, runID: runID, parameterCount: coordinatorBulkCount,
                                         shardCount: shard?.count ?? 0, precision: configuration?.precision ?? .float32)
             // Weights in shared memory are read only when the segment holds the message's step whole.
             context.sharedBulk = shared?.weights
@@ -282,7 +298,11 @@ public final class Worker {
                 logger.warning("dropped step \(envelope.step): no shard yet")
                 return
             }
-            try answer(view, step: envelope.step)
+            if servers.isEmpty {
+                try answer(view, step: envelope.step)
+            } else {
+                try queue(view, step: envelope.step)
+            }
         case .shutdown:
             try perform(machine.receiveShutdown(now: now))
         default:
@@ -298,6 +318,7 @@ public final class Worker {
         self.configuration = configuration
         self.runID = runID
         parameterCount = configuration.training.model.parameterCount
+        coordinatorBulkCount = configuration.parameterServers == nil ? parameterCount : 0
         shard = nil   // the coordinator sends this worker's samples anew after every welcome
         doorbell = nil
         do {
@@ -322,6 +343,7 @@ public final class Worker {
         alignedParameters = [Float](repeating: 0, count: welcome.parameterCount)
         chunkIndices = [Int32](repeating: 0, count: training.largestChunk * training.shardCount)
         chunkSizes = [Int](repeating: 0, count: training.shardCount)
+        try joinServers(configuration.parameterServers ?? [], parameterCount: welcome.parameterCount)
         monitor?.joined(runID: runID, member: machine.workerID)
         logger.info("joined as worker \(machine.workerID): \(training.model.summary), batch \(training.batchSize) over \(counted(training.shardCount, "shard")), computing on \(counted(threads, "thread"))")
         if let core = configuration.blasCore, core != BLAS.coreName {
@@ -407,15 +429,30 @@ public final class Worker {
     /// Each of the step's chunks alone into `chunks`' exact sum, shared among the threads; the
     /// step's score, or nil when a chunk diverged.
     private func addChunks(of step: StepView, shard: LabeledImages, parameters: UnsafePointer<Float>) -> BatchScore? {
-        guard let chunks, step.chunkSizes.count <= chunkSizes.count, step.indices.count <= chunkIndices.count else { return nil }
-        chunks.reset()
-        if chunks.augmentation?.epoch != Int(step.epoch) { chunks.augmentation = configuration?.training.augmentation(epoch: Int(step.epoch)) }
-        if chunks.dropout?.epoch != Int(step.epoch) { chunks.dropout = configuration?.training.dropout(epoch: Int(step.epoch)) }
+        guard load(step) else { return nil }
+        return addChunks(epoch: step.epoch, rows: step.indices.count, chunkCount: step.chunkSizes.count, shard: shard, parameters: parameters)
+    }
+
+    /// The step's rows and chunk sizes (and chunk numbers) into this worker's own buffers, out of
+    /// the message they came in; false when they do not fit them.
+    func load(_ step: StepView) -> Bool {
+        guard step.chunkSizes.count <= chunkSizes.count, step.indices.count <= chunkIndices.count else { return false }
         for (index, size) in step.chunkSizes.enumerated() { chunkSizes[index] = Int(size) }
         for (row, index) in step.indices.enumerated() { chunkIndices[row] = Int32(index) }
-        return chunkIndices.withUnsafeBufferPointer { rows in
+        stepChunkNumbers.removeAll(keepingCapacity: true)
+        stepChunkNumbers.append(contentsOf: step.chunks)
+        return true
+    }
+
+    /// The loaded step's chunks, each alone, into `chunks`' exact sum, shared among the threads.
+    func addChunks(epoch: UInt32, rows: Int, chunkCount: Int, shard: LabeledImages, parameters: UnsafePointer<Float>) -> BatchScore? {
+        guard let chunks else { return nil }
+        chunks.reset()
+        if chunks.augmentation?.epoch != Int(epoch) { chunks.augmentation = configuration?.training.augmentation(epoch: Int(epoch)) }
+        if chunks.dropout?.epoch != Int(epoch) { chunks.dropout = configuration?.training.dropout(epoch: Int(epoch)) }
+        return chunkIndices.withUnsafeBufferPointer { indices in
             chunkSizes.withUnsafeBufferPointer { sizes in
-                chunks.addChunks(UnsafeBufferPointer(rebasing: rows[0..<step.indices.count]), sizes: UnsafeBufferPointer(rebasing: sizes[0..<step.chunkSizes.count]),
+                chunks.addChunks(UnsafeBufferPointer(rebasing: indices[0..<rows]), sizes: UnsafeBufferPointer(rebasing: sizes[0..<chunkCount]),
                                  of: shard, parameters: parameters)
             }
         }

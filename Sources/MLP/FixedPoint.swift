@@ -157,6 +157,20 @@ public struct FixedPointSum {
         return values.withUnsafeBytes { Int(dptrain_fixed_width($0.baseAddress!, values.count)) }
     }
 
+    /// The fewest bytes a value that hold every sum in `range`: a parameter server's slice.
+    public func packedWidth(range: Range<Int>) -> Int {
+        precondition(range.lowerBound >= 0 && range.upperBound <= values.count)
+        guard !range.isEmpty else { return 1 }
+        return values.withUnsafeBytes { Int(dptrain_fixed_width($0.baseAddress! + 8 * range.lowerBound, range.count)) }
+    }
+
+    /// The sums of `range` as their low `width` bytes each into `out` (range.count * width bytes).
+    public func pack(range: Range<Int>, width: Int, into out: UnsafeMutableRawBufferPointer) {
+        precondition((1...8).contains(width) && range.lowerBound >= 0 && range.upperBound <= values.count && out.count >= range.count * width)
+        guard !range.isEmpty else { return }
+        values.withUnsafeBytes { dptrain_fixed_pack($0.baseAddress! + 8 * range.lowerBound, range.count, Int32(width), out.baseAddress!) }
+    }
+
     /// The sums as their low `width` bytes each into `out` (values.count * width bytes).
     public func pack(width: Int, into out: UnsafeMutableRawBufferPointer) {
         precondition((1...8).contains(width) && out.count >= values.count * width)

@@ -181,6 +181,7 @@ public struct ShardAssignment: Equatable, Sendable {
             for position in orders[shard][chunk] { request.indices.append(UInt32(offset + Int(position))) }
             request.chunkSizes.append(UInt32(chunk.count))
             request.shards.append(shard)
+            request.chunkNumbers.append(UInt32(shard))
         }
     }
 
@@ -207,6 +208,8 @@ public struct StepChunks: Sendable {
     public internal(set) var chunkSizes: [UInt32] = []
     /// The shard of each chunk.
     public internal(set) var shards: [Int] = []
+    /// The same as they travel (a step's chunk numbers).
+    public internal(set) var chunkNumbers: [UInt32] = []
 
     public init() {}
 
@@ -215,6 +218,7 @@ public struct StepChunks: Sendable {
         indices.removeAll(keepingCapacity: true)
         chunkSizes.removeAll(keepingCapacity: true)
         shards.removeAll(keepingCapacity: true)
+        chunkNumbers.removeAll(keepingCapacity: true)
     }
 }
 

@@ -15,6 +15,9 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
     public var wirePrecision: WirePrecision?
     /// The BLAS kernels the run computes on.
     public var blasCore: String?
+    /// The run's parameter servers, in the order of their ranges; absent: the coordinator
+    /// sends the weights and takes the gradients whole.
+    public var parameterServers: [ServerPlace]?
 
     public init(training: TrainingConfig, featureCount: Int, classCount: Int, coordinatorSilenceSeconds: Double? = nil,
                 wirePrecision: WirePrecision? = nil, blasCore: String? = nil) {
@@ -24,6 +27,22 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
         self.coordinatorSilenceSeconds = coordinatorSilenceSeconds
         self.wirePrecision = wirePrecision
         self.blasCore = blasCore
+    }
+
+    /// Where a member finds one parameter server, and the range it owns.
+    public struct ServerPlace: Codable, Equatable, Sendable {
+        public var endpoint: String
+        public var first: Int
+        public var count: Int
+        /// Its CURVE public key (Z85), which a member checks; nil without keys.
+        public var publicKey: String?
+
+        public init(endpoint: String, first: Int, count: Int, publicKey: String? = nil) {
+            self.endpoint = endpoint
+            self.first = first
+            self.count = count
+            self.publicKey = publicKey
+        }
     }
 
     /// The run's wire precision, float32 when the coordinator named none.
@@ -37,8 +56,8 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
 
     /// Decodes and checks a configuration from the network: the model must be
     /// usable, match the data's shape and the welcome's parameter count, and be
-    /// small enough to allocate.
-    public static func decode(_ bytes: [UInt8], parameterCount: Int) throws -> RunConfiguration {
+    /// small enough to allocate. A parameter server, which knows no count before, passes nil.
+    public static func decode(_ bytes: [UInt8], parameterCount: Int?) throws -> RunConfiguration {
         guard let configuration = try? JSONDecoder().decode(RunConfiguration.self, from: Data(bytes)) else {
             throw RunConfigurationError.notJSON
         }
@@ -50,11 +69,20 @@ public struct RunConfiguration: Codable, Equatable, Sendable {
             throw RunConfigurationError.tooLarge(model: model.summary, batch: configuration.training.batchSize)
         }
         guard model.inputSize == configuration.featureCount, model.classCount >= configuration.classCount,
-              model.parameterCount == parameterCount else {
-            throw RunConfigurationError.doesNotFit(model: model.summary, parameterCount: parameterCount)
+              model.parameterCount == parameterCount ?? model.parameterCount else {
+            throw RunConfigurationError.doesNotFit(model: model.summary, parameterCount: parameterCount ?? model.parameterCount)
         }
         if let seconds = configuration.coordinatorSilenceSeconds, !(seconds > 0 && seconds <= 3600) {
             throw RunConfigurationError.silenceOutOfRange(seconds: seconds)
+        }
+        if let servers = configuration.parameterServers {
+            // The ranges must tile the parameters, in order: each member reads every weight from one of them.
+            var next = 0
+            for server in servers {
+                guard server.first == next, server.count > 0, !server.endpoint.isEmpty else { throw RunConfigurationError.serverRanges }
+                next += server.count
+            }
+            guard next == model.parameterCount, servers.count <= Limits.parameterServers else { throw RunConfigurationError.serverRanges }
         }
         return configuration
     }
@@ -67,6 +95,7 @@ public enum RunConfigurationError: Error, Equatable, CustomStringConvertible {
     case tooLarge(model: String, batch: Int)
     case doesNotFit(model: String, parameterCount: Int)
     case silenceOutOfRange(seconds: Double)
+    case serverRanges
 
     public var description: String {
         switch self {
@@ -75,6 +104,7 @@ public enum RunConfigurationError: Error, Equatable, CustomStringConvertible {
         case let .tooLarge(model, batch): return "the coordinator's model or batch is too large: \(model), batch \(batch)"
         case let .doesNotFit(model, count): return "the coordinator's model \(model) does not fit its data or its parameter count \(count)"
         case .silenceOutOfRange(let seconds): return "the coordinator's silence timeout \(seconds) s is not between 0 and an hour"
+        case .serverRanges: return "the coordinator's parameter servers' ranges do not cover the model's parameters once each, in order"
         }
     }
 }

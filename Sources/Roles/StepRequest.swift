@@ -21,6 +21,8 @@ public struct StepRequest: Sendable {
     public var chunkSizes: [UInt32] { chunks.chunkSizes }
     /// The shard of each chunk.
     public var shards: [Int] { chunks.shards }
+    /// The same as they travel: what the member's slices name to the parameter servers.
+    public var chunkNumbers: [UInt32] { chunks.chunkNumbers }
 
     /// Empty again for the next step, keeping the buffers.
     mutating func reset() {

@@ -3,7 +3,7 @@ public struct DecodeContext {
     /// Which end is receiving: messages that do not travel towards it are rejected.
     public var receiver: Role
     /// The run this receiver belongs to; 0 accepts any (a worker before its welcome).
-    /// A hello with run id 0 (a new worker) is accepted by any coordinator.
+    /// A hello with run id 0 (a new worker or parameter server) is accepted by any coordinator.
     public var runID: UInt64
     /// Floats in every step's parameters and every gradient (from the welcome, for a worker).
     public var parameterCount: Int
@@ -44,7 +44,7 @@ public func decode<Frames: Collection>(
     guard type.mayTravel(to: context.receiver) else {
         throw WireError.wrongDirection(type, receiver: context.receiver)
     }
-    let anyRun = context.runID == 0 || (type == .hello && header.runID == 0)
+    let anyRun = context.runID == 0 || ((type == .hello || type == .serverHello) && header.runID == 0)
     guard anyRun || header.runID == context.runID else {
         throw WireError.runMismatch(got: header.runID, expected: context.runID)
     }
@@ -76,6 +76,22 @@ public func decode<Frames: Collection>(
         body = .goodbye
     case .shutdown:
         body = .shutdown
+    case .serverHello:
+        body = .serverHello(try decodeServerHello(&reader))
+    case .serverWelcome:
+        return Envelope(header: header, body: .serverWelcome(try decodeServerWelcome(&reader, bulk: bulk)))
+    case .attach:
+        body = .attach(try decodeAttach(&reader))
+    case .slice:
+        return Envelope(header: header, body: .slice(try decodeSlice(&reader, bulk: bulk, context: context)))
+    case .weights:
+        return Envelope(header: header, body: .weights(try decodeWeights(&reader, bulk: bulk, context: context)))
+    case .commit:
+        body = .commit(try decodeCommit(&reader))
+    case .fetch:
+        body = .fetch
+    case .rangeState:
+        return Envelope(header: header, body: .rangeState(try decodeRangeState(&reader, bulk: bulk)))
     }
     // The remaining types carry no bulk and end where their last field does.
     try reader.finish()
@@ -163,7 +179,9 @@ private func decodeStep(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer
         throw WireError.overLimit(field: "step chunk count", value: UInt64(chunkCount), limit: Limits.chunkCount)
     }
     let chunkSizes = WireArray<UInt32>(try reader.bytes(UInt64(chunkCount) * 4, "the chunk sizes"))
+    let chunks = WireArray<UInt32>(try reader.bytes(UInt64(chunkCount) * 4, "the chunk numbers"))
     try reader.finish()
+    if let bad = chunks.first(where: { $0 >= Limits.chunkCount }) { throw WireError.badChunk(bad) }
     // Every chunk has samples, and the chunks cover the indices exactly (UInt64: no overflow).
     guard !chunkSizes.contains(0), chunkSizes.reduce(UInt64(0), { $0 + UInt64($1) }) == UInt64(count) else {
         throw WireError.chunksDoNotCover(indices: Int(count), chunks: chunkSizes.map { Int($0) }.prefix(8).map { $0 })
@@ -183,7 +201,7 @@ private func decodeStep(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer
     if !fromCoordinatorSegment, let bad = parameters.firstNonFinite() {
         throw WireError.nonFinite(.step, index: bad, value: parameters[bad])
     }
-    return StepView(epoch: epoch, indices: indices, chunkSizes: chunkSizes, parameters: parameters)
+    return StepView(epoch: epoch, indices: indices, chunkSizes: chunkSizes, chunks: chunks, parameters: parameters)
 }
 
 private func decodeGradient(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer, step: UInt64,

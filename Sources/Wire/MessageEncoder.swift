@@ -9,7 +9,7 @@
 /// It checks the same limits the receiver does, so that what it builds is accepted.
 public struct MessageEncoder {
     public private(set) var header = [UInt8](repeating: 0, count: Limits.headerBytes)
-    public private(set) var meta: [UInt8] = []
+    public internal(set) var meta: [UInt8] = []
     /// The bulk frame's size, in bytes, that the last message announced.
     public private(set) var bulkBytes = 0
     /// The type of the message last built.
@@ -106,18 +106,25 @@ public struct MessageEncoder {
     /// Concrete arrays rather than generic collections: a generic method called from another
     /// module runs unspecialised, boxing every index in an allocation.
     public mutating func step(
-        runID: UInt64, step: UInt64, epoch: UInt32, indices: [UInt32], chunkSizes: [UInt32], parameterCount: Int,
+        runID: UInt64, step: UInt64, epoch: UInt32, indices: [UInt32], chunkSizes: [UInt32], chunks: [UInt32]? = nil, parameterCount: Int,
         precision: WirePrecision = .float32, bulkInSharedMemory: Bool = false
     ) throws {
         try checkLimit("step parameter count", parameterCount, Limits.parameterCount)
         try checkLimit("step index count", indices.count, Int(UInt32.max))
         try checkLimit("step chunk count", chunkSizes.count, Limits.chunkCount)
+        precondition(chunks == nil || chunks!.count == chunkSizes.count, "a chunk number for each chunk")
         begin()
         meta.appendLittleEndian(epoch)
         meta.appendLittleEndian(UInt32(indices.count))
         for index in indices { meta.appendLittleEndian(index) }
         meta.appendLittleEndian(UInt32(chunkSizes.count))
         for size in chunkSizes { meta.appendLittleEndian(size) }
+        // Which of the step's chunks these are (their shards): what a member's slices name.
+        if let chunks {
+            for chunk in chunks { meta.appendLittleEndian(chunk) }
+        } else {
+            for chunk in 0..<UInt32(chunkSizes.count) { meta.appendLittleEndian(chunk) }
+        }
         finish(.step, runID: runID, step: step, bulkBytes: bulkInSharedMemory ? 0 : parameterCount * precision.bytesPerValue)
     }
 
@@ -187,18 +194,18 @@ public struct MessageEncoder {
         return try withHeaderAndMeta { header, meta in try body(header, meta, bulk) }
     }
 
-    private func checkLimit(_ field: String, _ value: Int, _ limit: Int) throws {
+    func checkLimit(_ field: String, _ value: Int, _ limit: Int) throws {
         // A negative count is as wrong as a huge one, and would wrap in the header's UInt64.
         if value < 0 || value > limit {
             throw WireError.overLimit(field: field, value: UInt64(truncatingIfNeeded: value), limit: limit)
         }
     }
 
-    private mutating func begin() {
+    mutating func begin() {
         meta.removeAll(keepingCapacity: true)
     }
 
-    private mutating func finish(_ type: MessageType, runID: UInt64, step: UInt64, bulkBytes: Int, version: UInt16 = protocolVersion) {
+    mutating func finish(_ type: MessageType, runID: UInt64, step: UInt64, bulkBytes: Int, version: UInt16 = protocolVersion) {
         self.bulkBytes = bulkBytes
         self.type = type
         let length = UInt64(meta.count) + UInt64(bulkBytes)

@@ -89,6 +89,8 @@ public struct StepView {
     public let indices: WireArray<UInt32>
     /// Samples of each chunk, each at least 1, together the index count.
     public let chunkSizes: WireArray<UInt32>
+    /// Which of the step's chunks each is (its shard), each below `Limits.chunkCount`.
+    public let chunks: WireArray<UInt32>
     /// The full parameter vector in the run's wire precision, checked to be the run's size, and
     /// finite when it came over the network (the coordinator's segment holds checked weights).
     public let parameters: WireFloats
@@ -121,6 +123,15 @@ public enum Body {
     case heartbeat
     case goodbye
     case shutdown
+    case serverHello(ServerHello)
+    case serverWelcome(ServerWelcomeView)
+    /// A member makes itself known to a server: its worker id.
+    case attach(UInt32)
+    case slice(SliceView)
+    case weights(WeightsView)
+    case commit(Commit)
+    case fetch
+    case rangeState(RangeStateView)
 }
 
 /// A decoded message: its header (run id, step) and its contents.

@@ -48,9 +48,11 @@
 //                    inputs: 1/255 for pixels; finite, > 0; version 5),
 //                    n label bytes (each < k)
 //   step       c->w  u32 epoch, u32 index count m, m x u32 sample indices   parameters, Float32 LE or bf16 LE
-//                    into the worker's storage (each < its sample count),   (count = run's parameter count)
-//                    u32 chunk count k (<= 256), k x u32 chunk sizes
-//                    (each >= 1, together m): the indices chunk by chunk
+//                    into the worker's storage (each < its sample count),   (count = run's parameter count;
+//                    u32 chunk count k (<= 256), k x u32 chunk sizes        none in a run with parameter
+//                    (each >= 1, together m): the indices chunk by chunk,   servers: they send the weights)
+//                    k x u32 chunk numbers (each < 256: the chunks' shards,
+//                    which a member's slices name; version 7)
 //   gradient   w->c  u32 sample count, f64 loss sum, u64 compute ns,        gradient sum, Int64 fixed point, each
 //                    u32 samples classified right (<= sample count),        value as its low w bytes LE (sign-
 //                    u8 bytes per value w (1..8: the fewest that hold       extended on reading; count = run's
@@ -64,6 +66,34 @@
 //   shutdown   c->w  empty (training is done)                               empty
 //   failure    w->c  str reason (<= 1 KiB): the worker cannot go on with    empty
 //                    the run (its loss became NaN, say); the run stops
+//
+// Parameter servers (version 7; `ServerMessages.swift`). A server is a DEALER to the coordinator
+// and binds a ROUTER of its own that members connect a DEALER to. In a run with K servers the
+// coordinator's steps carry no weights and its workers' gradients no sums (count 0): each member
+// sends every server its range of the sum (slice) and takes its range of the weights (weights).
+//
+//   server-hello    s->c  str endpoint members reach it at (<= 256 B), str host   empty
+//                         (<= 256 B), str CURVE public key (Z85, <= 64 B; empty without keys)
+//   server-welcome  c->s  u32 server index, u32 server count (<= 64), u64 range   range's weights, then each
+//                         start, u64 range size, u32 n + n bytes configuration    moment over it: Float32 LE,
+//                         (as a welcome's), u64 optimizer steps, u8 moments (<=2) each finite
+//                         (step = the step the weights are for)
+//   attach          w->s  u32 worker id (a member makes itself known)             empty
+//   slice           w->s  u32 worker id, u32 chunk count k (1..256), k x u32      the range's gradient sums, as a
+//                         chunk numbers (each < 256, none twice: the chunks the  gradient's (count = range size)
+//                         sum covers), u8 bytes per value w (1..8)
+//   weights         s->w  u64 range start (step = the step they are for)         the range's weights, Float32 or
+//                                                                                 bf16 LE, each finite
+//   commit          c->s  f32 learning rate, u32 sample count (0: nothing to      empty
+//                         apply), u32 answer count a (<= 256), a x (u32 worker
+//                         id, u32 k, k x u32 chunk numbers), u32 member count
+//                         m (<= 65536), m x u32 worker ids (who gets the new
+//                         weights), u64 the step the new weights are for
+//   fetch           c->s  empty: send me your range's state                      empty
+//   range-state     s->c  u32 server index, u64 range start, u64 range size,     as server-welcome's
+//                         u64 optimizer steps, u8 moments (step = weights' step)
+//
+// refuse and shutdown travel to servers as to workers; heartbeat every way.
 //
 // Same-host bulk transport: a worker whose hello offered shared memory and whose
 // welcome granted it receives steps and sends gradients with an EMPTY bulk frame; the
@@ -115,7 +145,7 @@
 // release's version with it (its minor number is this one).
 
 /// The version every header carries; a peer with another one is refused.
-public let protocolVersion: UInt16 = 6
+public let protocolVersion: UInt16 = 7
 
 /// The most bytes one gradient value takes, on the wire or in a gradient slot: a little-endian Int64
 /// fixed-point sum whole; a sender packs the sums to the fewest bytes that hold them (the meta's width).
@@ -139,6 +169,14 @@ public enum MessageType: UInt16, CaseIterable, Sendable, CustomStringConvertible
     case goodbye = 8
     case shutdown = 9
     case failure = 10
+    case serverHello = 11
+    case serverWelcome = 12
+    case attach = 13
+    case slice = 14
+    case weights = 15
+    case commit = 16
+    case fetch = 17
+    case rangeState = 18
 
     public var description: String {
         switch self {
@@ -152,25 +190,42 @@ public enum MessageType: UInt16, CaseIterable, Sendable, CustomStringConvertible
         case .goodbye: "goodbye"
         case .shutdown: "shutdown"
         case .failure: "failure"
+        case .serverHello: "server-hello"
+        case .serverWelcome: "server-welcome"
+        case .attach: "attach"
+        case .slice: "slice"
+        case .weights: "weights"
+        case .commit: "commit"
+        case .fetch: "fetch"
+        case .rangeState: "range-state"
         }
     }
 
     /// Which end may receive a message of this type.
     public func mayTravel(to receiver: Role) -> Bool {
         switch self {
-        case .hello, .gradient, .goodbye, .failure: receiver == .coordinator
-        case .welcome, .refuse, .shard, .step, .shutdown: receiver == .worker
+        case .hello, .gradient, .goodbye, .failure, .serverHello, .rangeState: receiver == .coordinator
+        case .welcome, .shard, .step, .weights: receiver == .worker
+        case .refuse, .shutdown: receiver != .coordinator
+        case .serverWelcome, .attach, .slice, .commit, .fetch: receiver == .parameterServer
         case .heartbeat: true
         }
     }
 }
 
-/// The two ends of a connection.
+/// The roles a connection joins.
 public enum Role: Sendable, CustomStringConvertible {
     case coordinator
     case worker
+    case parameterServer
 
-    public var description: String { self == .coordinator ? "coordinator" : "worker" }
+    public var description: String {
+        switch self {
+        case .coordinator: "coordinator"
+        case .worker: "worker"
+        case .parameterServer: "parameter server"
+        }
+    }
 }
 
 /// Why the coordinator turned a worker away.
@@ -227,6 +282,12 @@ public enum Limits {
     public static let shardBytes = 1 << 30
     /// Chunks in one step message: a run has at most this many shards.
     public static let chunkCount = 256
+    /// A CURVE public key as text (Z85 is 40 characters).
+    public static let keyBytes = 64
+    /// Parameter servers in a run.
+    public static let parameterServers = 64
+    /// Members a commit names.
+    public static let members = 1 << 16
     /// Classes a label can name: labels are one byte.
     public static let classCount = 256
     /// The largest message, all frames together, for a socket's maxmsgsize.

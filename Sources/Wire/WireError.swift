@@ -41,6 +41,8 @@ public enum WireError: Error, CustomStringConvertible {
     case unknownFeatureType(UInt8)
     case badByteScale(Float)
     case shardFeatureNotFinite(position: Int)
+    /// A chunk number of 256 or more, or named twice.
+    case badChunk(UInt32)
 
     public var description: String {
         switch self {
@@ -104,6 +106,8 @@ public enum WireError: Error, CustomStringConvertible {
             "shard byte scale \(scale) is not a positive finite number"
         case .shardFeatureNotFinite(let position):
             "shard feature \(position) is NaN or infinite"
+        case .badChunk(let chunk):
+            "chunk number \(chunk) is over \(Limits.chunkCount - 1) or named twice"
         }
     }
 }

@@ -1,0 +1,182 @@
+import CSignals
+import Foundation
+import Logging
+import MLP
+import Roles
+import Training
+import Wire
+import ZMQ
+
+/// Parameter servers: with `--parameter-servers K` the coordinator keeps the brain (members,
+/// shards, the schedule, liveness, checkpoints, metrics) and no parameter-sized message on its
+/// step path. Servers say hello and get a range each (`ParameterServerRoster` decides); at the
+/// end of every step the coordinator commits the step's answers to them; its own copy of the
+/// weights is fetched from them only where it needs one (evaluation, checkpoints, the model file).
+extension Coordinator {
+    /// Values in a step's weights and a gradient's sums on the coordinator's socket: none with servers.
+    var stepParameterCount: Int { roster == nil ? parameters.count : 0 }
+
+    /// A server's hello: a range for it, or a refusal.
+    func receiveServerHello(_ hello: ServerHello, from peer: [UInt8], now: UInt64) {
+        guard var roster else {
+            refuseServer(peer, .runFull, "this coordinator runs without parameter servers; start it with --parameter-servers K to use them")
+            return
+        }
+        let decision = roster.receiveHello(hello, from: peer, now: now)
+        self.roster = roster
+        switch decision {
+        case .refuse(let reason, let text):
+            refuseServer(peer, reason, text)
+        case .welcome(let index):
+            let server = roster.servers[index]
+            let configuration = runConfiguration(forServers: false)
+            let state = optimizer.state
+            let range = server.range
+            do {
+                try encoder.serverWelcome(runID: runID, step: machine.step + 1, index: index, serverCount: roster.expected,
+                                          first: range.lowerBound, count: range.count, configuration: configuration.encoded(),
+                                          optimizerSteps: UInt64(state.step), moments: state.moments.count)
+                var bulk = Array(parameters[range])
+                for moment in state.moments { bulk.append(contentsOf: moment[range]) }
+                _ = try sendEncoded(to: peer, bulk: bulk)
+                logger.info("parameter server \(index + 1) of \(roster.expected) (\(server.host), members reach it at \(server.endpoint)) holds parameters \(range.lowerBound)..<\(range.upperBound)")
+                observer?.event("parameter_server_joined", [("server", .int(index)), ("host", .string(server.host)),
+                                                            ("endpoint", .string(server.endpoint)), ("first", .int(range.lowerBound)),
+                                                            ("count", .int(range.count))])
+            } catch {
+                logger.error("could not welcome parameter server \(index + 1): \(error)")
+            }
+        }
+    }
+
+    private func refuseServer(_ peer: [UInt8], _ reason: RefuseReason, _ text: String) {
+        logger.warning("refused a parameter server: \(text)")
+        do {
+            try encoder.refuse(Refusal(reason: reason, text: text), runID: runID)
+            _ = try sendEncoded(to: peer)
+        } catch {
+            logger.debug("could not send a refusal: \(error)")
+        }
+    }
+
+    /// What a welcome tells a worker (and, without the servers' places, a server).
+    func runConfiguration(forServers: Bool = true) -> RunConfiguration {
+        var configuration = RunConfiguration(training: config, featureCount: train.featureCount, classCount: train.classCount,
+                                             coordinatorSilenceSeconds: max(Liveness.seconds(Liveness.defaultCoordinatorSilence), options.stepDeadline),
+                                             wirePrecision: options.wirePrecision == .float32 ? nil : options.wirePrecision,
+                                             blasCore: BLAS.coreName)
+        if forServers { configuration.parameterServers = roster?.places }
+        return configuration
+    }
+
+    /// The step's answers as the servers are told them: whose slices, covering which chunks.
+    /// Called before the reducer lets the answers go.
+    func noteCommittedAnswers() {
+        guard roster != nil else { return }
+        commitAnswers.removeAll(keepingCapacity: true)
+        for answer in reducer.answers {
+            commitAnswers.append(CommittedAnswer(workerID: answer.member.id, chunks: machine.stepRequests[answer.request].chunkNumbers))
+        }
+    }
+
+    /// Tells every server which answers make the step just done (none when it was abandoned)
+    /// and that the new weights are for the next step, to every member.
+    func commitToServers(sampleCount: Int, learningRate: Float) throws {
+        guard let roster else { return }
+        let commit = Commit(learningRate: learningRate, sampleCount: UInt32(sampleCount), answers: sampleCount > 0 ? commitAnswers : [],
+                            members: machine.members.map(\.id) + machine.joining.map(\.id), nextStep: machine.step + 1)
+        try encoder.commit(commit, runID: runID, step: machine.step)
+        for server in roster.servers {
+            if try !sendEncoded(to: server.peer) { logger.warning("parameter server \(server.index + 1) is not reading: its queue is full") }
+        }
+        lastServerHeartbeat = Self.now()
+        if sampleCount > 0 { optimizerStepsOnServers += 1 }
+    }
+
+    /// Brings the coordinator's copy of the weights and optimizer state up to the servers'
+    /// (for evaluation, a checkpoint, the model file): asks each for its range and waits for all,
+    /// handling everything else that comes meanwhile.
+    func fetchFromServers() throws {
+        guard let roster, fetchedStep != machine.step + 1 else { return }
+        encoder.fetch(runID: runID)
+        for server in roster.servers { _ = try sendEncoded(to: server.peer) }
+        fetching = Set(roster.servers.map(\.index))
+        fetchedMoments = optimizer.state.moments
+        let deadline = Self.now() + Liveness.nanoseconds(max(options.stepDeadline, 5) * 2)
+        while !fetching.isEmpty {
+            guard Self.now() < deadline else { throw ParameterServerFailure.silent(servers: fetching.sorted().map { $0 + 1 }) }
+            try pump(timeoutMilliseconds: 50)
+        }
+        optimizer.state = OptimizerState(step: fetchedOptimizerSteps, moments: fetchedMoments)
+        fetchedMoments = []
+        fetchedStep = machine.step + 1
+    }
+
+    /// A server's range and optimizer state, asked for by `fetchFromServers`.
+    func receiveRangeState(_ state: RangeStateView, from peer: [UInt8], step: UInt64) {
+        guard let server = roster?.server(at: peer), fetching.contains(server.index) else { return }
+        // A state from before the last commit was applied: the one after it follows.
+        guard step == machine.step + 1 else { return }
+        guard state.index == server.index, state.first == server.range.lowerBound, state.weights.count == server.range.count,
+              state.moments.count == fetchedMoments.count else {
+            logger.warning("dropped parameter server \(server.index + 1)'s state: it is not its range at step \(machine.step + 1)")
+            return
+        }
+        parameters.withUnsafeMutableBufferPointer { p in
+            state.weights.copy(into: UnsafeMutableBufferPointer(rebasing: p[server.range]))
+        }
+        for (k, moment) in state.moments.enumerated() {
+            fetchedMoments[k].withUnsafeMutableBufferPointer { m in moment.copy(into: UnsafeMutableBufferPointer(rebasing: m[server.range])) }
+        }
+        fetchedOptimizerSteps = Int(state.optimizerSteps)
+        fetching.remove(server.index)
+    }
+
+    /// Waits for every range to have its server before the first worker is welcomed; false when
+    /// a stop signal came first.
+    func gatherServers() throws -> Bool {
+        guard let roster else { return true }
+        logger.info("waiting for \(counted(roster.expected, "parameter server")) on \(endpoint)")
+        var lastSaid = Self.now()
+        while !(self.roster?.isComplete ?? true) {
+            if options.stopsOnSignal, dptrain_stop_requested() != 0 { return false }
+            try pump(timeoutMilliseconds: 200)
+            if Self.now() - lastSaid >= Self.waitingReportInterval {
+                lastSaid = Self.now()
+                logger.info("\(self.roster!.servers.count) of \(counted(roster.expected, "parameter server")) joined; start them with: dptrain parameter-server --connect \(endpoint) --bind tcp://HOST:PORT")
+            }
+        }
+        return true
+    }
+
+    /// Servers hear from the coordinator at least every heartbeat interval, as members do: a
+    /// commit each step, a heartbeat while it evaluates or waits.
+    func heartbeatServers(now: UInt64) {
+        guard let roster, now &- lastServerHeartbeat >= Liveness.heartbeatInterval else { return }
+        lastServerHeartbeat = now
+        encoder.signal(.heartbeat, runID: runID, step: machine.step)
+        for server in roster.servers { _ = try? sendEncoded(to: server.peer) }
+    }
+
+    /// Training is over: the servers are told, as the workers are.
+    func shutDownServers() {
+        guard let roster else { return }
+        encoder.signal(.shutdown, runID: runID, step: machine.step)
+        for server in roster.servers { _ = try? sendEncoded(to: server.peer) }
+    }
+}
+
+/// Why a run with parameter servers cannot go on.
+public enum ParameterServerFailure: Error, CustomStringConvertible {
+    case silent(servers: [Int])
+    case failed(server: Int, reason: String)
+
+    public var description: String {
+        switch self {
+        case .silent(let servers):
+            "parameter server\(servers.count == 1 ? "" : "s") \(servers.map(String.init).joined(separator: ", ")) did not answer: the run stops here; resume it from its last checkpoint with --resume once every server runs"
+        case let .failed(server, reason):
+            "parameter server \(server) cannot go on: \(reason)"
+        }
+    }
+}

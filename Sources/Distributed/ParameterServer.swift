@@ -1,0 +1,298 @@
+import CSignals
+import Foundation
+import Logging
+import MLP
+import Roles
+import Training
+import Wire
+import ZMQ
+
+/// A parameter server's driver: says hello to the coordinator (its link follows the same
+/// rules as a worker's: `WorkerStateMachine`), takes the range the coordinator gives it, binds
+/// an endpoint for the members, and feeds its `ServerRange` what arrives: each member's slice of
+/// the sum, the coordinator's commits. It sends each member its range of the new weights, and
+/// the coordinator the range's state when asked. Every decision about the range is `ServerRange`'s.
+public final class ParameterServer {
+    public let coordinatorEndpoint: String
+    /// Where members reach it, as the coordinator tells them.
+    public private(set) var endpoint: String
+
+    private let context: Context
+    private var coordinator: Socket
+    private let members: Socket
+    private let security: SocketSecurity
+    private var handshake: HandshakeMonitor
+    private let logger: Logger
+    private let host: String
+    private var link: WorkerStateMachine
+    private var encoder = MessageEncoder()
+    private let message = Message(maxFrames: 1 + framesPerMessage)
+    private var pollItems: [PollItem] = []
+
+    private var runID: UInt64 = 0
+    private var range: ServerRange?
+    private var precision = WirePrecision.float32
+    /// Each attached member's connection to this server, by worker id.
+    private var memberPeers: [UInt32: [UInt8]] = [:]
+    /// The weights in the run's wire precision, encoded once for every member of a step.
+    private var weightsFrame: SharedFrame?
+    public private(set) var stepsApplied = 0
+    /// The coordinator asked for the range's state while a commit waited for slices: sent once it is applied.
+    private var stateAsked = false
+
+    public init(coordinator endpoint: String, bind: String, context: Context, logger: Logger, giveUpAfterSeconds: Double = 300,
+                host: String = Worker.defaultHost, security: SocketSecurity = .none) throws {
+        coordinatorEndpoint = endpoint
+        self.context = context
+        self.logger = logger
+        self.security = security
+        self.host = String(host.utf8.prefix(Limits.hostBytes)) ?? "parameter server"
+        link = WorkerStateMachine(giveUpAfterSeconds: giveUpAfterSeconds, now: Self.now())
+        (coordinator, handshake) = try Self.connectedSocket(context, endpoint, security)
+        members = try Socket(context, .router)
+        try members.set(.routerMandatory, 1)
+        try members.set(.maxMessageSize, Limits.messageBytes)
+        try members.useLargeKernelBuffers(messageBytes: 4 << 20)
+        do {
+            try members.bind(bind)
+        } catch let error as ZMQError {
+            throw EndpointError(role: "parameter server", verb: "bind", endpoint: bind, error: error)
+        }
+        self.endpoint = Self.reachable(bound: (try? members.lastEndpoint()) ?? bind, asked: bind)
+    }
+
+    /// The endpoint members are told: the bound one (its port chosen when asked for 0), with the
+    /// host asked for when that was a wildcard libzmq reports as 0.0.0.0.
+    static func reachable(bound: String, asked: String) -> String {
+        guard bound.hasPrefix("tcp://0.0.0.0:") || bound.hasPrefix("tcp://[::]:") else { return bound }
+        let port = bound.split(separator: ":").last.map(String.init) ?? ""
+        return "tcp://\(ProcessInfo.processInfo.hostName):\(port)"
+    }
+
+    private static func connectedSocket(_ context: Context, _ endpoint: String, _ security: SocketSecurity) throws -> (Socket, HandshakeMonitor) {
+        let socket = try Socket(context, .dealer)
+        try socket.apply(security)
+        let handshake = try HandshakeMonitor(socket)
+        try socket.set(.immediate, 1)
+        try socket.set(.maxMessageSize, Limits.messageBytes)
+        try socket.useLargeKernelBuffers(messageBytes: 4 << 20)
+        do {
+            try socket.connect(endpoint)
+        } catch let error as ZMQError {
+            throw EndpointError(role: "parameter server", verb: "connect to", endpoint: endpoint, error: error)
+        }
+        return (socket, handshake)
+    }
+
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// Serves until the coordinator says training is done, or a stop signal.
+    public func run() throws {
+        logger.info("parameter server for members at \(endpoint); its coordinator at \(coordinatorEndpoint)")
+        while true {
+            if dptrain_stop_requested() != 0, link.isRunning {
+                _ = link.stopRequested(now: Self.now())
+                logger.info("stopping, as asked by signal \(dptrain_stop_requested())")
+            }
+            switch link.state {
+            case .stopped(.trainingDone):
+                logger.info("training is done after \(stepsApplied) steps applied")
+                return
+            case .stopped(.left):
+                return
+            case .failed(let failure):
+                throw WorkerError(failure, endpoint: coordinatorEndpoint)
+            case .joining, .joined:
+                break
+            }
+            if !link.isJoined, let failure = try handshake.failure() {
+                throw HandshakeError(endpoint: coordinatorEndpoint, publicKey: security.publicKey, failure: failure)
+            }
+            try perform(link.tick(now: Self.now()))
+            let wait = Int(min(link.nanosecondsUntilDue(now: Self.now()) / 1_000_000, 200)) + 1
+            if pollItems.first?.socket !== coordinator { pollItems = [PollItem(coordinator), PollItem(members)] }
+            guard try poll(&pollItems, timeoutMilliseconds: wait) > 0 else { continue }
+            while try coordinator.receive(into: message, .dontWait) { try handleFromCoordinator() }
+            while try members.receive(into: message, .dontWait) { try handleFromMember() }
+        }
+    }
+
+    private func perform(_ actions: [WorkerStateMachine.Action]) throws {
+        for action in actions {
+            switch action {
+            case .sendHello:
+                try encoder.serverHello(ServerHello(endpoint: endpoint, host: host, publicKey: ""))
+                _ = try encoder.withFrames { try coordinator.send($0, .dontWait) }
+            case .sendHeartbeat:
+                encoder.signal(.heartbeat, runID: runID)
+                _ = try encoder.withFrames { try coordinator.send($0, .dontWait) }
+            case .sendGoodbye:
+                encoder.signal(.goodbye, runID: runID)
+                _ = try? encoder.withFrames { try coordinator.send($0, .dontWait) }
+            case .reconnect:
+                logger.warning("lost the coordinator at \(coordinatorEndpoint); saying hello again")
+                (coordinator, handshake) = try Self.connectedSocket(context, coordinatorEndpoint, security)
+                runID = 0
+                range = nil
+                memberPeers = [:]
+            case let .explainWait(waited, left):
+                logger.info("no coordinator at \(coordinatorEndpoint) after \(Int(waited.rounded())) s; giving up in \(Int(left.rounded())) s")
+            }
+        }
+    }
+
+    private func handleFromCoordinator() throws {
+        guard !message.isTruncated, message.count == framesPerMessage else { return }
+        let envelope: Envelope
+        do {
+            envelope = try decode(frames: message, context: DecodeContext(receiver: .parameterServer, runID: runID))
+        } catch WireError.unsupportedVersion(let version) {
+            try perform(link.receiveOtherVersion(version, now: Self.now()))
+            return
+        } catch {
+            logger.warning("dropped a message from the coordinator: \(error)")
+            return
+        }
+        let now = Self.now()
+        link.heard(now: now)
+        switch envelope.body {
+        case .serverWelcome(let welcome):
+            guard !link.isJoined else { return }
+            try accept(welcome, runID: envelope.header.runID, step: envelope.step)
+        case .refuse(let refusal):
+            try perform(link.receiveRefusal(refusal.reason, refusal.text, runID: envelope.header.runID, now: now))
+        case .commit(let commit):
+            guard let range else { return }
+            settle(range.receive(commit, step: envelope.step))
+        case .fetch:
+            stateAsked = true
+            if range?.isApplying == false { try sendState() }
+        case .shutdown:
+            try perform(link.receiveShutdown(now: now))
+        default:
+            break
+        }
+    }
+
+    private func accept(_ welcome: ServerWelcomeView, runID: UInt64, step: UInt64) throws {
+        let configuration = try RunConfiguration.decode(welcome.configuration, parameterCount: nil)
+        let model = configuration.training.model
+        guard welcome.first + welcome.count <= model.parameterCount else {
+            throw ParameterServerError.rangeDoesNotFit(first: welcome.first, count: welcome.count, parameters: model.parameterCount)
+        }
+        guard link.receiveWelcome(workerID: UInt32(welcome.index), runID: runID, silenceSeconds: configuration.coordinatorSilenceSeconds, now: Self.now()) else { return }
+        self.runID = runID
+        precision = configuration.precision
+        let optimizer = makeOptimizer(configuration.training.optimizer, parameterCount: welcome.count)
+        let expected = optimizer.state.moments.count
+        guard welcome.moments.count == expected else {
+            throw ParameterServerError.optimizerState(moments: welcome.moments.count, expected: expected)
+        }
+        optimizer.state = OptimizerState(step: Int(welcome.optimizerSteps), moments: welcome.moments.map { Array($0) })
+        range = ServerRange(index: welcome.index, first: welcome.first, weights: Array(welcome.weights), optimizer: optimizer,
+                            format: configuration.training.fixedPointFormat(for: configuration.precision), step: step)
+        memberPeers = [:]
+        weightsFrame = nil
+        logger.info("serving parameters \(welcome.first)..<\(welcome.first + welcome.count) of \(model.summary) (server \(welcome.index + 1) of \(welcome.serverCount)) from step \(step)")
+    }
+
+    private func handleFromMember() throws {
+        guard !message.isTruncated, message.count == 1 + framesPerMessage, let range else { return }
+        let envelope: Envelope
+        do {
+            envelope = try decode(frames: message.dropFirst(), context: DecodeContext(receiver: .parameterServer, runID: runID, parameterCount: range.count))
+        } catch {
+            logger.warning("dropped a message from a member: \(error)")
+            return
+        }
+        switch envelope.body {
+        case .attach(let workerID):
+            memberPeers[workerID] = Array(message[0])
+            // A member that joins takes the weights as they are now.
+            try send(weightsTo: [workerID])
+        case .slice(let slice):
+            // A member speaks for itself alone: the id it attached with.
+            guard let peer = memberPeers[slice.workerID], peer.elementsEqual(message[0]) else {
+                logger.warning("dropped a slice for worker \(slice.workerID) from a connection that did not attach as it")
+                return
+            }
+            settle(range.receive(slice, step: envelope.step))
+        default:
+            break
+        }
+    }
+
+    /// Carries out what the range decided.
+    private func settle(_ outcome: ServerRange.Outcome) {
+        switch outcome {
+        case .waiting:
+            return
+        case .applied(let members):
+            stepsApplied += 1
+            weightsFrame = nil
+            do {
+                try send(weightsTo: members)
+                if stateAsked { try sendState() }
+            } catch {
+                logger.error("could not send the weights: \(error)")
+            }
+        case .dropped(let why):
+            logger.warning("dropped \(why)")
+        case .failed(let why):
+            logger.error("\(why)")
+            try? encoder.failure(why, runID: runID, step: range?.step ?? 0)
+            _ = try? encoder.withFrames { try coordinator.send($0, .dontWait) }
+        }
+    }
+
+    /// The range's weights for its step, to each of `ids` that has attached; no send waits.
+    private func send(weightsTo ids: [UInt32]) throws {
+        guard let range else { return }
+        if weightsFrame == nil {
+            let precision = precision
+            weightsFrame = try range.weights.withUnsafeBufferPointer { weights in
+                try SharedFrame(count: weights.count * precision.bytesPerValue) { precision.encode(weights, into: $0) }
+            }
+        }
+        try encoder.weights(runID: runID, step: range.step, first: range.first, count: range.count, precision: precision)
+        for id in ids {
+            guard let peer = memberPeers[id] else { continue }
+            do {
+                let sent = try peer.withUnsafeBytes { address in
+                    try encoder.withHeaderAndMeta { try members.send(address, $0, $1, then: weightsFrame!, .dontWait) }
+                }
+                if !sent { logger.warning("worker \(id) is not reading its weights: skipped at step \(range.step)") }
+            } catch let error as ZMQError where error.isHostUnreachable {
+                memberPeers[id] = nil
+            }
+        }
+        link.sent(now: Self.now())
+    }
+
+    /// The range's weights and optimizer state, for the coordinator's checkpoints and evaluation.
+    private func sendState() throws {
+        guard let range else { return }
+        stateAsked = false
+        let state = range.optimizerState
+        try encoder.rangeState(runID: runID, step: range.step, index: range.index, first: range.first, count: range.count,
+                               optimizerSteps: UInt64(state.step), moments: state.moments.count)
+        var bulk = range.weights
+        for moment in state.moments { bulk.append(contentsOf: moment) }
+        _ = try bulk.withUnsafeBytes { bytes in try encoder.withFrames(bulk: bytes) { try coordinator.send($0, .dontWait) } }
+        link.sent(now: Self.now())
+    }
+}
+
+public enum ParameterServerError: Error, CustomStringConvertible, Equatable {
+    case rangeDoesNotFit(first: Int, count: Int, parameters: Int)
+    case optimizerState(moments: Int, expected: Int)
+
+    public var description: String {
+        switch self {
+        case let .rangeDoesNotFit(first, count, parameters):
+            "parameter server: the coordinator gave this server parameters \(first)..<\(first + count) of a model of \(parameters): the coordinator runs another release or is broken; run the same dptrain release everywhere"
+        case let .optimizerState(moments, expected):
+            "parameter server: the coordinator sent \(moments) optimizer moments where its optimizer keeps \(expected): run the same dptrain release everywhere"
+        }
+    }
+}
