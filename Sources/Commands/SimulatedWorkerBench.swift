@@ -13,7 +13,8 @@ import ZMQ
 /// coordinator (the production driver, over tcp loopback) trains against simulated workers,
 /// threads of this process with their own sockets, that answer each step at once with a
 /// stored gradient: what is left is the coordinator's own cost per step, which bounds what
-/// adding workers can give.
+/// adding workers can give. With `bind`, the simulated workers are other processes' (`bench
+/// ceiling N --connect`), so that the ceiling can be measured across a real or shaped link.
 struct SimulatedWorkerBench {
     let workerCounts: [Int]
     let hidden: [Int]
@@ -22,6 +23,9 @@ struct SimulatedWorkerBench {
     let precision: WirePrecision
     let sharedMemory: Bool
     let metrics: MetricsLog?
+    /// Where the coordinator binds when its simulated workers run in other processes
+    /// (`dptrain bench ceiling N --connect`); nil: tcp loopback, with the workers as threads here.
+    var bind: String? = nil
 
     /// One worker count's figures, over the steps' own time (broadcast, wait, reduce, update:
     /// the epoch ends, which score a tiny test set, are left out).
@@ -48,7 +52,8 @@ struct SimulatedWorkerBench {
         print("\(model.summary), \(batch) samples per worker per step, \(steps) steps, weights as \(precision), gradients as exact sums "
               + String(format: "packed as a converging run's (%.2f MB of weights and %.2f MB of gradient per worker), ", megabytes,
                        Double(model.parameterCount * gradient.packedWidth) / 1e6)
-              + (sharedMemory ? "simulated workers in shared memory (control messages over tcp loopback)" : "simulated workers over tcp loopback"))
+              + (bind.map { "simulated workers from other processes (--connect), the coordinator bound at \($0)" }
+                 ?? (sharedMemory ? "simulated workers in shared memory (control messages over tcp loopback)" : "simulated workers over tcp loopback")))
         print("workers  steps/s   samples/s      MB/s  bcast ms  wait ms  (first)  reduce ms  update ms  MB/step")
         for count in workerCounts {
             let figures = try measure(workers: count)
@@ -92,23 +97,15 @@ struct SimulatedWorkerBench {
         let coordinator = try Coordinator(config: config, train: train, test: test,
                                           // Simulated workers answer with one stored gradient, not their chunks': nothing to verify.
                                           options: CoordinatorOptions(workers: workers, wirePrecision: precision, sharedMemory: sharedMemory, verify: 0),
-                                          endpoint: "tcp://127.0.0.1:*", context: context, logger: quiet)
-        let workerContext = try Context(ioThreads: 1)
-        let simulated = try (0..<workers).map { _ in try SimulatedWorker(endpoint: coordinator.endpoint, context: workerContext, sharedMemory: sharedMemory) }
-        let failures = FailureList()
-        let finished = DispatchGroup()
-        for worker in simulated {
-            finished.enter()
-            let thread = Thread {
-                do { try worker.run() } catch { failures.append("\(error)") }
-                finished.leave()
-            }
-            thread.stackSize = 1 << 20
-            thread.start()
+                                          endpoint: bind ?? "tcp://127.0.0.1:*", context: context, logger: quiet)
+        // With --bind, the simulated workers come from other processes (`--connect`), perhaps across a shaped link.
+        let simulated = try bind == nil ? SimulatedWorkerThreads(count: workers, endpoint: coordinator.endpoint, sharedMemory: sharedMemory) : nil
+        if simulated == nil {
+            print("coordinator at \(coordinator.endpoint), waiting for \(counted(workers, "simulated worker")): "
+                  + "dptrain bench ceiling \(workers) --connect \(coordinator.endpoint)")
         }
         let report = try coordinator.run()
-        finished.wait()
-        if let failure = failures.first { throw BenchError(description: "a simulated worker failed: \(failure)") }
+        try simulated?.wait()
         return Figures(workers: workers, timings: report.timings ?? StepTimings())
     }
 
@@ -122,6 +119,34 @@ struct SimulatedWorkerBench {
 
 struct BenchError: Error, CustomStringConvertible {
     let description: String
+}
+
+/// Simulated workers as threads of this process, each with its own socket to `endpoint`, until
+/// the coordinator's run ends: the bench's own, or with `dptrain bench ceiling N --connect`, a
+/// coordinator in another process (another network namespace, across a shaped link).
+final class SimulatedWorkerThreads {
+    private let finished = DispatchGroup()
+    private let failures = FailureList()
+
+    init(count: Int, endpoint: String, sharedMemory: Bool) throws {
+        let context = try Context(ioThreads: 1)
+        let workers = try (0..<count).map { _ in try SimulatedWorker(endpoint: endpoint, context: context, sharedMemory: sharedMemory) }
+        for worker in workers {
+            finished.enter()
+            let thread = Thread { [finished, failures] in
+                do { try worker.run() } catch { failures.append("\(error)") }
+                finished.leave()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
+    /// Waits for every simulated worker to stop; throws the first one's failure.
+    func wait() throws {
+        finished.wait()
+        if let failure = failures.first { throw BenchError(description: "a simulated worker failed: \(failure)") }
+    }
 }
 
 /// Errors of the simulated workers' threads, gathered for the main thread.
