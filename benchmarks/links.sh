@@ -10,6 +10,10 @@
 #            on each worker host (skipped, with one line, while this dptrain has none)
 #   ddp      ../shared/anchors/torch_ddp.py, one rank a worker host (env:// rendezvous,
 #            MASTER_ADDR the first worker host); no coordinator
+#   ceiling  the star's ceiling across these links: `dptrain bench ceiling 2 --bind` on the
+#            coordinator host against `bench ceiling 1 --connect` on each worker host, simulated
+#            workers that answer each step at once (samples/s over the steps' own time; its bytes
+#            a step over the whole run, which ships a few blank samples first)
 # and prints, per run, samples/s (the median of the epochs after the first: the first pays for
 # start-up), test accuracy, and the busiest link's bytes per step in and out of its host (the
 # veths' byte counters read in the switch namespace, over the epochs after the first for dptrain,
@@ -27,7 +31,7 @@
 # Environment: DPTRAIN (default .build/release/dptrain, built if missing), MNIST (its IDX folder;
 # default ../shared/mnist where there is one, else dptrain's bundled MNIST and no DDP), ANCHORS
 # (../shared/anchors), TORCH_PYTHON (a python with torch; default ../torch-venv/bin/python, else
-# python3), SYSTEMS (default "star servers ddp"), PRECISIONS (default "float32 bf16"),
+# python3), SYSTEMS (default "star servers ddp ceiling"), PRECISIONS (default "float32 bf16"),
 # ROUNDS (default 1: each round runs every system once, in alternating order, and the medians are
 # compared), BURST (tbf burst; default the larger of 128kb and 200 us at the rate), LATENCY (tbf
 # latency, default 50ms), PIN (on: worker host 1 on CPU 0, worker host 2 on CPU 1; off),
@@ -41,7 +45,7 @@ fail() { echo "benchmarks/links.sh: $*" >&2; exit 2; }
 rates=${1:-unlimited 10gbit 1gbit}
 batches=${2:-128 512}
 epochs=${3:-2}
-systems=${SYSTEMS:-star servers ddp}
+systems=${SYSTEMS:-star servers ddp ceiling}
 precisions=${PRECISIONS:-float32 bf16}
 rounds=${ROUNDS:-1}
 latency=${LATENCY:-50ms}
@@ -59,7 +63,7 @@ for batch in $batches; do [[ $batch =~ ^[1-9][0-9]*$ ]] || fail "batch '$batch' 
 [[ $epochs =~ ^[1-9][0-9]*$ ]] || fail "epochs '$epochs' is not a positive whole number"
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || fail "ROUNDS '$rounds' is not a positive whole number"
 [[ $run_timeout =~ ^[1-9][0-9]*$ ]] || fail "RUN_TIMEOUT '$run_timeout' is not a positive whole number of seconds"
-for system in $systems; do [[ $system =~ ^(star|servers|ddp)$ ]] || fail "SYSTEMS names '$system': the systems are star, servers and ddp"; done
+for system in $systems; do [[ $system =~ ^(star|servers|ddp|ceiling)$ ]] || fail "SYSTEMS names '$system': the systems are star, servers, ddp and ceiling"; done
 for precision in $precisions; do [[ $precision =~ ^(float32|bf16)$ ]] || fail "PRECISIONS names '$precision': the wire precisions are float32 and bf16"; done
 [ "$(id -u)" -eq 0 ] || fail "needs root, for ip netns and tc: run it with sudo"
 command -v ip >/dev/null && command -v tc >/dev/null || fail "needs iproute2 (ip, tc): apt-get install iproute2"
@@ -229,6 +233,30 @@ dptrain_run() {
   python3 "$figures" dptrain "$dir/$name.jsonl" "$before" "$marked" "$after"
 }
 
+# The star's ceiling across the links: a bench coordinator on the coordinator host, one simulated
+# worker on each worker host; prints one line of figures.
+ceiling_run() {
+  local batch=$1 precision=$2 name=$3
+  local endpoint=tcp://10.77.0.1:$port before after coordinator
+  port=$((port + 10))
+  before=$(counters)
+  on c "$dptrain" bench ceiling 2 --bind "$endpoint" --insecure --hidden "$hidden" --batch "$batch" --steps "${CEILING_STEPS:-200}" \
+    --wire-precision "$precision" --shared-memory off --metrics "$dir/$name.jsonl" >"$dir/$name.coordinator.log" 2>&1
+  coordinator=$!
+  for host in w1 w2; do
+    on "$host" "$dptrain" bench ceiling 1 --connect "$endpoint" >"$dir/$name.worker-$host.log" 2>&1
+  done
+  local ended=ok
+  wait_for "$coordinator" "$run_timeout" || ended="stopped after $run_timeout s"
+  after=$(counters)
+  finish_run
+  if ! grep -q '"event":"bench"' "$dir/$name.jsonl" 2>/dev/null; then
+    echo "$name: failed ($ended): $(tail -2 "$dir/$name.coordinator.log" | tr '\n' ' ')" >&2
+    return 1
+  fi
+  python3 "$figures" ceiling "$dir/$name.jsonl" "$before" "$after"
+}
+
 # One PyTorch DDP run, two ranks on the worker hosts; prints one line of figures.
 ddp_run() {
   local batch=$1 name=$2
@@ -275,8 +303,11 @@ for rate in $rates; do
       for kind in "${order[@]}"; do
         name=$rate-$batch-$kind-$round
         # In the background, so that Ctrl-C or a TERM reaches the trap at once rather than after the run.
-        if [ "$kind" = ddp ]; then ddp_run "$batch" "$name" >"$dir/figures" &
-        else dptrain_run "${kind%-*}" "$batch" "${kind#*-}" "$name" >"$dir/figures" & fi
+        case $kind in
+          ddp) ddp_run "$batch" "$name" >"$dir/figures" & ;;
+          ceiling-*) ceiling_run "$batch" "${kind#*-}" "$name" >"$dir/figures" & ;;
+          *) dptrain_run "${kind%-*}" "$batch" "${kind#*-}" "$name" >"$dir/figures" & ;;
+        esac
         started=($!)
         status=0
         wait "${started[0]}" || status=$?

@@ -66,7 +66,7 @@ final class LinksBenchmarkTests: XCTestCase {
             (["fast"], [:], "rate 'fast' is not 'unlimited' or a tc rate"),
             (["1gbit", "0"], [:], "batch '0' is not a positive whole number"),
             (["1gbit", "128", "two"], [:], "epochs 'two' is not a positive whole number"),
-            (["1gbit"], ["SYSTEMS": "star ring"], "SYSTEMS names 'ring': the systems are star, servers and ddp"),
+            (["1gbit"], ["SYSTEMS": "star ring"], "SYSTEMS names 'ring': the systems are star, servers, ddp and ceiling"),
             (["1gbit"], ["PRECISIONS": "float16"], "PRECISIONS names 'float16'"),
             (["1gbit"], ["MNIST": folder + "/nowhere"], "no MNIST at \(folder)/nowhere"),
         ]
@@ -82,10 +82,11 @@ final class LinksBenchmarkTests: XCTestCase {
 
     /// One short star run across 1 Gbit/s links: a row of figures whose busiest link is the
     /// coordinator's, carrying two packed float32 gradients in (about 5 bytes a parameter each)
-    /// and two copies of the weights out (4 bytes a parameter) a step, and then no namespace left.
-    func testAStarRunAcrossShapedLinksCountsTheCoordinatorsBytesAndLeavesNothing() throws {
+    /// and two copies of the weights out (4 bytes a parameter) a step; the same bytes in for the
+    /// star's ceiling measured across the links; and then no namespace left.
+    func testAStarRunAndItsCeilingAcrossShapedLinksCountTheCoordinatorsBytesAndLeaveNothing() throws {
         try skipUnlessNamespacesCanBeMade()
-        let process = try start(["1gbit", "512", "2"], ["SYSTEMS": "star", "PRECISIONS": "float32"])
+        let process = try start(["1gbit", "512", "2"], ["SYSTEMS": "star ceiling", "PRECISIONS": "float32", "CEILING_STEPS": "40"])
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 0, output() + errors())
         XCTAssertTrue(output().contains("links: tbf rate 1gbit"), output())
@@ -97,6 +98,12 @@ final class LinksBenchmarkTests: XCTestCase {
         let parameters = 784.0 * 128 + 128 + 128 * 10 + 10
         XCTAssertEqual(number(fields[6]) * 1000 / (2 * 5 * parameters), 1, accuracy: 0.15, "bytes in a step: \(row)")
         XCTAssertEqual(number(fields[7]) * 1000 / (2 * 4 * parameters), 1, accuracy: 0.15, "bytes out a step: \(row)")
+        // The star's ceiling across the same links: bench ceiling --bind on the coordinator host, --connect on the workers'.
+        let ceiling = try XCTUnwrap(output().split(separator: "\n").first { $0.hasPrefix("1gbit") && $0.contains("ceiling-float32") }, output())
+        let ceilingFields = ceiling.split(separator: " ").map(String.init)
+        XCTAssertGreaterThan(number(ceilingFields[3]), 0, String(ceiling))
+        XCTAssertEqual(ceilingFields[5], "coordinator", String(ceiling))
+        XCTAssertEqual(number(ceilingFields[6]) * 1000 / (2 * 5 * parameters), 1, accuracy: 0.15, "bytes in a step: \(ceiling)")
         XCTAssertTrue(output().contains("servers/star"), output())
         XCTAssertEqual(try namespaces(of: process.processIdentifier), [])
     }

@@ -4,6 +4,7 @@ metrics and the links' byte counters, a row of the table, and the ratios at the 
   links_figures.py burst RATE                          tbf burst in bytes for a tc rate (10gbit)
   links_figures.py dptrain METRICS BEFORE MARKED AFTER  a dptrain run's figures
   links_figures.py ddp RANK0_JSONL BEFORE AFTER STEPS   a torch_ddp.py run's figures
+  links_figures.py ceiling METRICS BEFORE AFTER         a `bench ceiling --bind` run's figures
   links_figures.py row RATE BATCH KIND FIGURES LOAD     one printed row
   links_figures.py ratios RESULTS_TSV                   medians and ratios per link and batch
 
@@ -69,6 +70,14 @@ def dptrain(metrics, before, marked, after):
     return f"{rate:.0f} {accuracy} {host} {into:.0f} {out:.0f}"
 
 
+def ceiling(metrics, before, after):
+    """`bench ceiling --bind`'s figures: samples/s over the steps' own time, no accuracy, the
+    bytes a step over the whole run."""
+    line = next(json.loads(text) for text in open(metrics) if '"event":"bench"' in text)
+    host, into, out = per_step(before, after, line["steps"])
+    return f"{line['samples_per_second']:.0f} - {host} {into:.0f} {out:.0f}"
+
+
 def ddp(rank0, before, after, steps):
     lines = [json.loads(line) for line in open(rank0) if line.startswith("{")]
     rate = median_after_first([line["samples_per_s"] for line in lines])
@@ -78,7 +87,8 @@ def ddp(rank0, before, after, steps):
 
 def row(rate, batch, kind, figures, load):
     samples, accuracy, host, into, out = figures.split()
-    print(f"{rate:<10} {batch:>6} {kind:<16} {int(samples):>12,} {float(accuracy):>9.4f} {host:<12}"
+    accuracy = "-" if accuracy == "-" else f"{float(accuracy):.4f}"
+    print(f"{rate:<10} {batch:>6} {kind:<16} {int(samples):>12,} {accuracy:>9} {host:<12}"
           f" {int(into) / 1000:>12,.1f} {int(out) / 1000:>12,.1f} {load:>6}")
 
 
@@ -87,8 +97,8 @@ def ratios(path):
     for line in open(path):
         rate, batch, kind, _round, samples, accuracy, host, into, out, load = line.split()
         runs.setdefault((rate, int(batch)), {}).setdefault(kind, []).append((float(samples), max(float(into), float(out))))
-    print("medians over rounds of samples/s, their ratios, and the busiest link's bytes a step (the larger direction):")
-    print(f"{'link':<10} {'batch':>6} {'precision':<9} {'star':>9} {'servers':>9} {'ddp':>9} {'servers/star':>12} {'servers/ddp':>12}"
+    print("medians over rounds of samples/s (ceiling: the star's, simulated workers), their ratios, and the busiest link's bytes a step (the larger direction):")
+    print(f"{'link':<10} {'batch':>6} {'precision':<9} {'star':>9} {'ceiling':>9} {'servers':>9} {'ddp':>9} {'servers/star':>12} {'servers/ddp':>12}"
           f" {'star/ddp':>9} {'star KB':>8} {'servers KB':>10} {'ddp KB':>7} {'servers/star':>12}")
     for (rate, batch), kinds in runs.items():
         speed = {kind: statistics.median(s for s, _ in figures) for kind, figures in kinds.items()}
@@ -100,10 +110,10 @@ def ratios(path):
         def figure(kind, of=speed, scale=1):
             return f"{of[kind] / scale:,.0f}" if kind in of else "-"
         for precision in ("float32", "bf16"):
-            star, servers = f"star-{precision}", f"servers-{precision}"
-            if star not in kinds and servers not in kinds:
+            star, servers, ceiling = f"star-{precision}", f"servers-{precision}", f"ceiling-{precision}"
+            if star not in kinds and servers not in kinds and ceiling not in kinds:
                 continue
-            print(f"{rate:<10} {batch:>6} {precision:<9} {figure(star):>9} {figure(servers):>9} {figure('ddp'):>9}"
+            print(f"{rate:<10} {batch:>6} {precision:<9} {figure(star):>9} {figure(ceiling):>9} {figure(servers):>9} {figure('ddp'):>9}"
                   f" {ratio(servers, star):>12} {ratio(servers, 'ddp'):>12} {ratio(star, 'ddp'):>9}"
                   f" {figure(star, busiest, 1000):>8} {figure(servers, busiest, 1000):>10} {figure('ddp', busiest, 1000):>7}"
                   f" {ratio(servers, star, busiest):>12}")
@@ -116,6 +126,8 @@ if __name__ == "__main__":
         print(dptrain(*arguments))
     elif command == "ddp":
         print(ddp(*arguments))
+    elif command == "ceiling":
+        print(ceiling(*arguments))
     elif command == "row":
         row(*arguments)
     elif command == "ratios":
