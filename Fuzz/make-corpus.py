@@ -71,6 +71,7 @@ wire_seed("weights", TO_WORKER, 15, struct.pack("<Q", 16), weights, step=4)
 wire_seed("commit", TO_SERVER, 16, struct.pack("<fII", 0.1, 256, 2) + struct.pack("<II2I", 1, 2, 0, 1) + struct.pack("<III", 2, 1, 2)
           + struct.pack("<I2I", 2, 1, 2) + struct.pack("<Q", 5), step=4)
 wire_seed("fetch", TO_SERVER, 17, b"")
+wire_seed("member-keys", TO_SERVER, 19, struct.pack("<I", 2) + s("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7") + s("Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"))
 wire_seed("range-state", TO_COORDINATOR, 18, struct.pack("<IQQQB", 1, 8, PARAMETERS, 3, 0), weights, step=4)
 
 # --- the doorbell's stream: u32 length, then 3 x (u32 n, n bytes), bulk empty ---

@@ -132,6 +132,8 @@ func consume(_ envelope: Envelope) {
         sink &+= UInt64(state.first) &+ state.optimizerSteps
         for value in state.weights { sink &+= UInt64(value.bitPattern) }
         for moment in state.moments { for value in moment { sink &+= UInt64(value.bitPattern) } }
+    case .memberKeys(let keys):
+        sink &+= UInt64(keys.reduce(0) { $0 + $1.utf8.count })
     case .heartbeat, .goodbye, .shutdown, .fetch:
         break
     }

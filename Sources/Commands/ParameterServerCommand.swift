@@ -32,7 +32,7 @@ public struct ParameterServerCommand: ParsableCommand {
 
     @OptionGroup(title: "Security") var security: WorkerSecurityOptions
 
-    @Flag(help: "Let the server take workers without keys on an address other machines can reach.")
+    @Flag(help: "Let the server run without keys on an address other machines can reach (plaintext, any member).")
     var insecure = false
 
     @Flag(help: "Log every detail, debug lines included.")
@@ -43,8 +43,9 @@ public struct ParameterServerCommand: ParsableCommand {
     public func validate() throws {
         _ = try endpoint()
         guard giveUpAfter > 0 && giveUpAfter.isFinite else { throw ValidationError("--give-up-after must be a positive number of seconds") }
-        if !insecure, CoordinatorSecurityOptions.isReachableFromNetwork(bind) {
-            throw ValidationError("--bind \(bind) can be reached from the network, and this server's members' links are plaintext (only its link to the coordinator is encrypted with --key): bind a loopback address or ipc:// on the workers' machine, or add --insecure for a network you trust")
+        if insecure && security.files.key != nil { throw ValidationError("--insecure and --key contradict each other: choose one") }
+        if !insecure, security.files.key == nil, CoordinatorSecurityOptions.isReachableFromNetwork(bind) {
+            throw ValidationError("--bind \(bind) can be reached from the network, and without keys any process that reaches it could send gradients or read the weights: give --key FILE and --coordinator-key FILE (the coordinator then names the members this server takes), or add --insecure for a plaintext run on a network you trust")
         }
     }
 

@@ -13,8 +13,9 @@ import ZMQ
 /// coordinator (the production driver, over tcp loopback) trains against simulated workers,
 /// threads of this process with their own sockets, that answer each step at once with a
 /// stored gradient: what is left is the coordinator's own cost per step, which bounds what
-/// adding workers can give. With `bind`, the simulated workers are other processes' (`bench
-/// ceiling N --connect`), so that the ceiling can be measured across a real or shaped link.
+/// adding workers can give. With `bind`, the simulated workers and the parameter servers are other
+/// processes' (`bench ceiling N --connect`, `dptrain parameter-server`), so that the ceiling can be
+/// measured across a real or shaped link.
 struct SimulatedWorkerBench {
     let workerCounts: [Int]
     let hidden: [Int]
@@ -23,8 +24,11 @@ struct SimulatedWorkerBench {
     let precision: WirePrecision
     let sharedMemory: Bool
     let metrics: MetricsLog?
-    /// Where the coordinator binds when its simulated workers run in other processes
-    /// (`dptrain bench ceiling N --connect`); nil: tcp loopback, with the workers as threads here.
+    /// Parameter servers, threads of this process (with `bind`, other processes); 0: the coordinator holds the weights.
+    var parameterServers = 0
+    /// Where the coordinator binds when its simulated workers and servers run in other processes
+    /// (`dptrain bench ceiling N --connect`, `dptrain parameter-server`); nil: tcp loopback, with
+    /// them as threads here.
     var bind: String? = nil
 
     /// One worker count's figures, over the steps' own time (broadcast, wait, reduce, update:
@@ -94,18 +98,28 @@ struct SimulatedWorkerBench {
         let quiet = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
         ProcessSignals.ignoreBrokenPipes()
-        let coordinator = try Coordinator(config: config, train: train, test: test,
-                                          // Simulated workers answer with one stored gradient, not their chunks': nothing to verify.
-                                          options: CoordinatorOptions(workers: workers, wirePrecision: precision, sharedMemory: sharedMemory, verify: 0),
+        // Simulated workers answer with one stored gradient, not their chunks': nothing to verify.
+        var options = CoordinatorOptions(workers: workers, wirePrecision: precision, sharedMemory: sharedMemory, verify: 0)
+        options.parameterServers = parameterServers
+        let coordinator = try Coordinator(config: config, train: train, test: test, options: options,
                                           endpoint: bind ?? "tcp://127.0.0.1:*", context: context, logger: quiet)
-        // With --bind, the simulated workers come from other processes (`--connect`), perhaps across a shaped link.
-        let simulated = try bind == nil ? SimulatedWorkerThreads(count: workers, endpoint: coordinator.endpoint, sharedMemory: sharedMemory) : nil
-        if simulated == nil {
-            print("coordinator at \(coordinator.endpoint), waiting for \(counted(workers, "simulated worker")): "
-                  + "dptrain bench ceiling \(workers) --connect \(coordinator.endpoint)")
+        let threads: BenchThreads
+        if bind == nil {
+            let serverContext = try Context(ioThreads: 1)
+            let servers = try (0..<parameterServers).map { _ in
+                try ParameterServer(coordinator: coordinator.endpoint, bind: "tcp://127.0.0.1:0", context: serverContext, logger: quiet)
+            }
+            threads = try BenchThreads(simulatedWorkers: workers, endpoint: coordinator.endpoint, sharedMemory: sharedMemory,
+                                       also: servers.map { server in { try server.run() } })
+        } else {
+            // The simulated workers and servers come from other processes, perhaps across a shaped link.
+            threads = BenchThreads([])
+            print("coordinator at \(coordinator.endpoint), waiting for \(counted(workers, "simulated worker")) "
+                  + "(dptrain bench ceiling \(workers) --connect \(coordinator.endpoint))"
+                  + (parameterServers > 0 ? " and \(counted(parameterServers, "parameter server")) (dptrain parameter-server --connect \(coordinator.endpoint) --bind ENDPOINT)" : ""))
         }
         let report = try coordinator.run()
-        try simulated?.wait()
+        try threads.wait()
         return Figures(workers: workers, timings: report.timings ?? StepTimings())
     }
 
@@ -121,20 +135,26 @@ struct BenchError: Error, CustomStringConvertible {
     let description: String
 }
 
-/// Simulated workers as threads of this process, each with its own socket to `endpoint`, until
-/// the coordinator's run ends: the bench's own, or with `dptrain bench ceiling N --connect`, a
-/// coordinator in another process (another network namespace, across a shaped link).
-final class SimulatedWorkerThreads {
+/// Simulated workers, and anything else the bench runs beside its coordinator (parameter
+/// servers), as threads of this process, until the coordinator's run ends: the bench's own, or
+/// with `dptrain bench ceiling N --connect`, a coordinator in another process.
+final class BenchThreads {
     private let finished = DispatchGroup()
     private let failures = FailureList()
 
-    init(count: Int, endpoint: String, sharedMemory: Bool) throws {
+    /// `count` simulated workers, each with its own socket to `endpoint`, and the `also` runs.
+    convenience init(simulatedWorkers count: Int, endpoint: String, sharedMemory: Bool, also: [() throws -> Void] = []) throws {
         let context = try Context(ioThreads: 1)
         let workers = try (0..<count).map { _ in try SimulatedWorker(endpoint: endpoint, context: context, sharedMemory: sharedMemory) }
-        for worker in workers {
+        self.init(workers.map { worker in { try worker.run() } } + also)
+    }
+
+    /// Starts a thread for each run.
+    init(_ runs: [() throws -> Void]) {
+        for run in runs {
             finished.enter()
             let thread = Thread { [finished, failures] in
-                do { try worker.run() } catch { failures.append("\(error)") }
+                do { try run() } catch { failures.append("\(error)") }
                 finished.leave()
             }
             thread.stackSize = 1 << 20
@@ -142,14 +162,14 @@ final class SimulatedWorkerThreads {
         }
     }
 
-    /// Waits for every simulated worker to stop; throws the first one's failure.
+    /// Waits for every thread to end; throws the first one's failure.
     func wait() throws {
         finished.wait()
-        if let failure = failures.first { throw BenchError(description: "a simulated worker failed: \(failure)") }
+        if let failure = failures.first { throw BenchError(description: "a simulated worker or server failed: \(failure)") }
     }
 }
 
-/// Errors of the simulated workers' threads, gathered for the main thread.
+/// Errors of the bench's threads, gathered for the main thread.
 private final class FailureList: @unchecked Sendable {
     private let lock = NSLock()
     private var failures: [String] = []

@@ -39,6 +39,8 @@ public final class ParameterServer {
     public private(set) var stepsApplied = 0
     /// The coordinator asked for the range's state while a commit waited for slices: sent once it is applied.
     private var stateAsked = false
+    /// Admits the members the coordinator names, in a run with keys.
+    private var memberAuthenticator: Authenticator?
 
     public init(coordinator endpoint: String, bind: String, context: Context, logger: Logger, giveUpAfterSeconds: Double = 300,
                 host: String = Worker.defaultHost, security: SocketSecurity = .none) throws {
@@ -50,6 +52,15 @@ public final class ParameterServer {
         link = WorkerStateMachine(giveUpAfterSeconds: giveUpAfterSeconds, now: Self.now())
         (coordinator, handshake) = try Self.connectedSocket(context, endpoint, security)
         members = try Socket(context, .router)
+        if case let .curveClient(pair, _) = security {
+            // With keys, the members' links are encrypted too, and only the keys the coordinator
+            // names (its members') get through the handshake: none until it names them.
+            let authenticator = try Authenticator(context: context, authorizedKeys: [], onRefusal: { [logger] refusal in
+                logger.warning("refused a member whose key the coordinator has not named: \(refusal)")
+            })
+            try members.apply(.curveServer(pair, authenticator))
+            memberAuthenticator = authenticator
+        }
         try members.set(.routerMandatory, 1)
         try members.set(.maxMessageSize, Limits.messageBytes)
         try members.useLargeKernelBuffers(messageBytes: 4 << 20)
@@ -86,9 +97,29 @@ public final class ParameterServer {
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
-    /// Serves until the coordinator says training is done, or a stop signal.
+    /// Serves until the coordinator says training is done, or a stop signal; a failure of its link
+    /// to the coordinator is said as a server's (the link's rules are a worker's).
     public func run() throws {
-        logger.info("parameter server for members at \(endpoint); its coordinator at \(coordinatorEndpoint)")
+        do {
+            try serve()
+        } catch let error as WorkerError {
+            if case .otherRelease = error { throw ParameterServerError.otherRelease(Self.asServer(error.description)) }
+            throw ParameterServerError.link(Self.asServer(error.description))
+        } catch let error as HandshakeError {
+            throw ParameterServerError.link(Self.asServer(error.description))
+        }
+    }
+
+    /// A worker's line about its coordinator, as this server's.
+    static func asServer(_ line: String) -> String {
+        var said = line
+        if said.hasPrefix("worker: ") { said = "parameter server: " + said.dropFirst("worker: ".count) }
+        return said.replacingOccurrences(of: "this worker", with: "this server")
+    }
+
+    private func serve() throws {
+        logger.info("parameter server for members at \(endpoint)\(memberAuthenticator == nil ? "" : " (encrypted, taking the members the coordinator names)"); its coordinator at \(coordinatorEndpoint)")
+        defer { memberAuthenticator?.stop() }
         while true {
             if dptrain_stop_requested() != 0, link.isRunning {
                 _ = link.stopRequested(now: Self.now())
@@ -121,7 +152,7 @@ public final class ParameterServer {
         for action in actions {
             switch action {
             case .sendHello:
-                try encoder.serverHello(ServerHello(endpoint: endpoint, host: host, publicKey: ""))
+                try encoder.serverHello(ServerHello(endpoint: endpoint, host: host, publicKey: security.publicKey ?? ""))
                 _ = try encoder.withFrames { try coordinator.send($0, .dontWait) }
             case .sendHeartbeat:
                 encoder.signal(.heartbeat, runID: runID)
@@ -169,6 +200,8 @@ public final class ParameterServer {
         case .commit(let commit):
             guard let range else { return }
             settle(range.receive(commit, step: envelope.step))
+        case .memberKeys(let keys):
+            memberAuthenticator?.replaceAuthorizedKeys(Set(keys))
         case .fetch:
             stateAsked = true
             if range?.isApplying == false { try sendState() }
@@ -307,9 +340,15 @@ public final class ParameterServer {
 public enum ParameterServerError: Error, CustomStringConvertible, Equatable {
     case rangeDoesNotFit(first: Int, count: Int, parameters: Int)
     case optimizerState(moments: Int, expected: Int)
+    /// Its coordinator refused it, went silent, or its handshake failed: the line says what to do.
+    case link(String)
+    /// Its coordinator runs another release.
+    case otherRelease(String)
 
     public var description: String {
         switch self {
+        case .link(let line), .otherRelease(let line):
+            line
         case let .rangeDoesNotFit(first, count, parameters):
             "parameter server: the coordinator gave this server parameters \(first)..<\(first + count) of a model of \(parameters): the coordinator runs another release or is broken; run the same dptrain release everywhere"
         case let .optimizerState(moments, expected):
