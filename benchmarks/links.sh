@@ -14,6 +14,9 @@
 #            coordinator host against `bench ceiling 1 --connect` on each worker host, simulated
 #            workers that answer each step at once (samples/s over the steps' own time; its bytes
 #            a step over the whole run, which ships a few blank samples first)
+#   spread   the ceiling with K parameter servers, for each K of SPREAD_SERVERS (default "0 1 4"):
+#            8 simulated workers on 4 more worker hosts (2 each, `bench ceiling 2 --connect`), each
+#            server on a host of its own, `bench ceiling 8 --bind --parameter-servers K`, unpinned
 # and prints, per run, samples/s (the median of the epochs after the first: the first pays for
 # start-up), test accuracy, and the busiest link's bytes per step in and out of its host (the
 # veths' byte counters read in the switch namespace, over the epochs after the first for dptrain,
@@ -31,7 +34,7 @@
 # Environment: DPTRAIN (default .build/release/dptrain, built if missing), MNIST (its IDX folder;
 # default ../shared/mnist where there is one, else dptrain's bundled MNIST and no DDP), ANCHORS
 # (../shared/anchors), TORCH_PYTHON (a python with torch; default ../torch-venv/bin/python, else
-# python3), SYSTEMS (default "star servers ddp ceiling"), PRECISIONS (default "float32 bf16"),
+# python3), SYSTEMS (default "star servers ddp ceiling spread"), PRECISIONS (default "float32 bf16"),
 # ROUNDS (default 1: each round runs every system once, in alternating order, and the medians are
 # compared), BURST (tbf burst; default the larger of 128kb and 200 us at the rate), LATENCY (tbf
 # latency, default 50ms), PIN (on: worker host 1 on CPU 0, worker host 2 on CPU 1; off),
@@ -45,7 +48,8 @@ fail() { echo "benchmarks/links.sh: $*" >&2; exit 2; }
 rates=${1:-unlimited 10gbit 1gbit}
 batches=${2:-128 512}
 epochs=${3:-2}
-systems=${SYSTEMS:-star servers ddp ceiling}
+systems=${SYSTEMS:-star servers ddp ceiling spread}
+spread_servers=${SPREAD_SERVERS:-0 1 4}
 precisions=${PRECISIONS:-float32 bf16}
 rounds=${ROUNDS:-1}
 latency=${LATENCY:-50ms}
@@ -63,7 +67,8 @@ for batch in $batches; do [[ $batch =~ ^[1-9][0-9]*$ ]] || fail "batch '$batch' 
 [[ $epochs =~ ^[1-9][0-9]*$ ]] || fail "epochs '$epochs' is not a positive whole number"
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || fail "ROUNDS '$rounds' is not a positive whole number"
 [[ $run_timeout =~ ^[1-9][0-9]*$ ]] || fail "RUN_TIMEOUT '$run_timeout' is not a positive whole number of seconds"
-for system in $systems; do [[ $system =~ ^(star|servers|ddp|ceiling)$ ]] || fail "SYSTEMS names '$system': the systems are star, servers, ddp and ceiling"; done
+for system in $systems; do [[ $system =~ ^(star|servers|ddp|ceiling|spread)$ ]] || fail "SYSTEMS names '$system': the systems are star, servers, ddp, ceiling and spread"; done
+for k in $spread_servers; do [[ $k =~ ^[0-4]$ ]] || fail "SPREAD_SERVERS names '$k': from 0 to 4 servers, such as \"0 1 4\""; done
 for precision in $precisions; do [[ $precision =~ ^(float32|bf16)$ ]] || fail "PRECISIONS names '$precision': the wire precisions are float32 and bf16"; done
 [ "$(id -u)" -eq 0 ] || fail "needs root, for ip netns and tc: run it with sudo"
 command -v ip >/dev/null && command -v tc >/dev/null || fail "needs iproute2 (ip, tc): apt-get install iproute2"
@@ -97,12 +102,17 @@ tag=dpt-$$
 dir=${KEEP:-$(mktemp -d)}
 mkdir -p "$dir"
 started=()
+# The hosts: c (10.77.0.1), w1 (10.77.0.2), w2 (10.77.0.3), and for spread w3, w4 and s1..s4, each
+# eth0 joined to port1..N of bridge br0 in the switch namespace sw.
+hosts=(c w1 w2)
+[[ " $systems " != *" spread "* ]] || hosts+=(w3 w4 s1 s2 s3 s4)
+export LINKS_HOSTS="${hosts[*]}"
 cleanup() {
   trap - EXIT INT TERM
   # Every process in the script's namespaces is one it started (ip netns exec, env and taskset
   # exec what they run): asked to stop, then killed if it has not within 5 s.
   local pids
-  pids=$(for ns in c w1 w2 sw; do ip netns pids "$tag-$ns" 2>/dev/null; done; echo "${started[@]}")
+  pids=$(for ns in "${hosts[@]}" sw; do ip netns pids "$tag-$ns" 2>/dev/null; done; echo "${started[@]}")
   for pid in $pids; do kill "$pid" 2>/dev/null || true; done
   for _ in $(seq 50); do
     local alive=0
@@ -111,20 +121,17 @@ cleanup() {
     sleep 0.1
   done
   for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
-  for ns in c w1 w2 sw; do ip netns del "$tag-$ns" 2>/dev/null || true; done
+  for ns in "${hosts[@]}" sw; do ip netns del "$tag-$ns" 2>/dev/null || true; done
   [ -n "${KEEP:-}" ] || rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'echo "benchmarks/links.sh: interrupted; removing its namespaces" >&2; exit 130' INT TERM
 
-# The hosts: c (10.77.0.1), w1 (10.77.0.2), w2 (10.77.0.3), each eth0 joined to port1..3 of
-# bridge br0 in the switch namespace sw.
-hosts=(c w1 w2)
 ip netns add "$tag-sw"
 ip -n "$tag-sw" link add name br0 type bridge
 ip -n "$tag-sw" link set br0 up
 ip -n "$tag-sw" link set lo up
-for i in 1 2 3; do
+for i in $(seq ${#hosts[@]}); do
   host=${hosts[$((i - 1))]}
   ip netns add "$tag-$host"
   ip link add name "dpt$$h$i" type veth peer name "dpt$$s$i"
@@ -137,28 +144,30 @@ for i in 1 2 3; do
   ip -n "$tag-$host" link set eth0 up
   ip -n "$tag-$host" link set lo up
 done
-address() { case $1 in c) echo 10.77.0.1 ;; w1) echo 10.77.0.2 ;; w2) echo 10.77.0.3 ;; esac; }
+address() { local i; for i in $(seq ${#hosts[@]}); do [ "${hosts[$((i - 1))]}" != "$1" ] || echo "10.77.0.$i"; done; }
 
 # Shapes both ends of every veth to $1 (or removes the shaping for 'unlimited').
 shape() {
   local rate=$1 burst
-  for i in 1 2 3; do
+  for i in $(seq ${#hosts[@]}); do
     ip netns exec "$tag-${hosts[$((i - 1))]}" tc qdisc del dev eth0 root 2>/dev/null || true
     ip netns exec "$tag-sw" tc qdisc del dev "port$i" root 2>/dev/null || true
   done
   [ "$rate" = unlimited ] && return
   burst=${BURST:-$(python3 "$figures" burst "$rate")}
-  for i in 1 2 3; do
+  for i in $(seq ${#hosts[@]}); do
     ip netns exec "$tag-${hosts[$((i - 1))]}" tc qdisc add dev eth0 root tbf rate "$rate" burst "$burst" latency "$latency"
     ip netns exec "$tag-sw" tc qdisc add dev "port$i" root tbf rate "$rate" burst "$burst" latency "$latency"
   done
   echo "links: tbf rate $rate burst $burst latency $latency on both ends of every veth"
 }
 
-# Bytes in and out of each host so far, from the switch's ports ("c_in c_out w1_in w1_out w2_in
-# w2_out": a port's tx is its host's in), then the time they were read.
+# Bytes in and out of each host so far, from the switch's ports ("c_in c_out w1_in w1_out ...", in
+# the order of hosts: a port's tx is its host's in), then the time they were read.
 counters() {
-  echo "$(ip netns exec "$tag-sw" cat /sys/class/net/port{1,2,3}/statistics/{tx,rx}_bytes | paste -sd' ') $(date +%s.%N)"
+  local files=() i
+  for i in $(seq ${#hosts[@]}); do files+=("/sys/class/net/port$i/statistics/tx_bytes" "/sys/class/net/port$i/statistics/rx_bytes"); done
+  echo "$(ip netns exec "$tag-sw" cat "${files[@]}" | paste -sd' ') $(date +%s.%N)"
 }
 
 # Runs a command on a host in the background, pinned to that host's CPU with PIN=on.
@@ -257,6 +266,34 @@ ceiling_run() {
   python3 "$figures" ceiling "$dir/$name.jsonl" "$before" "$after"
 }
 
+# The ceiling with K parameter servers: a bench coordinator on the coordinator host, 8 simulated
+# workers on w1..w4 (2 each), server k on host sk; unpinned. Prints one line of figures.
+spread_run() {
+  local servers=$1 batch=$2 precision=$3 name=$4
+  local endpoint=tcp://10.77.0.1:$port before after coordinator k PIN=off
+  port=$((port + 10))
+  before=$(counters)
+  on c "$dptrain" bench ceiling 8 --bind "$endpoint" --insecure --parameter-servers "$servers" --hidden "$hidden" --batch "$batch" \
+    --steps "${CEILING_STEPS:-200}" --wire-precision "$precision" --shared-memory off --metrics "$dir/$name.jsonl" >"$dir/$name.coordinator.log" 2>&1
+  coordinator=$!
+  for k in $(seq "$servers"); do
+    on "s$k" "$dptrain" parameter-server --connect "$endpoint" --bind "tcp://$(address "s$k"):$((port - 5))" --insecure \
+      --shared-memory off >"$dir/$name.server-s$k.log" 2>&1
+  done
+  for host in w1 w2 w3 w4; do
+    on "$host" "$dptrain" bench ceiling 2 --connect "$endpoint" >"$dir/$name.workers-$host.log" 2>&1
+  done
+  local ended=ok
+  wait_for "$coordinator" "$run_timeout" || ended="stopped after $run_timeout s"
+  after=$(counters)
+  finish_run
+  if ! grep -q '"event":"bench"' "$dir/$name.jsonl" 2>/dev/null; then
+    echo "$name: failed ($ended): $(tail -2 "$dir/$name.coordinator.log" | tr '\n' ' ')" >&2
+    return 1
+  fi
+  python3 "$figures" ceiling "$dir/$name.jsonl" "$before" "$after"
+}
+
 # One PyTorch DDP run, two ranks on the worker hosts; prints one line of figures.
 ddp_run() {
   local batch=$1 name=$2
@@ -288,13 +325,17 @@ echo "samples/s: median of epochs 2..$epochs; link KB/step: the busiest host lin
 echo "uptime:$(uptime)"
 results=$dir/results.tsv
 : >"$results"
-printf "%-10s %6s %-16s %12s %9s %-12s %12s %12s %6s\n" link batch system samples/s accuracy busiest in-KB/step out-KB/step load
+printf "%-10s %6s %-18s %12s %9s %-12s %12s %12s %6s\n" link batch system samples/s accuracy busiest in-KB/step out-KB/step load
 for rate in $rates; do
   shape "$rate"
   for batch in $batches; do
     kinds=()
     for system in $systems; do
-      if [ "$system" = ddp ]; then kinds+=(ddp); else for precision in $precisions; do kinds+=("$system-$precision"); done; fi
+      case $system in
+        ddp) kinds+=(ddp) ;;
+        spread) for precision in $precisions; do for k in $spread_servers; do kinds+=("spread-k$k-$precision"); done; done ;;
+        *) for precision in $precisions; do kinds+=("$system-$precision"); done ;;
+      esac
     done
     for round in $(seq "$rounds"); do
       # Alternate the order from round to round, so that drift in the machine's load falls on all alike.
@@ -306,6 +347,7 @@ for rate in $rates; do
         case $kind in
           ddp) ddp_run "$batch" "$name" >"$dir/figures" & ;;
           ceiling-*) ceiling_run "$batch" "${kind#*-}" "$name" >"$dir/figures" & ;;
+          spread-*) rest=${kind#spread-k}; spread_run "${rest%%-*}" "$batch" "${rest#*-}" "$name" >"$dir/figures" & ;;
           *) dptrain_run "${kind%-*}" "$batch" "${kind#*-}" "$name" >"$dir/figures" & ;;
         esac
         started=($!)

@@ -66,8 +66,9 @@ final class LinksBenchmarkTests: XCTestCase {
             (["fast"], [:], "rate 'fast' is not 'unlimited' or a tc rate"),
             (["1gbit", "0"], [:], "batch '0' is not a positive whole number"),
             (["1gbit", "128", "two"], [:], "epochs 'two' is not a positive whole number"),
-            (["1gbit"], ["SYSTEMS": "star ring"], "SYSTEMS names 'ring': the systems are star, servers, ddp and ceiling"),
+            (["1gbit"], ["SYSTEMS": "star ring"], "SYSTEMS names 'ring': the systems are star, servers, ddp, ceiling and spread"),
             (["1gbit"], ["PRECISIONS": "float16"], "PRECISIONS names 'float16'"),
+            (["1gbit"], ["SPREAD_SERVERS": "1 8"], "SPREAD_SERVERS names '8': from 0 to 4 servers"),
             (["1gbit"], ["MNIST": folder + "/nowhere"], "no MNIST at \(folder)/nowhere"),
         ]
         for (arguments, environment, message) in cases {
@@ -83,10 +84,12 @@ final class LinksBenchmarkTests: XCTestCase {
     /// One short star run across 1 Gbit/s links: a row of figures whose busiest link is the
     /// coordinator's, carrying two packed float32 gradients in (about 5 bytes a parameter each)
     /// and two copies of the weights out (4 bytes a parameter) a step; the same bytes in for the
-    /// star's ceiling measured across the links; and then no namespace left.
-    func testAStarRunAndItsCeilingAcrossShapedLinksCountTheCoordinatorsBytesAndLeaveNothing() throws {
+    /// star's ceiling measured across the links, and eight gradients into the one server of the
+    /// ceiling with servers; and then no namespace left.
+    func testRunsAcrossShapedLinksCountTheBusiestLinksBytesAndLeaveNothing() throws {
         try skipUnlessNamespacesCanBeMade()
-        let process = try start(["1gbit", "512", "2"], ["SYSTEMS": "star ceiling", "PRECISIONS": "float32", "CEILING_STEPS": "40"])
+        let process = try start(["1gbit", "512", "2"], ["SYSTEMS": "star ceiling spread", "SPREAD_SERVERS": "1",
+                                                                 "PRECISIONS": "float32", "CEILING_STEPS": "40"])
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 0, output() + errors())
         XCTAssertTrue(output().contains("links: tbf rate 1gbit"), output())
@@ -104,6 +107,12 @@ final class LinksBenchmarkTests: XCTestCase {
         XCTAssertGreaterThan(number(ceilingFields[3]), 0, String(ceiling))
         XCTAssertEqual(ceilingFields[5], "coordinator", String(ceiling))
         XCTAssertEqual(number(ceilingFields[6]) * 1000 / (2 * 5 * parameters), 1, accuracy: 0.15, "bytes in a step: \(ceiling)")
+        // 8 simulated workers on 4 hosts against one parameter server on a host of its own: the
+        // server's link is the busiest, taking 8 packed gradients a step.
+        let spread = try XCTUnwrap(output().split(separator: "\n").first { $0.hasPrefix("1gbit") && $0.contains("spread-k1-float32") }, output())
+        let spreadFields = spread.split(separator: " ").map(String.init)
+        XCTAssertEqual(spreadFields[5], "server-1", String(spread))
+        XCTAssertEqual(number(spreadFields[6]) * 1000 / (8 * 5 * parameters), 1, accuracy: 0.15, "bytes in a step: \(spread)")
         XCTAssertTrue(output().contains("servers/star"), output())
         XCTAssertEqual(try namespaces(of: process.processIdentifier), [])
     }

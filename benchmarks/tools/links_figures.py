@@ -8,16 +8,19 @@ metrics and the links' byte counters, a row of the table, and the ratios at the 
   links_figures.py row RATE BATCH KIND FIGURES LOAD     one printed row
   links_figures.py ratios RESULTS_TSV                   medians and ratios per link and batch
 
-BEFORE, MARKED and AFTER are counter readings: "c_in c_out w1_in w1_out w2_in w2_out TIME", the
-bytes into and out of each host's link and the time they were read. A run's figures are one
+BEFORE, MARKED and AFTER are counter readings: "c_in c_out w1_in w1_out w2_in w2_out ... TIME",
+the bytes into and out of each host's link, in the order of the hosts LINKS_HOSTS names (default
+"c w1 w2"), and the time they were read. A run's figures are one
 line: "samples/s accuracy busiest-host in-bytes/step out-bytes/step", the busiest host being the
 one whose link carried the most bytes a step in either direction."""
 import json
+import os
 import re
 import statistics
 import sys
 
-HOSTS = ["coordinator", "worker-1", "worker-2"]
+NAMES = {"c": "coordinator", "w": "worker-", "s": "server-"}
+HOSTS = [NAMES[host[0]] + host[1:] for host in os.environ.get("LINKS_HOSTS", "c w1 w2").split()]
 
 
 def rate_bytes_per_second(rate):
@@ -33,15 +36,15 @@ def burst(rate):
 
 def reading(text):
     values = text.split()
-    return [int(v) for v in values[:6]], float(values[6])
+    return [int(v) for v in values[:-1]], float(values[-1])
 
 
 def per_step(start, end, steps):
     """The busiest link's bytes a step between two readings: its host, bytes in, bytes out."""
     (a, _), (b, _) = reading(start), reading(end)
     steps = max(steps, 1e-9)
-    links = [((b[2 * h] - a[2 * h]) / steps, (b[2 * h + 1] - a[2 * h + 1]) / steps) for h in range(3)]
-    host = max(range(3), key=lambda h: max(links[h]))
+    links = [((b[2 * h] - a[2 * h]) / steps, (b[2 * h + 1] - a[2 * h + 1]) / steps) for h in range(len(a) // 2)]
+    host = max(range(len(links)), key=lambda h: max(links[h]))
     return HOSTS[host], links[host][0], links[host][1]
 
 
@@ -88,7 +91,7 @@ def ddp(rank0, before, after, steps):
 def row(rate, batch, kind, figures, load):
     samples, accuracy, host, into, out = figures.split()
     accuracy = "-" if accuracy == "-" else f"{float(accuracy):.4f}"
-    print(f"{rate:<10} {batch:>6} {kind:<16} {int(samples):>12,} {accuracy:>9} {host:<12}"
+    print(f"{rate:<10} {batch:>6} {kind:<18} {int(samples):>12,} {accuracy:>9} {host:<12}"
           f" {int(into) / 1000:>12,.1f} {int(out) / 1000:>12,.1f} {load:>6}")
 
 
@@ -117,6 +120,17 @@ def ratios(path):
                   f" {ratio(servers, star):>12} {ratio(servers, 'ddp'):>12} {ratio(star, 'ddp'):>9}"
                   f" {figure(star, busiest, 1000):>8} {figure(servers, busiest, 1000):>10} {figure('ddp', busiest, 1000):>7}"
                   f" {ratio(servers, star, busiest):>12}")
+    spread = {key: kinds for key, kinds in runs.items() if any(kind.startswith("spread-") for kind in kinds)}
+    if spread:
+        print("the ceiling with K parameter servers (8 simulated workers on 4 hosts, each server on a host of its own): samples/s and over K=1's")
+    for (rate, batch), kinds in spread.items():
+        for precision in ("float32", "bf16"):
+            found = sorted((int(kind.split("-")[1][1:]), statistics.median(s for s, _ in figures))
+                           for kind, figures in kinds.items() if kind.startswith("spread-") and kind.endswith(precision))
+            one = dict(found).get(1)
+            if found:
+                print(f"{rate:<10} {batch:>6} {precision:<9} " + "  ".join(
+                    f"K={k} {speed:,.0f}" + (f" ({speed / one:.2f}x)" if one and k != 1 else "") for k, speed in found))
 
 if __name__ == "__main__":
     command, arguments = sys.argv[1], sys.argv[2:]
