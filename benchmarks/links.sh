@@ -242,46 +242,24 @@ dptrain_run() {
   python3 "$figures" dptrain "$dir/$name.jsonl" "$before" "$marked" "$after"
 }
 
-# The star's ceiling across the links: a bench coordinator on the coordinator host, one simulated
-# worker on each worker host; prints one line of figures.
+# A ceiling across the links: a bench coordinator on the coordinator host against PER_HOST
+# simulated workers on each of WORKER_HOSTS and K parameter servers, server k on host sk (K = 0:
+# the star's ceiling); prints one line of figures.
 ceiling_run() {
-  local batch=$1 precision=$2 name=$3
-  local endpoint=tcp://10.77.0.1:$port before after coordinator
+  local per_host=$1 worker_hosts=$2 servers=$3 batch=$4 precision=$5 name=$6
+  local endpoint=tcp://10.77.0.1:$port before after coordinator k host
   port=$((port + 10))
   before=$(counters)
-  on c "$dptrain" bench ceiling 2 --bind "$endpoint" --insecure --hidden "$hidden" --batch "$batch" --steps "${CEILING_STEPS:-200}" \
-    --wire-precision "$precision" --shared-memory off --metrics "$dir/$name.jsonl" >"$dir/$name.coordinator.log" 2>&1
-  coordinator=$!
-  for host in w1 w2; do
-    on "$host" "$dptrain" bench ceiling 1 --connect "$endpoint" >"$dir/$name.worker-$host.log" 2>&1
-  done
-  local ended=ok
-  wait_for "$coordinator" "$run_timeout" || ended="stopped after $run_timeout s"
-  after=$(counters)
-  finish_run
-  if ! grep -q '"event":"bench"' "$dir/$name.jsonl" 2>/dev/null; then
-    echo "$name: failed ($ended): $(tail -2 "$dir/$name.coordinator.log" | tr '\n' ' ')" >&2
-    return 1
-  fi
-  python3 "$figures" ceiling "$dir/$name.jsonl" "$before" "$after"
-}
-
-# The ceiling with K parameter servers: a bench coordinator on the coordinator host, 8 simulated
-# workers on w1..w4 (2 each), server k on host sk; unpinned. Prints one line of figures.
-spread_run() {
-  local servers=$1 batch=$2 precision=$3 name=$4
-  local endpoint=tcp://10.77.0.1:$port before after coordinator k PIN=off
-  port=$((port + 10))
-  before=$(counters)
-  on c "$dptrain" bench ceiling 8 --bind "$endpoint" --insecure --parameter-servers "$servers" --hidden "$hidden" --batch "$batch" \
-    --steps "${CEILING_STEPS:-200}" --wire-precision "$precision" --shared-memory off --metrics "$dir/$name.jsonl" >"$dir/$name.coordinator.log" 2>&1
+  on c "$dptrain" bench ceiling $((per_host * $(wc -w <<<"$worker_hosts"))) --bind "$endpoint" --insecure --parameter-servers "$servers" \
+    --hidden "$hidden" --batch "$batch" --steps "${CEILING_STEPS:-200}" --wire-precision "$precision" --shared-memory off \
+    --metrics "$dir/$name.jsonl" >"$dir/$name.coordinator.log" 2>&1
   coordinator=$!
   for k in $(seq "$servers"); do
     on "s$k" "$dptrain" parameter-server --connect "$endpoint" --bind "tcp://$(address "s$k"):$((port - 5))" --insecure \
       --shared-memory off >"$dir/$name.server-s$k.log" 2>&1
   done
-  for host in w1 w2 w3 w4; do
-    on "$host" "$dptrain" bench ceiling 2 --connect "$endpoint" >"$dir/$name.workers-$host.log" 2>&1
+  for host in $worker_hosts; do
+    on "$host" "$dptrain" bench ceiling "$per_host" --connect "$endpoint" >"$dir/$name.workers-$host.log" 2>&1
   done
   local ended=ok
   wait_for "$coordinator" "$run_timeout" || ended="stopped after $run_timeout s"
@@ -346,8 +324,9 @@ for rate in $rates; do
         # In the background, so that Ctrl-C or a TERM reaches the trap at once rather than after the run.
         case $kind in
           ddp) ddp_run "$batch" "$name" >"$dir/figures" & ;;
-          ceiling-*) ceiling_run "$batch" "${kind#*-}" "$name" >"$dir/figures" & ;;
-          spread-*) rest=${kind#spread-k}; spread_run "${rest%%-*}" "$batch" "${rest#*-}" "$name" >"$dir/figures" & ;;
+          ceiling-*) ceiling_run 1 "w1 w2" 0 "$batch" "${kind#*-}" "$name" >"$dir/figures" & ;;
+          # 8 simulated workers, 2 a host, unpinned: four hosts share the two CPUs.
+          spread-*) rest=${kind#spread-k}; PIN=off ceiling_run 2 "w1 w2 w3 w4" "${rest%%-*}" "$batch" "${rest#*-}" "$name" >"$dir/figures" & ;;
           *) dptrain_run "${kind%-*}" "$batch" "${kind#*-}" "$name" >"$dir/figures" & ;;
         esac
         started=($!)
