@@ -3,6 +3,7 @@ import Distributed
 import Foundation
 import Logging
 import MLP
+import Monitoring
 import Wire
 import ZMQ
 
@@ -31,6 +32,7 @@ public struct ParameterServerCommand: ParsableCommand {
     var sharedMemory: Switch = .on
 
     @OptionGroup(title: "Security") var security: WorkerSecurityOptions
+    @OptionGroup var prometheus: PrometheusOptions
 
     @Flag(help: "Let the server run without keys on an address other machines can reach (plaintext, any member).")
     var insecure = false
@@ -65,6 +67,10 @@ public struct ParameterServerCommand: ParsableCommand {
         let logger = Logger(label: "parameter-server")
         let server = try ParameterServer(coordinator: endpoint(), bind: bind, context: context, logger: logger,
                                          giveUpAfterSeconds: giveUpAfter, security: try security.security())
+        let series = Series(labels: Series.labels(runID: nil, role: "parameter_server", member: nil))
+        let metricsEndpoint = try prometheus.start(series) { logger.info("\($0)") }
+        if metricsEndpoint != nil { server.monitor = ParameterServerSeries(registry: series.registry) }
+        defer { metricsEndpoint?.finish { logger.info("\($0)") } }
         do {
             try server.run()
         } catch WorkerError.stopped {

@@ -137,6 +137,9 @@ extension Coordinator {
     /// a stop signal came first.
     func gatherServers() throws -> Bool {
         guard let roster else { return true }
+        if options.verify > 0 {
+            logger.info("--verify is off with parameter servers: recomputing an answer needs the step's weights, which the servers hold")
+        }
         logger.info("waiting for \(counted(roster.expected, "parameter server")) on \(endpoint)")
         var lastSaid = Self.now()
         while !(self.roster?.isComplete ?? true) {

@@ -37,6 +37,10 @@ public final class ParameterServer {
     /// The weights in the run's wire precision, encoded once for every member of a step.
     private var weightsFrame: SharedFrame?
     public private(set) var stepsApplied = 0
+    /// Told of each welcome and each step applied (the Prometheus endpoint); nil for none.
+    public var monitor: ParameterServerMonitor?
+    /// Slices and their bytes taken since the last step applied, for the monitor.
+    private var slicesTaken = 0, sliceBytes = 0
     /// The coordinator asked for the range's state while a commit waited for slices: sent once it is applied.
     private var stateAsked = false
     /// Admits the members the coordinator names, in a run with keys.
@@ -231,6 +235,7 @@ public final class ParameterServer {
                             format: configuration.training.fixedPointFormat(for: configuration.precision), step: step)
         memberPeers = [:]
         weightsFrame = nil
+        monitor?.joined(runID: runID, index: welcome.index)
         logger.info("serving parameters \(welcome.first)..<\(welcome.first + welcome.count) of \(model.summary) (server \(welcome.index + 1) of \(welcome.serverCount)) from step \(step)")
     }
 
@@ -271,6 +276,8 @@ public final class ParameterServer {
                 logger.warning("dropped a slice for worker \(slice.workerID) from a connection that did not attach as it")
                 return
             }
+            slicesTaken += 1
+            sliceBytes += message.byteCount
             settle(range.receive(slice, step: envelope.step))
         default:
             break
@@ -286,7 +293,10 @@ public final class ParameterServer {
             stepsApplied += 1
             weightsFrame = nil
             do {
-                try send(weightsTo: members)
+                let sent = try send(weightsTo: members)
+                monitor?.applied(step: range?.step ?? 0, slices: slicesTaken, bytesReceived: sliceBytes, bytesSent: sent)
+                slicesTaken = 0
+                sliceBytes = 0
                 if stateAsked { try sendState() }
             } catch {
                 logger.error("could not send the weights: \(error)")
@@ -301,8 +311,11 @@ public final class ParameterServer {
     }
 
     /// The range's weights for its step, to each of `ids` that has attached; no send waits.
-    private func send(weightsTo ids: [UInt32]) throws {
-        guard let range else { return }
+    /// Returns the bytes sent.
+    @discardableResult
+    private func send(weightsTo ids: [UInt32]) throws -> Int {
+        guard let range else { return 0 }
+        var bytes = 0
         if weightsFrame == nil {
             let precision = precision
             weightsFrame = try range.weights.withUnsafeBufferPointer { weights in
@@ -316,11 +329,12 @@ public final class ParameterServer {
                 let sent = try peer.withUnsafeBytes { address in
                     try encoder.withHeaderAndMeta { try members.send(address, $0, $1, then: weightsFrame!, .dontWait) }
                 }
-                if !sent { logger.warning("worker \(id) is not reading its weights: skipped at step \(range.step)") }
+                if sent { bytes += weightsFrame!.count } else { logger.warning("worker \(id) is not reading its weights: skipped at step \(range.step)") }
             } catch let error as ZMQError where error.isHostUnreachable {
                 memberPeers[id] = nil
             }
         }
+        return bytes
     }
 
     /// The range's weights and optimizer state, for the coordinator's checkpoints and evaluation.
@@ -335,6 +349,12 @@ public final class ParameterServer {
         _ = try bulk.withUnsafeBytes { bytes in try encoder.withFrames(bulk: bytes) { try coordinator.send($0, .dontWait) } }
         link.sent(now: Self.now())
     }
+}
+
+/// What a parameter server tells a watcher as it works: plain calls on its own thread, which must not wait.
+public protocol ParameterServerMonitor: AnyObject {
+    func joined(runID: UInt64, index: Int)
+    func applied(step: UInt64, slices: Int, bytesReceived: Int, bytesSent: Int)
 }
 
 public enum ParameterServerError: Error, CustomStringConvertible, Equatable {
