@@ -50,8 +50,11 @@ final class LinksBenchmarkTests: XCTestCase {
         try XCTSkipUnless(getuid() == 0, "benchmarks/links.sh needs root, for ip netns and tc")
         let probe = "dpt-probe-\(getpid())"
         let made = try runToEnd("/usr/bin/env", ["ip", "netns", "add", probe])
+        let shaped = try runToEnd("/usr/bin/env", ["ip", "netns", "exec", probe, "tc", "qdisc", "add", "dev", "lo", "root",
+                                                   "tbf", "rate", "1gbit", "burst", "128kb", "latency", "50ms"])
         _ = try runToEnd("/usr/bin/env", ["ip", "netns", "del", probe])
         try XCTSkipUnless(made.status == 0, "this machine cannot make network namespaces: \(made.errors)")
+        try XCTSkipUnless(shaped.status == 0, "this kernel cannot shape a link with tc's tbf: \(shaped.errors)")
     }
 
     func testHelpSaysHowToRunIt() throws {
