@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# dptrain across shaped links, against PyTorch DDP, in one run: three hosts as network namespaces
-# (a coordinator host and two worker hosts), each joined to a bridge by a veth whose two ends are
-# both shaped with `tc qdisc ... tbf rate R` (this kernel has tbf, not netem). At each rate R and
+# dptrain across shaped links, against PyTorch DDP, in one run: hosts as network namespaces (a
+# coordinator host and two worker hosts; for spread four worker hosts and four server hosts), each
+# joined to a bridge by a veth whose two ends are both shaped with `tc qdisc ... tbf rate R` (this
+# kernel has tbf, not netem). At each rate R and
 # each per-worker batch B it trains 784-128-10 for EPOCHS epochs with one worker (one thread) a
 # worker host, `--shared-memory off`, lr 0.05 constant, momentum 0.9, in float32 and with
 # `--wire-precision bf16`:
@@ -19,10 +20,11 @@
 #            server on a host of its own, `bench ceiling 8 --bind --parameter-servers K`, unpinned
 # and prints, per run, samples/s (the median of the epochs after the first: the first pays for
 # start-up), test accuracy, and the busiest link's bytes per step in and out of its host (the
-# veths' byte counters read in the switch namespace, over the epochs after the first for dptrain,
-# whose start-up ships the data shards (over the whole run with one epoch); over the whole run for
-# DDP, whose ranks read the data themselves); then the ratios servers/star, servers/DDP and star/DDP. Every figure has the
-# load average beside it: the machine may be shared.
+# veths' byte counters read in the switch namespace: for dptrain over the epochs after the first,
+# as its start-up ships the data shards, or over the whole run with one epoch; for DDP, whose
+# ranks read the data themselves, and the ceilings over the whole run); then the ratios
+# servers/star, servers/DDP and star/DDP, and K=4/K=1 for spread. Every figure has the load
+# average beside it: the machine may be shared.
 #
 #   benchmarks/links.sh [RATES] [BATCHES] [EPOCHS]     (default "unlimited 10gbit 1gbit" "128 512" 2)
 #
