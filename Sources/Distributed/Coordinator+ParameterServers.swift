@@ -71,12 +71,17 @@ extension Coordinator {
     }
 
     /// The step's answers as the servers are told them: whose slices, covering which chunks.
-    /// Called before the reducer lets the answers go.
+    /// Called before the reducer lets the answers go. The commit's buffers are kept from step to
+    /// step, so that a step allocates nothing here.
     func noteCommittedAnswers() {
         guard roster != nil else { return }
-        commitAnswers.removeAll(keepingCapacity: true)
-        for answer in reducer.answers {
-            commitAnswers.append(CommittedAnswer(workerID: answer.member.id, chunks: machine.stepRequests[answer.request].chunkNumbers))
+        let answers = reducer.answers
+        commit.answers.removeSubrange(min(answers.count, commit.answers.count)...)
+        for (index, answer) in answers.enumerated() {
+            if index == commit.answers.count { commit.answers.append(CommittedAnswer(workerID: 0, chunks: [])) }
+            commit.answers[index].workerID = answer.member.id
+            commit.answers[index].chunks.removeAll(keepingCapacity: true)
+            commit.answers[index].chunks.append(contentsOf: machine.stepRequests[answer.request].chunkNumbers)
         }
     }
 
@@ -84,14 +89,18 @@ extension Coordinator {
     /// and that the new weights are for the next step, to every member.
     func commitToServers(sampleCount: Int, learningRate: Float) throws {
         guard let roster else { return }
-        let commit = Commit(learningRate: learningRate, sampleCount: UInt32(sampleCount), answers: sampleCount > 0 ? commitAnswers : [],
-                            members: machine.members.map(\.id) + machine.joining.map(\.id), nextStep: machine.step + 1)
+        if sampleCount == 0 { commit.answers.removeAll(keepingCapacity: true) }
+        commit.learningRate = learningRate
+        commit.sampleCount = UInt32(sampleCount)
+        commit.members.removeAll(keepingCapacity: true)
+        for member in machine.members { commit.members.append(member.id) }
+        for member in machine.joining { commit.members.append(member.id) }
+        commit.nextStep = machine.step + 1
         try encoder.commit(commit, runID: runID, step: machine.step)
         for server in roster.servers {
             if try !sendToServer(server) { logger.warning("parameter server \(server.index + 1) is not reading: its queue is full") }
         }
         lastServerHeartbeat = Self.now()
-        if sampleCount > 0 { optimizerStepsOnServers += 1 }
     }
 
     /// Brings the coordinator's copy of the weights and optimizer state up to the servers'
@@ -159,13 +168,19 @@ extension Coordinator {
         guard let roster, now &- lastServerHeartbeat >= Liveness.heartbeatInterval else { return }
         lastServerHeartbeat = now
         encoder.signal(.heartbeat, runID: runID, step: machine.step)
-        for server in roster.servers { _ = try? sendEncoded(to: server.peer) }
+        for server in roster.servers { _ = try? sendToServer(server) }
     }
 
-    /// Sends the encoder's message to `server`; its closed connection is its loss.
+    /// Sends the encoder's message (no bulk: a commit, a heartbeat, a fetch) to `server`, with no
+    /// array built on the way; its closed connection is its loss.
     func sendToServer(_ server: ParameterServerRoster.Server) throws -> Bool {
         do {
-            return try sendEncoded(to: server.peer)
+            return try server.peer.withUnsafeBytes { address in
+                try encoder.withFrames(bulk: UnsafeRawBufferPointer(start: nil, count: 0)) { header, meta, bulk in
+                    stepTimings.bytes += UInt64(address.count + header.count + meta.count)
+                    return try socket.send(address, header, meta, bulk, .dontWait)
+                }
+            }
         } catch let error as ZMQError where error.isHostUnreachable {
             throw ParameterServerLoss(index: server.index, why: "its connection closed")
         }
@@ -177,7 +192,7 @@ extension Coordinator {
 
     /// A server silent for longer than `serverSilence` during training is lost.
     func checkServers(now: UInt64) throws {
-        guard let roster, machine.phase == .training, let silent = roster.silent(now: now, silence: serverSilence).first else { return }
+        guard let roster, machine.phase == .training, let silent = roster.firstSilent(now: now, silence: serverSilence) else { return }
         throw ParameterServerLoss(index: silent.index, why: "silent for \(Int(Liveness.seconds(now &- silent.lastHeard) * 1000)) ms")
     }
 
