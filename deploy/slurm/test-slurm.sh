@@ -5,7 +5,10 @@
 # touched), submits the job with `sbatch -n 3 --overcommit` (a coordinator and two workers, more
 # tasks than this machine's cores), requeues it with `scontrol requeue` once it has written a
 # checkpoint, and checks that the requeued job resumed from that checkpoint, finished, and wrote a
-# model that `dptrain evaluate` scores at 0.97 or better. Stops every daemon it started.
+# model that `dptrain evaluate` scores at 0.97 or better. Then a second job, one epoch with
+# DPTRAIN_PARAMETER_SERVERS=per-node, must train through the node's parameter server, leave no
+# process behind, and save the same model, bit for bit, as `dptrain train`. Stops every daemon it
+# started.
 #
 # usage: deploy/slurm/test-slurm.sh [ARCHIVE.tar.gz | BIN_DIR]
 #   (default: builds the release archive with deploy/release.sh). Needs root.
@@ -158,4 +161,31 @@ say "$(grep -m1 '^dptrain.sbatch: Prometheus' "$out")"
 accuracy=$(sed -n 's/.*test accuracy \([0-9.]*\).*/\1/p' "$work/evaluate.out" | head -1)
 awk -v a="$accuracy" 'BEGIN{exit !(a >= 0.97)}' || fail "the model scores $accuracy, below 0.97"
 say "dptrain evaluate: test accuracy $accuracy ($(grep '^done:' "$out"))"
+
+# A second job with DPTRAIN_PARAMETER_SERVERS=per-node: a parameter server beside the node's
+# workers, which the coordinator waits for and the workers train through; nothing of it outlives
+# the job, and its model is the one `dptrain train` makes in one process, bit for bit.
+served=$work/served
+mkdir -p "$served"
+job=$(cd "$served" && DPTRAIN_BIN=$bin DPTRAIN_PARAMETER_SERVERS=per-node sbatch --parsable -n 3 --overcommit \
+  "$repo/deploy/slurm/dptrain.sbatch" --epochs 1 --batch 64 --save "$served/model.safetensors")
+say "submitted job $job with DPTRAIN_PARAMETER_SERVERS=per-node"
+for _ in $(seq 1 1200); do
+  state=$(job_state)
+  [[ $state =~ ^(PENDING|CONFIGURING|RUNNING|COMPLETING)$ ]] || break
+  sleep 0.5
+done
+out=$served/dptrain-$job.out
+[ "$state" = COMPLETED ] || { keep=1; fail "job $job with parameter servers ended $state: $(tail -15 "$out")"; }
+grep -q "parameter servers: one on each of 1 node(s)" "$out" || fail "the job's output names no parameter servers: $(grep -m1 '^dptrain.sbatch: job' "$out")"
+grep -Eq "parameter server 1 of 1 \(.*members reach it at tcp://127\.0\.0\.1:[0-9]+\) holds parameters 0\.\." "$out" \
+  || fail "the coordinator took no parameter server on the node's address: $(grep -m3 -i 'parameter server' "$out")"
+say "$(grep -m1 -o 'parameter server 1 of 1 .*' "$out")"
+grep -q "^done: test accuracy" "$out" || fail "no done line: $(tail -5 "$out")"
+left=$(pgrep -f "parameter-server --connect tcp://[^ ]*:$((20000 + job % 10000)) " || true)
+[ -z "$left" ] || fail "parameter servers outlived job $job: $(ps -o pid,args -p "${left//$'\n'/,}")"
+"$bin/dptrain" train --epochs 1 --batch 64 --save "$work/alone.safetensors" > "$work/alone.out" 2>&1 || fail "dptrain train: $(tail -3 "$work/alone.out")"
+cmp -s "$work/alone.safetensors" "$served/model.safetensors" \
+  || fail "job $job's model (a parameter server, two workers) differs from dptrain train's in one process"
+say "job $job: $(grep '^done:' "$out"), the same model bit for bit as dptrain train --epochs 1 --batch 64"
 say "passed in $(( $(date +%s) - began )) s"
