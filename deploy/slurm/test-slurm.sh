@@ -61,6 +61,20 @@ fi
 [ -x "$bin/dptrain" ] || fail "no dptrain in $bin"
 say "executables: $bin ($("$bin/dptrain" --version))"
 
+# What the recipe refuses before it starts anything, each with one line saying what to do: a
+# DPTRAIN_PARAMETER_SERVERS it does not know, and a --parameter-servers of the user's (servers the
+# recipe would not start).
+refused() {   # refused EXPECTED ENVIRONMENT... -- ARGUMENTS...
+  local expected=$1 said; shift
+  local environment=(); while [ "$1" != -- ]; do environment+=("$1"); shift; done; shift
+  said=$(cd "$work" && env SLURM_JOB_ID=1 SLURM_NTASKS=3 SLURM_NNODES=1 DPTRAIN_BIN="$bin" "${environment[@]}" \
+    timeout 30 bash "$repo/deploy/slurm/dptrain.sbatch" "$@" 2>&1) && fail "dptrain.sbatch ran with ${environment[*]} $*"
+  [ "$(wc -l <<< "$said")" -eq 1 ] && grep -qF "$expected" <<< "$said" || fail "dptrain.sbatch with ${environment[*]} $*: '$said', not one line with '$expected'"
+}
+refused "set it to per-node (a parameter server on every node) or off" DPTRAIN_PARAMETER_SERVERS=2 -- --epochs 1
+refused "drop --parameter-servers=2 and set DPTRAIN_PARAMETER_SERVERS=per-node" -- --epochs 1 --parameter-servers=2
+say "dptrain.sbatch refuses DPTRAIN_PARAMETER_SERVERS=2 and a --parameter-servers of its arguments, in one line each"
+
 # munge, on a socket and key of its own.
 mkdir -p "$work/munge"
 mungekey --create --keyfile="$work/munge/munge.key" 2>/dev/null || dd if=/dev/urandom of="$work/munge/munge.key" bs=1024 count=1 status=none
