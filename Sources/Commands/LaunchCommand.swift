@@ -102,9 +102,12 @@ struct LaunchCommand: ParsableCommand {
         var workerArguments = (1...workers).map {
             ["worker", "--connect", Self.connectable(endpoint)] + threads + Self.prometheusArguments(prometheus.prometheus, process: $0)
         }
-        // Parameter servers on this machine, each on a free loopback port it tells the coordinator.
+        // Parameter servers on this machine, each at a socket of its own that a restarted one binds
+        // again, so that the workers find its replacement where they found it.
         let servers = transport.parameterServers
-        var serverArguments = (0..<servers).map { _ in ["parameter-server", "--connect", Self.connectable(endpoint), "--bind", "tcp://127.0.0.1:0"] }
+        let serverEndpoints = (1...max(servers, 1)).prefix(servers).map { "ipc:///tmp/dptrain-launch-\(getpid())-server-\($0).sock" }
+        defer { serverEndpoints.forEach { unlink(String($0.dropFirst("ipc://".count))) } }
+        var serverArguments = serverEndpoints.map { ["parameter-server", "--connect", Self.connectable(endpoint), "--bind", $0] }
         // A server is admitted by key as a worker is: the keys after the workers' are theirs.
         let keys = secure ? try ThrowawayKeys(workers: workers + servers) : nil
         defer { keys?.remove() }

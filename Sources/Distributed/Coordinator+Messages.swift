@@ -29,6 +29,7 @@ extension Coordinator {
         }
         perform(machine.tick(now: Self.now()))
         heartbeatServers(now: Self.now())
+        try checkServers(now: Self.now())
     }
 
     /// The socket, then each member's answer pipe; made anew only when a doorbell came or went,
@@ -98,7 +99,7 @@ extension Coordinator {
 
     /// Handles a message from parameter server `index` (its hello again, its state, a heartbeat, its failure).
     private func handleFromServer(_ message: Message, index: Int) throws {
-        let peer = roster!.servers[index].peer
+        let peer = roster!.server(index: index)!.peer
         let envelope: Envelope
         do {
             envelope = try decode(frames: message.dropFirst(), context: DecodeContext(receiver: .coordinator, runID: runID))

@@ -28,7 +28,7 @@ extension Coordinator {
         case .refuse(let reason, let text):
             refuseServer(peer, reason, text)
         case .welcome(let index):
-            let server = roster.servers[index]
+            let server = roster.server(index: index)!
             let configuration = runConfiguration(forServers: false)
             let state = optimizer.state
             let range = server.range
@@ -87,7 +87,7 @@ extension Coordinator {
                             members: machine.members.map(\.id) + machine.joining.map(\.id), nextStep: machine.step + 1)
         try encoder.commit(commit, runID: runID, step: machine.step)
         for server in roster.servers {
-            if try !sendEncoded(to: server.peer) { logger.warning("parameter server \(server.index + 1) is not reading: its queue is full") }
+            if try !sendToServer(server) { logger.warning("parameter server \(server.index + 1) is not reading: its queue is full") }
         }
         lastServerHeartbeat = Self.now()
         if sampleCount > 0 { optimizerStepsOnServers += 1 }
@@ -99,12 +99,12 @@ extension Coordinator {
     func fetchFromServers() throws {
         guard let roster, fetchedStep != machine.step + 1 else { return }
         encoder.fetch(runID: runID)
-        for server in roster.servers { _ = try sendEncoded(to: server.peer) }
+        for server in roster.servers { _ = try sendToServer(server) }
         fetching = Set(roster.servers.map(\.index))
         fetchedMoments = optimizer.state.moments
         let deadline = Self.now() + Liveness.nanoseconds(max(options.stepDeadline, 5) * 2)
         while !fetching.isEmpty {
-            guard Self.now() < deadline else { throw ParameterServerFailure.silent(servers: fetching.sorted().map { $0 + 1 }) }
+            guard Self.now() < deadline else { throw ParameterServerLoss(index: fetching.min()!, why: "it did not send its range's state") }
             try pump(timeoutMilliseconds: 50)
         }
         optimizer.state = OptimizerState(step: fetchedOptimizerSteps, moments: fetchedMoments)
@@ -158,12 +158,87 @@ extension Coordinator {
         for server in roster.servers { _ = try? sendEncoded(to: server.peer) }
     }
 
+    /// Sends the encoder's message to `server`; its closed connection is its loss.
+    func sendToServer(_ server: ParameterServerRoster.Server) throws -> Bool {
+        do {
+            return try sendEncoded(to: server.peer)
+        } catch let error as ZMQError where error.isHostUnreachable {
+            throw ParameterServerLoss(index: server.index, why: "its connection closed")
+        }
+    }
+
+    /// How long a server may be silent before it is taken for lost: shorter than the step
+    /// deadline, so that members waiting for its weights are not taken for lost first.
+    var serverSilence: UInt64 { Liveness.nanoseconds(max(1.5, min(3, options.stepDeadline * 0.6))) }
+
+    /// A server silent for longer than `serverSilence` during training is lost.
+    func checkServers(now: UInt64) throws {
+        guard let roster, machine.phase == .training, let silent = roster.silent(now: now, silence: serverSilence).first else { return }
+        throw ParameterServerLoss(index: silent.index, why: "silent for \(Int(Liveness.seconds(now &- silent.lastHeard) * 1000)) ms")
+    }
+
+    /// The coordinator holds the servers' state after the steps done (just fetched): the state the
+    /// run goes back to if a server is lost.
+    func keepServersSnapshot() {
+        guard roster != nil, machine.phase == .training else { return }
+        machine.keepServersSnapshot()
+        snapshots = [machine.step: RunSnapshot(parameters: parameters, optimizer: optimizer.state, account: account, divergence: divergence)]
+    }
+
+    /// A server was lost: the run goes back to the state kept last (`keepServersSnapshot`), waits
+    /// for a replacement where members reach the lost one, and hands every server its range as
+    /// it was then. The model ends the same, bit for bit: the same chunks on the same weights.
+    func recover(from loss: ParameterServerLoss) throws {
+        guard var roster = roster, let lost = roster.server(index: loss.index) else { return }
+        roster.lose(index: loss.index)
+        self.roster = roster
+        logger.warning("parameter server \(loss.index + 1) (\(lost.host)) lost at step \(machine.step): \(loss.why)")
+        observer?.event("parameter_server_lost", [("server", .int(loss.index)), ("step", .int(Int(machine.step))), ("host", .string(lost.host)),
+                                                  ("reason", .string(loss.why))])
+        guard let target = machine.parameterServerLost() else { throw ParameterServerFailure.silent(servers: [loss.index + 1]) }
+        rollBack(toStep: target)
+        reducer.finish(abandoned: true, recycle: { spareMessages.append($0) })
+        requestsSent = 0
+        stepWeights = nil
+        logger.warning("going back to step \(target), the weights last fetched from the servers; waiting for a parameter server at \(lost.endpoint) to hold parameters \(lost.range.lowerBound)..<\(lost.range.upperBound)")
+        let deadline = Self.now() + Liveness.nanoseconds(max(options.stepDeadline, 5) * 12)
+        while !(self.roster?.isComplete ?? true) {
+            guard Self.now() < deadline else { throw ParameterServerFailure.silent(servers: self.roster!.vacant.map { $0.index + 1 }) }
+            do {
+                try pump(timeoutMilliseconds: 100)
+            } catch let another as ParameterServerLoss {
+                self.roster?.lose(index: another.index)
+                logger.warning("parameter server \(another.index + 1) lost too: \(another.why)")
+            }
+        }
+        // Every server, the replacement and the others alike, takes its range as it was after `target` steps.
+        let state = optimizer.state
+        for server in self.roster!.servers {
+            try encoder.serverWelcome(runID: runID, step: target + 1, index: server.index, serverCount: self.roster!.expected,
+                                      first: server.range.lowerBound, count: server.range.count, configuration: runConfiguration(forServers: false).encoded(),
+                                      optimizerSteps: UInt64(state.step), moments: state.moments.count)
+            var bulk = Array(parameters[server.range])
+            for moment in state.moments { bulk.append(contentsOf: moment[server.range]) }
+            _ = try sendEncoded(to: server.peer, bulk: bulk)
+        }
+        self.roster!.heardFromAll(now: Self.now())
+        fetchedStep = target + 1
+        logger.info("every range has its server again: training on from step \(target + 1)")
+        observer?.event("rolled_back", [("step", .int(Int(target))), ("reason", .string("parameter_server_lost"))])
+    }
+
     /// Training is over: the servers are told, as the workers are.
     func shutDownServers() {
         guard let roster else { return }
         encoder.signal(.shutdown, runID: runID, step: machine.step)
         for server in roster.servers { _ = try? sendEncoded(to: server.peer) }
     }
+}
+
+/// A parameter server is gone: the run goes back and waits for its replacement (`recover`).
+struct ParameterServerLoss: Error {
+    let index: Int
+    let why: String
 }
 
 /// Why a run with parameter servers cannot go on.

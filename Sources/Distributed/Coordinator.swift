@@ -250,6 +250,7 @@ public final class Coordinator {
             return report
         }
         perform(machine.startTraining(now: Self.now()))
+        keepServersSnapshot()
         logger.info("training with \(counted(machine.members.count, "worker")): \(machine.members.map { "\($0.id) (\($0.host))" }.joined(separator: ", "))")
         if machine.members.count > config.shardCount {
             logger.warning("\(counted(machine.members.count - config.shardCount, "worker")) will wait idle: the run has \(counted(config.shardCount, "shard")) and a worker holds whole shards; pass --shards \(machine.members.count) or more to use them all")
@@ -267,31 +268,36 @@ public final class Coordinator {
                 try stopForSignal()
                 return account.finalReport(report)
             }
-            switch machine.advance(now: Self.now()) {
-            case .beginEpoch:
-                account.beginEpoch(now: Self.now())
-            case .closeEpoch(let epoch):
-                report = try finishEpoch(epoch)
-            case .waitForWorkers(let actions):
-                perform(actions)
-                if !saidWaiting { logger.warning("no workers left: waiting for workers to join at \(endpoint)") }
-                saidWaiting = true
-                try pump(timeoutMilliseconds: 200)
-            case .step(let actions):
-                perform(actions)
-                saidWaiting = false
-                try trainPlannedStep()
-            case .endOfRun:
-                if answersVerified > 0 {
-                    logger.info("verified \(counted(answersVerified, "answer")) by recomputing them: \(machine.expelled.isEmpty ? "every one matched" : "expelled \(machine.expelled.count) for answers that did not match")")
+            do {
+                switch machine.advance(now: Self.now()) {
+                case .beginEpoch:
+                    account.beginEpoch(now: Self.now())
+                case .closeEpoch(let epoch):
+                    report = try finishEpoch(epoch)
+                case .waitForWorkers(let actions):
+                    perform(actions)
+                    if !saidWaiting { logger.warning("no workers left: waiting for workers to join at \(endpoint)") }
+                    saidWaiting = true
+                    try pump(timeoutMilliseconds: 200)
+                case .step(let actions):
+                    perform(actions)
+                    saidWaiting = false
+                    try trainPlannedStep()
+                case .endOfRun:
+                    if answersVerified > 0 {
+                        logger.info("verified \(counted(answersVerified, "answer")) by recomputing them: \(machine.expelled.isEmpty ? "every one matched" : "expelled \(machine.expelled.count) for answers that did not match")")
+                    }
+                    if machine.droppedCount > 0 {
+                        logger.info("dropped \(counted(machine.droppedCount, "bad message")): \(machine.dropped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: "; "))")
+                    }
+                    try fetchFromServers()
+                    report = evaluation.finish(account.finalReport(report), parameters: parameters)
+                    observer?.trainingFinished(report)
+                    return report
                 }
-                if machine.droppedCount > 0 {
-                    logger.info("dropped \(counted(machine.droppedCount, "bad message")): \(machine.dropped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: "; "))")
-                }
-                try fetchFromServers()
-                report = evaluation.finish(account.finalReport(report), parameters: parameters)
-                observer?.trainingFinished(report)
-                return report
+            } catch let loss as ParameterServerLoss {
+                // A server's range is gone: back to the state last fetched, once a replacement holds it.
+                try recover(from: loss)
             }
         }
     }
@@ -310,7 +316,10 @@ public final class Coordinator {
                 step: Int(machine.step), learningRate: learningRate, score: score, workers: machine.members.count, epochTimings: account.epochTimings)
             reducer.gradientSum.withUnsafeBufferPointer { observer.stepFinished(progress.with(gradientSum: $0)) }
         }
-        if let every = options.checkpointEvery, machine.step % UInt64(every) == 0 { try writeCheckpoint() }
+        if let every = options.checkpointEvery, machine.step % UInt64(every) == 0 {
+            try writeCheckpoint()
+            keepServersSnapshot()
+        }
     }
     /// Waits for the workers the run starts with, saying every ten seconds what it waits for;
     /// false when a stop signal came first.
@@ -366,6 +375,7 @@ public final class Coordinator {
             observer?.event(event.name, event.fields)
         }
         if options.checkpointEvery == nil || machine.course.isFinished { try writeCheckpoint() }
+        keepServersSnapshot()
         return report
     }
 

@@ -157,6 +157,11 @@ public final class ParameterServer {
         link.heard(now: now)
         switch envelope.body {
         case .serverWelcome(let welcome):
+            // Again from its coordinator: the run went back (a server was lost) and this range with it.
+            if link.isJoined, envelope.header.runID == runID {
+                try restart(from: welcome, step: envelope.step)
+                return
+            }
             guard !link.isJoined else { return }
             try accept(welcome, runID: envelope.header.runID, step: envelope.step)
         case .refuse(let refusal):
@@ -194,6 +199,20 @@ public final class ParameterServer {
         memberPeers = [:]
         weightsFrame = nil
         logger.info("serving parameters \(welcome.first)..<\(welcome.first + welcome.count) of \(model.summary) (server \(welcome.index + 1) of \(welcome.serverCount)) from step \(step)")
+    }
+
+    /// The range as the coordinator went back to it; the members attached keep their place and take the weights.
+    private func restart(from welcome: ServerWelcomeView, step: UInt64) throws {
+        guard let old = range, welcome.first == old.first, welcome.count == old.count else {
+            throw ParameterServerError.rangeDoesNotFit(first: welcome.first, count: welcome.count, parameters: (range?.first ?? 0) + (range?.count ?? 0))
+        }
+        let optimizer = makeOptimizer(old.optimizer.config, parameterCount: welcome.count)
+        optimizer.state = OptimizerState(step: Int(welcome.optimizerSteps), moments: welcome.moments.map { Array($0) })
+        range = ServerRange(index: welcome.index, first: welcome.first, weights: Array(welcome.weights), optimizer: optimizer, format: old.format, step: step)
+        weightsFrame = nil
+        stateAsked = false
+        logger.warning("the run went back to step \(step - 1): serving parameters \(welcome.first)..<\(welcome.first + welcome.count) as they were then")
+        try send(weightsTo: Array(memberPeers.keys))
     }
 
     private func handleFromMember() throws {
@@ -266,7 +285,6 @@ public final class ParameterServer {
                 memberPeers[id] = nil
             }
         }
-        link.sent(now: Self.now())
     }
 
     /// The range's weights and optimizer state, for the coordinator's checkpoints and evaluation.

@@ -52,6 +52,19 @@ extension Worker {
         logger.info("taking the weights from \(counted(places.count, "parameter server")): \(places.map(\.endpoint).joined(separator: ", "))")
     }
 
+    /// A server whose weights for the step in hand are late may be a replacement that does not
+    /// know this member (the old one was lost): say who it is again, twice a second at most.
+    private func attachAgainIfWaiting() throws {
+        guard let pending = pendingStep else { return }
+        let now = Worker.now()
+        guard now &- lastAttach >= 500_000_000 else { return }
+        lastAttach = now
+        encoder.attach(runID: runID, workerID: machine.workerID)
+        for server in servers where server.step < pending.number {
+            _ = try encoder.withFrames { try server.socket.send($0, .dontWait) }
+        }
+    }
+
     func leaveServers() {
         servers = []
         pendingStep = nil
@@ -89,6 +102,7 @@ extension Worker {
             return
         }
         pendingStep = PendingStep(number: number, epoch: step.epoch, rows: step.indices.count, chunkCount: step.chunkSizes.count)
+        lastAttach = Worker.now()
         try receiveFromServers()
     }
 
@@ -99,7 +113,10 @@ extension Worker {
             pendingStep = nil
             return
         }
-        guard servers.allSatisfy({ $0.step == pending.number }) else { return }
+        guard servers.allSatisfy({ $0.step == pending.number }) else {
+            try attachAgainIfWaiting()
+            return
+        }
         pendingStep = nil
         let start = DispatchTime.now().uptimeNanoseconds
         let scored = serverWeights.withUnsafeBufferPointer {

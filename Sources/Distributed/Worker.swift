@@ -72,6 +72,7 @@ public final class Worker {
     var serverWeights: [Float] = []
     var pendingStep: PendingStep?
     var stepChunkNumbers: [UInt32] = []
+    var lastAttach: UInt64 = 0
     /// Values in the bulk of the coordinator's steps and of gradients to it: none with parameter servers.
     private var coordinatorBulkCount = 0
 

@@ -27,7 +27,10 @@ public struct ParameterServerRoster: Sendable {
 
     public let expected: Int
     public let ranges: [Range<Int>]
+    /// The servers admitted, by index; a lost one's place is vacant until its replacement comes.
     public private(set) var servers: [Server] = []
+    /// Lost servers' places: a replacement must be reachable where members reach the lost one.
+    public private(set) var vacant: [Server] = []
 
     public init(expected: Int, parameterCount: Int) {
         precondition(expected >= 1 && expected <= Limits.parameterServers)
@@ -45,14 +48,34 @@ public struct ParameterServerRoster: Sendable {
         return (0..<servers).map { bounds[$0]..<bounds[$0 + 1] }
     }
 
-    /// Every range has its server: workers may be welcomed.
-    public var isComplete: Bool { servers.count == expected }
+    /// Every range has its server: workers may be welcomed, steps taken.
+    public var isComplete: Bool { servers.count == expected && vacant.isEmpty }
 
     public func server(at peer: [UInt8]) -> Server? { servers.first { $0.peer == peer } }
-    public func server<Bytes: Collection<UInt8>>(atAddress peer: Bytes) -> Int? { servers.firstIndex { $0.peer.elementsEqual(peer) } }
+    /// The index of the server at `peer`, if one is.
+    public func server<Bytes: Collection<UInt8>>(atAddress peer: Bytes) -> Int? { servers.first { $0.peer.elementsEqual(peer) }?.index }
+    public func server(index: Int) -> Server? { servers.first { $0.index == index } }
+
+    /// Server `index` is gone (silent, or its connection closed): its place waits for a replacement.
+    public mutating func lose(index: Int) {
+        guard let place = servers.firstIndex(where: { $0.index == index }) else { return }
+        vacant.append(servers.remove(at: place))
+    }
 
     public mutating func receiveHello(_ hello: ServerHello, from peer: [UInt8], now: UInt64) -> Decision {
         if let known = servers.first(where: { $0.peer == peer }) { return .welcome(index: known.index) }
+        if let place = vacant.firstIndex(where: { $0.endpoint == hello.endpoint }) {
+            // The replacement of a lost server, where members already look for it.
+            var replacement = vacant.remove(at: place)
+            replacement = Server(peer: peer, index: replacement.index, endpoint: hello.endpoint, host: hello.host, publicKey: hello.publicKey,
+                                 range: replacement.range, lastHeard: now)
+            servers.append(replacement)
+            servers.sort { $0.index < $1.index }
+            return .welcome(index: replacement.index)
+        }
+        if let lost = vacant.first {
+            return .refuse(.notAuthorised, "parameter server \(lost.index + 1) was lost and its members reach its range at \(lost.endpoint): start its replacement with --bind \(lost.endpoint)")
+        }
         guard servers.count < expected else {
             return .refuse(.runFull, "this run has its \(expected) parameter server\(expected == 1 ? "" : "s") already; start the coordinator with --parameter-servers \(expected + 1) to use another")
         }
@@ -70,9 +93,14 @@ public struct ParameterServerRoster: Sendable {
         if let index = servers.firstIndex(where: { $0.peer == peer }) { servers[index].lastHeard = now }
     }
 
+    /// Every admitted server heard from now: after a wait that was the coordinator's, not theirs.
+    public mutating func heardFromAll(now: UInt64) {
+        for index in servers.indices { servers[index].lastHeard = now }
+    }
+
     /// The places a worker's welcome names, in range order.
     public var places: [RunConfiguration.ServerPlace] {
-        servers.map { .init(endpoint: $0.endpoint, first: $0.range.lowerBound, count: $0.range.count, publicKey: $0.publicKey.isEmpty ? nil : $0.publicKey) }
+        (servers + vacant).sorted { $0.index < $1.index }.map { .init(endpoint: $0.endpoint, first: $0.range.lowerBound, count: $0.range.count, publicKey: $0.publicKey.isEmpty ? nil : $0.publicKey) }
     }
 
     /// The servers not heard for longer than `silence` nanoseconds.

@@ -61,7 +61,10 @@ public final class ServerRange {
 
     /// A member's slice for step `step`: kept until that step is committed.
     public func receive(_ slice: SliceView, step: UInt64) -> Outcome {
-        guard step >= self.step else { return .dropped("a slice of worker \(slice.workerID) for step \(step), which is over (the range is at step \(self.step))") }
+        // A member computes step s only on every range's weights for s: a slice of another step is
+        // left over from a step abandoned (a rollback), and a slice is the same bits in any
+        // timeline (the same weights and chunks), so the new one is awaited.
+        guard step == self.step else { return .dropped("a slice of worker \(slice.workerID) for step \(step) while the range is at step \(self.step)") }
         let bound = UInt64(slice.chunks.count) * FixedPointFormat.chunkBound
         let largest = FixedPointSum.magnitudeBound(slice.sums, width: slice.valueBytes)
         guard largest <= bound else {

@@ -57,7 +57,7 @@ final class RejectionTests: XCTestCase {
         // Version 3 summed a bf16 run's gradients on float32's grid: a peer that speaks it is refused.
         frames[0].put(UInt16(3), at: 4)
         let error = assertRejects(frames, toCoordinator) { if case .unsupportedVersion(3) = $0 { true } else { false } }
-        XCTAssertEqual(error?.description, "protocol version 3, this build speaks version 6")
+        XCTAssertEqual(error?.description, "protocol version 3, this build speaks version 7")
     }
 
     func testUnknownType() {

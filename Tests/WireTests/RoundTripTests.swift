@@ -12,7 +12,7 @@ final class RoundTripTests: XCTestCase {
             Header(type: .gradient, runID: 0x0102_0304_0506_0708, step: 9, payloadLength: 10).write(to: $0)
         }
         XCTAssertEqual(Array(bytes[0..<4]), Array("DPTR".utf8))
-        XCTAssertEqual(Array(bytes[4..<8]), [6, 0, 6, 0])
+        XCTAssertEqual(Array(bytes[4..<8]), [7, 0, 6, 0])
         XCTAssertEqual(Array(bytes[8..<16]), [8, 7, 6, 5, 4, 3, 2, 1])
         XCTAssertEqual(bytes[16], 9)
         XCTAssertEqual(bytes[24], 10)
@@ -193,7 +193,7 @@ final class RoundTripTests: XCTestCase {
 
     func testEveryMessageTypeHasADirection() {
         for type in MessageType.allCases {
-            XCTAssertTrue(type.mayTravel(to: .coordinator) || type.mayTravel(to: .worker), "\(type)")
+            XCTAssertTrue(type.mayTravel(to: .coordinator) || type.mayTravel(to: .worker) || type.mayTravel(to: .parameterServer), "\(type)")
         }
     }
 }
