@@ -6,9 +6,9 @@
 # tasks than this machine's cores), requeues it with `scontrol requeue` once it has written a
 # checkpoint, and checks that the requeued job resumed from that checkpoint, finished, and wrote a
 # model that `dptrain evaluate` scores at 0.97 or better. Then a second job, one epoch with
-# DPTRAIN_PARAMETER_SERVERS=per-node, must train through the node's parameter server, leave no
-# process behind, and save the same model, bit for bit, as `dptrain train`. Stops every daemon it
-# started.
+# DPTRAIN_PARAMETER_SERVERS=per-node, must train through the node's parameter server, go on
+# through a replacement when that server is killed mid-run, leave no process behind, and save the
+# same model, bit for bit, as `dptrain train`. Stops every daemon it started.
 #
 # usage: deploy/slurm/test-slurm.sh [ARCHIVE.tar.gz | BIN_DIR]
 #   (default: builds the release archive with deploy/release.sh). Needs root.
@@ -177,13 +177,25 @@ awk -v a="$accuracy" 'BEGIN{exit !(a >= 0.97)}' || fail "the model scores $accur
 say "dptrain evaluate: test accuracy $accuracy ($(grep '^done:' "$out"))"
 
 # A second job with DPTRAIN_PARAMETER_SERVERS=per-node: a parameter server beside the node's
-# workers, which the coordinator waits for and the workers train through; nothing of it outlives
-# the job, and its model is the one `dptrain train` makes in one process, bit for bit.
+# workers, which the coordinator waits for and the workers train through. Its server is killed
+# (SIGKILL) once the first checkpoint is written: the recipe starts its replacement at the same
+# endpoint, the coordinator takes it and goes back to the weights it last fetched, and the model
+# is still the one `dptrain train` makes in one process, bit for bit. Nothing outlives the job.
 served=$work/served
 mkdir -p "$served"
 job=$(cd "$served" && DPTRAIN_BIN=$bin DPTRAIN_PARAMETER_SERVERS=per-node sbatch --parsable -n 3 --overcommit \
-  "$repo/deploy/slurm/dptrain.sbatch" --epochs 1 --batch 64 --save "$served/model.safetensors")
+  "$repo/deploy/slurm/dptrain.sbatch" --epochs 1 --batch 64 --checkpoint-every 200 --save "$served/model.safetensors")
 say "submitted job $job with DPTRAIN_PARAMETER_SERVERS=per-node"
+server_pattern="parameter-server --connect tcp://[^ ]*:$((20000 + job % 10000)) "
+for _ in $(seq 1 1200); do
+  ls "$served/dptrain-$job/checkpoints"/checkpoint-*.dpck >/dev/null 2>&1 && break
+  [[ $(job_state) =~ ^(PENDING|CONFIGURING|RUNNING)$ ]] || break
+  sleep 0.1
+done
+server=$(pgrep -f "$server_pattern" || true)
+[ "$(wc -w <<< "$server")" -eq 1 ] || { keep=1; fail "job $job: not one parameter server running at its first checkpoint (pids: ${server:-none}): $(tail -5 "$served/dptrain-$job.out")"; }
+kill -KILL "$server"
+say "killed job $job's parameter server (pid $server) after its checkpoint $(basename "$(ls "$served/dptrain-$job/checkpoints"/checkpoint-*.dpck | head -1)")"
 for _ in $(seq 1 1200); do
   state=$(job_state)
   [[ $state =~ ^(PENDING|CONFIGURING|RUNNING|COMPLETING)$ ]] || break
@@ -192,14 +204,18 @@ done
 out=$served/dptrain-$job.out
 [ "$state" = COMPLETED ] || { keep=1; fail "job $job with parameter servers ended $state: $(tail -15 "$out")"; }
 grep -q "parameter servers: one on each of 1 node(s)" "$out" || fail "the job's output names no parameter servers: $(grep -m1 '^dptrain.sbatch: job' "$out")"
-grep -Eq "parameter server 1 of 1 \(.*members reach it at tcp://127\.0\.0\.1:[0-9]+\) holds parameters 0\.\." "$out" \
+grep -Eq "parameter server 1 of 1 \(.*members reach it at tcp://127\.0\.0\.1:$((20000 + job % 10000 + 1))\) holds parameters 0\.\." "$out" \
   || fail "the coordinator took no parameter server on the node's address: $(grep -m3 -i 'parameter server' "$out")"
 say "$(grep -m1 -o 'parameter server 1 of 1 .*' "$out")"
+grep -q "starting its replacement at tcp://127.0.0.1:$((20000 + job % 10000 + 1)) (1 of 10)" "$out" \
+  || { keep=1; fail "the recipe did not start a replacement for the killed server: $(grep -m3 -i 'parameter server' "$out")"; }
+grep -q "every range has its server again" "$out" || { keep=1; fail "the coordinator did not take the replacement: $(grep -m5 -iE 'lost|parameter server' "$out")"; }
+say "$(grep -m1 -o 'parameter server 1 ([^)]*) lost at step [0-9]*' "$out"); $(grep -m1 -o 'going back to step [0-9]*' "$out")"
 grep -q "^done: test accuracy" "$out" || fail "no done line: $(tail -5 "$out")"
-left=$(pgrep -f "parameter-server --connect tcp://[^ ]*:$((20000 + job % 10000)) " || true)
+left=$(pgrep -f "$server_pattern" || true)
 [ -z "$left" ] || fail "parameter servers outlived job $job: $(ps -o pid,args -p "${left//$'\n'/,}")"
 "$bin/dptrain" train --epochs 1 --batch 64 --save "$work/alone.safetensors" > "$work/alone.out" 2>&1 || fail "dptrain train: $(tail -3 "$work/alone.out")"
 cmp -s "$work/alone.safetensors" "$served/model.safetensors" \
-  || fail "job $job's model (a parameter server, two workers) differs from dptrain train's in one process"
-say "job $job: $(grep '^done:' "$out"), the same model bit for bit as dptrain train --epochs 1 --batch 64"
+  || fail "job $job's model (a parameter server killed and replaced, two workers) differs from dptrain train's in one process"
+say "job $job: $(grep '^done:' "$out"), the same model bit for bit as dptrain train --epochs 1 --batch 64, a killed server and all"
 say "passed in $(( $(date +%s) - began )) s"
