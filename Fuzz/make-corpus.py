@@ -18,7 +18,7 @@ def write(harness, name, data):
         f.write(data)
 
 # --- the wire: header (magic, version, type, run id, step, payload length), meta, bulk ---
-VERSION = 6  # the wire harness sets the build's own version (choice bit 3); the others encode it
+VERSION = 7  # the wire harness sets the build's own version (choice bit 3); the others encode it
 MAGIC = 0x52545044
 RUN = 0x5EED
 
@@ -29,7 +29,7 @@ def s(text):
 def header(kind, meta, bulk, run=RUN, step=0):
     return struct.pack("<IHHQQQ", MAGIC, VERSION, kind, run, step, len(meta) + len(bulk))
 
-TO_COORDINATOR, TO_WORKER, BF16, HAS_RUN, SET_VERSION = 0, 1, 2, 4, 8
+TO_COORDINATOR, TO_WORKER, BF16, HAS_RUN, SET_VERSION, TO_SERVER = 0, 1, 2, 4, 8, 16
 PARAMETERS = 8  # the harness's parameter count is byte 1 % 64 + 1
 
 def wire_seed(name, receiver, kind, meta, bulk=b"", run=RUN, step=0, flags=0, shard=4):
@@ -50,7 +50,7 @@ labels = bytes([0, 1, 0, 1])
 shard_meta = struct.pack("<IIIBf", 4, 3, 2, 1, 1 / 255) + labels
 wire_seed("shard-bytes", TO_WORKER, 4, shard_meta, bytes(range(12)))
 wire_seed("shard-floats", TO_WORKER, 4, struct.pack("<IIIBf", 4, 3, 2, 2, 1.0) + labels, struct.pack("<12f", *range(12)))
-step_meta = struct.pack("<II4II2I", 0, 4, 0, 1, 2, 3, 2, 3, 1)
+step_meta = struct.pack("<II4II2I2I", 0, 4, 0, 1, 2, 3, 2, 3, 1, 0, 5)
 weights = struct.pack("<8f", *[0.5 * i for i in range(PARAMETERS)])
 wire_seed("step", TO_WORKER, 5, step_meta, weights, step=1)
 wire_seed("step-bf16", TO_WORKER, 5, step_meta, b"".join(struct.pack("<f", 0.5 * i)[2:] for i in range(PARAMETERS)), step=1, flags=BF16)
@@ -61,6 +61,18 @@ wire_seed("heartbeat", TO_COORDINATOR, 7, b"")
 wire_seed("goodbye", TO_COORDINATOR, 8, b"")
 wire_seed("shutdown", TO_WORKER, 9, b"")
 wire_seed("failure", TO_COORDINATOR, 10, s("the loss became NaN"))
+# Parameter servers (a server's range is the harness's parameter count of values).
+wire_seed("server-hello", TO_COORDINATOR, 11, s("tcp://10.0.0.2:5600") + s("node2 pid 7") + s(""), run=0)
+wire_seed("server-welcome", TO_SERVER, 12, struct.pack("<IIQQI", 0, 2, 0, PARAMETERS, len(config)) + config + struct.pack("<QB", 3, 1),
+          struct.pack("<16f", *[0.25 * i for i in range(2 * PARAMETERS)]), run=0, step=4)
+wire_seed("attach", TO_SERVER, 13, struct.pack("<I", 2))
+wire_seed("slice", TO_SERVER, 14, struct.pack("<II2IB", 2, 2, 0, 3, 2), struct.pack("<8h", *range(-4, 4)), step=4)
+wire_seed("weights", TO_WORKER, 15, struct.pack("<Q", 16), weights, step=4)
+wire_seed("commit", TO_SERVER, 16, struct.pack("<fII", 0.1, 256, 2) + struct.pack("<II2I", 1, 2, 0, 1) + struct.pack("<III", 2, 1, 2)
+          + struct.pack("<I2I", 2, 1, 2) + struct.pack("<Q", 5), step=4)
+wire_seed("fetch", TO_SERVER, 17, b"")
+wire_seed("member-keys", TO_SERVER, 19, struct.pack("<I", 2) + s("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7") + s("Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"))
+wire_seed("range-state", TO_COORDINATOR, 18, struct.pack("<IQQQB", 1, 8, PARAMETERS, 3, 0), weights, step=4)
 
 # --- the doorbell's stream: u32 length, then 3 x (u32 n, n bytes), bulk empty ---
 def framed(kind, meta, step=1):

@@ -107,10 +107,34 @@ func consume(_ envelope: Envelope) {
     case .step(let step):
         for index in step.indices { sink &+= UInt64(index) }
         for size in step.chunkSizes { sink &+= UInt64(size) }
+        for chunk in step.chunks { sink &+= UInt64(chunk) }
         for value in step.parameters { sink &+= UInt64(value.bitPattern) }
     case .gradient(let gradient):
         sink &+= UInt64(touch(gradient.sums)) &+ UInt64(gradient.correct) &+ gradient.lossSum.bitPattern
-    case .heartbeat, .goodbye, .shutdown:
+    case .serverHello(let hello):
+        sink &+= UInt64(hello.endpoint.utf8.count + hello.host.utf8.count + hello.publicKey.utf8.count)
+    case .serverWelcome(let welcome):
+        sink &+= UInt64(welcome.configuration.count + welcome.first + welcome.count) &+ welcome.optimizerSteps
+        for value in welcome.weights { sink &+= UInt64(value.bitPattern) }
+        for moment in welcome.moments { for value in moment { sink &+= UInt64(value.bitPattern) } }
+    case .attach(let worker):
+        sink &+= UInt64(worker)
+    case .slice(let slice):
+        sink &+= UInt64(touch(slice.sums)) &+ UInt64(slice.workerID) &+ UInt64(slice.valueBytes)
+        for chunk in slice.chunks { sink &+= UInt64(chunk) }
+    case .weights(let weights):
+        sink &+= UInt64(weights.first)
+        for value in weights.values { sink &+= UInt64(value.bitPattern) }
+    case .commit(let commit):
+        sink &+= UInt64(commit.learningRate.bitPattern) &+ UInt64(commit.members.count) &+ commit.nextStep
+        for answer in commit.answers { sink &+= UInt64(answer.workerID) &+ UInt64(answer.chunks.count) }
+    case .rangeState(let state):
+        sink &+= UInt64(state.first) &+ state.optimizerSteps
+        for value in state.weights { sink &+= UInt64(value.bitPattern) }
+        for moment in state.moments { for value in moment { sink &+= UInt64(value.bitPattern) } }
+    case .memberKeys(let keys):
+        sink &+= UInt64(keys.reduce(0) { $0 + $1.utf8.count })
+    case .heartbeat, .goodbye, .shutdown, .fetch:
         break
     }
     blackHole(sink)

@@ -160,8 +160,15 @@ struct BenchCeilingCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write one {\"event\":\"bench\",...} JSON line per count to this file.", valueName: "file"))
     var metrics: String?
 
+    @Option(name: .customLong("parameter-servers"), parsing: .unconditional, help: ArgumentHelp(
+        "Parameter servers holding the weights (threads of this process, over tcp loopback), as for --parameter-servers on the coordinator; 0: the coordinator holds them.", valueName: "K"))
+    var parameterServers = 0
+
     func validate() throws {
         _ = try BenchList.counts(counts, of: "simulated worker counts", example: "1,2,4,8,16")
+        guard (0...Limits.parameterServers).contains(parameterServers) else {
+            throw ValidationError("--parameter-servers must be between 0 and \(Limits.parameterServers) (got \(parameterServers))")
+        }
         guard BenchList.integers(hidden, in: 1...(1 << 16)) != nil else {
             throw ValidationError("--hidden '\(hidden)' must be comma-separated layer widths of at least 1, such as 128 or 512,256")
         }
@@ -175,6 +182,6 @@ struct BenchCeilingCommand: ParsableCommand {
         try SimulatedWorkerBench(workerCounts: BenchList.counts(counts, of: "simulated worker counts", example: "1,2,4,8,16"),
                                  hidden: BenchList.integers(hidden, in: 1...(1 << 16))!, batch: batch, steps: steps,
                                  precision: wirePrecision, sharedMemory: sharedMemory.isOn,
-                                 metrics: try metrics.map { try MetricsLog(path: $0) }).run()
+                                 metrics: try metrics.map { try MetricsLog(path: $0) }, parameterServers: parameterServers).run()
     }
 }

@@ -37,6 +37,12 @@ public enum ExitStatus {
         case let error as WorkerError:
             if case .otherRelease = error { return otherRelease }
             return nil
+        case let error as ParameterServerError:
+            switch error {
+            case .otherRelease: return otherRelease
+            case .rangeDoesNotFit, .optimizerState: return configuration
+            case .link: return nil
+            }
         default: return nil
         }
     }

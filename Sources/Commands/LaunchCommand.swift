@@ -59,7 +59,7 @@ struct LaunchCommand: ParsableCommand {
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be between 1 and 256 (got \(workers))") }
         guard maxRestarts >= 0 else { throw ValidationError("--max-restarts must be 0 or more (got \(maxRestarts))") }
         try membership.validate(workers: workers)
-        try prometheus.validate(processes: workers + 1)
+        try prometheus.validate(processes: workers + 1 + transport.parameterServers)
         if secure && insecure { throw ValidationError("--secure and --insecure contradict each other: choose one") }
         if let bind, !secure, !insecure, CoordinatorSecurityOptions.isReachableFromNetwork(bind) {
             throw ValidationError(CoordinatorSecurityOptions.insecureBindText(bind, alternatives: "add --secure for keys made for this run"))
@@ -107,7 +107,10 @@ struct LaunchCommand: ParsableCommand {
         let servers = transport.parameterServers
         let serverEndpoints = (1...max(servers, 1)).prefix(servers).map { "ipc:///tmp/dptrain-launch-\(getpid())-server-\($0).sock" }
         defer { serverEndpoints.forEach { unlink(String($0.dropFirst("ipc://".count))) } }
-        var serverArguments = serverEndpoints.map { ["parameter-server", "--connect", Self.connectable(endpoint), "--bind", $0] }
+        var serverArguments = serverEndpoints.enumerated().map { index, bind in
+            ["parameter-server", "--connect", Self.connectable(endpoint), "--bind", bind]
+                + Self.prometheusArguments(prometheus.prometheus, process: workers + 1 + index)
+        }
         // A server is admitted by key as a worker is: the keys after the workers' are theirs.
         let keys = secure ? try ThrowawayKeys(workers: workers + servers) : nil
         defer { keys?.remove() }

@@ -3,6 +3,7 @@ import Distributed
 import Foundation
 import Logging
 import MLP
+import Monitoring
 import Wire
 import ZMQ
 
@@ -31,8 +32,9 @@ public struct ParameterServerCommand: ParsableCommand {
     var sharedMemory: Switch = .on
 
     @OptionGroup(title: "Security") var security: WorkerSecurityOptions
+    @OptionGroup var prometheus: PrometheusOptions
 
-    @Flag(help: "Let the server take workers without keys on an address other machines can reach.")
+    @Flag(help: "Let the server run without keys on an address other machines can reach (plaintext, any member).")
     var insecure = false
 
     @Flag(help: "Log every detail, debug lines included.")
@@ -43,8 +45,9 @@ public struct ParameterServerCommand: ParsableCommand {
     public func validate() throws {
         _ = try endpoint()
         guard giveUpAfter > 0 && giveUpAfter.isFinite else { throw ValidationError("--give-up-after must be a positive number of seconds") }
-        if !insecure, CoordinatorSecurityOptions.isReachableFromNetwork(bind) {
-            throw ValidationError("--bind \(bind) can be reached from the network, and this server's members' links are plaintext (only its link to the coordinator is encrypted with --key): bind a loopback address or ipc:// on the workers' machine, or add --insecure for a network you trust")
+        if insecure && security.files.key != nil { throw ValidationError("--insecure and --key contradict each other: choose one") }
+        if !insecure, security.files.key == nil, CoordinatorSecurityOptions.isReachableFromNetwork(bind) {
+            throw ValidationError("--bind \(bind) can be reached from the network, and without keys any process that reaches it could send gradients or read the weights: give --key FILE and --coordinator-key FILE (the coordinator then names the members this server takes), or add --insecure for a plaintext run on a network you trust")
         }
     }
 
@@ -64,6 +67,10 @@ public struct ParameterServerCommand: ParsableCommand {
         let logger = Logger(label: "parameter-server")
         let server = try ParameterServer(coordinator: endpoint(), bind: bind, context: context, logger: logger,
                                          giveUpAfterSeconds: giveUpAfter, security: try security.security())
+        let series = Series(labels: Series.labels(runID: nil, role: "parameter_server", member: nil))
+        let metricsEndpoint = try prometheus.start(series) { logger.info("\($0)") }
+        if metricsEndpoint != nil { server.monitor = ParameterServerSeries(registry: series.registry) }
+        defer { metricsEndpoint?.finish { logger.info("\($0)") } }
         do {
             try server.run()
         } catch WorkerError.stopped {

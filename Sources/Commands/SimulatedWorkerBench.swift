@@ -22,6 +22,8 @@ struct SimulatedWorkerBench {
     let precision: WirePrecision
     let sharedMemory: Bool
     let metrics: MetricsLog?
+    /// Parameter servers, threads of this process; 0: the coordinator holds the weights.
+    var parameterServers = 0
 
     /// One worker count's figures, over the steps' own time (broadcast, wait, reduce, update:
     /// the epoch ends, which score a tiny test set, are left out).
@@ -89,18 +91,24 @@ struct SimulatedWorkerBench {
         let quiet = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: workers))
         ProcessSignals.ignoreBrokenPipes()
-        let coordinator = try Coordinator(config: config, train: train, test: test,
-                                          // Simulated workers answer with one stored gradient, not their chunks': nothing to verify.
-                                          options: CoordinatorOptions(workers: workers, wirePrecision: precision, sharedMemory: sharedMemory, verify: 0),
+        // Simulated workers answer with one stored gradient, not their chunks': nothing to verify.
+        var options = CoordinatorOptions(workers: workers, wirePrecision: precision, sharedMemory: sharedMemory, verify: 0)
+        options.parameterServers = parameterServers
+        let coordinator = try Coordinator(config: config, train: train, test: test, options: options,
                                           endpoint: "tcp://127.0.0.1:*", context: context, logger: quiet)
         let workerContext = try Context(ioThreads: 1)
+        let serverContext = try Context(ioThreads: 1)
+        let servers = try (0..<parameterServers).map { _ in
+            try ParameterServer(coordinator: coordinator.endpoint, bind: "tcp://127.0.0.1:0", context: serverContext, logger: quiet)
+        }
         let simulated = try (0..<workers).map { _ in try SimulatedWorker(endpoint: coordinator.endpoint, context: workerContext, sharedMemory: sharedMemory) }
         let failures = FailureList()
         let finished = DispatchGroup()
-        for worker in simulated {
+        let runs: [() throws -> Void] = simulated.map { worker in { try worker.run() } } + servers.map { server in { try server.run() } }
+        for run in runs {
             finished.enter()
             let thread = Thread {
-                do { try worker.run() } catch { failures.append("\(error)") }
+                do { try run() } catch { failures.append("\(error)") }
                 finished.leave()
             }
             thread.stackSize = 1 << 20

@@ -27,6 +27,8 @@ extension Coordinator {
                     logger.warning("worker \(member.id) computes on \(member.blasCore) BLAS kernels, this run on \(BLAS.coreName): it accepted that the weights may now differ in the last bits from one process's\(options.verify > 0 ? ", and its answers cannot be verified by recomputation" : "")")
                 }
                 let configuration = runConfiguration()
+                // A secure parameter server must know the member's key before the member reaches it.
+                sendMemberKeys()
                 do {
                     try encoder.welcome(Welcome(workerID: member.id, configuration: configuration.encoded(),
                                                 parameterCount: parameters.count, sharedMemory: grant), runID: runID)

@@ -180,7 +180,11 @@ extension Coordinator {
         case .goodbye:
             perform(machine.receiveGoodbye(from: peer, now: now))
         case .failure(let reason):
-            // The member's word is checked against the coordinator's own computation of its chunks.
+            // The member's word is checked against the coordinator's own computation of its chunks;
+            // with parameter servers the coordinator holds no weights of the step to check it on, and believes it.
+            if roster != nil, known != nil {
+                throw TrainingError.lossNotFinite(epoch: machine.course.currentEpoch, step: Int(machine.step), learningRate: config.optimizer.learningRate)
+            }
             if let member = known, let divergence = ownDivergence(onChunksOf: member) { throw divergence }
             perform(machine.receiveFailure(reason, from: peer, now: now))
         default:

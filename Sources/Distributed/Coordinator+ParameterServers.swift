@@ -40,6 +40,7 @@ extension Coordinator {
                 for moment in state.moments { bulk.append(contentsOf: moment[range]) }
                 _ = try sendEncoded(to: peer, bulk: bulk)
                 logger.info("parameter server \(index + 1) of \(roster.expected) (\(server.host), members reach it at \(server.endpoint)) holds parameters \(range.lowerBound)..<\(range.upperBound)")
+                sendMemberKeys(to: [server])
                 observer?.event("parameter_server_joined", [("server", .int(index)), ("host", .string(server.host)),
                                                             ("endpoint", .string(server.endpoint)), ("first", .int(range.lowerBound)),
                                                             ("count", .int(range.count))])
@@ -136,6 +137,9 @@ extension Coordinator {
     /// a stop signal came first.
     func gatherServers() throws -> Bool {
         guard let roster else { return true }
+        if options.verify > 0 {
+            logger.info("--verify is off with parameter servers: recomputing an answer needs the step's weights, which the servers hold")
+        }
         logger.info("waiting for \(counted(roster.expected, "parameter server")) on \(endpoint)")
         var lastSaid = Self.now()
         while !(self.roster?.isComplete ?? true) {
@@ -169,7 +173,7 @@ extension Coordinator {
 
     /// How long a server may be silent before it is taken for lost: shorter than the step
     /// deadline, so that members waiting for its weights are not taken for lost first.
-    var serverSilence: UInt64 { Liveness.nanoseconds(max(1.5, min(3, options.stepDeadline * 0.6))) }
+    var serverSilence: UInt64 { Liveness.nanoseconds(max(1.5, min(4, options.stepDeadline * 0.8))) }
 
     /// A server silent for longer than `serverSilence` during training is lost.
     func checkServers(now: UInt64) throws {
@@ -221,10 +225,29 @@ extension Coordinator {
             for moment in state.moments { bulk.append(contentsOf: moment[server.range]) }
             _ = try sendEncoded(to: server.peer, bulk: bulk)
         }
+        sendMemberKeys()
         self.roster!.heardFromAll(now: Self.now())
         fetchedStep = target + 1
         logger.info("every range has its server again: training on from step \(target + 1)")
         observer?.event("rolled_back", [("step", .int(Int(target))), ("reason", .string("parameter_server_lost"))])
+    }
+
+    /// Tells secure servers (those with a key) the keys they may take members from: the keys this
+    /// coordinator admits, but those of members expelled. All of them, not only the members'
+    /// now, so that a member welcomed meets a server that knows its key already (a server told
+    /// after the welcome could refuse its first handshake). When a server comes, and whenever a
+    /// member is welcomed (an expulsion takes a key out).
+    func sendMemberKeys(to servers: [ParameterServerRoster.Server]? = nil) {
+        guard let roster, let admittedKeys else { return }
+        let secure = (servers ?? roster.servers).filter { !$0.publicKey.isEmpty }
+        guard !secure.isEmpty else { return }
+        let keys = admittedKeys.authorizedKeys.subtracting(machine.expelled).sorted()
+        do {
+            try encoder.memberKeys(keys, runID: runID)
+            for server in secure { _ = try sendEncoded(to: server.peer) }
+        } catch {
+            logger.error("could not tell the parameter servers the members' keys: \(error)")
+        }
     }
 
     /// Training is over: the servers are told, as the workers are.

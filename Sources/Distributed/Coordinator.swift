@@ -127,6 +127,8 @@ public final class Coordinator {
     var fetchedOptimizerSteps = 0
     var optimizerStepsOnServers = 0
     var lastServerHeartbeat: UInt64 = 0
+    /// The keys the coordinator admits, in a run with keys: secure parameter servers take their holders.
+    var admittedKeys: Authenticator?
 
     /// Binds `endpoint` (tcp://HOST:PORT or ipc://PATH) on `context`, secured as `security` says.
     public init(config: TrainingConfig, train: LabeledImages, test: LabeledImages, validation: LabeledImages? = nil, testEveryEpoch: Bool = false,
@@ -178,6 +180,7 @@ public final class Coordinator {
             throw EndpointError(role: "coordinator", verb: "bind", endpoint: endpoint, error: error)
         }
         self.endpoint = (try? socket.lastEndpoint()) ?? endpoint
+        if case let .curveServer(_, authenticator) = security { admittedKeys = authenticator }
     }
 
     static func settings(_ options: CoordinatorOptions, _ config: TrainingConfig, sampleCount: Int) -> CoordinatorStateMachine.Settings {

@@ -37,8 +37,14 @@ public final class ParameterServer {
     /// The weights in the run's wire precision, encoded once for every member of a step.
     private var weightsFrame: SharedFrame?
     public private(set) var stepsApplied = 0
+    /// Told of each welcome and each step applied (the Prometheus endpoint); nil for none.
+    public var monitor: ParameterServerMonitor?
+    /// Slices and their bytes taken since the last step applied, for the monitor.
+    private var slicesTaken = 0, sliceBytes = 0
     /// The coordinator asked for the range's state while a commit waited for slices: sent once it is applied.
     private var stateAsked = false
+    /// Admits the members the coordinator names, in a run with keys.
+    private var memberAuthenticator: Authenticator?
 
     public init(coordinator endpoint: String, bind: String, context: Context, logger: Logger, giveUpAfterSeconds: Double = 300,
                 host: String = Worker.defaultHost, security: SocketSecurity = .none) throws {
@@ -50,6 +56,15 @@ public final class ParameterServer {
         link = WorkerStateMachine(giveUpAfterSeconds: giveUpAfterSeconds, now: Self.now())
         (coordinator, handshake) = try Self.connectedSocket(context, endpoint, security)
         members = try Socket(context, .router)
+        if case let .curveClient(pair, _) = security {
+            // With keys, the members' links are encrypted too, and only the keys the coordinator
+            // names (its members') get through the handshake: none until it names them.
+            let authenticator = try Authenticator(context: context, authorizedKeys: [], onRefusal: { [logger] refusal in
+                logger.warning("refused a member whose key the coordinator has not named: \(refusal)")
+            })
+            try members.apply(.curveServer(pair, authenticator))
+            memberAuthenticator = authenticator
+        }
         try members.set(.routerMandatory, 1)
         try members.set(.maxMessageSize, Limits.messageBytes)
         try members.useLargeKernelBuffers(messageBytes: 4 << 20)
@@ -86,9 +101,29 @@ public final class ParameterServer {
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
-    /// Serves until the coordinator says training is done, or a stop signal.
+    /// Serves until the coordinator says training is done, or a stop signal; a failure of its link
+    /// to the coordinator is said as a server's (the link's rules are a worker's).
     public func run() throws {
-        logger.info("parameter server for members at \(endpoint); its coordinator at \(coordinatorEndpoint)")
+        do {
+            try serve()
+        } catch let error as WorkerError {
+            if case .otherRelease = error { throw ParameterServerError.otherRelease(Self.asServer(error.description)) }
+            throw ParameterServerError.link(Self.asServer(error.description))
+        } catch let error as HandshakeError {
+            throw ParameterServerError.link(Self.asServer(error.description))
+        }
+    }
+
+    /// A worker's line about its coordinator, as this server's.
+    static func asServer(_ line: String) -> String {
+        var said = line
+        if said.hasPrefix("worker: ") { said = "parameter server: " + said.dropFirst("worker: ".count) }
+        return said.replacingOccurrences(of: "this worker", with: "this server")
+    }
+
+    private func serve() throws {
+        logger.info("parameter server for members at \(endpoint)\(memberAuthenticator == nil ? "" : " (encrypted, taking the members the coordinator names)"); its coordinator at \(coordinatorEndpoint)")
+        defer { memberAuthenticator?.stop() }
         while true {
             if dptrain_stop_requested() != 0, link.isRunning {
                 _ = link.stopRequested(now: Self.now())
@@ -121,7 +156,7 @@ public final class ParameterServer {
         for action in actions {
             switch action {
             case .sendHello:
-                try encoder.serverHello(ServerHello(endpoint: endpoint, host: host, publicKey: ""))
+                try encoder.serverHello(ServerHello(endpoint: endpoint, host: host, publicKey: security.publicKey ?? ""))
                 _ = try encoder.withFrames { try coordinator.send($0, .dontWait) }
             case .sendHeartbeat:
                 encoder.signal(.heartbeat, runID: runID)
@@ -169,6 +204,8 @@ public final class ParameterServer {
         case .commit(let commit):
             guard let range else { return }
             settle(range.receive(commit, step: envelope.step))
+        case .memberKeys(let keys):
+            memberAuthenticator?.replaceAuthorizedKeys(Set(keys))
         case .fetch:
             stateAsked = true
             if range?.isApplying == false { try sendState() }
@@ -198,6 +235,7 @@ public final class ParameterServer {
                             format: configuration.training.fixedPointFormat(for: configuration.precision), step: step)
         memberPeers = [:]
         weightsFrame = nil
+        monitor?.joined(runID: runID, index: welcome.index)
         logger.info("serving parameters \(welcome.first)..<\(welcome.first + welcome.count) of \(model.summary) (server \(welcome.index + 1) of \(welcome.serverCount)) from step \(step)")
     }
 
@@ -230,11 +268,16 @@ public final class ParameterServer {
             // A member that joins takes the weights as they are now.
             try send(weightsTo: [workerID])
         case .slice(let slice):
-            // A member speaks for itself alone: the id it attached with.
-            guard let peer = memberPeers[slice.workerID], peer.elementsEqual(message[0]) else {
+            // A member speaks for itself alone: the id it attached with. A slice from a member this
+            // server has not met (it replaces a lost one, and the member's connection came back by
+            // itself) makes it known, as an attach would.
+            if memberPeers[slice.workerID] == nil { memberPeers[slice.workerID] = Array(message[0]) }
+            guard memberPeers[slice.workerID]!.elementsEqual(message[0]) else {
                 logger.warning("dropped a slice for worker \(slice.workerID) from a connection that did not attach as it")
                 return
             }
+            slicesTaken += 1
+            sliceBytes += message.byteCount
             settle(range.receive(slice, step: envelope.step))
         default:
             break
@@ -250,7 +293,10 @@ public final class ParameterServer {
             stepsApplied += 1
             weightsFrame = nil
             do {
-                try send(weightsTo: members)
+                let sent = try send(weightsTo: members)
+                monitor?.applied(step: range?.step ?? 0, slices: slicesTaken, bytesReceived: sliceBytes, bytesSent: sent)
+                slicesTaken = 0
+                sliceBytes = 0
                 if stateAsked { try sendState() }
             } catch {
                 logger.error("could not send the weights: \(error)")
@@ -265,8 +311,11 @@ public final class ParameterServer {
     }
 
     /// The range's weights for its step, to each of `ids` that has attached; no send waits.
-    private func send(weightsTo ids: [UInt32]) throws {
-        guard let range else { return }
+    /// Returns the bytes sent.
+    @discardableResult
+    private func send(weightsTo ids: [UInt32]) throws -> Int {
+        guard let range else { return 0 }
+        var bytes = 0
         if weightsFrame == nil {
             let precision = precision
             weightsFrame = try range.weights.withUnsafeBufferPointer { weights in
@@ -280,11 +329,12 @@ public final class ParameterServer {
                 let sent = try peer.withUnsafeBytes { address in
                     try encoder.withHeaderAndMeta { try members.send(address, $0, $1, then: weightsFrame!, .dontWait) }
                 }
-                if !sent { logger.warning("worker \(id) is not reading its weights: skipped at step \(range.step)") }
+                if sent { bytes += weightsFrame!.count } else { logger.warning("worker \(id) is not reading its weights: skipped at step \(range.step)") }
             } catch let error as ZMQError where error.isHostUnreachable {
                 memberPeers[id] = nil
             }
         }
+        return bytes
     }
 
     /// The range's weights and optimizer state, for the coordinator's checkpoints and evaluation.
@@ -301,12 +351,24 @@ public final class ParameterServer {
     }
 }
 
+/// What a parameter server tells a watcher as it works: plain calls on its own thread, which must not wait.
+public protocol ParameterServerMonitor: AnyObject {
+    func joined(runID: UInt64, index: Int)
+    func applied(step: UInt64, slices: Int, bytesReceived: Int, bytesSent: Int)
+}
+
 public enum ParameterServerError: Error, CustomStringConvertible, Equatable {
     case rangeDoesNotFit(first: Int, count: Int, parameters: Int)
     case optimizerState(moments: Int, expected: Int)
+    /// Its coordinator refused it, went silent, or its handshake failed: the line says what to do.
+    case link(String)
+    /// Its coordinator runs another release.
+    case otherRelease(String)
 
     public var description: String {
         switch self {
+        case .link(let line), .otherRelease(let line):
+            line
         case let .rangeDoesNotFit(first, count, parameters):
             "parameter server: the coordinator gave this server parameters \(first)..<\(first + count) of a model of \(parameters): the coordinator runs another release or is broken; run the same dptrain release everywhere"
         case let .optimizerState(moments, expected):

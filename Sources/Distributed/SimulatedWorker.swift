@@ -35,6 +35,11 @@ public final class SimulatedWorker {
     /// worker on the coordinator's host takes them.
     private var doorbell: Doorbell?
     private var pollItems: [PollItem] = []
+    /// In a run with parameter servers: each server's connection, range and the step its last
+    /// weights are for, the stored gradient's slice for it, and the step waiting for them.
+    private var servers: [(socket: Socket, range: Range<Int>, step: UInt64, slice: [UInt8], width: Int)] = []
+    private var waiting: (step: UInt64, samples: UInt32, chunks: [UInt32])?
+    private let serverMessage = Message(maxFrames: framesPerMessage)
 
     public init(endpoint: String, context: Context, sharedMemory: Bool, giveUpAfterSeconds: Double = 60) throws {
         self.endpoint = endpoint
@@ -69,11 +74,13 @@ public final class SimulatedWorker {
             try perform(machine.tick(now: Worker.now()))
             let wait = machine.nanosecondsUntilDue(now: Worker.now()) / 1_000_000
             let bell = doorbell?.readDescriptor ?? -1
-            if pollItems.first?.socket !== socket || (pollItems.count > 1 ? pollItems[1].descriptor : -1) != bell {
-                pollItems = [PollItem(socket)] + (bell >= 0 ? [PollItem(descriptor: bell)] : [])
+            if pollItems.first?.socket !== socket || (pollItems.count > 1 && bell >= 0 ? pollItems[1].descriptor : -1) != bell
+                || pollItems.count != (bell >= 0 ? 2 : 1) + servers.count {
+                pollItems = [PollItem(socket)] + (bell >= 0 ? [PollItem(descriptor: bell)] : []) + servers.map { PollItem($0.socket) }
             }
             guard try poll(&pollItems, timeoutMilliseconds: Int(min(wait, 100)) + 1) > 0 else { continue }
-            if pollItems.count > 1, !pollItems[1].ready.isEmpty { try ringDoorbell() }
+            if bell >= 0, !pollItems[1].ready.isEmpty { try ringDoorbell() }
+            try receiveWeights()
             while machine.isRunning, try socket.receive(into: message, .dontWait) {
                 guard !message.isTruncated else { continue }
                 try handle(frames: message)
@@ -96,6 +103,8 @@ public final class SimulatedWorker {
                 socket = try Self.connectedSocket(context, endpoint)
                 doorbell = nil
                 shared = nil
+                servers = []
+                waiting = nil
                 runID = 0
             case .explainWait:
                 break   // a thread of the bench: nobody to tell
@@ -127,7 +136,14 @@ public final class SimulatedWorker {
             try accept(welcome, runID: header.runID, now: now)
         case .step:
             guard machine.isJoined, header.runID == runID, meta.count >= 8 else { return }
-            try answer(step: header.step, samples: UInt32(littleEndian: meta.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+            let samples = UInt32(littleEndian: meta.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+            if servers.isEmpty { return try answer(step: header.step, samples: samples) }
+            // With servers, its slices name the step's chunks: read as a worker reads them.
+            var context = DecodeContext(receiver: .worker, runID: runID, shardCount: Int(UInt32.max) + 1)
+            context.parameterCount = 0
+            guard case .step(let view) = try decode(frames: message, context: context).body else { return }
+            waiting = (header.step, samples, Array(view.chunks))
+            try answerFromServers()
         case .shutdown:
             try perform(machine.receiveShutdown(now: now))
         case .refuse:
@@ -158,6 +174,23 @@ public final class SimulatedWorker {
                                        answerPipe: Int32(bitPattern: $0.answerPipeDescriptor))
         }
         packedWidth = gradient.packedWidth
+        servers = []
+        for place in configuration.parameterServers ?? [] {
+            // As a worker: a connection to each server, made known to it; each gets its range of
+            // the stored gradient, packed once.
+            let server = try Socket(context, .dealer)
+            try server.set(.maxMessageSize, Limits.messageBytes)
+            try server.useLargeKernelBuffers(messageBytes: place.count * gradientBytesPerValue)
+            try server.connect(place.endpoint)
+            encoder.attach(runID: runID, workerID: welcome.workerID)
+            _ = try encoder.withFrames { try server.send($0, .dontWait) }
+            let range = place.first..<(place.first + place.count)
+            let width = gradient.packedWidth(range: range)
+            var slice = [UInt8](repeating: 0, count: range.count * width)
+            slice.withUnsafeMutableBytes { gradient.pack(range: range, width: width, into: $0) }
+            servers.append((server, range, 0, slice, width))
+        }
+        if !servers.isEmpty { return }
         if shared != nil {
             _ = shared?.publish(gradient, width: packedWidth, step: 0)
         } else {
@@ -190,6 +223,32 @@ public final class SimulatedWorker {
             try encoder.withFrames(bulk: bulk) { try socket.send($0, $1, $2, .dontWait) }
         }
         if sent { machine.sent(now: Worker.now()) } else { try perform(machine.sendFailed(now: Worker.now())) }
+    }
+
+    /// Takes the servers' weights (their step only: the simulated worker computes nothing), and
+    /// answers the step waiting for them once every server's are in.
+    private func receiveWeights() throws {
+        for index in servers.indices {
+            while try servers[index].socket.receive(into: serverMessage, .dontWait) {
+                guard serverMessage.count == framesPerMessage, let header = try? Header(parsing: serverMessage[0]),
+                      header.type == .weights, header.runID == runID else { continue }
+                servers[index].step = header.step
+            }
+        }
+        try answerFromServers()
+    }
+
+    /// The stored slices to each server and the figures to the coordinator, once every server's
+    /// weights for the waiting step are in.
+    private func answerFromServers() throws {
+        guard let (step, samples, chunks) = waiting, servers.allSatisfy({ $0.step == step }) else { return }
+        waiting = nil
+        for server in servers {
+            try encoder.slice(runID: runID, step: step, workerID: machine.workerID, chunks: chunks, count: server.range.count, valueBytes: server.width)
+            _ = try server.slice.withUnsafeBytes { bulk in try encoder.withFrames(bulk: bulk) { try server.socket.send($0, $1, $2, .dontWait) } }
+        }
+        try encoder.gradient(runID: runID, step: step, sampleCount: samples, lossSum: Double(samples), computeNanoseconds: 0, parameterCount: 0, valueBytes: 1)
+        if try encoder.withFrames({ try socket.send($0, .dontWait) }) { machine.sent(now: Worker.now()) } else { try perform(machine.sendFailed(now: Worker.now())) }
     }
 
     /// Sums of a converging run's size on `format`'s grid, for chunks of `chunk` samples: values

@@ -35,7 +35,9 @@ extension Worker {
         serverWeights = [Float](repeating: 0, count: parameterCount)
         for place in places {
             let socket = try Socket(context, .dealer)
-            if let key = place.publicKey, case let .curveClient(pair, _) = security {
+            if let key = place.publicKey {
+                // A server with a key takes only the members whose keys the coordinator names.
+                guard case let .curveClient(pair, _) = security else { throw WorkerError.serverNeedsKeys(endpoint: place.endpoint) }
                 try socket.apply(.curveClient(pair, serverKey: key))
             }
             try socket.set(.maxMessageSize, Limits.messageBytes)

@@ -467,6 +467,7 @@ public enum WorkerError: Error, CustomStringConvertible, Equatable {
     case otherRelease(endpoint: String, coordinatorVersion: UInt16?, text: String)
     case lossNotFinite(step: UInt64)
     case sharedMemory(String)
+    case serverNeedsKeys(endpoint: String)
     case stopped
 
     public var description: String {
@@ -484,6 +485,8 @@ public enum WorkerError: Error, CustomStringConvertible, Equatable {
             return "worker: the loss or a gradient became NaN, infinite or too large to sum exactly at step \(step): training diverged; restart with a lower --lr"
         case let .sharedMemory(reason):
             return "worker: \(reason); start the worker with --shared-memory off to take the weights over the socket"
+        case .serverNeedsKeys(let endpoint):
+            return "worker: the run's parameter server at \(endpoint) takes only members with keys: start the worker with --key and --coordinator-key"
         case .stopped:
             return "worker: stopped by a signal before joining a run"
         }

@@ -90,6 +90,8 @@ public func decode<Frames: Collection>(
         body = .commit(try decodeCommit(&reader))
     case .fetch:
         body = .fetch
+    case .memberKeys:
+        body = .memberKeys(try decodeMemberKeys(&reader))
     case .rangeState:
         return Envelope(header: header, body: .rangeState(try decodeRangeState(&reader, bulk: bulk)))
     }

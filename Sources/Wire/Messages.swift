@@ -132,6 +132,8 @@ public enum Body {
     case commit(Commit)
     case fetch
     case rangeState(RangeStateView)
+    /// The CURVE public keys of the run's members: a secure server takes no other.
+    case memberKeys([String])
 }
 
 /// A decoded message: its header (run id, step) and its contents.

@@ -92,6 +92,8 @@
 //   fetch           c->s  empty: send me your range's state                      empty
 //   range-state     s->c  u32 server index, u64 range start, u64 range size,     as server-welcome's
 //                         u64 optimizer steps, u8 moments (step = weights' step)
+//   member-keys     c->s  u32 n (<= 65536), n x str CURVE public key (Z85,      empty
+//                         <= 64 B): the members a secure server takes, all of them
 //
 // refuse and shutdown travel to servers as to workers; heartbeat every way.
 //
@@ -177,6 +179,7 @@ public enum MessageType: UInt16, CaseIterable, Sendable, CustomStringConvertible
     case commit = 16
     case fetch = 17
     case rangeState = 18
+    case memberKeys = 19
 
     public var description: String {
         switch self {
@@ -198,6 +201,7 @@ public enum MessageType: UInt16, CaseIterable, Sendable, CustomStringConvertible
         case .commit: "commit"
         case .fetch: "fetch"
         case .rangeState: "range-state"
+        case .memberKeys: "member-keys"
         }
     }
 
@@ -207,7 +211,7 @@ public enum MessageType: UInt16, CaseIterable, Sendable, CustomStringConvertible
         case .hello, .gradient, .goodbye, .failure, .serverHello, .rangeState: receiver == .coordinator
         case .welcome, .shard, .step, .weights: receiver == .worker
         case .refuse, .shutdown: receiver != .coordinator
-        case .serverWelcome, .attach, .slice, .commit, .fetch: receiver == .parameterServer
+        case .serverWelcome, .attach, .slice, .commit, .fetch, .memberKeys: receiver == .parameterServer
         case .heartbeat: true
         }
     }

@@ -198,6 +198,19 @@ extension MessageEncoder {
         finish(.rangeState, runID: runID, step: step, bulkBytes: count * 4 * (1 + moments))
     }
 
+    /// The members a secure server takes: their CURVE public keys.
+    public mutating func memberKeys(_ keys: [String], runID: UInt64) throws {
+        try checkLimit("member key count", keys.count, Limits.members)
+        begin()
+        meta.appendLittleEndian(UInt32(keys.count))
+        for key in keys {
+            let bytes = Array(key.utf8)
+            try checkLimit("member key length", bytes.count, Limits.keyBytes)
+            meta.appendPrefixed(bytes)
+        }
+        finish(.memberKeys, runID: runID, step: 0, bulkBytes: 0)
+    }
+
     private func checkRange(first: Int, count: Int, moments: Int) throws {
         try checkLimit("range start", first, Limits.parameterCount)
         try checkLimit("range size", count, Limits.parameterCount - max(first, 0))
@@ -347,4 +360,12 @@ func decodeRangeState(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer) 
     try reader.finish()
     let (weights, momentArrays) = try rangeFloats(bulk, .rangeState, count: count, moments: moments)
     return RangeStateView(index: Int(index), first: first, optimizerSteps: steps, weights: weights, moments: momentArrays)
+}
+
+func decodeMemberKeys(_ reader: inout ByteReader) throws -> [String] {
+    let count = try reader.integer("the key count", as: UInt32.self)
+    guard count <= Limits.members else { throw WireError.overLimit(field: "member key count", value: UInt64(count), limit: Limits.members) }
+    // Each key takes at least its 4-byte length: a count the frame cannot hold is refused before anything is kept.
+    guard UInt64(count) * 4 <= UInt64(reader.remaining) else { throw WireError.truncated(.memberKeys, field: "the keys") }
+    return try (0..<count).map { _ in try reader.string("a member key", limit: Limits.keyBytes) }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import Plan
+import Roles
 import Wire
 import XCTest
 import ZMQ
@@ -57,5 +59,35 @@ final class OtherReleaseTests: ProcessTestCase {
         XCTAssertEqual(worker.terminationStatus, 76, errors("worker"))
         XCTAssertTrue(errors("worker").contains("the coordinator at \(endpoint) speaks dptrain protocol version \(protocolVersion + 1) and this worker version \(protocolVersion): "
                                                 + "they are different releases; run the same dptrain release on every machine"), errors("worker"))
+    }
+
+    /// A parameter server whose coordinator answers in another version: it exits with 76 too,
+    /// saying so as a server; one given a range its model cannot hold exits with 78.
+    func testAParameterServerOfAnotherReleaseExitsNamingBothVersions() throws {
+        let context = try Context()
+        let router = try Socket(context, .router)
+        try router.set(.receiveTimeout, 30_000)
+        try router.bind("tcp://127.0.0.1:*")
+        let endpoint = try router.lastEndpoint()
+        let server = try start("server", ["parameter-server", "--connect", endpoint, "--bind", "tcp://127.0.0.1:0"])
+        let hello = try XCTUnwrap(router.receive(), "no hello in 30 s\n" + errors("server"))
+        XCTAssertEqual(Array(hello[1])[6], UInt8(MessageType.serverHello.rawValue))
+        _ = try router.send(copying: [Array(hello[0]), header(version: protocolVersion + 1, type: .serverWelcome, runID: 7, payloadLength: 0), [], []])
+        wait(server, seconds: 30)
+        XCTAssertEqual(server.terminationStatus, 76, errors("server"))
+        XCTAssertTrue(errors("server").contains("parameter server: the coordinator at \(endpoint) speaks dptrain protocol version \(protocolVersion + 1) and this server version \(protocolVersion): "),
+                      errors("server"))
+
+        // A welcome whose range runs past its model's parameters.
+        let other = try start("other", ["parameter-server", "--connect", endpoint, "--bind", "tcp://127.0.0.1:0"])
+        let second = try XCTUnwrap(router.receive(), "no hello in 30 s\n" + errors("other"))
+        let configuration = RunConfiguration(training: .standard(), featureCount: 784, classCount: 10).encoded()
+        var encoder = MessageEncoder()
+        try encoder.serverWelcome(runID: 9, step: 1, index: 0, serverCount: 1, first: 101_770, count: 4, configuration: configuration,
+                                  optimizerSteps: 0, moments: 1)
+        _ = try router.send(copying: [Array(second[0]), encoder.header, encoder.meta, [UInt8](repeating: 0, count: 32)])
+        wait(other, seconds: 30)
+        XCTAssertEqual(other.terminationStatus, 78, errors("other"))
+        XCTAssertTrue(errors("other").contains("parameter server: the coordinator gave this server parameters 101770..<101774 of a model of 101770"), errors("other"))
     }
 }
