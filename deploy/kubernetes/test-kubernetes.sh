@@ -4,9 +4,9 @@
 # environment of its own; checks what the recipe promises (a coordinator Job and its Service,
 # the workers as a Deployment requesting one core each, the keys as a Secret, checkpoints on a
 # PersistentVolumeClaim, the pods' Prometheus port and scrape annotations, parameter servers as a
-# StatefulSet as many as the coordinator's --parameter-servers, each binding its pod's address on
-# the port that its headless Service names and a NetworkPolicy opens to the worker pods alone, and
-# refuses a StatefulSet whose replicas disagree with the coordinator); validates the Prometheus
+# StatefulSet as many as the coordinator's --parameter-servers, each with keys, binding its pod's
+# address on the port that its headless Service names and a NetworkPolicy opens to the worker pods
+# alone, and refuses a StatefulSet whose replicas disagree with the coordinator); validates the Prometheus
 # operator's PodMonitor, which kubernetes-validate has no schema for, against PyPI's models of the
 # operator's resources (cloudcoil-models-prometheus-operator, generated from its CRDs: types checked,
 # and an unknown field refused by reading it back); and makes sure a broken manifest is refused,
@@ -111,7 +111,7 @@ for pod in (job["spec"]["template"]["spec"], deployment["spec"]["template"]["spe
         assert mounts[volume["name"]].get("readOnly") is True, f"{volume['name']} is not mounted read-only"
     assert container["image"].startswith("dptrain:"), "the image is not dptrain's"
 monitor = one("PodMonitor")
-for pod in (job, deployment):
+for pod in (job, deployment, servers):
     template = pod["spec"]["template"]
     container = template["spec"]["containers"][0]
     assert "--prometheus=0.0.0.0:9400" in container.get("args", []), f"{pod['kind']} serves no /metrics on the pod's address"
@@ -120,8 +120,9 @@ for pod in (job, deployment):
     assert monitor["spec"]["selector"]["matchLabels"].items() <= template["metadata"]["labels"].items(), f"the PodMonitor misses the {pod['kind']}"
 assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
 # Parameter servers: as many as the coordinator waits for, each on its pod's address (which
-# workers on other pods reach; --insecure because those links are plaintext), finding the
-# coordinator as the workers do, behind a NetworkPolicy that lets the worker pods alone in.
+# workers on other pods reach), with keys (which encrypt the workers' links; --insecure would
+# contradict them), finding the coordinator as the workers do, behind a NetworkPolicy that lets
+# the worker pods alone reach the server's port.
 counts = [a.split("=", 1)[1] for a in args if a.startswith("--parameter-servers=")]
 assert len(counts) == 1, "the coordinator's args do not say --parameter-servers=K once"
 assert servers["spec"]["replicas"] == int(counts[0]), f"the StatefulSet runs {servers['spec']['replicas']} parameter servers, the coordinator waits for {counts[0]}"
@@ -132,26 +133,31 @@ assert server["command"] == ["parameter-server"], "the StatefulSet does not run 
 binds = [a.split("=", 1)[1] for a in server["args"] if a.startswith("--bind=")]
 assert len(binds) == 1 and binds[0].startswith("tcp://$(POD_IP):"), f"a server binds {binds}, not its pod's address"
 server_port = int(binds[0].rsplit(":", 1)[1])
-assert "--insecure" in server["args"], "a server on its pod's address needs --insecure (its links to the workers are plaintext)"
+assert "--insecure" not in server["args"], "a server with keys must not be given --insecure (parameter-server refuses the two together)"
 server_env = {e["name"]: e for e in server["env"]}
 assert server_env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP", "POD_IP is not the pod's address"
 assert server_env["DPTRAIN_COORDINATOR"]["value"] == env["DPTRAIN_COORDINATOR"], "the servers look for another coordinator than the workers"
-assert {"DPTRAIN_KEY", "DPTRAIN_COORDINATOR_KEY"} <= server_env.keys(), "the servers have no keys for the coordinator's link"
+assert server_env["DPTRAIN_KEY"]["value"] == env["DPTRAIN_KEY"] and server_env["DPTRAIN_COORDINATOR_KEY"]["value"] == env["DPTRAIN_COORDINATOR_KEY"], "the servers do not use the workers' keys, which the coordinator admits"
 assert {"name": "members", "containerPort": server_port, "protocol": "TCP"} in server["ports"], "the server's port is not named members"
 headless = services[servers["spec"]["serviceName"]]
 assert headless["spec"]["clusterIP"] == "None", "the StatefulSet's Service is not headless"
 assert headless["spec"]["selector"].items() <= template["metadata"]["labels"].items(), "the headless Service selects no server pod"
 policy = one("NetworkPolicy")
 assert policy["spec"]["podSelector"]["matchLabels"].items() <= template["metadata"]["labels"].items(), "the NetworkPolicy misses the server pods"
-assert policy["spec"]["policyTypes"] == ["Ingress"] and len(policy["spec"]["ingress"]) == 1, "the NetworkPolicy does not confine what reaches the servers"
-rule = policy["spec"]["ingress"][0]
+assert policy["spec"]["policyTypes"] == ["Ingress"], "the NetworkPolicy does not confine what reaches the servers"
+rules = policy["spec"]["ingress"]
+# Anyone may reach the metrics port, and nothing else; the servers' port is the workers' alone.
+assert [r for r in rules if "from" not in r] == [{"ports": [{"port": 9400, "protocol": "TCP"}]}], f"the NetworkPolicy opens more than the metrics port to all: {rules}"
+members = [r for r in rules if "from" in r]
+assert len(members) == 1, f"the NetworkPolicy has {len(members)} rules with sources, not one for the workers"
+rule = members[0]
 assert [p["port"] for p in rule["ports"]] == [server_port], f"the NetworkPolicy opens {rule['ports']}, not the servers' port {server_port}"
 for source in rule["from"]:
     selected = source["podSelector"]["matchLabels"].items()
     assert selected <= deployment["spec"]["template"]["metadata"]["labels"].items(), f"the NetworkPolicy lets in pods other than the workers: {source}"
     assert not selected <= job["spec"]["template"]["metadata"]["labels"].items(), "the NetworkPolicy lets the coordinator's pod in too"
 print("test-kubernetes.sh: ok: Job + Service, Deployment at 1 CPU per worker, Secret, PVC, PodMonitor and scrape annotations on port 9400; workers find tcp://%s:%d" % (service["metadata"]["name"], port))
-print("test-kubernetes.sh: ok: %d parameter server(s) as the coordinator's --parameter-servers, on tcp://$(POD_IP):%d, open to the worker pods alone" % (servers["spec"]["replicas"], server_port))
+print("test-kubernetes.sh: ok: %d parameter server(s) as the coordinator's --parameter-servers, with the workers' keys, on tcp://$(POD_IP):%d, open to the worker pods alone" % (servers["spec"]["replicas"], server_port))
 PY
 }
 promises "${manifests[@]}" || fail "the manifests do not hold what docs/deployment.md promises"

@@ -207,6 +207,11 @@ grep -q "parameter servers: one on each of 1 node(s)" "$out" || fail "the job's 
 grep -Eq "parameter server 1 of 1 \(.*members reach it at tcp://127\.0\.0\.1:$((20000 + job % 10000 + 1))\) holds parameters 0\.\." "$out" \
   || fail "the coordinator took no parameter server on the node's address: $(grep -m3 -i 'parameter server' "$out")"
 say "$(grep -m1 -o 'parameter server 1 of 1 .*' "$out")"
+# The job's throwaway keys: the server encrypts its links to the workers with its own.
+grep -q "^parameter-server: parameter server for members at tcp://127.0.0.1:$((20000 + job % 10000 + 1)) (encrypted, taking the members the coordinator names)" "$out" \
+  || fail "the parameter server did not encrypt its members' links with its key: $(grep -m1 '^parameter-server: parameter server for members' "$out")"
+grep -q "^parameter-server: prometheus: serving http://0.0.0.0:$((20000 + job % 10000 + 1000 + 3))/metrics" "$out" \
+  || fail "the parameter server serves no /metrics at the port the recipe names (DPTRAIN_PROMETHEUS_PORT+3+0): $(grep -m2 'parameter-server: prometheus' "$out")"
 grep -q "starting its replacement at tcp://127.0.0.1:$((20000 + job % 10000 + 1)) (1 of 10)" "$out" \
   || { keep=1; fail "the recipe did not start a replacement for the killed server: $(grep -m3 -i 'parameter server' "$out")"; }
 grep -q "every range has its server again" "$out" || { keep=1; fail "the coordinator did not take the replacement: $(grep -m5 -iE 'lost|parameter server' "$out")"; }

@@ -61,17 +61,24 @@ for unit in "${instances[@]}"; do
   echo "test-systemd.sh: ok: $unit exposure level $level (systemd-analyze security: 0 is fully sandboxed, 10 not at all)"
 done
 # The parameter server's command line as its unit runs it, with the unit's default bind (a
-# wildcard, which the server refuses without --insecure) on a free port: it must get past its flags
-# and look for its coordinator (gone after a second here), where verify checks the executable alone.
+# wildcard, which the server takes only with keys) on a free port and the environment the unit
+# gives it (DPTRAIN_KEY, DPTRAIN_COORDINATOR_KEY, here pointing at keys made for the test): it must
+# get past its flags and look for its coordinator (gone after a second here), where verify checks
+# the executable alone.
 unit=$here/dptrain-parameter-server@.service
 bind=$(sed -n 's/^Environment="DPTRAIN_PARAMETER_SERVER_BIND=\(.*\)"$/\1/p' "$unit")
 [ -n "$bind" ] || fail "dptrain-parameter-server@.service gives DPTRAIN_PARAMETER_SERVER_BIND no default"
+grep -q '^Environment=DPTRAIN_KEY=%d/parameter-server.key_secret DPTRAIN_COORDINATOR_KEY=/etc/dptrain/keys/coordinator.key$' "$unit" \
+  || fail "dptrain-parameter-server@.service does not give the server its keys as the test expects"
+"$bin/dptrain" keygen coordinator --dir "$work/keys" >/dev/null && "$bin/dptrain" keygen parameter-server-1 --dir "$work/keys" >/dev/null
 command=$(sed -n 's/^ExecStart=//p' "$unit")
 command=${command//\/opt\/dptrain\/bin\//$bin/}
 command=${command//'${DPTRAIN_PARAMETER_SERVER_BIND}'/${bind%:*}:0}
 read -ra words <<< "$command"
-said=$(DPTRAIN_COORDINATOR=ipc://$work/nobody.sock timeout 30 "${words[@]}" --give-up-after 1 2>&1) \
+said=$(DPTRAIN_COORDINATOR=ipc://$work/nobody.sock DPTRAIN_KEY=$work/keys/parameter-server-1.key_secret \
+  DPTRAIN_COORDINATOR_KEY=$work/keys/coordinator.key timeout 30 "${words[@]}" --give-up-after 1 2>&1) \
   && fail "the parameter server's ExecStart exited 0 without a coordinator: $said"
 grep -q "heard nothing from a coordinator" <<< "$said" || fail "the parameter server's ExecStart ($command) stops short: $said"
-echo "test-systemd.sh: ok: dptrain-parameter-server@.service's ExecStart starts a server that looks for its coordinator (${words[*]:1})"
+grep -q "(encrypted, taking the members the coordinator names)" <<< "$said" || fail "the parameter server's ExecStart does not encrypt its members' links: $said"
+echo "test-systemd.sh: ok: dptrain-parameter-server@.service's ExecStart, with the unit's keys, starts a server that encrypts its members' links and looks for its coordinator (${words[*]:1})"
 echo "test-systemd.sh: passed"
