@@ -71,12 +71,17 @@ extension Coordinator {
     }
 
     /// The step's answers as the servers are told them: whose slices, covering which chunks.
-    /// Called before the reducer lets the answers go.
+    /// Called before the reducer lets the answers go. The commit's buffers are kept from step to
+    /// step, so that a step allocates nothing here.
     func noteCommittedAnswers() {
         guard roster != nil else { return }
-        commitAnswers.removeAll(keepingCapacity: true)
-        for answer in reducer.answers {
-            commitAnswers.append(CommittedAnswer(workerID: answer.member.id, chunks: machine.stepRequests[answer.request].chunkNumbers))
+        let answers = reducer.answers
+        commit.answers.removeSubrange(min(answers.count, commit.answers.count)...)
+        for (index, answer) in answers.enumerated() {
+            if index == commit.answers.count { commit.answers.append(CommittedAnswer(workerID: 0, chunks: [])) }
+            commit.answers[index].workerID = answer.member.id
+            commit.answers[index].chunks.removeAll(keepingCapacity: true)
+            commit.answers[index].chunks.append(contentsOf: machine.stepRequests[answer.request].chunkNumbers)
         }
     }
 
@@ -84,14 +89,18 @@ extension Coordinator {
     /// and that the new weights are for the next step, to every member.
     func commitToServers(sampleCount: Int, learningRate: Float) throws {
         guard let roster else { return }
-        let commit = Commit(learningRate: learningRate, sampleCount: UInt32(sampleCount), answers: sampleCount > 0 ? commitAnswers : [],
-                            members: machine.members.map(\.id) + machine.joining.map(\.id), nextStep: machine.step + 1)
+        if sampleCount == 0 { commit.answers.removeAll(keepingCapacity: true) }
+        commit.learningRate = learningRate
+        commit.sampleCount = UInt32(sampleCount)
+        commit.members.removeAll(keepingCapacity: true)
+        for member in machine.members { commit.members.append(member.id) }
+        for member in machine.joining { commit.members.append(member.id) }
+        commit.nextStep = machine.step + 1
         try encoder.commit(commit, runID: runID, step: machine.step)
         for server in roster.servers {
             if try !sendToServer(server) { logger.warning("parameter server \(server.index + 1) is not reading: its queue is full") }
         }
         lastServerHeartbeat = Self.now()
-        if sampleCount > 0 { optimizerStepsOnServers += 1 }
     }
 
     /// Brings the coordinator's copy of the weights and optimizer state up to the servers'

@@ -120,12 +120,11 @@ public final class Coordinator {
     /// answers as they are committed to them; the step whose weights `parameters` holds; a fetch
     /// in flight.
     var roster: ParameterServerRoster?
-    var commitAnswers: [CommittedAnswer] = []
+    var commit = Commit(learningRate: 0, sampleCount: 0, answers: [], members: [], nextStep: 0)
     var fetchedStep: UInt64?
     var fetching: Set<Int> = []
     var fetchedMoments: [[Float]] = []
     var fetchedOptimizerSteps = 0
-    var optimizerStepsOnServers = 0
     var lastServerHeartbeat: UInt64 = 0
     /// The keys the coordinator admits, in a run with keys: secure parameter servers take their holders.
     var admittedKeys: Authenticator?

@@ -162,6 +162,12 @@ final class ParameterServerProcessTests: ProcessTestCase {
                                           "--key", "\(keys)/server.key_secret", "--coordinator-key", "\(keys)/coordinator.key"])
         waitUntil("the server joins") { errors("coordinator").contains("parameter server 1 of 1") }
         XCTAssertTrue(errors("server").contains("(encrypted, taking the members the coordinator names)"), errors("server"))
+        // A server whose key the coordinator does not admit: one line, and an exit, within seconds.
+        let stranger = try start("stranger", ["parameter-server", "--connect", endpoint, "--bind", "tcp://127.0.0.1:0",
+                                              "--key", "\(keys)/intruder.key_secret", "--coordinator-key", "\(keys)/coordinator.key"])
+        wait(stranger, seconds: 30)
+        XCTAssertNotEqual(stranger.terminationStatus, 0)
+        XCTAssertTrue(errors("stranger").contains("parameter server: the coordinator at \(endpoint) refused this server's key"), errors("stranger"))
         // The intruder: a CURVE client with its own key, asking for the weights as worker 1.
         let script = """
             import sys, zmq, zmq.auth
