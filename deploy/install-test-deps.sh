@@ -7,7 +7,8 @@
 # must read dptrain's key files; the tensorboard Python package, whose own loader
 # reads dptrain's event files back; Chromium, which renders dptrain report's page
 # to a PNG; Debian's prometheus and promtool, which scrape and lint the --prometheus endpoint
-# (its tests run their own Prometheus on loopback). Only what is missing; sudo when not root.
+# (its tests run their own Prometheus on loopback); iproute2's ip and tc, which make
+# benchmarks/links.sh's hosts. Only what is missing; sudo when not root.
 set -euo pipefail
 
 sudo=""
@@ -20,6 +21,8 @@ command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
 /usr/bin/python3 -c "import zmq.auth" 2>/dev/null || missing+=(python3-zmq)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+# ip and tc build benchmarks/links.sh's hosts from network namespaces and shaped veths (LinksBenchmarkTests, as root).
+command -v tc >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}"
   $sudo apt-get update -qq

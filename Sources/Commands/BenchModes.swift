@@ -136,7 +136,11 @@ struct BenchCeilingCommand: ParsableCommand {
             For each count, a coordinator (in this process, over tcp loopback) against that many \
             simulated workers that answer each step at once with a stored gradient: steps/s, samples/s \
             and MB/s through the coordinator, and where each step's time went. Example: \
-            dptrain bench ceiling 1,2,4,8,16 --hidden 800 --batch 512
+            dptrain bench ceiling 1,2,4,8,16 --hidden 800 --batch 512. Across a real link, the parts \
+            run apart: `dptrain bench ceiling N --bind tcp://HOST:PORT --insecure [--parameter-servers K]` runs \
+            the coordinator and waits for N simulated workers and K servers from elsewhere; `dptrain bench ceiling \
+            N --connect tcp://HOST:PORT` runs N of the workers (several such processes may share the N), and \
+            `dptrain parameter-server --connect tcp://HOST:PORT --bind ENDPOINT --insecure` a server.
             """)
 
     @Argument(help: ArgumentHelp("Simulated worker counts, comma-separated: a run with each.", valueName: "counts"))
@@ -164,10 +168,30 @@ struct BenchCeilingCommand: ParsableCommand {
         "Parameter servers holding the weights (threads of this process, over tcp loopback), as for --parameter-servers on the coordinator; 0: the coordinator holds them.", valueName: "K"))
     var parameterServers = 0
 
+    @Option(help: ArgumentHelp("Run only the coordinator, bound here, and wait for the count's simulated workers (--connect) and the --parameter-servers from other processes: tcp://HOST:PORT (port *: any free one, printed) or ipc:///PATH. One count.", valueName: "endpoint"))
+    var bind: String?
+
+    @Option(help: ArgumentHelp("Run only the count's simulated workers, against the coordinator of a `bench ceiling --bind` at this endpoint, until its run ends. It says the model, batch, steps and wire precision.", valueName: "endpoint"))
+    var connect: String?
+
+    @Flag(help: "With --bind: let simulated workers join in plaintext on an address other machines can reach.")
+    var insecure = false
+
     func validate() throws {
-        _ = try BenchList.counts(counts, of: "simulated worker counts", example: "1,2,4,8,16")
+        let counts = try BenchList.counts(counts, of: "simulated worker counts", example: "1,2,4,8,16")
         guard (0...Limits.parameterServers).contains(parameterServers) else {
             throw ValidationError("--parameter-servers must be between 0 and \(Limits.parameterServers) (got \(parameterServers))")
+        }
+        if bind != nil || connect != nil {
+            guard bind == nil || connect == nil else { throw ValidationError("--bind runs the coordinator and --connect the simulated workers: give one, in two processes") }
+            guard counts.count == 1 else { throw ValidationError("--\(bind != nil ? "bind" : "connect") takes one count of simulated workers (got \(self.counts)): a run each") }
+        }
+        if let bind, !insecure, CoordinatorSecurityOptions.isReachableFromNetwork(bind) {
+            throw ValidationError(CoordinatorSecurityOptions.insecureBindText(bind, alternatives: "bind a loopback address (the bench takes no keys)"))
+        }
+        if connect != nil, metrics != nil { throw ValidationError("--metrics is the coordinator's: give it with --bind, not --connect") }
+        if connect != nil, parameterServers > 0 {
+            throw ValidationError("--parameter-servers is the coordinator's: give it with --bind, and start the servers with dptrain parameter-server")
         }
         guard BenchList.integers(hidden, in: 1...(1 << 16)) != nil else {
             throw ValidationError("--hidden '\(hidden)' must be comma-separated layer widths of at least 1, such as 128 or 512,256")
@@ -179,9 +203,16 @@ struct BenchCeilingCommand: ParsableCommand {
 
     func run() throws {
         BLAS.useOneThread()
-        try SimulatedWorkerBench(workerCounts: BenchList.counts(counts, of: "simulated worker counts", example: "1,2,4,8,16"),
-                                 hidden: BenchList.integers(hidden, in: 1...(1 << 16))!, batch: batch, steps: steps,
-                                 precision: wirePrecision, sharedMemory: sharedMemory.isOn,
-                                 metrics: try metrics.map { try MetricsLog(path: $0) }, parameterServers: parameterServers).run()
+        let counts = try BenchList.counts(counts, of: "simulated worker counts", example: "1,2,4,8,16")
+        if let connect {
+            ProcessSignals.ignoreBrokenPipes()
+            try BenchThreads(simulatedWorkers: counts[0], endpoint: connect, sharedMemory: sharedMemory.isOn).wait()
+            return print("\(counted(counts[0], "simulated worker")) answered every step of the run at \(connect)")
+        }
+        var bench = SimulatedWorkerBench(workerCounts: counts, hidden: BenchList.integers(hidden, in: 1...(1 << 16))!, batch: batch, steps: steps,
+                                         precision: wirePrecision, sharedMemory: sharedMemory.isOn,
+                                         metrics: try metrics.map { try MetricsLog(path: $0) }, parameterServers: parameterServers)
+        bench.bind = bind
+        try bench.run()
     }
 }

@@ -13,7 +13,9 @@ import ZMQ
 /// coordinator (the production driver, over tcp loopback) trains against simulated workers,
 /// threads of this process with their own sockets, that answer each step at once with a
 /// stored gradient: what is left is the coordinator's own cost per step, which bounds what
-/// adding workers can give.
+/// adding workers can give. With `bind`, the simulated workers and the parameter servers are other
+/// processes' (`bench ceiling N --connect`, `dptrain parameter-server`), so that the ceiling can be
+/// measured across a real or shaped link.
 struct SimulatedWorkerBench {
     let workerCounts: [Int]
     let hidden: [Int]
@@ -22,8 +24,12 @@ struct SimulatedWorkerBench {
     let precision: WirePrecision
     let sharedMemory: Bool
     let metrics: MetricsLog?
-    /// Parameter servers, threads of this process; 0: the coordinator holds the weights.
+    /// Parameter servers, threads of this process (with `bind`, other processes); 0: the coordinator holds the weights.
     var parameterServers = 0
+    /// Where the coordinator binds when its simulated workers and servers run in other processes
+    /// (`dptrain bench ceiling N --connect`, `dptrain parameter-server`); nil: tcp loopback, with
+    /// them as threads here.
+    var bind: String? = nil
 
     /// One worker count's figures, over the steps' own time (broadcast, wait, reduce, update:
     /// the epoch ends, which score a tiny test set, are left out).
@@ -50,7 +56,8 @@ struct SimulatedWorkerBench {
         print("\(model.summary), \(batch) samples per worker per step, \(steps) steps, weights as \(precision), gradients as exact sums "
               + String(format: "packed as a converging run's (%.2f MB of weights and %.2f MB of gradient per worker), ", megabytes,
                        Double(model.parameterCount * gradient.packedWidth) / 1e6)
-              + (sharedMemory ? "simulated workers in shared memory (control messages over tcp loopback)" : "simulated workers over tcp loopback"))
+              + (bind.map { "simulated workers from other processes (--connect), the coordinator bound at \($0)" }
+                 ?? (sharedMemory ? "simulated workers in shared memory (control messages over tcp loopback)" : "simulated workers over tcp loopback")))
         print("workers  steps/s   samples/s      MB/s  bcast ms  wait ms  (first)  reduce ms  update ms  MB/step")
         for count in workerCounts {
             let figures = try measure(workers: count)
@@ -95,28 +102,24 @@ struct SimulatedWorkerBench {
         var options = CoordinatorOptions(workers: workers, wirePrecision: precision, sharedMemory: sharedMemory, verify: 0)
         options.parameterServers = parameterServers
         let coordinator = try Coordinator(config: config, train: train, test: test, options: options,
-                                          endpoint: "tcp://127.0.0.1:*", context: context, logger: quiet)
-        let workerContext = try Context(ioThreads: 1)
-        let serverContext = try Context(ioThreads: 1)
-        let servers = try (0..<parameterServers).map { _ in
-            try ParameterServer(coordinator: coordinator.endpoint, bind: "tcp://127.0.0.1:0", context: serverContext, logger: quiet)
-        }
-        let simulated = try (0..<workers).map { _ in try SimulatedWorker(endpoint: coordinator.endpoint, context: workerContext, sharedMemory: sharedMemory) }
-        let failures = FailureList()
-        let finished = DispatchGroup()
-        let runs: [() throws -> Void] = simulated.map { worker in { try worker.run() } } + servers.map { server in { try server.run() } }
-        for run in runs {
-            finished.enter()
-            let thread = Thread {
-                do { try run() } catch { failures.append("\(error)") }
-                finished.leave()
+                                          endpoint: bind ?? "tcp://127.0.0.1:*", context: context, logger: quiet)
+        let threads: BenchThreads
+        if bind == nil {
+            let serverContext = try Context(ioThreads: 1)
+            let servers = try (0..<parameterServers).map { _ in
+                try ParameterServer(coordinator: coordinator.endpoint, bind: "tcp://127.0.0.1:0", context: serverContext, logger: quiet)
             }
-            thread.stackSize = 1 << 20
-            thread.start()
+            threads = try BenchThreads(simulatedWorkers: workers, endpoint: coordinator.endpoint, sharedMemory: sharedMemory,
+                                       also: servers.map { server in { try server.run() } })
+        } else {
+            // The simulated workers and servers come from other processes, perhaps across a shaped link.
+            threads = BenchThreads([])
+            print("coordinator at \(coordinator.endpoint), waiting for \(counted(workers, "simulated worker")) "
+                  + "(dptrain bench ceiling \(workers) --connect \(coordinator.endpoint))"
+                  + (parameterServers > 0 ? " and \(counted(parameterServers, "parameter server")) (dptrain parameter-server --connect \(coordinator.endpoint) --bind ENDPOINT)" : ""))
         }
         let report = try coordinator.run()
-        finished.wait()
-        if let failure = failures.first { throw BenchError(description: "a simulated worker failed: \(failure)") }
+        try threads.wait()
         return Figures(workers: workers, timings: report.timings ?? StepTimings())
     }
 
@@ -132,7 +135,41 @@ struct BenchError: Error, CustomStringConvertible {
     let description: String
 }
 
-/// Errors of the simulated workers' threads, gathered for the main thread.
+/// Simulated workers, and anything else the bench runs beside its coordinator (parameter
+/// servers), as threads of this process, until the coordinator's run ends: the bench's own, or
+/// with `dptrain bench ceiling N --connect`, a coordinator in another process.
+final class BenchThreads {
+    private let finished = DispatchGroup()
+    private let failures = FailureList()
+
+    /// `count` simulated workers, each with its own socket to `endpoint`, and the `also` runs.
+    convenience init(simulatedWorkers count: Int, endpoint: String, sharedMemory: Bool, also: [() throws -> Void] = []) throws {
+        let context = try Context(ioThreads: 1)
+        let workers = try (0..<count).map { _ in try SimulatedWorker(endpoint: endpoint, context: context, sharedMemory: sharedMemory) }
+        self.init(workers.map { worker in { try worker.run() } } + also)
+    }
+
+    /// Starts a thread for each run.
+    init(_ runs: [() throws -> Void]) {
+        for run in runs {
+            finished.enter()
+            let thread = Thread { [finished, failures] in
+                do { try run() } catch { failures.append("\(error)") }
+                finished.leave()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
+    /// Waits for every thread to end; throws the first one's failure.
+    func wait() throws {
+        finished.wait()
+        if let failure = failures.first { throw BenchError(description: "a simulated worker or server failed: \(failure)") }
+    }
+}
+
+/// Errors of the bench's threads, gathered for the main thread.
 private final class FailureList: @unchecked Sendable {
     private let lock = NSLock()
     private var failures: [String] = []

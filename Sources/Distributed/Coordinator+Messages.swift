@@ -94,7 +94,7 @@ extension Coordinator {
             perform(machine.receiveMisshapen(frames: message.receivedFrames - 1))
             return false
         }
-        return try handle(frames: message.dropFirst(), from: known, stranger: known == nil ? Array(message[0]) : nil, message: message)
+        return try message.withFrames(from: 1) { try handle(frames: $0, from: known, stranger: known == nil ? Array(message[0]) : nil, message: message) }
     }
 
     /// Handles a message from parameter server `index` (its hello again, its state, a heartbeat, its failure).
@@ -102,7 +102,7 @@ extension Coordinator {
         let peer = roster!.server(index: index)!.peer
         let envelope: Envelope
         do {
-            envelope = try decode(frames: message.dropFirst(), context: DecodeContext(receiver: .coordinator, runID: runID))
+            envelope = try message.withFrames(from: 1) { try decode(frames: $0, context: DecodeContext(receiver: .coordinator, runID: runID)) }
         } catch {
             logger.warning("dropped a message from parameter server \(index + 1): \(error)")
             return

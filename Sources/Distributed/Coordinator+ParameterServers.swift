@@ -168,13 +168,19 @@ extension Coordinator {
         guard let roster, now &- lastServerHeartbeat >= Liveness.heartbeatInterval else { return }
         lastServerHeartbeat = now
         encoder.signal(.heartbeat, runID: runID, step: machine.step)
-        for server in roster.servers { _ = try? sendEncoded(to: server.peer) }
+        for server in roster.servers { _ = try? sendToServer(server) }
     }
 
-    /// Sends the encoder's message to `server`; its closed connection is its loss.
+    /// Sends the encoder's message (no bulk: a commit, a heartbeat, a fetch) to `server`, with no
+    /// array built on the way; its closed connection is its loss.
     func sendToServer(_ server: ParameterServerRoster.Server) throws -> Bool {
         do {
-            return try sendEncoded(to: server.peer)
+            return try server.peer.withUnsafeBytes { address in
+                try encoder.withFrames(bulk: UnsafeRawBufferPointer(start: nil, count: 0)) { header, meta, bulk in
+                    stepTimings.bytes += UInt64(address.count + header.count + meta.count)
+                    return try socket.send(address, header, meta, bulk, .dontWait)
+                }
+            }
         } catch let error as ZMQError where error.isHostUnreachable {
             throw ParameterServerLoss(index: server.index, why: "its connection closed")
         }
@@ -186,7 +192,7 @@ extension Coordinator {
 
     /// A server silent for longer than `serverSilence` during training is lost.
     func checkServers(now: UInt64) throws {
-        guard let roster, machine.phase == .training, let silent = roster.silent(now: now, silence: serverSilence).first else { return }
+        guard let roster, machine.phase == .training, let silent = roster.firstSilent(now: now, silence: serverSilence) else { return }
         throw ParameterServerLoss(index: silent.index, why: "silent for \(Int(Liveness.seconds(now &- silent.lastHeard) * 1000)) ms")
     }
 

@@ -180,7 +180,7 @@ public final class ParameterServer {
         guard !message.isTruncated, message.count == framesPerMessage else { return }
         let envelope: Envelope
         do {
-            envelope = try decode(frames: message, context: DecodeContext(receiver: .parameterServer, runID: runID))
+            envelope = try message.withFrames { try decode(frames: $0, context: DecodeContext(receiver: .parameterServer, runID: runID)) }
         } catch WireError.unsupportedVersion(let version) {
             try perform(link.receiveOtherVersion(version, now: Self.now()))
             return
@@ -257,7 +257,8 @@ public final class ParameterServer {
         guard !message.isTruncated, message.count == 1 + framesPerMessage, let range else { return }
         let envelope: Envelope
         do {
-            envelope = try decode(frames: message.dropFirst(), context: DecodeContext(receiver: .parameterServer, runID: runID, parameterCount: range.count))
+            let context = DecodeContext(receiver: .parameterServer, runID: runID, parameterCount: range.count)
+            envelope = try message.withFrames(from: 1) { try decode(frames: $0, context: context) }
         } catch {
             logger.warning("dropped a message from a member: \(error)")
             return

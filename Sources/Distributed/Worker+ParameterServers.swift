@@ -80,7 +80,8 @@ extension Worker {
             while index < servers.count, try servers[index].socket.receive(into: message, .dontWait) {
                 guard !message.isTruncated, message.count == framesPerMessage else { continue }
                 do {
-                    let envelope = try decode(frames: message, context: DecodeContext(receiver: .worker, runID: runID, precision: configuration?.precision ?? .float32))
+                    let context = DecodeContext(receiver: .worker, runID: runID, precision: configuration?.precision ?? .float32)
+                    let envelope = try message.withFrames { try decode(frames: $0, context: context) }
                     guard case .weights(let weights) = envelope.body else { continue }
                     guard weights.first == servers[index].first, weights.values.count == servers[index].count else {
                         logger.warning("dropped weights \(weights.first)..<\(weights.first + weights.values.count) from the server of \(servers[index].first)..<\(servers[index].first + servers[index].count)")
@@ -150,7 +151,8 @@ extension Worker {
         // The coordinator hears the figures alone.
         try encoder.gradient(runID: runID, step: pending.number, sampleCount: UInt32(score.samples), lossSum: score.lossSum,
                              computeNanoseconds: computeNanoseconds, parameterCount: 0, correct: UInt32(score.correct), valueBytes: 1)
-        if try encoder.withFrames({ try socket.send($0, .dontWait) }) { machine.sent(now: Worker.now()) } else { try perform(machine.sendFailed(now: Worker.now())) }
+        let sent = try encoder.withFrames(bulk: UnsafeRawBufferPointer(start: nil, count: 0)) { try socket.send($0, $1, $2, .dontWait) }
+        if sent { machine.sent(now: Worker.now()) } else { try perform(machine.sendFailed(now: Worker.now())) }
         stepsDone += 1
     }
 }

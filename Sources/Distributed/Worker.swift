@@ -240,7 +240,7 @@ public final class Worker {
             logger.warning("dropped a message of \(counted(message.receivedFrames, "frame")) from the coordinator")
             return
         }
-        try handle(frames: message)
+        try message.withFrames { try handle(frames: $0) }
     }
 
     /// Sends the message in the encoder, a goodbye or a failure, that may be this process's last:

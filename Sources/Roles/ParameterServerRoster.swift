@@ -53,7 +53,10 @@ public struct ParameterServerRoster: Sendable {
 
     public func server(at peer: [UInt8]) -> Server? { servers.first { $0.peer == peer } }
     /// The index of the server at `peer`, if one is.
-    public func server<Bytes: Collection<UInt8>>(atAddress peer: Bytes) -> Int? { servers.first { $0.peer.elementsEqual(peer) }?.index }
+    public func server(atAddress peer: UnsafeRawBufferPointer) -> Int? {
+        for server in servers where server.peer.count == peer.count && server.peer.elementsEqual(peer) { return server.index }
+        return nil
+    }
     public func server(index: Int) -> Server? { servers.first { $0.index == index } }
 
     /// Server `index` is gone (silent, or its connection closed): its place waits for a replacement.
@@ -106,5 +109,10 @@ public struct ParameterServerRoster: Sendable {
     /// The servers not heard for longer than `silence` nanoseconds.
     public func silent(now: UInt64, silence: UInt64) -> [Server] {
         servers.filter { now &- $0.lastHeard > silence }
+    }
+
+    /// The first of them, if any: what the coordinator asks on every poll, without building a list.
+    public func firstSilent(now: UInt64, silence: UInt64) -> Server? {
+        servers.first { now &- $0.lastHeard > silence }
     }
 }

@@ -35,6 +35,11 @@ public final class ServerRange {
     private var sources: [UnsafeRawPointer?] = []
     private var widths: [Int32] = []
     private var used: [Int] = []
+    /// The slices of the range's step already added into `sums` as they came (in that order), so
+    /// that a commit naming them finds the total made but for its conversion: the adding is off
+    /// the step's path, done while the commit travels.
+    private var folded: [Int] = []
+    private var order: [Int] = []
 
     public enum Outcome: Equatable, Sendable {
         /// Kept; nothing more to do yet.
@@ -70,8 +75,10 @@ public final class ServerRange {
         guard largest <= bound else {
             return .dropped("a slice of worker \(slice.workerID) for step \(step) holds a sum of magnitude \(largest), over the \(bound) its \(slice.chunks.count) chunks allow")
         }
-        let place = slices.firstIndex { $0.inUse && $0.step == step && $0.workerID == slice.workerID && $0.chunks.elementsEqual(slice.chunks) }
-            ?? slices.firstIndex { !$0.inUse } ?? { slices.append(Slice()); return slices.count - 1 }()
+        let again = slices.firstIndex { $0.inUse && $0.step == step && $0.workerID == slice.workerID && $0.chunks.elementsEqual(slice.chunks) }
+        // The same slice twice (a member asked again): the total is made anew at the commit.
+        if let again, folded.contains(again) { folded.removeAll(keepingCapacity: true) }
+        let place = again ?? slices.firstIndex { !$0.inUse } ?? { slices.append(Slice()); return slices.count - 1 }()
         slices[place].inUse = true
         slices[place].step = step
         slices[place].workerID = slice.workerID
@@ -80,6 +87,13 @@ public final class ServerRange {
         slices[place].bytes.removeAll(keepingCapacity: true)
         slices[place].bytes.append(contentsOf: slice.sums)
         slices[place].width = slice.valueBytes
+        if again == nil {
+            let first = folded.isEmpty
+            slices[place].bytes.withUnsafeBytes { bytes in
+                sums.withUnsafeMutableBufferPointer { FixedPointSum.fold(bytes.baseAddress!, width: slice.valueBytes, first: first, into: $0) }
+            }
+            folded.append(place)
+        }
         return tryApply()
     }
 
@@ -131,17 +145,25 @@ public final class ServerRange {
             }
         }
         self.step = commit.nextStep
+        folded.removeAll(keepingCapacity: true)
         for index in slices.indices where slices[index].inUse && slices[index].step < commit.nextStep { slices[index].inUse = false }
         members.removeAll(keepingCapacity: true)
         members.append(contentsOf: commit.members)
         return .applied(sendTo: members)
     }
 
-    /// The used slices' exact total, as floats, into `gradient`.
+    /// The used slices' exact total, as floats, into `gradient`: those already added as they came
+    /// are not added again when every one of them is used (a slice added but not named, an
+    /// answer the coordinator voided, makes the total anew).
     private func total() {
+        order.removeAll(keepingCapacity: true)
+        let reuse = folded.allSatisfy { used.contains($0) }
+        if reuse { order.append(contentsOf: folded) }
+        for place in used where !reuse || !folded.contains(place) { order.append(place) }
+        let alreadyAdded = reuse ? folded.count : 0
         sources.removeAll(keepingCapacity: true)
         widths.removeAll(keepingCapacity: true)
-        for place in used {
+        for place in order {
             sources.append(slices[place].bytes.withUnsafeBytes { $0.baseAddress })
             widths.append(Int32(slices[place].width))
         }
@@ -152,7 +174,7 @@ public final class ServerRange {
             widths.withUnsafeBufferPointer { widths in
                 sums.withUnsafeMutableBufferPointer { sums in
                     gradient.withUnsafeMutableBufferPointer { floats in
-                        FixedPointSum.total(of: sources, widths: widths, range: all, format: format, sums: sums, into: floats)
+                        FixedPointSum.total(of: sources, widths: widths, folded: alreadyAdded, range: all, format: format, sums: sums, into: floats)
                     }
                 }
             }

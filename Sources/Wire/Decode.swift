@@ -32,6 +32,7 @@ public struct DecodeContext {
 ///
 /// A socket layer that caps the frames it keeps must reject a message it
 /// truncated itself: `frames` cannot show what was dropped.
+@_specialize(exported: true, where Frames == UnsafeBufferPointer<UnsafeRawBufferPointer>)
 public func decode<Frames: Collection>(
     frames: Frames, context: DecodeContext
 ) throws -> Envelope where Frames.Element == UnsafeRawBufferPointer {

@@ -45,6 +45,17 @@ public final class Message: RandomAccessCollection {
         return UnsafeRawBufferPointer(start: zmq_msg_data(part), count: zmq_msg_size(part))
     }
 
+    /// The frames from `first` on as a buffer of their bytes, for a decoder that takes one: the
+    /// buffer lives on the stack, so handing a message on allocates nothing (a generic decoder
+    /// called with the message itself runs unspecialised across modules, and allocates).
+    public func withFrames<R>(from first: Int = 0, _ body: (UnsafeBufferPointer<UnsafeRawBufferPointer>) throws -> R) rethrows -> R {
+        let kept = Swift.max(count - first, 0)
+        return try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: Swift.max(kept, 1)) { buffer in
+            for index in 0..<kept { buffer.initializeElement(at: index, to: self[first + index]) }
+            return try body(UnsafeBufferPointer(start: buffer.baseAddress, count: kept))
+        }
+    }
+
     /// True when the sender sent more frames than `maxFrames`.
     public var isTruncated: Bool { droppedFrames > 0 }
 

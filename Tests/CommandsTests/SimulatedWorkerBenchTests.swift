@@ -66,6 +66,99 @@ final class SimulatedWorkerBenchTests: XCTestCase {
         XCTAssertEqual(result.output.split(separator: "\n").filter { $0.hasPrefix("      2 ") }.count, 1, result.output)
     }
 
+    /// dptrain with `arguments` in the background, at most 60 s, its output in the test's folder as NAME.out and NAME.err.
+    func start(_ name: String, _ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.arguments = ["-k", "5", "60", Run.executable] + arguments
+        for stream in ["out", "err"] { FileManager.default.createFile(atPath: "\(folder)/\(name).\(stream)", contents: nil) }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle(forWritingAtPath: "\(folder)/\(name).out")
+        process.standardError = FileHandle(forWritingAtPath: "\(folder)/\(name).err")
+        try process.run()
+        return process
+    }
+
+    func read(_ name: String) -> String { (try? String(contentsOfFile: "\(folder)/\(name)", encoding: .utf8)) ?? "" }
+
+    /// The two halves in three processes over tcp loopback, as across a shaped link: `--bind` runs
+    /// the coordinator alone and says where it waits; two `--connect` processes bring 2 and 1 of its
+    /// 3 simulated workers; every step is answered and each process exits 0.
+    func testSimulatedWorkersInOtherProcessesMeetABoundCoordinator() throws {
+        let metrics = "\(folder)/bound.jsonl"
+        let coordinator = try start("coordinator", ["bench", "ceiling", "3", "--bind", "tcp://127.0.0.1:*", "--hidden", "8", "--batch", "4",
+                                                    "--steps", "8", "--metrics", metrics])
+        defer { if coordinator.isRunning { coordinator.terminate() } }
+        let bound = try waitForEndpoint(coordinator)
+        XCTAssertTrue(read("coordinator.out").contains("waiting for 3 simulated workers (dptrain bench ceiling 3 --connect \(bound))"), read("coordinator.out"))
+        let two = try start("two", ["bench", "ceiling", "2", "--connect", bound])
+        let one = try start("one", ["bench", "ceiling", "1", "--connect", bound])
+        for process in [coordinator, two, one] { process.waitUntilExit() }
+        XCTAssertEqual(coordinator.terminationStatus, 0, read("coordinator.err"))
+        XCTAssertEqual(two.terminationStatus, 0, read("two.err"))
+        XCTAssertEqual(one.terminationStatus, 0, read("one.err"))
+        XCTAssertTrue(read("two.out").contains("2 simulated workers answered every step of the run at \(bound)"), read("two.out"))
+        XCTAssertTrue(read("one.out").contains("1 simulated worker answered every step of the run at \(bound)"), read("one.out"))
+        XCTAssertEqual(read("coordinator.out").split(separator: "\n").filter { $0.hasPrefix("      3 ") }.count, 1, read("coordinator.out"))
+        let line = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(read("bound.jsonl").utf8)) as? [String: Any])
+        XCTAssertEqual(line["workers"] as? Int, 3)
+        XCTAssertEqual(line["steps"] as? Int, 8)
+        XCTAssertGreaterThan(line["samples_per_second"] as? Double ?? 0, 0, "\(line)")
+    }
+
+    /// The endpoint a `bench ceiling --bind` process says it waits at.
+    func waitForEndpoint(_ coordinator: Process) throws -> String {
+        var endpoint: String?
+        let deadline = Date().addingTimeInterval(30)
+        while endpoint == nil, coordinator.isRunning, Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+            endpoint = read("coordinator.out").split(separator: "\n").first { $0.hasPrefix("coordinator at tcp://127.0.0.1:") }
+                .map { String($0.dropFirst("coordinator at ".count).prefix { $0 != "," }) }
+        }
+        return try XCTUnwrap(endpoint, read("coordinator.out") + read("coordinator.err"))
+    }
+
+    /// With --parameter-servers, a bound coordinator waits for real `dptrain parameter-server`
+    /// processes too, and the simulated workers of a --connect process reach them from its welcome.
+    func testABoundCeilingTakesParameterServersFromOtherProcesses() throws {
+        let coordinator = try start("coordinator", ["bench", "ceiling", "2", "--bind", "tcp://127.0.0.1:*", "--parameter-servers", "2",
+                                                    "--hidden", "8", "--batch", "4", "--steps", "8", "--metrics", "\(folder)/bound.jsonl"])
+        defer { if coordinator.isRunning { coordinator.terminate() } }
+        let bound = try waitForEndpoint(coordinator)
+        XCTAssertTrue(read("coordinator.out").contains("and 2 parameter servers (dptrain parameter-server --connect \(bound) --bind ENDPOINT)"),
+                      read("coordinator.out"))
+        let servers = try (1...2).map { try start("server\($0)", ["parameter-server", "--connect", bound, "--bind", "tcp://127.0.0.1:0"]) }
+        let workers = try start("workers", ["bench", "ceiling", "2", "--connect", bound])
+        for process in [coordinator, workers] + servers { process.waitUntilExit() }
+        XCTAssertEqual(coordinator.terminationStatus, 0, read("coordinator.err"))
+        XCTAssertEqual(workers.terminationStatus, 0, read("workers.err"))
+        for (index, server) in servers.enumerated() { XCTAssertEqual(server.terminationStatus, 0, read("server\(index + 1).err")) }
+        XCTAssertTrue(read("workers.out").contains("2 simulated workers answered every step of the run at \(bound)"), read("workers.out"))
+        let line = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(read("bound.jsonl").utf8)) as? [String: Any])
+        XCTAssertEqual(line["workers"] as? Int, 2)
+        XCTAssertEqual(line["steps"] as? Int, 8)
+        XCTAssertGreaterThan(line["samples_per_second"] as? Double ?? 0, 0, "\(line)")
+    }
+
+    /// Each way --bind and --connect cannot work is one line and exit 64.
+    func testBindAndConnectRefuseWhatCannotWork() throws {
+        let cases: [([String], String)] = [
+            (["1,2", "--bind", "tcp://127.0.0.1:5555"], "Error: --bind takes one count of simulated workers (got 1,2): a run each"),
+            (["2", "--bind", "tcp://127.0.0.1:5555", "--connect", "tcp://127.0.0.1:5555"],
+             "Error: --bind runs the coordinator and --connect the simulated workers: give one, in two processes"),
+            (["2", "--bind", "tcp://0.0.0.0:5555"], "Error: --bind tcp://0.0.0.0:5555 can be reached from the network"),
+            (["2", "--connect", "tcp://127.0.0.1:5555", "--metrics", "\(folder)/m.jsonl"], "Error: --metrics is the coordinator's: give it with --bind, not --connect"),
+            (["2", "--connect", "tcp://127.0.0.1:5555", "--parameter-servers", "2"],
+             "Error: --parameter-servers is the coordinator's: give it with --bind, and start the servers with dptrain parameter-server"),
+        ]
+        for (arguments, message) in cases {
+            let result = try Run.dptrain(["bench", "ceiling"] + arguments)
+            XCTAssertEqual(result.status, 64, "\(arguments): \(result.errors)")
+            XCTAssertTrue(result.errors.hasPrefix(message), "\(arguments): \(result.errors)")
+            XCTAssertEqual(result.errors.split(separator: "\n").filter { !$0.hasPrefix("Usage:") && !$0.hasPrefix("  See") }.count, 1, result.errors)
+        }
+    }
+
     func testBadCountsAreOneLine() throws {
         for arguments in [["bench", "ceiling", "2,zero"], ["bench", "--simulated-workers", "2,zero"]] {
             let result = try Run.dptrain(arguments)

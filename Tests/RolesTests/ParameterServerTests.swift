@@ -108,6 +108,39 @@ final class ParameterServerTests: XCTestCase {
         }
     }
 
+    /// Slices are added as they come; one the commit does not name (its member was lost, its chunk
+    /// asked of another) and one sent twice leave the total as if only the named ones had come.
+    func testASliceAddedButNotCommittedLeavesNoTrace() throws {
+        let config = OptimizerConfig(kind: .sgd, learningRate: 0.5)
+        let format = FixedPointFormat(largestChunk: 8)
+        func range() -> ServerRange {
+            ServerRange(index: 0, first: 0, weights: [1, 2, 3], optimizer: makeOptimizer(config, parameterCount: 3), format: format, step: 1)
+        }
+        // Sums as 8-byte integers large enough to move a weight: 2^44 to 3 x 2^44 units.
+        func sums(_ values: [Int64]) -> [UInt8] { values.flatMap { value in withUnsafeBytes(of: (value << 44).littleEndian) { Array($0) } } }
+        let one = sums([1, 2, 3]), two = sums([10, 20, 30]), lost = sums([99, 99, 99])
+        let commit = Commit(learningRate: 0.5, sampleCount: 8, answers: [CommittedAnswer(workerID: 1, chunks: [0]), CommittedAnswer(workerID: 2, chunks: [1])],
+                            members: [1, 2], nextStep: 2)
+        let clean = range()
+        _ = try slice(1, [0], one, 8) { clean.receive($0, step: 1) }
+        _ = try slice(2, [1], two, 8) { clean.receive($0, step: 1) }
+        XCTAssertEqual(clean.receive(commit, step: 1), .applied(sendTo: [1, 2]))
+
+        let voided = range()
+        _ = try slice(3, [1], lost, 8) { voided.receive($0, step: 1) }
+        _ = try slice(1, [0], one, 8) { voided.receive($0, step: 1) }
+        _ = try slice(2, [1], two, 8) { voided.receive($0, step: 1) }
+        XCTAssertEqual(voided.receive(commit, step: 1), .applied(sendTo: [1, 2]))
+        XCTAssertEqual(voided.weights.map(\.bitPattern), clean.weights.map(\.bitPattern))
+        let twice = range()
+        _ = try slice(1, [0], one, 8) { twice.receive($0, step: 1) }
+        _ = try slice(1, [0], one, 8) { twice.receive($0, step: 1) }
+        _ = try slice(2, [1], two, 8) { twice.receive($0, step: 1) }
+        XCTAssertEqual(twice.receive(commit, step: 1), .applied(sendTo: [1, 2]))
+        XCTAssertEqual(twice.weights.map(\.bitPattern), clean.weights.map(\.bitPattern))
+        XCTAssertNotEqual(clean.weights, [1, 2, 3])
+    }
+
     /// An abandoned step (no samples): nothing applied, the weights are for the next step.
     func testAnEmptyCommitMovesTheStepOnly() {
         let server = ServerRange(index: 0, first: 0, weights: [1, 2], optimizer: makeOptimizer(OptimizerConfig(kind: .momentum, learningRate: 0.1), parameterCount: 2),
