@@ -28,13 +28,20 @@ harnesses=("$@")
 Fuzz/build.sh "${harnesses[@]}" >&2
 for name in "${harnesses[@]}"; do [ -x "$out/$name" ] || { echo "fuzz/run.sh: no harness $name" >&2; exit 2; }; done
 
+# AddressSanitizer's options. Leaks are looked for after any input that ends with more blocks
+# allocated than freed (about 1 in 200 here, first uses of a path: libFuzzer runs LeakSanitizer
+# then, up to 1,000 times a run), and each look scans the heap, quarantine included. The default
+# 256 MB quarantine of freed blocks made those looks most of a harness's time (idx: 20,690 inputs
+# in 60 s, against 77,960 with 32 MB side by side); 32 MB still holds every block freed while one
+# input (at most 4 KB, a few MB once inflated) is decoded, so a use after free is still caught.
+asan_options=detect_leaks=1:allocator_may_return_null=1:quarantine_size_mb=32
 failed=()
 for name in "${harnesses[@]}"; do
   work=$out/work/$name crashes=$out/crashes/$name log=$out/$name.log
   mkdir -p "$work" "$crashes"
   began=$(date +%s.%N)
   # The harness's inputs are its own business: it prints nothing unless DPTRAIN_FUZZ_VERBOSE is set.
-  if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 LSAN_OPTIONS=suppressions=$PWD/Fuzz/lsan-suppressions.txt:print_suppressions=0 "$out/$name" "${limit[@]}" -timeout="$timeout" -rss_limit_mb=2048 \
+  if ASAN_OPTIONS=$asan_options LSAN_OPTIONS=suppressions=$PWD/Fuzz/lsan-suppressions.txt:print_suppressions=0 "$out/$name" "${limit[@]}" -timeout="$timeout" -rss_limit_mb=2048 \
        -print_final_stats=1 -artifact_prefix="$crashes/" "$work" "Fuzz/corpus/$name" > "$log" 2>&1; then
     status=ok
   else

@@ -24,9 +24,10 @@ struct BenchCommand: ParsableCommand {
               dptrain bench verify 2 --rounds 5   2 workers, without and with verification
               dptrain bench ceiling 1,2,4,8       a coordinator against simulated workers
               dptrain bench logging               a run without and with its logs
+              dptrain bench prometheus            a run without and with --prometheus, scraped
             """,
         subcommands: [BenchStepCommand.self, BenchWorkersCommand.self, BenchSecureCommand.self, BenchVerifyCommand.self, BenchCeilingCommand.self,
-                      BenchLoggingCommand.self],
+                      BenchLoggingCommand.self, BenchPrometheusCommand.self],
         defaultSubcommand: BenchStepCommand.self)
 
     /// Loads the data for a benchmark that trains on it, on one BLAS thread, and says which kernels run.

@@ -2,6 +2,13 @@ import ArgumentParser
 
 /// The benchmarks' one reader of lists, and of their older spellings.
 enum BenchList {
+    /// The middle value (the mean of the two middle ones for an even count); 0 for none.
+    static func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
     /// `text` as integers separated by `separator` (`1,2,4`; `784-128-10` with "-"), each in
     /// `range`; nil when one is missing, not an integer or out of range.
     static func integers(_ text: some StringProtocol, separator: Character = ",", in range: ClosedRange<Int>) -> [Int]? {
@@ -26,7 +33,7 @@ enum BenchList {
             return "'\(word)' is not a benchmark: did you mean `dptrain bench \(nearest)`? (dptrain bench --help lists them)"
         }
         return "'\(word)' is not \(word.hasPrefix("-") ? "an option of the step benchmark" : "a benchmark"); the benchmarks are "
-            + "step, workers, secure, verify, ceiling and logging, each with its own options (dptrain bench BENCHMARK --help)"
+            + "\(names.dropLast().joined(separator: ", ")) and \(names.last!), each with its own options (dptrain bench BENCHMARK --help)"
     }
 
     /// The arguments of the subcommand that an older spelling of `dptrain bench` names, from what

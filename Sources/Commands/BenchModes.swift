@@ -128,6 +128,50 @@ struct BenchLoggingCommand: ParsableCommand {
     }
 }
 
+struct BenchPrometheusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prometheus",
+        abstract: "What --prometheus costs the step loop: runs without the endpoint and with it, scraped as Prometheus does.",
+        discussion: """
+            Single-process runs (784-128-10) alternate without and with the endpoint, which a thread \
+            of this process scrapes every --interval-ms on one kept-alive connection (as Prometheus \
+            does); prints each pair's samples/s and their ratio, the CPU time of the step thread, and \
+            the scrapes' durations. Pin it to one core to share that core with the HTTP threads: \
+            taskset -c 0 dptrain bench prometheus --rounds 5. With --workers N, a coordinator here and \
+            N worker processes (as dptrain bench workers runs them), each with its endpoint, all scraped.
+            """)
+
+    @OptionGroup var rounds: RoundsOption
+
+    @Option(parsing: .unconditional, help: "Samples per step.")
+    var batch = 128
+
+    @Option(parsing: .unconditional, help: "Epochs each run trains (the default: about 2 s a run here, 20 scrapes).")
+    var epochs = 5
+
+    @Option(name: .customLong("interval-ms"), parsing: .unconditional, help: ArgumentHelp("Milliseconds between scrapes.", valueName: "ms"))
+    var intervalMilliseconds = 100
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("0: single-process runs; N: a coordinator in this process and N worker processes over ipc, every one serving and scraped.", valueName: "n"))
+    var workers = 0
+
+    @OptionGroup var dataOptions: DataOptions
+
+    func validate() throws {
+        guard batch > 0, epochs > 0 else { throw ValidationError("--batch and --epochs must be at least 1") }
+        guard (1...60_000).contains(intervalMilliseconds) else {
+            throw ValidationError("--interval-ms must be between 1 and 60000 (got \(intervalMilliseconds))")
+        }
+        guard (0...256).contains(workers) else { throw ValidationError("--workers must be between 0 and 256 (got \(workers))") }
+    }
+
+    func run() throws {
+        let data = try BenchCommand.loadOnOneThread(dataOptions)
+        try PrometheusCostBench(rounds: rounds.rounds, batch: batch, epochs: epochs, interval: Double(intervalMilliseconds) / 1000, workers: workers)
+            .run(data: data)
+    }
+}
+
 struct BenchCeilingCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ceiling",

@@ -64,12 +64,12 @@ struct DistributedBench {
                 let widths = [7, 10, 11, 9, 9, 8, 8, 10, 10, 9, 19, 11]
                 print(zip(row, widths).map { String(repeating: " ", count: max(0, $1 - $0.count)) + $0 }.joined(separator: " "))
             }
-            if let verify, let off = rates["verify 0.0"].map(median), let on = rates["verify \(verify)"].map(median) {
+            if let verify, let off = rates["verify 0.0"].map(BenchList.median), let on = rates["verify \(verify)"].map(BenchList.median) {
                 print(String(format: "%@: --verify %@ runs at %.1f%% of --verify 0's samples/s (medians of %@ each: %@ vs %@)",
                              counted(count, "worker"), "\(verify)", 100 * on / off, counted(rounds, "run"),
                              ProgressDisplay.grouped(on), ProgressDisplay.grouped(off)))
             }
-            if let plain = rates[Transport.plainTCP.rawValue].map(median), let curve = rates[Transport.curveTCP.rawValue].map(median) {
+            if let plain = rates[Transport.plainTCP.rawValue].map(BenchList.median), let curve = rates[Transport.curveTCP.rawValue].map(BenchList.median) {
                 print(String(format: "%@: CURVE runs at %.1f%% of plaintext's samples/s (medians of %@ each: %@ vs %@)",
                              counted(count, "worker"), 100 * curve / plain, counted(rounds, "run"),
                              ProgressDisplay.grouped(curve), ProgressDisplay.grouped(plain)))
@@ -77,13 +77,10 @@ struct DistributedBench {
         }
     }
 
-    func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-    }
-
-    /// One run: a coordinator here, `workers` worker processes, over `transport`.
-    func measure(config: TrainingConfig, data: PreparedData, workers count: Int, transport: Transport, verify: Double) throws -> TrainingReport {
+    /// One run: a coordinator here, `workers` worker processes, over `transport`; `observer`
+    /// watches the coordinator's run, and worker N (from 1) gets `workerArguments(N)` besides its own.
+    func measure(config: TrainingConfig, data: PreparedData, workers count: Int, transport: Transport, verify: Double,
+                 observer: TrainingObserver? = nil, workerArguments: (Int) -> [String] = { _ in [] }) throws -> TrainingReport {
         let endpoint = transport == .ipc
             ? "ipc://\(NSTemporaryDirectory())dptrain-bench-\(getpid())-\(count).sock" : "tcp://127.0.0.1:*"
         let context = try Context(ioThreads: Coordinator.ioThreads(workers: count))
@@ -107,7 +104,7 @@ struct DistributedBench {
             // The sockets carry everything: the transport named is the one measured (shared memory,
             // which a worker on this host would otherwise use, is `bench ceiling --shared-memory on`).
             process.arguments = ["worker", "--connect", coordinator.endpoint, "--give-up-after", "60", "--shared-memory", "off"]
-                + (keys?.workerArguments(worker) ?? [])
+                + (keys?.workerArguments(worker) ?? []) + workerArguments(worker)
             process.standardError = FileHandle.nullDevice
             try process.run()
             return process
@@ -117,6 +114,6 @@ struct DistributedBench {
             workers.forEach { $0.waitUntilExit() }
             if transport == .ipc { try? FileManager.default.removeItem(atPath: String(endpoint.dropFirst("ipc://".count))) }
         }
-        return try coordinator.run()
+        return try coordinator.run(observer: observer)
     }
 }

@@ -33,15 +33,15 @@ struct LoggingCostBench {
         }
         func line(_ name: String, _ runs: [(rate: Double, cpu: Double)]) -> String {
             String(format: "%@ %@ samples/s, %.3f s CPU a run (medians; samples/s of each run %@)", name,
-                   ProgressDisplay.grouped(median(runs.map(\.rate))), median(runs.map(\.cpu)),
+                   ProgressDisplay.grouped(BenchList.median(runs.map(\.rate))), BenchList.median(runs.map(\.cpu)),
                    runs.map { ProgressDisplay.grouped($0.rate) }.joined(separator: ", "))
         }
         print(line("without logs:                ", without))
         print(line("with metrics and TensorBoard:", with))
-        let plainRate = median(without.map(\.rate)), plainCPU = median(without.map(\.cpu))
-        let extraCPU = median(with.map(\.cpu)) - plainCPU
+        let plainRate = BenchList.median(without.map(\.rate)), plainCPU = BenchList.median(without.map(\.cpu))
+        let extraCPU = BenchList.median(with.map(\.cpu)) - plainCPU
         print(String(format: "cost: %.2f%% of samples/s, %.2f%% of CPU time; %.1f µs of CPU a step line",
-                     100 * (plainRate - median(with.map(\.rate))) / plainRate, 100 * extraCPU / plainCPU, 1e6 * extraCPU / Double(steps / every)))
+                     100 * (plainRate - BenchList.median(with.map(\.rate))) / plainRate, 100 * extraCPU / plainCPU, 1e6 * extraCPU / Double(steps / every)))
         let defaultLines = steps / StepSampler.defaultInterval(forSteps: steps)
         print(String(format: "at that cost a line, the default --log-every (%d lines a run) costs %.2f%% of a run's CPU time",
                      defaultLines, 100 * extraCPU / Double(steps / every) * Double(defaultLines) / plainCPU))
@@ -54,11 +54,6 @@ struct LoggingCostBench {
         let start = threadCPUNanoseconds()
         let report = try trainer.run(observer: observer)
         return (report.samplesPerSecond, Double(threadCPUNanoseconds() - start) / 1e9)
-    }
-
-    func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 }
 

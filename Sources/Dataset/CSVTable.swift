@@ -28,7 +28,10 @@ enum CSVTable {
         defer { try? file.close() }
         var parser = Parser(path: path, labelColumn: labelColumn)
         var buffer: [UInt8] = []
-        buffer.reserveCapacity(blockSize * 2)
+        // Room for two blocks, or for the whole file when it is smaller: a small file gets no 8 MiB.
+        var status = stat()
+        let size = fstat(file.fileDescriptor, &status) == 0 ? max(Int(status.st_size), 0) : blockSize * 2
+        buffer.reserveCapacity(min(blockSize * 2, size + 1))
         var ended = false
         while !ended {
             let block = file.readData(ofLength: blockSize)

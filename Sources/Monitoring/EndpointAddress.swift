@@ -33,6 +33,16 @@ public struct EndpointAddress: Equatable {
 
     var isIPv6: Bool { host.contains(":") }
 
+    /// A loopback port that was free a moment ago (the one the system gives a socket bound to port
+    /// 0), for a process whose endpoint another must find without reading its log.
+    public static func freeLoopbackPort() throws -> UInt16 {
+        let probe = try Socket(domain: AF_INET)
+        defer { try? probe.close() }
+        try probe.bind(to: sockaddr_in.inet(ip4: defaultHost, port: 0))
+        guard case .ip4(_, let port) = try probe.sockname() else { throw EndpointAddressError(text: "\(defaultHost):0", reason: "no port given") }
+        return port
+    }
+
     func socketAddress() throws -> any SocketAddress {
         isIPv6 ? try sockaddr_in6.inet6(ip6: host, port: port) : try sockaddr_in.inet(ip4: host, port: port)
     }

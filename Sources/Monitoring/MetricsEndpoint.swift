@@ -18,7 +18,8 @@ public final class MetricsEndpoint: @unchecked Sendable {
     public init(listening text: String, series: Series) throws {
         let parsed = try EndpointAddress(text)
         let registry = series.registry, process = ProcessSeries(series), scrapes = self.scrapes
-        let server = HTTPServer(address: try parsed.socketAddress(), timeout: 10, logger: .disabled)
+        let server = HTTPServer(address: try parsed.socketAddress(), timeout: 10, pool: NoDelaySocketPool(base: HTTPServer.defaultPool()),
+                                logger: .disabled)
         self.registry = registry
         self.process = process
         self.server = server

@@ -15,9 +15,12 @@ final class BenchModeTests: XCTestCase {
         let ceiling = try XCTUnwrap(try DptrainCommand.parseAsRoot(["bench", "ceiling", "1,16", "--wire-precision", "bf16"]) as? BenchCeilingCommand)
         XCTAssertEqual(ceiling.wirePrecision, .bf16)
         XCTAssertTrue(try DptrainCommand.parseAsRoot(["bench", "logging", "--log-every", "1"]) is BenchLoggingCommand)
+        let prometheus = try XCTUnwrap(try DptrainCommand.parseAsRoot(["bench", "prometheus", "--interval-ms", "50"]) as? BenchPrometheusCommand)
+        XCTAssertEqual(prometheus.intervalMilliseconds, 50)
+        XCTAssertEqual(prometheus.rounds.rounds, 3)
         // An option belongs to its benchmark: the step loop takes no --rounds.
         XCTAssertEqual(message(["bench", "step", "--rounds", "3"]),
-                       "'--rounds' is not an option of the step benchmark; the benchmarks are step, workers, secure, verify, ceiling and logging, each with its own options (dptrain bench BENCHMARK --help)")
+                       "'--rounds' is not an option of the step benchmark; the benchmarks are step, workers, secure, verify, ceiling, logging and prometheus, each with its own options (dptrain bench BENCHMARK --help)")
     }
 
     func testBadListsAreOneLine() {
@@ -33,6 +36,7 @@ final class BenchModeTests: XCTestCase {
         XCTAssertEqual(message(["bench", "step", "--batches", "32,-1"]), "--batches '32,-1' must be positive integers like 32,128,512")
         XCTAssertEqual(message(["bench", "secure", "2", "--rounds", "0"]), "--rounds must be between 1 and 100 (got 0)")
         XCTAssertEqual(message(["bench", "logging", "--log-every", "0"]), "--log-every must be at least 1 (got 0)")
+        XCTAssertEqual(message(["bench", "prometheus", "--interval-ms", "0"]), "--interval-ms must be between 1 and 60000 (got 0)")
         XCTAssertEqual(message(["bench", "ceiling", "2", "--batch", "70000"]),
                        "--batch must be between 1 and 65536 per simulated worker (got 70000)")
     }
@@ -58,8 +62,8 @@ final class BenchModeTests: XCTestCase {
         XCTAssertEqual(message(["bench", "--workers", "2,zero"]), "worker counts '2,zero' must be from 1 to 256, comma-separated, like 1,2,4")
         XCTAssertEqual(message(["bench", "wokers", "1,2"]), "'wokers' is not a benchmark: did you mean `dptrain bench workers`? (dptrain bench --help lists them)")
         XCTAssertEqual(message(["bench", "1,2"]),
-                       "'1,2' is not a benchmark; the benchmarks are step, workers, secure, verify, ceiling and logging, each with its own options (dptrain bench BENCHMARK --help)")
+                       "'1,2' is not a benchmark; the benchmarks are step, workers, secure, verify, ceiling, logging and prometheus, each with its own options (dptrain bench BENCHMARK --help)")
         XCTAssertEqual(message(["bench", "--modles", "784-10"]),
-                       "'--modles' is not an option of the step benchmark; the benchmarks are step, workers, secure, verify, ceiling and logging, each with its own options (dptrain bench BENCHMARK --help)")
+                       "'--modles' is not an option of the step benchmark; the benchmarks are step, workers, secure, verify, ceiling, logging and prometheus, each with its own options (dptrain bench BENCHMARK --help)")
     }
 }
