@@ -4,8 +4,8 @@
 #
 #   dptrain-VERSION-linux-x86_64/
 #     bin/dptrain                                the Swift runtime and Foundation linked in statically
-#     bin/coordinator, bin/worker                links to dptrain, which acts on the name it is called by
-#                                                (one 58 MB executable rather than three)
+#     bin/coordinator, bin/worker,               links to dptrain, which acts on the name it is called by
+#     bin/parameter-server                       (one 58 MB executable rather than four)
 #     lib/                                       every shared library they need beyond glibc (libzmq,
 #                                                OpenBLAS, libgfortran, libsodium, ...), found through
 #                                                the executables' RPATH $ORIGIN/../lib
@@ -48,6 +48,7 @@ cp -L "$binaries/dptrain" "$root/bin/"
 strip "$root/bin/dptrain"
 ln -s dptrain "$root/bin/coordinator"
 ln -s dptrain "$root/bin/worker"
+ln -s dptrain "$root/bin/parameter-server"
 ldd "$binaries/dptrain" | awk '/=> \//{print $1" "$3}' | while read -r library path; do
   [[ $library =~ $host_libraries ]] || cp -L "$path" "$root/lib/$library"
 done

@@ -3,8 +3,9 @@
 # empty tmpfs over the toolchain's folder, from a folder outside the repository. Checks that every
 # library the executables load is glibc's or the archive's own, that --version names the commit,
 # that `dptrain train --epochs 1` trains and saves a model that `dptrain evaluate` reads, and that
-# a coordinator with two workers (one told --connect, one DPTRAIN_COORDINATOR) trains an epoch, and
-# that every command of the archive's README runs as pasted from the unpacked folder.
+# a coordinator with two workers (one told --connect, one DPTRAIN_COORDINATOR) trains an epoch, that
+# the archive's parameter-server serves a coordinator run with --parameter-servers 1, and that
+# every command of the archive's README runs as pasted from the unpacked folder.
 #
 # usage: deploy/test-release.sh [ARCHIVE]   (default: builds one with deploy/release.sh)
 # Needs root, for the mount namespace.
@@ -52,7 +53,9 @@ pass "the toolchain at $DPTRAIN_TOOLCHAIN_HIDDEN is hidden; swift is not on PATH
 tar -xzf "$archive"
 root=$(echo "$work"/dptrain-*-linux-x86_64)
 bin=$root/bin
-[ -x "$bin/dptrain" ] && [ -x "$bin/coordinator" ] && [ -x "$bin/worker" ] || fail "the archive lacks bin/dptrain, bin/coordinator or bin/worker"
+for program in dptrain coordinator worker parameter-server; do
+  [ -x "$bin/$program" ] || fail "the archive lacks bin/$program"
+done
 
 # Every library resolves, to the archive's lib/ or to glibc's own.
 ldd "$bin/dptrain" > ldd.txt
@@ -61,7 +64,7 @@ outside=$(awk '/=> \//{print $3}' ldd.txt | xargs realpath -s | grep -v "^$root/
 [ -z "$outside" ] || fail "libraries loaded from outside the archive: $outside"
 pass "$(grep -c "$root/bin/../lib/" ldd.txt) libraries from the archive's lib/, the rest glibc's"
 
-for program in dptrain coordinator worker; do
+for program in dptrain coordinator worker parameter-server; do
   line=$("$bin/$program" --version)
   [[ $line =~ ^$program\ [0-9]+\.[0-9]+\.[0-9]+\ \(protocol\ [0-9]+,\ commit\ $EXPECTED_COMMIT(-dirty)?\)$ ]] || fail "$program --version says '$line', expected commit $EXPECTED_COMMIT"
 done
@@ -86,6 +89,22 @@ status=0; wait $coordinator || status=$?
 wait $worker1 || fail "worker 1 (--connect): $(tail -3 worker1.err)"
 wait $worker2 || fail "worker 2 (DPTRAIN_COORDINATOR): $(tail -3 worker2.err)"
 pass "coordinator and two workers: $(grep '^done:' coordinator.out)"
+
+# The archive's parameter-server (a link to dptrain, which must act on that name): a coordinator
+# that waits for one, and a worker that sends it its gradients and takes the weights from it.
+endpoint=ipc://$work/servers.sock
+"$bin/coordinator" --bind "$endpoint" --workers 1 --parameter-servers 1 --epochs 1 --batch 512 > servers.out 2> servers.err &
+coordinator=$!
+"$bin/parameter-server" --connect "$endpoint" --bind "ipc://$work/server.sock" 2> server.err &
+server=$!
+"$bin/worker" --connect "$endpoint" 2> worker3.err &
+worker3=$!
+status=0; wait $coordinator || status=$?
+[ $status -eq 0 ] || fail "coordinator --parameter-servers 1 exited $status: $(tail -3 servers.err)"
+wait $server || fail "parameter-server: $(tail -3 server.err)"
+wait $worker3 || fail "worker of the run with a parameter server: $(tail -3 worker3.err)"
+grep -q "parameter server 1 of 1 .*holds parameters 0\.\." servers.err || fail "the coordinator names no parameter server: $(grep -m3 -i 'parameter server' servers.err)"
+pass "coordinator, parameter-server and a worker: $(grep '^done:' servers.out)"
 
 # The archive's README, pasted from the unpacked folder: every ```sh block runs as written.
 python3 "$here/Tests/tools/check_docs.py" --archive "$archive" || fail "a command of the archive's README does not run as pasted (above)"

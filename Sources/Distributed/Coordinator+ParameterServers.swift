@@ -27,6 +27,14 @@ extension Coordinator {
         switch decision {
         case .refuse(let reason, let text):
             refuseServer(peer, reason, text)
+        case .replaces(let index):
+            // In training, the run goes back (`recover`) and the newcomer's next hello takes the place;
+            // before it, the place is simply vacant again.
+            if machine.phase == .training {
+                pendingLoss = ParameterServerLoss(index: index, why: "another process binds its endpoint \(hello.endpoint): it was restarted")
+            } else {
+                self.roster?.lose(index: index)
+            }
         case .welcome(let index):
             let server = roster.server(index: index)!
             let configuration = runConfiguration(forServers: false)
@@ -190,8 +198,13 @@ extension Coordinator {
     /// deadline, so that members waiting for its weights are not taken for lost first.
     var serverSilence: UInt64 { Liveness.nanoseconds(max(1.5, min(4, options.stepDeadline * 0.8))) }
 
-    /// A server silent for longer than `serverSilence` during training is lost.
+    /// A server silent for longer than `serverSilence` during training is lost, as is one whose
+    /// endpoint another process has bound.
     func checkServers(now: UInt64) throws {
+        if let loss = pendingLoss {
+            pendingLoss = nil
+            throw loss
+        }
         guard let roster, machine.phase == .training, let silent = roster.firstSilent(now: now, silence: serverSilence) else { return }
         throw ParameterServerLoss(index: silent.index, why: "silent for \(Int(Liveness.seconds(now &- silent.lastHeard) * 1000)) ms")
     }

@@ -126,6 +126,8 @@ public final class Coordinator {
     var fetchedMoments: [[Float]] = []
     var fetchedOptimizerSteps = 0
     var lastServerHeartbeat: UInt64 = 0
+    /// A server found lost while a message was handled: thrown at the end of the poll.
+    var pendingLoss: ParameterServerLoss?
     /// The keys the coordinator admits, in a run with keys: secure parameter servers take their holders.
     var admittedKeys: Authenticator?
 

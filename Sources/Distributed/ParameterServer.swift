@@ -45,6 +45,10 @@ public final class ParameterServer {
     private var stateAsked = false
     /// Admits the members the coordinator names, in a run with keys.
     private var memberAuthenticator: Authenticator?
+    /// When a stop signal came, the time this server stops serving at the latest.
+    private var stopDeadline: UInt64?
+    /// How long a server asked to stop serves on for its coordinator's last fetch.
+    static let stopGrace: UInt64 = 20_000_000_000
 
     public init(coordinator endpoint: String, bind: String, context: Context, logger: Logger, giveUpAfterSeconds: Double = 300,
                 host: String = Worker.defaultHost, security: SocketSecurity = .none) throws {
@@ -126,8 +130,17 @@ public final class ParameterServer {
         defer { memberAuthenticator?.stop() }
         while true {
             if dptrain_stop_requested() != 0, link.isRunning {
-                _ = link.stopRequested(now: Self.now())
-                logger.info("stopping, as asked by signal \(dptrain_stop_requested())")
+                // The coordinator stopped by the same signal (a scheduler's preemption) fetches this
+                // range for its checkpoint before it ends: serve on until it says so, or a while.
+                let now = Self.now()
+                if stopDeadline == nil, link.isJoined {
+                    stopDeadline = now + Self.stopGrace
+                    logger.info("asked by signal \(dptrain_stop_requested()) to stop: serving on until the coordinator has its range (\(Int(Liveness.seconds(Self.stopGrace))) s at most)")
+                }
+                if !link.isJoined || now >= stopDeadline! {
+                    _ = link.stopRequested(now: now)
+                    logger.info("stopping, as asked by signal \(dptrain_stop_requested())")
+                }
             }
             switch link.state {
             case .stopped(.trainingDone):

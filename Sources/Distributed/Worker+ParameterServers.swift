@@ -8,11 +8,14 @@ import ZMQ
 
 /// One of the run's parameter servers, as a worker sees it.
 struct ServerLink {
-    let socket: Socket
-    let first: Int
-    let count: Int
+    var socket: Socket
+    let place: RunConfiguration.ServerPlace
+    var first: Int { place.first }
+    var count: Int { place.count }
     /// The step the weights this server sent last are for; 0 before any.
     var step: UInt64 = 0
+    /// When this connection was made: one that has brought no weights for a while is made anew.
+    var connected: UInt64
 }
 
 /// A step the coordinator asked before every server's weights for it were in: its rows and chunk
@@ -33,39 +36,53 @@ extension Worker {
         leaveServers()
         guard !places.isEmpty else { return }
         serverWeights = [Float](repeating: 0, count: parameterCount)
-        for place in places {
-            let socket = try Socket(context, .dealer)
-            if let key = place.publicKey {
-                // A server with a key takes only the members whose keys the coordinator names.
-                guard case let .curveClient(pair, _) = security else { throw WorkerError.serverNeedsKeys(endpoint: place.endpoint) }
-                try socket.apply(.curveClient(pair, serverKey: key))
-            }
-            try socket.set(.maxMessageSize, Limits.messageBytes)
-            try socket.useLargeKernelBuffers(messageBytes: place.count * gradientBytesPerValue)
-            do {
-                try socket.connect(place.endpoint)
-            } catch let error as ZMQError {
-                throw EndpointError(role: "worker", verb: "connect to parameter server", endpoint: place.endpoint, error: error)
-            }
-            encoder.attach(runID: runID, workerID: machine.workerID)
-            _ = try encoder.withFrames { try socket.send($0, .dontWait) }
-            servers.append(ServerLink(socket: socket, first: place.first, count: place.count))
-        }
+        for place in places { servers.append(ServerLink(socket: try connect(to: place), place: place, connected: Worker.now())) }
         logger.info("taking the weights from \(counted(places.count, "parameter server")): \(places.map(\.endpoint).joined(separator: ", "))")
     }
 
+    /// A connection to a server, made known to it: the server sends the weights back.
+    private func connect(to place: RunConfiguration.ServerPlace) throws -> Socket {
+        let socket = try Socket(context, .dealer)
+        if let key = place.publicKey {
+            // A server with a key takes only the members whose keys the coordinator names.
+            guard case let .curveClient(pair, _) = security else { throw WorkerError.serverNeedsKeys(endpoint: place.endpoint) }
+            try socket.apply(.curveClient(pair, serverKey: key))
+        }
+        try socket.set(.maxMessageSize, Limits.messageBytes)
+        try socket.useLargeKernelBuffers(messageBytes: place.count * gradientBytesPerValue)
+        do {
+            try socket.connect(place.endpoint)
+        } catch let error as ZMQError {
+            throw EndpointError(role: "worker", verb: "connect to parameter server", endpoint: place.endpoint, error: error)
+        }
+        encoder.attach(runID: runID, workerID: machine.workerID)
+        _ = try encoder.withFrames { try socket.send($0, .dontWait) }
+        return socket
+    }
+
     /// A server whose weights for the step in hand are late may be a replacement that does not
-    /// know this member (the old one was lost): say who it is again, twice a second at most.
+    /// know this member (the old one was lost): say who it is again, twice a second at most. One
+    /// late for longer is connected to anew: its handshake may have been refused (a server that
+    /// had not yet been told this member's key), which libzmq does not try again.
     private func attachAgainIfWaiting() throws {
         guard let pending = pendingStep else { return }
         let now = Worker.now()
         guard now &- lastAttach >= 500_000_000 else { return }
         lastAttach = now
         encoder.attach(runID: runID, workerID: machine.workerID)
-        for server in servers where server.step < pending.number {
-            _ = try encoder.withFrames { try server.socket.send($0, .dontWait) }
+        for index in servers.indices where servers[index].step < pending.number {
+            if now &- servers[index].connected >= Self.serverReconnectInterval {
+                logger.info("no weights from the parameter server at \(servers[index].place.endpoint) for \(Int(Liveness.seconds(now &- servers[index].connected))) s: connecting to it anew")
+                servers[index].socket = try connect(to: servers[index].place)
+                servers[index].connected = now
+            } else {
+                _ = try encoder.withFrames { try servers[index].socket.send($0, .dontWait) }
+            }
         }
     }
+
+    /// How long a connection to a server may bring no weights for the step in hand before it is made anew.
+    static let serverReconnectInterval: UInt64 = 2_000_000_000
 
     func leaveServers() {
         servers = []
@@ -90,6 +107,7 @@ extension Worker {
                     let range = servers[index].first..<(servers[index].first + servers[index].count)
                     serverWeights.withUnsafeMutableBufferPointer { weights.values.copy(into: UnsafeMutableBufferPointer(rebasing: $0[range])) }
                     servers[index].step = envelope.step
+                    servers[index].connected = Worker.now()
                 } catch {
                     logger.warning("dropped a message from parameter server \(index + 1): \(error)")
                 }

@@ -23,6 +23,9 @@ public struct ParameterServerRoster: Sendable {
         case welcome(index: Int)
         /// Turn it away, saying why.
         case refuse(RefuseReason, String)
+        /// Server `index` is gone: another process binds its endpoint now (a restarted one). Lose
+        /// it; the newcomer, asking again, takes its place.
+        case replaces(index: Int)
     }
 
     public let expected: Int
@@ -67,6 +70,8 @@ public struct ParameterServerRoster: Sendable {
 
     public mutating func receiveHello(_ hello: ServerHello, from peer: [UInt8], now: UInt64) -> Decision {
         if let known = servers.first(where: { $0.peer == peer }) { return .welcome(index: known.index) }
+        // Two processes cannot bind one endpoint: the one admitted there is gone.
+        if let gone = servers.first(where: { $0.endpoint == hello.endpoint }) { return .replaces(index: gone.index) }
         if let place = vacant.firstIndex(where: { $0.endpoint == hello.endpoint }) {
             // The replacement of a lost server, where members already look for it.
             var replacement = vacant.remove(at: place)

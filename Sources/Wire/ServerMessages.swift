@@ -319,7 +319,7 @@ func decodeWeights(_ reader: inout ByteReader, bulk: UnsafeRawBufferPointer, con
     guard bulk.count % width == 0 else { throw WireError.floatBytes(.weights, bytes: bulk.count) }
     let count = bulk.count / width
     guard first <= UInt64(Limits.parameterCount), UInt64(count) <= UInt64(Limits.parameterCount) - first else {
-        throw WireError.overLimit(field: "weights range end", value: first + UInt64(count), limit: Limits.parameterCount)
+        throw WireError.overLimit(field: "weights range end", value: first &+ UInt64(count), limit: Limits.parameterCount)
     }
     let values = WireFloats(bulk, precision: context.precision)
     if let bad = values.firstNonFinite() { throw WireError.nonFinite(.weights, index: bad, value: values[bad]) }

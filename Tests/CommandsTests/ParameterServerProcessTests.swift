@@ -88,6 +88,32 @@ final class ParameterServerProcessTests: ProcessTestCase {
         XCTAssertEqual(try savedModel("second"), try savedModel("train"), "workers lost and joining, or a resume with other servers, changed the weights")
     }
 
+    /// A scheduler's preemption signals every process at once: the servers serve on until the
+    /// coordinator has fetched their ranges for its checkpoint, and the run resumes from it with
+    /// train's model.
+    func testAPreemptionOfEveryProcessKeepsTheCheckpointAndResumes() throws {
+        let runFlags = ["--epochs", "3", "--batch", "256", "--shards", "4", "--seed", "5"]
+        try run("train", ["train", "--threads", "1"] + runFlags)
+        let endpoint = "tcp://127.0.0.1:\(try freePort())", checkpoints = "\(folder)/checkpoints"
+        func startRun(_ tag: String, resume: Bool) throws -> [Process] {
+            try [start("coordinator-\(tag)", ["coordinator", "--bind", endpoint, "--workers", "1", "--parameter-servers", "1", "--checkpoint", checkpoints,
+                                               "--save", "\(folder)/\(tag).safetensors"] + (resume ? ["--resume"] : []) + runFlags),
+                 start("server-\(tag)", ["parameter-server", "--connect", endpoint, "--bind", "tcp://127.0.0.1:0"]),
+                 start("worker-\(tag)", ["worker", "--connect", endpoint, "--threads", "1"])]
+        }
+        let first = try startRun("first", resume: false)
+        waitUntil("the first epoch") { errors("coordinator-first").contains("epoch 1 ") }
+        first.forEach { kill($0.processIdentifier, SIGTERM) }
+        first.forEach { wait($0, seconds: 40) }
+        XCTAssertEqual(first[0].terminationStatus, 0, errors("coordinator-first"))
+        XCTAssertTrue(output("coordinator-first").contains("stopped by signal 15"), output("coordinator-first") + errors("coordinator-first"))
+        XCTAssertEqual(first[1].terminationStatus, 0, errors("server-first"))
+        let second = try startRun("second", resume: true)
+        second.forEach { wait($0, seconds: 120) }
+        XCTAssertEqual(second[0].terminationStatus, 0, errors("coordinator-second"))
+        XCTAssertEqual(try savedModel("second"), try savedModel("train"), "a preempted and resumed run with a server changed the weights")
+    }
+
     /// A server that cannot take part says so in one line and exits non-zero, within seconds.
     func testAServerThatCannotJoinSaysWhy() throws {
         // A network address without keys.

@@ -39,6 +39,24 @@ final class ParameterServerTests: XCTestCase {
         XCTAssertEqual(roster.silent(now: 5_000_000_002, silence: 5_000_000_000).map(\.index), [0])
     }
 
+    /// A hello from a new process at an admitted server's endpoint: that server is gone (two
+    /// processes cannot bind one endpoint), and the newcomer takes its place once it is vacant.
+    func testANewcomerAtAnAdmittedEndpointReplacesItsServer() {
+        var roster = ParameterServerRoster(expected: 2, parameterCount: 100)
+        _ = roster.receiveHello(ServerHello(endpoint: "tcp://a:1", host: "a"), from: [1], now: 0)
+        _ = roster.receiveHello(ServerHello(endpoint: "tcp://b:1", host: "b"), from: [2], now: 0)
+        XCTAssertEqual(roster.receiveHello(ServerHello(endpoint: "tcp://b:1", host: "b again"), from: [3], now: 1), .replaces(index: 1))
+        roster.lose(index: 1)
+        XCTAssertFalse(roster.isComplete)
+        guard case .refuse(.notAuthorised, let text) = roster.receiveHello(ServerHello(endpoint: "tcp://c:1", host: "c"), from: [4], now: 2) else {
+            return XCTFail("a server elsewhere took the lost one's place")
+        }
+        XCTAssertTrue(text.contains("--bind tcp://b:1"), text)
+        XCTAssertEqual(roster.receiveHello(ServerHello(endpoint: "tcp://b:1", host: "b again"), from: [3], now: 2), .welcome(index: 1))
+        XCTAssertTrue(roster.isComplete)
+        XCTAssertEqual(roster.server(index: 1)?.host, "b again")
+    }
+
     /// Two members' exact sums over 37 parameters (ranges of 12, 12, 13: every boundary off the
     /// vector loops' 8), three steps of Adam with weight decay on three servers: the bits of one
     /// optimizer over the whole vector.

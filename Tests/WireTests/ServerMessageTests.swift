@@ -75,6 +75,10 @@ final class ServerMessageTests: XCTestCase {
         let infinite = try encode(bulk: bytes(of: [0.5, .infinity])) { try $0.weights(runID: run, step: 12, first: 64, count: 2, precision: .float32) }
         assertRejects(infinite, toWorker) { if case .nonFinite(.weights, 1, _) = $0 { true } else { false } }
         assertRejects(frames, toCoordinator) { if case .wrongDirection(.weights, .coordinator) = $0 { true } else { false } }
+        // A range start near UInt64.max (a hostile server; found by the fuzzer): refused, not a trap.
+        var far = frames
+        far[1].put(UInt64.max - 1, at: 0)
+        assertRejects(far, toWorker) { if case .overLimit(field: "weights range end", _, _) = $0 { true } else { false } }
     }
 
     func testACommitRoundTrips() throws {

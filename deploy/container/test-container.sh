@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds deploy/container/Containerfile from a release archive with podman, then runs the image's
-# dptrain: `dptrain train --epochs 1` as its unprivileged user, and a coordinator with two workers.
+# dptrain: `dptrain train --epochs 1` as its unprivileged user, a coordinator with two workers, and
+# a coordinator with a parameter server and a worker.
 #
 # On this VM (Debian 12, cgroups v1/v2 hybrid, no registry reachable) three things differ from a
 # workstation, and the script works around each: the base image is a Debian 12 minbase made with
@@ -76,6 +77,16 @@ in_image sh -c 'timeout 120 coordinator --bind ipc:///tmp/c.sock --workers 2 --e
   if wait $c; then grep "^done:" /tmp/c.out; else s=$?; echo "coordinator exit $s (124: the 120 s limit):"; tail -5 /tmp/c.out; exit 1; fi' \
   > "$work/distributed.out" 2>&1 || fail "coordinator and workers in the image: $(tail -6 "$work/distributed.out")"
 say "ok: in the image, a coordinator and two workers: $(cat "$work/distributed.out")"
+# The image's parameter-server (on PATH, a link to dptrain): a coordinator that waits for one, and
+# a worker that sends it its gradients and takes the weights from it.
+in_image sh -c 'timeout 120 coordinator --bind ipc:///tmp/p.sock --workers 1 --parameter-servers 1 --epochs 1 --batch 512 > /tmp/p.out 2>&1 & c=$!
+  timeout 120 parameter-server --connect ipc:///tmp/p.sock --bind ipc:///tmp/ps.sock > /tmp/ps.out 2>&1 & s=$!
+  timeout 120 worker --connect ipc:///tmp/p.sock 2>/dev/null
+  if wait $c && wait $s; then grep "^done:" /tmp/p.out; grep -m1 -o "parameter server 1 of 1 .*" /tmp/p.out
+  else echo "coordinator or parameter-server failed (124: the 120 s limit):"; tail -4 /tmp/p.out /tmp/ps.out; exit 1; fi' \
+  > "$work/servers.out" 2>&1 || fail "a coordinator, parameter-server and worker in the image: $(tail -10 "$work/servers.out")"
+grep -q "holds parameters" "$work/servers.out" || fail "the coordinator in the image names no parameter server: $(cat "$work/servers.out")"
+say "ok: in the image, a coordinator, parameter-server and worker: $(tr '\n' ' ' < "$work/servers.out")"
 
 # The keys as a Kubernetes secret volume with `defaultMode: 0440` and `fsGroup: 65532` mounts them
 # (deploy/kubernetes): each file root-owned, group 65532, mode 0440, in a timestamped folder that

@@ -5,7 +5,10 @@
 # touched), submits the job with `sbatch -n 3 --overcommit` (a coordinator and two workers, more
 # tasks than this machine's cores), requeues it with `scontrol requeue` once it has written a
 # checkpoint, and checks that the requeued job resumed from that checkpoint, finished, and wrote a
-# model that `dptrain evaluate` scores at 0.97 or better. Stops every daemon it started.
+# model that `dptrain evaluate` scores at 0.97 or better. Then a second job, one epoch with
+# DPTRAIN_PARAMETER_SERVERS=per-node, must train through the node's parameter server, go on
+# through a replacement when that server is killed mid-run, leave no process behind, and save the
+# same model, bit for bit, as `dptrain train`. Stops every daemon it started.
 #
 # usage: deploy/slurm/test-slurm.sh [ARCHIVE.tar.gz | BIN_DIR]
 #   (default: builds the release archive with deploy/release.sh). Needs root.
@@ -57,6 +60,20 @@ else
 fi
 [ -x "$bin/dptrain" ] || fail "no dptrain in $bin"
 say "executables: $bin ($("$bin/dptrain" --version))"
+
+# What the recipe refuses before it starts anything, each with one line saying what to do: a
+# DPTRAIN_PARAMETER_SERVERS it does not know, and a --parameter-servers of the user's (servers the
+# recipe would not start).
+refused() {   # refused EXPECTED ENVIRONMENT... -- ARGUMENTS...
+  local expected=$1 said; shift
+  local environment=(); while [ "$1" != -- ]; do environment+=("$1"); shift; done; shift
+  said=$(cd "$work" && env SLURM_JOB_ID=1 SLURM_NTASKS=3 SLURM_NNODES=1 DPTRAIN_BIN="$bin" "${environment[@]}" \
+    timeout 30 bash "$repo/deploy/slurm/dptrain.sbatch" "$@" 2>&1) && fail "dptrain.sbatch ran with ${environment[*]} $*"
+  [ "$(wc -l <<< "$said")" -eq 1 ] && grep -qF "$expected" <<< "$said" || fail "dptrain.sbatch with ${environment[*]} $*: '$said', not one line with '$expected'"
+}
+refused "set it to per-node (a parameter server on every node) or off" DPTRAIN_PARAMETER_SERVERS=2 -- --epochs 1
+refused "drop --parameter-servers=2 and set DPTRAIN_PARAMETER_SERVERS=per-node" -- --epochs 1 --parameter-servers=2
+say "dptrain.sbatch refuses DPTRAIN_PARAMETER_SERVERS=2 and a --parameter-servers of its arguments, in one line each"
 
 # munge, on a socket and key of its own.
 mkdir -p "$work/munge"
@@ -158,4 +175,52 @@ say "$(grep -m1 '^dptrain.sbatch: Prometheus' "$out")"
 accuracy=$(sed -n 's/.*test accuracy \([0-9.]*\).*/\1/p' "$work/evaluate.out" | head -1)
 awk -v a="$accuracy" 'BEGIN{exit !(a >= 0.97)}' || fail "the model scores $accuracy, below 0.97"
 say "dptrain evaluate: test accuracy $accuracy ($(grep '^done:' "$out"))"
+
+# A second job with DPTRAIN_PARAMETER_SERVERS=per-node: a parameter server beside the node's
+# workers, which the coordinator waits for and the workers train through. Its server is killed
+# (SIGKILL) once the first checkpoint is written: the recipe starts its replacement at the same
+# endpoint, the coordinator takes it and goes back to the weights it last fetched, and the model
+# is still the one `dptrain train` makes in one process, bit for bit. Nothing outlives the job.
+served=$work/served
+mkdir -p "$served"
+job=$(cd "$served" && DPTRAIN_BIN=$bin DPTRAIN_PARAMETER_SERVERS=per-node sbatch --parsable -n 3 --overcommit \
+  "$repo/deploy/slurm/dptrain.sbatch" --epochs 1 --batch 64 --checkpoint-every 200 --save "$served/model.safetensors")
+say "submitted job $job with DPTRAIN_PARAMETER_SERVERS=per-node"
+server_pattern="parameter-server --connect tcp://[^ ]*:$((20000 + job % 10000)) "
+for _ in $(seq 1 1200); do
+  ls "$served/dptrain-$job/checkpoints"/checkpoint-*.dpck >/dev/null 2>&1 && break
+  [[ $(job_state) =~ ^(PENDING|CONFIGURING|RUNNING)$ ]] || break
+  sleep 0.1
+done
+server=$(pgrep -f "$server_pattern" || true)
+[ "$(wc -w <<< "$server")" -eq 1 ] || { keep=1; fail "job $job: not one parameter server running at its first checkpoint (pids: ${server:-none}): $(tail -5 "$served/dptrain-$job.out")"; }
+kill -KILL "$server"
+say "killed job $job's parameter server (pid $server) after its checkpoint $(basename "$(ls "$served/dptrain-$job/checkpoints"/checkpoint-*.dpck | head -1)")"
+for _ in $(seq 1 1200); do
+  state=$(job_state)
+  [[ $state =~ ^(PENDING|CONFIGURING|RUNNING|COMPLETING)$ ]] || break
+  sleep 0.5
+done
+out=$served/dptrain-$job.out
+[ "$state" = COMPLETED ] || { keep=1; fail "job $job with parameter servers ended $state: $(tail -15 "$out")"; }
+grep -q "parameter servers: one on each of 1 node(s)" "$out" || fail "the job's output names no parameter servers: $(grep -m1 '^dptrain.sbatch: job' "$out")"
+grep -Eq "parameter server 1 of 1 \(.*members reach it at tcp://127\.0\.0\.1:$((20000 + job % 10000 + 1))\) holds parameters 0\.\." "$out" \
+  || fail "the coordinator took no parameter server on the node's address: $(grep -m3 -i 'parameter server' "$out")"
+say "$(grep -m1 -o 'parameter server 1 of 1 .*' "$out")"
+# The job's throwaway keys: the server encrypts its links to the workers with its own.
+grep -q "^parameter-server: parameter server for members at tcp://127.0.0.1:$((20000 + job % 10000 + 1)) (encrypted, taking the members the coordinator names)" "$out" \
+  || fail "the parameter server did not encrypt its members' links with its key: $(grep -m1 '^parameter-server: parameter server for members' "$out")"
+grep -q "^parameter-server: prometheus: serving http://0.0.0.0:$((20000 + job % 10000 + 1000 + 3))/metrics" "$out" \
+  || fail "the parameter server serves no /metrics at the port the recipe names (DPTRAIN_PROMETHEUS_PORT+3+0): $(grep -m2 'parameter-server: prometheus' "$out")"
+grep -q "starting its replacement at tcp://127.0.0.1:$((20000 + job % 10000 + 1)) (1 of 10)" "$out" \
+  || { keep=1; fail "the recipe did not start a replacement for the killed server: $(grep -m3 -i 'parameter server' "$out")"; }
+grep -q "every range has its server again" "$out" || { keep=1; fail "the coordinator did not take the replacement: $(grep -m5 -iE 'lost|parameter server' "$out")"; }
+say "$(grep -m1 -o 'parameter server 1 ([^)]*) lost at step [0-9]*' "$out"); $(grep -m1 -o 'going back to step [0-9]*' "$out")"
+grep -q "^done: test accuracy" "$out" || fail "no done line: $(tail -5 "$out")"
+left=$(pgrep -f "$server_pattern" || true)
+[ -z "$left" ] || fail "parameter servers outlived job $job: $(ps -o pid,args -p "${left//$'\n'/,}")"
+"$bin/dptrain" train --epochs 1 --batch 64 --save "$work/alone.safetensors" > "$work/alone.out" 2>&1 || fail "dptrain train: $(tail -3 "$work/alone.out")"
+cmp -s "$work/alone.safetensors" "$served/model.safetensors" \
+  || fail "job $job's model (a parameter server killed and replaced, two workers) differs from dptrain train's in one process"
+say "job $job: $(grep '^done:' "$out"), the same model bit for bit as dptrain train --epochs 1 --batch 64, a killed server and all"
 say "passed in $(( $(date +%s) - began )) s"
