@@ -58,6 +58,7 @@ enum ScratchFile {
     static let directory: String = {
         let base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
         let path = "\(base)/dptrain-fuzz-\(getpid())"
+        removeLeftovers(in: base)
         mkdir(path, 0o700)
         atexit { _ = try? ScratchFile.removeAll() }
         return path
@@ -78,14 +79,32 @@ enum ScratchFile {
         return path
     }
 
-    static func removeAll() throws {
-        guard let listing = opendir(directory) else { return }
+    /// Folders of harnesses that were killed (a fuzzer stopped by a signal runs no atexit): any
+    /// `dptrain-fuzz-PID` in `base` whose process is gone.
+    static func removeLeftovers(in base: String) {
+        guard let listing = opendir(base) else { return }
+        var gone: [String] = []
         while let entry = readdir(listing) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { unlink("\(directory)/\(name)") }
+            guard name.hasPrefix("dptrain-fuzz-"), let pid = Int32(name.dropFirst("dptrain-fuzz-".count)),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            gone.append("\(base)/\(name)")
         }
         closedir(listing)
-        rmdir(directory)
+        for folder in gone { removeFolder(folder) }
+    }
+
+    static func removeAll() throws { removeFolder(directory) }
+
+    /// Removes `folder` and the files in it.
+    static func removeFolder(_ folder: String) {
+        guard let listing = opendir(folder) else { return }
+        while let entry = readdir(listing) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { unlink("\(folder)/\(name)") }
+        }
+        closedir(listing)
+        rmdir(folder)
     }
 }
 

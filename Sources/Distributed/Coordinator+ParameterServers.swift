@@ -37,16 +37,9 @@ extension Coordinator {
             }
         case .welcome(let index):
             let server = roster.server(index: index)!
-            let configuration = runConfiguration(forServers: false)
-            let state = optimizer.state
             let range = server.range
             do {
-                try encoder.serverWelcome(runID: runID, step: machine.step + 1, index: index, serverCount: roster.expected,
-                                          first: range.lowerBound, count: range.count, configuration: configuration.encoded(),
-                                          optimizerSteps: UInt64(state.step), moments: state.moments.count)
-                var bulk = Array(parameters[range])
-                for moment in state.moments { bulk.append(contentsOf: moment[range]) }
-                _ = try sendEncoded(to: peer, bulk: bulk)
+                try welcome(server, state: optimizer.state)
                 logger.info("parameter server \(index + 1) of \(roster.expected) (\(server.host), members reach it at \(server.endpoint)) holds parameters \(range.lowerBound)..<\(range.upperBound)")
                 sendMemberKeys(to: [server])
                 observer?.event("parameter_server_joined", [("server", .int(index)), ("host", .string(server.host)),
@@ -56,6 +49,18 @@ extension Coordinator {
                 logger.error("could not welcome parameter server \(index + 1): \(error)")
             }
         }
+    }
+
+    /// Sends `server` its range as the coordinator holds it (weights, and `state`'s moments over it),
+    /// for the step after the machine's: at its first hello, and again when the run went back.
+    private func welcome(_ server: ParameterServerRoster.Server, state: OptimizerState) throws {
+        try encoder.serverWelcome(runID: runID, step: machine.step + 1, index: server.index, serverCount: roster!.expected,
+                                  first: server.range.lowerBound, count: server.range.count,
+                                  configuration: runConfiguration(forServers: false).encoded(),
+                                  optimizerSteps: UInt64(state.step), moments: state.moments.count)
+        var bulk = Array(parameters[server.range])
+        for moment in state.moments { bulk.append(contentsOf: moment[server.range]) }
+        _ = try sendEncoded(to: server.peer, bulk: bulk)
     }
 
     private func refuseServer(_ peer: [UInt8], _ reason: RefuseReason, _ text: String) {
@@ -245,14 +250,7 @@ extension Coordinator {
         }
         // Every server, the replacement and the others alike, takes its range as it was after `target` steps.
         let state = optimizer.state
-        for server in self.roster!.servers {
-            try encoder.serverWelcome(runID: runID, step: target + 1, index: server.index, serverCount: self.roster!.expected,
-                                      first: server.range.lowerBound, count: server.range.count, configuration: runConfiguration(forServers: false).encoded(),
-                                      optimizerSteps: UInt64(state.step), moments: state.moments.count)
-            var bulk = Array(parameters[server.range])
-            for moment in state.moments { bulk.append(contentsOf: moment[server.range]) }
-            _ = try sendEncoded(to: server.peer, bulk: bulk)
-        }
+        for server in self.roster!.servers { try welcome(server, state: state) }
         sendMemberKeys()
         self.roster!.heardFromAll(now: Self.now())
         fetchedStep = target + 1

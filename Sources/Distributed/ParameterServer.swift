@@ -58,7 +58,7 @@ public final class ParameterServer {
         self.security = security
         self.host = String(host.utf8.prefix(Limits.hostBytes)) ?? "parameter server"
         link = WorkerStateMachine(giveUpAfterSeconds: giveUpAfterSeconds, now: Self.now())
-        (coordinator, handshake) = try Self.connectedSocket(context, endpoint, security)
+        (coordinator, handshake) = try Worker.connectedSocket(context, endpoint, security, role: "parameter server")
         members = try Socket(context, .router)
         if case let .curveClient(pair, _) = security {
             // With keys, the members' links are encrypted too, and only the keys the coordinator
@@ -86,21 +86,6 @@ public final class ParameterServer {
         guard bound.hasPrefix("tcp://0.0.0.0:") || bound.hasPrefix("tcp://[::]:") else { return bound }
         let port = bound.split(separator: ":").last.map(String.init) ?? ""
         return "tcp://\(ProcessInfo.processInfo.hostName):\(port)"
-    }
-
-    private static func connectedSocket(_ context: Context, _ endpoint: String, _ security: SocketSecurity) throws -> (Socket, HandshakeMonitor) {
-        let socket = try Socket(context, .dealer)
-        try socket.apply(security)
-        let handshake = try HandshakeMonitor(socket)
-        try socket.set(.immediate, 1)
-        try socket.set(.maxMessageSize, Limits.messageBytes)
-        try socket.useLargeKernelBuffers(messageBytes: 4 << 20)
-        do {
-            try socket.connect(endpoint)
-        } catch let error as ZMQError {
-            throw EndpointError(role: "parameter server", verb: "connect to", endpoint: endpoint, error: error)
-        }
-        return (socket, handshake)
     }
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -179,7 +164,7 @@ public final class ParameterServer {
                 _ = try? encoder.withFrames { try coordinator.send($0, .dontWait) }
             case .reconnect:
                 logger.warning("lost the coordinator at \(coordinatorEndpoint); saying hello again")
-                (coordinator, handshake) = try Self.connectedSocket(context, coordinatorEndpoint, security)
+                (coordinator, handshake) = try Worker.connectedSocket(context, coordinatorEndpoint, security, role: "parameter server")
                 runID = 0
                 range = nil
                 memberPeers = [:]

@@ -95,8 +95,9 @@ public final class Worker {
         (socket, handshake) = try Worker.connectedSocket(context, endpoint, security)
     }
 
-    private static func connectedSocket(_ context: Context, _ endpoint: String,
-                                        _ security: SocketSecurity) throws -> (Socket, HandshakeMonitor) {
+    /// A DEALER to a coordinator at `endpoint`, as a worker's (and a parameter server's, `role`) link to it is.
+    static func connectedSocket(_ context: Context, _ endpoint: String, _ security: SocketSecurity,
+                                role: String = "worker") throws -> (Socket, HandshakeMonitor) {
         let socket = try Socket(context, .dealer)
         try socket.apply(security)
         let handshake = try HandshakeMonitor(socket)
@@ -108,7 +109,7 @@ public final class Worker {
         do {
             try socket.connect(endpoint)
         } catch let error as ZMQError {
-            throw EndpointError(role: "worker", verb: "connect to", endpoint: endpoint, error: error)
+            throw EndpointError(role: role, verb: "connect to", endpoint: endpoint, error: error)
         }
         return (socket, handshake)
     }

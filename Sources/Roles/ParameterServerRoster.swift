@@ -111,12 +111,8 @@ public struct ParameterServerRoster: Sendable {
         (servers + vacant).sorted { $0.index < $1.index }.map { .init(endpoint: $0.endpoint, first: $0.range.lowerBound, count: $0.range.count, publicKey: $0.publicKey.isEmpty ? nil : $0.publicKey) }
     }
 
-    /// The servers not heard for longer than `silence` nanoseconds.
-    public func silent(now: UInt64, silence: UInt64) -> [Server] {
-        servers.filter { now &- $0.lastHeard > silence }
-    }
-
-    /// The first of them, if any: what the coordinator asks on every poll, without building a list.
+    /// The first server not heard for longer than `silence` nanoseconds, if any (asked on every
+    /// poll: no list is built).
     public func firstSilent(now: UInt64, silence: UInt64) -> Server? {
         servers.first { now &- $0.lastHeard > silence }
     }

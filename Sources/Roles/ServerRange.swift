@@ -111,21 +111,13 @@ public final class ServerRange {
     private func tryApply() -> Outcome {
         guard let (step, commit) = pending else { return .waiting }
         used.removeAll(keepingCapacity: true)
-        var covered: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var covered = ChunkSet()
         for answer in commit.answers {
             guard let place = slices.firstIndex(where: { $0.inUse && $0.step == step && $0.workerID == answer.workerID && $0.chunks == answer.chunks }) else {
                 return .waiting
             }
-            for chunk in answer.chunks {
-                let bit = UInt64(1) << (chunk % 64)
-                let twice: Bool
-                switch chunk / 64 {
-                case 0: twice = covered.0 & bit != 0; covered.0 |= bit
-                case 1: twice = covered.1 & bit != 0; covered.1 |= bit
-                case 2: twice = covered.2 & bit != 0; covered.2 |= bit
-                default: twice = covered.3 & bit != 0; covered.3 |= bit
-                }
-                if twice { return .failed("the coordinator's commit of step \(step) names chunk \(chunk) twice") }
+            for chunk in answer.chunks where !covered.insert(chunk) {
+                return .failed("the coordinator's commit of step \(step) names chunk \(chunk) twice")
             }
             used.append(place)
         }

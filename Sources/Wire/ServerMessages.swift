@@ -96,6 +96,28 @@ public struct RangeStateView {
     public let moments: [WireArray<Float>]
 }
 
+/// A set of a step's chunk numbers (each below `Limits.chunkCount`): one bit a chunk, on the
+/// stack, for the checks that a chunk is named once, made for every slice and every commit.
+public struct ChunkSet {
+    private var bits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+
+    public init() {}
+
+    /// Adds `chunk`; false when it was in already, or is not a chunk number.
+    public mutating func insert(_ chunk: UInt32) -> Bool {
+        guard chunk < Limits.chunkCount else { return false }
+        let bit = UInt64(1) << (chunk % 64)
+        let had: UInt64
+        switch chunk / 64 {
+        case 0: had = bits.0; bits.0 |= bit
+        case 1: had = bits.1; bits.1 |= bit
+        case 2: had = bits.2; bits.2 |= bit
+        default: had = bits.3; bits.3 |= bit
+        }
+        return had & bit == 0
+    }
+}
+
 /// The most moment vectors an optimizer keeps (Adam: two).
 let mostMoments = 2
 
@@ -280,20 +302,8 @@ private func readChunks(_ reader: inout ByteReader) throws -> WireArray<UInt32> 
         throw WireError.overLimit(field: "chunk count", value: UInt64(count), limit: Limits.chunkCount)
     }
     let chunks = WireArray<UInt32>(try reader.bytes(UInt64(count) * 4, "the chunks"))
-    // One bit a chunk, on the stack: a server decodes a slice a member a step.
-    var seen: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-    for chunk in chunks {
-        guard chunk < Limits.chunkCount else { throw WireError.badChunk(chunk) }
-        let bit = UInt64(1) << (chunk % 64)
-        let twice: Bool
-        switch chunk / 64 {
-        case 0: twice = seen.0 & bit != 0; seen.0 |= bit
-        case 1: twice = seen.1 & bit != 0; seen.1 |= bit
-        case 2: twice = seen.2 & bit != 0; seen.2 |= bit
-        default: twice = seen.3 & bit != 0; seen.3 |= bit
-        }
-        if twice { throw WireError.badChunk(chunk) }
-    }
+    var seen = ChunkSet()
+    for chunk in chunks where !seen.insert(chunk) { throw WireError.badChunk(chunk) }
     return chunks
 }
 
